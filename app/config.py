@@ -1,0 +1,68 @@
+"""Service settings, read from ``CRM_*`` environment variables (and ``.env`` if present)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRM_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite+aiosqlite:///./{VAR_DIR}/crm.db"
+    secret_key: str = Field(default="", repr=False)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+    idempotency_hours: int = Field(default=24, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_echo: bool = False
+    recycle_interval_seconds: int = Field(default=300, ge=0)
+    migrations_dir: Path | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Accept "https://a.example,https://b.example" as well as a JSON list.
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("CRM_SECRET_KEY (32+ characters) is required when CRM_ENV=production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def effective_secret_key(self) -> str:
+        """The signing key; in development one is generated once and kept in ./var/."""
+        if self.secret_key:
+            return self.secret_key
+        path = VAR_DIR / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,57 @@
+"""Engine and session factory for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.startswith("sqlite"):
+        _prepare_sqlite_file(url)
+        # The driver's own busy wait, so concurrent writers queue instead of failing.
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+    # Take transaction control from the driver, so SAVEPOINTs work and BEGIN is ours.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # One writer at a time, decided at BEGIN: a transaction that reads and then writes can
+    # never fail half-way with "database is locked", and check-then-act stays race-free.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(bind: Any) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)

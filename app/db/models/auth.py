@@ -1,0 +1,49 @@
+"""Refresh tokens (stored hashed, rotated in families) and idempotency records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base, IdMixin, utcnow
+from app.db.types import UTCDateTime
+
+
+class RefreshToken(IdMixin, Base):
+    __tablename__ = "refresh_token"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    # Every token issued from one login shares a family; reuse of a rotated token kills it.
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(IdMixin, Base):
+    __tablename__ = "idempotency_record"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # Null while the first request is still being processed.
+    status_code: Mapped[int | None]
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    response_headers: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "key"),
+        Index("ix_idempotency_record_created_at", "created_at"),
+    )

@@ -1,0 +1,72 @@
+"""Refresh tokens and idempotency records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import IdempotencyRecord, RefreshToken
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        return await self.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+    async def mark_rotated(self, token_id: uuid.UUID, now: dt.datetime) -> bool:
+        """Rotate a live token; false when another request rotated or revoked it first."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None),
+                   RefreshToken.revoked_at.is_(None))
+            .values(rotated_at=now)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def revoke_family(self, family_id: uuid.UUID, now: dt.datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_all_for_user(self, user_id: uuid.UUID, now: dt.datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+class IdempotencyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: uuid.UUID, key: str) -> IdempotencyRecord | None:
+        return await self.session.scalar(
+            select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id,
+                                            IdempotencyRecord.key == key)
+        )
+
+    async def get_by_id(self, record_id: uuid.UUID) -> IdempotencyRecord | None:
+        return await self.session.get(IdempotencyRecord, record_id)
+
+    def add(self, record: IdempotencyRecord) -> None:
+        self.session.add(record)
+
+    async def delete(self, record_id: uuid.UUID) -> None:
+        await self.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+
+    async def delete_expired(self, now: dt.datetime) -> int:
+        result = await self.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now)
+        )
+        return result.rowcount  # type: ignore[attr-defined]

@@ -1,0 +1,76 @@
+"""Unit of work: one session, its repositories, and a transaction that only commits on purpose."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
+from app.db.repositories.org import TeamRepository, UserRepository
+from app.domain.errors import Conflict, VersionMismatch
+
+
+class UnitOfWork:
+    """``async with uow:`` opens a session; leaving the block rolls back unless committed."""
+
+    session: AsyncSession
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        self.users = UserRepository(self.session)
+        self.teams = TeamRepository(self.session)
+        self.refresh_tokens = RefreshTokenRepository(self.session)
+        self.idempotency = IdempotencyRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            # Detach first: services hand loaded records back to routers after the block,
+            # and a rollback would expire them.
+            self.session.expunge_all()
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def flush(self) -> None:
+        async with _translated_errors():
+            await self.session.flush()
+
+    async def commit(self) -> None:
+        async with _translated_errors():
+            await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class _translated_errors:
+    """Turn the database's concurrency and integrity failures into domain errors."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, StaleDataError):
+            raise VersionMismatch("The record was changed by someone else; reload it") from exc
+        if isinstance(exc, IntegrityError):
+            raise Conflict(
+                "The change conflicts with existing data", code="conflict.integrity"
+            ) from exc

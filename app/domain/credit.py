@@ -1,0 +1,710 @@
+"""Credit limits, signing checks, limit approvals, aging, provisions and payment allocation."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from itertools import pairwise
+from types import MappingProxyType
+
+from app.domain.errors import Conflict, Forbidden, InvalidInput
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+ONE = Decimal("1")
+
+# Roles are plain strings so the domain does not depend on how callers model them
+# (``app.domain.roles.Role`` is a StrEnum and compares equal to these).
+DIRECTOR = "director"
+FINANCE = "finance"
+MANAGER = "manager"
+
+
+def money(value: Decimal) -> Decimal:
+    """Quantize an amount to cents, half up, as every produced amount is."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def money_str(value: Decimal) -> str:
+    """Render an amount for problem+json extension members: ``"12500.00"``."""
+    return format(money(value), "f")
+
+
+# --------------------------------------------------------------------------- aging
+
+
+class AgingBucket(StrEnum):
+    """Days-past-due buckets; the value is the stable code, ``label`` the display text."""
+
+    current = "current"
+    d1_30 = "d1_30"
+    d31_60 = "d31_60"
+    d61_90 = "d61_90"
+    d91_180 = "d91_180"
+    over_180 = "over_180"
+
+    @property
+    def label(self) -> str:
+        return _BUCKET_LABELS[self]
+
+
+_BUCKET_LABELS: Mapping[AgingBucket, str] = MappingProxyType({
+    AgingBucket.current: "current",
+    AgingBucket.d1_30: "1-30",
+    AgingBucket.d31_60: "31-60",
+    AgingBucket.d61_90: "61-90",
+    AgingBucket.d91_180: "91-180",
+    AgingBucket.over_180: ">180",
+})
+
+# Upper bound (inclusive) of days past due for each bucket; over_180 is open-ended.
+_BUCKET_UPPER_DAYS: tuple[tuple[int, AgingBucket], ...] = (
+    (0, AgingBucket.current),
+    (30, AgingBucket.d1_30),
+    (60, AgingBucket.d31_60),
+    (90, AgingBucket.d61_90),
+    (180, AgingBucket.d91_180),
+)
+
+WRITE_OFF_PROVISION_RATE = ONE
+
+
+def bucket_for(days_past_due: int) -> AgingBucket:
+    """Bucket of a receivable ``days_past_due`` days after its due date (≤ 0 is current)."""
+    for upper, bucket in _BUCKET_UPPER_DAYS:
+        if days_past_due <= upper:
+            return bucket
+    return AgingBucket.over_180
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def _default_provision_rates() -> Mapping[AgingBucket, Decimal]:
+    return {
+        AgingBucket.current: Decimal("0.00"),
+        AgingBucket.d1_30: Decimal("0.01"),
+        AgingBucket.d31_60: Decimal("0.05"),
+        AgingBucket.d61_90: Decimal("0.10"),
+        AgingBucket.d91_180: Decimal("0.30"),
+        AgingBucket.over_180: Decimal("0.50"),
+    }
+
+
+def _default_collection_actions() -> Mapping[AgingBucket, str]:
+    return {
+        AgingBucket.current: "none",
+        AgingBucket.d1_30: "reminder",
+        AgingBucket.d31_60: "call",
+        AgingBucket.d61_90: "manager_visit",
+        AgingBucket.d91_180: "escalation",
+        AgingBucket.over_180: "legal",
+    }
+
+
+def _default_grade_factors() -> Mapping[str, Decimal]:
+    return {"A": Decimal("1.5"), "B": Decimal("1.0"), "C": Decimal("0.5")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditPolicy:
+    """Deployment-tunable credit settings (SPEC §6 *defaults*)."""
+
+    manager_limit_max: Decimal = Decimal("100000")
+    finance_limit_max: Decimal = Decimal("1000000")
+    hold_after_overdue_days: int = 60
+    warn_ratio: Decimal = Decimal("0.80")
+    default_payment_terms_days: int = 30
+    provision_rates: Mapping[AgingBucket, Decimal] = field(
+        default_factory=_default_provision_rates, hash=False)
+    collection_actions: Mapping[AgingBucket, str] = field(
+        default_factory=_default_collection_actions, hash=False)
+    grade_factors: Mapping[str, Decimal] = field(
+        default_factory=_default_grade_factors, hash=False)
+    min_repayment_rate: Decimal = Decimal("0.5")
+
+    def __post_init__(self) -> None:
+        # Copy into read-only views so a frozen policy cannot change under a caller's dict.
+        for name in ("provision_rates", "collection_actions", "grade_factors"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+
+DEFAULT_CREDIT_POLICY = CreditPolicy()
+
+
+def validate_credit_policy(policy: CreditPolicy) -> CreditPolicy:
+    """Return ``policy`` if coherent, else raise InvalidInput listing every problem."""
+    errors: list[dict[str, object]] = []
+
+    def err(loc: str, msg: str) -> None:
+        errors.append({"loc": ["policy", loc], "msg": msg, "type": "value_error"})
+
+    if policy.manager_limit_max < 0:
+        err("manager_limit_max", "must not be negative")
+    if policy.finance_limit_max < 0:
+        err("finance_limit_max", "must not be negative")
+    if policy.manager_limit_max > policy.finance_limit_max:
+        err("manager_limit_max", "must not exceed finance_limit_max")
+    if policy.hold_after_overdue_days < 0:
+        err("hold_after_overdue_days", "must not be negative")
+    if not ZERO < policy.warn_ratio <= ONE:
+        err("warn_ratio", "must be greater than 0 and at most 1")
+    if policy.default_payment_terms_days < 0:
+        err("default_payment_terms_days", "must not be negative")
+    if not ZERO <= policy.min_repayment_rate <= ONE:
+        err("min_repayment_rate", "must be between 0 and 1")
+
+    missing = [b.value for b in AgingBucket if b not in policy.provision_rates]
+    if missing:
+        err("provision_rates", f"missing buckets: {', '.join(missing)}")
+    else:
+        rates = [policy.provision_rates[b] for b in AgingBucket]
+        if any(not ZERO <= r <= ONE for r in rates):
+            err("provision_rates", "every rate must be between 0 and 1")
+        if any(later < earlier for earlier, later in pairwise(rates)):
+            err("provision_rates", "rates must not decrease as receivables age")
+    missing = [b.value for b in AgingBucket if not policy.collection_actions.get(b)]
+    if missing:
+        err("collection_actions", f"missing buckets: {', '.join(missing)}")
+
+    if not policy.grade_factors:
+        err("grade_factors", "must name at least one grade")
+    elif any(f < 0 for f in policy.grade_factors.values()):
+        err("grade_factors", "factors must not be negative")
+
+    if errors:
+        raise InvalidInput("Credit policy is invalid.", errors=errors)
+    return policy
+
+
+def collection_action(bucket: AgingBucket, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> str:
+    """Suggested collection step for a bucket (``none`` while current)."""
+    return policy.collection_actions[bucket]
+
+
+def provision_rate(bucket: AgingBucket, policy: CreditPolicy = DEFAULT_CREDIT_POLICY, *,
+                   written_off: bool = False) -> Decimal:
+    """Bad-debt provision rate; a written-off receivable is provided for in full."""
+    if written_off:
+        return WRITE_OFF_PROVISION_RATE
+    return policy.provision_rates[bucket]
+
+
+def provision(amount: Decimal, bucket: AgingBucket,
+              policy: CreditPolicy = DEFAULT_CREDIT_POLICY, *,
+              written_off: bool = False) -> Decimal:
+    """Provision for an outstanding ``amount`` in ``bucket``, to the cent."""
+    return money(amount * provision_rate(bucket, policy, written_off=written_off))
+
+
+# --------------------------------------------------------------------------- exposure
+
+
+def exposure(open_receivables: Decimal, signed_unbilled: Decimal) -> Decimal:
+    """Exposure = open receivables + signed-but-unbilled contract amounts."""
+    return money(open_receivables + signed_unbilled)
+
+
+def available(limit: Decimal, exposure: Decimal) -> Decimal:
+    """Available credit; negative when the customer is already over the limit."""
+    return money(limit - exposure)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditState:
+    """A customer's credit position as read (under lock) by the service."""
+
+    credit_limit: Decimal
+    open_receivables: Decimal = ZERO
+    signed_unbilled: Decimal = ZERO
+    max_days_overdue: int = 0  # of the customer's most overdue open receivable; 0 if none
+    on_hold_flag: bool = False  # manual hold set by finance
+
+    @property
+    def exposure(self) -> Decimal:
+        return exposure(self.open_receivables, self.signed_unbilled)
+
+    @property
+    def available(self) -> Decimal:
+        return available(self.credit_limit, self.exposure)
+
+
+def is_on_hold(state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> bool:
+    """Manual hold, or a receivable overdue strictly more than ``hold_after_overdue_days``."""
+    return state.on_hold_flag or state.max_days_overdue > policy.hold_after_overdue_days
+
+
+# --------------------------------------------------------------------------- signing
+
+
+class CreditOnHold(Conflict):
+    """The customer is on credit hold; no contract may be signed without an override."""
+
+    code = "credit.on_hold"
+    title = "Customer on credit hold"
+
+
+class CreditLimitExceeded(Conflict):
+    """The contract amount exceeds the customer's available credit."""
+
+    code = "credit.limit_exceeded"
+    title = "Credit limit exceeded"
+
+
+class OverrideNotAllowed(Forbidden):
+    """The caller's role may not override this credit block (or not by this much)."""
+
+    code = "credit.override_not_allowed"
+    title = "Credit override not allowed"
+
+
+class OverrideReasonRequired(InvalidInput):
+    """A credit override must say why."""
+
+    code = "credit.override_reason_required"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Override:
+    """A request by the caller to sign despite a credit block; the caller's role decides."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigningDecision:
+    """The outcome of a credit check that passed, with the facts to audit it."""
+
+    amount: Decimal
+    limit: Decimal
+    exposure: Decimal
+    available: Decimal
+    shortfall: Decimal  # 0 when the amount fits
+    on_hold: bool
+    # Codes of the blocks the override lifted ("credit.on_hold", "credit.limit_exceeded").
+    overridden: tuple[str, ...] = ()
+    override_reason: str | None = None
+    override_role: str | None = None
+
+    @property
+    def override_used(self) -> bool:
+        return bool(self.overridden)
+
+    @property
+    def exposure_after(self) -> Decimal:
+        return money(self.exposure + self.amount)
+
+
+def _override_allowed(role: str, *, amount_at_risk: Decimal, policy: CreditPolicy) -> bool:
+    if role in (DIRECTOR, FINANCE):
+        return True
+    if role == MANAGER:
+        return amount_at_risk <= policy.manager_limit_max
+    return False
+
+
+def decide_signing(*, state: CreditState, amount: Decimal,
+                   policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+                   override: Override | None = None, actor_role: str) -> SigningDecision:
+    """Check a contract of ``amount`` against credit; raise if blocked and not overridden.
+
+    A hold is checked before the limit. One override may lift both blocks; a manager
+    may lift a hold only for contracts up to ``manager_limit_max`` and a limit block only
+    for shortfalls up to it; director and finance may lift either; other roles never.
+    """
+    if amount <= 0:
+        raise InvalidInput(
+            "Contract amount must be positive.",
+            errors=[{"loc": ["amount"], "msg": "must be greater than 0", "type": "value_error"}],
+        )
+    # Validated even when the check would pass, so a client bug never depends on state.
+    if override is not None and not override.reason.strip():
+        raise OverrideReasonRequired(
+            "A credit override needs a reason.",
+            errors=[{"loc": ["override", "reason"], "msg": "must not be empty",
+                     "type": "value_error"}],
+        )
+
+    limit = money(state.credit_limit)
+    exp = state.exposure
+    avail = state.available
+    shortfall = money(max(amount - avail, ZERO))
+    on_hold = is_on_hold(state, policy)
+    overridden: list[str] = []
+
+    if on_hold:
+        if override is None:
+            raise CreditOnHold(
+                "The customer is on credit hold; clear the overdue receivables or override.",
+                max_days_overdue=state.max_days_overdue,
+                hold_after_overdue_days=policy.hold_after_overdue_days,
+                manual_hold=state.on_hold_flag,
+            )
+        if not _override_allowed(actor_role, amount_at_risk=amount, policy=policy):
+            raise OverrideNotAllowed(
+                f"Role {actor_role!r} may not override a credit hold for this amount.",
+                block=CreditOnHold.code,
+                role=actor_role,
+                amount=money_str(amount),
+                manager_limit_max=money_str(policy.manager_limit_max),
+            )
+        overridden.append(CreditOnHold.code)
+
+    if shortfall > 0:
+        if override is None:
+            raise CreditLimitExceeded(
+                f"Contract amount {money_str(amount)} exceeds available credit "
+                f"{money_str(avail)} by {money_str(shortfall)}.",
+                limit=money_str(limit),
+                exposure=money_str(exp),
+                available=money_str(avail),
+                shortfall=money_str(shortfall),
+            )
+        if not _override_allowed(actor_role, amount_at_risk=shortfall, policy=policy):
+            raise OverrideNotAllowed(
+                f"Role {actor_role!r} may not override a credit shortfall of "
+                f"{money_str(shortfall)}.",
+                block=CreditLimitExceeded.code,
+                role=actor_role,
+                shortfall=money_str(shortfall),
+                manager_limit_max=money_str(policy.manager_limit_max),
+            )
+        overridden.append(CreditLimitExceeded.code)
+
+    used = override if overridden else None
+    return SigningDecision(
+        amount=money(amount),
+        limit=limit,
+        exposure=exp,
+        available=avail,
+        shortfall=shortfall,
+        on_hold=on_hold,
+        overridden=tuple(overridden),
+        override_reason=used.reason.strip() if used else None,
+        override_role=actor_role if used else None,
+    )
+
+
+# --------------------------------------------------------------------------- limit approval
+
+
+class ApprovalNotAllowed(Forbidden):
+    """The approver's role may not approve a limit this large."""
+
+    code = "credit.approval_not_allowed"
+    title = "Credit limit approval not allowed"
+
+
+class SelfApproval(Forbidden):
+    """Nobody approves their own limit request."""
+
+    code = "credit.self_approval"
+    title = "Self approval not allowed"
+
+
+def _check_limit_value(requested_limit: Decimal) -> None:
+    if requested_limit < 0:
+        raise InvalidInput(
+            "A credit limit must not be negative.",
+            errors=[{"loc": ["requested_limit"], "msg": "must not be negative",
+                     "type": "value_error"}],
+        )
+
+
+def required_approver_role(requested_limit: Decimal,
+                           policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> str:
+    """Lowest role that may approve a new limit of ``requested_limit``."""
+    _check_limit_value(requested_limit)
+    if requested_limit <= policy.manager_limit_max:
+        return MANAGER
+    if requested_limit <= policy.finance_limit_max:
+        return FINANCE
+    return DIRECTOR
+
+
+def approval_ceiling(role: str, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> Decimal | None:
+    """Largest limit ``role`` may approve (``Infinity`` for directors), ``None`` if none.
+
+    Higher roles approve lower tiers too; admin, rep, support and integration never
+    approve, since limit setting is a sales/finance decision, not an administrative one.
+    """
+    if role == DIRECTOR:
+        return Decimal("Infinity")
+    if role == FINANCE:
+        return policy.finance_limit_max
+    if role == MANAGER:
+        return policy.manager_limit_max
+    return None
+
+
+def check_can_approve(*, approver_role: str, approver_id: Hashable, requester_id: Hashable,
+                      requested_limit: Decimal,
+                      policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> None:
+    """Raise unless ``approver`` may approve this limit request."""
+    _check_limit_value(requested_limit)
+    if approver_id == requester_id:
+        raise SelfApproval("A limit request cannot be approved by its requester.")
+    ceiling = approval_ceiling(approver_role, policy)
+    if ceiling is None or requested_limit > ceiling:
+        raise ApprovalNotAllowed(
+            f"Role {approver_role!r} may not approve a limit of {money_str(requested_limit)}.",
+            role=approver_role,
+            requested_limit=money_str(requested_limit),
+            required_role=required_approver_role(requested_limit, policy),
+        )
+
+
+def can_approve(*, approver_role: str, approver_id: Hashable, requester_id: Hashable,
+                requested_limit: Decimal,
+                policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> bool:
+    """Whether ``approver`` may approve this limit request (see ``check_can_approve``)."""
+    try:
+        check_can_approve(approver_role=approver_role, approver_id=approver_id,
+                          requester_id=requester_id, requested_limit=requested_limit,
+                          policy=policy)
+    except (SelfApproval, ApprovalNotAllowed):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- suggested limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuggestedLimit:
+    """A suggested credit limit and how it was reached, step by step with figures."""
+
+    amount: Decimal
+    reasoning: tuple[str, ...]
+    grade: str | None
+    grade_factor: Decimal
+    average_monthly_billed: Decimal
+    payment_terms_days: int
+    repayment_rate: Decimal | None  # None when nothing was billed
+
+
+def suggested_limit(*, grade: str | None, monthly_billed: Sequence[Decimal],
+                    billed_total: Decimal, paid_total: Decimal,
+                    payment_terms_days: int | None = None,
+                    policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> SuggestedLimit:
+    """Average monthly billed (12 months) × terms/30 × grade factor; 0 for poor payers.
+
+    An ungraded customer (``grade=None``) gets the lowest configured factor: credit is
+    not extended on a judgement nobody has made. A grade the policy does not know is an
+    input error. With nothing billed there is no history to judge, so the suggestion is 0.
+    """
+    errors: list[dict[str, object]] = []
+    if len(monthly_billed) > 12:
+        errors.append({"loc": ["monthly_billed"], "msg": "at most 12 months",
+                       "type": "value_error"})
+    if any(m < 0 for m in monthly_billed):
+        errors.append({"loc": ["monthly_billed"], "msg": "amounts must not be negative",
+                       "type": "value_error"})
+    if billed_total < 0 or paid_total < 0:
+        errors.append({"loc": ["billed_total"], "msg": "totals must not be negative",
+                       "type": "value_error"})
+    terms = payment_terms_days
+    if terms is None:
+        terms = policy.default_payment_terms_days
+    if terms < 0:
+        errors.append({"loc": ["payment_terms_days"], "msg": "must not be negative",
+                       "type": "value_error"})
+    if grade is not None and grade not in policy.grade_factors:
+        errors.append({"loc": ["grade"], "type": "value_error",
+                       "msg": f"unknown grade; expected one of "
+                              f"{', '.join(sorted(policy.grade_factors))}"})
+    if errors:
+        raise InvalidInput("Cannot suggest a credit limit from these inputs.", errors=errors)
+
+    if grade is None:
+        factor = min(policy.grade_factors.values())
+        grade_step = f"ungraded: lowest grade factor {factor} applies"
+    else:
+        factor = policy.grade_factors[grade]
+        grade_step = f"grade {grade}: factor {factor}"
+
+    average = money(sum(monthly_billed, ZERO) / 12)
+    steps = [f"average monthly billed over 12 months: {money_str(average)}"]
+
+    def result(amount: Decimal, rate: Decimal | None) -> SuggestedLimit:
+        return SuggestedLimit(amount=money(amount), reasoning=tuple(steps), grade=grade,
+                              grade_factor=factor, average_monthly_billed=average,
+                              payment_terms_days=terms, repayment_rate=rate)
+
+    if billed_total == 0:
+        steps.append("no billing history: suggested limit 0.00")
+        return result(ZERO, None)
+
+    exact_rate = paid_total / billed_total
+    # Judge on the exact ratio; keep a truncated one so it never shows a pass it missed.
+    rate = exact_rate.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    rate_shown = f"{(rate * 100).quantize(CENT, rounding=ROUND_HALF_UP)}%"
+    minimum = f"{(policy.min_repayment_rate * 100).normalize():f}%"
+    if exact_rate < policy.min_repayment_rate:
+        steps.append(f"repayment rate {rate_shown} is below {minimum}: suggested limit 0.00")
+        return result(ZERO, rate)
+    steps.append(f"repayment rate {rate_shown} meets the {minimum} minimum")
+
+    terms_factor = Decimal(terms) / 30
+    steps.append(f"payment terms {terms} days: × {terms}/30")
+    steps.append(grade_step)
+    amount = money(average * terms_factor * factor)
+    steps.append(f"{money_str(average)} × {terms}/30 × {factor} = {money_str(amount)}")
+    return result(amount, rate)
+
+
+# --------------------------------------------------------------------------- payments
+
+
+class AllocationInvalid(InvalidInput):
+    """An explicit payment allocation does not fit the payment or the receivables."""
+
+    code = "payment.allocation_invalid"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenItem:
+    """An open receivable as allocation sees it."""
+
+    receivable_id: Hashable
+    due_at: date
+    outstanding: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class Allocation:
+    receivable_id: Hashable
+    amount: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllocationResult:
+    allocations: tuple[Allocation, ...]
+    unallocated: Decimal  # stays with the customer as credit
+
+    @property
+    def allocated(self) -> Decimal:
+        return sum((a.amount for a in self.allocations), ZERO)
+
+
+def _allocation_error(errors: list[dict[str, object]]) -> AllocationInvalid:
+    return AllocationInvalid("The payment allocation is invalid.", errors=errors)
+
+
+def allocate_payment(*, amount: Decimal, open_items: Sequence[OpenItem],
+                     explicit: Sequence[tuple[Hashable, Decimal]] | None = None,
+                     ) -> AllocationResult:
+    """Spread a payment over open receivables; what is left becomes customer credit.
+
+    Without ``explicit`` the oldest due date is paid first, ties broken by the id's
+    string form so the result never depends on input order. An explicit allocation is
+    taken as given (no automatic spreading of the rest) because the payer said where the
+    money goes.
+    """
+    if amount <= 0:
+        raise _allocation_error([{"loc": ["amount"], "msg": "must be greater than 0",
+                                  "type": "value_error"}])
+    by_id: dict[Hashable, OpenItem] = {}
+    for item in open_items:
+        if item.receivable_id in by_id:
+            raise _allocation_error([{"loc": ["open_items"], "type": "value_error",
+                                      "msg": f"receivable {item.receivable_id} listed twice"}])
+        if item.outstanding < 0:
+            raise _allocation_error([{"loc": ["open_items"], "type": "value_error",
+                                      "msg": f"receivable {item.receivable_id} has a negative "
+                                             "outstanding amount"}])
+        by_id[item.receivable_id] = item
+
+    if explicit is not None:
+        return _allocate_explicit(amount=amount, by_id=by_id, explicit=explicit)
+
+    allocations: list[Allocation] = []
+    left = amount
+    for item in sorted(open_items, key=lambda i: (i.due_at, str(i.receivable_id))):
+        if left <= 0:
+            break
+        if item.outstanding <= 0:
+            continue
+        part = min(left, item.outstanding)
+        allocations.append(Allocation(receivable_id=item.receivable_id, amount=part))
+        left -= part
+    return AllocationResult(allocations=tuple(allocations), unallocated=left)
+
+
+def _allocate_explicit(*, amount: Decimal, by_id: Mapping[Hashable, OpenItem],
+                       explicit: Sequence[tuple[Hashable, Decimal]]) -> AllocationResult:
+    errors: list[dict[str, object]] = []
+    seen: set[Hashable] = set()
+    total = ZERO
+    for index, (receivable_id, part) in enumerate(explicit):
+        loc = ["allocations", index]
+        if receivable_id in seen:
+            errors.append({"loc": loc, "type": "value_error",
+                           "msg": f"receivable {receivable_id} allocated twice"})
+        seen.add(receivable_id)
+        item = by_id.get(receivable_id)
+        if item is None:
+            errors.append({"loc": loc, "type": "value_error",
+                           "msg": f"receivable {receivable_id} is not open for this customer"})
+        if part <= 0:
+            errors.append({"loc": loc, "type": "value_error",
+                           "msg": "allocated amount must be greater than 0"})
+        elif item is not None and part > item.outstanding:
+            errors.append({"loc": loc, "type": "value_error",
+                           "msg": f"{money_str(part)} exceeds the outstanding "
+                                  f"{money_str(item.outstanding)}"})
+        total += part
+    if total > amount:
+        errors.append({"loc": ["allocations"], "type": "value_error",
+                       "msg": f"allocations total {money_str(total)} exceeds the payment "
+                              f"{money_str(amount)}"})
+    if errors:
+        raise _allocation_error(errors)
+    allocations = tuple(Allocation(receivable_id=rid, amount=part) for rid, part in explicit)
+    return AllocationResult(allocations=allocations, unallocated=amount - total)
+
+
+# --------------------------------------------------------------------------- monitoring
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditWarning:
+    """A monitoring signal (named so as not to shadow the builtin ``Warning``)."""
+
+    code: str
+    message: str
+
+
+def credit_warnings(*, state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+                    grade_dropped: bool = False, overdue_count: int = 0) -> list[CreditWarning]:
+    """Warnings for a customer's credit position, most severe first.
+
+    ``credit.exposure_high`` is only raised against a positive limit: a zero limit means
+    no credit is extended, which the signing check already enforces.
+    """
+    warnings: list[CreditWarning] = []
+    if is_on_hold(state, policy):
+        why = "manual hold" if state.on_hold_flag else (
+            f"a receivable is {state.max_days_overdue} days overdue "
+            f"(hold after {policy.hold_after_overdue_days})")
+        warnings.append(CreditWarning(code="credit.on_hold",
+                                      message=f"Customer is on credit hold: {why}."))
+    if overdue_count > 0 or state.max_days_overdue > 0:
+        count = f"{overdue_count} receivable(s)" if overdue_count > 0 else "A receivable"
+        warnings.append(CreditWarning(
+            code="credit.overdue",
+            message=f"{count} overdue; oldest {state.max_days_overdue} days past due."))
+    limit = state.credit_limit
+    if limit > 0 and state.exposure >= policy.warn_ratio * limit:
+        share = (state.exposure / limit * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+        warnings.append(CreditWarning(
+            code="credit.exposure_high",
+            message=f"Exposure {money_str(state.exposure)} is {share}% of the limit "
+                    f"{money_str(limit)}."))
+    if grade_dropped:
+        warnings.append(CreditWarning(code="credit.grade_dropped",
+                                      message="The customer's grade dropped."))
+    return warnings

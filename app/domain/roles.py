@@ -1,0 +1,57 @@
+"""Roles, the caller as the domain sees it, and which role may do what (SPEC §2)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    director = "director"
+    manager = "manager"
+    rep = "rep"
+    support = "support"
+    finance = "finance"
+    integration = "integration"
+
+
+class Scope(StrEnum):
+    """How much customer data a role sees."""
+
+    all = "all"
+    team = "team"  # the manager's teams and their descendants
+    own = "own"  # the rep's own customers (plus the pool, where a path says so)
+
+
+DATA_SCOPE: dict[Role, Scope] = {
+    Role.admin: Scope.all,
+    Role.director: Scope.all,
+    Role.manager: Scope.team,
+    Role.rep: Scope.own,
+    Role.support: Scope.all,
+    Role.finance: Scope.all,
+    Role.integration: Scope.all,
+}
+
+# Roles that may change customer master data (finance and integrations only read it).
+MASTER_DATA_WRITERS = frozenset({Role.admin, Role.director, Role.manager, Role.rep, Role.support})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: who they are and which teams their scope covers."""
+
+    user_id: uuid.UUID
+    role: Role
+    team_id: uuid.UUID | None
+    # For managers: every team they manage plus descendants. Empty for other roles.
+    team_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+
+    @property
+    def scope(self) -> Scope:
+        return DATA_SCOPE[self.role]
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles

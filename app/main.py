@@ -1,0 +1,120 @@
+"""The application factory: routers, error handlers, middleware and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import logs
+from app.config import Settings, get_settings
+from app.db.engine import make_engine, make_session_factory
+from app.routers import auth, health, me, problems, teams, users
+from app.routers.deps import current_principal
+from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
+from app.services import maintenance
+
+log = logging.getLogger("app")
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+API-first sales CRM: customers, the sales funnel, the pool, credit and receivables.
+
+* Log in at `POST /api/v1/auth/token` (or the **Authorize** button) and send
+  `Authorization: Bearer <access_token>`.
+* Errors are `application/problem+json` with a stable `code`.
+* Lists are cursor-paginated: pass `next_cursor` back as `?cursor=`.
+"""
+
+
+def create_app(settings: Settings | None = None, *,
+               session_factory: async_sessionmaker[AsyncSession] | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = None
+    if session_factory is None:
+        engine = make_engine(settings.database_url, echo=settings.db_echo,
+                             pool_size=settings.db_pool_size)
+        session_factory = make_session_factory(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = []
+        if settings.recycle_interval_seconds > 0 and settings.env != "test":
+            tasks.append(asyncio.create_task(
+                maintenance.run_periodically(app.state.session_factory,
+                                             settings.recycle_interval_seconds)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            if engine is not None:
+                await engine.dispose()
+
+    app = FastAPI(
+        title="Sales CRM API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
+        openapi_url="/openapi.json", docs_url="/docs", redoc_url="/redoc",
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+
+    problems.install(app)
+
+    app.include_router(health.router)
+    public = APIRouter(prefix=API_PREFIX)
+    public.include_router(auth.router)
+    app.include_router(public)
+    # Every other router is authenticated by default through its parent.
+    protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
+    for module in (me, users, teams):
+        protected.include_router(module.router)
+    app.include_router(protected)
+
+    app.add_middleware(IdempotencyMiddleware,
+                       session_factory_of=lambda scope: scope["app"].state.session_factory)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+            allow_methods=["*"], allow_headers=["*"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with every error response declared as problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                if not status.isdigit() or int(status) < 400:
+                    continue
+                response["content"] = {problems.PROBLEM_JSON: {
+                    "schema": {"$ref": "#/components/schemas/Problem"}}}
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def build_app() -> FastAPI:
+    """Entry point for ``uvicorn --factory app.main:build_app``."""
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,75 @@
+"""Dependencies every router shares: the unit of work, the caller, role guards, paging, If-Match."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.security import OAuth2PasswordBearer
+
+from app.domain.errors import BadRequest, Forbidden, Unauthorized
+from app.domain.roles import Principal, Role
+from app.services import auth as auth_service
+from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.session_factory)
+
+
+UoW = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+async def current_principal(
+    request: Request, uow: UoW, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    if not token:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
+    principal = await auth_service.principal_for_token(uow, token=token)
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def allow(*roles: Role) -> Any:
+    """``actor: Annotated[Principal, allow(Role.admin)]`` — who may call the route, at a glance."""
+    allowed = frozenset(roles)
+
+    async def guard(principal: Caller) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"Your role ({principal.role}) may not do this")
+        return principal
+
+    guard.__name__ = "allow_" + "_".join(sorted(r.value for r in allowed))
+    return Depends(guard)
+
+
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -> int | None:
+    """The version an update is based on, from ``If-Match: "<version>"`` (``*`` means any)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ETAG.match(if_match)
+    if match is None:
+        raise BadRequest('If-Match must be an ETag like "3"', code="bad_request.if_match")
+    return int(match.group(1))
+
+
+IfMatch = Annotated[int | None, Depends(if_match)]
+
+Cursor = Annotated[str | None, Query(description="Opaque cursor from the previous page")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
+DEFAULT_PAGE_SIZE = DEFAULT_LIMIT
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+

@@ -1,0 +1,68 @@
+"""Users: admins manage accounts; everyone reads the users in their scope."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Response, status
+
+from app.domain.roles import Principal, Role
+from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.problems import responses
+from app.routers.schemas.common import Page
+from app.routers.schemas.org import UserCreate, UserRead, UserUpdate
+from app.services import users as users_service
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+Admin = Annotated[Principal, allow(Role.admin)]
+
+
+@router.get("", operation_id="users_list", response_model=Page[UserRead],
+            responses=responses(400, 401, 422))
+async def list_users(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
+                     role: Role | None = None, team_id: uuid.UUID | None = None,
+                     is_active: bool | None = None) -> Page[UserRead]:
+    page = await users_service.list_users(uow, actor, role=role, team_id=team_id,
+                                          is_active=is_active, cursor=cursor, limit=limit)
+    return Page[UserRead](items=[UserRead.model_validate(u) for u in page.items],
+                          next_cursor=page.next_cursor)
+
+
+@router.post("", operation_id="users_create", response_model=UserRead,
+             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 409, 422))
+async def create_user(body: UserCreate, actor: Admin, uow: UoW, response: Response) -> UserRead:
+    user = await users_service.create_user(uow, actor, **body.model_dump())
+    set_etag(response, user.version)
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
+    return UserRead.model_validate(user)
+
+
+@router.get("/{user_id}", operation_id="users_get", response_model=UserRead,
+            responses=responses(401, 404, 422))
+async def get_user(user_id: uuid.UUID, actor: Caller, uow: UoW, response: Response) -> UserRead:
+    user = await users_service.get_user(uow, actor, user_id=user_id)
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
+
+
+@router.patch("/{user_id}", operation_id="users_update", response_model=UserRead,
+              responses=responses(400, 401, 403, 404, 412, 422))
+async def update_user(user_id: uuid.UUID, body: UserUpdate, actor: Admin, uow: UoW,
+                      expected_version: IfMatch, response: Response) -> UserRead:
+    user = await users_service.update_user(uow, actor, user_id=user_id,
+                                           expected_version=expected_version,
+                                           changes=body.model_dump(exclude_unset=True))
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)
+
+
+@router.post("/{user_id}/deactivate", operation_id="users_deactivate", response_model=UserRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def deactivate_user(user_id: uuid.UUID, actor: Admin, uow: UoW,
+                          response: Response) -> UserRead:
+    """Deactivate an account: it can no longer log in or refresh. Refused while it owns customers."""
+    user = await users_service.deactivate_user(uow, actor, user_id=user_id)
+    set_etag(response, user.version)
+    return UserRead.model_validate(user)

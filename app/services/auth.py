@@ -1,0 +1,128 @@
+"""Login, refresh-token rotation with reuse detection, logout, and resolving the caller."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from app.config import get_settings
+from app.db.base import utcnow
+from app.db.models import RefreshToken, User
+from app.db.uow import UnitOfWork
+from app.domain.errors import RateLimited, Unauthorized
+from app.domain.roles import Principal, Role
+from app.services import security
+
+
+class TooManyAttempts(RateLimited):
+    code = "auth.too_many_attempts"
+    title = "Too many failed logins"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "bearer"
+
+
+_BAD_LOGIN = "Incorrect username or password"
+
+
+async def login(uow: UnitOfWork, *, username: str, password: str) -> TokenPair:
+    now = utcnow()
+    async with uow:
+        user = await uow.users.get_by_username(username.strip())
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            security.verify_password(password, None)
+            raise TooManyAttempts("Too many failed logins; try again later",
+                                  retry_after=int((user.locked_until - now).total_seconds()) + 1)
+        if not security.verify_password(password, user.password_hash if user else None):
+            if user is not None:
+                await _record_failure(uow, user, now)
+            raise Unauthorized(_BAD_LOGIN, code="auth.invalid_credentials")
+        if not user.is_active:
+            raise Unauthorized(_BAD_LOGIN, code="auth.invalid_credentials")
+        if user.failed_logins or user.locked_until:
+            user.failed_logins = 0
+            user.locked_until = None
+        pair = await _issue_pair(uow, user, family_id=uuid.uuid4(), now=now)
+        await uow.commit()
+        return pair
+
+
+async def _record_failure(uow: UnitOfWork, user: User, now: dt.datetime) -> None:
+    settings = get_settings()
+    user.failed_logins += 1
+    if user.failed_logins >= settings.login_max_failures:
+        user.locked_until = now + dt.timedelta(minutes=settings.login_lockout_minutes)
+        user.failed_logins = 0
+    await uow.commit()
+
+
+async def _issue_pair(uow: UnitOfWork, user: User, *, family_id: uuid.UUID,
+                      now: dt.datetime) -> TokenPair:
+    settings = get_settings()
+    access, expires_in = security.issue_access_token(
+        user_id=user.id, role=user.role, secret=settings.effective_secret_key(),
+        minutes=settings.access_token_minutes, now=now,
+    )
+    refresh, refresh_hash = security.new_refresh_token()
+    uow.refresh_tokens.add(RefreshToken(
+        user_id=user.id, family_id=family_id, token_hash=refresh_hash, created_at=now,
+        expires_at=now + dt.timedelta(days=settings.refresh_token_days),
+    ))
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=expires_in)
+
+
+async def refresh(uow: UnitOfWork, *, refresh_token: str) -> TokenPair:
+    now = utcnow()
+    async with uow:
+        stored = await uow.refresh_tokens.get_by_hash(security.hash_refresh_token(refresh_token))
+        if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
+            raise Unauthorized("The refresh token is invalid or expired", code="auth.invalid_refresh_token")
+        if not await uow.refresh_tokens.mark_rotated(stored.id, now):
+            # Presenting a token that was already rotated means it leaked: end the whole family.
+            await uow.refresh_tokens.revoke_family(stored.family_id, now)
+            await uow.commit()
+            raise Unauthorized("The refresh token was already used; please log in again",
+                               code="auth.refresh_token_reused")
+        user = await uow.users.get(stored.user_id)
+        if user is None or not user.is_active:
+            await uow.refresh_tokens.revoke_family(stored.family_id, now)
+            await uow.commit()
+            raise Unauthorized("The account is not active", code="auth.inactive_user")
+        pair = await _issue_pair(uow, user, family_id=stored.family_id, now=now)
+        await uow.commit()
+        return pair
+
+
+async def logout(uow: UnitOfWork, *, refresh_token: str) -> None:
+    now = utcnow()
+    async with uow:
+        stored = await uow.refresh_tokens.get_by_hash(security.hash_refresh_token(refresh_token))
+        if stored is not None:
+            await uow.refresh_tokens.revoke_family(stored.family_id, now)
+            await uow.commit()
+
+
+async def principal_for_token(uow: UnitOfWork, *, token: str) -> Principal:
+    claims = security.decode_access_token(token, secret=get_settings().effective_secret_key())
+    async with uow:
+        user = await uow.users.get(claims.user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("The account is not active", code="unauthorized")
+        return await build_principal(uow, user)
+
+
+async def build_principal(uow: UnitOfWork, user: User) -> Principal:
+    role = Role(user.role)
+    team_ids: frozenset[uuid.UUID] = frozenset()
+    if role is Role.manager:
+        roots = set(await uow.teams.managed_by(user.id))
+        if user.team_id is not None:
+            roots.add(user.team_id)
+        team_ids = await uow.teams.subtree_ids(roots)
+    return Principal(user_id=user.id, role=role, team_id=user.team_id, team_ids=team_ids)

@@ -1,0 +1,39 @@
+"""Small helpers every service shares."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+from app.domain.errors import NotFound, VersionMismatch
+
+T = TypeVar("T")
+
+
+class Versioned(Protocol):
+    version: int
+
+
+def check_version(record: Versioned, expected: int | None) -> None:
+    """Honour ``If-Match``: refuse a change based on a version that is no longer current."""
+    if expected is not None and record.version != expected:
+        raise VersionMismatch(
+            f"The record is at version {record.version}, not {expected}; reload it",
+            current_version=record.version,
+        )
+
+
+def found(record: T | None, what: str) -> T:
+    if record is None:
+        raise NotFound(f"{what} not found")
+    return record
+
+
+def apply_changes(record: Any, changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Set the changed attributes; answer {field: (old, new)} for what really changed."""
+    diff: dict[str, tuple[Any, Any]] = {}
+    for name, value in changes.items():
+        old = getattr(record, name)
+        if old != value:
+            setattr(record, name, value)
+            diff[name] = (old, value)
+    return diff

@@ -1,0 +1,21 @@
+"""Readiness: can we reach the database?"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from app.db.uow import UnitOfWork
+from app.domain.errors import DomainError
+
+
+class Unavailable(DomainError):
+    code = "service_unavailable"
+    title = "Service unavailable"
+
+
+async def check_database(uow: UnitOfWork) -> None:
+    try:
+        async with uow:
+            await uow.session.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise Unavailable("The database is not reachable") from exc

@@ -1,0 +1,104 @@
+"""Idempotency keys: the first response to a creating POST is kept and replayed for 24 h."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from app.config import get_settings
+from app.db.base import utcnow
+from app.db.models import IdempotencyRecord
+from app.db.uow import UnitOfWork
+from app.domain.errors import Conflict, RuleViolation
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+    content_type: str | None
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """Either a response to replay, or the id of the record this request now holds."""
+
+    replay: StoredResponse | None
+    record_id: uuid.UUID | None
+
+
+def _decode_headers(raw: str | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    return dict(line.split(": ", 1) for line in raw.splitlines() if ": " in line)
+
+
+async def begin(uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, path: str,
+                request_hash: str) -> Begun:
+    now = utcnow()
+    async with uow:
+        existing = await uow.idempotency.get(user_id, key)
+        if existing is not None and existing.expires_at <= now:
+            await uow.idempotency.delete(existing.id)
+            await uow.flush()
+            existing = None
+        if existing is None:
+            record = IdempotencyRecord(
+                user_id=user_id, key=key, method=method, path=path, request_hash=request_hash,
+                created_at=now,
+                expires_at=now + dt.timedelta(hours=get_settings().idempotency_hours),
+            )
+            uow.idempotency.add(record)
+            try:
+                await uow.commit()
+                return Begun(replay=None, record_id=record.id)
+            except Conflict:
+                # Another request with the same key won the insert a moment ago.
+                await uow.rollback()
+                existing = await uow.idempotency.get(user_id, key)
+                if existing is None:
+                    raise
+        if existing.request_hash != request_hash or existing.path != path:
+            raise RuleViolation(
+                "This Idempotency-Key was used with a different request",
+                code="idempotency.key_reused",
+            )
+        if existing.status_code is None:
+            raise Conflict("A request with this Idempotency-Key is still being processed",
+                           code="idempotency.in_progress")
+        return Begun(
+            replay=StoredResponse(
+                status_code=existing.status_code, body=existing.response_body or b"",
+                content_type=existing.content_type,
+                headers=_decode_headers(existing.response_headers),
+            ),
+            record_id=None,
+        )
+
+
+async def finish(uow: UnitOfWork, *, record_id: uuid.UUID, response: StoredResponse) -> None:
+    async with uow:
+        record = await uow.idempotency.get_by_id(record_id)
+        if record is None:
+            return
+        record.status_code = response.status_code
+        record.response_body = response.body
+        record.content_type = response.content_type
+        record.response_headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        await uow.commit()
+
+
+async def release(uow: UnitOfWork, *, record_id: uuid.UUID) -> None:
+    """Forget a key whose request failed, so the client may retry with it."""
+    async with uow:
+        await uow.idempotency.delete(record_id)
+        await uow.commit()
+
+
+async def purge_expired(uow: UnitOfWork) -> int:
+    async with uow:
+        removed = await uow.idempotency.delete_expired(utcnow())
+        await uow.commit()
+        return removed

@@ -1,0 +1,76 @@
+"""Password hashing (Argon2) and access tokens (HS256 JWTs, algorithm pinned on decode)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+from app.domain.errors import Unauthorized
+
+ALGORITHM = "HS256"
+_passwords = CryptContext(schemes=["argon2"], deprecated="auto")
+# Verifying against this for unknown users keeps login time the same for every username.
+_DUMMY_HASH = _passwords.hash("not-a-real-password-" + secrets.token_hex(8))
+
+
+def hash_password(password: str) -> str:
+    return _passwords.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    if password_hash is None:
+        _passwords.verify(password, _DUMMY_HASH)
+        return False
+    return _passwords.verify(password, password_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    role: str
+    expires_at: dt.datetime
+
+
+def issue_access_token(*, user_id: uuid.UUID, role: str, secret: str, minutes: int,
+                       now: dt.datetime) -> tuple[str, int]:
+    expires = now + dt.timedelta(minutes=minutes)
+    claims = {
+        "sub": str(user_id),
+        "role": role,
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), minutes * 60
+
+
+def decode_access_token(token: str, *, secret: str) -> AccessClaims:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                            options={"require_exp": True, "require_sub": True})
+        if claims.get("typ") != "access":
+            raise JWTError("not an access token")
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            role=str(claims.get("role", "")),
+            expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
+        )
+    except (JWTError, ValueError, KeyError, TypeError) as exc:
+        raise Unauthorized("The access token is invalid or expired", code="unauthorized") from exc
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A fresh opaque refresh token and the SHA-256 hash we store instead of it."""
+    token = secrets.token_urlsafe(48)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,67 @@
+"""Small async builders for test data: ``await make_user(uow_factory, role="rep")``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import lru_cache
+
+import httpx
+
+from app.db.models import Team, User
+from app.db.uow import UnitOfWork
+from app.services import security
+
+PASSWORD = "correct-horse-battery"
+
+
+@lru_cache(maxsize=1)
+def _password_hash() -> str:
+    # Argon2 is slow on purpose; hash the shared test password once.
+    return security.hash_password(PASSWORD)
+
+
+async def make_team(uow_factory: Callable[[], UnitOfWork], *, name: str | None = None,
+                    parent: Team | None = None, manager: User | None = None) -> Team:
+    async with uow_factory() as uow:
+        team_id = uuid.uuid4()
+        team = Team(id=team_id, name=name or f"team-{team_id.hex[:6]}",
+                    parent_id=parent.id if parent else None,
+                    path=f"{parent.path if parent else '/'}{team_id}/",
+                    manager_id=manager.id if manager else None)
+        uow.teams.add(team)
+        await uow.commit()
+        return team
+
+
+async def make_user(uow_factory: Callable[[], UnitOfWork], *, role: str = "rep",
+                    team: Team | None = None, username: str | None = None,
+                    is_active: bool = True) -> User:
+    async with uow_factory() as uow:
+        user = User(username=username or f"{role}-{uuid.uuid4().hex[:8]}", role=role,
+                    team_id=team.id if team else None, password_hash=_password_hash(),
+                    full_name=f"Test {role}", is_active=is_active)
+        uow.users.add(user)
+        await uow.commit()
+        return user
+
+
+async def set_team_manager(uow_factory: Callable[[], UnitOfWork], team: Team, manager: User) -> None:
+    async with uow_factory() as uow:
+        stored = await uow.teams.get(team.id)
+        assert stored is not None
+        stored.manager_id = manager.id
+        await uow.commit()
+
+
+async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
+    """Log in and answer the token pair."""
+    response = await client.post("/api/v1/auth/token",
+                                 data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def auth_headers(client: httpx.AsyncClient, user: User) -> dict[str, str]:
+    tokens = await login(client, user.username)
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
