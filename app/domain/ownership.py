@@ -1,0 +1,217 @@
+"""Pool and ownership rules of SPEC §5: holding limit, claims, protection, cooldown, worklist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from app.domain.errors import Conflict, InvalidInput
+from app.domain.funnel import Stage
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PoolPolicy:
+    max_active_customers: int = 30
+    protection_days: int = 7
+    cooldown_days: int = 90
+    ranking_days: int = 90
+
+
+DEFAULT_POOL_POLICY = PoolPolicy()
+
+# Smallest sensible value per setting; a zero cooldown is legitimate (no 冷处理 at all).
+_POOL_MINIMUMS: dict[str, int] = {
+    "max_active_customers": 1,
+    "protection_days": 1,
+    "cooldown_days": 0,
+    "ranking_days": 1,
+}
+
+
+def validate_pool_policy(policy: PoolPolicy) -> PoolPolicy:
+    """Return ``policy`` unchanged if usable, else raise InvalidInput listing every problem."""
+    errors: list[dict[str, Any]] = []
+    for name, minimum in _POOL_MINIMUMS.items():
+        value = getattr(policy, name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors.append({"loc": [name], "msg": "must be an integer", "type": "type_error"})
+        elif value < minimum:
+            errors.append(
+                {"loc": [name], "msg": f"must be at least {minimum}", "type": "value_error"}
+            )
+    if errors:
+        raise InvalidInput("The pool policy is not valid.", errors=errors)
+    return policy
+
+
+class QuotaExceeded(Conflict):
+    """The owner already holds ``max_active_customers`` in the active stages."""
+
+    code = "pool.quota_exceeded"
+    title = "Holding limit reached"
+
+
+class AlreadyClaimed(Conflict):
+    """The customer has an owner (someone else won the claim)."""
+
+    code = "pool.already_claimed"
+    title = "Customer already claimed"
+
+
+class InCooldown(Conflict):
+    """The customer was abandoned and nobody may take it until the cooldown ends."""
+
+    code = "pool.cooldown_active"
+    title = "Customer in cooldown"
+
+
+# --- protection period (客户确认期) --------------------------------------------------------
+
+
+def protection_deadline(
+    *, last_contact_at: datetime | None, claimed_at: datetime | None, policy: PoolPolicy
+) -> datetime | None:
+    """When the owner loses the customer unless contact is made: the later of the last
+    contact and the claim, plus ``protection_days``. None when neither is known (a pool
+    customer has no clock running)."""
+    known = [moment for moment in (last_contact_at, claimed_at) if moment is not None]
+    if not known:
+        return None
+    return max(known) + timedelta(days=policy.protection_days)
+
+
+def is_protection_lapsed(
+    *,
+    last_contact_at: datetime | None,
+    claimed_at: datetime | None,
+    now: datetime,
+    policy: PoolPolicy,
+) -> bool:
+    """Contact interrupted for *more than* ``protection_days``: the deadline itself is kept."""
+    deadline = protection_deadline(
+        last_contact_at=last_contact_at, claimed_at=claimed_at, policy=policy
+    )
+    return deadline is not None and now > deadline
+
+
+def lapses_within(
+    *,
+    last_contact_at: datetime | None,
+    claimed_at: datetime | None,
+    now: datetime,
+    policy: PoolPolicy,
+    days: int = 2,
+) -> bool:
+    """Not lapsed yet, but will be within ``days`` (the worklist's "about to lapse")."""
+    deadline = protection_deadline(
+        last_contact_at=last_contact_at, claimed_at=claimed_at, policy=policy
+    )
+    return deadline is not None and now <= deadline <= now + timedelta(days=days)
+
+
+# --- holding limit, claims, cooldown -------------------------------------------------------
+
+
+def check_quota(active_count: int, *, policy: PoolPolicy, adding: int = 1) -> None:
+    """Raise QuotaExceeded unless ``adding`` more active customers fit under the limit."""
+    if active_count + adding > policy.max_active_customers:
+        raise QuotaExceeded(
+            f"The owner holds {active_count} active customers; the limit is "
+            f"{policy.max_active_customers}.",
+            limit=policy.max_active_customers,
+            active=active_count,
+        )
+
+
+def check_claimable(
+    *,
+    owner_id: UUID | str | None,
+    cooldown_until: datetime | None,
+    now: datetime,
+    director_override: bool = False,
+) -> None:
+    """Raise unless a pool customer may be claimed or assigned now.
+
+    The database still decides races (a conditional update); this is the rule, so that a
+    customer that is visibly owned or cooling answers the right code before trying.
+    Ownership is checked first: an owned customer is never claimable, override or not.
+    """
+    if owner_id is not None:
+        raise AlreadyClaimed("The customer already has an owner.")
+    if cooldown_until is not None and now < cooldown_until and not director_override:
+        raise InCooldown(
+            f"The customer is in cooldown until {cooldown_until.isoformat()}; "
+            "only a director can override it.",
+            cooldown_until=cooldown_until.isoformat(),
+        )
+
+
+def cooldown_end(abandoned_at: datetime, *, policy: PoolPolicy) -> datetime:
+    return abandoned_at + timedelta(days=policy.cooldown_days)
+
+
+# --- worklist order (上行原则) ---------------------------------------------------------------
+
+# Bottom of the funnel first; abandoned customers have no owner but sort last if present.
+WORKLIST_STAGE_PRIORITY: dict[Stage, int] = {
+    stage: rank
+    for rank, stage in enumerate(
+        (
+            Stage.implemented,
+            Stage.signed,
+            Stage.intent,
+            Stage.lead,
+            Stage.contacted,
+            Stage.graded,
+            Stage.resource,
+            Stage.abandoned,
+        )
+    )
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkItemFacts:
+    customer_id: UUID | str
+    stage: Stage
+    protection_lapsing: bool = False
+    follow_up_due: bool = False
+    stalled: bool = False
+    payment_overdue: bool = False
+    # Days the customer spent in the stage before its current one; None if it has none.
+    days_in_previous_stage: Decimal | None = None
+
+
+def worklist_sort_key(
+    facts: WorkItemFacts,
+) -> tuple[int, bool, bool, bool, bool, bool, Decimal, str]:
+    """Sort key: stage (bottom up), then urgency flags in SPEC order, then fast movers.
+
+    Flags compare lexicographically (protection outranks follow-up, etc.); customers with
+    no previous stage come after those with one; the id keeps the order total.
+    """
+    previous = facts.days_in_previous_stage
+    return (
+        WORKLIST_STAGE_PRIORITY[facts.stage],
+        not facts.protection_lapsing,
+        not facts.follow_up_due,
+        not facts.stalled,
+        not facts.payment_overdue,
+        previous is None,
+        previous if previous is not None else Decimal(0),
+        str(facts.customer_id),
+    )
+
+
+def reasons(facts: WorkItemFacts) -> list[str]:
+    """Why an item is urgent, most urgent first."""
+    flags = (
+        ("protection_lapsing", facts.protection_lapsing),
+        ("follow_up_due", facts.follow_up_due),
+        ("stalled", facts.stalled),
+        ("payment_overdue", facts.payment_overdue),
+    )
+    return [code for code, raised in flags if raised]
