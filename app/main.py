@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import logs
 from app.config import Settings, get_settings
 from app.db.engine import make_engine, make_session_factory
-from app.routers import auth, health, me, problems, teams, users
+from app.routers import activities, auth, customers, health, me, problems, teams, users
 from app.routers.deps import current_principal
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.services import maintenance
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(public)
     # Every other router is authenticated by default through its parent.
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    for module in (me, users, teams):
+    for module in (me, users, teams, customers, activities):
         protected.include_router(module.router)
     app.include_router(protected)
 
@@ -101,6 +101,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                          routes=app.routes)
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
+            if "requestBody" in operation:
+                # A body that cannot be decoded at all (not UTF-8, not a form) answers 400.
+                operation.setdefault("responses", {}).setdefault(
+                    "400", {"description": "Bad Request"})
             for status, response in operation.get("responses", {}).items():
                 if not status.isdigit() or int(status) < 400:
                     continue

@@ -10,6 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
+from app.db.repositories.customers import (
+    ActivityRepository,
+    ContactRepository,
+    CustomerRepository,
+    HistoryRepository,
+)
 from app.db.repositories.org import TeamRepository, UserRepository
 from app.domain.errors import Conflict, VersionMismatch
 
@@ -28,6 +34,10 @@ class UnitOfWork:
         self.teams = TeamRepository(self.session)
         self.refresh_tokens = RefreshTokenRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
+        self.customers = CustomerRepository(self.session)
+        self.contacts = ContactRepository(self.session)
+        self.activities = ActivityRepository(self.session)
+        self.history = HistoryRepository(self.session)
         return self
 
     async def __aexit__(

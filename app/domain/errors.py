@@ -96,3 +96,10 @@ class RateLimited(DomainError):
 
     code = "rate_limited"
     title = "Too many requests"
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency the service needs (the database) does not answer."""
+
+    code = "service_unavailable"
+    title = "Service unavailable"

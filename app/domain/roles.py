@@ -55,3 +55,23 @@ class Principal:
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
+
+
+def can_edit_customer(principal: Principal, *, owner_id: uuid.UUID | None) -> bool:
+    """Master data of a visible customer: reps change only their own; finance never."""
+    if principal.role not in MASTER_DATA_WRITERS:
+        return False
+    if principal.role is Role.rep:
+        return owner_id == principal.user_id
+    return True
+
+
+def masks_contact_details(principal: Principal, *, owner_id: uuid.UUID | None) -> bool:
+    """Reps see a pool customer's phones, emails and messaging ids only once they claim it."""
+    return principal.role is Role.rep and owner_id is None
+
+
+# Roles that may create a customer despite a duplicate warning (``allow_duplicate=true``).
+DUPLICATE_OVERRIDERS = frozenset({Role.support, Role.director})
+# Roles that merge duplicates, import and bulk-manage the pool.
+MASTER_DATA_STEWARDS = frozenset({Role.support, Role.director})

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.config import get_settings
 from app.domain.errors import DomainError
 from app.logs import request_id_var
-from app.routers.problems import render_domain_error
+from app.routers.problems import internal_error_response, render_domain_error
 from app.services import idempotency as idempotency_service
 from app.services import security
 from app.services.context import UnitOfWork
@@ -49,17 +49,25 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Starlette's outermost error middleware would answer the 500 without our header;
+            # answer it here (it then only logs) and let the error propagate as before.
+            if not response_started:
+                await internal_error_response()(scope, receive, send_with_id)
+            raise
         finally:
             access_log.info(
                 "request", extra={

@@ -31,13 +31,14 @@ STATUS_BY_KIND: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.BadRequest, 400),
     (errors.TooLarge, 413),
     (errors.RateLimited, 429),
+    (errors.ServiceUnavailable, 503),
 )
 
 CODE_BY_STATUS = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 412: "precondition_failed",
     413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-    429: "rate_limited", 500: "internal_error",
+    429: "rate_limited", 500: "internal_error", 503: "service_unavailable",
 }
 
 
@@ -105,6 +106,12 @@ def render_domain_error(exc: errors.DomainError) -> JSONResponse:
                             title=exc.title, errors_=errors_, extra=exc.extra, headers=headers)
 
 
+def internal_error_response() -> JSONResponse:
+    """The one answer to an unexpected error: nothing about its cause reaches the client."""
+    return problem_response(status=500, code="internal_error",
+                            detail="An unexpected error occurred; it has been logged")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def _domain(_: Request, exc: errors.DomainError) -> JSONResponse:
@@ -126,8 +133,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return problem_response(status=500, code="internal_error",
-                                detail="An unexpected error occurred; it has been logged")
+        return internal_error_response()
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

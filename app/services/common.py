@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from app.domain.errors import NotFound, VersionMismatch
@@ -28,12 +31,23 @@ def found(record: T | None, what: str) -> T:
     return record
 
 
-def apply_changes(record: Any, changes: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Set the changed attributes; answer {field: (old, new)} for what really changed."""
-    diff: dict[str, tuple[Any, Any]] = {}
+def jsonable(value: Any) -> Any:
+    """A value as it is stored in history and audit JSON."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def apply_changes(record: Any, changes: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the changed attributes; answer {field: [old, new]} for what really changed."""
+    diff: dict[str, list[Any]] = {}
     for name, value in changes.items():
         old = getattr(record, name)
         if old != value:
             setattr(record, name, value)
-            diff[name] = (old, value)
+            diff[name] = [jsonable(old), jsonable(value)]
     return diff

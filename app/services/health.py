@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.db.uow import UnitOfWork
-from app.domain.errors import DomainError
+from app.domain.errors import ServiceUnavailable
 
 
-class Unavailable(DomainError):
+class Unavailable(ServiceUnavailable):
     code = "service_unavailable"
     title = "Service unavailable"
 

@@ -72,7 +72,7 @@ async def deactivate_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UU
             raise RuleViolation("You cannot deactivate yourself", code="user.cannot_deactivate_self")
         if not user.is_active:
             return user
-        owned = await uow.customers.count_owned(user.id) if hasattr(uow, "customers") else 0
+        owned = await uow.customers.count_owned(user.id)
         if owned:
             raise Conflict(
                 "The user still owns customers; hand them over first",

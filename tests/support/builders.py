@@ -65,3 +65,31 @@ async def login(client: httpx.AsyncClient, username: str, password: str = PASSWO
 async def auth_headers(client: httpx.AsyncClient, user: User) -> dict[str, str]:
     tokens = await login(client, user.username)
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def access_headers(user: User) -> dict[str, str]:
+    """Bearer headers with an access token minted directly: no login, no Argon2 verify."""
+    from app.config import get_settings
+    from app.db.base import utcnow
+
+    settings = get_settings()
+    token, _ = security.issue_access_token(
+        user_id=user.id, role=user.role, secret=settings.effective_secret_key(),
+        minutes=settings.access_token_minutes, now=utcnow())
+    return {"Authorization": f"Bearer {token}"}
+
+
+PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "code"})
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    """Assert an RFC 9457 problem+json answer with ``status`` (and ``code``); answer the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body.keys() >= PROBLEM_KEYS, body
+    assert body["status"] == status
+    assert all(isinstance(body[k], str) and body[k] for k in ("type", "title", "detail", "code")), body
+    if code is not None:
+        assert body["code"] == code, body
+    return body

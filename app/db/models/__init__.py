@@ -2,6 +2,24 @@
 
 from app.db.base import Base
 from app.db.models.auth import IdempotencyRecord, RefreshToken
+from app.db.models.customers import (
+    Activity,
+    Contact,
+    ContactPoint,
+    Customer,
+    CustomerHistory,
+)
 from app.db.models.org import Team, User
 
-__all__ = ["Base", "IdempotencyRecord", "RefreshToken", "Team", "User"]
+__all__ = [
+    "Activity",
+    "Base",
+    "Contact",
+    "ContactPoint",
+    "Customer",
+    "CustomerHistory",
+    "IdempotencyRecord",
+    "RefreshToken",
+    "Team",
+    "User",
+]

@@ -71,6 +71,21 @@ def decode_cursor(cursor: str, sort: str, width: int) -> list[Any]:
                          code="pagination.invalid_cursor") from exc
 
 
+def _check_types(keys: Sequence[ColumnElement[Any]], values: Sequence[Any]) -> None:
+    # A hand-made cursor can carry well-formed JSON of the wrong types; that is the
+    # client's mistake (400), not a database error (500).
+    for key, value in zip(keys, values, strict=True):
+        try:
+            expected = key.type.python_type
+        except NotImplementedError:
+            continue
+        if value is None:
+            continue
+        if not isinstance(value, expected) or (isinstance(value, dt.datetime) and value.tzinfo is None):
+            raise BadRequest("The cursor is malformed or belongs to another query",
+                             code="pagination.invalid_cursor")
+
+
 def _after(columns: Sequence[ColumnElement[Any]], values: Sequence[Any],
            direction: Literal["asc", "desc"]) -> ColumnElement[bool]:
     # (a, b, c) > (x, y, z) spelled out, so it works the same on every database and index.
@@ -97,7 +112,9 @@ async def paginate(
     ``key_of(row)`` returns the row's values for ``keys``; they become the next cursor.
     """
     if cursor:
-        stmt = stmt.where(_after(keys, decode_cursor(cursor, sort, len(keys)), direction))
+        values = decode_cursor(cursor, sort, len(keys))
+        _check_types(keys, values)
+        stmt = stmt.where(_after(keys, values, direction))
     order = [k.asc() if direction == "asc" else k.desc() for k in keys]
     rows = list((await session.scalars(stmt.order_by(*order).limit(limit + 1))).all())
     has_more = len(rows) > limit

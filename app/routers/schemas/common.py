@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
+
+CENT = Decimal("0.01")
 
 T = TypeVar("T")
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class PatchSchema(Schema):
+    """A partial update: unset fields stay as they are; these may not be set to null."""
+
+    not_nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> PatchSchema:
+        nulled = sorted(n for n in self.model_fields_set & self.not_nullable
+                        if getattr(self, n) is None)
+        if nulled:
+            raise ValueError(f"cannot be null: {', '.join(nulled)}")
+        return self
 
 
 class Page(BaseModel, Generic[T]):
@@ -22,3 +47,32 @@ class Page(BaseModel, Generic[T]):
     @classmethod
     def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
         return f"{params[0].__name__}Page"
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError("must be a decimal amount like \"12500.00\"") from exc
+    if not amount.is_finite():
+        raise ValueError("must be a finite amount")
+    if amount != amount.quantize(CENT):
+        raise ValueError("at most two decimal places")
+    if abs(amount) >= Decimal("1e16"):
+        raise ValueError("amount too large")
+    return amount.quantize(CENT)
+
+
+# Money travels as a decimal string with two places ("12500.00"); numbers are accepted too.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_money),
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["12500.00"]},
+                   mode="serialization"),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$"},
+                              {"type": "number"}], "examples": ["12500.00"]}, mode="validation"),
+]
+PositiveMoney = Annotated[Money, Field(gt=0)]

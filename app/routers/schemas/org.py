@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from app.domain.roles import Role
-from app.routers.schemas.common import Schema
+from app.routers.schemas.common import PatchSchema, Schema
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64,
                                             pattern=r"^[A-Za-z0-9_.@-]+$")]
@@ -40,7 +40,9 @@ class UserCreate(Schema):
     email: EmailStr | None = None
 
 
-class UserUpdate(Schema):
+class UserUpdate(PatchSchema):
+    not_nullable = frozenset({"full_name", "role", "password"})
+
     full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     email: EmailStr | None = None
     role: Role | None = None
@@ -64,7 +66,9 @@ class TeamCreate(Schema):
     manager_id: uuid.UUID | None = None
 
 
-class TeamUpdate(Schema):
+class TeamUpdate(PatchSchema):
+    not_nullable = frozenset({"name"})
+
     name: Name | None = None
     parent_id: uuid.UUID | None = None
     manager_id: uuid.UUID | None = None

@@ -1,0 +1,348 @@
+"""Customers, contacts, activities and history — every query limited to the caller's scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Activity, Contact, ContactPoint, Customer, CustomerHistory
+from app.db.repositories.pagination import Page, paginate
+from app.domain.funnel import ACTIVE_STAGES
+from app.domain.roles import Principal, Scope
+
+CustomerSort = Literal["updated_at", "-updated_at", "name", "-name"]
+
+
+def customer_scope(principal: Principal) -> ColumnElement[bool] | None:
+    """The rows a caller may see: all, their teams' plus the pool, or their own plus the pool."""
+    if principal.scope is Scope.team:
+        return or_(Customer.team_id.in_(principal.team_ids), Customer.owner_id == principal.user_id,
+                   Customer.owner_id.is_(None))
+    if principal.scope is Scope.own:
+        return or_(Customer.owner_id == principal.user_id, Customer.owner_id.is_(None))
+    return None
+
+
+def _like_fragment(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFilters:
+    stage: str | None = None
+    grade: str | None = None
+    owner_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    region: str | None = None
+    industry: str | None = None
+    tag: str | None = None
+    source: str | None = None
+    pool: bool | None = None
+    updated_since: dt.datetime | None = None
+    include_deleted: bool = False
+    # Exactly one of these search forms is set by the service from the raw ``q``.
+    q_phone: str | None = None
+    q_email: str | None = None
+    q_uscc: str | None = None
+    q_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateMatch:
+    customer: Customer
+    matched_on: tuple[str, ...]
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def visible_to(self, principal: Principal, *, include_deleted: bool = False) -> Select[tuple[Customer]]:
+        stmt = select(Customer)
+        scope = customer_scope(principal)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        if not include_deleted:
+            stmt = stmt.where(Customer.deleted_at.is_(None))
+        return stmt
+
+    async def get(self, customer_id: uuid.UUID, *, principal: Principal | None = None,
+                  for_update: bool = False, include_deleted: bool = False) -> Customer | None:
+        if principal is not None:
+            stmt = self.visible_to(principal, include_deleted=include_deleted)
+        else:
+            stmt = select(Customer)
+            if not include_deleted:
+                stmt = stmt.where(Customer.deleted_at.is_(None))
+        stmt = stmt.where(Customer.id == customer_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    def _tag_clause(self, tag: str) -> ColumnElement[bool]:
+        if self.session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+            return Customer.tags.op("@>")(func.jsonb_build_array(tag))  # type: ignore[no-any-return]
+        each = func.json_each(Customer.tags).table_valued("value")
+        return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
+
+    def _filtered(self, principal: Principal, f: CustomerFilters) -> Select[tuple[Customer]]:
+        stmt = self.visible_to(principal, include_deleted=f.include_deleted)
+        for column, value in ((Customer.stage, f.stage), (Customer.grade, f.grade),
+                              (Customer.owner_id, f.owner_id), (Customer.team_id, f.team_id),
+                              (Customer.region, f.region), (Customer.industry, f.industry),
+                              (Customer.source, f.source)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if f.pool is not None:
+            stmt = stmt.where(Customer.owner_id.is_(None) if f.pool else Customer.owner_id.is_not(None))
+        if f.tag is not None:
+            stmt = stmt.where(self._tag_clause(f.tag))
+        if f.updated_since is not None:
+            stmt = stmt.where(Customer.updated_at >= f.updated_since)
+        if f.q_phone is not None or f.q_email is not None:
+            kind, value = ("phone", f.q_phone) if f.q_phone is not None else ("email", f.q_email)
+            stmt = stmt.where(Customer.id.in_(
+                select(ContactPoint.customer_id).where(ContactPoint.kind == kind,
+                                                       ContactPoint.value == value)))
+        if f.q_uscc is not None:
+            stmt = stmt.where(Customer.uscc == f.q_uscc)
+        if f.q_text is not None:
+            pattern = _like_fragment(f.q_text)
+            stmt = stmt.where(or_(
+                Customer.name.ilike(pattern, escape="\\"),
+                Customer.id.in_(select(Contact.customer_id).where(
+                    Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))),
+            ))
+        return stmt
+
+    async def list(self, principal: Principal, filters: CustomerFilters, *, sort: CustomerSort,
+                   cursor: str | None, limit: int) -> Page[Customer]:
+        stmt = self._filtered(principal, filters)
+        field = sort.lstrip("-")
+        direction: Literal["asc", "desc"] = "desc" if sort.startswith("-") else "asc"
+        key = Customer.updated_at if field == "updated_at" else Customer.name
+        return await paginate(
+            self.session, stmt, sort=sort, keys=[key, Customer.id],
+            key_of=lambda c: [getattr(c, field), c.id], cursor=cursor, limit=limit,
+            direction=direction,
+        )
+
+    def stream(self, principal: Principal, filters: CustomerFilters) -> Select[tuple[Customer]]:
+        """The export query, in a stable order; the caller streams it in chunks."""
+        return self._filtered(principal, filters).order_by(Customer.id)
+
+    async def find_duplicates(self, *, uscc: str | None, name_key: str | None,
+                              phones: Iterable[str], emails: Iterable[str],
+                              exclude_id: uuid.UUID | None = None,
+                              limit: int = 20) -> list[DuplicateMatch]:
+        reasons: dict[uuid.UUID, set[str]] = {}
+
+        async def collect(reason: str, stmt: Select[tuple[uuid.UUID]]) -> None:
+            for customer_id in (await self.session.scalars(stmt.limit(limit))).all():
+                if customer_id != exclude_id:
+                    reasons.setdefault(customer_id, set()).add(reason)
+
+        live = Customer.deleted_at.is_(None)
+        if uscc:
+            await collect("uscc", select(Customer.id).where(Customer.uscc == uscc, live))
+        if name_key:
+            await collect("name", select(Customer.id).where(Customer.name_key == name_key, live))
+        for kind, values in (("phone", sorted(set(phones))), ("email", sorted(set(emails)))):
+            if values:
+                await collect(kind, select(ContactPoint.customer_id).join(
+                    Customer, Customer.id == ContactPoint.customer_id).where(
+                    ContactPoint.kind == kind, ContactPoint.value.in_(values), live))
+        if not reasons:
+            return []
+        rows = (await self.session.scalars(
+            select(Customer).where(Customer.id.in_(list(reasons))).order_by(Customer.created_at)
+        )).all()
+        return [DuplicateMatch(c, tuple(sorted(reasons[c.id]))) for c in rows][:limit]
+
+    async def count_owned(self, user_id: uuid.UUID) -> int:
+        stmt = select(func.count()).select_from(Customer).where(
+            Customer.owner_id == user_id, Customer.deleted_at.is_(None))
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def count_active_owned(self, user_id: uuid.UUID) -> int:
+        stmt = select(func.count()).select_from(Customer).where(
+            Customer.owner_id == user_id, Customer.deleted_at.is_(None),
+            Customer.stage.in_([s.value for s in ACTIVE_STAGES]))
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def touch_last_contact(self, customer_id: uuid.UUID, at: dt.datetime) -> None:
+        """Move ``last_contact_at`` forward only (never back), atomically."""
+        await self.session.execute(
+            update(Customer)
+            .where(Customer.id == customer_id,
+                   or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < at))
+            .values(last_contact_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def lock_keys(self, keys: Iterable[str | None]) -> None:
+        """Serialise concurrent writers of the same USCC/name/phone/email, so duplicate
+        detection cannot be raced. SQLite needs nothing: its writers are serialised already."""
+        if self.session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+            return
+        for key in sorted({k for k in keys if k}):  # one order everywhere: no deadlocks
+            await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+    def add(self, customer: Customer) -> None:
+        self.session.add(customer)
+
+
+class ContactRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_customer(self, customer_id: uuid.UUID) -> list[Contact]:
+        return await self.for_customers([customer_id])
+
+    async def for_customers(self, customer_ids: Sequence[uuid.UUID]) -> list[Contact]:
+        if not customer_ids:
+            return []
+        stmt = (select(Contact)
+                .where(Contact.customer_id.in_(list(customer_ids)), Contact.deleted_at.is_(None))
+                .order_by(Contact.customer_id, Contact.is_primary.desc(), Contact.created_at, Contact.id))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def get(self, customer_id: uuid.UUID, contact_id: uuid.UUID, *,
+                  for_update: bool = False) -> Contact | None:
+        stmt = select(Contact).where(Contact.id == contact_id, Contact.customer_id == customer_id,
+                                     Contact.deleted_at.is_(None))
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    def add(self, contact: Contact) -> None:
+        self.session.add(contact)
+
+    async def replace_points(self, contact: Contact) -> None:
+        """Keep the searchable phone/email rows of a contact equal to its current values."""
+        await self.session.execute(
+            ContactPoint.__table__.delete().where(ContactPoint.contact_id == contact.id))
+        if contact.deleted_at is not None:
+            return
+        rows = [{"contact_id": contact.id, "customer_id": contact.customer_id, "kind": kind,
+                 "value": value}
+                for kind, values in (("phone", contact.phones), ("email", contact.emails))
+                for value in dict.fromkeys(values)]
+        if rows:
+            await self.session.execute(ContactPoint.__table__.insert(), rows)
+
+    async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
+        result = await self.session.execute(
+            update(Contact).where(Contact.customer_id == from_customer)
+            .values(customer_id=to_customer, version=Contact.version + 1)
+            .execution_options(synchronize_session=False))
+        await self.session.execute(
+            update(ContactPoint).where(ContactPoint.customer_id == from_customer)
+            .values(customer_id=to_customer).execution_options(synchronize_session=False))
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+class ActivityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def visible_to(self, principal: Principal) -> Select[tuple[Activity]]:
+        stmt = select(Activity).where(Activity.deleted_at.is_(None))
+        scope = customer_scope(principal)
+        if scope is not None:
+            stmt = stmt.join(Customer, Customer.id == Activity.customer_id).where(scope)
+        return stmt
+
+    async def get(self, activity_id: uuid.UUID, *, principal: Principal | None = None,
+                  for_update: bool = False, include_deleted: bool = False) -> Activity | None:
+        if principal is not None:
+            stmt = self.visible_to(principal)
+        else:
+            stmt = select(Activity)
+            if not include_deleted:
+                stmt = stmt.where(Activity.deleted_at.is_(None))
+        stmt = stmt.where(Activity.id == activity_id)
+        if for_update:
+            stmt = stmt.with_for_update(of=Activity)
+        return await self.session.scalar(stmt)
+
+    async def exists_any(self, activity_id: uuid.UUID) -> bool:
+        return await self.session.scalar(select(Activity.id).where(Activity.id == activity_id)) is not None
+
+    async def list(self, principal: Principal, *, customer_id: uuid.UUID | None,
+                   type_: str | None, created_by: uuid.UUID | None,
+                   occurred_from: dt.datetime | None, occurred_to: dt.datetime | None,
+                   cursor: str | None, limit: int) -> Page[Activity]:
+        stmt = self.visible_to(principal)
+        if customer_id is not None:
+            stmt = stmt.where(Activity.customer_id == customer_id)
+        if type_ is not None:
+            stmt = stmt.where(Activity.type == type_)
+        if created_by is not None:
+            stmt = stmt.where(Activity.created_by == created_by)
+        if occurred_from is not None:
+            stmt = stmt.where(Activity.occurred_at >= occurred_from)
+        if occurred_to is not None:
+            stmt = stmt.where(Activity.occurred_at < occurred_to)
+        return await paginate(self.session, stmt, sort="-occurred_at",
+                              keys=[Activity.occurred_at, Activity.id],
+                              key_of=lambda a: [a.occurred_at, a.id], cursor=cursor, limit=limit,
+                              direction="desc")
+
+    async def count_for_customer(self, customer_id: uuid.UUID) -> int:
+        stmt = select(func.count()).select_from(Activity).where(
+            Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def latest_occurred_at(self, customer_id: uuid.UUID) -> dt.datetime | None:
+        stmt = select(func.max(Activity.occurred_at)).where(
+            Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+        return await self.session.scalar(stmt)
+
+    async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
+        result = await self.session.execute(
+            update(Activity).where(Activity.customer_id == from_customer)
+            .values(customer_id=to_customer, version=Activity.version + 1)
+            .execution_options(synchronize_session=False))
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+    def add(self, activity: Activity) -> None:
+        self.session.add(activity)
+
+
+class HistoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def record(self, *, customer_id: uuid.UUID, actor_id: uuid.UUID | None, action: str,
+               changes: dict[str, Any], entity: str = "customer",
+               entity_id: uuid.UUID | None = None, at: dt.datetime | None = None) -> None:
+        self.session.add(CustomerHistory(
+            customer_id=customer_id, actor_id=actor_id, action=action, entity=entity,
+            entity_id=entity_id or customer_id, changes=changes,
+            **({"at": at} if at is not None else {}),
+        ))
+
+    async def list(self, customer_id: uuid.UUID, *, cursor: str | None,
+                   limit: int) -> Page[CustomerHistory]:
+        stmt = select(CustomerHistory).where(CustomerHistory.customer_id == customer_id)
+        return await paginate(self.session, stmt, sort="-at", keys=[CustomerHistory.at, CustomerHistory.id],
+                              key_of=lambda h: [h.at, h.id], cursor=cursor, limit=limit,
+                              direction="desc")
+
+    async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
+        result = await self.session.execute(
+            update(CustomerHistory).where(CustomerHistory.customer_id == from_customer)
+            .values(customer_id=to_customer).execution_options(synchronize_session=False))
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+__all__ = ["ActivityRepository", "ContactRepository", "CustomerFilters", "CustomerRepository",
+           "DuplicateMatch", "HistoryRepository"]
