@@ -15,7 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import logs
 from app.config import Settings, get_settings
 from app.db.engine import make_engine, make_session_factory
-from app.routers import activities, auth, customers, health, me, problems, teams, users
+from app.routers import (
+    activities,
+    auth,
+    customers,
+    health,
+    me,
+    pool,
+    problems,
+    teams,
+    users,
+)
+from app.routers import (
+    settings as settings_router,
+)
 from app.routers.deps import current_principal
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.services import maintenance
@@ -74,7 +87,7 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(public)
     # Every other router is authenticated by default through its parent.
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    for module in (me, users, teams, customers, activities):
+    for module in (me, users, teams, customers, activities, pool, settings_router):
         protected.include_router(module.router)
     app.include_router(protected)
 

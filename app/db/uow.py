@@ -16,6 +16,7 @@ from app.db.repositories.customers import (
     CustomerRepository,
     HistoryRepository,
 )
+from app.db.repositories.funnel import FunnelRepository
 from app.db.repositories.org import TeamRepository, UserRepository
 from app.domain.errors import Conflict, VersionMismatch
 
@@ -38,6 +39,7 @@ class UnitOfWork:
         self.contacts = ContactRepository(self.session)
         self.activities = ActivityRepository(self.session)
         self.history = HistoryRepository(self.session)
+        self.funnel = FunnelRepository(self.session)
         return self
 
     async def __aexit__(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, File, Query, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from app.domain.funnel import Stage
-from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal
+from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal, Role
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import responses
 from app.routers.schemas.common import Page
@@ -25,11 +26,23 @@ from app.routers.schemas.customers import (
     DuplicateRead,
     Grade,
     HistoryRead,
+    ImportReport,
     MergeRequest,
     Source,
 )
+from app.routers.schemas.funnel import (
+    AbandonmentReviewCreate,
+    AbandonmentReviewRead,
+    AssignRequest,
+    ReleaseRequest,
+    TransitionCreate,
+    TransitionRead,
+)
 from app.services import contacts as contacts_service
+from app.services import customer_io as customer_io_service
 from app.services import customers as customers_service
+from app.services import funnel as funnel_service
+from app.services import pool as pool_service
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -92,6 +105,58 @@ async def list_duplicates(customer_id: uuid.UUID, actor: Caller, uow: UoW) -> Du
     """Likely duplicates of a customer: same USCC, a shared phone or email, or the same name."""
     candidates = await customers_service.find_duplicates(uow, actor, customer_id=customer_id)
     return DuplicateList(items=[DuplicateRead.model_validate(c) for c in candidates])
+
+
+# Import and export sit before /{customer_id}, which would otherwise capture "/export".
+@router.post("/import", operation_id="customers_import", response_model=ImportReport,
+             responses=responses(401, 403, 413, 422))
+async def import_customers(
+    actor: Steward, uow: UoW,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or XLSX; "
+                                     "at most 10 MB and 10,000 rows")],
+    mode: Annotated[Literal["all_or_nothing", "partial"], Query(description=(
+        "all_or_nothing: any rejected or duplicate row imports nothing (422 `import.rejected` with "
+        "the report in `report`); partial: the valid rows are imported"))] = "all_or_nothing",
+    allow_duplicate: Annotated[bool, Query(description="Import likely duplicates too")] = False,
+) -> ImportReport:
+    """Import customers from a spreadsheet; answers a report of created, duplicate and rejected
+    rows (spreadsheet row numbers). Imported customers go to the pool unless `owner_username`
+    names an active rep or manager. Formats: docs/import-export.md."""
+    content = await file.read(customer_io_service.MAX_BYTES + 1)
+    report = await customer_io_service.import_customers(
+        uow, actor, content=content, filename=file.filename, content_type=file.content_type,
+        mode=mode, allow_duplicate=allow_duplicate)
+    return ImportReport.model_validate(report)
+
+
+@router.get("/export", operation_id="customers_export", response_class=StreamingResponse,
+            responses={200: {"description": "Every customer in the caller's scope matching the "
+                             "filters, streamed", "content": {
+                                 "text/csv": {"schema": {"type": "string"}},
+                                 "application/x-ndjson": {"schema": {"type": "string"}}}},
+                       **responses(400, 401, 422)})
+async def export_customers(
+    actor: Caller, uow: UoW,
+    fmt: Annotated[Literal["csv", "ndjson"], Query(alias="format")] = "csv",
+    stage: Stage | None = None, grade: Grade | None = None, owner_id: uuid.UUID | None = None,
+    team_id: uuid.UUID | None = None, region: Annotated[str | None, Query(max_length=100)] = None,
+    industry: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None, source: Source | None = None,
+    pool: Annotated[bool | None, Query(description="true: only unowned; false: only owned")] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    updated_since: AwareDatetime | None = None, include_deleted: bool = False,
+) -> StreamingResponse:
+    """Stream every customer in the caller's scope (the list filters apply) as CSV (UTF-8 with
+    BOM, for Excel) or NDJSON; contact details masked as in the API. Columns:
+    docs/import-export.md."""
+    query = customers_service.CustomerQuery(
+        stage=stage, grade=grade, owner_id=owner_id, team_id=team_id, region=region,
+        industry=industry, tag=tag, source=source, pool=pool, q=q, updated_since=updated_since,
+        include_deleted=include_deleted)
+    export = customer_io_service.export_customers(uow, actor, query=query, fmt=fmt)
+    return StreamingResponse(export.chunks, media_type=export.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+        "Cache-Control": "no-store"})
 
 
 @router.get("/{customer_id}", operation_id="customers_get", response_model=CustomerDetail,
@@ -187,3 +252,85 @@ async def delete_contact(customer_id: uuid.UUID, contact_id: uuid.UUID, actor: W
                                           expected_version=expected_version)
 
 
+
+
+# --- funnel and ownership actions on one customer ----------------------------------------------
+
+Allocator = Annotated[Principal, allow(*pool_service.ALLOCATORS)]
+Claimer = Annotated[Principal, allow(*pool_service.CLAIMERS)]
+Reviewer = Annotated[Principal, allow(Role.manager, Role.director)]
+
+
+def transition_read(view: funnel_service.TransitionView) -> TransitionRead:
+    review = None if view.review is None else AbandonmentReviewRead.model_validate(view.review)
+    return TransitionRead(**{name: getattr(view.transition, name) for name in TransitionRead.model_fields
+                             if name != "review"}, review=review)
+
+
+@router.post("/{customer_id}/transitions", operation_id="customers_transition",
+             response_model=CustomerRead, responses=responses(401, 403, 404, 409, 422))
+async def transition_customer(customer_id: uuid.UUID, body: TransitionCreate, actor: Caller, uow: UoW,
+                              response: Response) -> CustomerRead:
+    """Move the customer through the funnel. 409 `funnel.invalid_transition` lists the allowed
+    targets; 422 `funnel.requirement_unmet` names what is missing."""
+    grading = body.model_dump(include={"grade", "recommended_products", "target_amount"},
+                              exclude_unset=True, exclude_none=True)
+    customer = await funnel_service.transition_customer(
+        uow, actor, customer_id=customer_id, to_stage=body.to_stage, reason=body.reason,
+        note=body.note, grading=grading, director_override=body.director_override)
+    set_etag(response, customer.version)
+    return CustomerRead.model_validate(customer)
+
+
+@router.get("/{customer_id}/transitions", operation_id="customers_transitions",
+            response_model=Page[TransitionRead], responses=responses(400, 401, 404, 422))
+async def list_transitions(customer_id: uuid.UUID, actor: Caller, uow: UoW, cursor: Cursor = None,
+                           limit: Limit = 50) -> Page[TransitionRead]:
+    """The customer's moves through the funnel, oldest first (replays to the current stage)."""
+    page = await funnel_service.list_transitions(uow, actor, customer_id=customer_id, cursor=cursor,
+                                                 limit=limit)
+    return Page[TransitionRead](items=[transition_read(v) for v in page.items],
+                                next_cursor=page.next_cursor)
+
+
+@router.post("/{customer_id}/abandonment-review", operation_id="customers_review_abandonment",
+             response_model=AbandonmentReviewRead, status_code=status.HTTP_201_CREATED,
+             responses=responses(401, 403, 404, 409, 422))
+async def review_abandonment(customer_id: uuid.UUID, body: AbandonmentReviewCreate, actor: Reviewer,
+                             uow: UoW) -> AbandonmentReviewRead:
+    """The owner's manager evaluates the latest abandonment: agree or disagree, with a comment."""
+    review = await funnel_service.review_abandonment(uow, actor, customer_id=customer_id,
+                                                     agree=body.verdict == "agree", comment=body.comment)
+    return AbandonmentReviewRead.model_validate(review)
+
+
+@router.post("/{customer_id}/claim", operation_id="customers_claim", response_model=CustomerRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def claim_customer(customer_id: uuid.UUID, actor: Claimer, uow: UoW,
+                         response: Response) -> CustomerRead:
+    """Take a pool customer. Concurrent claims: one wins, the rest get `pool.already_claimed`."""
+    customer = await pool_service.claim(uow, actor, customer_id=customer_id)
+    set_etag(response, customer.version)
+    return CustomerRead.model_validate(customer)
+
+
+@router.post("/{customer_id}/release", operation_id="customers_release", response_model=CustomerRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def release_customer(customer_id: uuid.UUID, actor: Caller, uow: UoW, response: Response,
+                           body: ReleaseRequest | None = None) -> CustomerRead:
+    """Return the customer to the pool."""
+    customer = await pool_service.release(uow, actor, customer_id=customer_id,
+                                          reason=body.reason if body else None)
+    set_etag(response, customer.version)
+    return CustomerRead.model_validate(customer)
+
+
+@router.post("/{customer_id}/assign", operation_id="customers_assign", response_model=CustomerRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def assign_customer(customer_id: uuid.UUID, body: AssignRequest, actor: Allocator, uow: UoW,
+                          response: Response) -> CustomerRead:
+    """Give the customer to a rep (from the pool, or reassign within your teams)."""
+    customer = await pool_service.assign(uow, actor, customer_id=customer_id, owner_id=body.owner_id,
+                                         director_override=body.director_override)
+    set_etag(response, customer.version)
+    return CustomerRead.model_validate(customer)

@@ -11,7 +11,9 @@ from app.domain.roles import Principal, Role
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import responses
 from app.routers.schemas.common import Page
+from app.routers.schemas.funnel import HandoverRead, HandoverRequest
 from app.routers.schemas.org import UserCreate, UserRead, UserUpdate
+from app.services import pool as pool_service
 from app.services import users as users_service
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -66,3 +68,17 @@ async def deactivate_user(user_id: uuid.UUID, actor: Admin, uow: UoW,
     user = await users_service.deactivate_user(uow, actor, user_id=user_id)
     set_etag(response, user.version)
     return UserRead.model_validate(user)
+
+
+Handover = Annotated[Principal, allow(*pool_service.HANDOVER_ROLES)]
+
+
+@router.post("/{user_id}/handover", operation_id="users_handover", response_model=HandoverRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def handover_user(user_id: uuid.UUID, body: HandoverRequest, actor: Handover,
+                        uow: UoW) -> HandoverRead:
+    """Hand a departing user's customers over (fat-man, all to the pool, or to one user) and
+    report what went where. `dry_run` answers the plan only."""
+    result = await pool_service.handover(uow, actor, user_id=user_id, strategy=body.strategy,
+                                         to_user_id=body.to_user_id, dry_run=body.dry_run)
+    return HandoverRead.model_validate(result)

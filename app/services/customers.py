@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from app.db.base import utcnow
@@ -16,7 +17,7 @@ from app.db.uow import UnitOfWork
 from app.domain import normalize
 from app.domain.errors import Conflict, Forbidden, InvalidInput, RuleViolation
 from app.domain.funnel import Stage, StageFacts, is_out_of_funnel_on_create, missing_requirements
-from app.domain.ownership import DEFAULT_POOL_POLICY, check_quota
+from app.domain.ownership import check_quota
 from app.domain.roles import (
     DUPLICATE_OVERRIDERS,
     Principal,
@@ -24,6 +25,8 @@ from app.domain.roles import (
     can_edit_customer,
     masks_contact_details,
 )
+from app.services import funnel as funnel_service
+from app.services import settings as settings_service
 from app.services.common import apply_changes, check_version, found, jsonable
 
 CREATABLE_STAGES = (Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent)
@@ -139,7 +142,7 @@ def normalize_contact(data: ContactInput, *, loc: tuple[str | int, ...],
     }
 
 
-def _normalize_customer_fields(data: dict[str, Any], *, kind: str,
+def normalize_customer_fields(data: dict[str, Any], *, kind: str,
                                errors: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "name" in data:
@@ -169,6 +172,9 @@ def _normalize_customer_fields(data: dict[str, Any], *, kind: str,
     for name in ("kind", "grade", "source", "referred_by", "target_amount"):
         if name in data:
             out[name] = data[name]
+    if out.get("target_amount") is not None:
+        # The schema dumps money in its "12500.00" wire form; rules and diffs need a Decimal.
+        out["target_amount"] = Decimal(str(out["target_amount"]))
     return out
 
 
@@ -202,15 +208,20 @@ def _search_filters(q: str | None) -> dict[str, str]:
     return {"q_text": text}
 
 
-async def list_customers(uow: UnitOfWork, actor: Principal, *, query: CustomerQuery,
-                         sort: CustomerSort, cursor: str | None, limit: int) -> Page[Customer]:
-    filters = CustomerFilters(
+def customer_filters(query: CustomerQuery) -> CustomerFilters:
+    """The repository filters for a list (or export) query, inputs normalised like stored data."""
+    return CustomerFilters(
         stage=query.stage, grade=query.grade, owner_id=query.owner_id, team_id=query.team_id,
         region=normalize.clean_text(query.region), industry=normalize.clean_text(query.industry),
         tag=normalize.clean_text(query.tag), source=query.source, pool=query.pool,
         updated_since=query.updated_since, include_deleted=query.include_deleted,
         **_search_filters(query.q),
     )
+
+
+async def list_customers(uow: UnitOfWork, actor: Principal, *, query: CustomerQuery,
+                         sort: CustomerSort, cursor: str | None, limit: int) -> Page[Customer]:
+    filters = customer_filters(query)
     async with uow:
         return await uow.customers.list(actor, filters, sort=sort, cursor=cursor, limit=limit)
 
@@ -246,7 +257,7 @@ def require_editor(actor: Principal, customer: Customer) -> None:
         raise Forbidden("You may read this customer but not change it")
 
 
-async def _check_owner(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID) -> User:
+async def check_owner(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID) -> User:
     """Lock the owner's row: it guards their holding limit against concurrent assignments."""
     owner = await uow.users.get(owner_id, for_update=True)
     if owner is None or not owner.is_active or owner.role not in OWNER_ROLES:
@@ -286,7 +297,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
     now = now or utcnow()
     errors: list[dict[str, Any]] = []
     kind = data.get("kind", "company")
-    fields = _normalize_customer_fields(data, kind=kind, errors=errors)
+    fields = normalize_customer_fields(data, kind=kind, errors=errors)
     normalized_contacts = [normalize_contact(c, loc=("body", "contacts", i), errors=errors)
                            for i, c in enumerate(contacts)]
     stage = Stage(data.get("stage") or Stage.resource)
@@ -313,6 +324,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
             raise _duplicate_error(candidates)
 
         source = fields.get("source") or ("self_discovered" if actor.role is Role.rep else "other")
+        policy = await settings_service.pool_policy(uow)
         owner_id: uuid.UUID | None = data.get("owner_id")
         discovered_by = actor.user_id if source == "self_discovered" else None
         if owner_id is not None and actor.role is Role.rep and owner_id != actor.user_id:
@@ -322,12 +334,12 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
             # Over the holding limit a rep's find waits in the pool, marked as theirs (§5).
             await uow.users.get(actor.user_id, for_update=True)
             active = await uow.customers.count_active_owned(actor.user_id)
-            if active >= DEFAULT_POOL_POLICY.max_active_customers:
+            if active >= policy.max_active_customers:
                 owner_id = None
         team_id = None
         if owner_id is not None:
-            owner = await _check_owner(uow, actor, owner_id)
-            check_quota(await uow.customers.count_active_owned(owner.id), policy=DEFAULT_POOL_POLICY)
+            owner = await check_owner(uow, actor, owner_id)
+            check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
             team_id = owner.team_id
 
         customer = Customer(
@@ -335,7 +347,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
             team_id=team_id, discovered_by=discovered_by, created_by=actor.user_id,
             claimed_at=now if owner_id else None, stage_entered_at=now,
             out_of_funnel=is_out_of_funnel_on_create(stage), created_at=now, updated_at=now,
-            **{k: v for k, v in fields.items() if k != "kind"},
+            **{k: v for k, v in fields.items() if k not in ("kind", "source")},
         )
         created_contacts = [Contact(id=uuid.uuid4(), customer_id=customer.id, created_at=now,
                                     updated_at=now, **values) for values in normalized_contacts]
@@ -347,8 +359,9 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         await uow.flush()
         for contact in created_contacts:
             await uow.contacts.replace_points(contact)
+        funnel_service.record_entry(uow, customer, actor_id=actor.user_id, now=now)
         uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="create", at=now,
-                           changes=_created_changes(customer, len(created_contacts)))
+                           changes=created_changes(customer, len(created_contacts)))
         await uow.commit()
         masked = masks_contact_details(actor, owner_id=customer.owner_id)
         return CustomerView(customer, [contact_view(c, masked=masked) for c in created_contacts])
@@ -359,7 +372,7 @@ _AUDITED_ON_CREATE = ("name", "kind", "uscc", "industry", "region", "size", "add
                       "referred_by", "tags", "interests", "recommended_products", "target_amount")
 
 
-def _created_changes(customer: Customer, contact_count: int) -> dict[str, list[Any]]:
+def created_changes(customer: Customer, contact_count: int) -> dict[str, list[Any]]:
     changes = {name: [None, jsonable(getattr(customer, name))] for name in _AUDITED_ON_CREATE
                if getattr(customer, name) not in (None, [], "")}
     if contact_count:
@@ -378,7 +391,7 @@ async def update_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uui
         kind = changes.get("kind", customer.kind)
         if kind != "company" and "uscc" not in changes and customer.uscc:
             changes = {**changes, "uscc": None}
-        fields = _normalize_customer_fields(changes, kind=kind, errors=errors)
+        fields = normalize_customer_fields(changes, kind=kind, errors=errors)
         if errors:
             raise InvalidInput("The change is not valid; see errors", errors=errors)
         if fields.get("uscc") or "name_key" in fields:
@@ -444,6 +457,8 @@ async def merge_customers(uow: UnitOfWork, actor: Principal, *, survivor_id: uui
             "activities": await uow.activities.move_all(from_customer=duplicate.id,
                                                         to_customer=survivor.id),
         }
+        moved["funnel_records"] = await uow.funnel.move_all(from_customer=duplicate.id,
+                                                            to_customer=survivor.id)
         moved["history"] = await uow.history.move_all(from_customer=duplicate.id,
                                                       to_customer=survivor.id)
         fill = {name: getattr(duplicate, name) for name in

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.uow import UnitOfWork
 from app.services import idempotency as idempotency_service
+from app.services import pool as pool_service
 
 log = logging.getLogger("app.maintenance")
 
@@ -17,6 +18,10 @@ async def run_once(session_factory: async_sessionmaker[AsyncSession]) -> None:
     removed = await idempotency_service.purge_expired(UnitOfWork(session_factory))
     if removed:
         log.info("purged expired idempotency keys", extra={"count": removed})
+    recycled = await pool_service.recycle(UnitOfWork(session_factory), None)
+    if recycled.released or recycled.cooldowns_ended:
+        log.info("pool recycled", extra={"released": len(recycled.released),
+                                         "cooldowns_ended": len(recycled.cooldowns_ended)})
 
 
 async def run_periodically(session_factory: async_sessionmaker[AsyncSession],

@@ -9,9 +9,17 @@ from app.db.models.customers import (
     Customer,
     CustomerHistory,
 )
+from app.db.models.funnel import (
+    AbandonmentReview,
+    OwnershipEvent,
+    Setting,
+    SettingHistory,
+    StageTransition,
+)
 from app.db.models.org import Team, User
 
 __all__ = [
+    "AbandonmentReview",
     "Activity",
     "Base",
     "Contact",
@@ -19,7 +27,11 @@ __all__ = [
     "Customer",
     "CustomerHistory",
     "IdempotencyRecord",
+    "OwnershipEvent",
     "RefreshToken",
+    "Setting",
+    "SettingHistory",
+    "StageTransition",
     "Team",
     "User",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +18,11 @@ from app.domain.funnel import ACTIVE_STAGES
 from app.domain.roles import Principal, Scope
 
 CustomerSort = Literal["updated_at", "-updated_at", "name", "-name"]
+# Duplicate-detection keys share a fixed set of advisory-lock slots (two-int form, own key
+# space): an import of 10,000 rows takes at most this many locks, where one lock per key
+# would overflow PostgreSQL's shared lock table ("out of shared memory").
+_KEY_LOCK_SPACE = 0x4B455953
+_KEY_LOCK_SLOTS = 1024
 
 
 def customer_scope(principal: Principal) -> ColumnElement[bool] | None:
@@ -45,6 +51,8 @@ class CustomerFilters:
     tag: str | None = None
     source: str | None = None
     pool: bool | None = None
+    # Only customers claimable at this moment: unowned, not abandoned, cooldown over.
+    claimable_at: dt.datetime | None = None
     updated_since: dt.datetime | None = None
     include_deleted: bool = False
     # Exactly one of these search forms is set by the service from the raw ``q``.
@@ -58,6 +66,17 @@ class CustomerFilters:
 class DuplicateMatch:
     customer: Customer
     matched_on: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMatch:
+    """A live customer holding one duplicate-detection key (bulk checks, e.g. imports)."""
+
+    matched_on: str  # uscc | name | phone | email
+    key: str
+    customer_id: uuid.UUID
+    name: str
+    created_at: dt.datetime
 
 
 class CustomerRepository:
@@ -102,6 +121,10 @@ class CustomerRepository:
                 stmt = stmt.where(column == value)
         if f.pool is not None:
             stmt = stmt.where(Customer.owner_id.is_(None) if f.pool else Customer.owner_id.is_not(None))
+        if f.claimable_at is not None:
+            stmt = stmt.where(Customer.owner_id.is_(None), Customer.stage != "abandoned",
+                              or_(Customer.cooldown_until.is_(None),
+                                  Customer.cooldown_until <= f.claimable_at))
         if f.tag is not None:
             stmt = stmt.where(self._tag_clause(f.tag))
         if f.updated_since is not None:
@@ -187,16 +210,58 @@ class CustomerRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def reload(self, customer_id: uuid.UUID) -> Customer:
+        """Read a row again after a bulk UPDATE changed it behind the session's back."""
+        stmt = select(Customer).where(Customer.id == customer_id).execution_options(populate_existing=True)
+        return (await self.session.scalars(stmt)).one()
+
     async def lock_keys(self, keys: Iterable[str | None]) -> None:
         """Serialise concurrent writers of the same USCC/name/phone/email, so duplicate
         detection cannot be raced. SQLite needs nothing: its writers are serialised already."""
         if self.session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
             return
-        for key in sorted({k for k in keys if k}):  # one order everywhere: no deadlocks
-            await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+        slots = {zlib.crc32(k.encode()) % _KEY_LOCK_SLOTS for k in keys if k}
+        for slot in sorted(slots):  # one order everywhere: no deadlocks
+            await self.session.execute(select(func.pg_advisory_xact_lock(_KEY_LOCK_SPACE, slot)))
 
     def add(self, customer: Customer) -> None:
         self.session.add(customer)
+
+    async def find_key_matches(self, *, usccs: Iterable[str], name_keys: Iterable[str],
+                               phones: Iterable[str], emails: Iterable[str],
+                               batch: int = 500) -> list[KeyMatch]:
+        """``find_duplicates`` for many candidate rows at once: every live customer holding any
+        of the keys, a few IN-queries in all instead of several queries per row."""
+        live = Customer.deleted_at.is_(None)
+        found: list[KeyMatch] = []
+        queries: list[tuple[str, Iterable[str], Any]] = [
+            ("uscc", usccs, lambda chunk: select(Customer.uscc, Customer.id, Customer.name,
+                                                 Customer.created_at)
+             .where(Customer.uscc.in_(chunk), live)),
+            ("name", name_keys, lambda chunk: select(Customer.name_key, Customer.id, Customer.name,
+                                                     Customer.created_at)
+             .where(Customer.name_key.in_(chunk), live)),
+        ]
+        for kind, values in (("phone", phones), ("email", emails)):
+            queries.append((kind, values, lambda chunk, kind=kind: select(
+                ContactPoint.value, Customer.id, Customer.name, Customer.created_at)
+                .join(Customer, Customer.id == ContactPoint.customer_id)
+                .where(ContactPoint.kind == kind, ContactPoint.value.in_(chunk), live)))
+        for reason, values, build in queries:
+            keys = sorted(set(values))
+            for start in range(0, len(keys), batch):
+                rows = (await self.session.execute(build(keys[start:start + batch]))).all()
+                found.extend(KeyMatch(reason, key, cid, name, created_at)
+                             for key, cid, name, created_at in rows)
+        return found
+
+    async def chunk_after(self, principal: Principal, filters: CustomerFilters, *,
+                          after_id: uuid.UUID | None, limit: int) -> list[Customer]:
+        """The next ``limit`` rows of ``stream`` after ``after_id``: keyset chunks for exports."""
+        stmt = self.stream(principal, filters)
+        if after_id is not None:
+            stmt = stmt.where(Customer.id > after_id)
+        return list((await self.session.scalars(stmt.limit(limit))).all())
 
 
 class ContactRepository:
@@ -233,6 +298,16 @@ class ContactRepository:
             return
         rows = [{"contact_id": contact.id, "customer_id": contact.customer_id, "kind": kind,
                  "value": value}
+                for kind, values in (("phone", contact.phones), ("email", contact.emails))
+                for value in dict.fromkeys(values)]
+        if rows:
+            await self.session.execute(ContactPoint.__table__.insert(), rows)
+
+    async def add_points(self, contacts: Sequence[Contact]) -> None:
+        """The searchable phone/email rows of newly created contacts, in one batch."""
+        rows = [{"contact_id": contact.id, "customer_id": contact.customer_id, "kind": kind,
+                 "value": value}
+                for contact in contacts
                 for kind, values in (("phone", contact.phones), ("email", contact.emails))
                 for value in dict.fromkeys(values)]
         if rows:

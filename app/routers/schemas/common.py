@@ -69,7 +69,7 @@ def _money(value: Any) -> Decimal:
 Money = Annotated[
     Decimal,
     BeforeValidator(_money),
-    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="always"),
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["12500.00"]},
                    mode="serialization"),
     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$"},

@@ -285,3 +285,65 @@ def activity_read(activity: Any) -> ActivityRead:
                             accuracy=activity.location_accuracy_m, address=activity.location_address)
     data = {name: getattr(activity, name) for name in ActivityRead.model_fields if name != "location"}
     return ActivityRead(**data, location=location)
+
+
+# ----------------------------------------------------------------------------------------
+# Import report (POST /customers/import)
+# ----------------------------------------------------------------------------------------
+
+
+class ImportMode(StrEnum):
+    all_or_nothing = "all_or_nothing"
+    partial = "partial"
+
+
+class ImportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class ImportRowError(Schema):
+    loc: list[str | int] = Field(description="The column (canonical field name) and, for "
+                                 "multi-valued cells, the value's position: [\"phone\", 1]")
+    msg: str
+    type: str
+
+
+class ImportCandidateRead(Schema):
+    id: uuid.UUID
+    name: str
+    matched_on: list[str] = Field(description="uscc, name, phone and/or email")
+
+
+class ImportDuplicateRead(Schema):
+    row: int = Field(description="Spreadsheet row number (the header is row 1)")
+    name: str | None
+    candidates: list[ImportCandidateRead] = Field(description="Existing customers it matches")
+    duplicate_of_row: int | None = Field(description="An earlier row of the same file it matches")
+    matched_on: list[str] = Field(description="Keys shared with duplicate_of_row")
+    created_id: uuid.UUID | None = Field(description="Set when allow_duplicate=true imported it anyway")
+
+
+class ImportRejectedRead(Schema):
+    row: int = Field(description="Spreadsheet row number (the header is row 1)")
+    name: str | None
+    errors: list[ImportRowError]
+
+
+class ImportReport(Schema):
+    """What an import did. With mode=all_or_nothing a failed import answers this report in the
+    `report` member of a 422 `import.rejected` problem instead, with `committed: false`."""
+
+    mode: ImportMode
+    committed: bool = Field(description="Whether the import's transaction was committed")
+    format: ImportFormat
+    encoding: str | None = Field(description="Detected CSV encoding: utf-8, utf-8-sig, gb18030 or "
+                                 "utf-16; null for XLSX")
+    total_rows: int = Field(description="Non-blank rows after the header")
+    created: int
+    created_ids: list[uuid.UUID]
+    duplicates: list[ImportDuplicateRead]
+    rejected: list[ImportRejectedRead]
+    unknown_columns: list[str] = Field(description="Header cells that name no known field (ignored)")
+    ignored_columns: list[str] = Field(description="Repeats of a single-valued column (the first "
+                                       "one counts)")

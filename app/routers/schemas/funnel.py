@@ -1,0 +1,197 @@
+"""Schemas for funnel transitions, the pool, allocation, handover, worklist and settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from app.domain.funnel import AbandonReason, Stage
+from app.routers.schemas.common import PositiveMoney, Schema
+from app.routers.schemas.customers import ContactRead, CustomerRead, Grade
+
+Note = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class TransitionCreate(Schema):
+    to_stage: Stage
+    reason: Annotated[str, StringConstraints(max_length=50)] | None = Field(
+        default=None, description="Required going back; an abandon reason code when abandoning: "
+        + ", ".join(r.value for r in AbandonReason))
+    note: Note | None = Field(default=None, description="Required when abandoning")
+    grade: Grade | None = Field(default=None, description="Set when entering graded")
+    recommended_products: Annotated[list[Annotated[str, StringConstraints(max_length=100)]],
+                                    Field(max_length=30)] | None = None
+    target_amount: PositiveMoney | None = None
+    director_override: bool = Field(default=False, description="Reactivate before the cooldown "
+                                    "ends (directors only)")
+
+
+class AbandonmentReviewRead(Schema):
+    id: uuid.UUID
+    reviewer_id: uuid.UUID
+    verdict: Literal["agree", "disagree"]
+    comment: str | None
+    at: dt.datetime
+
+
+class TransitionRead(Schema):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    from_stage: Stage | None
+    to_stage: Stage
+    kind: str
+    at: dt.datetime
+    actor_id: uuid.UUID | None
+    reason: str | None
+    note: str | None
+    owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    days_in_from_stage: Decimal | None = Field(description="Days spent in the previous stage")
+    skipped: list[Stage]
+    out_of_funnel: bool
+    director_override: bool
+    review: AbandonmentReviewRead | None = None
+
+
+class AbandonmentReviewCreate(Schema):
+    verdict: Literal["agree", "disagree"]
+    comment: Note | None = None
+
+
+class AssignRequest(Schema):
+    owner_id: uuid.UUID
+    director_override: bool = False
+
+
+class ReleaseRequest(Schema):
+    reason: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class PoolItem(CustomerRead):
+    contacts: list[ContactRead]
+
+
+class ManualAssignment(Schema):
+    customer_id: uuid.UUID
+    owner_id: uuid.UUID
+
+
+class AllocateRequest(Schema):
+    strategy: Literal["fat_man", "round_robin", "manual"]
+    customer_ids: Annotated[list[uuid.UUID], Field(max_length=500)] | None = Field(
+        default=None, description="Customers to allocate; default: the claimable pool, best first")
+    assignments: Annotated[list[ManualAssignment], Field(max_length=500)] = []
+    user_ids: Annotated[list[uuid.UUID], Field(max_length=200)] | None = Field(
+        default=None, description="Reps to allocate to; default: every active rep in scope")
+    by_team: bool = Field(default=False, description="Fat-man ranks teams first, then reps")
+    dry_run: bool = False
+    limit: int = Field(default=500, ge=1, le=500)
+
+
+class AllocationItem(Schema):
+    customer_id: uuid.UUID
+    owner_id: uuid.UUID
+    team_id: uuid.UUID | None
+    reason: str
+    applied: bool
+
+
+class SkippedItem(Schema):
+    customer_id: uuid.UUID
+    reason: str
+
+
+class AllocationRead(Schema):
+    strategy: str
+    dry_run: bool
+    assignments: list[AllocationItem]
+    unassigned: list[SkippedItem]
+
+
+class RecycleRequest(Schema):
+    dry_run: bool = False
+    as_of: AwareDatetime | None = Field(default=None, description="Look ahead (dry_run only)")
+
+
+class RecycledRead(Schema):
+    customer_id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+    last_contact_at: dt.datetime | None
+    claimed_at: dt.datetime | None
+    protection_deadline: dt.datetime | None
+
+
+class CooldownRead(Schema):
+    customer_id: uuid.UUID
+    name: str
+    cooldown_until: dt.datetime
+
+
+class RecycleRead(Schema):
+    dry_run: bool
+    as_of: dt.datetime
+    released: list[RecycledRead]
+    cooldowns_ended: list[CooldownRead]
+
+
+class HandoverRequest(Schema):
+    strategy: Literal["fat_man", "pool", "to_user"]
+    to_user_id: uuid.UUID | None = None
+    dry_run: bool = False
+
+
+class HandoverItemRead(Schema):
+    customer_id: uuid.UUID
+    name: str
+    stage: Stage
+    to_owner_id: uuid.UUID | None
+    reason: str
+
+
+class HandoverRead(Schema):
+    user_id: uuid.UUID
+    strategy: str
+    dry_run: bool
+    items: list[HandoverItemRead]
+
+
+class WorkItemRead(Schema):
+    customer: CustomerRead
+    reasons: list[Literal["protection_lapsing", "follow_up_due", "stalled", "payment_overdue"]]
+    protection_deadline: dt.datetime | None
+    follow_up_at: dt.datetime | None
+
+
+class Worklist(Schema):
+    items: list[WorkItemRead]
+
+
+class IdealStepDoc(Schema):
+    from_stage: Stage
+    to_stage: Stage
+    ideal_days: Decimal = Field(gt=0)
+    ideal_conversion: Decimal | None = Field(default=None, ge=0, le=1)
+    ideal_holding_per_rep: int | None = Field(default=None, ge=0)
+
+
+class FunnelSettings(Schema):
+    stall_factor: Decimal = Field(ge=1)
+    steps: Annotated[list[IdealStepDoc], Field(min_length=6, max_length=6)]
+    version: int = Field(default=0, description="Read-only: the settings version", ge=0)
+
+
+class PoolSettings(Schema):
+    max_active_customers: int = Field(ge=1, le=10_000)
+    protection_days: int = Field(ge=1, le=365)
+    cooldown_days: int = Field(ge=0, le=3650)
+    ranking_days: int = Field(ge=1, le=3650)
+    version: int = Field(default=0, description="Read-only: the settings version", ge=0)
+
+
+def settings_doc(model: Schema) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude={"version"})

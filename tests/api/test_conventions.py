@@ -1,0 +1,220 @@
+"""Cross-cutting conventions: problem+json, request ids, Idempotency-Key, probes, 500s."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.config import get_settings
+from app.db.engine import make_session_factory
+from app.main import create_app
+from tests.support.builders import access_headers, assert_problem, make_user
+
+USERS = "/api/v1/users"
+
+
+def _new_user(**overrides) -> dict:
+    return {"username": f"idem-{uuid.uuid4().hex[:8]}", "password": "a-long-enough-password",
+            "role": "rep", **overrides}
+
+
+async def _count_users(client, headers) -> int:
+    response = await client.get(USERS, headers=headers, params={"limit": 500})
+    assert response.status_code == 200
+    return len(response.json()["items"])
+
+
+class TestProblemJson:
+    async def test_401(self, client):
+        body = assert_problem(await client.get(USERS), 401, "unauthorized")
+        assert body["title"] == "Unauthorized"
+
+    async def test_403(self, client, uow_factory):
+        rep = await make_user(uow_factory, role="rep")
+        response = await client.post(USERS, json=_new_user(), headers=access_headers(rep))
+        assert_problem(response, 403, "forbidden")
+
+    async def test_404_record(self, client, uow_factory):
+        rep = await make_user(uow_factory, role="rep")
+        response = await client.get(f"{USERS}/{uuid.uuid4()}", headers=access_headers(rep))
+        assert_problem(response, 404, "not_found")
+
+    @pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/nowhere", "/api/v2/users"])
+    async def test_404_unknown_route(self, client, path):
+        assert_problem(await client.get(path), 404, "not_found")
+
+    async def test_405(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        response = await client.delete(USERS, headers=access_headers(admin))
+        assert_problem(response, 405, "method_not_allowed")
+        assert "GET" in response.headers["allow"]
+        assert_problem(await client.put("/healthz"), 405, "method_not_allowed")
+
+    async def test_422_has_errors(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        response = await client.post(USERS, json={"role": "rep"}, headers=access_headers(admin))
+        body = assert_problem(response, 422, "validation_error")
+        assert {tuple(e["loc"]) for e in body["errors"]} == {("body", "username"), ("body", "password")}
+        assert all(set(e) == {"loc", "msg", "type"} for e in body["errors"])
+
+    async def test_422_on_a_body_that_is_not_json(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        response = await client.post(USERS, content=b"{not json", headers={
+            **access_headers(admin), "Content-Type": "application/json"})
+        body = assert_problem(response, 422, "validation_error")
+        assert body["errors"]
+
+
+class TestRequestId:
+    async def test_every_response_carries_one(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        responses = [
+            await client.get("/healthz"),
+            await client.get(USERS),
+            await client.get(USERS, headers=access_headers(admin)),
+            await client.get("/nowhere"),
+            await client.delete(USERS),
+            await client.get(USERS, headers=access_headers(admin), params={"limit": 0}),
+            await client.post(USERS, json=_new_user(), headers=access_headers(admin)),
+        ]
+        ids = [r.headers.get("x-request-id") for r in responses]
+        assert all(ids), [(r.status_code, r.headers.get("x-request-id")) for r in responses]
+        assert len(set(ids)) == len(ids), "request ids must be unique per request"
+
+    async def test_a_sane_incoming_id_is_echoed(self, client):
+        response = await client.get("/healthz", headers={"X-Request-ID": "req-42.abc_DEF"})
+        assert response.headers["x-request-id"] == "req-42.abc_DEF"
+
+    @pytest.mark.parametrize("incoming", ["has spaces", "x" * 129, "<script>", "a;b", "ümlaut"])
+    async def test_an_insane_incoming_id_is_replaced(self, client, incoming):
+        response = await client.get("/healthz", headers={"X-Request-ID": incoming.encode("utf-8")})
+        echoed = response.headers["x-request-id"]
+        assert echoed != incoming
+        assert re.fullmatch(r"[0-9a-f]{32}", echoed)
+
+
+class TestIdempotencyKey:
+    async def test_a_repeat_replays_the_first_response_and_creates_nothing(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        headers = {**access_headers(admin), "Idempotency-Key": "create-user-1"}
+        payload = _new_user()
+        first = await client.post(USERS, json=payload, headers=headers)
+        assert first.status_code == 201, first.text
+        assert "idempotent-replayed" not in first.headers
+        count = await _count_users(client, headers)
+
+        second = await client.post(USERS, json=payload, headers=headers)
+        assert second.status_code == 201, second.text
+        assert second.headers["idempotent-replayed"] == "true"
+        assert second.json() == first.json()
+        assert second.headers["location"] == first.headers["location"]
+        assert second.headers["etag"] == first.headers["etag"]
+        assert second.headers["content-type"].startswith("application/json")
+        assert await _count_users(client, headers) == count
+
+    async def test_the_same_key_with_another_body_is_refused(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        headers = {**access_headers(admin), "Idempotency-Key": "create-user-2"}
+        assert (await client.post(USERS, json=_new_user(), headers=headers)).status_code == 201
+        count = await _count_users(client, headers)
+        response = await client.post(USERS, json=_new_user(), headers=headers)
+        assert_problem(response, 422, "idempotency.key_reused")
+        assert "idempotent-replayed" not in response.headers
+        # Another creating path with the same key is another request too.
+        other = await client.post("/api/v1/teams", json={"name": "T"}, headers=headers)
+        assert_problem(other, 422, "idempotency.key_reused")
+        assert await _count_users(client, headers) == count
+
+    async def test_a_failed_request_does_not_keep_the_key(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        headers = {**access_headers(admin), "Idempotency-Key": "create-user-3"}
+        payload = _new_user()
+        bad = await client.post(USERS, json={**payload, "team_id": str(uuid.uuid4())}, headers=headers)
+        assert_problem(bad, 422, "user.team_not_found")
+        invalid = await client.post(USERS, json={**payload, "password": "short"}, headers=headers)
+        assert_problem(invalid, 422, "validation_error")
+        fixed = await client.post(USERS, json=payload, headers=headers)
+        assert fixed.status_code == 201, fixed.text
+        assert "idempotent-replayed" not in fixed.headers
+        assert fixed.json()["username"] == payload["username"]
+
+    async def test_keys_belong_to_their_user(self, client, uow_factory):
+        alice = await make_user(uow_factory, role="admin")
+        bob = await make_user(uow_factory, role="admin")
+        payload = _new_user()
+        first = await client.post(USERS, json=payload,
+                                  headers={**access_headers(alice), "Idempotency-Key": "shared"})
+        assert first.status_code == 201
+        # Bob's request with the same key and body is his own: it runs (and finds the name taken).
+        second = await client.post(USERS, json=payload,
+                                   headers={**access_headers(bob), "Idempotency-Key": "shared"})
+        assert_problem(second, 409, "user.username_taken")
+        assert "idempotent-replayed" not in second.headers
+
+    async def test_without_a_key_a_repeat_is_a_new_request(self, client, uow_factory):
+        admin = await make_user(uow_factory, role="admin")
+        payload = _new_user()
+        assert (await client.post(USERS, json=payload, headers=access_headers(admin))).status_code == 201
+        repeat = await client.post(USERS, json=payload, headers=access_headers(admin))
+        assert_problem(repeat, 409, "user.username_taken")
+
+    async def test_anonymous_requests_with_a_key_are_still_401(self, client):
+        response = await client.post(USERS, json=_new_user(), headers={"Idempotency-Key": "k"})
+        assert_problem(response, 401, "unauthorized")
+
+
+class TestProbes:
+    async def test_healthz(self, client):
+        response = await client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+    async def test_readyz(self, client):
+        response = await client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready"}
+
+    async def test_readyz_without_a_database(self, tmp_path):
+        # A SQLite file in a directory that does not exist: connecting fails.
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/crm.db")
+        app = create_app(get_settings(), session_factory=make_session_factory(engine))
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                response = await c.get("/readyz")
+                assert (await c.get("/healthz")).status_code == 200
+        finally:
+            await engine.dispose()
+        body = assert_problem(response, 503, "service_unavailable")
+        assert "sqlite" not in response.text.lower()
+        assert body["detail"] == "The database is not reachable"
+
+
+class TestInternalError:
+    @pytest.fixture
+    async def boom_client(self, session_factory):
+        app = create_app(get_settings(), session_factory=session_factory)
+
+        @app.get("/boom")
+        async def boom() -> None:
+            raise RuntimeError("secret sql: SELECT password_hash FROM user_account")
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            yield c
+
+    async def test_500_is_a_problem_that_leaks_nothing(self, boom_client):
+        response = await boom_client.get("/boom")
+        body = assert_problem(response, 500, "internal_error")
+        assert set(body) == {"type", "title", "status", "detail", "code"}
+        for leak in ("secret", "SELECT", "password_hash", "RuntimeError", "Traceback"):
+            assert leak not in response.text
+
+    async def test_500_carries_a_request_id(self, boom_client):
+        response = await boom_client.get("/boom", headers={"X-Request-ID": "trace-500"})
+        assert response.status_code == 500
+        assert response.headers.get("x-request-id") == "trace-500"

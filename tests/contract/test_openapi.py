@@ -1,0 +1,71 @@
+"""The committed OpenAPI file is the app's, and every operation follows the API conventions."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from app.cli import OPENAPI_FILE, openapi_document
+
+METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
+OPERATION_ID = re.compile(r"^[a-z][a-z_]*_[a-z_]+$")
+PROBLEM_JSON = "application/problem+json"
+# Paths that answer without a bearer token, so have no 401 of their own to declare.
+PUBLIC = re.compile(r"^(/healthz|/readyz|/api/v1/auth/.*)$")
+
+GENERATED = openapi_document()
+SCHEMA: dict[str, Any] = json.loads(GENERATED)
+OPERATIONS = [
+    (method.upper(), path, operation)
+    for path, item in sorted(SCHEMA["paths"].items())
+    for method, operation in sorted(item.items())
+    if method in METHODS
+]
+IDS = [f"{method} {path}" for method, path, _ in OPERATIONS]
+
+
+def test_committed_file_is_current() -> None:
+    committed = OPENAPI_FILE.read_text(encoding="utf-8") if OPENAPI_FILE.exists() else ""
+    assert committed == GENERATED, (
+        "openapi/openapi.json differs from the app's schema: run `crm openapi` "
+        "(or `make openapi`) and commit the file"
+    )
+
+
+def test_operation_ids_are_unique() -> None:
+    counts = Counter(operation.get("operationId") for _, _, operation in OPERATIONS)
+    assert not [i for i, n in counts.items() if n > 1], f"duplicate operationIds: {counts}"
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
+def test_operation_id_is_resource_action(method: str, path: str, operation: dict[str, Any]) -> None:
+    operation_id = operation.get("operationId", "")
+    assert OPERATION_ID.match(operation_id), (
+        f"{method} {path}: operationId {operation_id!r} is not resource_action "
+        "(set operation_id= on the route)"
+    )
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
+def test_authenticated_operation_declares_401(method: str, path: str,
+                                              operation: dict[str, Any]) -> None:
+    if PUBLIC.match(path):
+        pytest.skip("public path")
+    assert "401" in operation.get("responses", {}), (
+        f"{method} {path} needs a bearer token but does not declare 401 (add it to responses=)"
+    )
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
+def test_error_responses_are_problem_json(method: str, path: str,
+                                          operation: dict[str, Any]) -> None:
+    for status, response in operation.get("responses", {}).items():
+        if status.isdigit() and int(status) >= 400:
+            content = response.get("content", {})
+            assert list(content) == [PROBLEM_JSON], (
+                f"{method} {path} {status}: error content is {list(content)}, not [{PROBLEM_JSON}]"
+            )
