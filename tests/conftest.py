@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -70,9 +71,16 @@ def uow_factory(session_factory: async_sessionmaker[AsyncSession]) -> Callable[[
     return lambda: UnitOfWork(session_factory)
 
 
+@pytest.fixture(scope="session")
+def app() -> FastAPI:
+    return create_app(get_settings(), session_factory=async_sessionmaker())
+
+
 @pytest.fixture
-async def client(session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(get_settings(), session_factory=session_factory)
+async def client(app: FastAPI, session_factory: async_sessionmaker[AsyncSession]
+                 ) -> AsyncIterator[httpx.AsyncClient]:
+    # One app per run (building it is slow); each test points it at its own transaction.
+    app.state.session_factory = session_factory
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
