@@ -2,6 +2,15 @@
 
 from app.db.base import Base
 from app.db.models.auth import IdempotencyRecord, RefreshToken
+from app.db.models.credit import (
+    Contract,
+    CreditLimitChange,
+    CreditLimitRequest,
+    CreditProfile,
+    Payment,
+    PaymentAllocation,
+    Receivable,
+)
 from app.db.models.customers import (
     Activity,
     Contact,
@@ -24,10 +33,17 @@ __all__ = [
     "Base",
     "Contact",
     "ContactPoint",
+    "Contract",
+    "CreditLimitChange",
+    "CreditLimitRequest",
+    "CreditProfile",
     "Customer",
     "CustomerHistory",
     "IdempotencyRecord",
     "OwnershipEvent",
+    "Payment",
+    "PaymentAllocation",
+    "Receivable",
     "RefreshToken",
     "Setting",
     "SettingHistory",
