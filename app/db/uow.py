@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
+from app.db.repositories.credit import CreditRepository
 from app.db.repositories.customers import (
     ActivityRepository,
     ContactRepository,
@@ -40,6 +41,7 @@ class UnitOfWork:
         self.activities = ActivityRepository(self.session)
         self.history = HistoryRepository(self.session)
         self.funnel = FunnelRepository(self.session)
+        self.credit = CreditRepository(self.session)
         return self
 
     async def __aexit__(

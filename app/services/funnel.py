@@ -38,12 +38,16 @@ class TransitionView:
 
 async def stage_facts(uow: UnitOfWork, customer: Customer) -> StageFacts:
     """What the funnel rules need to know about a customer, read from the database."""
+    contracts = await uow.credit.contract_facts(customer.id)
     return StageFacts(
         grade=customer.grade, recommended_products=tuple(customer.recommended_products),
         target_amount=customer.target_amount,
         activity_count=await uow.activities.count_for_customer(customer.id),
         cooldown_until=customer.cooldown_until,
-        # Contract facts come from contracts (SPEC §6); without them signing stays unmet.
+        has_signed_contract=contracts.has_signed_contract,
+        contract_cancelled=contracts.contract_cancelled,
+        contract_fully_paid=contracts.contract_fully_paid,
+        acceptance_recorded=contracts.acceptance_recorded,
     )
 
 
@@ -54,6 +58,54 @@ def record_entry(uow: UnitOfWork, customer: Customer, *, actor_id: uuid.UUID | N
         customer_id=customer.id, from_stage=None, to_stage=customer.stage, kind="created", at=now,
         actor_id=actor_id, owner_id=customer.owner_id, team_id=customer.team_id,
         out_of_funnel=customer.out_of_funnel))
+
+
+async def apply_transition(uow: UnitOfWork, *, actor_id: uuid.UUID | None, customer: Customer,
+                           to_stage: Stage, reason: str | None = None, note: str | None = None,
+                           director_override: bool = False, now: dt.datetime,
+                           extra_changes: dict[str, list[Any]] | None = None) -> StageTransition:
+    """Decide a move with the funnel rules and store it: the customer's stage fields, the
+    transition row, the ownership release of an abandonment, and a history entry.
+    Used by HTTP transitions and by contract signing, cancelling and completion alike."""
+    current = Stage(customer.stage)
+    facts = await stage_facts(uow, customer)
+    decision = decide_transition(
+        TransitionRequest(current=current, target=to_stage, reason=reason, note=note, now=now,
+                          director_override=director_override), facts)
+    policy = await settings_service.pool_policy(uow)
+    owner_before, team_before = customer.owner_id, customer.team_id
+    stored = StageTransition(
+        customer_id=customer.id, from_stage=current.value, to_stage=to_stage.value,
+        kind=decision.kind.value, at=now, actor_id=actor_id,
+        reason=None if decision.reason is None else str(decision.reason), note=decision.note,
+        owner_id=owner_before, team_id=team_before,
+        days_in_from_stage=days_in_stage(customer.stage_entered_at, now=now),
+        skipped=[s.value for s in decision.skipped], out_of_funnel=decision.out_of_funnel,
+        director_override=director_override and decision.kind is TransitionKind.reactivate,
+    )
+    uow.funnel.add_transition(stored)
+    changes: dict[str, list[Any]] = {"stage": [current.value, to_stage.value], **(extra_changes or {})}
+    customer.stage = to_stage.value
+    customer.stage_entered_at = now
+    if decision.out_of_funnel and not customer.out_of_funnel:
+        customer.out_of_funnel = True
+        changes["out_of_funnel"] = [False, True]
+    if decision.cooldown:
+        customer.cooldown_until = cooldown_end(now, policy=policy)
+        changes["cooldown_until"] = [None, jsonable(customer.cooldown_until)]
+    if decision.kind is TransitionKind.reactivate:
+        changes["cooldown_until"] = [jsonable(customer.cooldown_until), None]
+        customer.cooldown_until = None
+    if decision.releases_owner and owner_before is not None:
+        customer.owner_id = None
+        customer.team_id = None
+        customer.claimed_at = None
+        changes["owner_id"] = [str(owner_before), None]
+        uow.funnel.record_ownership(customer_id=customer.id, event="abandon", from_owner_id=owner_before,
+                                    to_owner_id=None, actor_id=actor_id, reason=stored.reason, at=now)
+    uow.history.record(customer_id=customer.id, actor_id=actor_id, action="transition",
+                       changes=changes, at=now)
+    return stored
 
 
 async def transition_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
@@ -67,52 +119,15 @@ async def transition_customer(uow: UnitOfWork, actor: Principal, *, customer_id:
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True),
                          "Customer")
-        current = Stage(customer.stage)
-        _check_mover(actor, customer, current, to_stage)
-        if grading:
-            # Grade, products and target are what entering `graded` needs; take them along.
-            for name, value in grading.items():
-                setattr(customer, name, value)
-        facts = await stage_facts(uow, customer)
-        decision = decide_transition(
-            TransitionRequest(current=current, target=to_stage, reason=reason, note=note, now=now,
-                              director_override=director_override), facts)
-        policy = await settings_service.pool_policy(uow)
-        owner_before, team_before = customer.owner_id, customer.team_id
-        stored = StageTransition(
-            customer_id=customer.id, from_stage=current.value, to_stage=to_stage.value,
-            kind=decision.kind.value, at=now, actor_id=actor.user_id,
-            reason=None if decision.reason is None else str(decision.reason), note=decision.note,
-            owner_id=owner_before, team_id=team_before,
-            days_in_from_stage=days_in_stage(customer.stage_entered_at, now=now),
-            skipped=[s.value for s in decision.skipped], out_of_funnel=decision.out_of_funnel,
-            director_override=director_override and decision.kind is TransitionKind.reactivate,
-        )
-        uow.funnel.add_transition(stored)
-        changes: dict[str, list[Any]] = {"stage": [current.value, to_stage.value]}
-        customer.stage = to_stage.value
-        customer.stage_entered_at = now
-        if decision.out_of_funnel and not customer.out_of_funnel:
-            customer.out_of_funnel = True
-            changes["out_of_funnel"] = [False, True]
-        if decision.cooldown:
-            customer.cooldown_until = cooldown_end(now, policy=policy)
-            changes["cooldown_until"] = [None, jsonable(customer.cooldown_until)]
-        if decision.kind is TransitionKind.reactivate:
-            changes["cooldown_until"] = [jsonable(customer.cooldown_until), None]
-            customer.cooldown_until = None
-        if decision.releases_owner and owner_before is not None:
-            customer.owner_id = None
-            customer.team_id = None
-            customer.claimed_at = None
-            changes["owner_id"] = [str(owner_before), None]
-            uow.funnel.record_ownership(customer_id=customer.id, event="abandon", from_owner_id=owner_before,
-                                        to_owner_id=None, actor_id=actor.user_id,
-                                        reason=stored.reason, at=now)
+        _check_mover(actor, customer, Stage(customer.stage), to_stage)
+        grading_changes: dict[str, list[Any]] = {}
         for name, value in (grading or {}).items():
-            changes.setdefault(name, [None, jsonable(value)])
-        uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="transition",
-                           changes=changes, at=now)
+            # Grade, products and target are what entering `graded` needs; take them along.
+            grading_changes[name] = [jsonable(getattr(customer, name)), jsonable(value)]
+            setattr(customer, name, value)
+        await apply_transition(uow, actor_id=actor.user_id, customer=customer, to_stage=to_stage,
+                               reason=reason, note=note, director_override=director_override, now=now,
+                               extra_changes=grading_changes)
         await uow.commit()
         return customer
 

@@ -58,10 +58,11 @@ def _money(value: Any) -> Decimal:
         raise ValueError("must be a decimal amount like \"12500.00\"") from exc
     if not amount.is_finite():
         raise ValueError("must be a finite amount")
-    if amount != amount.quantize(CENT):
-        raise ValueError("at most two decimal places")
+    # Size first: quantizing a huge number overflows the decimal context.
     if abs(amount) >= Decimal("1e16"):
         raise ValueError("amount too large")
+    if amount != amount.quantize(CENT):
+        raise ValueError("at most two decimal places")
     return amount.quantize(CENT)
 
 

@@ -268,8 +268,12 @@ class ActivityRead(Schema):
 
 
 def activity_values(data: dict[str, Any]) -> dict[str, Any]:
-    """Flatten the ``location`` object into the stored columns."""
+    """Flatten the ``location`` object into the stored columns; timestamps to UTC."""
     values = dict(data)
+    for name in ("occurred_at", "next_follow_up_at"):
+        if values.get(name) is not None:
+            # Answers echo the stored record: "+08:00" in, UTC out, as everywhere else.
+            values[name] = values[name].astimezone(dt.UTC)
     if "location" in values:
         location = values.pop("location") or {}
         values.update(location_lat=location.get("lat"), location_lng=location.get("lng"),

@@ -1,0 +1,347 @@
+"""Use cases for contracts: drafting, signing under a race-free credit check, cancelling,
+and implementation acceptance — each moving the customer through the funnel as it should."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from app.db.base import utcnow
+from app.db.models import Contract, Customer
+from app.db.repositories.pagination import Page
+from app.db.uow import UnitOfWork
+from app.domain.credit import CreditState, Override, decide_signing
+from app.domain.errors import Conflict, Forbidden, InvalidInput
+from app.domain.funnel import Stage
+from app.domain.roles import Principal, Role
+from app.services import funnel as funnel_service
+from app.services import settings as settings_service
+from app.services.common import apply_changes, check_version, found, jsonable
+
+DRAFTERS = frozenset({Role.rep, Role.manager, Role.director, Role.finance})
+SIGNERS = frozenset({Role.rep, Role.manager, Role.director, Role.finance})
+ACCEPTORS = frozenset({Role.rep, Role.manager, Role.director, Role.support})
+# Stages from which signing a contract may move the customer on to `signed`.
+_SIGNABLE_FROM = {Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent}
+
+
+def _future(field: str, value: dt.datetime, now: dt.datetime) -> InvalidInput:
+    return InvalidInput(
+        f"{field} cannot be in the future",
+        errors=[
+            {
+                "loc": ["body", field],
+                "msg": f"{field} is later than now ({value.isoformat()})",
+                "type": "value_error.future",
+            }
+        ],
+    )
+
+
+async def _customer_for(uow: UnitOfWork, actor: Principal, customer_id: uuid.UUID) -> Customer:
+    customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
+    if actor.role is Role.rep and customer.owner_id != actor.user_id:
+        raise Forbidden("Reps handle contracts of their own customers only")
+    return customer
+
+
+async def locked_contract(
+    uow: UnitOfWork, actor: Principal, contract_id: uuid.UUID
+) -> tuple[Contract, Customer]:
+    """The contract and its customer, both locked — the customer first, as every
+    credit-changing use case does, so that none of them can deadlock another."""
+    unlocked = found(await uow.credit.contract(contract_id, principal=actor), "Contract")
+    customer = await _customer_for(uow, actor, unlocked.customer_id)
+    contract = found(await uow.credit.contract(contract_id, for_update=True), "Contract")
+    return contract, customer
+
+
+async def list_contracts(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Contract]:
+    async with uow:
+        return await uow.credit.contracts(
+            actor, customer_id=customer_id, status=status, cursor=cursor, limit=limit
+        )
+
+
+async def get_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID) -> Contract:
+    async with uow:
+        return found(await uow.credit.contract(contract_id, principal=actor), "Contract")
+
+
+async def create_contract(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID,
+    number: str,
+    amount: Decimal,
+    payment_terms_days: int | None = None,
+) -> Contract:
+    now = utcnow()
+    async with uow:
+        customer = await _customer_for(uow, actor, customer_id)
+        if customer.stage == Stage.abandoned.value:
+            raise Conflict(
+                "An abandoned customer gets no contract; reactivate it first",
+                code="contract.customer_abandoned",
+            )
+        if await uow.credit.number_taken(number):
+            raise Conflict("That contract number is taken", code="contract.number_taken", number=number)
+        if payment_terms_days is None:
+            profile = await uow.credit.profile(customer.id)
+            payment_terms_days = (
+                profile.payment_terms_days
+                if profile is not None
+                else (await settings_service.credit_policy(uow)).default_payment_terms_days
+            )
+        contract = Contract(
+            customer_id=customer.id,
+            number=number,
+            amount=amount,
+            payment_terms_days=payment_terms_days,
+            status="draft",
+            created_by=actor.user_id,
+            owner_id=customer.owner_id,
+            team_id=customer.team_id,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.credit.add(contract)
+        await uow.flush()
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor.user_id,
+            action="contract_create",
+            entity="contract",
+            entity_id=contract.id,
+            at=now,
+            changes={"number": [None, number], "amount": [None, jsonable(amount)]},
+        )
+        await uow.commit()
+        return contract
+
+
+async def update_contract(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    contract_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> Contract:
+    async with uow:
+        contract, _ = await locked_contract(uow, actor, contract_id)
+        check_version(contract, expected_version)
+        if contract.status != "draft":
+            raise Conflict(
+                "Only a draft contract can be changed", code="contract.not_draft", status=contract.status
+            )
+        if "number" in changes and await uow.credit.number_taken(changes["number"], exclude=contract.id):
+            raise Conflict("That contract number is taken", code="contract.number_taken")
+        diff = apply_changes(contract, changes)
+        if diff:
+            uow.history.record(
+                customer_id=contract.customer_id,
+                actor_id=actor.user_id,
+                action="contract_update",
+                entity="contract",
+                entity_id=contract.id,
+                changes=diff,
+            )
+            await uow.commit()
+        return contract
+
+
+async def sign_contract(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    contract_id: uuid.UUID,
+    signed_at: dt.datetime | None = None,
+    override_reason: str | None = None,
+) -> Contract:
+    """Sign a draft: the credit check and the signing happen in one transaction holding the
+    customer's credit row, so concurrent signings cannot both spend the same credit."""
+    now = utcnow()
+    if signed_at is not None and signed_at > now:
+        raise _future("signed_at", signed_at, now)
+    async with uow:
+        contract, customer = await locked_contract(uow, actor, contract_id)
+        if contract.status != "draft":
+            raise Conflict(
+                "Only a draft contract can be signed", code="contract.not_draft", status=contract.status
+            )
+        policy = await settings_service.credit_policy(uow)
+        profile = await uow.credit.lock_profile(
+            customer.id,
+            default_limit=await settings_service.default_credit_limit(uow),
+            default_terms=policy.default_payment_terms_days,
+        )
+        facts = await uow.credit.exposure(customer.id, now=now)
+        state = CreditState(
+            credit_limit=profile.credit_limit,
+            open_receivables=facts.open_receivables,
+            signed_unbilled=facts.signed_unbilled,
+            on_hold_flag=profile.on_hold,
+            max_days_overdue=0
+            if facts.oldest_overdue_due_at is None
+            else (now - facts.oldest_overdue_due_at).days,
+        )
+        decision = decide_signing(
+            state=state,
+            amount=contract.amount,
+            policy=policy,
+            actor_role=actor.role.value,
+            override=None if override_reason is None else Override(reason=override_reason),
+        )
+        contract.status = "signed"
+        contract.signed_at = signed_at or now
+        contract.signed_by = actor.user_id
+        contract.owner_id = customer.owner_id
+        contract.team_id = customer.team_id
+        if decision.override_used:
+            contract.override_reason = decision.override_reason
+            contract.override_by = actor.user_id
+        await uow.flush()
+        if Stage(customer.stage) in _SIGNABLE_FROM:
+            await funnel_service.apply_transition(
+                uow,
+                actor_id=actor.user_id,
+                customer=customer,
+                to_stage=Stage.signed,
+                now=now,
+                extra_changes={"contract": [None, contract.number]},
+            )
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor.user_id,
+            action="contract_sign",
+            entity="contract",
+            entity_id=contract.id,
+            at=now,
+            changes={
+                "status": ["draft", "signed"],
+                "amount": [None, jsonable(contract.amount)],
+                "available_before": [None, jsonable(decision.available)],
+                **(
+                    {
+                        "override": [
+                            None,
+                            {"reason": decision.override_reason, "lifted": list(decision.overridden)},
+                        ]
+                    }
+                    if decision.override_used
+                    else {}
+                ),
+            },
+        )
+        await uow.commit()
+        return contract
+
+
+async def cancel_contract(
+    uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID, reason: str
+) -> Contract:
+    """Cancel a draft or signed contract; a customer left with no live contract steps back
+    from `signed` to `intent`."""
+    now = utcnow()
+    async with uow:
+        contract, customer = await locked_contract(uow, actor, contract_id)
+        if contract.status not in ("draft", "signed"):
+            raise Conflict(
+                f"A {contract.status} contract cannot be cancelled",
+                code="contract.not_cancellable",
+                status=contract.status,
+            )
+        if await uow.credit.billed(contract.id) > 0:
+            raise Conflict(
+                "The contract has been billed; settle or write off its receivables first",
+                code="contract.has_receivables",
+            )
+        was_signed = contract.status == "signed"
+        contract.status = "cancelled"
+        contract.cancelled_at = now
+        contract.cancel_reason = reason
+        await uow.flush()
+        if (
+            was_signed
+            and customer.stage == Stage.signed.value
+            and not (await uow.credit.contract_facts(customer.id)).has_signed_contract
+        ):
+            await funnel_service.apply_transition(
+                uow,
+                actor_id=actor.user_id,
+                customer=customer,
+                to_stage=Stage.intent,
+                reason="contract_cancelled",
+                note=reason,
+                now=now,
+            )
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor.user_id,
+            action="contract_cancel",
+            entity="contract",
+            entity_id=contract.id,
+            at=now,
+            changes={"status": ["signed" if was_signed else "draft", "cancelled"], "reason": [None, reason]},
+        )
+        await uow.commit()
+        return contract
+
+
+async def complete_if_settled(
+    uow: UnitOfWork, contract: Contract, customer: Customer, *, actor_id: uuid.UUID | None, now: dt.datetime
+) -> None:
+    """A signed contract fully paid and accepted is completed, and its customer implemented."""
+    if contract.status != "signed" or contract.accepted_at is None:
+        return
+    if await uow.credit.paid(contract.id) < contract.amount:
+        return
+    contract.status = "completed"
+    contract.completed_at = now
+    await uow.flush()
+    if customer.stage == Stage.signed.value:
+        await funnel_service.apply_transition(
+            uow,
+            actor_id=actor_id,
+            customer=customer,
+            to_stage=Stage.implemented,
+            now=now,
+            extra_changes={"contract": [None, contract.number]},
+        )
+
+
+async def accept_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID) -> Contract:
+    """Record that the implementation was accepted; completes the contract once fully paid."""
+    now = utcnow()
+    async with uow:
+        contract, customer = await locked_contract(uow, actor, contract_id)
+        if contract.status != "signed":
+            raise Conflict(
+                "Only a signed contract can be accepted", code="contract.not_signed", status=contract.status
+            )
+        if contract.accepted_at is None:
+            contract.accepted_at = now
+            uow.history.record(
+                customer_id=customer.id,
+                actor_id=actor.user_id,
+                action="contract_accept",
+                entity="contract",
+                entity_id=contract.id,
+                at=now,
+                changes={"accepted_at": [None, now.isoformat()]},
+            )
+        await complete_if_settled(uow, contract, customer, actor_id=actor.user_id, now=now)
+        await uow.commit()
+        return contract

@@ -1,0 +1,254 @@
+"""Use cases for billing (receivables), collecting (payments) and writing off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from app.db.base import utcnow
+from app.db.models import Payment, PaymentAllocation, Receivable
+from app.db.repositories.pagination import Page
+from app.db.uow import UnitOfWork
+from app.domain.credit import OpenItem, allocate_payment
+from app.domain.errors import Conflict, InvalidInput, RuleViolation
+from app.domain.roles import Principal, Role
+from app.services import settings as settings_service
+from app.services.common import found, jsonable
+from app.services.contracts import _future, complete_if_settled
+
+FINANCE_ROLES = frozenset({Role.finance, Role.director})
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentView:
+    payment: Payment
+    allocations: list[PaymentAllocation]
+
+
+async def list_receivables(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+    status: Literal["open", "paid", "written_off"] | None,
+    overdue: bool | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Receivable]:
+    async with uow:
+        return await uow.credit.receivables(
+            actor,
+            customer_id=customer_id,
+            contract_id=contract_id,
+            status=status,
+            overdue_at=utcnow() if overdue else None,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+async def get_receivable(uow: UnitOfWork, actor: Principal, *, receivable_id: uuid.UUID) -> Receivable:
+    async with uow:
+        return found(await uow.credit.receivable(receivable_id, principal=actor), "Receivable")
+
+
+async def create_receivable(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    contract_id: uuid.UUID,
+    amount: Decimal,
+    issued_at: dt.datetime,
+    due_at: dt.datetime,
+) -> Receivable:
+    """Bill (part of) a signed contract; the bills never add up to more than the contract."""
+    if due_at < issued_at:
+        raise InvalidInput(
+            "The due date is before the issue date",
+            errors=[
+                {
+                    "loc": ["body", "due_at"],
+                    "msg": "due_at must not be before issued_at",
+                    "type": "value_error",
+                }
+            ],
+        )
+    now = utcnow()
+    async with uow:
+        unlocked = found(await uow.credit.contract(contract_id, principal=actor), "Contract")
+        found(await uow.customers.get(unlocked.customer_id, for_update=True), "Customer")
+        contract = found(await uow.credit.contract(contract_id, for_update=True), "Contract")
+        if contract.status != "signed":
+            raise Conflict(
+                f"A {contract.status} contract cannot be billed",
+                code="receivable.contract_not_signed",
+                status=contract.status,
+            )
+        billed = await uow.credit.billed(contract.id)
+        if billed + amount > contract.amount:
+            raise RuleViolation(
+                "Billing this would exceed the contract amount",
+                code="receivable.over_billed",
+                contract_amount=jsonable(contract.amount),
+                billed=jsonable(billed),
+                remaining=jsonable(contract.amount - billed),
+            )
+        receivable = Receivable(
+            contract_id=contract.id,
+            customer_id=contract.customer_id,
+            amount=amount,
+            paid_amount=Decimal(0),
+            issued_at=issued_at,
+            due_at=due_at,
+            created_by=actor.user_id,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.credit.add(receivable)
+        await uow.flush()
+        uow.history.record(
+            customer_id=contract.customer_id,
+            actor_id=actor.user_id,
+            action="receivable_create",
+            entity="receivable",
+            entity_id=receivable.id,
+            at=now,
+            changes={
+                "contract": [None, contract.number],
+                "amount": [None, jsonable(amount)],
+                "due_at": [None, due_at.isoformat()],
+            },
+        )
+        await uow.commit()
+        return receivable
+
+
+async def write_off(
+    uow: UnitOfWork, actor: Principal, *, receivable_id: uuid.UUID, reason: str
+) -> Receivable:
+    """Finance writes off what is still owed on a receivable (provisioned at 100%)."""
+    now = utcnow()
+    async with uow:
+        unlocked = found(await uow.credit.receivable(receivable_id, principal=actor), "Receivable")
+        found(await uow.customers.get(unlocked.customer_id, for_update=True), "Customer")
+        receivable = found(await uow.credit.receivable(receivable_id, for_update=True), "Receivable")
+        if receivable.written_off_at is not None:
+            raise Conflict("The receivable is already written off", code="receivable.already_written_off")
+        if receivable.paid_amount >= receivable.amount:
+            raise Conflict("The receivable is paid in full", code="receivable.already_paid")
+        receivable.written_off_at = now
+        receivable.write_off_reason = reason
+        receivable.written_off_by = actor.user_id
+        uow.history.record(
+            customer_id=receivable.customer_id,
+            actor_id=actor.user_id,
+            action="receivable_write_off",
+            entity="receivable",
+            entity_id=receivable.id,
+            at=now,
+            changes={
+                "written_off": [None, jsonable(receivable.amount - receivable.paid_amount)],
+                "reason": [None, reason],
+            },
+        )
+        await uow.commit()
+        return receivable
+
+
+async def record_payment(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID,
+    amount: Decimal,
+    received_at: dt.datetime,
+    allocations: Sequence[tuple[uuid.UUID, Decimal]] | None = None,
+    reference: str | None = None,
+) -> PaymentView:
+    """Record money received: allocated to open receivables oldest-due first (or as given);
+    what is left stays with the customer as credit. Settled, accepted contracts complete."""
+    now = utcnow()
+    if received_at > now:
+        raise _future("received_at", received_at, now)
+    async with uow:
+        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
+        policy = await settings_service.credit_policy(uow)
+        await uow.credit.lock_profile(
+            customer.id,
+            default_limit=await settings_service.default_credit_limit(uow),
+            default_terms=policy.default_payment_terms_days,
+        )
+        open_items = await uow.credit.open_receivables(customer.id)
+        by_id = {r.id: r for r in open_items}
+        result = allocate_payment(
+            amount=amount,
+            open_items=[
+                OpenItem(receivable_id=r.id, due_at=r.due_at.date(), outstanding=r.amount - r.paid_amount)
+                for r in open_items
+            ],
+            explicit=None if allocations is None else list(allocations),
+        )
+        payment = Payment(
+            customer_id=customer.id,
+            amount=amount,
+            unallocated_amount=result.unallocated,
+            received_at=received_at,
+            reference=reference,
+            created_by=actor.user_id,
+            created_at=now,
+        )
+        uow.credit.add(payment)
+        await uow.flush()
+        rows = []
+        for allocation in result.allocations:
+            receivable = by_id[allocation.receivable_id]  # type: ignore[index]
+            receivable.paid_amount = receivable.paid_amount + allocation.amount
+            row = PaymentAllocation(
+                payment_id=payment.id, receivable_id=receivable.id, amount=allocation.amount
+            )
+            uow.credit.add(row)
+            rows.append(row)
+        await uow.flush()
+        for contract_id in sorted({by_id[a.receivable_id].contract_id for a in result.allocations}):  # type: ignore[index]
+            contract = found(await uow.credit.contract(contract_id, for_update=True), "Contract")
+            await complete_if_settled(uow, contract, customer, actor_id=actor.user_id, now=now)
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor.user_id,
+            action="payment",
+            entity="payment",
+            entity_id=payment.id,
+            at=now,
+            changes={
+                "amount": [None, jsonable(amount)],
+                "allocated": [None, jsonable(result.allocated)],
+                "unallocated": [None, jsonable(result.unallocated)],
+            },
+        )
+        await uow.commit()
+        return PaymentView(payment, rows)
+
+
+async def list_payments(
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None, cursor: str | None, limit: int
+) -> Page[PaymentView]:
+    async with uow:
+        page = await uow.credit.payments(actor, customer_id=customer_id, cursor=cursor, limit=limit)
+        allocations = await uow.credit.allocations_of([p.id for p in page.items])
+        by_payment: dict[uuid.UUID, list[PaymentAllocation]] = {}
+        for row in allocations:
+            by_payment.setdefault(row.payment_id, []).append(row)
+        return Page(
+            items=[PaymentView(p, by_payment.get(p.id, [])) for p in page.items], next_cursor=page.next_cursor
+        )
+
+
+async def get_payment(uow: UnitOfWork, actor: Principal, *, payment_id: uuid.UUID) -> PaymentView:
+    async with uow:
+        payment = found(await uow.credit.payment(payment_id, principal=actor), "Payment")
+        return PaymentView(payment, await uow.credit.allocations_of([payment.id]))
