@@ -18,16 +18,25 @@ from app.db.engine import make_engine, make_session_factory
 from app.routers import (
     activities,
     auth,
+    contracts,
+    credit,
     customers,
+    grading,
     health,
     me,
     pool,
     problems,
+    receivables,
+    reports,
+    tasks,
     teams,
     users,
 )
 from app.routers import (
     settings as settings_router,
+)
+from app.routers import (
+    sync as sync_router,
 )
 from app.routers.deps import current_principal
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
@@ -87,8 +96,13 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(public)
     # Every other router is authenticated by default through its parent.
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    for module in (me, users, teams, customers, activities, pool, settings_router):
+    for module in (me, users, teams, customers, activities, pool, settings_router, credit, reports,
+                   tasks, sync_router):
         protected.include_router(module.router)
+    protected.include_router(contracts.router)
+    protected.include_router(grading.router)
+    protected.include_router(receivables.receivables_router)
+    protected.include_router(receivables.payments_router)
     app.include_router(protected)
 
     app.add_middleware(IdempotencyMiddleware,

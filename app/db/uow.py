@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
@@ -9,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.db import changes as change_tracking
+from app.db.base import utcnow
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
 from app.db.repositories.credit import CreditRepository
 from app.db.repositories.customers import (
@@ -18,7 +22,10 @@ from app.db.repositories.customers import (
     HistoryRepository,
 )
 from app.db.repositories.funnel import FunnelRepository
+from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
+from app.db.repositories.sync import ChangeLogRepository, SyncRepository
+from app.db.repositories.tasks import TaskRepository
 from app.domain.errors import Conflict, VersionMismatch
 
 
@@ -32,6 +39,11 @@ class UnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
+        # Syncable rows this transaction changes; written to the change log by commit().
+        self.changes = change_tracking.attach(self.session)
+        self.tasks = TaskRepository(self.session)
+        self.change_log = ChangeLogRepository(self.session)
+        self.sync = SyncRepository(self.session)
         self.users = UserRepository(self.session)
         self.teams = TeamRepository(self.session)
         self.refresh_tokens = RefreshTokenRepository(self.session)
@@ -42,6 +54,7 @@ class UnitOfWork:
         self.history = HistoryRepository(self.session)
         self.funnel = FunnelRepository(self.session)
         self.credit = CreditRepository(self.session)
+        self.grading = GradingRepository(self.session)
         return self
 
     async def __aexit__(
@@ -64,10 +77,33 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         async with _translated_errors():
+            await self.session.flush()
+            if self.changes:
+                # Last thing before COMMIT: the change-log counter's row lock is held only
+                # this long, and it orders commits by sequence number (gap-free pulls).
+                await self.change_log.append(self.changes, at=utcnow())
             await self.session.commit()
+        self.changes.clear()
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self.changes.clear()
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: an error inside undoes only what was done inside (and
+        what it noted for the change log), and propagates."""
+        mark = self.changes.mark()
+        nested = await self.session.begin_nested()
+        try:
+            yield
+            async with _translated_errors():
+                await self.session.flush()
+        except BaseException:
+            await nested.rollback()
+            self.changes.rollback_to(mark)
+            raise
+        await nested.commit()
 
 
 class _translated_errors:

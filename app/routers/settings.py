@@ -1,4 +1,4 @@
-"""Policy settings: the ideal funnel and the pool rules (admins and directors edit them)."""
+"""Policy settings: the ideal funnel, the pool rules and credit (admins and directors edit them)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from fastapi import APIRouter, Response
 from app.domain.roles import Principal, Role
 from app.routers.deps import Caller, IfMatch, UoW, allow, set_etag
 from app.routers.problems import responses
+from app.routers.schemas.credit import CreditSettings
 from app.routers.schemas.funnel import FunnelSettings, PoolSettings, settings_doc
+from app.routers.schemas.grading import GradingSettings
 from app.services import settings as settings_service
 
 router = APIRouter(prefix="/settings", tags=["settings"])
@@ -53,3 +55,44 @@ async def put_pool(body: PoolSettings, actor: Editor, uow: UoW, expected_version
                                              expected_version=expected_version)
     set_etag(response, doc.version)
     return PoolSettings(**doc.value, version=doc.version)
+
+
+@router.get("/grading", operation_id="settings_get_grading", response_model=GradingSettings,
+            responses=responses(401))
+async def get_grading(actor: Caller, uow: UoW, response: Response) -> GradingSettings:
+    """The scorecard: band thresholds per factor, grade cut-offs, window and minimum trading days."""
+    doc = await settings_service.get_setting(uow, actor, key="grading")
+    set_etag(response, doc.version)
+    return GradingSettings(**doc.value, version=doc.version)
+
+
+@router.put("/grading", operation_id="settings_put_grading", response_model=GradingSettings,
+            responses=responses(400, 401, 403, 412, 422))
+async def put_grading(body: GradingSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
+                      response: Response) -> GradingSettings:
+    """Replace the scorecard policy (bands must be monotonic). Each version is kept; gradings
+    record the policy version they used."""
+    doc = await settings_service.put_setting(uow, actor, key="grading", value=settings_doc(body),
+                                             expected_version=expected_version)
+    set_etag(response, doc.version)
+    return GradingSettings(**doc.value, version=doc.version)
+
+
+@router.get("/credit", operation_id="settings_get_credit", response_model=CreditSettings,
+            responses=responses(401))
+async def get_credit(actor: Caller, uow: UoW, response: Response) -> CreditSettings:
+    """Approval thresholds, hold after overdue days, warn ratio, default terms and limit,
+    provision rates, collection actions, grade factors and the minimum repayment rate."""
+    doc = await settings_service.get_setting(uow, actor, key="credit")
+    set_etag(response, doc.version)
+    return CreditSettings(**doc.value, version=doc.version)
+
+
+@router.put("/credit", operation_id="settings_put_credit", response_model=CreditSettings,
+            responses=responses(400, 401, 403, 412, 422))
+async def put_credit(body: CreditSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
+                     response: Response) -> CreditSettings:
+    doc = await settings_service.put_setting(uow, actor, key="credit", value=settings_doc(body),
+                                             expected_version=expected_version)
+    set_etag(response, doc.version)
+    return CreditSettings(**doc.value, version=doc.version)

@@ -1,4 +1,8 @@
-"""Use cases for activities (calls, visits, emails, messages, meetings) on customers."""
+"""Use cases for activities (calls, visits, emails, messages, meetings) on customers.
+
+The ``*_in`` functions do the work inside a unit of work the caller opened and commits;
+the HTTP path wraps each in its own transaction, the sync push runs many in one.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain.errors import Conflict, Forbidden, InvalidInput
 from app.domain.roles import Principal, Role
+from app.services import tasks as tasks_service
 from app.services.common import apply_changes, check_version, found
 
 # A device clock may run a little fast; an activity further in the future is a plan, not a fact.
@@ -51,23 +56,32 @@ async def get_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.U
 
 async def log_activity(uow: UnitOfWork, actor: Principal, *, values: dict[str, Any],
                        activity_id: uuid.UUID | None = None) -> Activity:
-    """Record an activity; the customer's ``last_contact_at`` moves forward to it."""
-    now = utcnow()
-    _check_times(values, now)
+    """Record an activity; the customer's ``last_contact_at`` moves forward to it, and a
+    ``next_follow_up_at`` becomes a task for the author."""
     async with uow:
-        customer = found(await uow.customers.get(values["customer_id"], principal=actor), "Customer")
-        _require_logger(actor, customer)
-        if activity_id is not None and await uow.activities.exists_any(activity_id):
-            raise Conflict("An activity with this id already exists", code="activity.already_exists",
-                           id=str(activity_id))
-        await _check_contact(uow, customer, values.get("contact_id"))
-        activity = Activity(id=activity_id or uuid.uuid4(), created_by=actor.user_id, received_at=now,
-                            created_at=now, updated_at=now, **values)
-        uow.activities.add(activity)
-        await uow.flush()
-        await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
+        activity = await log_activity_in(uow, actor, values=values, activity_id=activity_id)
         await uow.commit()
         return activity
+
+
+async def log_activity_in(uow: UnitOfWork, actor: Principal, *, values: dict[str, Any],
+                          activity_id: uuid.UUID | None = None,
+                          now: dt.datetime | None = None) -> Activity:
+    now = now or utcnow()
+    _check_times(values, now)
+    customer = found(await uow.customers.get(values["customer_id"], principal=actor), "Customer")
+    _require_logger(actor, customer)
+    if activity_id is not None and await uow.activities.exists_any(activity_id):
+        raise Conflict("An activity with this id already exists", code="activity.already_exists",
+                       id=str(activity_id))
+    await _check_contact(uow, customer, values.get("contact_id"))
+    activity = Activity(id=activity_id or uuid.uuid4(), created_by=actor.user_id, received_at=now,
+                        created_at=now, updated_at=now, **values)
+    uow.activities.add(activity)
+    await uow.flush()
+    await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
+    await tasks_service.schedule_follow_up(uow, activity=activity, now=now, new_activity=True)
+    return activity
 
 
 async def _check_contact(uow: UnitOfWork, customer: Customer, contact_id: uuid.UUID | None) -> None:
@@ -79,34 +93,56 @@ async def _check_contact(uow: UnitOfWork, customer: Customer, contact_id: uuid.U
 
 async def update_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
                           expected_version: int | None, changes: dict[str, Any]) -> Activity:
-    now = utcnow()
-    _check_times(changes, now)
     async with uow:
-        activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True),
-                         "Activity")
-        customer = found(await uow.customers.get(activity.customer_id, principal=actor), "Customer")
-        _require_logger(actor, customer)
-        if actor.role is Role.rep and activity.created_by != actor.user_id:
-            raise Forbidden("Reps change only the activities they logged")
-        check_version(activity, expected_version)
-        if "contact_id" in changes:
-            await _check_contact(uow, customer, changes["contact_id"])
-        if apply_changes(activity, changes):
-            await uow.flush()
-            await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
-            await uow.commit()
+        activity = await update_activity_in(uow, actor, activity_id=activity_id,
+                                            expected_version=expected_version, changes=changes)
+        await uow.commit()
         return activity
+
+
+async def update_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
+                             expected_version: int | None, changes: dict[str, Any],
+                             now: dt.datetime | None = None) -> Activity:
+    now = now or utcnow()
+    _check_times(changes, now)
+    activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True),
+                     "Activity")
+    customer = found(await uow.customers.get(activity.customer_id, principal=actor), "Customer")
+    _require_logger(actor, customer)
+    if actor.role is Role.rep and activity.created_by != actor.user_id:
+        raise Forbidden("Reps change only the activities they logged")
+    check_version(activity, expected_version)
+    if "contact_id" in changes:
+        await _check_contact(uow, customer, changes["contact_id"])
+    diff = apply_changes(activity, changes)
+    if diff:
+        await uow.flush()
+        await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
+        if "next_follow_up_at" in diff:
+            await tasks_service.schedule_follow_up(uow, activity=activity, now=now)
+    return activity
 
 
 async def delete_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
                           expected_version: int | None) -> None:
     async with uow:
-        activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True),
-                         "Activity")
-        customer = found(await uow.customers.get(activity.customer_id, principal=actor), "Customer")
-        _require_logger(actor, customer)
-        if actor.role is Role.rep and activity.created_by != actor.user_id:
-            raise Forbidden("Reps delete only the activities they logged")
-        check_version(activity, expected_version)
-        activity.deleted_at = utcnow()
+        await delete_activity_in(uow, actor, activity_id=activity_id,
+                                 expected_version=expected_version)
         await uow.commit()
+
+
+async def delete_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
+                             expected_version: int | None) -> Activity:
+    """Soft delete; an open follow-up task of the activity is cancelled with it."""
+    activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True),
+                     "Activity")
+    customer = found(await uow.customers.get(activity.customer_id, principal=actor), "Customer")
+    _require_logger(actor, customer)
+    if actor.role is Role.rep and activity.created_by != actor.user_id:
+        raise Forbidden("Reps delete only the activities they logged")
+    check_version(activity, expected_version)
+    now = utcnow()
+    activity.deleted_at = now
+    await uow.flush()
+    await tasks_service.schedule_follow_up(uow, activity=activity, now=now)
+    return activity

@@ -144,7 +144,9 @@ async def update_contract(
         check_version(contract, expected_version)
         if contract.status != "draft":
             raise Conflict(
-                "Only a draft contract can be changed", code="contract.not_draft", status=contract.status
+                "Only a draft contract can be changed",
+                code="contract.not_draft",
+                contract_status=contract.status,
             )
         if "number" in changes and await uow.credit.number_taken(changes["number"], exclude=contract.id):
             raise Conflict("That contract number is taken", code="contract.number_taken")
@@ -179,7 +181,14 @@ async def sign_contract(
         contract, customer = await locked_contract(uow, actor, contract_id)
         if contract.status != "draft":
             raise Conflict(
-                "Only a draft contract can be signed", code="contract.not_draft", status=contract.status
+                "Only a draft contract can be signed",
+                code="contract.not_draft",
+                contract_status=contract.status,
+            )
+        if customer.stage == Stage.abandoned.value:
+            raise Conflict(
+                "An abandoned customer gets no contract; reactivate it first",
+                code="contract.customer_abandoned",
             )
         policy = await settings_service.credit_policy(uow)
         profile = await uow.credit.lock_profile(
@@ -261,7 +270,7 @@ async def cancel_contract(
             raise Conflict(
                 f"A {contract.status} contract cannot be cancelled",
                 code="contract.not_cancellable",
-                status=contract.status,
+                contract_status=contract.status,
             )
         if await uow.credit.billed(contract.id) > 0:
             raise Conflict(
@@ -329,7 +338,9 @@ async def accept_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uui
         contract, customer = await locked_contract(uow, actor, contract_id)
         if contract.status != "signed":
             raise Conflict(
-                "Only a signed contract can be accepted", code="contract.not_signed", status=contract.status
+                "Only a signed contract can be accepted",
+                code="contract.not_signed",
+                contract_status=contract.status,
             )
         if contract.accepted_at is None:
             contract.accepted_at = now

@@ -343,15 +343,18 @@ class _Row:
     id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
+    _keys: list[tuple[str, str]] | None = None
 
     def dedup_keys(self) -> list[tuple[str, str]]:
-        """The duplicate-detection keys, as create checks them."""
-        keys = [("uscc", self.fields["uscc"])] if self.fields.get("uscc") else []
-        keys.append(("name", self.fields["name_key"]))
-        if self.contact:
-            keys += [("phone", p) for p in self.contact["phones"]]
-            keys += [("email", e) for e in self.contact["emails"]]
-        return keys
+        """The duplicate-detection keys, as create checks them (valid rows only)."""
+        if self._keys is None:
+            keys = [("uscc", self.fields["uscc"])] if self.fields.get("uscc") else []
+            keys.append(("name", self.fields["name_key"]))
+            if self.contact:
+                keys += [("phone", p) for p in self.contact["phones"]]
+                keys += [("email", e) for e in self.contact["emails"]]
+            self._keys = keys
+        return self._keys
 
 
 def _error(loc: list[str | int], msg: str, type_: str) -> dict[str, Any]:

@@ -278,6 +278,17 @@ async def _duplicates(uow: UnitOfWork, *, uscc: str | None, name_key: str | None
             for m in matches]
 
 
+async def _check_referrer(uow: UnitOfWork, actor: Principal, referrer_id: uuid.UUID | None, *,
+                          customer_id: uuid.UUID | None) -> None:
+    """A referrer must be another live customer the caller can see."""
+    if referrer_id is None:
+        return
+    if referrer_id == customer_id or await uow.customers.get(referrer_id, principal=actor) is None:
+        raise InvalidInput("The referring customer is unknown", errors=[{
+            "loc": ["body", "referred_by"], "msg": "not a customer you can see (or the customer itself)",
+            "type": "value_error"}])
+
+
 def _duplicate_error(candidates: list[DuplicateCandidate]) -> Conflict:
     return Conflict(
         "A customer with the same USCC, phone, email or name already exists",
@@ -322,6 +333,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
                                        phones=phones, emails=emails)
         if candidates and not allow_duplicate:
             raise _duplicate_error(candidates)
+        await _check_referrer(uow, actor, fields.get("referred_by"), customer_id=None)
 
         source = fields.get("source") or ("self_discovered" if actor.role is Role.rep else "other")
         policy = await settings_service.pool_policy(uow)
@@ -394,6 +406,7 @@ async def update_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uui
         fields = normalize_customer_fields(changes, kind=kind, errors=errors)
         if errors:
             raise InvalidInput("The change is not valid; see errors", errors=errors)
+        await _check_referrer(uow, actor, fields.get("referred_by"), customer_id=customer.id)
         if fields.get("uscc") or "name_key" in fields:
             await uow.customers.lock_keys([fields.get("uscc"), fields.get("name_key")])
             candidates = await _duplicates(

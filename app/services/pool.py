@@ -260,7 +260,7 @@ async def _assignees(uow: UnitOfWork, actor: Principal, *, user_ids: Sequence[uu
     users = await uow.funnel.assignable_users(team_ids=team_ids, user_ids=user_ids, exclude=exclude)
     ids = [u.id for u in users]
     counts = await uow.funnel.active_counts(ids)
-    amounts = await uow.funnel.signed_amounts(ids, since=now - dt.timedelta(days=policy.ranking_days))
+    amounts = await uow.credit.signed_amounts(ids, since=now - dt.timedelta(days=policy.ranking_days))
     return [allocation.Assignee(user_id=u.id, team_id=u.team_id, signed_amount=amounts.get(u.id, 0),
                                 free_capacity=policy.max_active_customers - counts.get(u.id, 0))
             for u in users]
@@ -439,9 +439,9 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
     async with uow:
         pool_policy = await settings_service.pool_policy(uow)
         funnel_policy = await settings_service.funnel_policy(uow)
-        rows = await uow.funnel.worklist_rows(actor.user_id)
+        rows = await uow.funnel.worklist_rows(actor.user_id, now=now)
     keyed = []
-    for customer, follow_up, previous_days in rows:
+    for customer, follow_up, previous_days, overdue in rows:
         stage = Stage(customer.stage)
         active = stage in ACTIVE_STAGES
         facts = WorkItemFacts(
@@ -453,6 +453,7 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
             and (customer.last_contact_at is None or customer.last_contact_at < follow_up),
             stalled=is_stalled(stage, stage_entered_at=customer.stage_entered_at, now=now,
                                policy=funnel_policy),
+            payment_overdue=bool(overdue),
             days_in_previous_stage=previous_days,
         )
         deadline = protection_deadline(last_contact_at=customer.last_contact_at,

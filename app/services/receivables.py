@@ -87,7 +87,7 @@ async def create_receivable(
             raise Conflict(
                 f"A {contract.status} contract cannot be billed",
                 code="receivable.contract_not_signed",
-                status=contract.status,
+                contract_status=contract.status,
             )
         billed = await uow.credit.billed(contract.id)
         if billed + amount > contract.amount:

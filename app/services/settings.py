@@ -1,4 +1,4 @@
-"""Versioned policy settings (funnel, pool) stored as documents, defaults from the SPEC."""
+"""Versioned policy settings (funnel, pool, credit) stored as documents, defaults from the SPEC."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from typing import Any
 from app.db.base import utcnow
 from app.db.models import Setting, SettingHistory
 from app.db.uow import UnitOfWork
+from app.domain.credit import (
+    DEFAULT_CREDIT_POLICY,
+    AgingBucket,
+    CreditPolicy,
+    validate_credit_policy,
+)
 from app.domain.errors import InvalidInput
 from app.domain.funnel import (
     DEFAULT_FUNNEL_POLICY,
@@ -17,6 +23,7 @@ from app.domain.funnel import (
     Stage,
     validate_funnel_policy,
 )
+from app.domain.grading import DEFAULT_GRADING_POLICY, GradingPolicy, validate_grading_policy
 from app.domain.ownership import DEFAULT_POOL_POLICY, PoolPolicy, validate_pool_policy
 from app.domain.roles import Principal
 from app.services.common import check_version
@@ -68,10 +75,105 @@ def pool_from_doc(doc: dict[str, Any]) -> PoolPolicy:
             "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
 
 
-_DEFAULTS = {"funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY), "pool": pool_to_doc(DEFAULT_POOL_POLICY)}
+# The credit document also carries ``default_credit_limit`` (the limit a customer's credit
+# profile starts with); it is a deployment default, not part of the domain policy.
+DEFAULT_CREDIT_LIMIT = Decimal("0.00")
+
+
+def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAULT_CREDIT_LIMIT
+                  ) -> dict[str, Any]:
+    return {
+        "manager_limit_max": f"{policy.manager_limit_max:.2f}",
+        "finance_limit_max": f"{policy.finance_limit_max:.2f}",
+        "hold_after_overdue_days": policy.hold_after_overdue_days,
+        "warn_ratio": str(policy.warn_ratio),
+        "default_payment_terms_days": policy.default_payment_terms_days,
+        "default_credit_limit": f"{default_credit_limit:.2f}",
+        "min_repayment_rate": str(policy.min_repayment_rate),
+        "provision_rates": {b.value: str(policy.provision_rates[b]) for b in AgingBucket
+                            if b in policy.provision_rates},
+        "collection_actions": {b.value: policy.collection_actions[b] for b in AgingBucket
+                               if b in policy.collection_actions},
+        "grade_factors": {g: str(f) for g, f in policy.grade_factors.items()},
+    }
+
+
+def _credit_error(exc: Exception) -> InvalidInput:
+    return InvalidInput("The credit settings are not valid", errors=[{
+        "loc": ["body"], "msg": str(exc), "type": "value_error"}])
+
+
+def _finite(value: Any) -> Decimal:
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"not a finite number: {value}")
+    return number
+
+
+def credit_from_doc(doc: dict[str, Any]) -> CreditPolicy:
+    try:
+        return CreditPolicy(
+            manager_limit_max=_finite(doc["manager_limit_max"]),
+            finance_limit_max=_finite(doc["finance_limit_max"]),
+            hold_after_overdue_days=int(doc["hold_after_overdue_days"]),
+            warn_ratio=_finite(doc["warn_ratio"]),
+            default_payment_terms_days=int(doc["default_payment_terms_days"]),
+            min_repayment_rate=_finite(doc["min_repayment_rate"]),
+            provision_rates={AgingBucket(k): _finite(v) for k, v in doc["provision_rates"].items()},
+            collection_actions={AgingBucket(k): str(v) for k, v in doc["collection_actions"].items()},
+            grade_factors={str(k): _finite(v) for k, v in doc["grade_factors"].items()},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise _credit_error(exc) from exc
+
+
+def default_credit_limit_from_doc(doc: dict[str, Any]) -> Decimal:
+    try:
+        value = Decimal(str(doc.get("default_credit_limit", DEFAULT_CREDIT_LIMIT)))
+    except ArithmeticError as exc:
+        raise _credit_error(exc) from exc
+    if not value.is_finite() or value < 0:
+        raise InvalidInput("The credit settings are not valid", errors=[{
+            "loc": ["body", "default_credit_limit"], "msg": "must be a non-negative amount",
+            "type": "value_error"}])
+    return value.quantize(Decimal("0.01"))
+
+
+def _validate_credit(doc: dict[str, Any]) -> dict[str, Any]:
+    limit = default_credit_limit_from_doc(doc)
+    return credit_to_doc(validate_credit_policy(credit_from_doc(doc)), default_credit_limit=limit)
+
+
+_GRADING_FIELDS = ("signed_amount_thresholds", "repayment_rate_thresholds", "outstanding_thresholds")
+
+
+def grading_to_doc(policy: GradingPolicy) -> dict[str, Any]:
+    doc: dict[str, Any] = {name: [str(v) for v in getattr(policy, name)] for name in _GRADING_FIELDS}
+    doc.update(grade_a_min_total=policy.grade_a_min_total, grade_b_min_total=policy.grade_b_min_total,
+               trailing_months=policy.trailing_months, min_trading_days=policy.min_trading_days)
+    return doc
+
+
+def grading_from_doc(doc: dict[str, Any], *, version: int = 1) -> GradingPolicy:
+    try:
+        return GradingPolicy(
+            version=version,
+            **{name: tuple(Decimal(str(v)) for v in doc[name]) for name in _GRADING_FIELDS},
+            grade_a_min_total=int(doc["grade_a_min_total"]), grade_b_min_total=int(doc["grade_b_min_total"]),
+            trailing_months=int(doc["trailing_months"]), min_trading_days=int(doc["min_trading_days"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidInput("The grading settings are not valid", errors=[{
+            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+
+
+_DEFAULTS = {"funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY), "pool": pool_to_doc(DEFAULT_POOL_POLICY),
+             "credit": credit_to_doc(DEFAULT_CREDIT_POLICY),
+             "grading": grading_to_doc(DEFAULT_GRADING_POLICY)}
 _VALIDATE = {
     "funnel": lambda doc: funnel_to_doc(validate_funnel_policy(funnel_from_doc(doc))),
     "pool": lambda doc: pool_to_doc(validate_pool_policy(pool_from_doc(doc))),
+    "credit": _validate_credit,
+    "grading": lambda doc: grading_to_doc(validate_grading_policy(grading_from_doc(doc))),
 }
 
 
@@ -93,6 +195,20 @@ async def pool_policy(uow: UnitOfWork) -> PoolPolicy:
     return pool_from_doc((await _document(uow, "pool")).value)
 
 
+async def credit_policy(uow: UnitOfWork) -> CreditPolicy:
+    return credit_from_doc((await _document(uow, "credit")).value)
+
+
+async def grading_policy(uow: UnitOfWork) -> GradingPolicy:
+    """The scorecard policy; its version is the settings version + 1 (1 = the defaults)."""
+    doc = await _document(uow, "grading")
+    return grading_from_doc(doc.value, version=doc.version + 1)
+
+
+async def default_credit_limit(uow: UnitOfWork) -> Decimal:
+    return default_credit_limit_from_doc((await _document(uow, "credit")).value)
+
+
 # --- the HTTP use cases ----------------------------------------------------------------------
 
 
@@ -104,7 +220,13 @@ async def get_setting(uow: UnitOfWork, actor: Principal, *, key: str) -> Version
 async def put_setting(uow: UnitOfWork, actor: Principal, *, key: str, value: dict[str, Any],
                       expected_version: int | None) -> Versioned:
     """Replace a policy after validating it; every version is kept in history."""
-    normalized = _VALIDATE[key](value)
+    try:
+        normalized = _VALIDATE[key](value)
+    except InvalidInput as exc:
+        # The domain names fields of the policy; clients read `loc` from the request body.
+        exc.errors = [e if list(e["loc"])[:1] == ["body"] else {**e, "loc": ["body", *e["loc"]]}
+                      for e in exc.errors]
+        raise
     now = utcnow()
     async with uow:
         stored = await uow.funnel.setting(key, for_update=True)

@@ -224,3 +224,205 @@ async def make_activity(uow_factory: Callable[[], UnitOfWork], *, customer: Any,
         uow.activities.add(activity)
         await uow.commit()
     return activity
+
+
+# ----------------------------------------------------------------------------------------
+# Funnel and pool (SPEC §4-§5): stored transitions, direct row updates, policy settings
+# and principals for calling services directly.
+# ----------------------------------------------------------------------------------------
+
+
+async def record_created(uow_factory: Callable[[], UnitOfWork], customer: Any, *,
+                         at: Any = None) -> None:
+    """The ``created`` transition row the API writes when a customer is created, so the
+    history of a builder-made customer replays from its first stage."""
+    from app.db.models import StageTransition
+
+    async with uow_factory() as uow:
+        uow.funnel.add_transition(StageTransition(
+            customer_id=customer.id, from_stage=None, to_stage=customer.stage, kind="created",
+            at=at or customer.created_at, actor_id=None, owner_id=customer.owner_id,
+            team_id=customer.team_id, out_of_funnel=customer.out_of_funnel))
+        await uow.commit()
+
+
+async def make_funnel_customer(uow_factory: Callable[[], UnitOfWork], **kwargs: Any) -> Any:
+    """``make_customer`` plus its ``created`` transition row."""
+    customer = await make_customer(uow_factory, **kwargs)
+    await record_created(uow_factory, customer)
+    return customer
+
+
+async def add_transition_row(uow_factory: Callable[[], UnitOfWork], *, customer: Any, to_stage: str,
+                             at: Any, owner: User | None = None, from_stage: str | None = None,
+                             kind: str = "forward", days_in_from_stage: Any = None) -> None:
+    """A stored transition inserted directly (e.g. past signings that rank sellers)."""
+    from app.db.models import StageTransition
+
+    async with uow_factory() as uow:
+        uow.funnel.add_transition(StageTransition(
+            customer_id=customer.id, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at,
+            owner_id=owner.id if owner else None, team_id=owner.team_id if owner else None,
+            days_in_from_stage=days_in_from_stage))
+        await uow.commit()
+
+
+async def update_customer_row(uow_factory: Callable[[], UnitOfWork], customer_id: Any,
+                              **values: Any) -> None:
+    """Set columns of a customer directly (no rules, no history): clocks, stages, owners."""
+    from sqlalchemy import update
+
+    from app.db.models import Customer
+
+    async with uow_factory() as uow:
+        await uow.session.execute(update(Customer).where(Customer.id == customer_id).values(**values))
+        await uow.commit()
+
+
+async def principal_of(uow_factory: Callable[[], UnitOfWork], user: User) -> Any:
+    """The Principal the API would build for ``user`` (managers get their team tree)."""
+    from app.services.auth import build_principal
+
+    async with uow_factory() as uow:
+        return await build_principal(uow, user)
+
+
+async def set_pool_policy(uow_factory: Callable[[], UnitOfWork], actor: User, **changes: Any) -> Any:
+    """Change the pool policy through the settings service (defaults for the rest)."""
+    from app.services import settings as settings_service
+
+    current = await settings_service.get_setting(uow_factory(), await principal_of(uow_factory, actor),
+                                                 key="pool")
+    return await settings_service.put_setting(
+        uow_factory(), await principal_of(uow_factory, actor), key="pool",
+        value={**current.value, **changes}, expected_version=None)
+
+
+# ----------------------------------------------------------------------------------------
+# Credit, contracts, receivables and payments (SPEC §6): credit profiles and rows set
+# directly (tests need not go through the credit-limit request routes), plus thin HTTP
+# helpers for the contract, receivable and payment paths.
+# ----------------------------------------------------------------------------------------
+
+
+async def set_credit_profile(uow_factory: Callable[[], UnitOfWork], customer_id: Any, *,
+                             credit_limit: Any = None, payment_terms_days: int | None = None,
+                             on_hold: bool | None = None) -> Any:
+    """Create (or change) a customer's credit profile directly; unset values stay as they are
+    (a new profile starts at limit 0.00, terms 30, no hold)."""
+    from decimal import Decimal
+
+    async with uow_factory() as uow:
+        profile = await uow.credit.lock_profile(customer_id, default_limit=Decimal("0.00"),
+                                                default_terms=30)
+        if credit_limit is not None:
+            profile.credit_limit = Decimal(str(credit_limit))
+        if payment_terms_days is not None:
+            profile.payment_terms_days = payment_terms_days
+        if on_hold is not None:
+            profile.on_hold = on_hold
+        await uow.commit()
+        return profile
+
+
+async def set_credit_limit(uow_factory: Callable[[], UnitOfWork], customer_id: Any,
+                           amount: Any) -> Any:
+    """Set a customer's credit limit directly, as an approved limit request would."""
+    return await set_credit_profile(uow_factory, customer_id, credit_limit=amount)
+
+
+async def make_contract(uow_factory: Callable[[], UnitOfWork], *, customer: Any, amount: Any,
+                        status: str = "draft", number: str | None = None,
+                        signed_at: Any = None, payment_terms_days: int = 30,
+                        accepted_at: Any = None) -> Any:
+    """A contract row inserted directly (no credit check, no funnel move)."""
+    from decimal import Decimal
+
+    from app.db.base import utcnow
+    from app.db.models import Contract
+
+    now = utcnow()
+    contract = Contract(
+        id=uuid.uuid4(), customer_id=customer.id, number=number or f"C-{uuid.uuid4().hex[:10]}",
+        amount=Decimal(str(amount)), payment_terms_days=payment_terms_days, status=status,
+        owner_id=customer.owner_id, team_id=customer.team_id, created_at=now, updated_at=now,
+        signed_at=signed_at or (now if status in ("signed", "completed") else None),
+        accepted_at=accepted_at)
+    async with uow_factory() as uow:
+        uow.credit.add(contract)
+        await uow.commit()
+    return contract
+
+
+async def make_receivable(uow_factory: Callable[[], UnitOfWork], *, contract: Any, amount: Any,
+                          due_at: Any, issued_at: Any = None, paid_amount: Any = "0.00") -> Any:
+    """A receivable row inserted directly (no billing checks, no allocations)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from app.db.base import utcnow
+    from app.db.models import Receivable
+
+    now = utcnow()
+    receivable = Receivable(
+        id=uuid.uuid4(), contract_id=contract.id, customer_id=contract.customer_id,
+        amount=Decimal(str(amount)), paid_amount=Decimal(str(paid_amount)),
+        issued_at=issued_at or due_at - dt.timedelta(days=30), due_at=due_at,
+        created_at=now, updated_at=now)
+    async with uow_factory() as uow:
+        uow.credit.add(receivable)
+        await uow.commit()
+    return receivable
+
+
+async def api_draft_contract(client: httpx.AsyncClient, user: User, customer_id: Any, amount: Any,
+                             **body: Any) -> dict[str, Any]:
+    """``POST /contracts`` as ``user``; asserts 201 and answers the contract."""
+    body = {"customer_id": str(customer_id), "number": f"C-{uuid.uuid4().hex[:10]}",
+            "amount": str(amount), **body}
+    response = await client.post("/api/v1/contracts", headers=access_headers(user), json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def api_sign_contract(client: httpx.AsyncClient, user: User, contract_id: Any,
+                            **body: Any) -> dict[str, Any]:
+    """``POST /contracts/{id}/sign`` as ``user``; asserts 200 and answers the contract."""
+    response = await client.post(f"/api/v1/contracts/{contract_id}/sign",
+                                 headers=access_headers(user), json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def api_bill(client: httpx.AsyncClient, user: User, contract_id: Any, amount: Any, *,
+                   due_at: Any = None, issued_at: Any = None) -> dict[str, Any]:
+    """``POST /receivables`` as ``user`` (finance); due in 30 days unless given."""
+    import datetime as dt
+
+    from app.db.base import utcnow
+
+    now = utcnow()
+    due_at = due_at or now + dt.timedelta(days=30)
+    issued_at = issued_at or min(now, due_at)
+    response = await client.post("/api/v1/receivables", headers=access_headers(user), json={
+        "contract_id": str(contract_id), "amount": str(amount),
+        "issued_at": issued_at.isoformat(), "due_at": due_at.isoformat()})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def api_pay(client: httpx.AsyncClient, user: User, customer_id: Any, amount: Any, *,
+                  received_at: Any = None, allocations: Any = None) -> dict[str, Any]:
+    """``POST /payments`` as ``user`` (finance); asserts 201 and answers the payment."""
+    import datetime as dt
+
+    from app.db.base import utcnow
+
+    body: dict[str, Any] = {
+        "customer_id": str(customer_id), "amount": str(amount),
+        "received_at": (received_at or utcnow() - dt.timedelta(minutes=1)).isoformat()}
+    if allocations is not None:
+        body["allocations"] = [{"receivable_id": str(r), "amount": str(a)} for r, a in allocations]
+    response = await client.post("/api/v1/payments", headers=access_headers(user), json=body)
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -25,12 +25,17 @@ from app.db.models.funnel import (
     SettingHistory,
     StageTransition,
 )
+from app.db.models.grading import CustomerGrading
 from app.db.models.org import Team, User
+from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
+from app.db.models.tasks import Task
 
 __all__ = [
     "AbandonmentReview",
     "Activity",
     "Base",
+    "ChangeCounter",
+    "ChangeLog",
     "Contact",
     "ContactPoint",
     "Contract",
@@ -38,6 +43,7 @@ __all__ = [
     "CreditLimitRequest",
     "CreditProfile",
     "Customer",
+    "CustomerGrading",
     "CustomerHistory",
     "IdempotencyRecord",
     "OwnershipEvent",
@@ -48,6 +54,8 @@ __all__ = [
     "Setting",
     "SettingHistory",
     "StageTransition",
+    "SyncReceipt",
+    "Task",
     "Team",
     "User",
 ]

@@ -66,7 +66,8 @@ class OwnershipEvent(IdMixin, Base):
     from_owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
     to_owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
-    reason: Mapped[str | None] = mapped_column(String(100))
+    # Allocation and handover plans explain themselves in a sentence.
+    reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (

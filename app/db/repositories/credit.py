@@ -61,6 +61,12 @@ class CreditRepository:
             return stmt
         return stmt.join(Customer, Customer.id == customer_column).where(scope)
 
+    async def _newest_first(self, stmt: Select[Any], model: Any, *, cursor: str | None,
+                            limit: int) -> Page[Any]:
+        return await paginate(self.session, stmt, sort="-created_at", keys=[model.created_at, model.id],
+                              key_of=lambda row: [row.created_at, row.id], cursor=cursor, limit=limit,
+                              direction="desc")
+
     # --- credit profile ------------------------------------------------------------------------
 
     async def lock_profile(
@@ -164,16 +170,7 @@ class CreditRepository:
             stmt = stmt.where(Contract.customer_id == customer_id)
         if status is not None:
             stmt = stmt.where(Contract.status == status)
-        return await paginate(
-            self.session,
-            stmt,
-            sort="-created_at",
-            keys=[Contract.created_at, Contract.id],
-            key_of=lambda c: [c.created_at, c.id],
-            cursor=cursor,
-            limit=limit,
-            direction="desc",
-        )
+        return await self._newest_first(stmt, Contract, cursor=cursor, limit=limit)
 
     async def billed(self, contract_id: uuid.UUID) -> Decimal:
         total = await self.session.scalar(
@@ -192,7 +189,11 @@ class CreditRepository:
         return Decimal(total or 0)
 
     async def contract_facts(self, customer_id: uuid.UUID) -> ContractFacts:
-        """What the funnel's signed/implemented entry conditions need to know."""
+        """What the funnel's signed/implemented entry conditions need to know.
+
+        `implemented` needs one contract both fully paid and accepted; when none is, the
+        facts name what the most advanced contract still lacks.
+        """
         rows = (
             await self.session.execute(
                 select(
@@ -201,11 +202,13 @@ class CreditRepository:
             )
         ).all()
         live = [r for r in rows if r.status in ("signed", "completed")]
-        fully_paid = accepted = False
-        for row in live:
-            if await self.paid(row.id) >= row.amount:
-                fully_paid = True
-                accepted = accepted or row.accepted_at is not None
+        states = [(await self.paid(r.id) >= r.amount, r.accepted_at is not None) for r in live]
+        if (True, True) in states:
+            fully_paid = accepted = True
+        else:
+            fully_paid = any(paid for paid, _ in states)
+            # Paid on one contract and accepted on another is not an implementation.
+            accepted = not fully_paid and any(done for _, done in states)
         return ContractFacts(
             has_signed_contract=bool(live),
             contract_cancelled=not live and any(r.status == "cancelled" and r.signed_at for r in rows),
@@ -360,7 +363,8 @@ class CreditRepository:
             CreditLimitRequest.customer_id,
         )
         if for_update:
-            stmt = stmt.with_for_update(of=CreditLimitRequest)
+            # Re-read under the lock: an earlier unlocked read may sit in the session.
+            stmt = stmt.with_for_update(of=CreditLimitRequest).execution_options(populate_existing=True)
         return await self.session.scalar(stmt)
 
     async def limit_requests(
@@ -377,16 +381,7 @@ class CreditRepository:
             stmt = stmt.where(CreditLimitRequest.status == status)
         if customer_id is not None:
             stmt = stmt.where(CreditLimitRequest.customer_id == customer_id)
-        return await paginate(
-            self.session,
-            stmt,
-            sort="-created_at",
-            keys=[CreditLimitRequest.created_at, CreditLimitRequest.id],
-            key_of=lambda r: [r.created_at, r.id],
-            cursor=cursor,
-            limit=limit,
-            direction="desc",
-        )
+        return await self._newest_first(stmt, CreditLimitRequest, cursor=cursor, limit=limit)
 
     async def limit_changes(self, customer_id: uuid.UUID) -> list[CreditLimitChange]:
         stmt = (
@@ -452,6 +447,44 @@ class CreditRepository:
             (k, name, b, Decimal(total or 0))
             for k, name, b, total in (await self.session.execute(stmt)).all()
         ]
+
+    async def aging_bucket_totals(
+        self,
+        principal: Principal,
+        *,
+        as_of: dt.datetime,
+        bucket_edges: Sequence[tuple[str, dt.datetime | None]],
+    ) -> dict[str, Decimal]:
+        """Outstanding at ``as_of`` per aging bucket over every receivable in scope, in SQL
+        (the same rules and ``bucket_edges`` as ``aging_rows``)."""
+        paid_by_then = (
+            select(func.coalesce(func.sum(PaymentAllocation.amount), literal(0, Money)))
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.receivable_id == Receivable.id, Payment.received_at <= as_of)
+            .correlate(Receivable)
+            .scalar_subquery()
+        )
+        outstanding = Receivable.amount - paid_by_then
+        bucket = case(
+            *[(Receivable.due_at >= edge, literal(name)) for name, edge in bucket_edges if edge is not None],
+            else_=literal(bucket_edges[-1][0]),
+        ).label("bucket")
+        per_receivable = (
+            select(bucket, outstanding.label("outstanding"))
+            .select_from(Receivable)
+            .join(Customer, Customer.id == Receivable.customer_id)
+            .where(
+                Receivable.issued_at <= as_of,
+                (Receivable.written_off_at.is_(None)) | (Receivable.written_off_at > as_of),
+                outstanding > 0,
+            )
+        )
+        scope = customer_scope(principal)
+        if scope is not None:
+            per_receivable = per_receivable.where(scope)
+        rows = per_receivable.subquery()
+        stmt = select(rows.c.bucket, func.sum(rows.c.outstanding)).group_by(rows.c.bucket)
+        return {b: Decimal(total or 0) for b, total in (await self.session.execute(stmt)).all()}
 
     async def written_off_total(self, principal: Principal, *, as_of: dt.datetime) -> Decimal:
         outstanding = Receivable.amount - Receivable.paid_amount

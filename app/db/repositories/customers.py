@@ -12,6 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.changes import note_changed
 from app.db.models import Activity, Contact, ContactPoint, Customer, CustomerHistory
 from app.db.repositories.pagination import Page, paginate
 from app.domain.funnel import ACTIVE_STAGES
@@ -202,13 +203,15 @@ class CustomerRepository:
 
     async def touch_last_contact(self, customer_id: uuid.UUID, at: dt.datetime) -> None:
         """Move ``last_contact_at`` forward only (never back), atomically."""
-        await self.session.execute(
+        result = await self.session.execute(
             update(Customer)
             .where(Customer.id == customer_id,
                    or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < at))
             .values(last_contact_at=at)
             .execution_options(synchronize_session=False)
         )
+        if result.rowcount:  # type: ignore[attr-defined]
+            note_changed(self.session, "customer", [customer_id])
 
     async def reload(self, customer_id: uuid.UUID) -> Customer:
         """Read a row again after a bulk UPDATE changed it behind the session's back."""
@@ -314,14 +317,15 @@ class ContactRepository:
             await self.session.execute(ContactPoint.__table__.insert(), rows)
 
     async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
-        result = await self.session.execute(
+        moved = list((await self.session.scalars(
             update(Contact).where(Contact.customer_id == from_customer)
             .values(customer_id=to_customer, version=Contact.version + 1)
-            .execution_options(synchronize_session=False))
+            .returning(Contact.id).execution_options(synchronize_session=False))).all())
+        note_changed(self.session, "contact", moved)
         await self.session.execute(
             update(ContactPoint).where(ContactPoint.customer_id == from_customer)
             .values(customer_id=to_customer).execution_options(synchronize_session=False))
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+        return len(moved)
 
 
 class ActivityRepository:
@@ -329,10 +333,12 @@ class ActivityRepository:
         self.session = session
 
     def visible_to(self, principal: Principal) -> Select[tuple[Activity]]:
-        stmt = select(Activity).where(Activity.deleted_at.is_(None))
+        # A deleted (or merged-away) customer takes its activities out of view with it.
+        stmt = (select(Activity).join(Customer, Customer.id == Activity.customer_id)
+                .where(Activity.deleted_at.is_(None), Customer.deleted_at.is_(None)))
         scope = customer_scope(principal)
         if scope is not None:
-            stmt = stmt.join(Customer, Customer.id == Activity.customer_id).where(scope)
+            stmt = stmt.where(scope)
         return stmt
 
     async def get(self, activity_id: uuid.UUID, *, principal: Principal | None = None,
@@ -382,11 +388,12 @@ class ActivityRepository:
         return await self.session.scalar(stmt)
 
     async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
-        result = await self.session.execute(
+        moved = list((await self.session.scalars(
             update(Activity).where(Activity.customer_id == from_customer)
             .values(customer_id=to_customer, version=Activity.version + 1)
-            .execution_options(synchronize_session=False))
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+            .returning(Activity.id).execution_options(synchronize_session=False))).all())
+        note_changed(self.session, "activity", moved)
+        return len(moved)
 
     def add(self, activity: Activity) -> None:
         self.session.add(activity)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.changes import note_changed
 from app.db.models import (
     AbandonmentReview,
     Activity,
     Customer,
     OwnershipEvent,
+    Receivable,
     Setting,
     SettingHistory,
     StageTransition,
@@ -89,7 +90,10 @@ class FunnelRepository:
             update(Customer).where(*conditions)
             .values(owner_id=owner_id, team_id=team_id, claimed_at=now, version=Customer.version + 1)
             .execution_options(synchronize_session=False))
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        taken = result.rowcount == 1  # type: ignore[attr-defined]
+        if taken:
+            note_changed(self.session, "customer", [customer_id])
+        return taken
 
     async def pool_candidates(self, *, now: dt.datetime, customer_ids: Sequence[uuid.UUID] | None,
                               limit: int, ignore_cooldown: bool = False) -> list[Customer]:
@@ -154,24 +158,12 @@ class FunnelRepository:
                 .group_by(Customer.owner_id))
         return {owner: int(n) for owner, n in (await self.session.execute(stmt)).all()}
 
-    async def signed_amounts(self, user_ids: Sequence[uuid.UUID], *,
-                             since: dt.datetime) -> dict[uuid.UUID, Decimal]:
-        """Signed amount per owner since ``since``: the target amount of each customer they
-        moved to ``signed`` in the window (contracts refine this once they exist)."""
-        if not user_ids:
-            return {}
-        stmt = (select(StageTransition.owner_id, func.sum(Customer.target_amount))
-                .join(Customer, Customer.id == StageTransition.customer_id)
-                .where(StageTransition.owner_id.in_(list(user_ids)),
-                       StageTransition.to_stage == Stage.signed.value, StageTransition.at >= since)
-                .group_by(StageTransition.owner_id))
-        return {owner: amount or Decimal(0) for owner, amount in (await self.session.execute(stmt)).all()}
-
     # --- worklist ---------------------------------------------------------------------------
 
-    async def worklist_rows(self, owner_id: uuid.UUID) -> list[tuple[Customer, Any, Any]]:
-        """The owner's customers with their latest follow-up time and last transition's
-        days in the previous stage."""
+    async def worklist_rows(self, owner_id: uuid.UUID, *,
+                            now: dt.datetime) -> list[tuple[Customer, Any, Any, int]]:
+        """The owner's customers with their latest follow-up time, the last transition's
+        days in the previous stage, and how many of their receivables are overdue."""
         follow_up = (select(func.max(Activity.next_follow_up_at))
                      .where(Activity.customer_id == Customer.id, Activity.deleted_at.is_(None))
                      .correlate(Customer).scalar_subquery())
@@ -180,7 +172,11 @@ class FunnelRepository:
                                 StageTransition.to_stage == Customer.stage)
                          .order_by(StageTransition.at.desc()).limit(1)
                          .correlate(Customer).scalar_subquery())
-        stmt = (select(Customer, follow_up, previous_days)
+        overdue = (select(func.count(Receivable.id))
+                   .where(Receivable.customer_id == Customer.id, Receivable.written_off_at.is_(None),
+                          Receivable.amount > Receivable.paid_amount, Receivable.due_at < now)
+                   .correlate(Customer).scalar_subquery())
+        stmt = (select(Customer, follow_up, previous_days, overdue)
                 .where(Customer.owner_id == owner_id, Customer.deleted_at.is_(None)))
         return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
 

@@ -1,0 +1,105 @@
+"""Contracts: drafting, signing (with the credit check), cancelling, accepting."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Response, status
+
+from app.domain.roles import Principal
+from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.problems import responses
+from app.routers.schemas.common import Page
+from app.routers.schemas.contracts import (
+    CancelRequest,
+    ContractCreate,
+    ContractRead,
+    ContractStatus,
+    ContractUpdate,
+    SignRequest,
+)
+from app.services import contracts as contracts_service
+
+router = APIRouter(prefix="/contracts", tags=["contracts"])
+
+Drafter = Annotated[Principal, allow(*contracts_service.DRAFTERS)]
+Signer = Annotated[Principal, allow(*contracts_service.SIGNERS)]
+Acceptor = Annotated[Principal, allow(*contracts_service.ACCEPTORS)]
+
+
+def _read(contract: object, response: Response) -> ContractRead:
+    read = ContractRead.model_validate(contract)
+    set_etag(response, read.version)
+    return read
+
+
+@router.get("", operation_id="contracts_list", response_model=Page[ContractRead],
+            responses=responses(400, 401, 422))
+async def list_contracts(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
+                         customer_id: uuid.UUID | None = None,
+                         status: ContractStatus | None = None) -> Page[ContractRead]:
+    """Contracts of customers in the caller's scope, newest first."""
+    page = await contracts_service.list_contracts(uow, actor, customer_id=customer_id, status=status,
+                                                  cursor=cursor, limit=limit)
+    return Page[ContractRead](items=[ContractRead.model_validate(c) for c in page.items],
+                              next_cursor=page.next_cursor)
+
+
+@router.post("", operation_id="contracts_create", response_model=ContractRead,
+             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 409, 422))
+async def create_contract(body: ContractCreate, actor: Drafter, uow: UoW, response: Response) -> ContractRead:
+    """Draft a contract for a customer (reps: their own customers)."""
+    contract = await contracts_service.create_contract(uow, actor, **body.model_dump())
+    response.headers["Location"] = f"/api/v1/contracts/{contract.id}"
+    return _read(contract, response)
+
+
+@router.get("/{contract_id}", operation_id="contracts_get", response_model=ContractRead,
+            responses=responses(401, 404, 422))
+async def get_contract(contract_id: uuid.UUID, actor: Caller, uow: UoW, response: Response) -> ContractRead:
+    return _read(await contracts_service.get_contract(uow, actor, contract_id=contract_id), response)
+
+
+@router.patch("/{contract_id}", operation_id="contracts_update", response_model=ContractRead,
+              responses=responses(400, 401, 403, 404, 409, 412, 422))
+async def update_contract(contract_id: uuid.UUID, body: ContractUpdate, actor: Drafter, uow: UoW,
+                          expected_version: IfMatch, response: Response) -> ContractRead:
+    """Change a draft (number, amount, payment terms)."""
+    contract = await contracts_service.update_contract(
+        uow, actor, contract_id=contract_id, expected_version=expected_version,
+        changes=body.model_dump(exclude_unset=True))
+    return _read(contract, response)
+
+
+@router.post("/{contract_id}/sign", operation_id="contracts_sign", response_model=ContractRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def sign_contract(contract_id: uuid.UUID, actor: Signer, uow: UoW, response: Response,
+                        body: SignRequest | None = None) -> ContractRead:
+    """Sign a draft. The credit check runs here: 409 `credit.limit_exceeded` (limit, exposure,
+    available, shortfall) or `credit.on_hold`, unless `override.reason` is given by a role
+    allowed to override. The customer moves to `signed`."""
+    body = body or SignRequest()
+    contract = await contracts_service.sign_contract(
+        uow, actor, contract_id=contract_id, signed_at=body.signed_at,
+        override_reason=body.override.reason if body.override else None)
+    return _read(contract, response)
+
+
+@router.post("/{contract_id}/cancel", operation_id="contracts_cancel", response_model=ContractRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def cancel_contract(contract_id: uuid.UUID, body: CancelRequest, actor: Signer, uow: UoW,
+                          response: Response) -> ContractRead:
+    """Cancel a draft or an unbilled signed contract; the customer steps back to `intent`."""
+    contract = await contracts_service.cancel_contract(uow, actor, contract_id=contract_id,
+                                                       reason=body.reason)
+    return _read(contract, response)
+
+
+@router.post("/{contract_id}/accept", operation_id="contracts_accept", response_model=ContractRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def accept_contract(contract_id: uuid.UUID, actor: Acceptor, uow: UoW,
+                          response: Response) -> ContractRead:
+    """Record implementation acceptance; once fully paid the contract completes and the
+    customer becomes `implemented`."""
+    return _read(await contracts_service.accept_contract(uow, actor, contract_id=contract_id), response)

@@ -1,0 +1,141 @@
+"""Customer credit: the credit view and terms, limit history, and credit-limit requests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Response, status
+
+from app.domain.roles import Principal
+from app.routers.deps import Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.problems import responses
+from app.routers.schemas.common import Page
+from app.routers.schemas.credit import (
+    CreditLimitChangeRead,
+    CreditLimitDecision,
+    CreditLimitHistory,
+    CreditLimitRequestCreate,
+    CreditLimitRequestRead,
+    CreditRead,
+    CreditUpdate,
+)
+from app.services import credit as credit_service
+
+# Full paths: the credit of a customer sits under /customers, the requests at the top level.
+router = APIRouter(prefix="", tags=["credit"])
+
+Reader = Annotated[Principal, allow(*credit_service.CREDIT_READERS)]
+Editor = Annotated[Principal, allow(*credit_service.CREDIT_EDITORS)]
+Requester = Annotated[Principal, allow(*credit_service.LIMIT_REQUESTERS)]
+Approver = Annotated[Principal, allow(*credit_service.LIMIT_APPROVERS)]
+
+
+def credit_read(view: credit_service.CreditView) -> CreditRead:
+    return CreditRead.model_validate(view)
+
+
+@router.get("/customers/{customer_id}/credit", operation_id="customers_credit",
+            response_model=CreditRead, responses=responses(401, 403, 404, 422))
+async def get_customer_credit(customer_id: uuid.UUID, actor: Reader, uow: UoW,
+                              response: Response) -> CreditRead:
+    """Limit, exposure (open receivables + signed-but-unbilled), available credit, hold, terms,
+    warnings and a suggested limit with its reasoning."""
+    view = await credit_service.get_credit(uow, actor, customer_id=customer_id)
+    set_etag(response, view.version)
+    return credit_read(view)
+
+
+@router.patch("/customers/{customer_id}/credit", operation_id="customers_update_credit",
+              response_model=CreditRead, responses=responses(400, 401, 403, 404, 412, 422))
+async def update_customer_credit(customer_id: uuid.UUID, body: CreditUpdate, actor: Editor,
+                                 uow: UoW, expected_version: IfMatch,
+                                 response: Response) -> CreditRead:
+    """Payment terms and the manual credit hold (finance, director). The limit changes only
+    through an approved credit-limit request."""
+    fields = body.model_dump(exclude_unset=True)
+    view = await credit_service.update_credit_terms(
+        uow, actor, customer_id=customer_id, expected_version=expected_version,
+        payment_terms_days=fields.get("payment_terms_days"), on_hold=fields.get("on_hold"),
+        hold_reason=fields.get("hold_reason", credit_service.UNSET))
+    set_etag(response, view.version)
+    return credit_read(view)
+
+
+@router.get("/customers/{customer_id}/credit/limit-history", operation_id="customers_credit_history",
+            response_model=CreditLimitHistory, responses=responses(401, 403, 404, 422))
+async def customer_credit_history(customer_id: uuid.UUID, actor: Reader,
+                                  uow: UoW) -> CreditLimitHistory:
+    """Every limit change: old → new, the approved request, who and why; newest first."""
+    changes = await credit_service.limit_history(uow, actor, customer_id=customer_id)
+    return CreditLimitHistory(items=[CreditLimitChangeRead.model_validate(c) for c in changes])
+
+
+@router.get("/credit-limit-requests", operation_id="credit_limit_requests_list",
+            response_model=Page[CreditLimitRequestRead], responses=responses(400, 401, 403, 422))
+async def list_credit_limit_requests(
+    actor: Requester, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
+    status: Literal["pending", "approved", "rejected"] | None = None,
+    customer_id: uuid.UUID | None = None,
+) -> Page[CreditLimitRequestRead]:
+    """Limit requests for customers in the caller's scope, newest first."""
+    page = await credit_service.list_requests(uow, actor, status=status, customer_id=customer_id,
+                                              cursor=cursor, limit=limit)
+    return Page[CreditLimitRequestRead](
+        items=[CreditLimitRequestRead.model_validate(r) for r in page.items],
+        next_cursor=page.next_cursor)
+
+
+@router.post("/credit-limit-requests", operation_id="credit_limit_requests_create",
+             response_model=CreditLimitRequestRead, status_code=status.HTTP_201_CREATED,
+             responses=responses(401, 403, 404, 409, 422))
+async def create_credit_limit_request(body: CreditLimitRequestCreate, actor: Requester, uow: UoW,
+                                      response: Response) -> CreditLimitRequestRead:
+    """Ask for a new limit, with a reason (reps for their own customers). `required_role` says
+    who may approve it: a manager up to `manager_limit_max`, finance up to
+    `finance_limit_max`, a director above."""
+    request = await credit_service.request_limit(
+        uow, actor, customer_id=body.customer_id, requested_limit=body.requested_limit,
+        reason=body.reason)
+    set_etag(response, request.version)
+    response.headers["Location"] = f"/api/v1/credit-limit-requests/{request.id}"
+    return CreditLimitRequestRead.model_validate(request)
+
+
+@router.get("/credit-limit-requests/{request_id}", operation_id="credit_limit_requests_get",
+            response_model=CreditLimitRequestRead, responses=responses(401, 403, 404, 422))
+async def get_credit_limit_request(request_id: uuid.UUID, actor: Requester, uow: UoW,
+                                   response: Response) -> CreditLimitRequestRead:
+    request = await credit_service.get_request(uow, actor, request_id=request_id)
+    set_etag(response, request.version)
+    return CreditLimitRequestRead.model_validate(request)
+
+
+@router.post("/credit-limit-requests/{request_id}/approve",
+             operation_id="credit_limit_requests_approve", response_model=CreditLimitRequestRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def approve_credit_limit_request(request_id: uuid.UUID, actor: Approver, uow: UoW,
+                                       response: Response,
+                                       body: CreditLimitDecision | None = None
+                                       ) -> CreditLimitRequestRead:
+    """Approve a pending request: the customer's limit changes at once. 403
+    `credit.approval_not_allowed` above the approver's threshold, `credit.self_approval` for
+    the requester; 409 `credit.request_not_pending` once decided."""
+    request = await credit_service.approve_request(uow, actor, request_id=request_id,
+                                                   note=body.note if body else None)
+    set_etag(response, request.version)
+    return CreditLimitRequestRead.model_validate(request)
+
+
+@router.post("/credit-limit-requests/{request_id}/reject",
+             operation_id="credit_limit_requests_reject", response_model=CreditLimitRequestRead,
+             responses=responses(401, 403, 404, 409, 422))
+async def reject_credit_limit_request(request_id: uuid.UUID, actor: Approver, uow: UoW,
+                                      response: Response,
+                                      body: CreditLimitDecision | None = None
+                                      ) -> CreditLimitRequestRead:
+    """Reject a pending request; the same roles and thresholds as approving apply."""
+    request = await credit_service.reject_request(uow, actor, request_id=request_id,
+                                                  note=body.note if body else None)
+    set_etag(response, request.version)
+    return CreditLimitRequestRead.model_validate(request)

@@ -1,0 +1,145 @@
+"""Schemas for contracts, receivables and payments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints
+
+from app.routers.schemas.common import Money, PatchSchema, PositiveMoney, Schema
+
+ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Terms = Annotated[int, Field(ge=0, le=3650)]
+ContractStatus = Literal["draft", "signed", "completed", "cancelled"]
+
+
+class ContractCreate(Schema):
+    customer_id: uuid.UUID
+    number: ContractNumber
+    amount: PositiveMoney
+    payment_terms_days: Terms | None = Field(default=None, description="Defaults to the customer's terms")
+
+
+class ContractUpdate(PatchSchema):
+    not_nullable = frozenset({"number", "amount", "payment_terms_days"})
+
+    number: ContractNumber | None = None
+    amount: PositiveMoney | None = None
+    payment_terms_days: Terms | None = None
+
+
+class CreditOverride(Schema):
+    reason: Reason
+
+
+class SignRequest(Schema):
+    signed_at: AwareDatetime | None = Field(default=None, description="Past dates record history; "
+                                            "future ones are refused. Default: now")
+    override: CreditOverride | None = Field(default=None, description="Sign despite a credit block "
+                                            "(finance, director; a manager within the threshold)")
+
+
+class CancelRequest(Schema):
+    reason: Reason
+
+
+class ContractRead(Schema):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    number: str
+    amount: Money
+    payment_terms_days: int
+    status: ContractStatus
+    owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    created_by: uuid.UUID | None
+    signed_at: dt.datetime | None
+    signed_by: uuid.UUID | None
+    override_reason: str | None
+    override_by: uuid.UUID | None
+    accepted_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    cancel_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+class ReceivableCreate(Schema):
+    contract_id: uuid.UUID
+    amount: PositiveMoney
+    issued_at: AwareDatetime
+    due_at: AwareDatetime
+
+
+class WriteOffRequest(Schema):
+    reason: Reason
+
+
+class ReceivableRead(Schema):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: Money
+    paid_amount: Money
+    outstanding: Money
+    status: Literal["open", "paid", "written_off"]
+    issued_at: dt.datetime
+    due_at: dt.datetime
+    written_off_at: dt.datetime | None
+    write_off_reason: str | None
+    created_at: dt.datetime
+    version: int
+
+
+class AllocationIn(Schema):
+    receivable_id: uuid.UUID
+    amount: PositiveMoney
+
+
+class PaymentCreate(Schema):
+    customer_id: uuid.UUID
+    amount: PositiveMoney
+    received_at: AwareDatetime
+    reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+    allocations: Annotated[list[AllocationIn], Field(max_length=200)] | None = Field(
+        default=None, description="Explicit allocation; default: oldest due first")
+
+
+class AllocationRead(Schema):
+    receivable_id: uuid.UUID
+    amount: Money
+
+
+class PaymentRead(Schema):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: Money
+    unallocated_amount: Money = Field(description="Kept as the customer's credit")
+    received_at: dt.datetime
+    reference: str | None
+    created_by: uuid.UUID | None
+    created_at: dt.datetime
+    allocations: list[AllocationRead]
+
+
+def receivable_read(receivable: object) -> ReceivableRead:
+    amount = receivable.amount  # type: ignore[attr-defined]
+    paid = receivable.paid_amount  # type: ignore[attr-defined]
+    written_off = receivable.written_off_at is not None  # type: ignore[attr-defined]
+    outstanding = max(amount - paid, 0)
+    status = "written_off" if written_off else ("paid" if outstanding == 0 else "open")
+    data = {name: getattr(receivable, name) for name in ReceivableRead.model_fields
+            if name not in ("outstanding", "status")}
+    return ReceivableRead(**data, outstanding=outstanding, status=status)
+
+
+def payment_read(view: object) -> PaymentRead:
+    payment = view.payment  # type: ignore[attr-defined]
+    data = {name: getattr(payment, name) for name in PaymentRead.model_fields if name != "allocations"}
+    return PaymentRead(**data, allocations=[AllocationRead.model_validate(a)
+                                            for a in view.allocations])  # type: ignore[attr-defined]

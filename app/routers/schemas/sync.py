@@ -1,0 +1,197 @@
+"""Schemas for offline sync: push batches (validated change by change) and pull pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from app.domain.sync import MAX_PUSH_CHANGES, PUSH_OPS, PUSHABLE
+from app.domain.tasks import TaskStatus
+from app.routers.problems import ValidationItem
+from app.routers.schemas.common import PatchSchema, Schema
+from app.routers.schemas.customers import ActivityType, Location, Text100, Text200, activity_values
+from app.routers.schemas.tasks import UTCDatetime
+from app.services.sync import PushItem
+
+# ------------------------------------------------------------------------------------------
+# Push
+# ------------------------------------------------------------------------------------------
+
+
+def _documented(schema: dict[str, Any]) -> Any:
+    # Each change is checked on its own (a bad one is rejected, the others still apply), so
+    # the body accepts any value here and documents what is expected.
+    return WithJsonSchema(schema)
+
+
+class SyncChangeIn(BaseModel):
+    """One offline change. `data` holds the record's fields (as a pull delivers them; the
+    read-only ones are ignored): all of them to create, the changed ones to update."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["entity", "op", "id"],
+                                                                "additionalProperties": False})
+
+    entity: Annotated[Any, _documented({"type": "string", "enum": list(PUSHABLE)})] = None
+    op: Annotated[Any, _documented({"type": "string", "enum": list(PUSH_OPS)})] = None
+    id: Annotated[Any, _documented({"type": "string", "format": "uuid",
+                                    "description": "The record's id (client-generated on create)"})] = None
+    base_version: Annotated[Any, _documented({
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
+        "description": "The version the device edited; null or 0 to create"})] = None
+    data: Annotated[Any, _documented({"anyOf": [{"type": "object"}, {"type": "null"}],
+                                      "description": "The fields (upsert); ignored on delete"})] = None
+
+
+class SyncPushRequest(Schema):
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
+        description="A stable id of the device (installation); re-sends are recognised per device")
+    changes: list[SyncChangeIn] = Field(description=f"At most {MAX_PUSH_CHANGES}; a larger batch "
+                                        "answers 413 `sync.batch_too_large`")
+
+
+# Fields a pulled record carries that a device may send back; they are ignored.
+_READ_ONLY = frozenset({"id", "version", "created_by", "created_at", "updated_at", "received_at",
+                        "completed_at", "source"})
+
+
+class _ReadOnlyFields(PatchSchema):
+    id: Any = None
+    version: Any = None
+    created_by: Any = None
+    created_at: Any = None
+    updated_at: Any = None
+
+
+class ActivitySyncData(_ReadOnlyFields):
+    not_nullable: ClassVar[frozenset[str]] = frozenset({"customer_id", "type", "occurred_at"})
+
+    customer_id: uuid.UUID | None = None
+    contact_id: uuid.UUID | None = None
+    type: ActivityType | None = None
+    occurred_at: UTCDatetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    subject: Text200 | None = None
+    notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    outcome: Text200 | None = None
+    next_follow_up_at: UTCDatetime | None = None
+    location: Location | None = None
+    device_id: Text100 | None = None
+    received_at: Any = None
+
+
+class TaskSyncData(_ReadOnlyFields):
+    not_nullable: ClassVar[frozenset[str]] = frozenset({"title", "due_at", "status", "assignee_id"})
+
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    due_at: UTCDatetime | None = None
+    status: TaskStatus | None = None
+    assignee_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    activity_id: uuid.UUID | None = None
+    completed_at: Any = None
+    source: Any = None
+
+
+_DATA_SCHEMAS: dict[str, type[PatchSchema]] = {"activity": ActivitySyncData, "task": TaskSyncData}
+
+
+def _rejected(change: SyncChangeIn, code: str, detail: str, errors: list[dict[str, Any]]) -> PushItem:
+    return PushItem(entity=str(change.entity), op=str(change.op), raw_id=change.id, errors=errors,
+                    code=code, detail=detail)
+
+
+def _error(loc: list[str | int], msg: str, type_: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg, "type": type_}
+
+
+def parse_change(change: SyncChangeIn) -> PushItem:
+    """One change of a push as the service takes it, or rejected with problem-style reasons."""
+    extra = sorted(change.model_extra or {})
+    if extra:
+        return _rejected(change, "validation_error", "The change has unknown fields",
+                         [_error([name], "Extra inputs are not permitted", "extra_forbidden")
+                          for name in extra])
+    if change.entity not in PUSHABLE:
+        return _rejected(change, "sync.unknown_entity", f"Devices push {' and '.join(PUSHABLE)} changes",
+                         [_error(["entity"], f"must be one of: {', '.join(PUSHABLE)}", "enum")])
+    if change.op not in PUSH_OPS:
+        return _rejected(change, "sync.unknown_op", f"op must be one of: {', '.join(PUSH_OPS)}",
+                         [_error(["op"], f"must be one of: {', '.join(PUSH_OPS)}", "enum")])
+    errors: list[dict[str, Any]] = []
+    try:
+        entity_id = uuid.UUID(change.id) if isinstance(change.id, str) else None
+    except ValueError:
+        entity_id = None
+    if entity_id is None:
+        errors.append(_error(["id"], "must be a UUID", "uuid_parsing"))
+    base = change.base_version
+    if base is not None and (not isinstance(base, int) or isinstance(base, bool) or base < 0):
+        errors.append(_error(["base_version"], "must be a non-negative integer or null", "int_type"))
+    values: dict[str, Any] | None = None
+    if change.op == "upsert":
+        if not isinstance(change.data, dict):
+            errors.append(_error(["data"], "an upsert needs the record's fields", "dict_type"))
+        else:
+            try:
+                data = _DATA_SCHEMAS[change.entity].model_validate(change.data)
+            except ValidationError as exc:
+                errors.extend(_error(["data", *e["loc"]], e["msg"], e["type"]) for e in exc.errors())
+            else:
+                values = {k: v for k, v in data.model_dump(exclude_unset=True).items()
+                          if k not in _READ_ONLY}
+                if change.entity == "activity":
+                    values = activity_values(values)
+    if errors:
+        return _rejected(change, "validation_error", "The change is not valid; see errors", errors)
+    return PushItem(entity=change.entity, op=change.op, raw_id=change.id, id=entity_id,
+                    base_version=base, values=values)
+
+
+class SyncPushResult(BaseModel):
+    """The answer to one change, in the order of the request's `changes`."""
+
+    id: str | None = Field(description="The change's id, as sent")
+    status: Literal["applied", "conflict", "rejected"]
+    version: int | None = Field(default=None, description="applied: the record's version now; "
+                                "conflict: the server's version")
+    server: dict[str, Any] | None = Field(default=None, description="conflict: the server's copy")
+    code: str | None = Field(default=None, description="rejected: why, as a stable code")
+    detail: str | None = None
+    errors: list[ValidationItem] | None = Field(default=None, description="rejected: the problems")
+
+
+class SyncPushResponse(BaseModel):
+    results: list[SyncPushResult]
+
+
+# ------------------------------------------------------------------------------------------
+# Pull
+# ------------------------------------------------------------------------------------------
+
+
+class SyncChangeOut(BaseModel):
+    entity: Literal["customer", "contact", "activity", "task"]
+    op: Literal["upsert", "delete", "scope_exit"] = Field(
+        description="scope_exit: the record (for a customer: with its contacts, activities and tasks) "
+        "left the caller's scope; drop it")
+    id: uuid.UUID
+    version: int | None = None
+    data: dict[str, Any] | None = Field(default=None, description="upsert: the record as its own GET "
+                                        "answers it")
+
+
+class SyncPullResponse(BaseModel):
+    changes: list[SyncChangeOut]
+    next_cursor: str = Field(description="Pass it back as `cursor`; keep it once `has_more` is false")
+    has_more: bool
+    reset: bool = Field(description="This page starts a full snapshot: drop all synced data first")

@@ -1,0 +1,66 @@
+"""Schemas for tasks (follow-ups)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+
+from app.domain.tasks import TaskSource, TaskStatus
+from app.routers.schemas.common import PatchSchema, Schema
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    # Answers echo the stored record: "+08:00" in, UTC out.
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError("the date is out of range") from exc
+
+
+UTCDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Notes = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class TaskCreate(Schema):
+    id: uuid.UUID | None = Field(default=None, description="Client-generated id (offline apps)")
+    title: Title
+    notes: Notes | None = None
+    due_at: UTCDatetime
+    assignee_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller; reps "
+                                          "assign to themselves, managers within their teams")
+    customer_id: uuid.UUID | None = None
+    activity_id: uuid.UUID | None = Field(default=None, description="The activity it follows up; "
+                                          "the task is then on that activity's customer")
+    status: TaskStatus = TaskStatus.open
+
+
+class TaskUpdate(PatchSchema):
+    not_nullable = frozenset({"title", "due_at", "status", "assignee_id"})
+
+    title: Title | None = None
+    notes: Notes | None = None
+    due_at: UTCDatetime | None = None
+    status: TaskStatus | None = Field(default=None, description="done/cancelled set completed_at; "
+                                      "open clears it")
+    assignee_id: uuid.UUID | None = None
+
+
+class TaskRead(Schema):
+    id: uuid.UUID
+    assignee_id: uuid.UUID
+    customer_id: uuid.UUID | None
+    activity_id: uuid.UUID | None
+    title: str
+    notes: str | None
+    due_at: dt.datetime
+    status: TaskStatus
+    completed_at: dt.datetime | None
+    source: TaskSource = Field(description="follow_up: created from an activity's next_follow_up_at")
+    created_by: uuid.UUID
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
