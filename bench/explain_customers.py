@@ -38,6 +38,10 @@ async def main_async(args: argparse.Namespace) -> None:
     from app.services.customers import _search_filters
 
     raw = await asyncpg.connect(asyncpg_url(args.db_url))
+    if args.generic:
+        # What a prepared statement runs with after its first executions (plan_cache_mode
+        # auto may switch to the generic plan; asyncpg and SQLAlchemy prepare every statement).
+        await raw.execute("SET plan_cache_mode = force_generic_plan")
     rng = random.Random(args.seed)
     director = await raw.fetchval("SELECT id FROM user_account WHERE username = 'director'")
     rep = await raw.fetchrow(
@@ -118,6 +122,7 @@ def main() -> None:
     p.add_argument("--page", type=int, default=200)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--app-dir", default=str(ROOT))
+    p.add_argument("--generic", action="store_true", help="show the generic (prepared) plans")
     args = p.parse_args()
     sys.path.insert(0, str(Path(args.app_dir).resolve()))
     asyncio.run(main_async(args))

@@ -303,3 +303,10 @@ class TestFollowUps:
         assert sorted(t["status"] for t in tasks) == ["cancelled", "open"]
         assert (await client.delete(target, headers=headers)).status_code == 204
         assert sorted(t["status"] for t in await follow_ups()) == ["cancelled", "cancelled"]
+
+
+async def test_dates_out_of_range_are_validation_errors(client, org):
+    response = await client.post(TASKS, headers=access_headers(org.rep),
+                                 json={"title": "x", "due_at": "0001-01-01T00:00:00+05:00"})
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "due_at"]

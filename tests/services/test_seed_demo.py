@@ -40,8 +40,8 @@ from app.services import pool as pool_service
 from app.services import setup
 from app.services.customers import completeness_of
 
-SEEDED_STAGES = {Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent,
-                 Stage.abandoned}
+# Every stage: signed and implemented ones come from seeded contracts.
+SEEDED_STAGES = set(Stage)
 
 
 async def _all(uow, model, *order):
@@ -104,7 +104,7 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     reps = {users[name].id: users[name] for name in setup.REP_NAMES}
     owned = [c for c in customers if c.owner_id is not None]
     assert {c.owner_id for c in owned} == set(reps)
-    assert all(Stage(c.stage) in ACTIVE_STAGES for c in owned)
+    assert all(Stage(c.stage) in ACTIVE_STAGES | {Stage.signed, Stage.implemented} for c in owned)
     assert all(c.team_id == reps[c.owner_id].team_id and c.claimed_at is not None for c in owned)
     pool = [c for c in customers if c.owner_id is None]
     assert len(pool) > len(owned)
@@ -192,7 +192,7 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     rep1 = users["rep1"]
     principal = Principal(user_id=rep1.id, role=Role.rep, team_id=rep1.team_id)
     worklist = await pool_service.worklist(uow_factory(), principal)
-    assert len(worklist) == active_counts["rep1"]
+    assert len(worklist) == sum(1 for c in owned if c.owner_id == users["rep1"].id)
     all_reasons = {r for item in worklist for r in item.reasons}
     support = Principal(user_id=users["support"].id, role=Role.support, team_id=None)
     everyone = [await pool_service.worklist(uow_factory(), Principal(
@@ -230,3 +230,23 @@ def test_seed_plan_is_deterministic():
                 for d in setup._plan_customers(gen)]
 
     assert plan() == plan()
+
+
+async def test_seed_demo_trades_through_contracts(uow_factory):
+    """Contracts, instalments and payments are seeded through the real use cases: the reports
+    have something in several aging buckets, one customer is on credit hold, one implemented."""
+    from app.db.models import Contract, Receivable
+    from app.services import credit as credit_service
+
+    await setup.seed_demo_with(uow_factory(), if_empty=False)
+    async with uow_factory() as uow:
+        statuses = (await uow.session.execute(
+            select(Contract.status, func.count()).group_by(Contract.status))).all()
+        assert dict(statuses) == {"signed": 7, "completed": 1}
+        overdue = await uow.session.scalar(select(func.count()).select_from(Receivable).where(
+            Receivable.due_at < utcnow(), Receivable.amount > Receivable.paid_amount))
+        assert overdue >= 3
+        finance = await uow.users.get_by_username("finance")
+    actor = Principal(user_id=finance.id, role=Role.finance, team_id=None)
+    aging = await credit_service.ar_aging(uow_factory(), actor, group_by="customer", as_of=None)
+    assert sum(1 for amount in aging.totals.values() if amount > 0) >= 3
