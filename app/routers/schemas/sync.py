@@ -160,7 +160,7 @@ def parse_change(change: SyncChangeIn) -> PushItem:
 class SyncPushResult(BaseModel):
     """The answer to one change, in the order of the request's `changes`."""
 
-    id: str | None = Field(description="The change's id, as sent")
+    id: str | None = Field(default=None, description="The change's id, as sent (absent if none)")
     status: Literal["applied", "conflict", "rejected"]
     version: int | None = Field(default=None, description="applied: the record's version now; "
                                 "conflict: the server's version")
