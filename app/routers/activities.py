@@ -6,12 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Response, status
-from pydantic import AwareDatetime
 
 from app.domain.roles import Principal
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import responses
-from app.routers.schemas.common import Page
+from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.customers import (
     ActivityCreate,
     ActivityRead,
@@ -32,8 +31,8 @@ Logger = Annotated[Principal, allow(*activities_service.LOGGERS)]
 async def list_activities(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                           customer_id: uuid.UUID | None = None, type: ActivityType | None = None,
                           created_by: uuid.UUID | None = None,
-                          occurred_from: AwareDatetime | None = None,
-                          occurred_to: AwareDatetime | None = None) -> Page[ActivityRead]:
+                          occurred_from: UtcDateTime | None = None,
+                          occurred_to: UtcDateTime | None = None) -> Page[ActivityRead]:
     """Activities on customers in the caller's scope, newest first."""
     page = await activities_service.list_activities(
         uow, actor, customer_id=customer_id, type_=type, created_by=created_by,

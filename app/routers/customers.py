@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from app.domain.funnel import Stage
 from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal, Role
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import responses
-from app.routers.schemas.common import Page
+from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.customers import (
     ContactIn,
     ContactRead,
@@ -67,7 +66,7 @@ async def list_customers(
     q: Annotated[str | None, Query(max_length=200, description=(
         "Search: a phone (any format), an email, a USCC, or a fragment of the customer's or a "
         "contact's name"))] = None,
-    updated_since: AwareDatetime | None = None,
+    updated_since: UtcDateTime | None = None,
     include_deleted: Annotated[bool, Query(description="Include soft-deleted and merged "
                                            "customers (tombstones)")] = False,
     sort: Literal["updated_at", "-updated_at", "name", "-name"] = "-updated_at",
@@ -144,7 +143,7 @@ async def export_customers(
     tag: Annotated[str | None, Query(max_length=50)] = None, source: Source | None = None,
     pool: Annotated[bool | None, Query(description="true: only unowned; false: only owned")] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    updated_since: AwareDatetime | None = None, include_deleted: bool = False,
+    updated_since: UtcDateTime | None = None, include_deleted: bool = False,
 ) -> StreamingResponse:
     """Stream every customer in the caller's scope (the list filters apply) as CSV (UTF-8 with
     BOM, for Excel) or NDJSON; contact details masked as in the API. Columns:

@@ -6,13 +6,12 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response, status
-from pydantic import AwareDatetime
 
 from app.domain.roles import Principal
 from app.domain.tasks import TaskStatus
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import responses
-from app.routers.schemas.common import Page
+from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.tasks import TaskCreate, TaskRead, TaskUpdate
 from app.services import tasks as tasks_service
 
@@ -26,7 +25,7 @@ Worker = Annotated[Principal, allow(*tasks_service.TASK_WRITERS)]
 async def list_tasks(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                      assignee_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
                      activity_id: uuid.UUID | None = None, status: TaskStatus | None = None,
-                     due_from: AwareDatetime | None = None, due_to: AwareDatetime | None = None,
+                     due_from: UtcDateTime | None = None, due_to: UtcDateTime | None = None,
                      sort: Literal["due_at", "-due_at"] = "due_at") -> Page[TaskRead]:
     """Tasks in the caller's scope (reps: assigned to or created by them, or on their customers;
     managers: also their teams'), by due time."""

@@ -470,6 +470,7 @@ async def merge_customers(uow: UnitOfWork, actor: Principal, *, survivor_id: uui
             "activities": await uow.activities.move_all(from_customer=duplicate.id,
                                                         to_customer=survivor.id),
         }
+        moved["tasks"] = await uow.tasks.move_all(from_customer=duplicate.id, to_customer=survivor.id)
         moved["funnel_records"] = await uow.funnel.move_all(from_customer=duplicate.id,
                                                             to_customer=survivor.id)
         moved["history"] = await uow.history.move_all(from_customer=duplicate.id,

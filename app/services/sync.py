@@ -1,10 +1,11 @@
 """Offline sync for mobile apps: push a batch of activity and task changes; pull the change log.
 
 Push applies each change through the same service functions the HTTP API uses (scope,
-roles, validation), one savepoint per change so a bad one fails alone, and keeps a receipt
-per (user, device, record) so a re-sent batch applies nothing twice. Pull hands out the
-caller's scope: first a paged snapshot, then the change log after the snapshot's
-high-water mark, behind an opaque, signed cursor.
+roles, validation), in transactions of a few dozen changes where a failing change is
+isolated in a savepoint of its own, and keeps a receipt per (user, device, record) so a
+re-sent batch applies nothing twice. Pull hands out the caller's scope: first a paged
+snapshot, then the change log after the snapshot's high-water mark, behind an opaque,
+signed cursor.
 """
 
 from __future__ import annotations

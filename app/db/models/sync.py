@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, utcnow
@@ -39,9 +39,15 @@ class ChangeLog(Base):
         # The previous routing of a customer (or of a customer-less task) at commit time.
         Index("ix_change_log_customer_id_seq", "customer_id", "seq"),
         Index("ix_change_log_entity_id_seq", "entity_id", "seq"),
-        # A rep's or a manager's pull.
+        # A rep's or a manager's pull: "routed to me now or before", each arm by index.
         Index("ix_change_log_owner_id_seq", "owner_id", "seq"),
         Index("ix_change_log_team_id_seq", "team_id", "seq"),
+        Index("ix_change_log_prev_owner_id_seq", "prev_owner_id", "seq",
+              postgresql_where=text("prev_owner_id IS NOT NULL"),
+              sqlite_where=text("prev_owner_id IS NOT NULL")),
+        Index("ix_change_log_prev_team_id_seq", "prev_team_id", "seq",
+              postgresql_where=text("prev_team_id IS NOT NULL"),
+              sqlite_where=text("prev_team_id IS NOT NULL")),
     )
 
 

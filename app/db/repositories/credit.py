@@ -61,11 +61,19 @@ class CreditRepository:
             return stmt
         return stmt.join(Customer, Customer.id == customer_column).where(scope)
 
-    async def _newest_first(self, stmt: Select[Any], model: Any, *, cursor: str | None,
-                            limit: int) -> Page[Any]:
-        return await paginate(self.session, stmt, sort="-created_at", keys=[model.created_at, model.id],
-                              key_of=lambda row: [row.created_at, row.id], cursor=cursor, limit=limit,
-                              direction="desc")
+    async def _newest_first(
+        self, stmt: Select[Any], model: Any, *, cursor: str | None, limit: int
+    ) -> Page[Any]:
+        return await paginate(
+            self.session,
+            stmt,
+            sort="-created_at",
+            keys=[model.created_at, model.id],
+            key_of=lambda row: [row.created_at, row.id],
+            cursor=cursor,
+            limit=limit,
+            direction="desc",
+        )
 
     # --- credit profile ------------------------------------------------------------------------
 
@@ -86,7 +94,7 @@ class CreditRepository:
         stmt = (
             select(CreditProfile)
             .where(CreditProfile.customer_id == customer_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
         return (await self.session.scalars(stmt)).one()
@@ -147,7 +155,7 @@ class CreditRepository:
             stmt = self._scoped(stmt, principal, Contract.customer_id)
         if for_update:
             # Re-read under the lock: an earlier unlocked read may sit in the session.
-            stmt = stmt.with_for_update(of=Contract).execution_options(populate_existing=True)
+            stmt = stmt.with_for_update(of=Contract, key_share=True).execution_options(populate_existing=True)
         return await self.session.scalar(stmt)
 
     async def number_taken(self, number: str, *, exclude: uuid.UUID | None = None) -> bool:
@@ -246,7 +254,7 @@ class CreditRepository:
         if principal is not None:
             stmt = self._scoped(stmt, principal, Receivable.customer_id)
         if for_update:
-            stmt = stmt.with_for_update(of=Receivable)
+            stmt = stmt.with_for_update(of=Receivable, key_share=True)
         return await self.session.scalar(stmt)
 
     async def receivables(
@@ -296,7 +304,7 @@ class CreditRepository:
                 Receivable.amount > Receivable.paid_amount,
             )
             .order_by(Receivable.due_at, Receivable.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
         return list((await self.session.scalars(stmt)).all())
 
@@ -364,7 +372,9 @@ class CreditRepository:
         )
         if for_update:
             # Re-read under the lock: an earlier unlocked read may sit in the session.
-            stmt = stmt.with_for_update(of=CreditLimitRequest).execution_options(populate_existing=True)
+            stmt = stmt.with_for_update(of=CreditLimitRequest, key_share=True).execution_options(
+                populate_existing=True
+            )
         return await self.session.scalar(stmt)
 
     async def limit_requests(

@@ -103,7 +103,7 @@ class CustomerRepository:
                 stmt = stmt.where(Customer.deleted_at.is_(None))
         stmt = stmt.where(Customer.id == customer_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     def _tag_clause(self, tag: str) -> ColumnElement[bool]:
@@ -287,7 +287,7 @@ class ContactRepository:
         stmt = select(Contact).where(Contact.id == contact_id, Contact.customer_id == customer_id,
                                      Contact.deleted_at.is_(None))
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     def add(self, contact: Contact) -> None:
@@ -351,7 +351,7 @@ class ActivityRepository:
                 stmt = stmt.where(Activity.deleted_at.is_(None))
         stmt = stmt.where(Activity.id == activity_id)
         if for_update:
-            stmt = stmt.with_for_update(of=Activity)
+            stmt = stmt.with_for_update(of=Activity, key_share=True)
         return await self.session.scalar(stmt)
 
     async def exists_any(self, activity_id: uuid.UUID) -> bool:

@@ -119,7 +119,7 @@ class FunnelRepository:
                    or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < cutoff),
                    or_(Customer.claimed_at.is_(None), Customer.claimed_at < cutoff))
             .order_by(Customer.id).limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
         return list((await self.session.scalars(stmt)).all())
 
@@ -127,12 +127,12 @@ class FunnelRepository:
         stmt = (select(Customer)
                 .where(Customer.cooldown_until.is_not(None), Customer.cooldown_until <= now,
                        Customer.deleted_at.is_(None))
-                .order_by(Customer.id).limit(limit).with_for_update(skip_locked=True))
+                .order_by(Customer.id).limit(limit).with_for_update(skip_locked=True, key_share=True))
         return list((await self.session.scalars(stmt)).all())
 
     async def owned_by(self, user_id: uuid.UUID) -> list[Customer]:
         stmt = (select(Customer).where(Customer.owner_id == user_id, Customer.deleted_at.is_(None))
-                .order_by(Customer.id).with_for_update())
+                .order_by(Customer.id).with_for_update(key_share=True))
         return list((await self.session.scalars(stmt)).all())
 
     # --- rankings and capacity (fat-man principle) -----------------------------------------
@@ -185,7 +185,7 @@ class FunnelRepository:
     async def setting(self, key: str, *, for_update: bool = False) -> Setting | None:
         stmt = select(Setting).where(Setting.key == key)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     def add_setting(self, setting: Setting) -> None:

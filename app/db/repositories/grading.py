@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
@@ -41,7 +41,8 @@ class GradingRepository:
                 .where(Contract.status.in_(_TRADING), Customer.deleted_at.is_(None))
                 .group_by(Contract.customer_id).order_by(Contract.customer_id).limit(limit))
         if after is not None:
-            stmt = stmt.where(Contract.customer_id > after)
+            # Both sides, so the planner can start either index scan at the cursor.
+            stmt = stmt.where(Contract.customer_id > after, Customer.id > after)
         return list((await self.session.scalars(stmt)).all())
 
     async def trading_facts(self, customer_ids: Sequence[uuid.UUID], *, since: dt.datetime,
@@ -53,15 +54,17 @@ class GradingRepository:
             return []
         zero = literal(0, Money)
 
-        signed = dict((await self.session.execute(
-            select(Contract.customer_id, func.coalesce(func.sum(Contract.amount), zero))
-            .where(Contract.customer_id.in_(ids), Contract.status.in_(_TRADING),
-                   Contract.signed_at >= since, Contract.signed_at <= until)
-            .group_by(Contract.customer_id))).all())
-        first = dict((await self.session.execute(
-            select(Contract.customer_id, func.min(Contract.signed_at))
-            .where(Contract.customer_id.in_(ids), Contract.status.in_(_TRADING))
-            .group_by(Contract.customer_id))).all())
+        # One pass over the customers' contracts; the window is a FILTER, not a WHERE, so the
+        # plan stays an index lookup by customer whatever the (prepared) window values are.
+        in_window = (Contract.signed_at >= since) & (Contract.signed_at <= until)
+        signed, first = {}, {}
+        for customer_id, amount, first_at in (await self.session.execute(
+                select(Contract.customer_id,
+                       func.coalesce(func.sum(Contract.amount).filter(in_window), zero),
+                       func.min(Contract.signed_at))
+                .where(Contract.customer_id.in_(ids), Contract.status.in_(_TRADING))
+                .group_by(Contract.customer_id))).all():
+            signed[customer_id], first[customer_id] = amount, first_at
         billed = dict((await self.session.execute(
             select(Receivable.customer_id, func.coalesce(func.sum(Receivable.amount), zero))
             .where(Receivable.customer_id.in_(ids), Receivable.issued_at >= since,
@@ -108,13 +111,17 @@ class GradingRepository:
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(CustomerGrading), list(rows))
+            # Core insert: one batch, whatever mix of empty fields the rows have.
+            await self.session.execute(CustomerGrading.__table__.insert(), list(rows))
 
     async def set_grades(self, grades: dict[uuid.UUID, str], *, now: dt.datetime) -> None:
         """Write new grades; the version moves so clients holding the old one see a change."""
+        by_grade: dict[str, list[uuid.UUID]] = {}
         for customer_id, grade in grades.items():
+            by_grade.setdefault(grade, []).append(customer_id)
+        for grade, customer_ids in by_grade.items():
             await self.session.execute(
-                update(Customer).where(Customer.id == customer_id)
+                update(Customer).where(Customer.id.in_(customer_ids))
                 .values(grade=grade, version=Customer.version + 1, updated_at=now)
                 .execution_options(synchronize_session=False))
         note_changed(self.session, "customer", list(grades))

@@ -30,7 +30,7 @@ class TeamRepository:
         stmt = self.visible_to(principal) if principal else select(Team)
         stmt = stmt.where(Team.id == team_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     async def list(self, principal: Principal, *, parent_id: uuid.UUID | None,
@@ -78,7 +78,7 @@ class UserRepository:
         stmt = self.visible_to(principal) if principal else select(User)
         stmt = stmt.where(User.id == user_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
 
     async def get_by_username(self, username: str) -> User | None:

@@ -307,7 +307,7 @@ class SyncRepository:
         model = MODELS[entity]
         out: dict[uuid.UUID, Any] = {}
         for chunk in _chunks(sorted(ids)):
-            stmt = select(model).where(model.id.in_(chunk)).order_by(model.id).with_for_update()
+            stmt = select(model).where(model.id.in_(chunk)).order_by(model.id).with_for_update(key_share=True)
             for record in (await self.session.scalars(stmt)).all():
                 out[record.id] = record
         return out

@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.changes import note_changed
 from app.db.models import Customer, Task, User
 from app.db.repositories.pagination import Page, paginate
 from app.domain.roles import Principal, Scope
@@ -49,6 +50,15 @@ class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
+        """A merge moves the duplicate's follow-ups to the survivor."""
+        moved = list((await self.session.scalars(
+            update(Task).where(Task.customer_id == from_customer)
+            .values(customer_id=to_customer, version=Task.version + 1)
+            .returning(Task.id).execution_options(synchronize_session=False))).all())
+        note_changed(self.session, "task", moved)
+        return len(moved)
+
     def visible_to(self, principal: Principal, *, include_deleted: bool = False) -> Select[tuple[Task]]:
         stmt = select(Task)
         scope = task_scope(principal)
@@ -68,7 +78,7 @@ class TaskRepository:
                 stmt = stmt.where(Task.deleted_at.is_(None))
         stmt = stmt.where(Task.id == task_id)
         if for_update:
-            stmt = stmt.with_for_update(of=Task)
+            stmt = stmt.with_for_update(of=Task, key_share=True)
         return await self.session.scalar(stmt)
 
     async def exists_any(self, task_id: uuid.UUID) -> bool:
@@ -96,7 +106,7 @@ class TaskRepository:
         stmt = (select(Task)
                 .where(Task.activity_id == activity_id, Task.source == "follow_up",
                        Task.status == "open", Task.deleted_at.is_(None))
-                .order_by(Task.created_at, Task.id).with_for_update())
+                .order_by(Task.created_at, Task.id).with_for_update(key_share=True))
         return list((await self.session.scalars(stmt)).all())
 
     def add(self, task: Task) -> None:

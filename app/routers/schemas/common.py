@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -77,3 +80,14 @@ Money = Annotated[
                               {"type": "number"}], "examples": ["12500.00"]}, mode="validation"),
 ]
 PositiveMoney = Annotated[Money, Field(gt=0)]
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+05:00 has no UTC equivalent
+        raise ValueError("the time is out of range once converted to UTC") from exc
+
+
+# A timestamp with a time zone, kept in UTC (answers echo "Z" whatever offset came in).
+UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

@@ -6,9 +6,9 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from app.routers.schemas.common import Money, PatchSchema, PositiveMoney, Schema
+from app.routers.schemas.common import Money, PatchSchema, PositiveMoney, Schema, UtcDateTime
 
 ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -36,7 +36,7 @@ class CreditOverride(Schema):
 
 
 class SignRequest(Schema):
-    signed_at: AwareDatetime | None = Field(default=None, description="Past dates record history; "
+    signed_at: UtcDateTime | None = Field(default=None, description="Past dates record history; "
                                             "future ones are refused. Default: now")
     override: CreditOverride | None = Field(default=None, description="Sign despite a credit block "
                                             "(finance, director; a manager within the threshold)")
@@ -72,8 +72,8 @@ class ContractRead(Schema):
 class ReceivableCreate(Schema):
     contract_id: uuid.UUID
     amount: PositiveMoney
-    issued_at: AwareDatetime
-    due_at: AwareDatetime
+    issued_at: UtcDateTime
+    due_at: UtcDateTime
 
 
 class WriteOffRequest(Schema):
@@ -104,7 +104,7 @@ class AllocationIn(Schema):
 class PaymentCreate(Schema):
     customer_id: uuid.UUID
     amount: PositiveMoney
-    received_at: AwareDatetime
+    received_at: UtcDateTime
     reference: Annotated[str, StringConstraints(max_length=100)] | None = None
     allocations: Annotated[list[AllocationIn], Field(max_length=200)] | None = Field(
         default=None, description="Explicit allocation; default: oldest due first")

@@ -7,10 +7,10 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.domain.funnel import Stage
-from app.routers.schemas.common import PatchSchema, PositiveMoney, Schema
+from app.routers.schemas.common import PatchSchema, PositiveMoney, Schema, UtcDateTime
 
 Text100 = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
@@ -221,7 +221,7 @@ class _ActivityFields(Schema):
     subject: Text200 | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     outcome: Text200 | None = None
-    next_follow_up_at: AwareDatetime | None = None
+    next_follow_up_at: UtcDateTime | None = None
     location: Location | None = None
     device_id: Text100 | None = None
 
@@ -230,7 +230,7 @@ class ActivityCreate(_ActivityFields):
     id: uuid.UUID | None = Field(default=None, description="Client-generated id (offline apps)")
     customer_id: uuid.UUID
     type: ActivityType
-    occurred_at: AwareDatetime
+    occurred_at: UtcDateTime
 
 
 class ActivityUpdate(PatchSchema):
@@ -238,12 +238,12 @@ class ActivityUpdate(PatchSchema):
 
     contact_id: uuid.UUID | None = None
     type: ActivityType | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDateTime | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
     subject: Text200 | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     outcome: Text200 | None = None
-    next_follow_up_at: AwareDatetime | None = None
+    next_follow_up_at: UtcDateTime | None = None
     location: Location | None = None
 
 
@@ -270,10 +270,6 @@ class ActivityRead(Schema):
 def activity_values(data: dict[str, Any]) -> dict[str, Any]:
     """Flatten the ``location`` object into the stored columns; timestamps to UTC."""
     values = dict(data)
-    for name in ("occurred_at", "next_follow_up_at"):
-        if values.get(name) is not None:
-            # Answers echo the stored record: "+08:00" in, UTC out, as everywhere else.
-            values[name] = values[name].astimezone(dt.UTC)
     if "location" in values:
         location = values.pop("location") or {}
         values.update(location_lat=location.get("lat"), location_lng=location.get("lng"),

@@ -7,10 +7,10 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.domain.funnel import AbandonReason, Stage
-from app.routers.schemas.common import PositiveMoney, Schema
+from app.routers.schemas.common import PositiveMoney, Schema, UtcDateTime
 from app.routers.schemas.customers import ContactRead, CustomerRead, Grade
 
 Note = Annotated[str, StringConstraints(max_length=2000)]
@@ -114,7 +114,7 @@ class AllocationRead(Schema):
 
 class RecycleRequest(Schema):
     dry_run: bool = False
-    as_of: AwareDatetime | None = Field(default=None, description="Look ahead (dry_run only)")
+    as_of: UtcDateTime | None = Field(default=None, description="Look ahead (dry_run only)")
 
 
 class RecycledRead(Schema):

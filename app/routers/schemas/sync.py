@@ -17,9 +17,8 @@ from pydantic import (
 from app.domain.sync import MAX_PUSH_CHANGES, PUSH_OPS, PUSHABLE
 from app.domain.tasks import TaskStatus
 from app.routers.problems import ValidationItem
-from app.routers.schemas.common import PatchSchema, Schema
+from app.routers.schemas.common import PatchSchema, Schema, UtcDateTime
 from app.routers.schemas.customers import ActivityType, Location, Text100, Text200, activity_values
-from app.routers.schemas.tasks import UTCDatetime
 from app.services.sync import PushItem
 
 # ------------------------------------------------------------------------------------------
@@ -77,12 +76,12 @@ class ActivitySyncData(_ReadOnlyFields):
     customer_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
     type: ActivityType | None = None
-    occurred_at: UTCDatetime | None = None
+    occurred_at: UtcDateTime | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
     subject: Text200 | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     outcome: Text200 | None = None
-    next_follow_up_at: UTCDatetime | None = None
+    next_follow_up_at: UtcDateTime | None = None
     location: Location | None = None
     device_id: Text100 | None = None
     received_at: Any = None
@@ -93,7 +92,7 @@ class TaskSyncData(_ReadOnlyFields):
 
     title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    due_at: UTCDatetime | None = None
+    due_at: UtcDateTime | None = None
     status: TaskStatus | None = None
     assignee_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None

@@ -6,21 +6,11 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from app.domain.tasks import TaskSource, TaskStatus
-from app.routers.schemas.common import PatchSchema, Schema
+from app.routers.schemas.common import PatchSchema, Schema, UtcDateTime
 
-
-def _to_utc(value: dt.datetime) -> dt.datetime:
-    # Answers echo the stored record: "+08:00" in, UTC out.
-    try:
-        return value.astimezone(dt.UTC)
-    except OverflowError as exc:
-        raise ValueError("the date is out of range") from exc
-
-
-UTCDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 
@@ -29,7 +19,7 @@ class TaskCreate(Schema):
     id: uuid.UUID | None = Field(default=None, description="Client-generated id (offline apps)")
     title: Title
     notes: Notes | None = None
-    due_at: UTCDatetime
+    due_at: UtcDateTime
     assignee_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller; reps "
                                           "assign to themselves, managers within their teams")
     customer_id: uuid.UUID | None = None
@@ -43,7 +33,7 @@ class TaskUpdate(PatchSchema):
 
     title: Title | None = None
     notes: Notes | None = None
-    due_at: UTCDatetime | None = None
+    due_at: UtcDateTime | None = None
     status: TaskStatus | None = Field(default=None, description="done/cancelled set completed_at; "
                                       "open clears it")
     assignee_id: uuid.UUID | None = None
