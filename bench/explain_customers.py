@@ -109,7 +109,14 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"\n=== {key}: {len(page.items)} rows, {took:.1f} ms through SQLAlchemy; {given}")
         print(statement)
         print("params:", params)
-        plan = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *params)
+        if args.generic:
+            await raw.execute("DEALLOCATE ALL")
+            await raw.execute(f"PREPARE bench_stmt AS {statement}")
+            # Untyped literals take the prepared statement's parameter types.
+            literals = ", ".join("'" + str(p).replace("'", "''") + "'" for p in params)
+            plan = await raw.fetch(f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_stmt({literals})")
+        else:
+            plan = await raw.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *params)
         print("\n".join(r[0] for r in plan))
     await engine.dispose()
     await raw.close()

@@ -25,15 +25,20 @@ Steps (results in docs/benchmarks.md, "Grading batch"):
    a re-run minutes later sees exactly the same facts. Secondary indexes are dropped for the
    load and rebuilt from their own definitions; FK triggers are off for the loading session
    only (the data is consistent by construction). Then VACUUM ANALYZE.
-2. Start ``crm serve`` on a free loopback port, log in as the director and time
-   ``POST /api/v1/grading/run`` end to end: the first run (many grade changes) and a re-run
-   (idempotent: nothing changes, nothing is stored). Row counts before/after prove it.
-3. Time ``GET /api/v1/customers/{id}/grade`` with C concurrent keep-alive clients for a
-   bounded number of requests (and seconds); p50/p95/p99.
+2. Start ``--servers`` (2) × ``crm serve --workers 1`` on free loopback ports, log in as the
+   director and time ``POST /api/v1/grading/run`` end to end on the first: the first run
+   (many grade changes) and a re-run (idempotent: nothing changes, nothing is stored).
+   Row counts before/after prove it. The CPU used by the servers, PostgreSQL and every
+   other process meanwhile is recorded (the machine may be shared). The servers run with
+   ``CRM_RECYCLE_INTERVAL_SECONDS=0`` so no pool-recycling sweep writes meanwhile.
+3. Time ``GET /api/v1/customers/{id}/grade`` with C concurrent keep-alive clients spread
+   over the servers, for a bounded number of requests (and seconds); p50/p95/p99.
 4. ``--profile``: reset the gradings to the loaded state, run the same batch in this process
-   with every SQL statement timed by kind and every repository call timed, then
-   EXPLAIN (ANALYZE, BUFFERS) each statement of one chunk.
-5. Stop the server, drop the database (``--keep`` keeps it), write bench/results/*.json and
+   (first run and re-run) with every SQL statement timed by kind and every repository call
+   timed, then EXPLAIN (ANALYZE, BUFFERS) each statement of the middle chunk twice: with a
+   custom plan and with the generic plan PostgreSQL uses for a prepared statement after
+   five executions (asyncpg prepares and caches every statement).
+5. Stop the servers, drop the database (``--keep`` keeps it), write bench/results/*.json and
    print a markdown table.
 """
 
@@ -519,11 +524,13 @@ def free_port() -> int:
 class Server:
     """``crm serve`` in its own process group, on a free loopback port."""
 
-    def __init__(self, url: str, workers: int, log_path: Path) -> None:
+    def __init__(self, url: str, workers: int, log_path: Path, secret: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_ENV": "production",
-               "CRM_SECRET_KEY": secrets.token_urlsafe(48), "CRM_ACCESS_TOKEN_MINUTES": "240",
+               "CRM_SECRET_KEY": secret, "CRM_ACCESS_TOKEN_MINUTES": "240",
+               # No periodic pool-recycling sweep writing in the middle of a measurement.
+               "CRM_RECYCLE_INTERVAL_SECONDS": "0",
                "PYTHONPATH": str(ROOT)}
         self.log_file = log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -598,8 +605,8 @@ class CpuMeter:
     """Machine-wide busy CPU versus ours (this client, the server tree, PostgreSQL backends of
     the benchmark database): the machine is shared, so record what others used meanwhile."""
 
-    def __init__(self, server_pid: int | None, url: str) -> None:
-        self.server_pid = server_pid
+    def __init__(self, server_pids: list[int], url: str) -> None:
+        self.server_pids = server_pids
         self.url = url
         self.pg_pids: list[int] = []
 
@@ -615,7 +622,7 @@ class CpuMeter:
             await conn.close()
 
     def snapshot(self) -> tuple[float, int, int, int, dict[int, int]]:
-        server = sum(_proc_ticks(p) for p in _descendants(self.server_pid)) if self.server_pid else 0
+        server = sum(_proc_ticks(p) for root in self.server_pids for p in _descendants(root))
         return (time.monotonic(), _machine_busy_ticks(), _proc_ticks(os.getpid()), server,
                 {p: _proc_ticks(p) for p in self.pg_pids})
 
@@ -702,7 +709,7 @@ async def sample_ids(url: str, seed: int, n: int = 2000) -> list[str]:
     return [str(r["id"]) for r in rows]
 
 
-async def grade_latency(base: str, token: str, ids: list[str], *, concurrency: int,
+async def grade_latency(bases: list[str], token: str, ids: list[str], *, concurrency: int,
                         requests: int, warmup: int, max_seconds: float, seed: int,
                         meter: CpuMeter) -> dict[str, Any]:
     import httpx
@@ -710,9 +717,10 @@ async def grade_latency(base: str, token: str, ids: list[str], *, concurrency: i
     latencies: list[float] = []
     errors: list[str] = []
     headers = {"Authorization": f"Bearer {token}"}
-    clients = [httpx.AsyncClient(base_url=base, headers=headers, timeout=60,
+    # Client k talks to server k mod n, as behind a load balancer.
+    clients = [httpx.AsyncClient(base_url=bases[k % len(bases)], headers=headers, timeout=60,
                                  limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
-               for _ in range(concurrency)]
+               for k in range(concurrency)]
 
     async def loop(k: int, count: int, record: bool, deadline: float) -> bool:
         rng = random.Random(f"{seed}:{k}:{record}")
@@ -761,12 +769,17 @@ async def measure_http(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
     import httpx
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    server = Server(args.db_url, args.workers, RESULTS_DIR / f"server-grading-{args.size}-{stamp}.log")
+    secret = secrets.token_urlsafe(48)
+    servers = [Server(args.db_url, args.workers,
+                      RESULTS_DIR / f"server-grading-{args.size}-{stamp}-{k}.log", secret)
+               for k in range(args.servers)]
     try:
-        await server.wait_ready()
-        log(f"server ready at {server.base} ({args.workers} worker(s))")
-        meter = CpuMeter(server.proc.pid, args.db_url)
-        async with httpx.AsyncClient(base_url=server.base, timeout=args.batch_timeout) as client:
+        for server in servers:
+            await server.wait_ready()
+        log(f"{args.servers} server(s) × {args.workers} worker(s) ready: "
+            + ", ".join(s.base for s in servers))
+        meter = CpuMeter([s.proc.pid for s in servers], args.db_url)
+        async with httpx.AsyncClient(base_url=servers[0].base, timeout=args.batch_timeout) as client:
             r = await client.post("/api/v1/auth/token",
                                   data={"username": "director", "password": PASSWORD})
             r.raise_for_status()
@@ -777,13 +790,14 @@ async def measure_http(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
             rerun = await timed_batch(client, args.db_url, meter, args.quiet_wait, "re-run")
         ids = await sample_ids(args.db_url, args.seed)
         waited = await meter.wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else 0.0
-        get = await grade_latency(server.base, token, ids, concurrency=args.concurrency,
+        get = await grade_latency([s.base for s in servers], token, ids, concurrency=args.concurrency,
                                   requests=args.requests, warmup=args.warmup,
                                   max_seconds=args.max_seconds, seed=args.seed, meter=meter)
         get["quiet_wait_s"] = waited
         log(f"GET grade: {get}")
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
     return {"policy": policy, "runs": [first, rerun], "get_grade": get}
 
 
@@ -1106,7 +1120,7 @@ async def main_async(args: argparse.Namespace) -> int:
             log(f"dropped {db_name(args.db_url)}")
     first = http["runs"][0]
     doc["verdict"] = {"target_seconds": TARGET_SECONDS, "first_run_seconds": first["seconds"],
-                      "target_met": first["seconds"] < TARGET_SECONDS,
+                      "target_met": args.size >= 100_000 and first["seconds"] < TARGET_SECONDS,
                       "rerun_stored_nothing": http["runs"][1]["stored"]["gradings"] == 0}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     label = f"-{args.label}" if args.label else ""
@@ -1117,8 +1131,9 @@ async def main_async(args: argparse.Namespace) -> int:
           f"(+{args.non_trading:,} non-trading)\n")
     print(markdown(args.size, http))
     print()
-    print(f"first run {first['seconds']:.1f}s: target (< {TARGET_SECONDS:g}s) "
-          f"{'met' if doc['verdict']['target_met'] else 'NOT met'}; re-run stored "
+    print(f"first run {first['seconds']:.1f}s: target (100,000 in < {TARGET_SECONDS:g}s) "
+          f"{'met' if doc['verdict']['target_met'] else 'NOT met'}"
+          f"{'' if args.size >= 100_000 else ' (smaller size: not the target run)'}; re-run stored "
           f"{http['runs'][1]['stored']['gradings']} gradings")
     if "load" in doc:
         print(f"load: {doc['load']['timings_s']}  rows: {doc['load']['rows']}")
@@ -1137,7 +1152,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     p.add_argument("--profile", action="store_true",
                    help="also time every query of the batch in-process and EXPLAIN one chunk")
-    p.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    p.add_argument("--servers", type=int, default=2,
+                   help="server processes; the batch runs on the first, GET clients are spread "
+                        "over all (one 2-worker server lets one worker take most connections)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
     p.add_argument("--concurrency", type=int, default=8, help="clients for GET grade")
     p.add_argument("--requests", type=int, default=800, help="measured GET grade requests")
     p.add_argument("--warmup", type=int, default=80, help="warm-up GET grade requests")

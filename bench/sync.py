@@ -20,7 +20,10 @@ Steps (see the "Sync" section of docs/benchmarks.md):
      3,000 activities (3,120 changes), timed from the first request to the last answer;
    - ``incremental pull``: one ``GET /sync/pull`` with a current cursor after the other
      rep's push (nothing in scope changed: the page is empty).
-   Each scenario runs a fixed number of rounds and stops early past a time budget.
+   Each scenario runs a fixed number of rounds and stops early past a time budget. Before
+   each round it waits (up to ``--quiet-wait`` seconds) until the machine is nearly idle,
+   since other processes on a small shared machine skew the tail; the CPU share others
+   used just before each round is recorded.
 3. Print a markdown table and write a JSON result file under bench/results/.
 """
 
@@ -64,6 +67,25 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def _cpu_sample() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+
+async def wait_quiet(max_wait: float, *, threshold: float = 0.2) -> float:
+    """Wait until the whole machine is busy less than ``threshold``; answers the last share."""
+    deadline = time.monotonic() + max_wait
+    busy = 1.0
+    while True:
+        idle0, total0 = _cpu_sample()
+        await asyncio.sleep(0.5)
+        idle1, total1 = _cpu_sample()
+        busy = 1 - (idle1 - idle0) / max(1, total1 - total0)
+        if busy < threshold or time.monotonic() > deadline:
+            return busy
 
 
 def run(cmd: list[str], env: dict[str, str]) -> None:
@@ -193,13 +215,14 @@ def push_batch(customer_ids: list[uuid.UUID], rng: random.Random) -> list[dict[s
 
 
 async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int,
-                  budget_s: float) -> dict[str, dict[str, Any]]:
+                  budget_s: float, quiet_wait: float) -> dict[str, dict[str, Any]]:
     import httpx
 
     rng = random.Random(7)
     results: dict[str, list[float]] = {"push": [], "push re-sent": [], "first pull": [],
                                        "incremental pull": []}
     sizes: dict[str, Any] = {}
+    noise: list[float] = []
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         tokens = {}
         for who in ("puller", "pusher"):
@@ -237,6 +260,7 @@ async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int
             if time.monotonic() > deadline:
                 break
             batch = push_batch(loaded["customers"]["pusher"], rng)
+            busy = await wait_quiet(quiet_wait)
             push_s = await push(batch)
             resend_s = await push(batch)
             pull_s, changes, pages, cursor = await first_pull()
@@ -247,6 +271,7 @@ async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int
             response.raise_for_status()
             if i < warmup:
                 continue
+            noise.append(busy)
             results["push"].append(push_s * 1000)
             results["push re-sent"].append(resend_s * 1000)
             results["first pull"].append(pull_s * 1000)
@@ -257,6 +282,8 @@ async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int
         summary[name] = {"n": len(values), "p50_ms": round(statistics.median(values), 1),
                          "p95_ms": round(percentile(values, 95), 1), "max_ms": round(max(values), 1)}
     summary["first pull"].update(changes=sizes.get("pull_changes"), pages=sizes.get("pull_pages"))
+    summary["machine"] = {"busy_before_round_median": round(statistics.median(noise), 2),
+                          "busy_before_round_max": round(max(noise), 2)}
     return summary
 
 
@@ -265,7 +292,9 @@ def main() -> int:
     parser.add_argument("--db-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/crm_bench_sync")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=600, help="seconds, all rounds together")
+    parser.add_argument("--budget", type=float, default=900, help="seconds, all rounds together")
+    parser.add_argument("--quiet-wait", type=float, default=20,
+                        help="seconds to wait for an idle machine before each round")
     args = parser.parse_args()
     name = urlsplit(args.db_url).path.lstrip("/")
     if not name.startswith("crm_bench") or not args.db_url.startswith("postgresql"):
@@ -288,18 +317,24 @@ def main() -> int:
         print(f"== measuring against {server.base}: {args.rounds} rounds after {args.warmup} warm-up",
               flush=True)
         summary = asyncio.run(measure(server.base, loaded, rounds=args.rounds, warmup=args.warmup,
-                                      budget_s=args.budget))
+                                      budget_s=args.budget, quiet_wait=args.quiet_wait))
     finally:
         server.stop()
 
     result = {"benchmark": "sync", "at": stamp, "database": "postgresql", "rounds": args.rounds,
+              "warmup": args.warmup, "push_size": PUSH_SIZE, "customers": CUSTOMERS,
+              "activities": CUSTOMERS * ACTIVITIES_PER_CUSTOMER,
               "python": platform.python_version(), "machine": platform.machine(),
               "cpus": os.cpu_count(), "scenarios": summary}
     out = RESULTS_DIR / f"sync-{stamp}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print("\n| scenario | n | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- | --- |")
     for scenario, row in summary.items():
-        print(f"| {scenario} | {row['n']} | {row['p50_ms']} | {row['p95_ms']} | {row['max_ms']} |")
+        if scenario != "machine":
+            print(f"| {scenario} | {row['n']} | {row['p50_ms']} | {row['p95_ms']} | {row['max_ms']} |")
+    machine = summary["machine"]
+    print(f"\nmachine busy (other processes) before a round: median "
+          f"{machine['busy_before_round_median']:.0%}, max {machine['busy_before_round_max']:.0%}")
     print(f"\nfirst pull: {summary['first pull']['changes']} changes in "
           f"{summary['first pull']['pages']} pages; results in {out.relative_to(ROOT)}")
     return 0
