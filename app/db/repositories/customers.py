@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, any_, exists, func, literal, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
@@ -139,11 +139,18 @@ class CustomerRepository:
             stmt = stmt.where(Customer.uscc == f.q_uscc)
         if f.q_text is not None:
             pattern = _like_fragment(f.q_text)
-            stmt = stmt.where(or_(
-                Customer.name.ilike(pattern, escape="\\"),
-                Customer.id.in_(select(Contact.customer_id).where(
-                    Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))),
-            ))
+            # Ids from both trigram indexes, combined with UNION: an OR with a sub-select
+            # cannot use the index on customer.name and reads the whole table.
+            matches = union(
+                select(Customer.id).where(Customer.name.ilike(pattern, escape="\\")),
+                select(Contact.customer_id).where(
+                    Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None)))
+            if self.session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+                # = ANY(ARRAY(...)): collect the ids first, then fetch them by primary key;
+                # with IN (...) a LIKE misestimate can make the planner hash-join a full scan.
+                stmt = stmt.where(Customer.id == any_(func.array(matches.scalar_subquery())))
+            else:
+                stmt = stmt.where(Customer.id.in_(matches))
         return stmt
 
     async def list(self, principal: Principal, filters: CustomerFilters, *, sort: CustomerSort,

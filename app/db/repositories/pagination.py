@@ -67,8 +67,9 @@ def decode_cursor(cursor: str, sort: str, width: int) -> list[Any]:
             raise ValueError("cursor belongs to another ordering")
         return [_untag(item) for item in data["k"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise BadRequest("The cursor is malformed or belongs to another query",
-                         code="pagination.invalid_cursor") from exc
+        raise BadRequest(
+            "The cursor is malformed or belongs to another query", code="pagination.invalid_cursor"
+        ) from exc
 
 
 def _check_types(keys: Sequence[ColumnElement[Any]], values: Sequence[Any]) -> None:
@@ -82,18 +83,22 @@ def _check_types(keys: Sequence[ColumnElement[Any]], values: Sequence[Any]) -> N
         if value is None:
             continue
         if not isinstance(value, expected) or (isinstance(value, dt.datetime) and value.tzinfo is None):
-            raise BadRequest("The cursor is malformed or belongs to another query",
-                             code="pagination.invalid_cursor")
+            raise BadRequest(
+                "The cursor is malformed or belongs to another query", code="pagination.invalid_cursor"
+            )
 
 
 def _after(columns: Sequence[ColumnElement[Any]], values: Sequence[Any],
            direction: Literal["asc", "desc"]) -> ColumnElement[bool]:
-    # (a, b, c) > (x, y, z) spelled out, so it works the same on every database and index.
+    # (a, b, c) > (x, y, z) spelled out, so it works the same on every database. The extra
+    # bound on the leading key lets the index seek to the page instead of filtering up to
+    # it: page 200 costs what page 1 costs.
     clauses = []
     for i, column in enumerate(columns):
         beyond = column > values[i] if direction == "asc" else column < values[i]
         clauses.append(and_(*[columns[j] == values[j] for j in range(i)], beyond))
-    return or_(*clauses)
+    lead = columns[0] >= values[0] if direction == "asc" else columns[0] <= values[0]
+    return and_(lead, or_(*clauses))
 
 
 async def paginate(
