@@ -403,19 +403,20 @@ class CreditRepository:
 
     # --- reports --------------------------------------------------------------------------------
 
-    async def aging_rows(
+    def _open_at(
         self,
         principal: Principal,
         *,
         as_of: dt.datetime,
         bucket_edges: Sequence[tuple[str, dt.datetime | None]],
-        group_by: Literal["customer", "owner", "team"],
-    ) -> list[tuple[Any, str | None, str, Decimal]]:
-        """Outstanding at ``as_of`` per group and aging bucket, computed in SQL.
+    ) -> tuple[Select[Any], Any, Any]:
+        """Receivables in scope still owed at ``as_of``, with their aging bucket.
 
         Outstanding at a past date adds back payments received after it and counts
         receivables written off after it as still open. ``bucket_edges`` are (bucket, the
         earliest due date still in it) from the youngest bucket to the oldest (None = any).
+        Answers the select (from receivable joined to customer) and the outstanding and
+        bucket expressions, for the caller to group.
         """
         paid_by_then = (
             select(func.coalesce(func.sum(PaymentAllocation.amount), literal(0, Money)))
@@ -429,14 +430,8 @@ class CreditRepository:
             *[(Receivable.due_at >= edge, literal(name)) for name, edge in bucket_edges if edge is not None],
             else_=literal(bucket_edges[-1][0]),
         )
-        if group_by == "customer":
-            key, label = Customer.id, Customer.name
-        elif group_by == "owner":
-            key, label = Customer.owner_id, User.full_name
-        else:
-            key, label = Customer.team_id, Team.name
         stmt = (
-            select(key, label, bucket.label("bucket"), func.sum(outstanding))
+            select()
             .select_from(Receivable)
             .join(Customer, Customer.id == Receivable.customer_id)
             .where(
@@ -445,13 +440,32 @@ class CreditRepository:
                 outstanding > 0,
             )
         )
+        scope = customer_scope(principal)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        return stmt, outstanding, bucket
+
+    async def aging_rows(
+        self,
+        principal: Principal,
+        *,
+        as_of: dt.datetime,
+        bucket_edges: Sequence[tuple[str, dt.datetime | None]],
+        group_by: Literal["customer", "owner", "team"],
+    ) -> list[tuple[Any, str | None, str, Decimal]]:
+        """Outstanding at ``as_of`` per group and aging bucket, computed in SQL."""
+        base, outstanding, bucket = self._open_at(principal, as_of=as_of, bucket_edges=bucket_edges)
+        if group_by == "customer":
+            key, label = Customer.id, Customer.name
+        elif group_by == "owner":
+            key, label = Customer.owner_id, User.full_name
+        else:
+            key, label = Customer.team_id, Team.name
+        stmt = base.add_columns(key, label, bucket.label("bucket"), func.sum(outstanding))
         if group_by == "owner":
             stmt = stmt.outerjoin(User, User.id == Customer.owner_id)
         elif group_by == "team":
             stmt = stmt.outerjoin(Team, Team.id == Customer.team_id)
-        scope = customer_scope(principal)
-        if scope is not None:
-            stmt = stmt.where(scope)
         stmt = stmt.group_by(key, label, bucket)
         return [
             (k, name, b, Decimal(total or 0))
@@ -465,34 +479,9 @@ class CreditRepository:
         as_of: dt.datetime,
         bucket_edges: Sequence[tuple[str, dt.datetime | None]],
     ) -> dict[str, Decimal]:
-        """Outstanding at ``as_of`` per aging bucket over every receivable in scope, in SQL
-        (the same rules and ``bucket_edges`` as ``aging_rows``)."""
-        paid_by_then = (
-            select(func.coalesce(func.sum(PaymentAllocation.amount), literal(0, Money)))
-            .join(Payment, Payment.id == PaymentAllocation.payment_id)
-            .where(PaymentAllocation.receivable_id == Receivable.id, Payment.received_at <= as_of)
-            .correlate(Receivable)
-            .scalar_subquery()
-        )
-        outstanding = Receivable.amount - paid_by_then
-        bucket = case(
-            *[(Receivable.due_at >= edge, literal(name)) for name, edge in bucket_edges if edge is not None],
-            else_=literal(bucket_edges[-1][0]),
-        ).label("bucket")
-        per_receivable = (
-            select(bucket, outstanding.label("outstanding"))
-            .select_from(Receivable)
-            .join(Customer, Customer.id == Receivable.customer_id)
-            .where(
-                Receivable.issued_at <= as_of,
-                (Receivable.written_off_at.is_(None)) | (Receivable.written_off_at > as_of),
-                outstanding > 0,
-            )
-        )
-        scope = customer_scope(principal)
-        if scope is not None:
-            per_receivable = per_receivable.where(scope)
-        rows = per_receivable.subquery()
+        """Outstanding at ``as_of`` per aging bucket over every receivable in scope, in SQL."""
+        base, outstanding, bucket = self._open_at(principal, as_of=as_of, bucket_edges=bucket_edges)
+        rows = base.add_columns(bucket.label("bucket"), outstanding.label("outstanding")).subquery()
         stmt = select(rows.c.bucket, func.sum(rows.c.outstanding)).group_by(rows.c.bucket)
         return {b: Decimal(total or 0) for b, total in (await self.session.execute(stmt)).all()}
 
