@@ -33,10 +33,8 @@ import json
 import os
 import platform
 import random
-import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,12 +45,22 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.domain import normalize  # noqa: E402  (after the sys.path tweak)
+from bench.common import (  # noqa: E402
+    CpuMeter,
+    Server,
+    asyncpg_url,
+    db_name,
+    drop_database,
+    log,
+    percentile,
+    recreate_database,
+    run_migrations,
+)
 
 RESULTS_DIR = ROOT / "bench" / "results"
 PASSWORD = "bench-pass-2026"
@@ -429,50 +437,6 @@ def generate_chunk(start: int, stop: int, org: Org, seed: int, now: dt.datetime,
 # ------------------------------------------------------------------------------------------
 
 
-def asyncpg_url(url: str) -> str:
-    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", url)
-
-
-def db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def admin_url(url: str) -> str:
-    parts = urlsplit(asyncpg_url(url))
-    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-async def recreate_database(url: str) -> None:
-    import asyncpg
-
-    name = db_name(url)
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db_name(url)}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def run_migrations(url: str) -> None:
-    env = {**os.environ, "CRM_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, env=env, check=True)
-
-
 async def create_org(conn: Any, org: Org, now: dt.datetime) -> None:
     from app.services.security import hash_password
 
@@ -619,139 +583,9 @@ async def load(url: str, size: int, seed: int, chunk_size: int) -> dict[str, Any
 # ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``crm serve`` in its own process group, on a free loopback port."""
-
-    def __init__(self, url: str, workers: int, log_path: Path, app_dir: Path, secret: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_ENV": "production",
-               "CRM_SECRET_KEY": secret, "CRM_ACCESS_TOKEN_MINUTES": "240",
-               "PYTHONPATH": str(app_dir)}
-        self.log_file = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", str(workers)],
-            cwd=app_dir, env=env, stdout=self.log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
-
-    async def wait_ready(self, seconds: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + seconds
-        async with httpx.AsyncClient(base_url=self.base) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.proc.returncode}")
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise RuntimeError("server did not become ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log_file.close()
-
-
 # ------------------------------------------------------------------------------------------
 # CPU accounting: this machine is shared, so record how much CPU others used meanwhile
 # ------------------------------------------------------------------------------------------
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_ticks() -> int:
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields[:8]) - idle
-
-
-def _proc_ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-        return int(rest[11]) + int(rest[12])  # utime + stime
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-class CpuMeter:
-    """Machine-wide busy CPU versus the CPU of this benchmark (client, server processes and
-    the PostgreSQL backends connected to the benchmark database)."""
-
-    def __init__(self, server_pids: list[int], db_url: str) -> None:
-        self.server_pids = server_pids
-        self.db_url = db_url
-        self.pg_pids: list[int] = []
-
-    async def refresh_pg_pids(self) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(asyncpg_url(self.db_url))
-        try:
-            self.pg_pids = [r["pid"] for r in await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                db_name(self.db_url))]
-        finally:
-            await conn.close()
-
-    def snapshot(self) -> tuple[float, int, int, int, int]:
-        ours_server = sum(_proc_ticks(p) for root in self.server_pids for p in _descendants(root))
-        ours_pg = sum(_proc_ticks(p) for p in self.pg_pids)
-        ours_client = _proc_ticks(os.getpid())
-        return time.monotonic(), _machine_busy_ticks(), ours_client, ours_server, ours_pg
-
-    @staticmethod
-    def cores(a: tuple[float, int, int, int, int], b: tuple[float, int, int, int, int]) -> dict[str, float]:
-        seconds = max(b[0] - a[0], 1e-6)
-        busy, client, server, pg = ((b[i] - a[i]) / CLK_TCK / seconds for i in range(1, 5))
-        return {"busy": round(busy, 2), "client": round(client, 2), "server": round(server, 2),
-                "postgres": round(pg, 2), "other": round(max(0.0, busy - client - server - pg), 2)}
-
-    async def wait_quiet(self, max_wait: float, threshold: float = 0.25) -> float:
-        """Wait (at most ``max_wait`` s) until other processes use < ``threshold`` cores."""
-        started = time.monotonic()
-        while True:
-            a = self.snapshot()
-            await asyncio.sleep(1.5)
-            other = self.cores(a, self.snapshot())["other"]
-            waited = time.monotonic() - started
-            if other < threshold or waited >= max_wait:
-                return round(waited, 1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -803,14 +637,6 @@ class Result:
     cpu_cores: dict[str, float] = field(default_factory=dict)
     quiet_wait_s: float = 0.0
     error_sample: str | None = None
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 async def login(client: Any, username: str) -> str:
@@ -1090,7 +916,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     secret = secrets.token_urlsafe(48)
     servers = [Server(args.db_url, args.workers, RESULTS_DIR / f"server-{args.size}-{stamp}-{k}.log",
-                      args.app_dir, secret) for k in range(args.servers)]
+                      secret, app_dir=Path(args.app_dir)) for k in range(args.servers)]
     bases = [s.base for s in servers]
     results: list[Result] = []
     extra: dict[str, Any] = {}

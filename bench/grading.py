@@ -56,8 +56,6 @@ import platform
 import random
 import re
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,12 +66,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.domain import normalize  # noqa: E402  (after the sys.path tweak)
+from bench.common import (  # noqa: E402
+    CpuMeter,
+    Server,
+    asyncpg_url,
+    db_name,
+    drop_database,
+    log,
+    percentile,
+    recreate_database,
+    run_migrations,
+)
 
 RESULTS_DIR = ROOT / "bench" / "results"
 PASSWORD = "bench-pass-2026"
@@ -84,57 +92,6 @@ DAY = dt.timedelta(days=1)
 # ------------------------------------------------------------------------------------------
 # Small helpers (same approach as bench/customers.py, kept local so this script stands alone)
 # ------------------------------------------------------------------------------------------
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def asyncpg_url(url: str) -> str:
-    return re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", url)
-
-
-def db_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def admin_url(url: str) -> str:
-    parts = urlsplit(asyncpg_url(url))
-    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-
-
-async def recreate_database(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db_name(url)}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{db_name(url)}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_url(url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{db_name(url)}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-def run_migrations(url: str) -> None:
-    env = {**os.environ, "CRM_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, env=env, check=True)
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = (len(sorted_values) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
 
 
 def cents(value: int) -> Decimal:
@@ -515,138 +472,6 @@ async def load(url: str, size: int, non_trading: int, seed: int, chunk: int) -> 
 # ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``crm serve`` in its own process group, on a free loopback port."""
-
-    def __init__(self, url: str, workers: int, log_path: Path, secret: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_ENV": "production",
-               "CRM_SECRET_KEY": secret, "CRM_ACCESS_TOKEN_MINUTES": "240",
-               # No periodic pool-recycling sweep writing in the middle of a measurement.
-               "CRM_RECYCLE_INTERVAL_SECONDS": "0",
-               "PYTHONPATH": str(ROOT)}
-        self.log_file = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", str(workers)],
-            cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
-
-    async def wait_ready(self, seconds: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + seconds
-        async with httpx.AsyncClient(base_url=self.base) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.proc.returncode}")
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise RuntimeError("server did not become ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log_file.close()
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_ticks() -> int:
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    return sum(fields[:8]) - fields[3] - fields[4]
-
-
-def _proc_ticks(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            rest = f.read().rsplit(")", 1)[1].split()
-        return int(rest[11]) + int(rest[12])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    children[int(f.read().rsplit(")", 1)[1].split()[1])].append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-class CpuMeter:
-    """Machine-wide busy CPU versus ours (this client, the server tree, PostgreSQL backends of
-    the benchmark database): the machine is shared, so record what others used meanwhile."""
-
-    def __init__(self, server_pids: list[int], url: str) -> None:
-        self.server_pids = server_pids
-        self.url = url
-        self.pg_pids: list[int] = []
-
-    async def refresh_pg_pids(self) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(asyncpg_url(self.url))
-        try:
-            self.pg_pids = [r["pid"] for r in await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                db_name(self.url))]
-        finally:
-            await conn.close()
-
-    def snapshot(self) -> tuple[float, int, int, int, dict[int, int]]:
-        server = sum(_proc_ticks(p) for root in self.server_pids for p in _descendants(root))
-        return (time.monotonic(), _machine_busy_ticks(), _proc_ticks(os.getpid()), server,
-                {p: _proc_ticks(p) for p in self.pg_pids})
-
-    @staticmethod
-    def cores(a: tuple[float, int, int, int, dict[int, int]],
-              b: tuple[float, int, int, int, dict[int, int]]) -> dict[str, float]:
-        """Backends that connected meanwhile (the pool grows lazily) count from zero: call
-        ``refresh_pg_pids`` before taking ``b``."""
-        seconds = max(b[0] - a[0], 1e-6)
-        busy, client, server = ((b[i] - a[i]) / CLK_TCK / seconds for i in range(1, 4))
-        pg = sum(t - a[4].get(p, 0) for p, t in b[4].items()) / CLK_TCK / seconds
-        return {"busy": round(busy, 2), "client": round(client, 2), "server": round(server, 2),
-                "postgres": round(pg, 2), "other": round(max(0.0, busy - client - server - pg), 2)}
-
-    async def wait_quiet(self, max_wait: float, threshold: float = 0.3) -> float:
-        started = time.monotonic()
-        while True:
-            a = self.snapshot()
-            await asyncio.sleep(1.5)
-            waited = time.monotonic() - started
-            if self.cores(a, self.snapshot())["other"] < threshold or waited >= max_wait:
-                return round(waited, 1)
-
-
 # ------------------------------------------------------------------------------------------
 # Measurement over HTTP
 # ------------------------------------------------------------------------------------------
@@ -770,8 +595,10 @@ async def measure_http(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
+    # No periodic pool-recycling sweep writing in the middle of a measurement.
     servers = [Server(args.db_url, args.workers,
-                      RESULTS_DIR / f"server-grading-{args.size}-{stamp}-{k}.log", secret)
+                      RESULTS_DIR / f"server-grading-{args.size}-{stamp}-{k}.log", secret,
+                      extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"})
                for k in range(args.servers)]
     try:
         for server in servers:
