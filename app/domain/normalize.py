@@ -44,8 +44,9 @@ def _invalid(detail: str, *, loc: Loc, msg: str, type_: str) -> InvalidInput:
 # --------------------------------------------------------------------------------------
 
 # phonenumbers happily reads letters ("1-800-FLOWERS"), "tel:" URIs and extensions;
-# a contact phone is digits and the usual separators, nothing else.
-_PHONE_CHARS: Final = re.compile(r"\+?[0-9 ()\-.‐‑‒–—―]+")
+# a contact phone is digits and the usual separators, nothing else. The country code may
+# sit in brackets: "(+86) 138-0013-8000".
+_PHONE_CHARS: Final = re.compile(r"\(?\+?[0-9 ()\-.‐‑‒–—―]+")
 
 
 def _parse_phone(text: str, *, default_region: str) -> phonenumbers.PhoneNumber | None:

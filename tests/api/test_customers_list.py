@@ -150,7 +150,7 @@ class TestListCustomers:
 class TestSearch:
     @pytest.mark.parametrize("q", [
         "138-0013-8000", "13800138000", "+86 138 0013 8000", "+8613800138000", "0086 138 0013 8000",
-        "１３８００１３８０００", " (138) 0013-8000 "])
+        "１３８００１３８０００", " (138) 0013-8000 ", "(+86) 138-0013-8000"])
     async def test_by_phone_in_any_format(self, client, org, data, q):
         assert await listed(client, org.director, q=q) == [str(data.alpha.id)]
 
