@@ -235,6 +235,24 @@ class TestSortAndPagination:
         assert await walk(client, org.director, sort=sort, limit=1) == everything
         assert await walk(client, org.director, sort=sort, limit=11) == everything
 
+    @pytest.mark.parametrize("sort", ["name", "-name", "updated_at", "-updated_at"])
+    async def test_name_search_pages_in_every_order(self, client, org, uow_factory, sort):
+        await make_customers(uow_factory, 4, owner=org.rep, name_prefix="Kilo")
+        await make_customers(uow_factory, 3, name_prefix="Kilo")
+        await make_customers(uow_factory, 3, owner=org.rep2, name_prefix="Kilo")
+        await make_customers(uow_factory, 2, name_prefix="Lima")
+        # Found by its own name and by its contact's: listed once.
+        both = await make_customer(uow_factory, name="Kilo Both", contacts=[{"name": "Mr Kilo"}])
+        by_contact = await make_customer(uow_factory, name="Mike", owner=org.rep,
+                                         contacts=[{"name": "Ms Kilo"}])
+        everything = await listed(client, org.director, q="kilo", sort=sort)
+        assert len(everything) == 12 and {str(both.id), str(by_contact.id)} <= set(everything)
+        assert await walk(client, org.director, q="kilo", sort=sort, limit=5) == everything
+        assert await walk(client, org.director, q="kilo", sort=sort, limit=1) == everything
+        # The rep's scope: their own and the pool, not rep2's.
+        mine = await walk(client, org.rep, q="kilo", sort=sort, limit=2)
+        assert len(mine) == 9 and mine == [i for i in everything if i in set(mine)]
+
     async def test_pages_with_a_filter(self, client, org, uow_factory):
         await make_customers(uow_factory, 5, owner=org.rep, stage="lead", name_prefix="Lead")
         await make_customers(uow_factory, 5, owner=org.rep, stage="graded", name_prefix="Graded")

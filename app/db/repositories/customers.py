@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 import zlib
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
 from app.db.models import Activity, Contact, ContactPoint, Customer, CustomerHistory
-from app.db.repositories.pagination import Page, paginate
+from app.db.repositories.pagination import Page, ordered, page_window, paginate, to_page
 from app.domain.funnel import ACTIVE_STAGES
 from app.domain.roles import Principal, Scope
 
@@ -84,6 +85,10 @@ class CustomerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @property
+    def _on_postgres(self) -> bool:
+        return self.session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
+
     def visible_to(self, principal: Principal, *, include_deleted: bool = False) -> Select[tuple[Customer]]:
         stmt = select(Customer)
         scope = customer_scope(principal)
@@ -107,7 +112,7 @@ class CustomerRepository:
         return await self.session.scalar(stmt)
 
     def _tag_clause(self, tag: str) -> ColumnElement[bool]:
-        if self.session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+        if self._on_postgres:
             return Customer.tags.op("@>")(func.jsonb_build_array(tag))  # type: ignore[no-any-return]
         each = func.json_each(Customer.tags).table_valued("value")
         return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
@@ -145,7 +150,7 @@ class CustomerRepository:
                 select(Customer.id).where(Customer.name.ilike(pattern, escape="\\")),
                 select(Contact.customer_id).where(
                     Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None)))
-            if self.session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+            if self._on_postgres:
                 # = ANY(ARRAY(...)): collect the ids first, then fetch them by primary key;
                 # with IN (...) a LIKE misestimate can make the planner hash-join a full scan.
                 stmt = stmt.where(Customer.id == any_(func.array(matches.scalar_subquery())))
@@ -155,15 +160,43 @@ class CustomerRepository:
 
     async def list(self, principal: Principal, filters: CustomerFilters, *, sort: CustomerSort,
                    cursor: str | None, limit: int) -> Page[Customer]:
-        stmt = self._filtered(principal, filters)
         field = sort.lstrip("-")
         direction: Literal["asc", "desc"] = "desc" if sort.startswith("-") else "asc"
         key = Customer.updated_at if field == "updated_at" else Customer.name
+        key_of = lambda c: [getattr(c, field), c.id]  # noqa: E731
+        if filters.q_text is not None and self._on_postgres:
+            window = self._text_search_window(principal, filters, key=key, sort=sort, cursor=cursor,
+                                              limit=limit, direction=direction)
+            stmt = (select(Customer).where(Customer.id == any_(func.array(window.scalar_subquery())))
+                    .order_by(*ordered([key, Customer.id], direction)))
+            rows = (await self.session.scalars(stmt)).all()
+            return to_page(rows, sort=sort, key_of=key_of, limit=limit)
         return await paginate(
-            self.session, stmt, sort=sort, keys=[key, Customer.id],
-            key_of=lambda c: [getattr(c, field), c.id], cursor=cursor, limit=limit,
-            direction=direction,
+            self.session, self._filtered(principal, filters), sort=sort, keys=[key, Customer.id],
+            key_of=key_of, cursor=cursor, limit=limit, direction=direction,
         )
+
+    def _text_search_window(self, principal: Principal, filters: CustomerFilters, *,
+                            key: Any, sort: str, cursor: str | None, limit: int,
+                            direction: Literal["asc", "desc"]) -> Select[Any]:
+        """The ids of one page of a name search, chosen from narrow (id, sort key) pairs.
+
+        A three-character fragment can match thousands of customers. Each match is read
+        once, in the trigram index's bitmap scan, and only the page's rows are then fetched
+        in full; fetching every match by id and sorting whole rows cost twice as much.
+        """
+        assert filters.q_text is not None
+        base = self._filtered(principal, dataclasses.replace(filters, q_text=None))
+        pattern = _like_fragment(filters.q_text)
+        by_contact = select(Contact.customer_id).where(
+            Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))
+        hits = union(
+            base.where(Customer.name.ilike(pattern, escape="\\")).with_only_columns(Customer.id, key),
+            base.where(Customer.id == any_(func.array(by_contact.scalar_subquery())))
+            .with_only_columns(Customer.id, key),
+        ).subquery("hits")
+        return page_window(select(hits.c.id), sort=sort, keys=[hits.c[key.key], hits.c.id],
+                           cursor=cursor, limit=limit, direction=direction)
 
     def stream(self, principal: Principal, filters: CustomerFilters) -> Select[tuple[Customer]]:
         """The export query, in a stable order; the caller streams it in chunks."""

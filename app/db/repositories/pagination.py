@@ -101,6 +101,36 @@ def _after(columns: Sequence[ColumnElement[Any]], values: Sequence[Any],
     return and_(lead, or_(*clauses))
 
 
+def page_window(
+    stmt: Select[Any],
+    *,
+    sort: str,
+    keys: Sequence[ColumnElement[Any]],
+    cursor: str | None,
+    limit: int,
+    direction: Literal["asc", "desc"] = "asc",
+) -> Select[Any]:
+    """``stmt`` narrowed to the page after ``cursor``: ordered by ``keys``, ``limit + 1`` rows
+    (the extra one tells whether another page follows)."""
+    if cursor:
+        values = decode_cursor(cursor, sort, len(keys))
+        _check_types(keys, values)
+        stmt = stmt.where(_after(keys, values, direction))
+    return stmt.order_by(*ordered(keys, direction)).limit(limit + 1)
+
+
+def ordered(keys: Sequence[ColumnElement[Any]], direction: Literal["asc", "desc"]) -> list[Any]:
+    return [k.asc() if direction == "asc" else k.desc() for k in keys]
+
+
+def to_page(rows: Sequence[T], *, sort: str, key_of: Any, limit: int) -> Page[T]:
+    """The page of a ``page_window`` result; ``key_of(row)`` gives the next cursor's values."""
+    items = list(rows[:limit])
+    has_more = len(rows) > limit
+    next_cursor = encode_cursor(sort, key_of(items[-1])) if has_more and items else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
 async def paginate(
     session: AsyncSession,
     stmt: Select[tuple[T]],
@@ -116,13 +146,6 @@ async def paginate(
 
     ``key_of(row)`` returns the row's values for ``keys``; they become the next cursor.
     """
-    if cursor:
-        values = decode_cursor(cursor, sort, len(keys))
-        _check_types(keys, values)
-        stmt = stmt.where(_after(keys, values, direction))
-    order = [k.asc() if direction == "asc" else k.desc() for k in keys]
-    rows = list((await session.scalars(stmt.order_by(*order).limit(limit + 1))).all())
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(sort, key_of(rows[-1])) if has_more and rows else None
-    return Page(items=rows, next_cursor=next_cursor)
+    window = page_window(stmt, sort=sort, keys=keys, cursor=cursor, limit=limit, direction=direction)
+    rows = (await session.scalars(window)).all()
+    return to_page(rows, sort=sort, key_of=key_of, limit=limit)
