@@ -235,8 +235,10 @@ class TestSortAndPagination:
         assert await walk(client, org.director, sort=sort, limit=1) == everything
         assert await walk(client, org.director, sort=sort, limit=11) == everything
 
+    # 4 characters go through the trigram index on PostgreSQL, 1 and 2 through the grams one.
+    @pytest.mark.parametrize("q", ["kilo", "KI", "k"])
     @pytest.mark.parametrize("sort", ["name", "-name", "updated_at", "-updated_at"])
-    async def test_name_search_pages_in_every_order(self, client, org, uow_factory, sort):
+    async def test_name_search_pages_in_every_order(self, client, org, uow_factory, sort, q):
         await make_customers(uow_factory, 4, owner=org.rep, name_prefix="Kilo")
         await make_customers(uow_factory, 3, name_prefix="Kilo")
         await make_customers(uow_factory, 3, owner=org.rep2, name_prefix="Kilo")
@@ -245,12 +247,12 @@ class TestSortAndPagination:
         both = await make_customer(uow_factory, name="Kilo Both", contacts=[{"name": "Mr Kilo"}])
         by_contact = await make_customer(uow_factory, name="Mike", owner=org.rep,
                                          contacts=[{"name": "Ms Kilo"}])
-        everything = await listed(client, org.director, q="kilo", sort=sort)
+        everything = await listed(client, org.director, q=q, sort=sort)
         assert len(everything) == 12 and {str(both.id), str(by_contact.id)} <= set(everything)
-        assert await walk(client, org.director, q="kilo", sort=sort, limit=5) == everything
-        assert await walk(client, org.director, q="kilo", sort=sort, limit=1) == everything
+        assert await walk(client, org.director, q=q, sort=sort, limit=5) == everything
+        assert await walk(client, org.director, q=q, sort=sort, limit=1) == everything
         # The rep's scope: their own and the pool, not rep2's.
-        mine = await walk(client, org.rep, q="kilo", sort=sort, limit=2)
+        mine = await walk(client, org.rep, q=q, sort=sort, limit=2)
         assert len(mine) == 9 and mine == [i for i in everything if i in set(mine)]
 
     async def test_pages_with_a_filter(self, client, org, uow_factory):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,9 +71,12 @@ class Customer(IdMixin, TimestampMixin, VersionedMixin, Base):
         Index("ix_customer_owner_stage_updated", "owner_id", "stage", "updated_at", "id"),
         Index("ix_customer_team_updated", "team_id", "updated_at", "id"),
         Index("ix_customer_stage_updated", "stage", "updated_at", "id"),
-        # Name fragments (q=…) on PostgreSQL: trigram index. Elsewhere a plain index.
+        # Name fragments (q=…) on PostgreSQL: trigrams for 3+ characters, and the 1- and
+        # 2-character grams of crm_name_grams() (a migration defines it) for shorter ones.
         Index("ix_customer_name_trgm", "name", postgresql_using="gin",
               postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_customer_name_grams", text("crm_name_grams(name)"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
         # ?tag= as JSONB containment on PostgreSQL.
         Index("ix_customer_tags", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
@@ -94,6 +98,8 @@ class Contact(IdMixin, TimestampMixin, VersionedMixin, Base):
     __table_args__ = (
         Index("ix_contact_name_trgm", "name", postgresql_using="gin",
               postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        Index("ix_contact_name_grams", text("crm_name_grams(name)"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
 

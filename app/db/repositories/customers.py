@@ -10,7 +10,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, any_, exists, func, literal, or_, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    Text,
+    and_,
+    any_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
@@ -164,39 +179,75 @@ class CustomerRepository:
         direction: Literal["asc", "desc"] = "desc" if sort.startswith("-") else "asc"
         key = Customer.updated_at if field == "updated_at" else Customer.name
         key_of = lambda c: [getattr(c, field), c.id]  # noqa: E731
-        if filters.q_text is not None and self._on_postgres:
-            window = self._text_search_window(principal, filters, key=key, sort=sort, cursor=cursor,
-                                              limit=limit, direction=direction)
-            stmt = (select(Customer).where(Customer.id == any_(func.array(window.scalar_subquery())))
-                    .order_by(*ordered([key, Customer.id], direction)))
-            rows = (await self.session.scalars(stmt)).all()
-            return to_page(rows, sort=sort, key_of=key_of, limit=limit)
-        return await paginate(
-            self.session, self._filtered(principal, filters), sort=sort, keys=[key, Customer.id],
-            key_of=key_of, cursor=cursor, limit=limit, direction=direction,
-        )
-
-    def _text_search_window(self, principal: Principal, filters: CustomerFilters, *,
-                            key: Any, sort: str, cursor: str | None, limit: int,
-                            direction: Literal["asc", "desc"]) -> Select[Any]:
-        """The ids of one page of a name search, chosen from narrow (id, sort key) pairs.
-
-        A three-character fragment can match thousands of customers. Each match is read
-        once, in the trigram index's bitmap scan, and only the page's rows are then fetched
-        in full; fetching every match by id and sorting whole rows cost twice as much.
-        """
-        assert filters.q_text is not None
+        if filters.q_text is None or not self._on_postgres:
+            return await paginate(
+                self.session, self._filtered(principal, filters), sort=sort, keys=[key, Customer.id],
+                key_of=key_of, cursor=cursor, limit=limit, direction=direction,
+            )
+        # Name search on PostgreSQL: first the page's ids, from narrow (id, sort key) pairs of
+        # the customers found by their own or a contact's name; then only those rows in full.
         base = self._filtered(principal, dataclasses.replace(filters, q_text=None))
-        pattern = _like_fragment(filters.q_text)
+        window = dict(sort=sort, cursor=cursor, limit=limit, direction=direction)
+        if len(filters.q_text) < 3:
+            hits = await self._short_fragment_hits(base, filters.q_text, key=key, window=window)
+        else:
+            # The plan is the same for every fragment (two bitmap scans, then the page by
+            # primary key): the prepared statement's generic plan saves planning it anew.
+            await self._plan_locally(plan_cache_mode="force_generic_plan")
+            hits = self._fragment_hits(base, filters.q_text, key=key)
+        page_ids = page_window(select(hits.c.id), keys=[hits.c[key.key], hits.c.id], **window)
+        stmt = (select(Customer).where(Customer.id == any_(func.array(page_ids.scalar_subquery())))
+                .order_by(*ordered([key, Customer.id], direction)))
+        rows = (await self.session.scalars(stmt)).all()
+        return to_page(rows, sort=sort, key_of=key_of, limit=limit)
+
+    async def _plan_locally(self, **settings: str) -> None:
+        """Planner settings for the rest of this transaction only (one round trip)."""
+        await self.session.execute(select(*(func.set_config(name, value, True)
+                                            for name, value in settings.items())))
+
+    @staticmethod
+    def _fragment_hits(base: Select[Any], fragment: str, *, key: Any) -> Subquery:
+        """Every customer whose or whose contact's name contains ``fragment`` (3+ characters).
+
+        The trigram indexes find the matches; each is read once, narrowly. A fragment can
+        match thousands of customers: fetching each by id and sorting whole rows cost twice
+        as much as picking the page from (id, key) pairs.
+        """
+        pattern = _like_fragment(fragment)
         by_contact = select(Contact.customer_id).where(
             Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))
-        hits = union(
+        return union(
             base.where(Customer.name.ilike(pattern, escape="\\")).with_only_columns(Customer.id, key),
             base.where(Customer.id == any_(func.array(by_contact.scalar_subquery())))
             .with_only_columns(Customer.id, key),
         ).subquery("hits")
-        return page_window(select(hits.c.id), sort=sort, keys=[hits.c[key.key], hits.c.id],
-                           cursor=cursor, limit=limit, direction=direction)
+
+    async def _short_fragment_hits(self, base: Select[Any], fragment: str, *, key: Any,
+                                   window: dict[str, Any]) -> Subquery:
+        """The page's candidates for a 1- or 2-character fragment: at most a page from each
+        side (the customer's name, a contact's name), already past the cursor.
+
+        Such a fragment has no trigram. Its gram (see crm_name_grams) has an index and
+        statistics, so the planner can choose per query: for a common one (公司) walk the
+        listing order and stop after a page; for a rare one (华为) read the index's matches.
+        The strpos() test is exact, and estimated as an unknown function, so it does not
+        skew the gram's estimate as a second LIKE would.
+        """
+        def contains(name: Any) -> ColumnElement[bool]:
+            grams = func.crm_name_grams(name, type_=postgresql.ARRAY(Text))
+            return and_(grams.contains(postgresql.array([func.lower(fragment)], type_=Text)),
+                        func.strpos(func.lower(name), func.lower(fragment)) > 0)
+
+        # The choice rests on the fragment's own statistics: plan it for this value (not a
+        # generic plan), and without parallel workers, which cost more than they save here.
+        await self._plan_locally(plan_cache_mode="force_custom_plan", max_parallel_workers_per_gather="0")
+        keys = [key, Customer.id]
+        by_name = base.where(contains(Customer.name))
+        by_contact = base.where(exists().where(
+            Contact.customer_id == Customer.id, Contact.deleted_at.is_(None), contains(Contact.name)))
+        return union(*(page_window(branch.with_only_columns(*keys), keys=keys, **window)
+                       for branch in (by_name, by_contact))).subquery("hits")
 
     def stream(self, principal: Principal, filters: CustomerFilters) -> Select[tuple[Customer]]:
         """The export query, in a stable order; the caller streams it in chunks."""
