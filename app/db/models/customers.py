@@ -79,6 +79,14 @@ class Customer(IdMixin, TimestampMixin, VersionedMixin, Base):
               postgresql_using="gin").ddl_if(dialect="postgresql"),
         # ?tag= as JSONB containment on PostgreSQL.
         Index("ix_customer_tags", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
+        # The pool recycler's sweeps: owned customers (a few percent of a mature database)
+        # and cooldowns in progress, instead of every row.
+        Index("ix_customer_owned_id", "id",
+              postgresql_where=text("owner_id IS NOT NULL AND deleted_at IS NULL"),
+              sqlite_where=text("owner_id IS NOT NULL AND deleted_at IS NULL")),
+        Index("ix_customer_cooldown_until", "cooldown_until",
+              postgresql_where=text("cooldown_until IS NOT NULL"),
+              sqlite_where=text("cooldown_until IS NOT NULL")),
     )
 
 
