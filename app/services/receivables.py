@@ -205,11 +205,12 @@ async def record_payment(
         uow.credit.add(payment)
         await uow.flush()
         rows = []
-        for allocation in result.allocations:
+        for position, allocation in enumerate(result.allocations):
             receivable = by_id[allocation.receivable_id]  # type: ignore[index]
             receivable.paid_amount = receivable.paid_amount + allocation.amount
             row = PaymentAllocation(
-                payment_id=payment.id, receivable_id=receivable.id, amount=allocation.amount
+                payment_id=payment.id, receivable_id=receivable.id, amount=allocation.amount,
+                position=position,
             )
             uow.credit.add(row)
             rows.append(row)

@@ -69,7 +69,7 @@ async def amounts(client, org, *receivables) -> list[tuple[str, str, str]]:
 
 
 def normalised(payment: dict) -> dict:
-    """A payment with its allocations in a stable order (reads list them by row id)."""
+    """A payment with its allocations sorted by receivable, to compare their contents."""
     return {**payment, "allocations": sorted(payment["allocations"], key=lambda a: a["receivable_id"])}
 
 
@@ -241,6 +241,24 @@ class TestListAndGetPayments:
         got = await client.get(f"{PAYMENTS}/{older['id']}", headers=access_headers(org.manager))
         assert got.status_code == 200, got.text
         assert normalised(got.json()) == normalised(older)
+
+    async def test_allocations_are_read_in_the_order_they_were_applied(self, client, org, customer,
+                                                                       three):
+        r5, r10, r20 = three
+        # As the caller listed them (here against the due dates), then oldest due first.
+        as_listed = await api_pay(client, org.finance, customer.id, "60.00",
+                                  allocations=[(r20["id"], "30.00"), (r5["id"], "20.00"),
+                                               (r10["id"], "10.00")])
+        oldest_first = await api_pay(client, org.finance, customer.id, "100.00")
+        for payment, order in ((as_listed, [r20["id"], r5["id"], r10["id"]]),
+                               (oldest_first, [r5["id"], r10["id"]])):
+            assert [a["receivable_id"] for a in payment["allocations"]] == order
+            got = await client.get(f"{PAYMENTS}/{payment['id']}", headers=access_headers(org.finance))
+            assert got.json()["allocations"] == payment["allocations"]
+        listed = (await client.get(PAYMENTS, headers=access_headers(org.finance),
+                                   params={"customer_id": str(customer.id)})).json()["items"]
+        assert {p["id"]: p["allocations"] for p in listed} == {
+            p["id"]: p["allocations"] for p in (as_listed, oldest_first)}
 
     async def test_pages(self, client, org, customer):
         now = utcnow()

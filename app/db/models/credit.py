@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, Uuid, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, IdMixin, TimestampMixin, VersionedMixin, utcnow
@@ -95,6 +95,9 @@ class PaymentAllocation(IdMixin, Base):
     payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payment.id"), index=True)
     receivable_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("receivable.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
+    # 0, 1, 2, … in the order the payment was applied (oldest due first, or as the caller
+    # listed them); reads list allocations in this order.
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CreditLimitRequest(IdMixin, TimestampMixin, VersionedMixin, Base):

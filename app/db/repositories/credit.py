@@ -335,7 +335,7 @@ class CreditRepository:
         stmt = (
             select(PaymentAllocation)
             .where(PaymentAllocation.payment_id.in_(list(payment_ids)))
-            .order_by(PaymentAllocation.payment_id, PaymentAllocation.id)
+            .order_by(PaymentAllocation.payment_id, PaymentAllocation.position, PaymentAllocation.id)
         )
         return list((await self.session.scalars(stmt)).all())
 
