@@ -20,6 +20,7 @@ from app.services import security
 from app.services.context import UnitOfWork
 
 access_log = logging.getLogger("app.access")
+error_log = logging.getLogger("app.errors")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -63,8 +64,10 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            # Starlette's outermost error middleware would answer the 500 without our header;
-            # answer it here (it then only logs) and let the error propagate as before.
+            # Logged here, where the request id is still set. Starlette's outermost error
+            # middleware would answer the 500 without our header; answer it here too, and
+            # let the error propagate as before.
+            error_log.exception("unhandled error")
             if not response_started:
                 await internal_error_response()(scope, receive, send_with_id)
             raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -14,8 +13,6 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.domain import errors
-
-log = logging.getLogger("app.errors")
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -132,7 +129,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
+        # RequestContextMiddleware has logged it, with the request id.
         return internal_error_response()
 
 

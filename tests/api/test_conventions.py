@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import uuid
 
@@ -11,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
 from app.db.engine import make_session_factory
+from app.logs import JsonFormatter
 from app.main import create_app
 from tests.support.builders import access_headers, assert_problem, make_user
 
@@ -218,3 +221,20 @@ class TestInternalError:
         response = await boom_client.get("/boom", headers={"X-Request-ID": "trace-500"})
         assert response.status_code == 500
         assert response.headers.get("x-request-id") == "trace-500"
+
+    async def test_500_is_logged_once_with_its_request_id(self, boom_client):
+        lines: list[dict] = []
+
+        class Collect(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                lines.append(json.loads(JsonFormatter().format(record)))
+
+        handler = Collect(level=logging.ERROR)
+        logging.getLogger().addHandler(handler)
+        try:
+            await boom_client.get("/boom", headers={"X-Request-ID": "trace-500"})
+        finally:
+            logging.getLogger().removeHandler(handler)
+        [line] = lines
+        assert line["msg"] == "unhandled error" and line["request_id"] == "trace-500"
+        assert "RuntimeError" in line["exc"]
