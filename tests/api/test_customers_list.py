@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.db.repositories import customers as customers_repository
 from tests.support.builders import (
     access_headers,
     assert_problem,
@@ -235,10 +236,14 @@ class TestSortAndPagination:
         assert await walk(client, org.director, sort=sort, limit=1) == everything
         assert await walk(client, org.director, sort=sort, limit=11) == everything
 
-    # 4 characters go through the trigram index on PostgreSQL, 1 and 2 through the grams one.
-    @pytest.mark.parametrize("q", ["kilo", "KI", "k"])
+    # On PostgreSQL 4 characters are searched among all their matches (trigram index) or, past
+    # the match cap, by walking the list; 1 and 2 characters by walking (grams index).
+    @pytest.mark.parametrize(("q", "match_cap"), [("kilo", None), ("kilo", 3), ("KI", None), ("k", None)])
     @pytest.mark.parametrize("sort", ["name", "-name", "updated_at", "-updated_at"])
-    async def test_name_search_pages_in_every_order(self, client, org, uow_factory, sort, q):
+    async def test_name_search_pages_in_every_order(self, client, org, uow_factory, monkeypatch,
+                                                    sort, q, match_cap):
+        if match_cap is not None:
+            monkeypatch.setattr(customers_repository, "_SEARCH_MATCH_CAP", match_cap)
         await make_customers(uow_factory, 4, owner=org.rep, name_prefix="Kilo")
         await make_customers(uow_factory, 3, name_prefix="Kilo")
         await make_customers(uow_factory, 3, owner=org.rep2, name_prefix="Kilo")

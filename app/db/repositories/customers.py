@@ -13,7 +13,6 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Subquery,
     Text,
     and_,
     any_,
@@ -40,6 +39,9 @@ CustomerSort = Literal["updated_at", "-updated_at", "name", "-name"]
 # would overflow PostgreSQL's shared lock table ("out of shared memory").
 _KEY_LOCK_SPACE = 0x4B455953
 _KEY_LOCK_SLOTS = 1024
+# A name search reads every match of its fragment up to this many; a fragment with more
+# (有限公司) is searched by walking the listing order instead, which is cheaper for it.
+_SEARCH_MATCH_CAP = 5000
 
 
 def customer_scope(principal: Principal) -> ColumnElement[bool] | None:
@@ -184,21 +186,19 @@ class CustomerRepository:
                 self.session, self._filtered(principal, filters), sort=sort, keys=[key, Customer.id],
                 key_of=key_of, cursor=cursor, limit=limit, direction=direction,
             )
-        # Name search on PostgreSQL: first the page's ids, from narrow (id, sort key) pairs of
-        # the customers found by their own or a contact's name; then only those rows in full.
+        # Name search on PostgreSQL. Either way the page's ids come first, from narrow
+        # (id, sort key) pairs, and then only those rows in full.
         base = self._filtered(principal, dataclasses.replace(filters, q_text=None))
         window = dict(sort=sort, cursor=cursor, limit=limit, direction=direction)
-        if len(filters.q_text) < 3:
-            hits = await self._short_fragment_hits(base, filters.q_text, key=key, window=window)
-        else:
-            # The plan is the same for every fragment (two bitmap scans, then the page by
-            # primary key): the prepared statement's generic plan saves planning it anew.
-            await self._plan_locally(plan_cache_mode="force_generic_plan")
-            hits = self._fragment_hits(base, filters.q_text, key=key)
-        page_ids = page_window(select(hits.c.id), keys=[hits.c[key.key], hits.c.id], **window)
-        stmt = (select(Customer).where(Customer.id == any_(func.array(page_ids.scalar_subquery())))
-                .order_by(*ordered([key, Customer.id], direction)))
-        rows = (await self.session.scalars(stmt)).all()
+        # Both plans depend on the fragment (how common it is): plan for this value, not a
+        # generic plan; and without parallel workers, which cost more than they save here.
+        await self._plan_locally(plan_cache_mode="force_custom_plan", max_parallel_workers_per_gather="0")
+        fragment = filters.q_text
+        rows = None
+        if len(fragment) >= 3:
+            rows = await self._search_every_match(base, fragment, key=key, window=window)
+        if rows is None:
+            rows = await self._search_by_walking(base, fragment, key=key, window=window)
         return to_page(rows, sort=sort, key_of=key_of, limit=limit)
 
     async def _plan_locally(self, **settings: str) -> None:
@@ -207,47 +207,70 @@ class CustomerRepository:
                                             for name, value in settings.items())))
 
     @staticmethod
-    def _fragment_hits(base: Select[Any], fragment: str, *, key: Any) -> Subquery:
-        """Every customer whose or whose contact's name contains ``fragment`` (3+ characters).
+    def _page_of(hits: Any, *, key: Any, window: dict[str, Any]) -> ColumnElement[bool]:
+        """``Customer.id`` is one of the page's ids among ``hits`` (id, sort key) pairs."""
+        page_ids = page_window(select(hits.c.id), keys=[hits.c[key.key], hits.c.id], **window)
+        return Customer.id == any_(func.array(page_ids.scalar_subquery()))
 
-        The trigram indexes find the matches; each is read once, narrowly. A fragment can
-        match thousands of customers: fetching each by id and sorting whole rows cost twice
-        as much as picking the page from (id, key) pairs.
+    async def _search_every_match(self, base: Select[Any], fragment: str, *, key: Any,
+                                  window: dict[str, Any]) -> list[Customer] | None:
+        """A page of customers whose or whose contact's name contains ``fragment`` (3+
+        characters), chosen among all the matches; None if there are more than
+        _SEARCH_MATCH_CAP of them.
+
+        The trigram indexes find the matches, and each is read once. A typical fragment
+        matches a few to a few thousand customers, so this is the fast way. One that most
+        names contain (有限公司) would read much of the table; the cap stops that early, and
+        the caller walks the listing order instead.
         """
         pattern = _like_fragment(fragment)
-        by_contact = select(Contact.customer_id).where(
-            Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))
-        return union(
-            base.where(Customer.name.ilike(pattern, escape="\\")).with_only_columns(Customer.id, key),
-            base.where(Customer.id == any_(func.array(by_contact.scalar_subquery())))
-            .with_only_columns(Customer.id, key),
-        ).subquery("hits")
+        by_contact = (select(Contact.customer_id)
+                      .where(Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))
+                      .limit(_SEARCH_MATCH_CAP))
+        hits = union(*(
+            branch.with_only_columns(Customer.id, key).limit(_SEARCH_MATCH_CAP)
+            for branch in (base.where(Customer.name.ilike(pattern, escape="\\")),
+                           base.where(Customer.id == any_(func.array(by_contact.scalar_subquery()))))
+        )).cte("hits")
+        # One row even for an empty page, so the match count always comes back.
+        counted = select(func.count().label("matches")).select_from(hits).subquery("counted")
+        stmt = (select(counted.c.matches, Customer).select_from(counted)
+                .outerjoin(Customer, self._page_of(hits, key=key, window=window))
+                .order_by(*ordered([key, Customer.id], window["direction"])))
+        rows = (await self.session.execute(stmt)).all()
+        if rows[0].matches >= _SEARCH_MATCH_CAP:
+            return None
+        return [row.Customer for row in rows if row.Customer is not None]
 
-    async def _short_fragment_hits(self, base: Select[Any], fragment: str, *, key: Any,
-                                   window: dict[str, Any]) -> Subquery:
-        """The page's candidates for a 1- or 2-character fragment: at most a page from each
-        side (the customer's name, a contact's name), already past the cursor.
+    async def _search_by_walking(self, base: Select[Any], fragment: str, *, key: Any,
+                                 window: dict[str, Any]) -> list[Customer]:
+        """A page of customers whose or whose contact's name contains ``fragment``, from at
+        most a page of candidates per side (own name, a contact's), each past the cursor.
 
-        Such a fragment has no trigram. Its gram (see crm_name_grams) has an index and
-        statistics, so the planner can choose per query: for a common one (公司) walk the
-        listing order and stop after a page; for a rare one (华为) read the index's matches.
-        The strpos() test is exact, and estimated as an unknown function, so it does not
-        skew the gram's estimate as a second LIKE would.
+        The planner chooses per side from the fragment's statistics: walk the listing order
+        and stop after a page when the fragment is common (公司, 有限公司), or read the
+        index's matches when it is rare. A fragment of 3+ characters is tested with LIKE
+        (trigram index; PostgreSQL estimates it from the column's histogram). A shorter one
+        has no trigram: it is tested against crm_name_grams(), whose index has per-gram
+        statistics, and strpos() makes the test exact; strpos() is estimated as an unknown
+        function, so it does not skew the gram's estimate as a second LIKE would.
         """
         def contains(name: Any) -> ColumnElement[bool]:
+            if len(fragment) >= 3:
+                return name.ilike(_like_fragment(fragment), escape="\\")  # type: ignore[no-any-return]
             grams = func.crm_name_grams(name, type_=postgresql.ARRAY(Text))
             return and_(grams.contains(postgresql.array([func.lower(fragment)], type_=Text)),
                         func.strpos(func.lower(name), func.lower(fragment)) > 0)
 
-        # The choice rests on the fragment's own statistics: plan it for this value (not a
-        # generic plan), and without parallel workers, which cost more than they save here.
-        await self._plan_locally(plan_cache_mode="force_custom_plan", max_parallel_workers_per_gather="0")
         keys = [key, Customer.id]
         by_name = base.where(contains(Customer.name))
         by_contact = base.where(exists().where(
             Contact.customer_id == Customer.id, Contact.deleted_at.is_(None), contains(Contact.name)))
-        return union(*(page_window(branch.with_only_columns(*keys), keys=keys, **window)
+        hits = union(*(page_window(branch.with_only_columns(*keys), keys=keys, **window)
                        for branch in (by_name, by_contact))).subquery("hits")
+        stmt = (select(Customer).where(self._page_of(hits, key=key, window=window))
+                .order_by(*ordered(keys, window["direction"])))
+        return list((await self.session.scalars(stmt)).all())
 
     def stream(self, principal: Principal, filters: CustomerFilters) -> Select[tuple[Customer]]:
         """The export query, in a stable order; the caller streams it in chunks."""
