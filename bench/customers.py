@@ -283,8 +283,8 @@ def email_for(c: int, s_py: str, g_py: str, domain: str, rng: random.Random) -> 
     return f"{local}@{domain}"
 
 
-# Fragments most names contain (a legal form, or part of one): each matches 40-90 % of
-# the customers.
+# Fragments many names contain (a legal form, or part of one): at 1M, 有限公司 and 有限公 are
+# in 80 % of the names, 股份有限 in 15 % and 科技有限 in 2 %.
 COMMON_FRAGMENTS = ("有限公司", "有限公", "股份有限", "科技有限")
 
 
