@@ -36,19 +36,18 @@ import json
 import os
 import platform
 import random
-import signal
-import socket
+import re
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import Server, db_name, recreate_database, run_migrations  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
 PASSWORD = "bench-pass-2026"
@@ -57,13 +56,10 @@ ACTIVITIES_PER_CUSTOMER = 100
 PUSH_SIZE = 500
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
+def nearest_rank(values: list[float], q: float) -> float:
+    """The nearest-rank ``q``-th percentile (``q`` in 0-100) of unsorted ``values``: always one
+    of the values. Not ``bench.common.percentile``, which interpolates between neighbours; the
+    sync results have always been reported this way, so they stay comparable."""
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
@@ -76,7 +72,11 @@ def _cpu_sample() -> tuple[int, int]:
 
 
 async def wait_quiet(max_wait: float, *, threshold: float = 0.2) -> float:
-    """Wait until the whole machine is busy less than ``threshold``; answers the last share."""
+    """Wait until the whole machine is busy less than ``threshold``; answers the last share.
+
+    Unlike ``bench.common.CpuMeter.wait_quiet`` (cores used by processes other than ours,
+    answering the seconds waited), this answers the whole machine's busy share, which the
+    result file records for each round."""
     deadline = time.monotonic() + max_wait
     busy = 1.0
     while True:
@@ -86,10 +86,6 @@ async def wait_quiet(max_wait: float, *, threshold: float = 0.2) -> float:
         busy = 1 - (idle1 - idle0) / max(1, total1 - total0)
         if busy < threshold or time.monotonic() > deadline:
             return busy
-
-
-def run(cmd: list[str], env: dict[str, str]) -> None:
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 async def load(url: str) -> dict[str, Any]:
@@ -154,46 +150,6 @@ async def load(url: str) -> dict[str, Any]:
         owned[who] = ids
     await engine.dispose()
     return {"users": {k: u.username for k, u in users.items()}, "customers": owned}
-
-
-class Server:
-    """``crm serve`` in its own process group, on a free loopback port."""
-
-    def __init__(self, url: str, log_path: Path, secret: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_ENV": "production", "CRM_SECRET_KEY": secret,
-               "CRM_ACCESS_TOKEN_MINUTES": "240", "CRM_RECYCLE_INTERVAL_SECONDS": "0",
-               "PYTHONPATH": str(ROOT)}
-        self.log_file = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True)
-
-    async def wait_ready(self, seconds: float = 60) -> None:
-        import httpx
-
-        deadline = time.monotonic() + seconds
-        async with httpx.AsyncClient(base_url=self.base) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.proc.returncode}")
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise RuntimeError("server did not become ready")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self.log_file.close()
 
 
 def push_batch(customer_ids: list[uuid.UUID], rng: random.Random) -> list[dict[str, Any]]:
@@ -280,7 +236,7 @@ async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int
     summary = {}
     for name, values in results.items():
         summary[name] = {"n": len(values), "p50_ms": round(statistics.median(values), 1),
-                         "p95_ms": round(percentile(values, 95), 1), "max_ms": round(max(values), 1)}
+                         "p95_ms": round(nearest_rank(values, 95), 1), "max_ms": round(max(values), 1)}
     summary["first pull"].update(changes=sizes.get("pull_changes"), pages=sizes.get("pull_pages"))
     summary["machine"] = {"busy_before_round_median": round(statistics.median(noise), 2),
                           "busy_before_round_max": round(max(noise), 2)}
@@ -296,22 +252,26 @@ def main() -> int:
     parser.add_argument("--quiet-wait", type=float, default=20,
                         help="seconds to wait for an idle machine before each round")
     args = parser.parse_args()
-    name = urlsplit(args.db_url).path.lstrip("/")
+    name = db_name(args.db_url)
     if not name.startswith("crm_bench") or not args.db_url.startswith("postgresql"):
         parser.error("--db-url must be a PostgreSQL database whose name starts with crm_bench")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):  # it is quoted into DROP/CREATE DATABASE
+        parser.error("the database name may hold only lower-case letters, digits and underscores")
 
-    env = {**os.environ, "CRM_DATABASE_URL": args.db_url, "CRM_SECRET_KEY": "bench-" + "k" * 40}
-    os.environ.update(CRM_DATABASE_URL=args.db_url, CRM_SECRET_KEY=env["CRM_SECRET_KEY"])
+    secret = "bench-" + "k" * 40
+    # load() runs the application in this process; the server and `crm migrate` inherit these.
+    os.environ.update(CRM_DATABASE_URL=args.db_url, CRM_SECRET_KEY=secret)
     print(f"== database {name}: create, migrate, load", flush=True)
-    run([sys.executable, "scripts/pg_db.py", "create", name], env)
-    run([sys.executable, "-m", "app.cli", "migrate"], env)
+    asyncio.run(recreate_database(args.db_url))
+    run_migrations(args.db_url)
     started = time.perf_counter()
     loaded = asyncio.run(load(args.db_url))
     print(f"   loaded in {time.perf_counter() - started:.1f}s", flush=True)
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    server = Server(args.db_url, RESULTS_DIR / f"server-sync-{stamp}.log", env["CRM_SECRET_KEY"])
+    server = Server(args.db_url, 1, RESULTS_DIR / f"server-sync-{stamp}.log", secret,
+                    extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"})
     try:
         asyncio.run(server.wait_ready())
         print(f"== measuring against {server.base}: {args.rounds} rounds after {args.warmup} warm-up",
