@@ -260,6 +260,18 @@ class TestSortAndPagination:
         mine = await walk(client, org.rep, q=q, sort=sort, limit=2)
         assert len(mine) == 9 and mine == [i for i in everything if i in set(mine)]
 
+    async def test_contact_matches_past_the_cap_are_not_lost_to_scope(self, client, org, uow_factory,
+                                                                      monkeypatch):
+        # The first contacts to match belong to customers the rep may not see; the pool
+        # customer whose contact also matches must still be found.
+        monkeypatch.setattr(customers_repository, "_SEARCH_MATCH_CAP", 3)
+        for i in range(3):
+            await make_customer(uow_factory, name=f"Other {i}", owner=org.rep2,
+                                contacts=[{"name": f"Zulu {i}"}])
+        pooled = await make_customer(uow_factory, name="Pooled", contacts=[{"name": "Zulu Pool"}])
+        assert await listed(client, org.rep, q="zulu") == [str(pooled.id)]
+        assert len(await listed(client, org.director, q="zulu")) == 4
+
     async def test_pages_with_a_filter(self, client, org, uow_factory):
         await make_customers(uow_factory, 5, owner=org.rep, stage="lead", name_prefix="Lead")
         await make_customers(uow_factory, 5, owner=org.rep, stage="graded", name_prefix="Graded")

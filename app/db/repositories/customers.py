@@ -224,21 +224,26 @@ class CustomerRepository:
         the caller walks the listing order instead.
         """
         pattern = _like_fragment(fragment)
-        by_contact = (select(Contact.customer_id)
-                      .where(Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))
-                      .limit(_SEARCH_MATCH_CAP))
-        hits = union(*(
-            branch.with_only_columns(Customer.id, key).limit(_SEARCH_MATCH_CAP)
-            for branch in (base.where(Customer.name.ilike(pattern, escape="\\")),
-                           base.where(Customer.id == any_(func.array(by_contact.scalar_subquery()))))
-        )).cte("hits")
-        # One row even for an empty page, so the match count always comes back.
-        counted = select(func.count().label("matches")).select_from(hits).subquery("counted")
-        stmt = (select(counted.c.matches, Customer).select_from(counted)
+        contact_hits = (select(Contact.customer_id)
+                        .where(Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))
+                        .limit(_SEARCH_MATCH_CAP)).cte("contact_hits")
+        by_contact = func.array(select(contact_hits.c.customer_id).scalar_subquery())
+        hits = union(
+            base.where(Customer.name.ilike(pattern, escape="\\")).with_only_columns(Customer.id, key)
+            .limit(_SEARCH_MATCH_CAP),
+            base.where(Customer.id == any_(by_contact)).with_only_columns(Customer.id, key),
+        ).cte("hits")
+        # One row even for an empty page, so the match counts always come back. Either side
+        # at the cap means some matches were left unread.
+        counted = select(
+            select(func.count()).select_from(hits).scalar_subquery().label("matches"),
+            select(func.count()).select_from(contact_hits).scalar_subquery().label("contact_matches"),
+        ).subquery("counted")
+        stmt = (select(counted.c.matches, counted.c.contact_matches, Customer).select_from(counted)
                 .outerjoin(Customer, self._page_of(hits, key=key, window=window))
                 .order_by(*ordered([key, Customer.id], window["direction"])))
         rows = (await self.session.execute(stmt)).all()
-        if rows[0].matches >= _SEARCH_MATCH_CAP:
+        if max(rows[0].matches, rows[0].contact_matches) >= _SEARCH_MATCH_CAP:
             return None
         return [row.Customer for row in rows if row.Customer is not None]
 
