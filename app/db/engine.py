@@ -31,9 +31,10 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
     else:
         # No pool_pre_ping: on asyncpg it costs three round trips (BEGIN, ";", ROLLBACK) per
         # checkout, which is more than a typical request's own queries. _drop_closed catches
-        # what it would have caught in practice — connections the server closed (restart,
-        # idle timeout, pg_terminate_backend) — without a round trip, and pool_recycle
-        # retires connections before a firewall's idle timeout can cut them silently.
+        # what it would catch in practice — connections the server closed (restart, idle
+        # timeout, pg_terminate_backend) — without a round trip. A connection lost while
+        # in use fails that unit of work with 503 (see UnitOfWork) and leaves the pool.
+        # pool_recycle renews connections every 30 minutes.
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):

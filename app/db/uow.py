@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -26,7 +26,7 @@ from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
-from app.domain.errors import Conflict, VersionMismatch
+from app.domain.errors import Conflict, ServiceUnavailable, VersionMismatch
 
 
 class UnitOfWork:
@@ -70,6 +70,11 @@ class UnitOfWork:
             await self.session.rollback()
         finally:
             await self.session.close()
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            # The server went away mid-transaction (a restart, a failover): nothing was
+            # committed, the pool has dropped the connection, and the client may retry.
+            raise ServiceUnavailable("The database connection was lost; retry the request",
+                                     retry_after=1) from exc
 
     async def flush(self) -> None:
         async with _translated_errors():

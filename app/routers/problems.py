@@ -96,7 +96,7 @@ def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
 def render_domain_error(exc: errors.DomainError) -> JSONResponse:
     status = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if status == 429 and "retry_after" in exc.extra:
+    if status in (429, 503) and "retry_after" in exc.extra:
         headers = {"Retry-After": str(exc.extra["retry_after"])}
     errors_ = _clean_validation_errors(exc.errors) if isinstance(exc, errors.InvalidInput) else None
     return problem_response(status=status, code=exc.instance_code, detail=exc.detail,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
 from app.db.engine import make_session_factory
+from app.domain.errors import ServiceUnavailable
 from app.logs import JsonFormatter
 from app.main import create_app
 from tests.support.builders import access_headers, assert_problem, make_user
@@ -206,6 +207,11 @@ class TestInternalError:
         async def boom() -> None:
             raise RuntimeError("secret sql: SELECT password_hash FROM user_account")
 
+        @app.get("/db-gone")
+        async def db_gone() -> None:
+            raise ServiceUnavailable("The database connection was lost; retry the request",
+                                     retry_after=1)
+
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
             yield c
@@ -216,6 +222,11 @@ class TestInternalError:
         assert set(body) == {"type", "title", "status", "detail", "code"}
         for leak in ("secret", "SELECT", "password_hash", "RuntimeError", "Traceback"):
             assert leak not in response.text
+
+    async def test_a_lost_database_connection_is_503_with_retry_after(self, boom_client):
+        response = await boom_client.get("/db-gone")
+        assert_problem(response, 503, "service_unavailable")
+        assert response.headers["retry-after"] == "1"
 
     async def test_500_carries_a_request_id(self, boom_client):
         response = await boom_client.get("/boom", headers={"X-Request-ID": "trace-500"})
