@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     idempotency_hours: int = Field(default=24, ge=1)
+    # A key whose request has run this long without an answer is presumed abandoned
+    # (the process died): a retry may take it over if nothing was committed.
+    idempotency_lease_seconds: int = Field(default=600, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
     recycle_interval_seconds: int = Field(default=300, ge=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -34,8 +35,12 @@ class UnitOfWork:
 
     session: AsyncSession
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
+                 fence: tuple[uuid.UUID, int] | None = None) -> None:
         self._session_factory = session_factory
+        # (idempotency record id, attempt) of the request this unit of work serves: its
+        # first commit marks the key committed, or fails if a retry has taken the key over.
+        self._fence = fence
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
@@ -83,12 +88,18 @@ class UnitOfWork:
     async def commit(self) -> None:
         async with _translated_errors():
             await self.session.flush()
+            if self._fence is not None:
+                record_id, attempt = self._fence
+                if not await self.idempotency.mark_committed(record_id, attempt=attempt, now=utcnow()):
+                    raise Conflict("A retry with this Idempotency-Key has taken over this request",
+                                   code="idempotency.superseded")
             if self.changes:
                 # Last thing before COMMIT: the change-log counter's row lock is held only
                 # this long, and it orders commits by sequence number (gap-free pulls).
                 await self.change_log.append(self.changes, at=utcnow())
             await self.session.commit()
         self.changes.clear()
+        self._fence = None  # marked; later commits of the same request need not be
 
     async def rollback(self) -> None:
         await self.session.rollback()

@@ -17,7 +17,9 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 
 
 def get_uow(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.session_factory)
+    # IdempotencyMiddleware leaves the key it reserved for this request here.
+    return UnitOfWork(request.app.state.session_factory,
+                      fence=getattr(request.state, "idempotency_fence", None))
 
 
 UoW = Annotated[UnitOfWork, Depends(get_uow)]

@@ -122,6 +122,8 @@ class IdempotencyMiddleware:
             return
 
         assert begun.record_id is not None
+        # The request's unit of work marks the key committed along with its first commit.
+        scope.setdefault("state", {})["idempotency_fence"] = (begun.record_id, begun.attempt)
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": bytearray()}
 
         async def capture(message: Message) -> None:

@@ -1,4 +1,10 @@
-"""Idempotency keys: the first response to a creating POST is kept and replayed for 24 h."""
+"""Idempotency keys: the first response to a creating POST is kept and replayed for 24 h.
+
+A key is reserved before its request runs. The request's first commit also marks the key
+committed, in the same transaction (``UnitOfWork(fence=...)``), so that if the process
+dies before the response is stored, a retry can tell "nothing happened" (it may take the
+key over once the lease has passed) from "it happened, the answer was lost" (409).
+"""
 
 from __future__ import annotations
 
@@ -23,10 +29,11 @@ class StoredResponse:
 
 @dataclass(frozen=True, slots=True)
 class Begun:
-    """Either a response to replay, or the id of the record this request now holds."""
+    """Either a response to replay, or the record (and attempt) this request now holds."""
 
     replay: StoredResponse | None
     record_id: uuid.UUID | None
+    attempt: int = 1
 
 
 def _decode_headers(raw: str | None) -> dict[str, str]:
@@ -66,8 +73,7 @@ async def begin(uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, p
                 code="idempotency.key_reused",
             )
         if existing.status_code is None:
-            raise Conflict("A request with this Idempotency-Key is still being processed",
-                           code="idempotency.in_progress")
+            return await _unanswered(uow, existing, now=now)
         return Begun(
             replay=StoredResponse(
                 status_code=existing.status_code, body=existing.response_body or b"",
@@ -76,6 +82,24 @@ async def begin(uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, p
             ),
             record_id=None,
         )
+
+
+async def _unanswered(uow: UnitOfWork, record: IdempotencyRecord, *, now: dt.datetime) -> Begun:
+    """The key's request has not answered: still running, died, or died after committing."""
+    settings = get_settings()
+    abandoned = record.created_at <= now - dt.timedelta(seconds=settings.idempotency_lease_seconds)
+    if abandoned and record.committed_at is not None:
+        raise Conflict("The request with this Idempotency-Key was carried out, but its response "
+                       "was lost; look the result up rather than retrying",
+                       code="idempotency.response_lost")
+    held_by = record.attempt  # read first: the update below refreshes the loaded record
+    if abandoned and await uow.idempotency.take_over(
+            record.id, attempt=held_by, now=now,
+            expires_at=now + dt.timedelta(hours=settings.idempotency_hours)):
+        await uow.commit()
+        return Begun(replay=None, record_id=record.id, attempt=held_by + 1)
+    raise Conflict("A request with this Idempotency-Key is still being processed",
+                   code="idempotency.in_progress")
 
 
 async def finish(uow: UnitOfWork, *, record_id: uuid.UUID, response: StoredResponse) -> None:

@@ -13,9 +13,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
 from app.db.engine import make_session_factory
-from app.domain.errors import ServiceUnavailable
+from app.db.models import User
+from app.db.uow import UnitOfWork
+from app.domain.errors import Conflict, ServiceUnavailable
 from app.logs import JsonFormatter
 from app.main import create_app
+from app.services import idempotency as idempotency_service
+from app.services import users as users_service
 from tests.support.builders import access_headers, assert_problem, make_user
 
 USERS = "/api/v1/users"
@@ -165,6 +169,88 @@ class TestIdempotencyKey:
         assert (await client.post(USERS, json=payload, headers=access_headers(admin))).status_code == 201
         repeat = await client.post(USERS, json=payload, headers=access_headers(admin))
         assert_problem(repeat, 409, "user.username_taken")
+
+    # A process that dies while a request with a key runs leaves the key reserved and
+    # unanswered. Simulated here by keeping the service from storing (or releasing) it.
+
+    async def test_a_response_lost_after_the_commit_is_reported_not_run_again(
+            self, client, uow_factory, monkeypatch):
+        admin = await make_user(uow_factory, role="admin")
+        headers = {**access_headers(admin), "Idempotency-Key": "lost-1"}
+        payload = _new_user()
+
+        async def died_before_storing(*_args, **_kwargs) -> None:
+            return None
+
+        monkeypatch.setattr(idempotency_service, "finish", died_before_storing)
+        assert (await client.post(USERS, json=payload, headers=headers)).status_code == 201
+        count = await _count_users(client, headers)
+        # Within the lease the first run may still be answering.
+        assert_problem(await client.post(USERS, json=payload, headers=headers),
+                       409, "idempotency.in_progress")
+        monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 0)
+        assert_problem(await client.post(USERS, json=payload, headers=headers),
+                       409, "idempotency.response_lost")
+        assert await _count_users(client, headers) == count
+
+    async def test_a_run_that_died_before_committing_is_taken_over_after_the_lease(
+            self, client, uow_factory, monkeypatch):
+        admin = await make_user(uow_factory, role="admin")
+        headers = {**access_headers(admin), "Idempotency-Key": "died-1"}
+        payload = _new_user()
+        create_user = users_service.create_user
+        runs = []
+
+        async def dies_the_first_time(*args, **kwargs):
+            runs.append(1)
+            if len(runs) == 1:
+                raise RuntimeError("the process died")
+            return await create_user(*args, **kwargs)
+
+        async def died_before_releasing(*_args, **_kwargs) -> None:
+            return None
+
+        monkeypatch.setattr(users_service, "create_user", dies_the_first_time)
+        monkeypatch.setattr(idempotency_service, "release", died_before_releasing)
+        with pytest.raises(RuntimeError):
+            await client.post(USERS, json=payload, headers=headers)
+        assert_problem(await client.post(USERS, json=payload, headers=headers),
+                       409, "idempotency.in_progress")
+        monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 0)
+        retried = await client.post(USERS, json=payload, headers=headers)
+        assert retried.status_code == 201, retried.text
+        assert "idempotent-replayed" not in retried.headers
+        monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 600)
+        replayed = await client.post(USERS, json=payload, headers=headers)
+        assert replayed.headers["idempotent-replayed"] == "true"
+        assert replayed.json() == retried.json()
+        assert len(runs) == 2
+
+    async def test_a_run_that_lost_its_key_to_a_retry_cannot_commit(self, session_factory, monkeypatch):
+        user_id = uuid.uuid4()
+        begun = await idempotency_service.begin(
+            UnitOfWork(session_factory), user_id=user_id, key="fenced", method="POST",
+            path=USERS, request_hash="h")
+        monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 0)
+        retry = await idempotency_service.begin(
+            UnitOfWork(session_factory), user_id=user_id, key="fenced", method="POST",
+            path=USERS, request_hash="h")
+        assert (retry.record_id, retry.attempt) == (begun.record_id, 2)
+
+        slow_first_run = UnitOfWork(session_factory, fence=(begun.record_id, 1))
+        username = f"fenced-{uuid.uuid4().hex[:6]}"
+        with pytest.raises(Conflict) as refused:
+            async with slow_first_run as uow:
+                uow.session.add(User(username=username, role="rep", password_hash="x"))
+                await uow.commit()
+        assert refused.value.instance_code == "idempotency.superseded"
+        async with UnitOfWork(session_factory, fence=(retry.record_id, 2)) as uow:
+            assert await uow.users.get_by_username(username) is None
+            uow.session.add(User(username=username, role="rep", password_hash="x"))
+            await uow.commit()
+        async with UnitOfWork(session_factory) as uow:
+            record = await uow.idempotency.get_by_id(retry.record_id)
+            assert record is not None and record.committed_at is not None
 
     async def test_anonymous_requests_with_a_key_are_still_401(self, client):
         response = await client.post(USERS, json=_new_user(), headers={"Idempotency-Key": "k"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, IdMixin, utcnow
@@ -42,6 +42,11 @@ class IdempotencyRecord(IdMixin, Base):
     response_headers: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # Which run of the request holds the key: a retry may take over a key whose run died
+    # before committing anything, and then only its own commit is accepted (a fence).
+    attempt: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Set in the same transaction as the request's first commit: its effect happened.
+    committed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("user_id", "key"),

@@ -65,6 +65,29 @@ class IdempotencyRepository:
     async def delete(self, record_id: uuid.UUID) -> None:
         await self.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
 
+    async def take_over(self, record_id: uuid.UUID, *, attempt: int, now: dt.datetime,
+                        expires_at: dt.datetime) -> bool:
+        """Start attempt ``attempt + 1`` of an abandoned, uncommitted key; False if another
+        retry got there first or the first run committed after all."""
+        result = await self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id, IdempotencyRecord.attempt == attempt,
+                   IdempotencyRecord.committed_at.is_(None), IdempotencyRecord.status_code.is_(None))
+            .values(attempt=attempt + 1, created_at=now, expires_at=expires_at)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+    async def mark_committed(self, record_id: uuid.UUID, *, attempt: int, now: dt.datetime) -> bool:
+        """Record, in the request's own transaction, that its effect is being committed;
+        False if this run no longer holds the key (a retry took it over)."""
+        result = await self.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record_id, IdempotencyRecord.attempt == attempt,
+                   IdempotencyRecord.committed_at.is_(None))
+            .values(committed_at=now)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
     async def delete_expired(self, now: dt.datetime) -> int:
         result = await self.session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now)
