@@ -191,6 +191,14 @@ class TestExportFilters:
         everything = await ids(include_deleted="true")
         assert str(deleted.id) in everything and len(everything) == 8
 
+    @pytest.mark.parametrize("q", ["华腾", "腾", "华腾科技"])
+    async def test_name_search_applies(self, client, org, uow_factory, q):
+        by_name = await make_customer(uow_factory, name="苏州华腾科技有限公司")
+        by_contact = await make_customer(uow_factory, name="Other", contacts=[{"name": "华腾科技 王"}])
+        await make_customer(uow_factory, name="华为")
+        found = {r["id"] for r in csv_rows(await export(client, org.support, q=q))}
+        assert found == {str(by_name.id), str(by_contact.id)}
+
     async def test_deleted_rows_carry_their_tombstone(self, client, org, uow_factory):
         deleted = await make_customer(uow_factory, deleted=True)
         [row] = ndjson_rows(await export(client, org.support, format="ndjson", include_deleted="true"))

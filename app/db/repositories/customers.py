@@ -160,13 +160,12 @@ class CustomerRepository:
         if f.q_uscc is not None:
             stmt = stmt.where(Customer.uscc == f.q_uscc)
         if f.q_text is not None:
-            pattern = _like_fragment(f.q_text)
-            # Ids from both trigram indexes, combined with UNION: an OR with a sub-select
+            # Ids from both name indexes, combined with UNION: an OR with a sub-select
             # cannot use the index on customer.name and reads the whole table.
             matches = union(
-                select(Customer.id).where(Customer.name.ilike(pattern, escape="\\")),
+                select(Customer.id).where(self._name_contains(Customer.name, f.q_text)),
                 select(Contact.customer_id).where(
-                    Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None)))
+                    self._name_contains(Contact.name, f.q_text), Contact.deleted_at.is_(None)))
             if self._on_postgres:
                 # = ANY(ARRAY(...)): collect the ids first, then fetch them by primary key;
                 # with IN (...) a LIKE misestimate can make the planner hash-join a full scan.
@@ -201,6 +200,20 @@ class CustomerRepository:
             rows = await self._search_by_walking(base, fragment, key=key, window=window)
         return to_page(rows, sort=sort, key_of=key_of, limit=limit)
 
+    def _name_contains(self, name: Any, fragment: str) -> ColumnElement[bool]:
+        """``name`` contains ``fragment``, ignoring case, in a form an index can serve.
+
+        LIKE, which the trigram index serves for 3+ characters. A shorter fragment has no
+        trigram: on PostgreSQL it is tested against crm_name_grams() instead, whose index
+        has per-gram statistics, with strpos() as the exact test. strpos() is estimated as
+        an unknown function, so it does not skew the gram's estimate as a second LIKE would.
+        """
+        if len(fragment) >= 3 or not self._on_postgres:
+            return name.ilike(_like_fragment(fragment), escape="\\")  # type: ignore[no-any-return]
+        grams = func.crm_name_grams(name, type_=postgresql.ARRAY(Text))
+        return and_(grams.contains(postgresql.array([func.lower(fragment)], type_=Text)),
+                    func.strpos(func.lower(name), func.lower(fragment)) > 0)
+
     async def _plan_locally(self, **settings: str) -> None:
         """Planner settings for the rest of this transaction only (one round trip)."""
         await self.session.execute(select(*(func.set_config(name, value, True)
@@ -223,13 +236,12 @@ class CustomerRepository:
         names contain (有限公司) would read much of the table; the cap stops that early, and
         the caller walks the listing order instead.
         """
-        pattern = _like_fragment(fragment)
         contact_hits = (select(Contact.customer_id)
-                        .where(Contact.name.ilike(pattern, escape="\\"), Contact.deleted_at.is_(None))
+                        .where(self._name_contains(Contact.name, fragment), Contact.deleted_at.is_(None))
                         .limit(_SEARCH_MATCH_CAP)).cte("contact_hits")
         by_contact = func.array(select(contact_hits.c.customer_id).scalar_subquery())
         hits = union(
-            base.where(Customer.name.ilike(pattern, escape="\\")).with_only_columns(Customer.id, key)
+            base.where(self._name_contains(Customer.name, fragment)).with_only_columns(Customer.id, key)
             .limit(_SEARCH_MATCH_CAP),
             base.where(Customer.id == any_(by_contact)).with_only_columns(Customer.id, key),
         ).cte("hits")
@@ -252,25 +264,16 @@ class CustomerRepository:
         """A page of customers whose or whose contact's name contains ``fragment``, from at
         most a page of candidates per side (own name, a contact's), each past the cursor.
 
-        The planner chooses per side from the fragment's statistics: walk the listing order
-        and stop after a page when the fragment is common (公司, 有限公司), or read the
-        index's matches when it is rare. A fragment of 3+ characters is tested with LIKE
-        (trigram index; PostgreSQL estimates it from the column's histogram). A shorter one
-        has no trigram: it is tested against crm_name_grams(), whose index has per-gram
-        statistics, and strpos() makes the test exact; strpos() is estimated as an unknown
-        function, so it does not skew the gram's estimate as a second LIKE would.
+        The planner chooses per side from the fragment's statistics (the LIKE column
+        histogram, or the grams index's per-gram statistics; see _name_contains): walk the
+        listing order and stop after a page when the fragment is common (公司, 有限公司), or
+        read the index's matches when it is rare.
         """
-        def contains(name: Any) -> ColumnElement[bool]:
-            if len(fragment) >= 3:
-                return name.ilike(_like_fragment(fragment), escape="\\")  # type: ignore[no-any-return]
-            grams = func.crm_name_grams(name, type_=postgresql.ARRAY(Text))
-            return and_(grams.contains(postgresql.array([func.lower(fragment)], type_=Text)),
-                        func.strpos(func.lower(name), func.lower(fragment)) > 0)
-
         keys = [key, Customer.id]
-        by_name = base.where(contains(Customer.name))
+        by_name = base.where(self._name_contains(Customer.name, fragment))
         by_contact = base.where(exists().where(
-            Contact.customer_id == Customer.id, Contact.deleted_at.is_(None), contains(Contact.name)))
+            Contact.customer_id == Customer.id, Contact.deleted_at.is_(None),
+            self._name_contains(Contact.name, fragment)))
         hits = union(*(page_window(branch.with_only_columns(*keys), keys=keys, **window)
                        for branch in (by_name, by_contact))).subquery("hits")
         stmt = (select(Customer).where(self._page_of(hits, key=key, window=window))
