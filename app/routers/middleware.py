@@ -64,13 +64,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            # Logged here, where the request id is still set. Starlette's outermost error
-            # middleware would answer the 500 without our header; answer it here too, and
-            # let the error propagate as before.
+            # Logged and answered here, where the request id is still set, and not raised
+            # further: Starlette's error middleware would answer without our header, and the
+            # server would log it a second time and close the keep-alive connection. A
+            # response already under way (a stream) is cut off: then the server must close
+            # the connection, so the client sees it was truncated.
             error_log.exception("unhandled error")
-            if not response_started:
-                await internal_error_response()(scope, receive, send_with_id)
-            raise
+            if response_started:
+                raise
+            await internal_error_response()(scope, receive, send_with_id)
         finally:
             access_log.info(
                 "request", extra={

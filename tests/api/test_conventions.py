@@ -212,8 +212,7 @@ class TestIdempotencyKey:
 
         monkeypatch.setattr(users_service, "create_user", dies_the_first_time)
         monkeypatch.setattr(idempotency_service, "release", died_before_releasing)
-        with pytest.raises(RuntimeError):
-            await client.post(USERS, json=payload, headers=headers)
+        assert_problem(await client.post(USERS, json=payload, headers=headers), 500, "internal_error")
         assert_problem(await client.post(USERS, json=payload, headers=headers),
                        409, "idempotency.in_progress")
         monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 0)
