@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Response
 
@@ -13,57 +13,63 @@ from app.routers.schemas.credit import CreditSettings
 from app.routers.schemas.funnel import FunnelSettings, PoolSettings, settings_doc
 from app.routers.schemas.grading import GradingSettings
 from app.services import settings as settings_service
+from app.services.context import UnitOfWork
 
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 Editor = Annotated[Principal, allow(Role.admin, Role.director)]
+Doc = TypeVar("Doc", FunnelSettings, PoolSettings, GradingSettings, CreditSettings)
+
+
+async def _read(uow: UnitOfWork, actor: Principal, response: Response, *, key: str, schema: type[Doc]) -> Doc:
+    doc = await settings_service.get_setting(uow, actor, key=key)
+    set_etag(response, doc.version)
+    return schema(**doc.value, version=doc.version)
+
+
+async def _replace(uow: UnitOfWork, actor: Principal, response: Response, *, key: str, body: Doc,
+                   expected_version: int | None) -> Doc:
+    doc = await settings_service.put_setting(uow, actor, key=key, value=settings_doc(body),
+                                             expected_version=expected_version)
+    set_etag(response, doc.version)
+    return type(body)(**doc.value, version=doc.version)
 
 
 @router.get("/funnel", operation_id="settings_get_funnel", response_model=FunnelSettings,
             responses=responses(401))
 async def get_funnel(actor: Caller, uow: UoW, response: Response) -> FunnelSettings:
     """The ideal funnel: days, conversion and holding per step, and the stall factor."""
-    doc = await settings_service.get_setting(uow, actor, key="funnel")
-    set_etag(response, doc.version)
-    return FunnelSettings(**doc.value, version=doc.version)
+    return await _read(uow, actor, response, key="funnel", schema=FunnelSettings)
 
 
 @router.put("/funnel", operation_id="settings_put_funnel", response_model=FunnelSettings,
             responses=responses(400, 401, 403, 412, 422))
 async def put_funnel(body: FunnelSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                      response: Response) -> FunnelSettings:
-    doc = await settings_service.put_setting(uow, actor, key="funnel", value=settings_doc(body),
-                                             expected_version=expected_version)
-    set_etag(response, doc.version)
-    return FunnelSettings(**doc.value, version=doc.version)
+    return await _replace(uow, actor, response, key="funnel", body=body,
+                          expected_version=expected_version)
 
 
 @router.get("/pool", operation_id="settings_get_pool", response_model=PoolSettings,
             responses=responses(401))
 async def get_pool(actor: Caller, uow: UoW, response: Response) -> PoolSettings:
     """Holding limit, protection days, cooldown days and the fat-man ranking window."""
-    doc = await settings_service.get_setting(uow, actor, key="pool")
-    set_etag(response, doc.version)
-    return PoolSettings(**doc.value, version=doc.version)
+    return await _read(uow, actor, response, key="pool", schema=PoolSettings)
 
 
 @router.put("/pool", operation_id="settings_put_pool", response_model=PoolSettings,
             responses=responses(400, 401, 403, 412, 422))
 async def put_pool(body: PoolSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                    response: Response) -> PoolSettings:
-    doc = await settings_service.put_setting(uow, actor, key="pool", value=settings_doc(body),
-                                             expected_version=expected_version)
-    set_etag(response, doc.version)
-    return PoolSettings(**doc.value, version=doc.version)
+    return await _replace(uow, actor, response, key="pool", body=body,
+                          expected_version=expected_version)
 
 
 @router.get("/grading", operation_id="settings_get_grading", response_model=GradingSettings,
             responses=responses(401))
 async def get_grading(actor: Caller, uow: UoW, response: Response) -> GradingSettings:
     """The scorecard: band thresholds per factor, grade cut-offs, window and minimum trading days."""
-    doc = await settings_service.get_setting(uow, actor, key="grading")
-    set_etag(response, doc.version)
-    return GradingSettings(**doc.value, version=doc.version)
+    return await _read(uow, actor, response, key="grading", schema=GradingSettings)
 
 
 @router.put("/grading", operation_id="settings_put_grading", response_model=GradingSettings,
@@ -72,10 +78,8 @@ async def put_grading(body: GradingSettings, actor: Editor, uow: UoW, expected_v
                       response: Response) -> GradingSettings:
     """Replace the scorecard policy (bands must be monotonic). Each version is kept; gradings
     record the policy version they used."""
-    doc = await settings_service.put_setting(uow, actor, key="grading", value=settings_doc(body),
-                                             expected_version=expected_version)
-    set_etag(response, doc.version)
-    return GradingSettings(**doc.value, version=doc.version)
+    return await _replace(uow, actor, response, key="grading", body=body,
+                          expected_version=expected_version)
 
 
 @router.get("/credit", operation_id="settings_get_credit", response_model=CreditSettings,
@@ -83,16 +87,12 @@ async def put_grading(body: GradingSettings, actor: Editor, uow: UoW, expected_v
 async def get_credit(actor: Caller, uow: UoW, response: Response) -> CreditSettings:
     """Approval thresholds, hold after overdue days, warn ratio, default terms and limit,
     provision rates, collection actions, grade factors and the minimum repayment rate."""
-    doc = await settings_service.get_setting(uow, actor, key="credit")
-    set_etag(response, doc.version)
-    return CreditSettings(**doc.value, version=doc.version)
+    return await _read(uow, actor, response, key="credit", schema=CreditSettings)
 
 
 @router.put("/credit", operation_id="settings_put_credit", response_model=CreditSettings,
             responses=responses(400, 401, 403, 412, 422))
 async def put_credit(body: CreditSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                      response: Response) -> CreditSettings:
-    doc = await settings_service.put_setting(uow, actor, key="credit", value=settings_doc(body),
-                                             expected_version=expected_version)
-    set_etag(response, doc.version)
-    return CreditSettings(**doc.value, version=doc.version)
+    return await _replace(uow, actor, response, key="credit", body=body,
+                          expected_version=expected_version)
