@@ -14,7 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -122,6 +125,71 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.log_file.close()
+
+
+# ------------------------------------------------------------------------------------------
+# The sales organisation every benchmark database gets
+# ------------------------------------------------------------------------------------------
+
+TEAMS, REPS_PER_TEAM = 5, 8
+
+
+@dataclass
+class BenchOrg:
+    """A director, one staff user (``support1`` or ``finance1``), and 5 teams under one root,
+    each with a manager and 8 reps. Ids come from the caller's seeded random generator."""
+
+    director_id: uuid.UUID
+    staff_id: uuid.UUID
+    staff_role: str
+    team_ids: list[uuid.UUID]
+    manager_ids: list[uuid.UUID]
+    rep_ids: list[uuid.UUID]
+    rep_team: dict[uuid.UUID, uuid.UUID]
+    usernames: dict[uuid.UUID, str]
+
+
+def make_org(rng: Any, *, staff_role: str) -> BenchOrg:
+    def uid() -> uuid.UUID:
+        return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+    teams = [uid() for _ in range(TEAMS)]
+    managers = [uid() for _ in range(TEAMS)]
+    reps = [uid() for _ in range(TEAMS * REPS_PER_TEAM)]
+    director, staff = uid(), uid()
+    names = {director: "director", staff: f"{staff_role}1"}
+    names.update({m: f"manager{k + 1}" for k, m in enumerate(managers)})
+    names.update({r: f"rep{k + 1}" for k, r in enumerate(reps)})
+    return BenchOrg(director, staff, staff_role, teams, managers, reps,
+                    {r: teams[k // REPS_PER_TEAM] for k, r in enumerate(reps)}, names)
+
+
+async def create_org(conn: Any, org: BenchOrg, now: Any, *, password: str,
+                     team_names: Sequence[str]) -> None:
+    """Insert the organisation with plain SQL (asyncpg connection); every user has ``password``."""
+    from app.services.security import hash_password
+
+    pw = hash_password(password)
+    root = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, version) "
+        "VALUES ($1, $2, NULL, $3, NULL, $4, $4, 1)", root, "全国销售部", f"/{root}/", now)
+    for k, team in enumerate(org.team_ids):
+        await conn.execute(
+            "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, "
+            "version) VALUES ($1, $2, $3, $4, NULL, $5, $5, 1)",
+            team, team_names[k % len(team_names)], root, f"/{root}/{team}/", now)
+    users = [(org.director_id, "director", None), (org.staff_id, org.staff_role, None)]
+    users += [(m, "manager", org.team_ids[k]) for k, m in enumerate(org.manager_ids)]
+    users += [(r, "rep", org.rep_team[r]) for r in org.rep_ids]
+    await conn.executemany(
+        "INSERT INTO user_account (id, username, full_name, email, role, team_id, password_hash, "
+        "is_active, failed_logins, created_at, updated_at, version) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, true, 0, $8, $8, 1)",
+        [(u, org.usernames[u], org.usernames[u], f"{org.usernames[u]}@bench.example", role,
+          team, pw, now) for u, role, team in users])
+    for k, team in enumerate(org.team_ids):
+        await conn.execute("UPDATE team SET manager_id = $1 WHERE id = $2", org.manager_ids[k], team)
 
 
 class HttpConnection:

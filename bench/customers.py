@@ -51,13 +51,16 @@ sys.path.insert(0, str(ROOT))
 
 from app.domain import normalize  # noqa: E402  (after the sys.path tweak)
 from bench.common import (  # noqa: E402
+    BenchOrg,
     CpuMeter,
     HttpConnection,
     Server,
     asyncpg_url,
+    create_org,
     db_name,
     drop_database,
     log,
+    make_org,
     percentile,
     recreate_database,
     run_migrations,
@@ -178,7 +181,7 @@ ACTIVE_STAGES = [("graded", 30), ("contacted", 35), ("lead", 20), ("intent", 15)
 WON_STAGES = [("signed", 60), ("implemented", 40)]
 OWNED_SHARE = 0.05  # 5 % of customers have an owner (the rest sit in the pool)
 ACTIVE_PER_REP = 25  # under the holding limit of 30 active customers
-N_TEAMS, REPS_PER_TEAM = 5, 8
+TEAM_NAMES = ["华北一组", "华东一组", "华南一组", "华中一组", "西部一组"]
 
 N_STEMS, N_IND, N_CITIES = len(STEMS), len(INDUSTRIES), len(CITIES)
 N_PAIRS = N_STEMS * (N_STEMS - 1)
@@ -303,32 +306,6 @@ def fmt_phone(e164: str, rng: random.Random) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Org:
-    director_id: uuid.UUID
-    support_id: uuid.UUID
-    team_ids: list[uuid.UUID]
-    manager_ids: list[uuid.UUID]
-    rep_ids: list[uuid.UUID]
-    rep_team: dict[uuid.UUID, uuid.UUID]
-    usernames: dict[uuid.UUID, str]
-
-
-def make_org(rng: random.Random) -> Org:
-    def uid() -> uuid.UUID:
-        return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-    teams = [uid() for _ in range(N_TEAMS)]
-    managers = [uid() for _ in range(N_TEAMS)]
-    reps = [uid() for _ in range(N_TEAMS * REPS_PER_TEAM)]
-    director, support = uid(), uid()
-    names = {director: "director", support: "support1"}
-    names.update({m: f"manager{k + 1}" for k, m in enumerate(managers)})
-    names.update({r: f"rep{k + 1}" for k, r in enumerate(reps)})
-    return Org(director, support, teams, managers, reps,
-               {r: teams[k // REPS_PER_TEAM] for k, r in enumerate(reps)}, names)
-
-
 CUSTOMER_COLUMNS = [
     "id", "name", "name_key", "kind", "uscc", "industry", "region", "size", "address", "website",
     "stage", "grade", "owner_id", "team_id", "source", "discovered_by", "referred_by", "interests",
@@ -349,7 +326,7 @@ class Chunk:
     points: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def generate_chunk(start: int, stop: int, org: Org, seed: int, now: dt.datetime,
+def generate_chunk(start: int, stop: int, org: BenchOrg, seed: int, now: dt.datetime,
                    owned_counts: dict[uuid.UUID, int]) -> Chunk:
     """Rows for customers start..stop-1 (deterministic for a seed and chunk)."""
     rng = random.Random(f"{seed}:{start}")
@@ -385,8 +362,8 @@ def generate_chunk(start: int, stop: int, org: Org, seed: int, now: dt.datetime,
             claimed = created + (updated - created) * rng.random() * 0.5
         if source == "self_discovered":
             discovered = owner or reps[rng.randrange(len(reps))]
-        created_by = discovered or (org.support_id if source == "import" else
-                                    rng.choice((org.support_id, org.director_id)))
+        created_by = discovered or (org.staff_id if source == "import" else
+                                    rng.choice((org.staff_id, org.director_id)))
         graded = stage not in ("resource",)
         grade = rng.choice("AABBBCC") if graded and stage != "abandoned" else None
         products = json.dumps(rng.sample(PRODUCTS, rng.randint(1, 2)), ensure_ascii=False) \
@@ -444,34 +421,6 @@ def generate_chunk(start: int, stop: int, org: Org, seed: int, now: dt.datetime,
 # ------------------------------------------------------------------------------------------
 
 
-async def create_org(conn: Any, org: Org, now: dt.datetime) -> None:
-    from app.services.security import hash_password
-
-    pw = hash_password(PASSWORD)
-    root = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, version) "
-        "VALUES ($1, $2, NULL, $3, NULL, $4, $4, 1)", root, "全国销售部", f"/{root}/", now)
-    team_names = ["华北一组", "华东一组", "华南一组", "华中一组", "西部一组"]
-    for k, team in enumerate(org.team_ids):
-        await conn.execute(
-            "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, "
-            "version) VALUES ($1, $2, $3, $4, NULL, $5, $5, 1)",
-            team, team_names[k % len(team_names)], root, f"/{root}/{team}/", now)
-    users = [(org.director_id, "director", None), (org.support_id, "support", None)]
-    users += [(m, "manager", org.team_ids[k]) for k, m in enumerate(org.manager_ids)]
-    users += [(r, "rep", org.rep_team[r]) for r in org.rep_ids]
-    await conn.executemany(
-        "INSERT INTO user_account (id, username, full_name, email, role, team_id, password_hash, "
-        "is_active, failed_logins, created_at, updated_at, version) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, true, 0, $8, $8, 1)",
-        [(u, org.usernames[u], org.usernames[u], f"{org.usernames[u]}@bench.example", role,
-          team, pw, now) for u, role, team in users])
-    for k, team in enumerate(org.team_ids):
-        await conn.execute("UPDATE team SET manager_id = $1 WHERE id = $2",
-                           org.manager_ids[k], team)
-
-
 LOADED_TABLES = ["customer", "contact", "contact_point"]
 
 
@@ -496,10 +445,10 @@ async def load(url: str, size: int, seed: int, chunk_size: int) -> dict[str, Any
     timings["create_and_migrate_s"] = time.perf_counter() - t0
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    org = make_org(random.Random(seed))
+    org = make_org(random.Random(seed), staff_role="support")
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
-        await create_org(conn, org, now)
+        await create_org(conn, org, now, password=PASSWORD, team_names=TEAM_NAMES)
         indexes = await secondary_indexes(conn)
         log(f"dropping {len(indexes)} secondary indexes for the load: "
             + ", ".join(n for n, _ in indexes))

@@ -72,12 +72,15 @@ sys.path.insert(0, str(ROOT))
 
 from app.domain import normalize  # noqa: E402  (after the sys.path tweak)
 from bench.common import (  # noqa: E402
+    BenchOrg,
     CpuMeter,
     Server,
     asyncpg_url,
+    create_org,
     db_name,
     drop_database,
     log,
+    make_org,
     percentile,
     recreate_database,
     run_migrations,
@@ -102,59 +105,7 @@ def cents(value: int) -> Decimal:
 # Organisation
 # ------------------------------------------------------------------------------------------
 
-N_TEAMS, REPS_PER_TEAM = 5, 8
-
-
-@dataclass
-class Org:
-    director_id: uuid.UUID
-    finance_id: uuid.UUID
-    team_ids: list[uuid.UUID]
-    manager_ids: list[uuid.UUID]
-    rep_ids: list[uuid.UUID]
-    rep_team: dict[uuid.UUID, uuid.UUID]
-    usernames: dict[uuid.UUID, str]
-
-
-def make_org(rng: random.Random) -> Org:
-    def uid() -> uuid.UUID:
-        return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-    teams = [uid() for _ in range(N_TEAMS)]
-    managers = [uid() for _ in range(N_TEAMS)]
-    reps = [uid() for _ in range(N_TEAMS * REPS_PER_TEAM)]
-    director, finance = uid(), uid()
-    names = {director: "director", finance: "finance1"}
-    names.update({m: f"manager{k + 1}" for k, m in enumerate(managers)})
-    names.update({r: f"rep{k + 1}" for k, r in enumerate(reps)})
-    return Org(director, finance, teams, managers, reps,
-               {r: teams[k // REPS_PER_TEAM] for k, r in enumerate(reps)}, names)
-
-
-async def create_org(conn: Any, org: Org, now: dt.datetime) -> None:
-    from app.services.security import hash_password
-
-    pw = hash_password(PASSWORD)
-    root = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, version) "
-        "VALUES ($1, $2, NULL, $3, NULL, $4, $4, 1)", root, "全国销售部", f"/{root}/", now)
-    for k, team in enumerate(org.team_ids):
-        await conn.execute(
-            "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, "
-            "version) VALUES ($1, $2, $3, $4, NULL, $5, $5, 1)",
-            team, f"销售{k + 1}组", root, f"/{root}/{team}/", now)
-    users = [(org.director_id, "director", None), (org.finance_id, "finance", None)]
-    users += [(m, "manager", org.team_ids[k]) for k, m in enumerate(org.manager_ids)]
-    users += [(r, "rep", org.rep_team[r]) for r in org.rep_ids]
-    await conn.executemany(
-        "INSERT INTO user_account (id, username, full_name, email, role, team_id, password_hash, "
-        "is_active, failed_logins, created_at, updated_at, version) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, true, 0, $8, $8, 1)",
-        [(u, org.usernames[u], org.usernames[u], f"{org.usernames[u]}@bench.example", role,
-          team, pw, now) for u, role, team in users])
-    for k, team in enumerate(org.team_ids):
-        await conn.execute("UPDATE team SET manager_id = $1 WHERE id = $2", org.manager_ids[k], team)
+TEAM_NAMES = [f"销售{k + 1}组" for k in range(5)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -233,7 +184,7 @@ def _log_uniform(rng: random.Random, lo: int, hi: int) -> int:
     return int(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def generate(start: int, stop: int, *, trading: bool, org: Org, seed: int, now: dt.datetime,
+def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, now: dt.datetime,
              seq_start: int) -> tuple[Rows, dict[str, int]]:
     """Rows for customers start..stop-1 of one kind (deterministic for a seed and chunk)."""
     rng = random.Random(f"{seed}:{trading}:{start}")
@@ -319,7 +270,7 @@ def generate(start: int, stop: int, *, trading: bool, org: Org, seed: int, now: 
                     t["receivable"].append((
                         rid, contract_id, cid, cents(r_amount), cents(paid), issued, due,
                         written_off, "uncollectable" if written_off else None,
-                        org.finance_id if written_off else None, org.finance_id, issued, issued,
+                        org.staff_id if written_off else None, org.staff_id, issued, issued,
                         1))
                     if paid:
                         pid = uuid.UUID(int=rng.getrandbits(128), version=4)
@@ -328,7 +279,7 @@ def generate(start: int, stop: int, *, trading: bool, org: Org, seed: int, now: 
                         over = rng.choice((0, 0, 0, 0, 0, 0, 0, 0, 0, 50_000)) if paid == r_amount else 0
                         t["payment"].append((
                             pid, cid, cents(paid + over), cents(over), received, f"BANK-{pid.hex[:12]}",
-                            org.finance_id, received))
+                            org.staff_id, received))
                         t["payment_allocation"].append((
                             uuid.UUID(int=rng.getrandbits(128), version=4), pid, rid, cents(paid)))
             t["contract"].extend(contracts)
@@ -393,12 +344,12 @@ async def load(url: str, size: int, non_trading: int, seed: int, chunk: int) -> 
     timings["create_and_migrate_s"] = time.perf_counter() - t0
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    org = make_org(random.Random(seed))
+    org = make_org(random.Random(seed), staff_role="finance")
     counts: dict[str, int] = defaultdict(int)
     profiles: dict[str, int] = defaultdict(int)
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
-        await create_org(conn, org, now)
+        await create_org(conn, org, now, password=PASSWORD, team_names=TEAM_NAMES)
         indexes = await secondary_indexes(conn)
         log(f"dropping {len(indexes)} secondary indexes for the load")
         for name, _ in indexes:
