@@ -15,6 +15,7 @@ from tests.support.builders import (
     make_activity,
     make_customer,
     make_sales_org,
+    walk_pages,
 )
 
 ACTIVITIES = "/api/v1/activities"
@@ -278,16 +279,8 @@ class TestListActivities:
 
     async def test_pagination_visits_every_row_once(self, client, org, acts):
         everything = await listed(client, org.director)
-        seen: list[str] = []
-        cursor = None
-        while True:
-            response = await client.get(ACTIVITIES, headers=access_headers(org.director),
-                                        params={"limit": 4, **({"cursor": cursor} if cursor else {})})
-            page = response.json()
-            seen += [a["id"] for a in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
+        seen = [a["id"] for a in await walk_pages(client, ACTIVITIES, access_headers(org.director),
+                                                  limit=4)]
         assert seen == everything
 
     @pytest.mark.parametrize("params", [{"cursor": "garbage"}, {"type": "fax"},

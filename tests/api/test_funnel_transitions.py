@@ -22,6 +22,7 @@ from tests.support.builders import (
     make_sales_org,
     set_pool_policy,
     update_customer_row,
+    walk_pages,
 )
 
 CUSTOMERS = "/api/v1/customers"
@@ -47,17 +48,7 @@ async def move(client, user, customer_id, to_stage: str, **body):
 
 
 async def history_of(client, user, customer_id) -> list[dict]:
-    rows: list[dict] = []
-    cursor = None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        response = await client.get(transitions_url(customer_id), headers=access_headers(user),
-                                    params=params)
-        assert response.status_code == 200, response.text
-        rows += response.json()["items"]
-        cursor = response.json()["next_cursor"]
-        if cursor is None:
-            return rows
+    return await walk_pages(client, transitions_url(customer_id), access_headers(user), limit=2)
 
 
 def replayed(rows: list[dict]) -> Stage:

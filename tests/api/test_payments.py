@@ -17,6 +17,7 @@ from tests.support.builders import (
     make_contract,
     make_funnel_customer,
     make_sales_org,
+    walk_pages,
 )
 
 PAYMENTS = "/api/v1/payments"
@@ -264,15 +265,9 @@ class TestListAndGetPayments:
         now = utcnow()
         made = [(await api_pay(client, org.finance, customer.id, "1.00",
                                received_at=now - dt.timedelta(hours=h)))["id"] for h in (3, 1, 2, 5, 4)]
-        seen: list[str] = []
-        cursor = None
-        while True:
-            params = {"limit": 2, "customer_id": str(customer.id), **({"cursor": cursor} if cursor else {})}
-            body = (await client.get(PAYMENTS, headers=access_headers(org.finance), params=params)).json()
-            seen += [p["id"] for p in body["items"]]
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
+        pages = await walk_pages(client, PAYMENTS, access_headers(org.finance), limit=2,
+                                 customer_id=str(customer.id))
+        seen = [p["id"] for p in pages]
         assert seen == [made[1], made[2], made[0], made[4], made[3]]
 
     async def test_scope(self, client, org, uow_factory, customer):

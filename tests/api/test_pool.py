@@ -21,6 +21,7 @@ from tests.support.builders import (
     make_sales_org,
     make_user,
     set_pool_policy,
+    walk_pages,
 )
 
 POOL = "/api/v1/pool"
@@ -95,15 +96,8 @@ class TestListPool:
     async def test_filters_and_pages(self, client, uow_factory, org):
         grade_a = [await make_customer(uow_factory, grade="A") for _ in range(3)]
         await make_customer(uow_factory, grade="B")
-        seen: list[str] = []
-        cursor = None
-        while True:
-            params = {"grade": "A", "limit": 2, **({"cursor": cursor} if cursor else {})}
-            body = (await client.get(POOL, headers=access_headers(org.rep), params=params)).json()
-            seen += [item["id"] for item in body["items"]]
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
+        seen = [item["id"] for item in await walk_pages(client, POOL, access_headers(org.rep),
+                                                        grade="A", limit=2)]
         assert sorted(seen) == sorted(str(c.id) for c in grade_a)
 
     async def test_bad_grade_filter(self, client, org):

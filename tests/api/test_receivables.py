@@ -17,6 +17,7 @@ from tests.support.builders import (
     make_contract,
     make_funnel_customer,
     make_sales_org,
+    walk_pages,
 )
 
 RECEIVABLES = "/api/v1/receivables"
@@ -185,15 +186,9 @@ class TestListAndGetReceivables:
         now = utcnow()
         made = [(await api_bill(client, org.finance, contract.id, "1.00",
                                 due_at=now + dt.timedelta(days=d)))["id"] for d in (3, 1, 2, 5, 4)]
-        seen: list[str] = []
-        cursor = None
-        while True:
-            params = {"limit": 2, "contract_id": str(contract.id), **({"cursor": cursor} if cursor else {})}
-            body = (await client.get(RECEIVABLES, headers=access_headers(org.rep), params=params)).json()
-            seen += [r["id"] for r in body["items"]]
-            cursor = body["next_cursor"]
-            if cursor is None:
-                break
+        pages = await walk_pages(client, RECEIVABLES, access_headers(org.rep), limit=2,
+                                 contract_id=str(contract.id))
+        seen = [r["id"] for r in pages]
         assert seen == [made[1], made[2], made[0], made[4], made[3]]
 
     async def test_scope(self, client, org, uow_factory, contract):

@@ -16,6 +16,7 @@ from tests.support.builders import (
     make_activity,
     make_customer,
     make_sales_org,
+    walk_pages,
 )
 
 TASKS = "/api/v1/tasks"
@@ -181,14 +182,7 @@ class TestListTasks:
         assert await listed(client, org.director, due_from=due(4)) == [t.rep2["id"], t.other["id"]]
         assert await listed(client, org.director, due_to=due(1)) == [t.rep_loose["id"]]
         assert await listed(client, org.director, status="done") == []
-        seen, cursor = [], None
-        while True:
-            params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
-            response = await client.get(TASKS, headers=access_headers(org.director), params=params)
-            seen += [x["id"] for x in response.json()["items"]]
-            cursor = response.json()["next_cursor"]
-            if cursor is None:
-                break
+        seen = [x["id"] for x in await walk_pages(client, TASKS, access_headers(org.director), limit=4)]
         assert seen == await listed(client, org.director)
 
 

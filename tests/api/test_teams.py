@@ -13,6 +13,7 @@ from tests.support.builders import (
     make_team,
     make_user,
     set_team_manager,
+    walk_pages,
 )
 
 TEAMS = "/api/v1/teams"
@@ -40,18 +41,9 @@ async def org(uow_factory):
 
 
 async def _team_ids(client, headers, **params) -> set[str]:
-    ids: list[str] = []
-    cursor = None
-    while True:
-        query = {"limit": 2, **params, **({"cursor": cursor} if cursor else {})}
-        response = await client.get(TEAMS, headers=headers, params=query)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        ids += [t["id"] for t in body["items"]]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            assert len(ids) == len(set(ids)), "a team was listed twice"
-            return set(ids)
+    ids = [t["id"] for t in await walk_pages(client, TEAMS, headers, **{"limit": 2, **params})]
+    assert len(ids) == len(set(ids)), "a team was listed twice"
+    return set(ids)
 
 
 async def _user_ids(client, headers) -> set[str]:

@@ -82,6 +82,22 @@ def access_headers(user: User) -> dict[str, str]:
 PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "code"})
 
 
+async def walk_pages(client: httpx.AsyncClient, path: str, headers: dict[str, str],
+                     **params: Any) -> list[dict]:
+    """Every item of a cursor-paginated list, following ``next_cursor`` page by page."""
+    items: list[dict] = []
+    cursor = None
+    while True:
+        response = await client.get(path, headers=headers,
+                                    params={**params, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+
+
 def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict:
     """Assert an RFC 9457 problem+json answer with ``status`` (and ``code``); answer the body."""
     assert response.status_code == status, response.text
