@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db import changes as change_tracking
 from app.db.base import utcnow
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
+from app.db.repositories.contracts import ContractRepository
 from app.db.repositories.credit import CreditRepository
 from app.db.repositories.customers import (
     ActivityRepository,
@@ -25,6 +26,9 @@ from app.db.repositories.customers import (
 from app.db.repositories.funnel import FunnelRepository
 from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
+from app.db.repositories.pool import PoolRepository
+from app.db.repositories.receivables import ReceivableRepository
+from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
 from app.domain.errors import Conflict, ServiceUnavailable, VersionMismatch
@@ -58,6 +62,10 @@ class UnitOfWork:
         self.activities = ActivityRepository(self.session)
         self.history = HistoryRepository(self.session)
         self.funnel = FunnelRepository(self.session)
+        self.pool = PoolRepository(self.session)
+        self.settings = SettingsRepository(self.session)
+        self.contracts = ContractRepository(self.session)
+        self.receivables = ReceivableRepository(self.session)
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
         return self

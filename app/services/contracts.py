@@ -52,9 +52,9 @@ async def locked_contract(
 ) -> tuple[Contract, Customer]:
     """The contract and its customer, both locked — the customer first, as every
     credit-changing use case does, so that none of them can deadlock another."""
-    unlocked = found(await uow.credit.contract(contract_id, principal=actor), "Contract")
+    unlocked = found(await uow.contracts.get(contract_id, principal=actor), "Contract")
     customer = await _customer_for(uow, actor, unlocked.customer_id)
-    contract = found(await uow.credit.contract(contract_id, for_update=True), "Contract")
+    contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
     return contract, customer
 
 
@@ -68,14 +68,14 @@ async def list_contracts(
     limit: int,
 ) -> Page[Contract]:
     async with uow:
-        return await uow.credit.contracts(
+        return await uow.contracts.list(
             actor, customer_id=customer_id, status=status, cursor=cursor, limit=limit
         )
 
 
 async def get_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID) -> Contract:
     async with uow:
-        return found(await uow.credit.contract(contract_id, principal=actor), "Contract")
+        return found(await uow.contracts.get(contract_id, principal=actor), "Contract")
 
 
 async def create_contract(
@@ -95,7 +95,7 @@ async def create_contract(
                 "An abandoned customer gets no contract; reactivate it first",
                 code="contract.customer_abandoned",
             )
-        if await uow.credit.number_taken(number):
+        if await uow.contracts.number_taken(number):
             raise Conflict("That contract number is taken", code="contract.number_taken", number=number)
         if payment_terms_days is None:
             profile = await uow.credit.profile(customer.id)
@@ -116,7 +116,7 @@ async def create_contract(
             created_at=now,
             updated_at=now,
         )
-        uow.credit.add(contract)
+        uow.contracts.add(contract)
         await uow.flush()
         uow.history.record(
             customer_id=customer.id,
@@ -148,7 +148,7 @@ async def update_contract(
                 code="contract.not_draft",
                 contract_status=contract.status,
             )
-        if "number" in changes and await uow.credit.number_taken(changes["number"], exclude=contract.id):
+        if "number" in changes and await uow.contracts.number_taken(changes["number"], exclude=contract.id):
             raise Conflict("That contract number is taken", code="contract.number_taken")
         diff = apply_changes(contract, changes)
         if diff:
@@ -272,7 +272,7 @@ async def cancel_contract(
                 code="contract.not_cancellable",
                 contract_status=contract.status,
             )
-        if await uow.credit.billed(contract.id) > 0:
+        if await uow.contracts.billed(contract.id) > 0:
             raise Conflict(
                 "The contract has been billed; settle or write off its receivables first",
                 code="contract.has_receivables",
@@ -285,7 +285,7 @@ async def cancel_contract(
         if (
             was_signed
             and customer.stage == Stage.signed.value
-            and not (await uow.credit.contract_facts(customer.id)).has_signed_contract
+            and not (await uow.contracts.facts(customer.id)).has_signed_contract
         ):
             await funnel_service.apply_transition(
                 uow,
@@ -315,7 +315,7 @@ async def complete_if_settled(
     """A signed contract fully paid and accepted is completed, and its customer implemented."""
     if contract.status != "signed" or contract.accepted_at is None:
         return
-    if await uow.credit.paid(contract.id) < contract.amount:
+    if await uow.contracts.paid(contract.id) < contract.amount:
         return
     contract.status = "completed"
     contract.completed_at = now

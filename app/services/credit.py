@@ -117,7 +117,7 @@ async def _credit_view(uow: UnitOfWork, customer: Customer, profile: CreditProfi
         hold_reason = (f"a receivable is {max_days} days overdue "
                        f"(hold after {policy.hold_after_overdue_days})")
 
-    monthly, billed, paid = await uow.credit.monthly_billed(
+    monthly, billed, paid = await uow.receivables.monthly_billed(
         customer.id, since=_billing_window_start(now))
     grade = customer.grade if customer.grade in policy.grade_factors else None
     suggestion = suggested_limit(grade=grade, monthly_billed=monthly, billed_total=billed,
@@ -419,7 +419,7 @@ async def ar_aging(uow: UnitOfWork, actor: Principal, *, group_by: GroupBy = "cu
     day, end, edges = _as_of_bounds(as_of)
     async with uow:
         policy = await settings_service.credit_policy(uow)
-        raw = await uow.credit.aging_rows(actor, as_of=end, bucket_edges=edges, group_by=group_by)
+        raw = await uow.receivables.aging_rows(actor, as_of=end, bucket_edges=edges, group_by=group_by)
     groups: dict[uuid.UUID | None, tuple[str | None, dict[AgingBucket, Decimal]]] = {}
     for key, name, bucket, amount in raw:
         _, amounts = groups.setdefault(key, (name, _zero_buckets()))
@@ -472,8 +472,8 @@ async def bad_debt_provision(uow: UnitOfWork, actor: Principal, *,
     day, end, edges = _as_of_bounds(as_of)
     async with uow:
         policy = await settings_service.credit_policy(uow)
-        by_bucket = await uow.credit.aging_bucket_totals(actor, as_of=end, bucket_edges=edges)
-        written_off = await uow.credit.written_off_total(actor, as_of=end)
+        by_bucket = await uow.receivables.aging_bucket_totals(actor, as_of=end, bucket_edges=edges)
+        written_off = await uow.receivables.written_off_total(actor, as_of=end)
     lines = []
     for bucket in AgingBucket:
         outstanding = money(by_bucket.get(bucket.value, ZERO))

@@ -471,8 +471,9 @@ async def merge_customers(uow: UnitOfWork, actor: Principal, *, survivor_id: uui
                                                         to_customer=survivor.id),
         }
         moved["tasks"] = await uow.tasks.move_all(from_customer=duplicate.id, to_customer=survivor.id)
-        moved["funnel_records"] = await uow.funnel.move_all(from_customer=duplicate.id,
-                                                            to_customer=survivor.id)
+        moved["funnel_records"] = (
+            await uow.funnel.move_all(from_customer=duplicate.id, to_customer=survivor.id)
+            + await uow.pool.move_events(from_customer=duplicate.id, to_customer=survivor.id))
         moved["history"] = await uow.history.move_all(from_customer=duplicate.id,
                                                       to_customer=survivor.id)
         fill = {name: getattr(duplicate, name) for name in

@@ -38,7 +38,7 @@ class TransitionView:
 
 async def stage_facts(uow: UnitOfWork, customer: Customer) -> StageFacts:
     """What the funnel rules need to know about a customer, read from the database."""
-    contracts = await uow.credit.contract_facts(customer.id)
+    contracts = await uow.contracts.facts(customer.id)
     return StageFacts(
         grade=customer.grade, recommended_products=tuple(customer.recommended_products),
         target_amount=customer.target_amount,
@@ -101,7 +101,7 @@ async def apply_transition(uow: UnitOfWork, *, actor_id: uuid.UUID | None, custo
         customer.team_id = None
         customer.claimed_at = None
         changes["owner_id"] = [str(owner_before), None]
-        uow.funnel.record_ownership(customer_id=customer.id, event="abandon", from_owner_id=owner_before,
+        uow.pool.record_ownership(customer_id=customer.id, event="abandon", from_owner_id=owner_before,
                                     to_owner_id=None, actor_id=actor_id, reason=stored.reason, at=now)
     uow.history.record(customer_id=customer.id, actor_id=actor_id, action="transition",
                        changes=changes, at=now)

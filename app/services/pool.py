@@ -74,10 +74,10 @@ async def _take(uow: UnitOfWork, actor: Principal, customer: Customer, owner: Us
                     director_override=override)
     if Stage(customer.stage) in ACTIVE_STAGES:
         check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
-    if not await uow.funnel.take_from_pool(customer.id, owner_id=owner.id, team_id=owner.team_id,
+    if not await uow.pool.take_from_pool(customer.id, owner_id=owner.id, team_id=owner.team_id,
                                            now=now, ignore_cooldown=override):
         raise AlreadyClaimed("Someone else took this customer a moment ago")
-    uow.funnel.record_ownership(customer_id=customer.id, event=event, from_owner_id=None,
+    uow.pool.record_ownership(customer_id=customer.id, event=event, from_owner_id=None,
                                 to_owner_id=owner.id, actor_id=actor.user_id, reason=None, at=now)
     uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action=event, at=now,
                        changes={"owner_id": [None, str(owner.id)],
@@ -128,7 +128,7 @@ def _to_pool(uow: UnitOfWork, actor: Principal | None, customer: Customer, *, ev
     customer.team_id = None
     customer.claimed_at = None
     actor_id = actor.user_id if actor else None
-    uow.funnel.record_ownership(customer_id=customer.id, event=event, from_owner_id=previous,
+    uow.pool.record_ownership(customer_id=customer.id, event=event, from_owner_id=previous,
                                 to_owner_id=None, actor_id=actor_id, reason=reason, at=now)
     uow.history.record(customer_id=customer.id, actor_id=actor_id, action=event, at=now,
                        changes={"owner_id": [None if previous is None else str(previous), None],
@@ -201,10 +201,10 @@ async def recycle(uow: UnitOfWork, actor: Principal | None, *, dry_run: bool = F
         async with uow:
             policy = await settings_service.pool_policy(uow)
             cutoff = at - dt.timedelta(days=policy.protection_days)
-            batch = await uow.funnel.lapsed(cutoff=cutoff, limit=RECYCLE_BATCH)
+            batch = await uow.pool.lapsed(cutoff=cutoff, limit=RECYCLE_BATCH)
             lapsed = [c for c in batch if is_protection_lapsed(
                 last_contact_at=c.last_contact_at, claimed_at=c.claimed_at, now=at, policy=policy)]
-            ended = await uow.funnel.cooldowns_ended(now=at, limit=RECYCLE_BATCH)
+            ended = await uow.pool.cooldowns_ended(now=at, limit=RECYCLE_BATCH)
             for customer in lapsed:
                 result.released.append(RecycledItem(
                     customer_id=customer.id, name=customer.name, owner_id=customer.owner_id,
@@ -257,10 +257,10 @@ async def _assignees(uow: UnitOfWork, actor: Principal, *, user_ids: Sequence[uu
                      exclude: uuid.UUID | None, policy: PoolPolicy,
                      now: dt.datetime) -> list[allocation.Assignee]:
     team_ids = sorted(actor.team_ids) if actor.role is Role.manager else None
-    users = await uow.funnel.assignable_users(team_ids=team_ids, user_ids=user_ids, exclude=exclude)
+    users = await uow.pool.assignable_users(team_ids=team_ids, user_ids=user_ids, exclude=exclude)
     ids = [u.id for u in users]
-    counts = await uow.funnel.active_counts(ids)
-    amounts = await uow.credit.signed_amounts(ids, since=now - dt.timedelta(days=policy.ranking_days))
+    counts = await uow.pool.active_counts(ids)
+    amounts = await uow.contracts.signed_amounts(ids, since=now - dt.timedelta(days=policy.ranking_days))
     return [allocation.Assignee(user_id=u.id, team_id=u.team_id, signed_amount=amounts.get(u.id, 0),
                                 free_capacity=policy.max_active_customers - counts.get(u.id, 0))
             for u in users]
@@ -283,7 +283,7 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
                 # Lock the assignees (in id order) so the capacities planned stay true.
                 for user_id in sorted(user_ids):
                     await uow.users.get(user_id, for_update=True)
-            candidates = await uow.funnel.pool_candidates(now=now, customer_ids=customer_ids, limit=limit)
+            candidates = await uow.pool.pool_candidates(now=now, customer_ids=customer_ids, limit=limit)
             people = await _assignees(uow, actor, user_ids=user_ids, exclude=None, policy=policy, now=now)
             inputs = [allocation.Candidate(customer_id=c.id, grade=c.grade, discovered_by=c.discovered_by)
                       for c in candidates]
@@ -373,7 +373,7 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
     async with uow:
         departing = found(await uow.users.get(user_id, principal=actor, for_update=True), "User")
         policy = await settings_service.pool_policy(uow)
-        customers = await uow.funnel.owned_by(departing.id)
+        customers = await uow.pool.owned_by(departing.id)
         by_id = {c.id: c for c in customers}
         if strategy == "to_user":
             if to_user_id is None:
@@ -406,7 +406,7 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
                 customer.owner_id = item.user_id
                 customer.team_id = item.team_id
                 customer.claimed_at = now
-                uow.funnel.record_ownership(customer_id=customer.id, event="handover",
+                uow.pool.record_ownership(customer_id=customer.id, event="handover",
                                             from_owner_id=departing.id, to_owner_id=item.user_id,
                                             actor_id=actor.user_id, reason=item.reason, at=now)
                 uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="handover",
@@ -439,7 +439,7 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
     async with uow:
         pool_policy = await settings_service.pool_policy(uow)
         funnel_policy = await settings_service.funnel_policy(uow)
-        rows = await uow.funnel.worklist_rows(actor.user_id, now=now)
+        rows = await uow.pool.worklist_rows(actor.user_id, now=now)
     keyed = []
     for customer, follow_up, previous_days, overdue in rows:
         stage = Stage(customer.stage)

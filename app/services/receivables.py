@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Literal
 
 from app.db.base import utcnow
-from app.db.models import Payment, PaymentAllocation, Receivable
+from app.db.models import Payment, PaymentApplication, Receivable
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain.credit import OpenItem, allocate_payment
@@ -26,7 +26,7 @@ FINANCE_ROLES = frozenset({Role.finance, Role.director})
 @dataclass(frozen=True, slots=True)
 class PaymentView:
     payment: Payment
-    allocations: list[PaymentAllocation]
+    allocations: list[PaymentApplication]
 
 
 async def list_receivables(
@@ -41,7 +41,7 @@ async def list_receivables(
     limit: int,
 ) -> Page[Receivable]:
     async with uow:
-        return await uow.credit.receivables(
+        return await uow.receivables.list(
             actor,
             customer_id=customer_id,
             contract_id=contract_id,
@@ -54,7 +54,7 @@ async def list_receivables(
 
 async def get_receivable(uow: UnitOfWork, actor: Principal, *, receivable_id: uuid.UUID) -> Receivable:
     async with uow:
-        return found(await uow.credit.receivable(receivable_id, principal=actor), "Receivable")
+        return found(await uow.receivables.get(receivable_id, principal=actor), "Receivable")
 
 
 async def create_receivable(
@@ -80,16 +80,16 @@ async def create_receivable(
         )
     now = utcnow()
     async with uow:
-        unlocked = found(await uow.credit.contract(contract_id, principal=actor), "Contract")
+        unlocked = found(await uow.contracts.get(contract_id, principal=actor), "Contract")
         found(await uow.customers.get(unlocked.customer_id, for_update=True), "Customer")
-        contract = found(await uow.credit.contract(contract_id, for_update=True), "Contract")
+        contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
         if contract.status != "signed":
             raise Conflict(
                 f"A {contract.status} contract cannot be billed",
                 code="receivable.contract_not_signed",
                 contract_status=contract.status,
             )
-        billed = await uow.credit.billed(contract.id)
+        billed = await uow.contracts.billed(contract.id)
         if billed + amount > contract.amount:
             raise RuleViolation(
                 "Billing this would exceed the contract amount",
@@ -109,7 +109,7 @@ async def create_receivable(
             created_at=now,
             updated_at=now,
         )
-        uow.credit.add(receivable)
+        uow.receivables.add(receivable)
         await uow.flush()
         uow.history.record(
             customer_id=contract.customer_id,
@@ -134,9 +134,9 @@ async def write_off(
     """Finance writes off what is still owed on a receivable (provisioned at 100%)."""
     now = utcnow()
     async with uow:
-        unlocked = found(await uow.credit.receivable(receivable_id, principal=actor), "Receivable")
+        unlocked = found(await uow.receivables.get(receivable_id, principal=actor), "Receivable")
         found(await uow.customers.get(unlocked.customer_id, for_update=True), "Customer")
-        receivable = found(await uow.credit.receivable(receivable_id, for_update=True), "Receivable")
+        receivable = found(await uow.receivables.get_unscoped(receivable_id, for_update=True), "Receivable")
         if receivable.written_off_at is not None:
             raise Conflict("The receivable is already written off", code="receivable.already_written_off")
         if receivable.paid_amount >= receivable.amount:
@@ -183,7 +183,7 @@ async def record_payment(
             default_limit=await settings_service.default_credit_limit(uow),
             default_terms=policy.default_payment_terms_days,
         )
-        open_items = await uow.credit.open_receivables(customer.id)
+        open_items = await uow.receivables.open_of(customer.id)
         by_id = {r.id: r for r in open_items}
         result = allocate_payment(
             amount=amount,
@@ -202,21 +202,21 @@ async def record_payment(
             created_by=actor.user_id,
             created_at=now,
         )
-        uow.credit.add(payment)
+        uow.receivables.add(payment)
         await uow.flush()
         rows = []
         for position, allocation in enumerate(result.allocations):
             receivable = by_id[allocation.receivable_id]  # type: ignore[index]
             receivable.paid_amount = receivable.paid_amount + allocation.amount
-            row = PaymentAllocation(
+            row = PaymentApplication(
                 payment_id=payment.id, receivable_id=receivable.id, amount=allocation.amount,
                 position=position,
             )
-            uow.credit.add(row)
+            uow.receivables.add(row)
             rows.append(row)
         await uow.flush()
         for contract_id in sorted({by_id[a.receivable_id].contract_id for a in result.allocations}):  # type: ignore[index]
-            contract = found(await uow.credit.contract(contract_id, for_update=True), "Contract")
+            contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
             await complete_if_settled(uow, contract, customer, actor_id=actor.user_id, now=now)
         uow.history.record(
             customer_id=customer.id,
@@ -239,9 +239,9 @@ async def list_payments(
     uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None, cursor: str | None, limit: int
 ) -> Page[PaymentView]:
     async with uow:
-        page = await uow.credit.payments(actor, customer_id=customer_id, cursor=cursor, limit=limit)
-        allocations = await uow.credit.allocations_of([p.id for p in page.items])
-        by_payment: dict[uuid.UUID, list[PaymentAllocation]] = {}
+        page = await uow.receivables.list_payments(actor, customer_id=customer_id, cursor=cursor, limit=limit)
+        allocations = await uow.receivables.applications_of([p.id for p in page.items])
+        by_payment: dict[uuid.UUID, list[PaymentApplication]] = {}
         for row in allocations:
             by_payment.setdefault(row.payment_id, []).append(row)
         return Page(
@@ -251,5 +251,5 @@ async def list_payments(
 
 async def get_payment(uow: UnitOfWork, actor: Principal, *, payment_id: uuid.UUID) -> PaymentView:
     async with uow:
-        payment = found(await uow.credit.payment(payment_id, principal=actor), "Payment")
-        return PaymentView(payment, await uow.credit.allocations_of([payment.id]))
+        payment = found(await uow.receivables.get_payment(payment_id, principal=actor), "Payment")
+        return PaymentView(payment, await uow.receivables.applications_of([payment.id]))

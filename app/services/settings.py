@@ -181,7 +181,7 @@ _VALIDATE = {
 
 
 async def _document(uow: UnitOfWork, key: str) -> Versioned:
-    stored = await uow.funnel.setting(key)
+    stored = await uow.settings.get(key)
     if stored is None:
         return Versioned(value=_DEFAULTS[key], version=0)
     return Versioned(value=stored.value, version=stored.version)
@@ -229,19 +229,19 @@ async def put_setting(uow: UnitOfWork, actor: Principal, *, key: str, value: dic
         raise
     now = utcnow()
     async with uow:
-        stored = await uow.funnel.setting(key, for_update=True)
+        stored = await uow.settings.get(key, for_update=True)
         if stored is None:
             if expected_version not in (None, 0):
                 check_version(Versioned(value={}, version=0), expected_version)
             stored = Setting(key=key, value=normalized, updated_at=now, updated_by=actor.user_id)
-            uow.funnel.add_setting(stored)
+            uow.settings.add(stored)
         else:
             check_version(stored, expected_version)
             stored.value = normalized
             stored.updated_at = now
             stored.updated_by = actor.user_id
         await uow.flush()
-        uow.funnel.add_setting_history(SettingHistory(key=key, version=stored.version, value=normalized,
+        uow.settings.add_history(SettingHistory(key=key, version=stored.version, value=normalized,
                                                       at=now, actor_id=actor.user_id))
         await uow.commit()
         return Versioned(value=stored.value, version=stored.version)

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from app.db.base import utcnow
-from app.db.models import Contract, Payment, PaymentAllocation, Receivable
+from app.db.models import Contract, Payment, PaymentApplication, Receivable
 from tests.support.builders import access_headers, assert_problem, make_customer, make_team, make_user
 
 D = Decimal
@@ -24,20 +24,20 @@ async def trade(uow_factory, customer, *, signed: str, billed: str = "0", paid: 
         contract = Contract(customer_id=customer.id, number=f"T-{uuid.uuid4().hex[:10]}", amount=D(signed),
                             status=status, signed_at=now - dt.timedelta(days=signed_days_ago),
                             owner_id=customer.owner_id, team_id=customer.team_id)
-        uow.credit.add(contract)
+        uow.contracts.add(contract)
         await uow.flush()
         if D(billed):
             receivable = Receivable(contract_id=contract.id, customer_id=customer.id, amount=D(billed),
                                     paid_amount=D(paid), issued_at=now - dt.timedelta(days=issued_days_ago),
                                     due_at=now - dt.timedelta(days=issued_days_ago - 30))
-            uow.credit.add(receivable)
+            uow.receivables.add(receivable)
             await uow.flush()
             if D(paid):
                 payment = Payment(customer_id=customer.id, amount=D(paid), unallocated_amount=D(0),
                                   received_at=now - dt.timedelta(days=paid_days_ago))
-                uow.credit.add(payment)
+                uow.receivables.add(payment)
                 await uow.flush()
-                uow.credit.add(PaymentAllocation(payment_id=payment.id, receivable_id=receivable.id,
+                uow.receivables.add(PaymentApplication(payment_id=payment.id, receivable_id=receivable.id,
                                                  amount=D(paid)))
         await uow.commit()
 

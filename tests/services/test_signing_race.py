@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db.base import utcnow
-from app.db.models import Contract, Customer, Payment, PaymentAllocation, Receivable, StageTransition
+from app.db.models import Contract, Customer, Payment, PaymentApplication, Receivable, StageTransition
 from app.db.uow import UnitOfWork
 from app.domain.credit import CreditLimitExceeded
 from app.domain.errors import InvalidInput
@@ -156,7 +156,7 @@ async def _allocation_facts(committed_uow, customer):
         payments = list((await uow.session.scalars(
             select(Payment).where(Payment.customer_id == customer.id))).all())
         allocations = list((await uow.session.scalars(
-            select(PaymentAllocation).where(PaymentAllocation.payment_id.in_([p.id for p in payments]))
+            select(PaymentApplication).where(PaymentApplication.payment_id.in_([p.id for p in payments]))
         )).all())
         return receivables, payments, allocations
 

@@ -365,7 +365,7 @@ async def make_contract(uow_factory: Callable[[], UnitOfWork], *, customer: Any,
         signed_at=signed_at or (now if status in ("signed", "completed") else None),
         accepted_at=accepted_at)
     async with uow_factory() as uow:
-        uow.credit.add(contract)
+        uow.contracts.add(contract)
         await uow.commit()
     return contract
 
@@ -386,7 +386,7 @@ async def make_receivable(uow_factory: Callable[[], UnitOfWork], *, contract: An
         issued_at=issued_at or due_at - dt.timedelta(days=30), due_at=due_at,
         created_at=now, updated_at=now)
     async with uow_factory() as uow:
-        uow.credit.add(receivable)
+        uow.receivables.add(receivable)
         await uow.commit()
     return receivable
 

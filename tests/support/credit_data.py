@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from app.db.models import Payment, PaymentAllocation, Receivable
+from app.db.models import Payment, PaymentApplication, Receivable
 from app.db.uow import UnitOfWork
 
 
@@ -31,11 +31,11 @@ async def make_payment(uow_factory: Callable[[], UnitOfWork], *, customer: Any, 
                       unallocated_amount=amount - allocated, received_at=received_at,
                       created_at=received_at)
     async with uow_factory() as uow:
-        uow.credit.add(payment)
+        uow.receivables.add(payment)
         await uow.flush()
         for receivable, part in allocations:
             part = Decimal(str(part))
-            uow.credit.add(PaymentAllocation(payment_id=payment.id, receivable_id=receivable.id,
+            uow.receivables.add(PaymentApplication(payment_id=payment.id, receivable_id=receivable.id,
                                              amount=part))
             await uow.session.execute(
                 update(Receivable).where(Receivable.id == receivable.id)

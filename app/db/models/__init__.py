@@ -8,7 +8,7 @@ from app.db.models.credit import (
     CreditLimitRequest,
     CreditProfile,
     Payment,
-    PaymentAllocation,
+    PaymentApplication,
     Receivable,
 )
 from app.db.models.customers import (
@@ -48,7 +48,7 @@ __all__ = [
     "IdempotencyRecord",
     "OwnershipEvent",
     "Payment",
-    "PaymentAllocation",
+    "PaymentApplication",
     "Receivable",
     "RefreshToken",
     "Setting",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, IdMixin, TimestampMixin, VersionedMixin, utcnow
 from app.db.types import Money, UTCDateTime
+from app.domain.contracts import ContractStatus
 
 
 class CreditProfile(TimestampMixin, VersionedMixin, Base):
@@ -33,7 +34,7 @@ class Contract(IdMixin, TimestampMixin, VersionedMixin, Base):
     number: Mapped[str] = mapped_column(String(50), unique=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     payment_terms_days: Mapped[int] = mapped_column(default=30)
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=ContractStatus.draft.value)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
     team_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("team.id"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
@@ -59,7 +60,7 @@ class Receivable(IdMixin, TimestampMixin, VersionedMixin, Base):
     contract_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("contract.id"), index=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
-    # Kept equal to the sum of this receivable's payment allocations.
+    # Kept equal to the sum of the payment applications to this receivable.
     paid_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -79,7 +80,7 @@ class Payment(IdMixin, Base):
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
-    # What was not allocated to receivables stays with the customer as credit.
+    # What was not applied to receivables stays with the customer as credit.
     unallocated_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reference: Mapped[str | None] = mapped_column(String(100))
@@ -89,14 +90,17 @@ class Payment(IdMixin, Base):
     __table_args__ = (Index("ix_payment_customer_received", "customer_id", "received_at"),)
 
 
-class PaymentAllocation(IdMixin, Base):
+class PaymentApplication(IdMixin, Base):
+    """The part of a payment applied to one receivable ("allocation" is reserved for giving
+    pool customers an owner; the table keeps its original name)."""
+
     __tablename__ = "payment_allocation"
 
     payment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("payment.id"), index=True)
     receivable_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("receivable.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     # 0, 1, 2, … in the order the payment was applied (oldest due first, or as the caller
-    # listed them); reads list allocations in this order.
+    # listed them); reads list the applications in this order.
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

@@ -54,6 +54,14 @@ def customer_scope(principal: Principal) -> ColumnElement[bool] | None:
     return None
 
 
+def scoped_by_customer(stmt: Select[Any], principal: Principal, customer_column: Any) -> Select[Any]:
+    """``stmt`` limited to rows whose customer (``customer_column``) the caller may see."""
+    scope = customer_scope(principal)
+    if scope is None:
+        return stmt
+    return stmt.join(Customer, Customer.id == customer_column).where(scope)
+
+
 def _like_fragment(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

@@ -13,10 +13,10 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
-from app.db.models import Contract, Customer, CustomerGrading, Payment, PaymentAllocation, Receivable
+from app.db.models import Contract, Customer, CustomerGrading, Payment, PaymentApplication, Receivable
 from app.db.types import Money
+from app.domain.contracts import TRADING_STATUSES
 
-_TRADING = ("signed", "completed")
 ZERO = Decimal(0)
 
 
@@ -38,7 +38,7 @@ class GradingRepository:
     async def trading_customer_ids(self, *, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
         """Customers that have ever signed a contract, in id order (keyset chunks)."""
         stmt = (select(Contract.customer_id).join(Customer, Customer.id == Contract.customer_id)
-                .where(Contract.status.in_(_TRADING), Customer.deleted_at.is_(None))
+                .where(Contract.status.in_(TRADING_STATUSES), Customer.deleted_at.is_(None))
                 .group_by(Contract.customer_id).order_by(Contract.customer_id).limit(limit))
         if after is not None:
             # Both sides, so the planner can start either index scan at the cursor.
@@ -62,7 +62,7 @@ class GradingRepository:
                 select(Contract.customer_id,
                        func.coalesce(func.sum(Contract.amount).filter(in_window), zero),
                        func.min(Contract.signed_at))
-                .where(Contract.customer_id.in_(ids), Contract.status.in_(_TRADING))
+                .where(Contract.customer_id.in_(ids), Contract.status.in_(TRADING_STATUSES))
                 .group_by(Contract.customer_id))).all():
             signed[customer_id], first[customer_id] = amount, first_at
         billed = dict((await self.session.execute(
@@ -71,14 +71,14 @@ class GradingRepository:
                    Receivable.issued_at <= until)
             .group_by(Receivable.customer_id))).all())
         paid = dict((await self.session.execute(
-            select(Payment.customer_id, func.coalesce(func.sum(PaymentAllocation.amount), zero))
-            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            select(Payment.customer_id, func.coalesce(func.sum(PaymentApplication.amount), zero))
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
             .where(Payment.customer_id.in_(ids), Payment.received_at >= since,
                    Payment.received_at <= until)
             .group_by(Payment.customer_id))).all())
-        paid_by_end = (select(func.coalesce(func.sum(PaymentAllocation.amount), zero))
-                       .join(Payment, Payment.id == PaymentAllocation.payment_id)
-                       .where(PaymentAllocation.receivable_id == Receivable.id, Payment.received_at <= until)
+        paid_by_end = (select(func.coalesce(func.sum(PaymentApplication.amount), zero))
+                       .join(Payment, Payment.id == PaymentApplication.payment_id)
+                       .where(PaymentApplication.receivable_id == Receivable.id, Payment.received_at <= until)
                        .correlate(Receivable).scalar_subquery())
         outstanding = dict((await self.session.execute(
             select(Receivable.customer_id, func.coalesce(func.sum(Receivable.amount - paid_by_end), zero))

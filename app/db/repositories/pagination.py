@@ -149,3 +149,11 @@ async def paginate(
     window = page_window(stmt, sort=sort, keys=keys, cursor=cursor, limit=limit, direction=direction)
     rows = (await session.scalars(window)).all()
     return to_page(rows, sort=sort, key_of=key_of, limit=limit)
+
+
+async def newest_first(session: AsyncSession, stmt: Select[Any], model: Any, *, cursor: str | None,
+                       limit: int) -> Page[Any]:
+    """A page of ``model`` rows by ``created_at`` descending (ties by id)."""
+    return await paginate(session, stmt, sort="-created_at", keys=[model.created_at, model.id],
+                          key_of=lambda row: [row.created_at, row.id], cursor=cursor, limit=limit,
+                          direction="desc")

@@ -1,0 +1,245 @@
+"""Receivable and payment queries: scoped lookups and lists, open items to apply a payment
+to, billing history, and the aging report's sums (done in SQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Customer, Payment, PaymentApplication, Receivable, Team, User
+from app.db.repositories.customers import customer_scope, scoped_by_customer
+from app.db.repositories.pagination import Page, paginate
+from app.db.types import Money
+from app.domain.roles import Principal
+
+ZERO = Decimal(0)
+
+
+class ReceivableRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, record: Receivable | Payment | PaymentApplication) -> None:
+        self.session.add(record)
+
+    async def get(self, receivable_id: uuid.UUID, *, principal: Principal) -> Receivable | None:
+        """The receivable, if its customer is in the caller's scope."""
+        stmt = scoped_by_customer(select(Receivable).where(Receivable.id == receivable_id), principal,
+                                  Receivable.customer_id)
+        return await self.session.scalar(stmt)
+
+    async def get_unscoped(self, receivable_id: uuid.UUID, *, for_update: bool = False) -> Receivable | None:
+        """The receivable whoever may see it: for a service that has already checked scope."""
+        stmt = select(Receivable).where(Receivable.id == receivable_id)
+        if for_update:
+            stmt = stmt.with_for_update(of=Receivable, key_share=True)
+        return await self.session.scalar(stmt)
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID | None,
+        contract_id: uuid.UUID | None,
+        status: Literal["open", "paid", "written_off"] | None,
+        overdue_at: dt.datetime | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Receivable]:
+        stmt = scoped_by_customer(select(Receivable), principal, Receivable.customer_id)
+        if customer_id is not None:
+            stmt = stmt.where(Receivable.customer_id == customer_id)
+        if contract_id is not None:
+            stmt = stmt.where(Receivable.contract_id == contract_id)
+        outstanding = Receivable.amount - Receivable.paid_amount
+        if status == "written_off":
+            stmt = stmt.where(Receivable.written_off_at.is_not(None))
+        elif status == "paid":
+            stmt = stmt.where(Receivable.written_off_at.is_(None), outstanding <= 0)
+        elif status == "open":
+            stmt = stmt.where(Receivable.written_off_at.is_(None), outstanding > 0)
+        if overdue_at is not None:
+            stmt = stmt.where(
+                Receivable.written_off_at.is_(None), outstanding > 0, Receivable.due_at < overdue_at
+            )
+        return await paginate(
+            self.session,
+            stmt,
+            sort="due_at",
+            keys=[Receivable.due_at, Receivable.id],
+            key_of=lambda r: [r.due_at, r.id],
+            cursor=cursor,
+            limit=limit,
+        )
+
+    async def open_of(self, customer_id: uuid.UUID) -> list[Receivable]:
+        """Open items of a customer, oldest due first, locked for a payment to be applied."""
+        stmt = (
+            select(Receivable)
+            .where(
+                Receivable.customer_id == customer_id,
+                Receivable.written_off_at.is_(None),
+                Receivable.amount > Receivable.paid_amount,
+            )
+            .order_by(Receivable.due_at, Receivable.id)
+            .with_for_update(key_share=True)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def list_payments(
+        self, principal: Principal, *, customer_id: uuid.UUID | None, cursor: str | None, limit: int
+    ) -> Page[Payment]:
+        stmt = scoped_by_customer(select(Payment), principal, Payment.customer_id)
+        if customer_id is not None:
+            stmt = stmt.where(Payment.customer_id == customer_id)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="-received_at",
+            keys=[Payment.received_at, Payment.id],
+            key_of=lambda p: [p.received_at, p.id],
+            cursor=cursor,
+            limit=limit,
+            direction="desc",
+        )
+
+    async def get_payment(self, payment_id: uuid.UUID, *, principal: Principal) -> Payment | None:
+        stmt = scoped_by_customer(select(Payment).where(Payment.id == payment_id), principal,
+                                  Payment.customer_id)
+        return await self.session.scalar(stmt)
+
+    async def applications_of(self, payment_ids: Sequence[uuid.UUID]) -> list[PaymentApplication]:
+        """How each payment was applied, in the order it was applied."""
+        if not payment_ids:
+            return []
+        stmt = (
+            select(PaymentApplication)
+            .where(PaymentApplication.payment_id.in_(list(payment_ids)))
+            .order_by(PaymentApplication.payment_id, PaymentApplication.position, PaymentApplication.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def monthly_billed(
+        self, customer_id: uuid.UUID, *, since: dt.datetime
+    ) -> tuple[list[Decimal], Decimal, Decimal]:
+        """Billed per issue month since ``since`` (oldest first), and billed and paid in total."""
+        rows = (
+            await self.session.execute(
+                select(Receivable.issued_at, Receivable.amount, Receivable.paid_amount).where(
+                    Receivable.customer_id == customer_id, Receivable.issued_at >= since
+                )
+            )
+        ).all()
+        months: dict[tuple[int, int], Decimal] = {}
+        for issued_at, amount, _ in rows:
+            key = (issued_at.year, issued_at.month)
+            months[key] = months.get(key, ZERO) + amount
+        return (
+            [months[k] for k in sorted(months)],
+            sum((r.amount for r in rows), ZERO),
+            sum((r.paid_amount for r in rows), ZERO),
+        )
+
+    def _open_at(
+        self,
+        principal: Principal,
+        *,
+        as_of: dt.datetime,
+        bucket_edges: Sequence[tuple[str, dt.datetime | None]],
+    ) -> tuple[Select[Any], Any, Any]:
+        """Receivables in scope still owed at ``as_of``, with their aging bucket.
+
+        Outstanding at a past date adds back payments received after it and counts
+        receivables written off after it as still open. ``bucket_edges`` are (bucket, the
+        earliest due date still in it) from the youngest bucket to the oldest (None = any).
+        Answers the select (from receivable joined to customer) and the outstanding and
+        bucket expressions, for the caller to group.
+        """
+        paid_by_then = (
+            select(func.coalesce(func.sum(PaymentApplication.amount), literal(0, Money)))
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .where(PaymentApplication.receivable_id == Receivable.id, Payment.received_at <= as_of)
+            .correlate(Receivable)
+            .scalar_subquery()
+        )
+        outstanding = Receivable.amount - paid_by_then
+        bucket = case(
+            *[(Receivable.due_at >= edge, literal(name)) for name, edge in bucket_edges if edge is not None],
+            else_=literal(bucket_edges[-1][0]),
+        )
+        stmt = (
+            select()
+            .select_from(Receivable)
+            .join(Customer, Customer.id == Receivable.customer_id)
+            .where(
+                Receivable.issued_at <= as_of,
+                (Receivable.written_off_at.is_(None)) | (Receivable.written_off_at > as_of),
+                outstanding > 0,
+            )
+        )
+        scope = customer_scope(principal)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        return stmt, outstanding, bucket
+
+    async def aging_rows(
+        self,
+        principal: Principal,
+        *,
+        as_of: dt.datetime,
+        bucket_edges: Sequence[tuple[str, dt.datetime | None]],
+        group_by: Literal["customer", "owner", "team"],
+    ) -> list[tuple[Any, str | None, str, Decimal]]:
+        """Outstanding at ``as_of`` per group and aging bucket, computed in SQL."""
+        base, outstanding, bucket = self._open_at(principal, as_of=as_of, bucket_edges=bucket_edges)
+        if group_by == "customer":
+            key, label = Customer.id, Customer.name
+        elif group_by == "owner":
+            key, label = Customer.owner_id, User.full_name
+        else:
+            key, label = Customer.team_id, Team.name
+        stmt = base.add_columns(key, label, bucket.label("bucket"), func.sum(outstanding))
+        if group_by == "owner":
+            stmt = stmt.outerjoin(User, User.id == Customer.owner_id)
+        elif group_by == "team":
+            stmt = stmt.outerjoin(Team, Team.id == Customer.team_id)
+        stmt = stmt.group_by(key, label, bucket)
+        return [
+            (k, name, b, Decimal(total or 0))
+            for k, name, b, total in (await self.session.execute(stmt)).all()
+        ]
+
+    async def aging_bucket_totals(
+        self,
+        principal: Principal,
+        *,
+        as_of: dt.datetime,
+        bucket_edges: Sequence[tuple[str, dt.datetime | None]],
+    ) -> dict[str, Decimal]:
+        """Outstanding at ``as_of`` per aging bucket over every receivable in scope, in SQL."""
+        base, outstanding, bucket = self._open_at(principal, as_of=as_of, bucket_edges=bucket_edges)
+        rows = base.add_columns(bucket.label("bucket"), outstanding.label("outstanding")).subquery()
+        stmt = select(rows.c.bucket, func.sum(rows.c.outstanding)).group_by(rows.c.bucket)
+        return {b: Decimal(total or 0) for b, total in (await self.session.execute(stmt)).all()}
+
+    async def written_off_total(self, principal: Principal, *, as_of: dt.datetime) -> Decimal:
+        outstanding = Receivable.amount - Receivable.paid_amount
+        stmt = (
+            select(func.coalesce(func.sum(outstanding), literal(0, Money)))
+            .select_from(Receivable)
+            .join(Customer, Customer.id == Receivable.customer_id)
+            .where(Receivable.written_off_at.is_not(None), Receivable.written_off_at <= as_of)
+        )
+        scope = customer_scope(principal)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        return Decimal(await self.session.scalar(stmt) or 0)
+
+
+__all__ = ["ReceivableRepository"]

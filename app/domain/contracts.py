@@ -1,0 +1,119 @@
+"""Contract lifecycle (SPEC §6): statuses and the decisions that move a contract between them.
+
+    draft ──sign──▶ signed ──(accepted and fully paid)──▶ completed
+      │               │
+      └──cancel──▶ cancelled ◀──cancel (nothing billed yet)
+
+Every function is pure: it takes the facts the service has read and either answers what
+to do or raises a coded domain error that the service lets through unchanged.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from app.domain.errors import Conflict
+from app.domain.funnel import Stage
+
+
+class ContractStatus(StrEnum):
+    draft = "draft"
+    signed = "signed"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+# Contracts that count as business done: they hold credit and count as trading for grading.
+TRADING_STATUSES: frozenset[ContractStatus] = frozenset({ContractStatus.signed, ContractStatus.completed})
+# Stages from which signing a contract moves the customer on to `signed`.
+SIGNABLE_FROM: frozenset[Stage] = frozenset(
+    {Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent}
+)
+
+
+def _abandoned(stage: Stage) -> None:
+    if stage is Stage.abandoned:
+        raise Conflict(
+            "An abandoned customer gets no contract; reactivate it first",
+            code="contract.customer_abandoned",
+        )
+
+
+def check_draftable(*, customer_stage: Stage) -> None:
+    """A new contract needs a customer that is still in the funnel."""
+    _abandoned(customer_stage)
+
+
+def check_editable(status: ContractStatus) -> None:
+    """Only a draft's terms may change."""
+    if status is not ContractStatus.draft:
+        raise Conflict(
+            "Only a draft contract can be changed", code="contract.not_draft", contract_status=status.value
+        )
+
+
+def decide_sign(status: ContractStatus, *, customer_stage: Stage) -> Stage | None:
+    """Check a draft may be signed; answer the stage the customer moves to, if any."""
+    if status is not ContractStatus.draft:
+        raise Conflict(
+            "Only a draft contract can be signed", code="contract.not_draft", contract_status=status.value
+        )
+    _abandoned(customer_stage)
+    return Stage.signed if customer_stage in SIGNABLE_FROM else None
+
+
+def decide_cancel(status: ContractStatus, *, billed: Decimal) -> None:
+    """A draft or signed contract with nothing billed yet may be cancelled."""
+    if status not in (ContractStatus.draft, ContractStatus.signed):
+        raise Conflict(
+            f"A {status.value} contract cannot be cancelled",
+            code="contract.not_cancellable",
+            contract_status=status.value,
+        )
+    if billed > 0:
+        raise Conflict(
+            "The contract has been billed; settle or write off its receivables first",
+            code="contract.has_receivables",
+        )
+
+
+def stage_after_cancel(was: ContractStatus, *, customer_stage: Stage, other_signed: bool) -> Stage | None:
+    """A customer left with no live contract after a signed one is cancelled steps back
+    from `signed` to `intent`."""
+    if was is ContractStatus.signed and customer_stage is Stage.signed and not other_signed:
+        return Stage.intent
+    return None
+
+
+def check_acceptable(status: ContractStatus) -> None:
+    """Implementation acceptance is recorded on a signed contract only."""
+    if status is not ContractStatus.signed:
+        raise Conflict(
+            "Only a signed contract can be accepted", code="contract.not_signed", contract_status=status.value
+        )
+
+
+def is_complete(status: ContractStatus, *, accepted: bool, paid: Decimal, amount: Decimal) -> bool:
+    """A signed contract is completed once it is both accepted and fully paid."""
+    return status is ContractStatus.signed and accepted and paid >= amount
+
+
+def stage_after_complete(customer_stage: Stage) -> Stage | None:
+    """Completing a contract implements a customer that is at `signed`."""
+    return Stage.implemented if customer_stage is Stage.signed else None
+
+
+__all__ = [
+    "SIGNABLE_FROM",
+    "TRADING_STATUSES",
+    "ContractStatus",
+    "check_acceptable",
+    "check_draftable",
+    "check_editable",
+    "decide_cancel",
+    "decide_sign",
+    "is_complete",
+    "stage_after_cancel",
+    "stage_after_complete",
+]
