@@ -94,6 +94,16 @@ def check_acceptable(status: ContractStatus) -> None:
         )
 
 
+def check_billable(status: ContractStatus) -> None:
+    """Receivables are issued against a signed contract only."""
+    if status is not ContractStatus.signed:
+        raise Conflict(
+            f"A {status.value} contract cannot be billed",
+            code="receivable.contract_not_signed",
+            contract_status=status.value,
+        )
+
+
 def is_complete(status: ContractStatus, *, accepted: bool, paid: Decimal, amount: Decimal) -> bool:
     """A signed contract is completed once it is both accepted and fully paid."""
     return status is ContractStatus.signed and accepted and paid >= amount
@@ -109,6 +119,7 @@ __all__ = [
     "TRADING_STATUSES",
     "ContractStatus",
     "check_acceptable",
+    "check_billable",
     "check_draftable",
     "check_editable",
     "decide_cancel",

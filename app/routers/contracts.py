@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
+from app.domain.contracts import ContractStatus
 from app.domain.roles import Principal
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import responses
@@ -15,7 +16,6 @@ from app.routers.schemas.contracts import (
     CancelRequest,
     ContractCreate,
     ContractRead,
-    ContractStatus,
     ContractUpdate,
     SignRequest,
 )

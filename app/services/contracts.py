@@ -12,6 +12,17 @@ from app.db.base import utcnow
 from app.db.models import Contract, Customer
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
+from app.domain.contracts import (
+    ContractStatus,
+    check_acceptable,
+    check_draftable,
+    check_editable,
+    decide_cancel,
+    decide_sign,
+    is_complete,
+    stage_after_cancel,
+    stage_after_complete,
+)
 from app.domain.credit import CreditState, Override, decide_signing
 from app.domain.errors import Conflict, Forbidden, InvalidInput
 from app.domain.funnel import Stage
@@ -23,8 +34,6 @@ from app.services.common import apply_changes, check_version, found, jsonable
 DRAFTERS = frozenset({Role.rep, Role.manager, Role.director, Role.finance})
 SIGNERS = frozenset({Role.rep, Role.manager, Role.director, Role.finance})
 ACCEPTORS = frozenset({Role.rep, Role.manager, Role.director, Role.support})
-# Stages from which signing a contract may move the customer on to `signed`.
-_SIGNABLE_FROM = {Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent}
 
 
 def _future(field: str, value: dt.datetime, now: dt.datetime) -> InvalidInput:
@@ -63,7 +72,7 @@ async def list_contracts(
     actor: Principal,
     *,
     customer_id: uuid.UUID | None,
-    status: str | None,
+    status: ContractStatus | None,
     cursor: str | None,
     limit: int,
 ) -> Page[Contract]:
@@ -90,11 +99,7 @@ async def create_contract(
     now = utcnow()
     async with uow:
         customer = await _customer_for(uow, actor, customer_id)
-        if customer.stage == Stage.abandoned.value:
-            raise Conflict(
-                "An abandoned customer gets no contract; reactivate it first",
-                code="contract.customer_abandoned",
-            )
+        check_draftable(customer_stage=Stage(customer.stage))
         if await uow.contracts.number_taken(number):
             raise Conflict("That contract number is taken", code="contract.number_taken", number=number)
         if payment_terms_days is None:
@@ -109,7 +114,7 @@ async def create_contract(
             number=number,
             amount=amount,
             payment_terms_days=payment_terms_days,
-            status="draft",
+            status=ContractStatus.draft,
             created_by=actor.user_id,
             owner_id=customer.owner_id,
             team_id=customer.team_id,
@@ -142,12 +147,7 @@ async def update_contract(
     async with uow:
         contract, _ = await locked_contract(uow, actor, contract_id)
         check_version(contract, expected_version)
-        if contract.status != "draft":
-            raise Conflict(
-                "Only a draft contract can be changed",
-                code="contract.not_draft",
-                contract_status=contract.status,
-            )
+        check_editable(ContractStatus(contract.status))
         if "number" in changes and await uow.contracts.number_taken(changes["number"], exclude=contract.id):
             raise Conflict("That contract number is taken", code="contract.number_taken")
         diff = apply_changes(contract, changes)
@@ -179,17 +179,7 @@ async def sign_contract(
         raise _future("signed_at", signed_at, now)
     async with uow:
         contract, customer = await locked_contract(uow, actor, contract_id)
-        if contract.status != "draft":
-            raise Conflict(
-                "Only a draft contract can be signed",
-                code="contract.not_draft",
-                contract_status=contract.status,
-            )
-        if customer.stage == Stage.abandoned.value:
-            raise Conflict(
-                "An abandoned customer gets no contract; reactivate it first",
-                code="contract.customer_abandoned",
-            )
+        to_stage = decide_sign(ContractStatus(contract.status), customer_stage=Stage(customer.stage))
         policy = await settings_service.credit_policy(uow)
         profile = await uow.credit.lock_profile(
             customer.id,
@@ -213,7 +203,7 @@ async def sign_contract(
             actor_role=actor.role.value,
             override=None if override_reason is None else Override(reason=override_reason),
         )
-        contract.status = "signed"
+        contract.status = ContractStatus.signed
         contract.signed_at = signed_at or now
         contract.signed_by = actor.user_id
         contract.owner_id = customer.owner_id
@@ -222,12 +212,12 @@ async def sign_contract(
             contract.override_reason = decision.override_reason
             contract.override_by = actor.user_id
         await uow.flush()
-        if Stage(customer.stage) in _SIGNABLE_FROM:
+        if to_stage is not None:
             await funnel_service.apply_transition(
                 uow,
                 actor_id=actor.user_id,
                 customer=customer,
-                to_stage=Stage.signed,
+                to_stage=to_stage,
                 now=now,
                 extra_changes={"contract": [None, contract.number]},
             )
@@ -239,7 +229,7 @@ async def sign_contract(
             entity_id=contract.id,
             at=now,
             changes={
-                "status": ["draft", "signed"],
+                "status": [ContractStatus.draft, ContractStatus.signed],
                 "amount": [None, jsonable(contract.amount)],
                 "available_before": [None, jsonable(decision.available)],
                 **(
@@ -266,32 +256,23 @@ async def cancel_contract(
     now = utcnow()
     async with uow:
         contract, customer = await locked_contract(uow, actor, contract_id)
-        if contract.status not in ("draft", "signed"):
-            raise Conflict(
-                f"A {contract.status} contract cannot be cancelled",
-                code="contract.not_cancellable",
-                contract_status=contract.status,
-            )
-        if await uow.contracts.billed(contract.id) > 0:
-            raise Conflict(
-                "The contract has been billed; settle or write off its receivables first",
-                code="contract.has_receivables",
-            )
-        was_signed = contract.status == "signed"
-        contract.status = "cancelled"
+        was = ContractStatus(contract.status)
+        decide_cancel(was, billed=await uow.contracts.billed(contract.id))
+        contract.status = ContractStatus.cancelled
         contract.cancelled_at = now
         contract.cancel_reason = reason
         await uow.flush()
-        if (
-            was_signed
-            and customer.stage == Stage.signed.value
-            and not (await uow.contracts.facts(customer.id)).has_signed_contract
-        ):
+        to_stage = stage_after_cancel(
+            was,
+            customer_stage=Stage(customer.stage),
+            other_signed=(await uow.contracts.facts(customer.id)).has_signed_contract,
+        )
+        if to_stage is not None:
             await funnel_service.apply_transition(
                 uow,
                 actor_id=actor.user_id,
                 customer=customer,
-                to_stage=Stage.intent,
+                to_stage=to_stage,
                 reason="contract_cancelled",
                 note=reason,
                 now=now,
@@ -303,7 +284,7 @@ async def cancel_contract(
             entity="contract",
             entity_id=contract.id,
             at=now,
-            changes={"status": ["signed" if was_signed else "draft", "cancelled"], "reason": [None, reason]},
+            changes={"status": [was, ContractStatus.cancelled], "reason": [None, reason]},
         )
         await uow.commit()
         return contract
@@ -313,19 +294,22 @@ async def complete_if_settled(
     uow: UnitOfWork, contract: Contract, customer: Customer, *, actor_id: uuid.UUID | None, now: dt.datetime
 ) -> None:
     """A signed contract fully paid and accepted is completed, and its customer implemented."""
-    if contract.status != "signed" or contract.accepted_at is None:
+    status = ContractStatus(contract.status)
+    if status is not ContractStatus.signed or contract.accepted_at is None:
+        return  # not completable: spare the sum
+    if not is_complete(status, accepted=True, paid=await uow.contracts.paid(contract.id),
+                       amount=contract.amount):
         return
-    if await uow.contracts.paid(contract.id) < contract.amount:
-        return
-    contract.status = "completed"
+    contract.status = ContractStatus.completed
     contract.completed_at = now
     await uow.flush()
-    if customer.stage == Stage.signed.value:
+    to_stage = stage_after_complete(Stage(customer.stage))
+    if to_stage is not None:
         await funnel_service.apply_transition(
             uow,
             actor_id=actor_id,
             customer=customer,
-            to_stage=Stage.implemented,
+            to_stage=to_stage,
             now=now,
             extra_changes={"contract": [None, contract.number]},
         )
@@ -336,12 +320,7 @@ async def accept_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uui
     now = utcnow()
     async with uow:
         contract, customer = await locked_contract(uow, actor, contract_id)
-        if contract.status != "signed":
-            raise Conflict(
-                "Only a signed contract can be accepted",
-                code="contract.not_signed",
-                contract_status=contract.status,
-            )
+        check_acceptable(ContractStatus(contract.status))
         if contract.accepted_at is None:
             contract.accepted_at = now
             uow.history.record(

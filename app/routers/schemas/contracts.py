@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from app.domain.contracts import ContractStatus
 from app.routers.schemas.common import Money, PatchSchema, PositiveMoney, Schema, UtcDateTime
 
 ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Terms = Annotated[int, Field(ge=0, le=3650)]
-ContractStatus = Literal["draft", "signed", "completed", "cancelled"]
 
 
 class ContractCreate(Schema):
@@ -142,4 +142,4 @@ def payment_read(view: object) -> PaymentRead:
     payment = view.payment  # type: ignore[attr-defined]
     data = {name: getattr(payment, name) for name in PaymentRead.model_fields if name != "allocations"}
     return PaymentRead(**data, allocations=[AllocationRead.model_validate(a)
-                                            for a in view.allocations])  # type: ignore[attr-defined]
+                                            for a in view.applications])  # type: ignore[attr-defined]
