@@ -1,4 +1,4 @@
-"""Credit limits, signing checks, limit approvals, aging, provisions and payment allocation."""
+"""Credit limits, signing checks, limit approvals, aging, provisions and payment application."""
 
 from __future__ import annotations
 
@@ -559,15 +559,15 @@ def suggested_limit(*, grade: str | None, monthly_billed: Sequence[Decimal],
 # --------------------------------------------------------------------------- payments
 
 
-class AllocationInvalid(InvalidInput):
-    """An explicit payment allocation does not fit the payment or the receivables."""
+class PaymentApplicationInvalid(InvalidInput):
+    """An explicit payment application does not fit the payment or the receivables."""
 
     code = "payment.allocation_invalid"
 
 
 @dataclass(frozen=True, kw_only=True)
 class OpenItem:
-    """An open receivable as allocation sees it."""
+    """An open receivable as payment application sees it."""
 
     receivable_id: Hashable
     due_at: date
@@ -575,53 +575,55 @@ class OpenItem:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Allocation:
+class AppliedPart:
     receivable_id: Hashable
     amount: Decimal
 
 
 @dataclass(frozen=True, kw_only=True)
-class AllocationResult:
-    allocations: tuple[Allocation, ...]
-    unallocated: Decimal  # stays with the customer as credit
+class PaymentApplicationResult:
+    """How a payment is applied: the part paid to each receivable, and the rest."""
+
+    parts: tuple[AppliedPart, ...]
+    unapplied: Decimal  # stays with the customer as credit
 
     @property
-    def allocated(self) -> Decimal:
-        return sum((a.amount for a in self.allocations), ZERO)
+    def applied(self) -> Decimal:
+        return sum((a.amount for a in self.parts), ZERO)
 
 
-def _allocation_error(errors: list[dict[str, object]]) -> AllocationInvalid:
-    return AllocationInvalid("The payment allocation is invalid.", errors=errors)
+def _application_error(errors: list[dict[str, object]]) -> PaymentApplicationInvalid:
+    return PaymentApplicationInvalid("The payment application is invalid.", errors=errors)
 
 
-def allocate_payment(*, amount: Decimal, open_items: Sequence[OpenItem],
+def apply_payment(*, amount: Decimal, open_items: Sequence[OpenItem],
                      explicit: Sequence[tuple[Hashable, Decimal]] | None = None,
-                     ) -> AllocationResult:
+                     ) -> PaymentApplicationResult:
     """Spread a payment over open receivables; what is left becomes customer credit.
 
     Without ``explicit`` the oldest due date is paid first, ties broken by the id's
-    string form so the result never depends on input order. An explicit allocation is
+    string form so the result never depends on input order. An explicit application is
     taken as given (no automatic spreading of the rest) because the payer said where the
     money goes.
     """
     if amount <= 0:
-        raise _allocation_error([{"loc": ["amount"], "msg": "must be greater than 0",
+        raise _application_error([{"loc": ["amount"], "msg": "must be greater than 0",
                                   "type": "value_error"}])
     by_id: dict[Hashable, OpenItem] = {}
     for item in open_items:
         if item.receivable_id in by_id:
-            raise _allocation_error([{"loc": ["open_items"], "type": "value_error",
+            raise _application_error([{"loc": ["open_items"], "type": "value_error",
                                       "msg": f"receivable {item.receivable_id} listed twice"}])
         if item.outstanding < 0:
-            raise _allocation_error([{"loc": ["open_items"], "type": "value_error",
+            raise _application_error([{"loc": ["open_items"], "type": "value_error",
                                       "msg": f"receivable {item.receivable_id} has a negative "
                                              "outstanding amount"}])
         by_id[item.receivable_id] = item
 
     if explicit is not None:
-        return _allocate_explicit(amount=amount, by_id=by_id, explicit=explicit)
+        return _apply_explicit(amount=amount, by_id=by_id, explicit=explicit)
 
-    allocations: list[Allocation] = []
+    parts: list[AppliedPart] = []
     left = amount
     for item in sorted(open_items, key=lambda i: (i.due_at, str(i.receivable_id))):
         if left <= 0:
@@ -629,13 +631,13 @@ def allocate_payment(*, amount: Decimal, open_items: Sequence[OpenItem],
         if item.outstanding <= 0:
             continue
         part = min(left, item.outstanding)
-        allocations.append(Allocation(receivable_id=item.receivable_id, amount=part))
+        parts.append(AppliedPart(receivable_id=item.receivable_id, amount=part))
         left -= part
-    return AllocationResult(allocations=tuple(allocations), unallocated=left)
+    return PaymentApplicationResult(parts=tuple(parts), unapplied=left)
 
 
-def _allocate_explicit(*, amount: Decimal, by_id: Mapping[Hashable, OpenItem],
-                       explicit: Sequence[tuple[Hashable, Decimal]]) -> AllocationResult:
+def _apply_explicit(*, amount: Decimal, by_id: Mapping[Hashable, OpenItem],
+                       explicit: Sequence[tuple[Hashable, Decimal]]) -> PaymentApplicationResult:
     errors: list[dict[str, object]] = []
     seen: set[Hashable] = set()
     total = ZERO
@@ -662,9 +664,9 @@ def _allocate_explicit(*, amount: Decimal, by_id: Mapping[Hashable, OpenItem],
                        "msg": f"allocations total {money_str(total)} exceeds the payment "
                               f"{money_str(amount)}"})
     if errors:
-        raise _allocation_error(errors)
-    allocations = tuple(Allocation(receivable_id=rid, amount=part) for rid, part in explicit)
-    return AllocationResult(allocations=allocations, unallocated=amount - total)
+        raise _application_error(errors)
+    parts = tuple(AppliedPart(receivable_id=rid, amount=part) for rid, part in explicit)
+    return PaymentApplicationResult(parts=parts, unapplied=amount - total)
 
 
 # --------------------------------------------------------------------------- monitoring

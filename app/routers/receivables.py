@@ -89,7 +89,7 @@ async def create_payment(body: PaymentCreate, actor: Finance, uow: UoW, response
     view = await receivables_service.record_payment(
         uow, actor, customer_id=body.customer_id, amount=body.amount, received_at=body.received_at,
         reference=body.reference,
-        allocations=None if body.allocations is None
+        apply_to=None if body.allocations is None
         else [(a.receivable_id, a.amount) for a in body.allocations])
     response.headers["Location"] = f"/api/v1/payments/{view.payment.id}"
     return payment_read(view)

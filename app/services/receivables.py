@@ -13,7 +13,8 @@ from app.db.base import utcnow
 from app.db.models import Payment, PaymentApplication, Receivable
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
-from app.domain.credit import OpenItem, allocate_payment
+from app.domain.contracts import ContractStatus, check_billable
+from app.domain.credit import OpenItem, apply_payment
 from app.domain.errors import Conflict, InvalidInput, RuleViolation
 from app.domain.roles import Principal, Role
 from app.services import settings as settings_service
@@ -26,7 +27,7 @@ FINANCE_ROLES = frozenset({Role.finance, Role.director})
 @dataclass(frozen=True, slots=True)
 class PaymentView:
     payment: Payment
-    allocations: list[PaymentApplication]
+    applications: list[PaymentApplication]
 
 
 async def list_receivables(
@@ -83,12 +84,7 @@ async def create_receivable(
         unlocked = found(await uow.contracts.get(contract_id, principal=actor), "Contract")
         found(await uow.customers.get(unlocked.customer_id, for_update=True), "Customer")
         contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
-        if contract.status != "signed":
-            raise Conflict(
-                f"A {contract.status} contract cannot be billed",
-                code="receivable.contract_not_signed",
-                contract_status=contract.status,
-            )
+        check_billable(ContractStatus(contract.status))
         billed = await uow.contracts.billed(contract.id)
         if billed + amount > contract.amount:
             raise RuleViolation(
@@ -167,10 +163,10 @@ async def record_payment(
     customer_id: uuid.UUID,
     amount: Decimal,
     received_at: dt.datetime,
-    allocations: Sequence[tuple[uuid.UUID, Decimal]] | None = None,
+    apply_to: Sequence[tuple[uuid.UUID, Decimal]] | None = None,
     reference: str | None = None,
 ) -> PaymentView:
-    """Record money received: allocated to open receivables oldest-due first (or as given);
+    """Record money received: applied to open receivables oldest-due first (or as given);
     what is left stays with the customer as credit. Settled, accepted contracts complete."""
     now = utcnow()
     if received_at > now:
@@ -185,18 +181,18 @@ async def record_payment(
         )
         open_items = await uow.receivables.open_of(customer.id)
         by_id = {r.id: r for r in open_items}
-        result = allocate_payment(
+        result = apply_payment(
             amount=amount,
             open_items=[
                 OpenItem(receivable_id=r.id, due_at=r.due_at.date(), outstanding=r.amount - r.paid_amount)
                 for r in open_items
             ],
-            explicit=None if allocations is None else list(allocations),
+            explicit=None if apply_to is None else list(apply_to),
         )
         payment = Payment(
             customer_id=customer.id,
             amount=amount,
-            unallocated_amount=result.unallocated,
+            unallocated_amount=result.unapplied,
             received_at=received_at,
             reference=reference,
             created_by=actor.user_id,
@@ -205,17 +201,17 @@ async def record_payment(
         uow.receivables.add(payment)
         await uow.flush()
         rows = []
-        for position, allocation in enumerate(result.allocations):
-            receivable = by_id[allocation.receivable_id]  # type: ignore[index]
-            receivable.paid_amount = receivable.paid_amount + allocation.amount
+        for position, part in enumerate(result.parts):
+            receivable = by_id[part.receivable_id]  # type: ignore[index]
+            receivable.paid_amount = receivable.paid_amount + part.amount
             row = PaymentApplication(
-                payment_id=payment.id, receivable_id=receivable.id, amount=allocation.amount,
+                payment_id=payment.id, receivable_id=receivable.id, amount=part.amount,
                 position=position,
             )
             uow.receivables.add(row)
             rows.append(row)
         await uow.flush()
-        for contract_id in sorted({by_id[a.receivable_id].contract_id for a in result.allocations}):  # type: ignore[index]
+        for contract_id in sorted({by_id[a.receivable_id].contract_id for a in result.parts}):  # type: ignore[index]
             contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
             await complete_if_settled(uow, contract, customer, actor_id=actor.user_id, now=now)
         uow.history.record(
@@ -227,8 +223,9 @@ async def record_payment(
             at=now,
             changes={
                 "amount": [None, jsonable(amount)],
-                "allocated": [None, jsonable(result.allocated)],
-                "unallocated": [None, jsonable(result.unallocated)],
+                # History keys as clients know them (API.md).
+                "allocated": [None, jsonable(result.applied)],
+                "unallocated": [None, jsonable(result.unapplied)],
             },
         )
         await uow.commit()
@@ -240,9 +237,9 @@ async def list_payments(
 ) -> Page[PaymentView]:
     async with uow:
         page = await uow.receivables.list_payments(actor, customer_id=customer_id, cursor=cursor, limit=limit)
-        allocations = await uow.receivables.applications_of([p.id for p in page.items])
+        applications = await uow.receivables.applications_of([p.id for p in page.items])
         by_payment: dict[uuid.UUID, list[PaymentApplication]] = {}
-        for row in allocations:
+        for row in applications:
             by_payment.setdefault(row.payment_id, []).append(row)
         return Page(
             items=[PaymentView(p, by_payment.get(p.id, [])) for p in page.items], next_cursor=page.next_cursor

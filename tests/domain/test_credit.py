@@ -14,7 +14,6 @@ from app.domain import credit
 from app.domain.credit import (
     DEFAULT_CREDIT_POLICY,
     AgingBucket,
-    AllocationInvalid,
     ApprovalNotAllowed,
     CreditLimitExceeded,
     CreditOnHold,
@@ -24,8 +23,9 @@ from app.domain.credit import (
     Override,
     OverrideNotAllowed,
     OverrideReasonRequired,
+    PaymentApplicationInvalid,
     SelfApproval,
-    allocate_payment,
+    apply_payment,
     available,
     bucket_for,
     can_approve,
@@ -533,7 +533,7 @@ class TestAging:
         assert provision_rate(AgingBucket.d1_30, policy) == D("0.02")
 
 
-# --------------------------------------------------------------------------- allocation
+# --------------------------------------------------------------------------- payment application
 
 
 def item(rid: str, due: str, outstanding: str) -> OpenItem:
@@ -545,68 +545,68 @@ ITEMS = [item("r3", "2024-03-01", "300"), item("r1", "2024-01-01", "100"),
          item("r2", "2024-02-01", "200")]
 
 
-def as_pairs(result: credit.AllocationResult) -> list[tuple[object, Decimal]]:
-    return [(a.receivable_id, a.amount) for a in result.allocations]
+def as_pairs(result: credit.PaymentApplicationResult) -> list[tuple[object, Decimal]]:
+    return [(a.receivable_id, a.amount) for a in result.parts]
 
 
 class TestAllocationAuto:
     def test_oldest_due_first_partial_last(self) -> None:
-        r = allocate_payment(amount=D("250"), open_items=ITEMS)
+        r = apply_payment(amount=D("250"), open_items=ITEMS)
         assert as_pairs(r) == [("r1", D("100")), ("r2", D("150"))]
-        assert r.unallocated == D("0")
-        assert r.allocated == D("250")
+        assert r.unapplied == D("0")
+        assert r.applied == D("250")
 
     def test_exact_payment_clears_everything(self) -> None:
-        r = allocate_payment(amount=D("600"), open_items=ITEMS)
+        r = apply_payment(amount=D("600"), open_items=ITEMS)
         assert as_pairs(r) == [("r1", D("100")), ("r2", D("200")), ("r3", D("300"))]
-        assert r.unallocated == D("0")
+        assert r.unapplied == D("0")
 
     def test_overpayment_becomes_credit(self) -> None:
-        r = allocate_payment(amount=D("600.01"), open_items=ITEMS)
-        assert r.unallocated == D("0.01")
+        r = apply_payment(amount=D("600.01"), open_items=ITEMS)
+        assert r.unapplied == D("0.01")
 
     def test_no_open_items_all_credit(self) -> None:
-        r = allocate_payment(amount=D("50"), open_items=[])
-        assert r.allocations == () and r.unallocated == D("50")
+        r = apply_payment(amount=D("50"), open_items=[])
+        assert r.parts == () and r.unapplied == D("50")
 
     def test_ties_broken_by_id_regardless_of_order(self) -> None:
         items = [item("b", "2024-01-01", "10"), item("a", "2024-01-01", "10")]
         for order in (items, list(reversed(items))):
-            r = allocate_payment(amount=D("15"), open_items=order)
+            r = apply_payment(amount=D("15"), open_items=order)
             assert as_pairs(r) == [("a", D("10")), ("b", D("5"))]
 
     def test_settled_items_skipped(self) -> None:
         items = [item("old", "2023-01-01", "0"), item("new", "2024-01-01", "10")]
-        assert as_pairs(allocate_payment(amount=D("5"), open_items=items)) == [
+        assert as_pairs(apply_payment(amount=D("5"), open_items=items)) == [
             ("new", D("5"))]
 
     @pytest.mark.parametrize("amount", [D("0"), D("-1")])
     def test_amount_must_be_positive(self, amount: Decimal) -> None:
-        with pytest.raises(AllocationInvalid) as exc:
-            allocate_payment(amount=amount, open_items=ITEMS)
+        with pytest.raises(PaymentApplicationInvalid) as exc:
+            apply_payment(amount=amount, open_items=ITEMS)
         assert exc.value.instance_code == "payment.allocation_invalid"
 
     def test_duplicate_or_negative_items_rejected(self) -> None:
-        with pytest.raises(AllocationInvalid):
-            allocate_payment(amount=D("1"), open_items=[ITEMS[0], ITEMS[0]])
-        with pytest.raises(AllocationInvalid):
-            allocate_payment(amount=D("1"), open_items=[item("x", "2024-01-01", "-1")])
+        with pytest.raises(PaymentApplicationInvalid):
+            apply_payment(amount=D("1"), open_items=[ITEMS[0], ITEMS[0]])
+        with pytest.raises(PaymentApplicationInvalid):
+            apply_payment(amount=D("1"), open_items=[item("x", "2024-01-01", "-1")])
 
 
 class TestAllocationExplicit:
     def test_explicit_taken_as_given_rest_is_credit(self) -> None:
-        r = allocate_payment(amount=D("400"), open_items=ITEMS,
+        r = apply_payment(amount=D("400"), open_items=ITEMS,
                              explicit=[("r3", D("300")), ("r1", D("50"))])
         assert as_pairs(r) == [("r3", D("300")), ("r1", D("50"))]
-        assert r.unallocated == D("50")
+        assert r.unapplied == D("50")
 
     def test_explicit_exactly_outstanding_and_amount(self) -> None:
-        r = allocate_payment(amount=D("300"), open_items=ITEMS, explicit=[("r3", D("300"))])
-        assert r.unallocated == D("0")
+        r = apply_payment(amount=D("300"), open_items=ITEMS, explicit=[("r3", D("300"))])
+        assert r.unapplied == D("0")
 
     def test_empty_explicit_all_credit(self) -> None:
-        r = allocate_payment(amount=D("10"), open_items=ITEMS, explicit=[])
-        assert r.allocations == () and r.unallocated == D("10")
+        r = apply_payment(amount=D("10"), open_items=ITEMS, explicit=[])
+        assert r.parts == () and r.unapplied == D("10")
 
     @pytest.mark.parametrize(("amount", "explicit", "fragment"), [
         ("100", [("nope", D("1"))], "not open"),
@@ -617,15 +617,15 @@ class TestAllocationExplicit:
         ("100", [("r1", D("-5"))], "greater than 0"),
     ])
     def test_invalid_explicit(self, amount: str, explicit: list, fragment: str) -> None:
-        with pytest.raises(AllocationInvalid) as exc:
-            allocate_payment(amount=D(amount), open_items=ITEMS, explicit=explicit)
+        with pytest.raises(PaymentApplicationInvalid) as exc:
+            apply_payment(amount=D(amount), open_items=ITEMS, explicit=explicit)
         assert isinstance(exc.value, InvalidInput)
         assert exc.value.instance_code == "payment.allocation_invalid"
         assert any(fragment in e["msg"] for e in exc.value.errors)
 
     def test_every_problem_reported(self) -> None:
-        with pytest.raises(AllocationInvalid) as exc:
-            allocate_payment(amount=D("10"), open_items=ITEMS,
+        with pytest.raises(PaymentApplicationInvalid) as exc:
+            apply_payment(amount=D("10"), open_items=ITEMS,
                              explicit=[("nope", D("5")), ("r1", D("200"))])
         assert len(exc.value.errors) == 3  # unknown, over outstanding, over payment
 
@@ -642,17 +642,17 @@ open_items = st.lists(
 
 @given(amount=cents.filter(lambda a: a > 0), items=open_items)
 def test_auto_allocation_conserves_money(amount: Decimal, items: list[OpenItem]) -> None:
-    r = allocate_payment(amount=amount, open_items=items)
-    assert r.allocated + r.unallocated == amount
-    assert r.unallocated >= 0
+    r = apply_payment(amount=amount, open_items=items)
+    assert r.applied + r.unapplied == amount
+    assert r.unapplied >= 0
     outstanding = {i.receivable_id: i.outstanding for i in items}
-    for a in r.allocations:
+    for a in r.parts:
         assert 0 < a.amount <= outstanding[a.receivable_id]
     # money is only left over when every item is fully paid
-    if r.unallocated > 0:
-        assert r.allocated == sum((i.outstanding for i in items), D(0))
+    if r.unapplied > 0:
+        assert r.applied == sum((i.outstanding for i in items), D(0))
     # oldest-due first: a later item is only touched once every earlier one is settled
-    paid = {a.receivable_id: a.amount for a in r.allocations}
+    paid = {a.receivable_id: a.amount for a in r.parts}
     ordered = sorted(items, key=lambda i: (i.due_at, i.receivable_id))
     partial_seen = False
     for i in ordered:
@@ -673,10 +673,10 @@ def test_explicit_allocation_conserves_money(items: list[OpenItem], data: st.Dat
     amount = total + data.draw(cents)
     if amount <= 0:
         return
-    r = allocate_payment(amount=amount, open_items=items, explicit=explicit)
-    assert r.allocated + r.unallocated == amount
+    r = apply_payment(amount=amount, open_items=items, explicit=explicit)
+    assert r.applied + r.unapplied == amount
     outstanding = {i.receivable_id: i.outstanding for i in items}
-    assert all(a.amount <= outstanding[a.receivable_id] for a in r.allocations)
+    assert all(a.amount <= outstanding[a.receivable_id] for a in r.parts)
 
 
 # --------------------------------------------------------------------------- warnings
