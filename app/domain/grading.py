@@ -9,6 +9,7 @@ from decimal import ROUND_DOWN, Decimal
 from itertools import pairwise
 from typing import Literal
 
+from app.domain.customers import Source
 from app.domain.errors import InvalidInput
 
 GRADES: tuple[str, ...] = ("A", "B", "C")  # best first
@@ -19,7 +20,7 @@ SIZE_BANDS: tuple[str, ...] = ("1-49", "50-199", "200-999", "1000+")
 LARGER_SIZE_BANDS: frozenset[str] = frozenset({"200-999", "1000+"})
 # Sources that mean the customer came to us (an inbound enquiry). ``web`` is left out:
 # it covers scraped and form-filled leads alike, which say nothing about intent.
-INBOUND_SOURCES: frozenset[str] = frozenset({"inbound_call"})
+INBOUND_SOURCES: frozenset[str] = frozenset({Source.inbound_call})
 
 # Points for bands 1..5 of every factor (SPEC §7.2); thresholds are policy, points are not.
 BAND_SCORES: tuple[int, ...] = (10, 8, 6, 4, 2)

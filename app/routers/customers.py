@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
+from app.domain.customers import Source
 from app.domain.funnel import Stage
 from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal, Role
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
@@ -27,7 +28,6 @@ from app.routers.schemas.customers import (
     HistoryRead,
     ImportReport,
     MergeRequest,
-    Source,
 )
 from app.routers.schemas.funnel import (
     AbandonmentReviewCreate,

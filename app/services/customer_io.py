@@ -22,6 +22,7 @@ from app.db.models import Contact, Customer
 from app.db.repositories.customers import CustomerFilters
 from app.db.uow import UnitOfWork
 from app.domain import normalize
+from app.domain.customers import Source
 from app.domain.errors import DomainError, Forbidden, RuleViolation, TooLarge
 from app.domain.funnel import Stage, is_out_of_funnel_on_create
 from app.domain.grading import SIZE_BANDS
@@ -86,7 +87,7 @@ SOURCE_LABELS: dict[str, str] = {
     "自主开发": "self_discovered", "导入": "import", "来电": "inbound_call", "其他": "other",
     "其它": "other",
 }
-SOURCES = ("web", "exhibition", "referral", "self_discovered", "import", "inbound_call", "other")
+SOURCES = tuple(s.value for s in Source)
 KIND_LABELS: dict[str, str] = {"company": "company", "individual": "individual", "企业": "company",
                                "公司": "company", "单位": "company", "个人": "individual"}
 
@@ -502,7 +503,7 @@ def _new_customer(row: _Row, actor: Principal, now: dt.datetime) -> tuple[Custom
         id=row.id, kind=row.fields["kind"], stage=Stage.resource.value, source=source,
         owner_id=row.owner_id, team_id=row.team_id,
         # The owner named in the file found the customer, not the steward who uploads it.
-        discovered_by=row.owner_id if source == "self_discovered" else None,
+        discovered_by=row.owner_id if source == Source.self_discovered else None,
         created_by=actor.user_id, claimed_at=now if row.owner_id else None, stage_entered_at=now,
         out_of_funnel=is_out_of_funnel_on_create(Stage.resource), created_at=now, updated_at=now,
         interests=[], recommended_products=[], **values,

@@ -15,6 +15,7 @@ from app.db.repositories.customers import CustomerFilters, CustomerSort
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import normalize
+from app.domain.customers import Source
 from app.domain.errors import Conflict, Forbidden, InvalidInput, RuleViolation
 from app.domain.funnel import Stage, StageFacts, is_out_of_funnel_on_create, missing_requirements
 from app.domain.ownership import check_quota
@@ -335,10 +336,10 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
             raise _duplicate_error(candidates)
         await _check_referrer(uow, actor, fields.get("referred_by"), customer_id=None)
 
-        source = fields.get("source") or ("self_discovered" if actor.role is Role.rep else "other")
+        source = fields.get("source") or (Source.self_discovered if actor.role is Role.rep else Source.other)
         policy = await settings_service.pool_policy(uow)
         owner_id: uuid.UUID | None = data.get("owner_id")
-        discovered_by = actor.user_id if source == "self_discovered" else None
+        discovered_by = actor.user_id if source == Source.self_discovered else None
         if owner_id is not None and actor.role is Role.rep and owner_id != actor.user_id:
             raise Forbidden("Reps create customers for themselves only")
         if owner_id is None and actor.role is Role.rep:

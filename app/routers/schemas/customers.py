@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
+from app.domain.customers import Source
 from app.domain.funnel import Stage
 from app.routers.schemas.common import PatchSchema, PositiveMoney, Schema, UtcDateTime
 
@@ -23,16 +24,6 @@ Emails = Annotated[list[Annotated[str, StringConstraints(max_length=254)]], Fiel
 class CustomerKind(StrEnum):
     company = "company"
     individual = "individual"
-
-
-class Source(StrEnum):
-    web = "web"
-    exhibition = "exhibition"
-    referral = "referral"
-    self_discovered = "self_discovered"
-    import_ = "import"
-    inbound_call = "inbound_call"
-    other = "other"
 
 
 class Grade(StrEnum):
