@@ -3,7 +3,7 @@
 The credit check and the signing run in one transaction holding the customer's rows
 (customer, credit profile) locked, so signings that together exceed the limit cannot
 both pass; payments lock the customer and its open receivables, so concurrent payments
-never allocate more than a receivable's amount. On SQLite the writers queue at BEGIN
+never apply more than a receivable's amount. On SQLite the writers queue at BEGIN
 IMMEDIATE; on PostgreSQL the row locks decide — the real proof.
 """
 
@@ -149,27 +149,27 @@ async def _billed_customer(committed_uow, owner, amounts: list[str]):
     return customer, receivables
 
 
-async def _allocation_facts(committed_uow, customer):
+async def _application_facts(committed_uow, customer):
     async with committed_uow() as uow:
         receivables = list((await uow.session.scalars(
             select(Receivable).where(Receivable.customer_id == customer.id))).all())
         payments = list((await uow.session.scalars(
             select(Payment).where(Payment.customer_id == customer.id))).all())
-        allocations = list((await uow.session.scalars(
+        applications = list((await uow.session.scalars(
             select(PaymentApplication).where(PaymentApplication.payment_id.in_([p.id for p in payments]))
         )).all())
-        return receivables, payments, allocations
+        return receivables, payments, applications
 
 
-def _sums(allocations, key) -> dict:
+def _sums(applications, key) -> dict:
     sums: dict = {}
-    for a in allocations:
+    for a in applications:
         sums[getattr(a, key)] = sums.get(getattr(a, key), Decimal(0)) + a.amount
     return sums
 
 
 @pytest.mark.parametrize("payers", [2, 6])
-async def test_concurrent_payments_never_over_allocate(committed_uow, committed_factory, payers):
+async def test_concurrent_payments_never_over_apply(committed_uow, committed_factory, payers):
     people = await _sales_team(committed_uow)
     customer, _ = await _billed_customer(committed_uow, people["rep"], ["100.00", "100.00"])
     actor = await principal_of(committed_uow, people["finance"])
@@ -181,22 +181,22 @@ async def test_concurrent_payments_never_over_allocate(committed_uow, committed_
         for _ in range(payers)])
 
     assert len(results) == payers
-    receivables, payments, allocations = await _allocation_facts(committed_uow, customer)
+    receivables, payments, applications = await _application_facts(committed_uow, customer)
     assert len(payments) == payers
-    by_receivable = _sums(allocations, "receivable_id")
+    by_receivable = _sums(applications, "receivable_id")
     for r in receivables:
         assert r.paid_amount == by_receivable.get(r.id, Decimal(0))
         assert r.paid_amount <= r.amount
-    by_payment = _sums(allocations, "payment_id")
+    by_payment = _sums(applications, "payment_id")
     for p in payments:
         assert by_payment.get(p.id, Decimal(0)) + p.unallocated_amount == p.amount
     paid_in = Decimal("45.00") * payers
-    allocated = min(paid_in, Decimal("200.00"))
-    assert sum(by_receivable.values(), Decimal(0)) == allocated
-    assert sum((p.unallocated_amount for p in payments), Decimal(0)) == paid_in - allocated
+    applied = min(paid_in, Decimal("200.00"))
+    assert sum(by_receivable.values(), Decimal(0)) == applied
+    assert sum((p.unallocated_amount for p in payments), Decimal(0)) == paid_in - applied
 
 
-async def test_concurrent_explicit_allocations_to_one_receivable(committed_uow, committed_factory):
+async def test_concurrent_explicit_applications_to_one_receivable(committed_uow, committed_factory):
     people = await _sales_team(committed_uow)
     customer, (receivable,) = await _billed_customer(committed_uow, people["rep"], ["100.00"])
     actor = await principal_of(committed_uow, people["finance"])
@@ -205,7 +205,7 @@ async def test_concurrent_explicit_allocations_to_one_receivable(committed_uow, 
     results = await asyncio.gather(*[
         receivables_service.record_payment(UnitOfWork(committed_factory), actor, customer_id=customer.id,
                                            amount=Decimal("60.00"), received_at=received,
-                                           allocations=[(receivable.id, Decimal("60.00"))])
+                                           apply_to=[(receivable.id, Decimal("60.00"))])
         for _ in range(2)], return_exceptions=True)
 
     recorded = [r for r in results if isinstance(r, receivables_service.PaymentView)]
@@ -213,6 +213,6 @@ async def test_concurrent_explicit_allocations_to_one_receivable(committed_uow, 
     assert len(recorded) == 1, results
     assert len(refused) == 1 and isinstance(refused[0], InvalidInput), refused
     assert refused[0].instance_code == "payment.allocation_invalid"
-    receivables, payments, allocations = await _allocation_facts(committed_uow, customer)
+    receivables, payments, applications = await _application_facts(committed_uow, customer)
     assert [r.paid_amount for r in receivables] == [Decimal("60.00")]
-    assert len(payments) == 1 and sum(a.amount for a in allocations) == Decimal("60.00")
+    assert len(payments) == 1 and sum(a.amount for a in applications) == Decimal("60.00")
