@@ -89,7 +89,7 @@ async def refresh(uow: UnitOfWork, *, refresh_token: str) -> TokenPair:
             await uow.commit()
             raise Unauthorized("The refresh token was already used; please log in again",
                                code="auth.refresh_token_reused")
-        user = await uow.users.get(stored.user_id)
+        user = await uow.users.get_unscoped(stored.user_id)
         if user is None or not user.is_active:
             await uow.refresh_tokens.revoke_family(stored.family_id, now)
             await uow.commit()
@@ -111,7 +111,7 @@ async def logout(uow: UnitOfWork, *, refresh_token: str) -> None:
 async def principal_for_token(uow: UnitOfWork, *, token: str) -> Principal:
     claims = security.decode_access_token(token, secret=get_settings().effective_secret_key())
     async with uow:
-        user = await uow.users.get(claims.user_id)
+        user = await uow.users.get_unscoped(claims.user_id)
         if user is None or not user.is_active:
             raise Unauthorized("The account is not active", code="unauthorized")
         return await build_principal(uow, user)

@@ -260,7 +260,7 @@ def require_editor(actor: Principal, customer: Customer) -> None:
 
 async def check_owner(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID) -> User:
     """Lock the owner's row: it guards their holding limit against concurrent assignments."""
-    owner = await uow.users.get(owner_id, for_update=True)
+    owner = await uow.users.get_unscoped(owner_id, for_update=True)
     if owner is None or not owner.is_active or owner.role not in OWNER_ROLES:
         raise RuleViolation("The owner must be an active rep or manager",
                             code="customer.invalid_owner", owner_id=str(owner_id))
@@ -345,7 +345,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         if owner_id is None and actor.role is Role.rep:
             owner_id = actor.user_id
             # Over the holding limit a rep's find waits in the pool, marked as theirs (§5).
-            await uow.users.get(actor.user_id, for_update=True)
+            await uow.users.get_unscoped(actor.user_id, for_update=True)
             active = await uow.customers.count_active_owned(actor.user_id)
             if active >= policy.max_active_customers:
                 owner_id = None

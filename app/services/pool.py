@@ -90,10 +90,10 @@ async def claim(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) ->
     now = utcnow()
     async with uow:
         # The claimant's row guards their holding limit: concurrent claims queue here.
-        me = found(await uow.users.get(actor.user_id, for_update=True), "User")
+        me = found(await uow.users.get_unscoped(actor.user_id, for_update=True), "User")
         # Not limited to the caller's scope: a claim that lost a race must answer 409
         # `pool.already_claimed`, not 404, although the winner now owns the customer.
-        customer = found(await uow.customers.get(customer_id), "Customer")
+        customer = found(await uow.customers.get_unscoped(customer_id), "Customer")
         policy = await settings_service.pool_policy(uow)
         customer = await _take(uow, actor, customer, me, policy=policy, now=now, event="claim")
         await uow.commit()
@@ -282,7 +282,7 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
             if user_ids is not None:
                 # Lock the assignees (in id order) so the capacities planned stay true.
                 for user_id in sorted(user_ids):
-                    await uow.users.get(user_id, for_update=True)
+                    await uow.users.get_unscoped(user_id, for_update=True)
             candidates = await uow.pool.pool_candidates(now=now, customer_ids=customer_ids, limit=limit)
             people = await _assignees(uow, actor, user_ids=user_ids, exclude=None, policy=policy, now=now)
             inputs = [allocation.Candidate(customer_id=c.id, grade=c.grade, discovered_by=c.discovered_by)

@@ -82,7 +82,7 @@ async def create_receivable(
     now = utcnow()
     async with uow:
         unlocked = found(await uow.contracts.get(contract_id, principal=actor), "Contract")
-        found(await uow.customers.get(unlocked.customer_id, for_update=True), "Customer")
+        found(await uow.customers.get_unscoped(unlocked.customer_id, for_update=True), "Customer")
         contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
         check_billable(ContractStatus(contract.status))
         billed = await uow.contracts.billed(contract.id)
@@ -131,7 +131,7 @@ async def write_off(
     now = utcnow()
     async with uow:
         unlocked = found(await uow.receivables.get(receivable_id, principal=actor), "Receivable")
-        found(await uow.customers.get(unlocked.customer_id, for_update=True), "Customer")
+        found(await uow.customers.get_unscoped(unlocked.customer_id, for_update=True), "Customer")
         receivable = found(await uow.receivables.get_unscoped(receivable_id, for_update=True), "Receivable")
         if receivable.written_off_at is not None:
             raise Conflict("The receivable is already written off", code="receivable.already_written_off")

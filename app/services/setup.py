@@ -119,7 +119,7 @@ async def seed_demo_with(uow: UnitOfWork, *, if_empty: bool,
     async with uow:
         # Signing moved some customers on; summarise what the database now holds.
         for draft in drafts:
-            stored = await uow.customers.get(draft.customer.id)
+            stored = await uow.customers.get_unscoped(draft.customer.id)
             if stored is not None:
                 draft.customer.stage = stored.stage
     return SeedResult(password=DEMO_PASSWORD, users=[(u, r.value) for u, r, _, _ in _PEOPLE],

@@ -60,7 +60,7 @@ def _clean_title(values: dict[str, Any]) -> None:
 async def _check_assignee(uow: UnitOfWork, actor: Principal, assignee_id: uuid.UUID) -> None:
     if actor.role is Role.rep and assignee_id != actor.user_id:
         raise Forbidden("Reps assign tasks to themselves only")
-    user = await uow.users.get(assignee_id)
+    user = await uow.users.get_unscoped(assignee_id)
     if user is None or not user.is_active or user.role not in TASK_WRITERS:
         raise RuleViolation("The assignee must be an active user who works on tasks",
                             code="task.invalid_assignee", assignee_id=str(assignee_id))

@@ -29,7 +29,7 @@ async def get_team(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID) -> 
 async def _check_manager(uow: UnitOfWork, manager_id: uuid.UUID | None) -> None:
     if manager_id is None:
         return
-    manager = await uow.users.get(manager_id)
+    manager = await uow.users.get_unscoped(manager_id)
     if manager is None or not manager.is_active or manager.role not in MANAGER_ROLES:
         raise RuleViolation("A team's manager must be an active manager or director",
                             code="team.invalid_manager", manager_id=str(manager_id))
@@ -38,7 +38,7 @@ async def _check_manager(uow: UnitOfWork, manager_id: uuid.UUID | None) -> None:
 async def _parent_path(uow: UnitOfWork, parent_id: uuid.UUID | None) -> str:
     if parent_id is None:
         return "/"
-    parent = await uow.teams.get(parent_id)
+    parent = await uow.teams.get_unscoped(parent_id)
     if parent is None:
         raise RuleViolation("The parent team does not exist", code="team.parent_not_found",
                             parent_id=str(parent_id))

@@ -29,7 +29,7 @@ async def get_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID) -> 
 
 
 async def _require_team(uow: UnitOfWork, team_id: uuid.UUID | None) -> None:
-    if team_id is not None and await uow.teams.get(team_id) is None:
+    if team_id is not None and await uow.teams.get_unscoped(team_id) is None:
         raise RuleViolation("The team does not exist", code="user.team_not_found", team_id=str(team_id))
 
 

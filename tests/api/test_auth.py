@@ -113,7 +113,7 @@ class TestLoginThrottling:
     async def test_lockout_ends_after_its_time(self, client, uow_factory):
         user = await make_user(uow_factory)
         async with uow_factory() as uow:
-            stored = await uow.users.get(user.id)
+            stored = await uow.users.get_unscoped(user.id)
             stored.locked_until = utcnow() - dt.timedelta(seconds=1)
             await uow.commit()
         assert (await _token(client, user.username)).status_code == 200
@@ -170,7 +170,7 @@ class TestRefresh:
         tokens = await login(client, user.username)
         async with uow_factory() as uow:
             # Straight in the database, so the tokens are not revoked on the way.
-            stored = await uow.users.get(user.id)
+            stored = await uow.users.get_unscoped(user.id)
             stored.is_active = False
             await uow.commit()
         _assert_401(await _refresh(client, tokens["refresh_token"]), "auth.inactive_user")

@@ -65,7 +65,7 @@ async def allocate(client, user, **body):
 
 async def owner_of(uow_factory, customer):
     async with uow_factory() as uow:
-        return (await uow.customers.get(customer.id)).owner_id
+        return (await uow.customers.get_unscoped(customer.id)).owner_id
 
 
 class TestAllocate:

@@ -53,7 +53,7 @@ async def clocks(uow_factory, org):
 
 async def owners(uow_factory, *customers) -> list:
     async with uow_factory() as uow:
-        return [(await uow.customers.get(c.id)).owner_id for c in customers]
+        return [(await uow.customers.get_unscoped(c.id)).owner_id for c in customers]
 
 
 async def events(uow_factory) -> list[OwnershipEvent]:
@@ -153,12 +153,12 @@ class TestRecycle:
         dry = await client.post(RECYCLE, headers=access_headers(org.support), json={"dry_run": True})
         assert [c["customer_id"] for c in dry.json()["cooldowns_ended"]] == [str(ended.id)]
         async with uow_factory() as uow:
-            assert (await uow.customers.get(ended.id)).cooldown_until is not None
+            assert (await uow.customers.get_unscoped(ended.id)).cooldown_until is not None
         response = await client.post(RECYCLE, headers=access_headers(org.support), json={})
         assert [c["customer_id"] for c in response.json()["cooldowns_ended"]] == [str(ended.id)]
         async with uow_factory() as uow:
-            assert (await uow.customers.get(ended.id)).cooldown_until is None
-            assert (await uow.customers.get(running.id)).cooldown_until is not None
+            assert (await uow.customers.get_unscoped(ended.id)).cooldown_until is None
+            assert (await uow.customers.get_unscoped(running.id)).cooldown_until is not None
         # The cooldown is over, but an abandoned customer still needs reactivating.
         reactivated = await client.post(f"/api/v1/customers/{ended.id}/transitions",
                                         headers=access_headers(org.support), json={"to_stage": "resource"})

@@ -496,7 +496,7 @@ class TestPull:
         device = Device(client, org.manager)
         await device.pull()
         async with uow_factory() as uow:
-            team = await uow.teams.get(org.other.id)
+            team = await uow.teams.get_unscoped(org.other.id)
             team.manager_id = org.manager.id
             await uow.commit()
         [page] = await device.pull()

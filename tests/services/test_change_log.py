@@ -82,7 +82,7 @@ async def test_soft_deletes_are_deletes(org, uow_factory):
     activity = await make_activity(uow_factory, customer=customer, created_by=org.rep)
     start = await head(uow_factory)
     async with uow_factory() as uow:
-        stored = await uow.activities.get(activity.id)
+        stored = await uow.activities.get_unscoped(activity.id)
         stored.deleted_at = dt.datetime.now(dt.UTC)
         await uow.commit()
     [row] = await rows_after(uow_factory, start)
@@ -128,7 +128,7 @@ async def test_rolled_back_transactions_log_nothing(org, uow_factory):
     customer = await make_customer(uow_factory, owner=org.rep)
     start = await head(uow_factory)
     async with uow_factory() as uow:
-        stored = await uow.customers.get(customer.id)
+        stored = await uow.customers.get_unscoped(customer.id)
         stored.notes = "never committed"
         await uow.flush()
     assert await head(uow_factory) == start

@@ -143,7 +143,7 @@ async def test_stored_history_always_replays_to_the_current_stage(uow_factory, o
             model.apply(step["target"], grading=step["grading"])
 
         async with uow_factory() as uow:
-            stored = await uow.customers.get(customer.id)
+            stored = await uow.customers.get_unscoped(customer.id)
             rows = (await uow.session.scalars(select(StageTransition).where(
                 StageTransition.customer_id == customer.id).order_by(StageTransition.at,
                                                                       StageTransition.id))).all()

@@ -77,7 +77,7 @@ def split(results, error: type[DomainError]) -> tuple[list, list]:
 
 async def owner_of(committed_uow, customer_id):
     async with committed_uow() as uow:
-        return (await uow.customers.get(customer_id)).owner_id
+        return (await uow.customers.get_unscoped(customer_id)).owner_id
 
 
 async def event_counts(committed_uow, event: str) -> Counter:
@@ -184,9 +184,9 @@ async def test_concurrent_sweeps_release_each_customer_once(committed_uow, team)
     async with committed_uow() as uow:
         rows = await uow.session.scalars(select(OwnershipEvent).where(OwnershipEvent.event == "recycle"))
         assert {(e.reason, e.to_owner_id) for e in rows} == {("protection_expired", None)}
-        assert [(await uow.customers.get(c.id)).owner_id for c in lapsed] == [None] * len(lapsed)
-        assert [(await uow.customers.get(c.id)).owner_id for c in kept] == [team.reps[3].id] * 2
-        assert (await uow.customers.get(cooled.id)).cooldown_until is None
+        assert [(await uow.customers.get_unscoped(c.id)).owner_id for c in lapsed] == [None] * len(lapsed)
+        assert [(await uow.customers.get_unscoped(c.id)).owner_id for c in kept] == [team.reps[3].id] * 2
+        assert (await uow.customers.get_unscoped(cooled.id)).cooldown_until is None
     ended = Counter(item.customer_id for result in results for item in result.cooldowns_ended)
     assert set(ended) == {cooled.id}
 
@@ -207,6 +207,6 @@ async def test_concurrent_moves_of_one_customer_store_one_history(committed_uow,
     async with committed_uow() as uow:
         rows = (await uow.session.scalars(select(StageTransition).where(
             StageTransition.customer_id == customer.id).order_by(StageTransition.at))).all()
-        current = (await uow.customers.get(customer.id)).stage
+        current = (await uow.customers.get_unscoped(customer.id)).stage
     assert [r.kind for r in rows] == ["created", "forward"]
     assert replay(rows[1:], start=Stage(rows[0].to_stage)) == Stage(current) == Stage.intent  # type: ignore[arg-type]

@@ -48,7 +48,7 @@ async def make_user(uow_factory: Callable[[], UnitOfWork], *, role: str = "rep",
 
 async def set_team_manager(uow_factory: Callable[[], UnitOfWork], team: Team, manager: User) -> None:
     async with uow_factory() as uow:
-        stored = await uow.teams.get(team.id)
+        stored = await uow.teams.get_unscoped(team.id)
         assert stored is not None
         stored.manager_id = manager.id
         await uow.commit()

@@ -95,7 +95,7 @@ class Device:
 async def server_state(uow_factory: Callable[[], UnitOfWork], user: User) -> State:
     """What ``user``'s device must hold: their sync scope as the database has it now."""
     async with uow_factory() as uow:
-        stored = await uow.users.get(user.id)
+        stored = await uow.users.get_unscoped(user.id)
         assert stored is not None
         scope = SyncScope.of(await auth_service.build_principal(uow, stored))
         stmt = select(Customer).where(Customer.deleted_at.is_(None))

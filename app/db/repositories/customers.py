@@ -123,14 +123,23 @@ class CustomerRepository:
             stmt = stmt.where(Customer.deleted_at.is_(None))
         return stmt
 
-    async def get(self, customer_id: uuid.UUID, *, principal: Principal | None = None,
-                  for_update: bool = False, include_deleted: bool = False) -> Customer | None:
-        if principal is not None:
-            stmt = self.visible_to(principal, include_deleted=include_deleted)
-        else:
-            stmt = select(Customer)
-            if not include_deleted:
-                stmt = stmt.where(Customer.deleted_at.is_(None))
+    async def get(self, customer_id: uuid.UUID, *, principal: Principal, for_update: bool = False,
+                  include_deleted: bool = False) -> Customer | None:
+        """The customer, if the caller may see it."""
+        return await self._one(self.visible_to(principal, include_deleted=include_deleted), customer_id,
+                               for_update=for_update)
+
+    async def get_unscoped(self, customer_id: uuid.UUID, *, for_update: bool = False,
+                           include_deleted: bool = False) -> Customer | None:
+        """The customer whoever may see it: for system work (sweeps, imports) and for a
+        service that has already checked the caller's scope."""
+        stmt = select(Customer)
+        if not include_deleted:
+            stmt = stmt.where(Customer.deleted_at.is_(None))
+        return await self._one(stmt, customer_id, for_update=for_update)
+
+    async def _one(self, stmt: Select[tuple[Customer]], customer_id: uuid.UUID, *,
+                   for_update: bool) -> Customer | None:
         stmt = stmt.where(Customer.id == customer_id)
         if for_update:
             stmt = stmt.with_for_update(key_share=True)
@@ -471,14 +480,21 @@ class ActivityRepository:
             stmt = stmt.where(scope)
         return stmt
 
-    async def get(self, activity_id: uuid.UUID, *, principal: Principal | None = None,
-                  for_update: bool = False, include_deleted: bool = False) -> Activity | None:
-        if principal is not None:
-            stmt = self.visible_to(principal)
-        else:
-            stmt = select(Activity)
-            if not include_deleted:
-                stmt = stmt.where(Activity.deleted_at.is_(None))
+    async def get(self, activity_id: uuid.UUID, *, principal: Principal,
+                  for_update: bool = False) -> Activity | None:
+        """The activity, if the caller may see its customer."""
+        return await self._one(self.visible_to(principal), activity_id, for_update=for_update)
+
+    async def get_unscoped(self, activity_id: uuid.UUID, *, for_update: bool = False,
+                           include_deleted: bool = False) -> Activity | None:
+        """The activity whoever may see it: for a service that has already checked scope."""
+        stmt = select(Activity)
+        if not include_deleted:
+            stmt = stmt.where(Activity.deleted_at.is_(None))
+        return await self._one(stmt, activity_id, for_update=for_update)
+
+    async def _one(self, stmt: Select[tuple[Activity]], activity_id: uuid.UUID, *,
+                   for_update: bool) -> Activity | None:
         stmt = stmt.where(Activity.id == activity_id)
         if for_update:
             stmt = stmt.with_for_update(of=Activity, key_share=True)

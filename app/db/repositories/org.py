@@ -25,9 +25,15 @@ class TeamRepository:
             return stmt.where(Team.id == principal.team_id)
         return stmt
 
-    async def get(self, team_id: uuid.UUID, *, principal: Principal | None = None,
-                  for_update: bool = False) -> Team | None:
-        stmt = self.visible_to(principal) if principal else select(Team)
+    async def get(self, team_id: uuid.UUID, *, principal: Principal, for_update: bool = False) -> Team | None:
+        """The team, if the caller may see it."""
+        return await self._one(self.visible_to(principal), team_id, for_update=for_update)
+
+    async def get_unscoped(self, team_id: uuid.UUID, *, for_update: bool = False) -> Team | None:
+        """The team whoever may see it: for system work and already-checked references."""
+        return await self._one(select(Team), team_id, for_update=for_update)
+
+    async def _one(self, stmt: Select[tuple[Team]], team_id: uuid.UUID, *, for_update: bool) -> Team | None:
         stmt = stmt.where(Team.id == team_id)
         if for_update:
             stmt = stmt.with_for_update(key_share=True)
@@ -73,9 +79,16 @@ class UserRepository:
             return stmt.where(User.id == principal.user_id)
         return stmt
 
-    async def get(self, user_id: uuid.UUID, *, principal: Principal | None = None,
-                  for_update: bool = False) -> User | None:
-        stmt = self.visible_to(principal) if principal else select(User)
+    async def get(self, user_id: uuid.UUID, *, principal: Principal, for_update: bool = False) -> User | None:
+        """The user, if the caller may see them."""
+        return await self._one(self.visible_to(principal), user_id, for_update=for_update)
+
+    async def get_unscoped(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+        """The user whoever may see them: for authentication, system work and already-checked
+        references."""
+        return await self._one(select(User), user_id, for_update=for_update)
+
+    async def _one(self, stmt: Select[tuple[User]], user_id: uuid.UUID, *, for_update: bool) -> User | None:
         stmt = stmt.where(User.id == user_id)
         if for_update:
             stmt = stmt.with_for_update(key_share=True)

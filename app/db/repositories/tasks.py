@@ -68,14 +68,21 @@ class TaskRepository:
             stmt = stmt.where(Task.deleted_at.is_(None))
         return stmt
 
-    async def get(self, task_id: uuid.UUID, *, principal: Principal | None = None,
-                  for_update: bool = False, include_deleted: bool = False) -> Task | None:
-        if principal is not None:
-            stmt = self.visible_to(principal, include_deleted=include_deleted)
-        else:
-            stmt = select(Task)
-            if not include_deleted:
-                stmt = stmt.where(Task.deleted_at.is_(None))
+    async def get(self, task_id: uuid.UUID, *, principal: Principal, for_update: bool = False,
+                  include_deleted: bool = False) -> Task | None:
+        """The task, if the caller may see it."""
+        return await self._one(self.visible_to(principal, include_deleted=include_deleted), task_id,
+                               for_update=for_update)
+
+    async def get_unscoped(self, task_id: uuid.UUID, *, for_update: bool = False,
+                           include_deleted: bool = False) -> Task | None:
+        """The task whoever may see it: for a service that has already checked scope."""
+        stmt = select(Task)
+        if not include_deleted:
+            stmt = stmt.where(Task.deleted_at.is_(None))
+        return await self._one(stmt, task_id, for_update=for_update)
+
+    async def _one(self, stmt: Select[tuple[Task]], task_id: uuid.UUID, *, for_update: bool) -> Task | None:
         stmt = stmt.where(Task.id == task_id)
         if for_update:
             stmt = stmt.with_for_update(of=Task, key_share=True)
