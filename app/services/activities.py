@@ -80,7 +80,7 @@ async def log_activity_in(uow: UnitOfWork, actor: Principal, *, values: dict[str
     uow.activities.add(activity)
     await uow.flush()
     await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
-    await tasks_service.schedule_follow_up(uow, activity=activity, now=now, new_activity=True)
+    await tasks_service.schedule_follow_up_in(uow, activity=activity, now=now, new_activity=True)
     return activity
 
 
@@ -119,7 +119,7 @@ async def update_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: 
         await uow.flush()
         await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
         if "next_follow_up_at" in diff:
-            await tasks_service.schedule_follow_up(uow, activity=activity, now=now)
+            await tasks_service.schedule_follow_up_in(uow, activity=activity, now=now)
     return activity
 
 
@@ -144,5 +144,5 @@ async def delete_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: 
     now = utcnow()
     activity.deleted_at = now
     await uow.flush()
-    await tasks_service.schedule_follow_up(uow, activity=activity, now=now)
+    await tasks_service.schedule_follow_up_in(uow, activity=activity, now=now)
     return activity

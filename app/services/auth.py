@@ -114,10 +114,10 @@ async def principal_for_token(uow: UnitOfWork, *, token: str) -> Principal:
         user = await uow.users.get_unscoped(claims.user_id)
         if user is None or not user.is_active:
             raise Unauthorized("The account is not active", code="unauthorized")
-        return await build_principal(uow, user)
+        return await build_principal_in(uow, user)
 
 
-async def build_principal(uow: UnitOfWork, user: User) -> Principal:
+async def build_principal_in(uow: UnitOfWork, user: User) -> Principal:
     role = Role(user.role)
     team_ids: frozenset[uuid.UUID] = frozenset()
     if role is Role.manager:

@@ -56,7 +56,7 @@ async def _customer_for(uow: UnitOfWork, actor: Principal, customer_id: uuid.UUI
     return customer
 
 
-async def locked_contract(
+async def locked_contract_in(
     uow: UnitOfWork, actor: Principal, contract_id: uuid.UUID
 ) -> tuple[Contract, Customer]:
     """The contract and its customer, both locked — the customer first, as every
@@ -107,7 +107,7 @@ async def create_contract(
             payment_terms_days = (
                 profile.payment_terms_days
                 if profile is not None
-                else (await settings_service.credit_policy(uow)).default_payment_terms_days
+                else (await settings_service.credit_policy_in(uow)).default_payment_terms_days
             )
         contract = Contract(
             customer_id=customer.id,
@@ -145,7 +145,7 @@ async def update_contract(
     changes: dict[str, Any],
 ) -> Contract:
     async with uow:
-        contract, _ = await locked_contract(uow, actor, contract_id)
+        contract, _ = await locked_contract_in(uow, actor, contract_id)
         check_version(contract, expected_version)
         check_editable(ContractStatus(contract.status))
         if "number" in changes and await uow.contracts.number_taken(changes["number"], exclude=contract.id):
@@ -178,12 +178,12 @@ async def sign_contract(
     if signed_at is not None and signed_at > now:
         raise _future("signed_at", signed_at, now)
     async with uow:
-        contract, customer = await locked_contract(uow, actor, contract_id)
+        contract, customer = await locked_contract_in(uow, actor, contract_id)
         to_stage = decide_sign(ContractStatus(contract.status), customer_stage=Stage(customer.stage))
-        policy = await settings_service.credit_policy(uow)
+        policy = await settings_service.credit_policy_in(uow)
         profile = await uow.credit.lock_profile(
             customer.id,
-            default_limit=await settings_service.default_credit_limit(uow),
+            default_limit=await settings_service.default_credit_limit_in(uow),
             default_terms=policy.default_payment_terms_days,
         )
         facts = await uow.credit.exposure(customer.id, now=now)
@@ -213,7 +213,7 @@ async def sign_contract(
             contract.override_by = actor.user_id
         await uow.flush()
         if to_stage is not None:
-            await funnel_service.apply_transition(
+            await funnel_service.apply_transition_in(
                 uow,
                 actor_id=actor.user_id,
                 customer=customer,
@@ -255,7 +255,7 @@ async def cancel_contract(
     from `signed` to `intent`."""
     now = utcnow()
     async with uow:
-        contract, customer = await locked_contract(uow, actor, contract_id)
+        contract, customer = await locked_contract_in(uow, actor, contract_id)
         was = ContractStatus(contract.status)
         decide_cancel(was, billed=await uow.contracts.billed(contract.id))
         contract.status = ContractStatus.cancelled
@@ -268,7 +268,7 @@ async def cancel_contract(
             other_signed=(await uow.contracts.facts(customer.id)).has_signed_contract,
         )
         if to_stage is not None:
-            await funnel_service.apply_transition(
+            await funnel_service.apply_transition_in(
                 uow,
                 actor_id=actor.user_id,
                 customer=customer,
@@ -290,7 +290,7 @@ async def cancel_contract(
         return contract
 
 
-async def complete_if_settled(
+async def complete_if_settled_in(
     uow: UnitOfWork, contract: Contract, customer: Customer, *, actor_id: uuid.UUID | None, now: dt.datetime
 ) -> None:
     """A signed contract fully paid and accepted is completed, and its customer implemented."""
@@ -305,7 +305,7 @@ async def complete_if_settled(
     await uow.flush()
     to_stage = stage_after_complete(Stage(customer.stage))
     if to_stage is not None:
-        await funnel_service.apply_transition(
+        await funnel_service.apply_transition_in(
             uow,
             actor_id=actor_id,
             customer=customer,
@@ -319,7 +319,7 @@ async def accept_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uui
     """Record that the implementation was accepted; completes the contract once fully paid."""
     now = utcnow()
     async with uow:
-        contract, customer = await locked_contract(uow, actor, contract_id)
+        contract, customer = await locked_contract_in(uow, actor, contract_id)
         check_acceptable(ContractStatus(contract.status))
         if contract.accepted_at is None:
             contract.accepted_at = now
@@ -332,6 +332,6 @@ async def accept_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uui
                 at=now,
                 changes={"accepted_at": [None, now.isoformat()]},
             )
-        await complete_if_settled(uow, contract, customer, actor_id=actor.user_id, now=now)
+        await complete_if_settled_in(uow, contract, customer, actor_id=actor.user_id, now=now)
         await uow.commit()
         return contract

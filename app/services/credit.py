@@ -95,9 +95,9 @@ def _billing_window_start(now: dt.datetime) -> dt.datetime:
 async def _credit_view(uow: UnitOfWork, customer: Customer, profile: CreditProfile | None, *,
                        policy: CreditPolicy, now: dt.datetime) -> CreditView:
     """The customer's credit position now, warnings included (a recent grade drop too)."""
-    grade_dropped = await grading_service.recent_drop(uow, customer.id)
+    grade_dropped = await grading_service.recent_drop_in(uow, customer.id)
     if profile is None:
-        limit = await settings_service.default_credit_limit(uow)
+        limit = await settings_service.default_credit_limit_in(uow)
         terms, manual_hold, manual_reason, version = policy.default_payment_terms_days, False, None, 0
     else:
         limit, terms = profile.credit_limit, profile.payment_terms_days
@@ -140,7 +140,7 @@ async def get_credit(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUI
     _require(actor, CREDIT_READERS)
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
-        policy = await settings_service.credit_policy(uow)
+        policy = await settings_service.credit_policy_in(uow)
         profile = await uow.credit.profile(customer.id)
         return await _credit_view(uow, customer, profile, policy=policy, now=utcnow())
 
@@ -154,7 +154,7 @@ async def _locked_customer_and_profile(
                      "Customer")
     existed = await uow.credit.profile(customer.id) is not None
     profile = await uow.credit.lock_profile(
-        customer.id, default_limit=await settings_service.default_credit_limit(uow),
+        customer.id, default_limit=await settings_service.default_credit_limit_in(uow),
         default_terms=policy.default_payment_terms_days)
     return customer, profile, existed
 
@@ -183,7 +183,7 @@ async def update_credit_terms(
     reason = hold_reason.strip() or None if isinstance(hold_reason, str) else None
     now = utcnow()
     async with uow:
-        policy = await settings_service.credit_policy(uow)
+        policy = await settings_service.credit_policy_in(uow)
         customer, profile, existed = await _locked_customer_and_profile(
             uow, actor, customer_id, policy)
         # A profile created just now still holds the defaults the client saw as version 0.
@@ -232,11 +232,11 @@ async def request_limit(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
         if actor.role is Role.rep and customer.owner_id != actor.user_id:
             raise Forbidden("Reps request limits for their own customers only")
-        policy = await settings_service.credit_policy(uow)
+        policy = await settings_service.credit_policy_in(uow)
         required = required_approver_role(requested_limit, policy)
         profile = await uow.credit.profile(customer.id)
         current = (profile.credit_limit if profile is not None
-                   else await settings_service.default_credit_limit(uow))
+                   else await settings_service.default_credit_limit_in(uow))
         request = CreditLimitRequest(
             customer_id=customer.id, current_limit=current, requested_limit=requested_limit,
             reason=reason, status="pending", required_role=required, requested_by=actor.user_id,
@@ -252,59 +252,64 @@ async def request_limit(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.
         return request
 
 
-async def _decide(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
-                  approve: bool, note: str | None) -> CreditLimitRequest:
-    _require(actor, LIMIT_APPROVERS)
+async def _decide_in(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
+                     approve: bool, note: str | None) -> CreditLimitRequest:
     note = note.strip() or None if note is not None else None
     now = utcnow()
-    async with uow:
-        unlocked = found(await uow.credit.limit_request(request_id, principal=actor),
-                         "Credit limit request")
-        policy = await settings_service.credit_policy(uow)
-        customer, profile, _ = await _locked_customer_and_profile(
-            uow, actor, unlocked.customer_id, policy)
-        request = found(await uow.credit.limit_request(request_id, principal=actor,
-                                                       for_update=True), "Credit limit request")
-        if request.status != "pending":
-            raise RequestNotPending(f"The request is already {request.status}",
-                                    request_status=request.status)
-        # The thresholds in force now decide, not those when the request was made.
-        check_can_approve(approver_role=actor.role.value, approver_id=actor.user_id,
-                          requester_id=request.requested_by,
-                          requested_limit=request.requested_limit, policy=policy)
-        request.status = "approved" if approve else "rejected"
-        request.decided_by = actor.user_id
-        request.decided_at = now
-        request.decision_note = note
-        changes: dict[str, object] = {"status": ["pending", request.status]}
-        if approve:
-            old = profile.credit_limit
-            profile.credit_limit = request.requested_limit
-            uow.credit.add(CreditLimitChange(
-                customer_id=customer.id, old_limit=old, new_limit=request.requested_limit,
-                request_id=request.id, actor_id=actor.user_id, reason=request.reason, at=now))
-            changes["credit_limit"] = [jsonable(old), jsonable(request.requested_limit)]
-        if note:
-            changes["note"] = [None, note]
-        uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
-                           action="credit_limit_approve" if approve else "credit_limit_reject",
-                           entity="credit_limit_request", entity_id=request.id, at=now,
-                           changes=changes)
-        await uow.commit()
-        return request
+    unlocked = found(await uow.credit.limit_request(request_id, principal=actor),
+                     "Credit limit request")
+    policy = await settings_service.credit_policy_in(uow)
+    customer, profile, _ = await _locked_customer_and_profile(
+        uow, actor, unlocked.customer_id, policy)
+    request = found(await uow.credit.limit_request(request_id, principal=actor,
+                                                   for_update=True), "Credit limit request")
+    if request.status != "pending":
+        raise RequestNotPending(f"The request is already {request.status}",
+                                request_status=request.status)
+    # The thresholds in force now decide, not those when the request was made.
+    check_can_approve(approver_role=actor.role.value, approver_id=actor.user_id,
+                      requester_id=request.requested_by,
+                      requested_limit=request.requested_limit, policy=policy)
+    request.status = "approved" if approve else "rejected"
+    request.decided_by = actor.user_id
+    request.decided_at = now
+    request.decision_note = note
+    changes: dict[str, object] = {"status": ["pending", request.status]}
+    if approve:
+        old = profile.credit_limit
+        profile.credit_limit = request.requested_limit
+        uow.credit.add(CreditLimitChange(
+            customer_id=customer.id, old_limit=old, new_limit=request.requested_limit,
+            request_id=request.id, actor_id=actor.user_id, reason=request.reason, at=now))
+        changes["credit_limit"] = [jsonable(old), jsonable(request.requested_limit)]
+    if note:
+        changes["note"] = [None, note]
+    uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
+                       action="credit_limit_approve" if approve else "credit_limit_reject",
+                       entity="credit_limit_request", entity_id=request.id, at=now,
+                       changes=changes)
+    return request
 
 
 async def approve_request(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
                           note: str | None = None) -> CreditLimitRequest:
     """Approve a pending request within the approver's threshold: the limit changes at once
     (under the customer's credit-row lock) and the change is recorded in the limit history."""
-    return await _decide(uow, actor, request_id=request_id, approve=True, note=note)
+    _require(actor, LIMIT_APPROVERS)
+    async with uow:
+        request = await _decide_in(uow, actor, request_id=request_id, approve=True, note=note)
+        await uow.commit()
+        return request
 
 
 async def reject_request(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
                          note: str | None = None) -> CreditLimitRequest:
     """Reject a pending request; the same roles and thresholds as approving apply."""
-    return await _decide(uow, actor, request_id=request_id, approve=False, note=note)
+    _require(actor, LIMIT_APPROVERS)
+    async with uow:
+        request = await _decide_in(uow, actor, request_id=request_id, approve=False, note=note)
+        await uow.commit()
+        return request
 
 
 async def list_requests(uow: UnitOfWork, actor: Principal, *, status: RequestStatus | None,
@@ -418,7 +423,7 @@ async def ar_aging(uow: UnitOfWork, actor: Principal, *, group_by: GroupBy = "cu
     _require(actor, REPORT_READERS)
     day, end, edges = _as_of_bounds(as_of)
     async with uow:
-        policy = await settings_service.credit_policy(uow)
+        policy = await settings_service.credit_policy_in(uow)
         raw = await uow.receivables.aging_rows(actor, as_of=end, bucket_edges=edges, group_by=group_by)
     groups: dict[uuid.UUID | None, tuple[str | None, dict[AgingBucket, Decimal]]] = {}
     for key, name, bucket, amount in raw:
@@ -471,7 +476,7 @@ async def bad_debt_provision(uow: UnitOfWork, actor: Principal, *,
     _require(actor, REPORT_READERS)
     day, end, edges = _as_of_bounds(as_of)
     async with uow:
-        policy = await settings_service.credit_policy(uow)
+        policy = await settings_service.credit_policy_in(uow)
         by_bucket = await uow.receivables.aging_bucket_totals(actor, as_of=end, bucket_edges=edges)
         written_off = await uow.receivables.written_off_total(actor, as_of=end)
     lines = []

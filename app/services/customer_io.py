@@ -479,7 +479,7 @@ async def _resolve_owners(uow: UnitOfWork, actor: Principal,
             users[username] = user
     for username, user in sorted(users.items(), key=lambda item: item[1].id):  # one lock order
         try:
-            await customers_service.check_owner(uow, actor, user.id)
+            await customers_service.check_owner_in(uow, actor, user.id)
         except DomainError as exc:
             problems[username] = exc.detail
     return {u: user for u, user in users.items() if u not in problems}, problems
@@ -529,7 +529,7 @@ async def _insert(uow: UnitOfWork, actor: Principal, rows: list[_Row], now: dt.d
         await uow.flush()
         await uow.contacts.add_points(contacts)
         for customer, contact in built:
-            funnel_service.record_entry(uow, customer, actor_id=actor.user_id, now=now)
+            funnel_service.record_entry_in(uow, customer, actor_id=actor.user_id, now=now)
             uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="import",
                                at=now, changes=customers_service.created_changes(
                                    customer, 1 if contact else 0))
@@ -570,7 +570,7 @@ async def import_customers(uow: UnitOfWork, actor: Principal, *, content: bytes,
         for match in found:
             matches.setdefault((match.matched_on, match.key), []).append(match)
         owners, owner_problems = await _resolve_owners(uow, actor, rows)
-        policy = await settings_service.pool_policy(uow)
+        policy = await settings_service.pool_policy_in(uow)
         held = {user.id: await uow.customers.count_active_owned(user.id) for user in owners.values()}
 
         first_row_of: dict[tuple[str, str], int] = {}

@@ -258,7 +258,7 @@ def require_editor(actor: Principal, customer: Customer) -> None:
         raise Forbidden("You may read this customer but not change it")
 
 
-async def check_owner(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID) -> User:
+async def check_owner_in(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID) -> User:
     """Lock the owner's row: it guards their holding limit against concurrent assignments."""
     owner = await uow.users.get_unscoped(owner_id, for_update=True)
     if owner is None or not owner.is_active or owner.role not in OWNER_ROLES:
@@ -337,7 +337,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         await _check_referrer(uow, actor, fields.get("referred_by"), customer_id=None)
 
         source = fields.get("source") or (Source.self_discovered if actor.role is Role.rep else Source.other)
-        policy = await settings_service.pool_policy(uow)
+        policy = await settings_service.pool_policy_in(uow)
         owner_id: uuid.UUID | None = data.get("owner_id")
         discovered_by = actor.user_id if source == Source.self_discovered else None
         if owner_id is not None and actor.role is Role.rep and owner_id != actor.user_id:
@@ -351,7 +351,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
                 owner_id = None
         team_id = None
         if owner_id is not None:
-            owner = await check_owner(uow, actor, owner_id)
+            owner = await check_owner_in(uow, actor, owner_id)
             check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
             team_id = owner.team_id
 
@@ -372,7 +372,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         await uow.flush()
         for contact in created_contacts:
             await uow.contacts.replace_points(contact)
-        funnel_service.record_entry(uow, customer, actor_id=actor.user_id, now=now)
+        funnel_service.record_entry_in(uow, customer, actor_id=actor.user_id, now=now)
         uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="create", at=now,
                            changes=created_changes(customer, len(created_contacts)))
         await uow.commit()

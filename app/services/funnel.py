@@ -36,7 +36,7 @@ class TransitionView:
     review: AbandonmentReview | None
 
 
-async def stage_facts(uow: UnitOfWork, customer: Customer) -> StageFacts:
+async def stage_facts_in(uow: UnitOfWork, customer: Customer) -> StageFacts:
     """What the funnel rules need to know about a customer, read from the database."""
     contracts = await uow.contracts.facts(customer.id)
     return StageFacts(
@@ -51,7 +51,7 @@ async def stage_facts(uow: UnitOfWork, customer: Customer) -> StageFacts:
     )
 
 
-def record_entry(uow: UnitOfWork, customer: Customer, *, actor_id: uuid.UUID | None,
+def record_entry_in(uow: UnitOfWork, customer: Customer, *, actor_id: uuid.UUID | None,
                  now: dt.datetime) -> None:
     """The stage a customer is created in, so its history replays from the start."""
     uow.funnel.add_transition(StageTransition(
@@ -60,7 +60,7 @@ def record_entry(uow: UnitOfWork, customer: Customer, *, actor_id: uuid.UUID | N
         out_of_funnel=customer.out_of_funnel))
 
 
-async def apply_transition(uow: UnitOfWork, *, actor_id: uuid.UUID | None, customer: Customer,
+async def apply_transition_in(uow: UnitOfWork, *, actor_id: uuid.UUID | None, customer: Customer,
                            to_stage: Stage, reason: str | None = None, note: str | None = None,
                            director_override: bool = False, now: dt.datetime,
                            extra_changes: dict[str, list[Any]] | None = None) -> StageTransition:
@@ -68,11 +68,11 @@ async def apply_transition(uow: UnitOfWork, *, actor_id: uuid.UUID | None, custo
     transition row, the ownership release of an abandonment, and a history entry.
     Used by HTTP transitions and by contract signing, cancelling and completion alike."""
     current = Stage(customer.stage)
-    facts = await stage_facts(uow, customer)
+    facts = await stage_facts_in(uow, customer)
     decision = decide_transition(
         TransitionRequest(current=current, target=to_stage, reason=reason, note=note, now=now,
                           director_override=director_override), facts)
-    policy = await settings_service.pool_policy(uow)
+    policy = await settings_service.pool_policy_in(uow)
     owner_before, team_before = customer.owner_id, customer.team_id
     stored = StageTransition(
         customer_id=customer.id, from_stage=current.value, to_stage=to_stage.value,
@@ -125,7 +125,7 @@ async def transition_customer(uow: UnitOfWork, actor: Principal, *, customer_id:
             # Grade, products and target are what entering `graded` needs; take them along.
             grading_changes[name] = [jsonable(getattr(customer, name)), jsonable(value)]
             setattr(customer, name, value)
-        await apply_transition(uow, actor_id=actor.user_id, customer=customer, to_stage=to_stage,
+        await apply_transition_in(uow, actor_id=actor.user_id, customer=customer, to_stage=to_stage,
                                reason=reason, note=note, director_override=director_override, now=now,
                                extra_changes=grading_changes)
         await uow.commit()

@@ -164,7 +164,7 @@ async def run_batch(uow: UnitOfWork, actor: Principal | None) -> BatchResult:
     policy: GradingPolicy | None = None
     while True:
         async with uow:
-            policy = policy or await settings_service.grading_policy(uow)
+            policy = policy or await settings_service.grading_policy_in(uow)
             ids = await uow.grading.trading_customer_ids(after=after, limit=CHUNK)
             if not ids:
                 break
@@ -177,12 +177,13 @@ async def run_batch(uow: UnitOfWork, actor: Principal | None) -> BatchResult:
 
 
 async def regrade(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) -> GradeView:
-    """Score one customer now (its stored grading changes only when something changed)."""
+    """Score one customer now (its stored grading changes only when something changed) and
+    answer its grade view, all in one transaction."""
     now = utcnow()
     counts = {"scored": 0, "ineligible": 0, "up": 0, "down": 0, "same": 0, "new": 0}
     async with uow:
         found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
-        policy = await settings_service.grading_policy(uow)
+        policy = await settings_service.grading_policy_in(uow)
         stored = await _score_chunk(
             uow, [customer_id], policy=policy, as_of=now, actor_id=actor.user_id, counts=counts
         )
@@ -201,33 +202,38 @@ async def regrade(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) 
             )
             if not _same_as(latest, record):
                 await uow.grading.add_many([record])
+        view = await _grade_view_in(uow, actor, customer_id)
         await uow.commit()
-    return await get_grade(uow, actor, customer_id=customer_id)
+        return view
 
 
 async def get_grade(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) -> GradeView:
     async with uow:
-        customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
-        history = await uow.grading.history(customer_id)
-        contacts = await uow.contacts.for_customer(customer.id)
-        suggestion = suggest_initial_grade(
-            size=customer.size,
-            source=customer.source,
-            is_trial_user="trial" in customer.tags,
-            has_verified_contact=any(c.phones or c.emails for c in contacts),
-            has_fitting_product=bool(customer.recommended_products),
-        )
-        policy = await settings_service.grading_policy(uow)
-        return GradeView(
-            customer_id=customer.id,
-            grade=customer.grade,
-            current=history[0] if history else None,
-            history=history,
-            suggestion=suggestion,
-            policy_version=policy.version,
-        )
+        return await _grade_view_in(uow, actor, customer_id)
 
 
-async def recent_drop(uow: UnitOfWork, customer_id: uuid.UUID) -> bool:
+async def _grade_view_in(uow: UnitOfWork, actor: Principal, customer_id: uuid.UUID) -> GradeView:
+    customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
+    history = await uow.grading.history(customer_id)
+    contacts = await uow.contacts.for_customer(customer.id)
+    suggestion = suggest_initial_grade(
+        size=customer.size,
+        source=customer.source,
+        is_trial_user="trial" in customer.tags,
+        has_verified_contact=any(c.phones or c.emails for c in contacts),
+        has_fitting_product=bool(customer.recommended_products),
+    )
+    policy = await settings_service.grading_policy_in(uow)
+    return GradeView(
+        customer_id=customer.id,
+        grade=customer.grade,
+        current=history[0] if history else None,
+        history=history,
+        suggestion=suggestion,
+        policy_version=policy.version,
+    )
+
+
+async def recent_drop_in(uow: UnitOfWork, customer_id: uuid.UUID) -> bool:
     """Whether the customer's grade dropped lately (a credit warning). Inside a unit of work."""
     return await uow.grading.recent_drop(customer_id, since=utcnow() - dt.timedelta(days=DROP_WARNING_DAYS))

@@ -32,7 +32,7 @@ from app.domain.ownership import (
 from app.domain.roles import Principal, Role, masks_contact_details
 from app.services import settings as settings_service
 from app.services.common import found
-from app.services.customers import CustomerView, check_owner, contact_view
+from app.services.customers import CustomerView, check_owner_in, contact_view
 
 ALLOCATORS = frozenset({Role.support, Role.manager, Role.director})
 CLAIMERS = frozenset({Role.rep, Role.manager})
@@ -94,7 +94,7 @@ async def claim(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) ->
         # Not limited to the caller's scope: a claim that lost a race must answer 409
         # `pool.already_claimed`, not 404, although the winner now owns the customer.
         customer = found(await uow.customers.get_unscoped(customer_id), "Customer")
-        policy = await settings_service.pool_policy(uow)
+        policy = await settings_service.pool_policy_in(uow)
         customer = await _take(uow, actor, customer, me, policy=policy, now=now, event="claim")
         await uow.commit()
         return customer
@@ -144,8 +144,8 @@ async def assign(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID, o
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True),
                          "Customer")
-        owner = await check_owner(uow, actor, owner_id)
-        policy = await settings_service.pool_policy(uow)
+        owner = await check_owner_in(uow, actor, owner_id)
+        policy = await settings_service.pool_policy_in(uow)
         if customer.owner_id == owner.id:
             return customer
         if customer.owner_id is not None:
@@ -199,7 +199,7 @@ async def recycle(uow: UnitOfWork, actor: Principal | None, *, dry_run: bool = F
     result = RecycleResult(dry_run=dry_run, as_of=at)
     while True:
         async with uow:
-            policy = await settings_service.pool_policy(uow)
+            policy = await settings_service.pool_policy_in(uow)
             cutoff = at - dt.timedelta(days=policy.protection_days)
             batch = await uow.pool.lapsed(cutoff=cutoff, limit=RECYCLE_BATCH)
             lapsed = [c for c in batch if is_protection_lapsed(
@@ -275,7 +275,7 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
     """Plan (and unless ``dry_run``, carry out) an allocation of pool customers."""
     now = utcnow()
     async with uow:
-        policy = await settings_service.pool_policy(uow)
+        policy = await settings_service.pool_policy_in(uow)
         if strategy == "manual":
             plan = await _manual_plan(uow, actor, assignments, policy=policy, now=now)
         else:
@@ -300,7 +300,7 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
             applied = False
             if not dry_run:
                 customer = await uow.customers.get(item.customer_id, principal=actor)
-                owner = await check_owner(uow, actor, item.user_id)
+                owner = await check_owner_in(uow, actor, item.user_id)
                 if customer is None:
                     skipped.append(Skipped(customer_id=item.customer_id, reason="not found"))
                     continue
@@ -327,7 +327,7 @@ async def _manual_plan(uow: UnitOfWork, actor: Principal,
     planned, unassigned = [], []
     load: dict[uuid.UUID, int] = {}
     for customer_id, owner_id in assignments:
-        owner = await check_owner(uow, actor, owner_id)
+        owner = await check_owner_in(uow, actor, owner_id)
         customer = await uow.customers.get(customer_id, principal=actor)
         if customer is None or customer.owner_id is not None or customer.stage == Stage.abandoned.value \
                 or (customer.cooldown_until is not None and customer.cooldown_until > now):
@@ -372,7 +372,7 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
     now = utcnow()
     async with uow:
         departing = found(await uow.users.get(user_id, principal=actor, for_update=True), "User")
-        policy = await settings_service.pool_policy(uow)
+        policy = await settings_service.pool_policy_in(uow)
         customers = await uow.pool.owned_by(departing.id)
         by_id = {c.id: c for c in customers}
         if strategy == "to_user":
@@ -382,7 +382,7 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
                     "type": "missing"}])
             if to_user_id == departing.id:
                 raise RuleViolation("Hand over to someone else", code="handover.same_user")
-            target = await check_owner(uow, actor, to_user_id)
+            target = await check_owner_in(uow, actor, to_user_id)
             active = sum(1 for c in customers if Stage(c.stage) in ACTIVE_STAGES)
             check_quota(await uow.customers.count_active_owned(target.id), policy=policy, adding=active)
             plan = allocation.Plan(assignments=tuple(
@@ -437,8 +437,8 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
     """The caller's customers, bottom of the funnel first, then by urgency, with reasons."""
     now = utcnow()
     async with uow:
-        pool_policy = await settings_service.pool_policy(uow)
-        funnel_policy = await settings_service.funnel_policy(uow)
+        pool_policy = await settings_service.pool_policy_in(uow)
+        funnel_policy = await settings_service.funnel_policy_in(uow)
         rows = await uow.pool.worklist_rows(actor.user_id, now=now)
     keyed = []
     for customer, follow_up, previous_days, overdue in rows:

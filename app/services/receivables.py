@@ -19,7 +19,7 @@ from app.domain.errors import Conflict, InvalidInput, RuleViolation
 from app.domain.roles import Principal, Role
 from app.services import settings as settings_service
 from app.services.common import found, jsonable
-from app.services.contracts import _future, complete_if_settled
+from app.services.contracts import _future, complete_if_settled_in
 
 FINANCE_ROLES = frozenset({Role.finance, Role.director})
 
@@ -173,10 +173,10 @@ async def record_payment(
         raise _future("received_at", received_at, now)
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
-        policy = await settings_service.credit_policy(uow)
+        policy = await settings_service.credit_policy_in(uow)
         await uow.credit.lock_profile(
             customer.id,
-            default_limit=await settings_service.default_credit_limit(uow),
+            default_limit=await settings_service.default_credit_limit_in(uow),
             default_terms=policy.default_payment_terms_days,
         )
         open_items = await uow.receivables.open_of(customer.id)
@@ -213,7 +213,7 @@ async def record_payment(
         await uow.flush()
         for contract_id in sorted({by_id[a.receivable_id].contract_id for a in result.parts}):  # type: ignore[index]
             contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
-            await complete_if_settled(uow, contract, customer, actor_id=actor.user_id, now=now)
+            await complete_if_settled_in(uow, contract, customer, actor_id=actor.user_id, now=now)
         uow.history.record(
             customer_id=customer.id,
             actor_id=actor.user_id,

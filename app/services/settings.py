@@ -187,25 +187,25 @@ async def _document(uow: UnitOfWork, key: str) -> Versioned:
     return Versioned(value=stored.value, version=stored.version)
 
 
-async def funnel_policy(uow: UnitOfWork) -> FunnelPolicy:
+async def funnel_policy_in(uow: UnitOfWork) -> FunnelPolicy:
     return funnel_from_doc((await _document(uow, "funnel")).value)
 
 
-async def pool_policy(uow: UnitOfWork) -> PoolPolicy:
+async def pool_policy_in(uow: UnitOfWork) -> PoolPolicy:
     return pool_from_doc((await _document(uow, "pool")).value)
 
 
-async def credit_policy(uow: UnitOfWork) -> CreditPolicy:
+async def credit_policy_in(uow: UnitOfWork) -> CreditPolicy:
     return credit_from_doc((await _document(uow, "credit")).value)
 
 
-async def grading_policy(uow: UnitOfWork) -> GradingPolicy:
+async def grading_policy_in(uow: UnitOfWork) -> GradingPolicy:
     """The scorecard policy; its version is the settings version + 1 (1 = the defaults)."""
     doc = await _document(uow, "grading")
     return grading_from_doc(doc.value, version=doc.version + 1)
 
 
-async def default_credit_limit(uow: UnitOfWork) -> Decimal:
+async def default_credit_limit_in(uow: UnitOfWork) -> Decimal:
     return default_credit_limit_from_doc((await _document(uow, "credit")).value)
 
 

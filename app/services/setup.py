@@ -107,7 +107,7 @@ async def seed_demo_with(uow: UnitOfWork, *, if_empty: bool,
         if if_empty and await uow.users.any_exists():
             return None
         org = await _seed_org(uow, password_hash)
-        policy = await settings_service.pool_policy(uow)
+        policy = await settings_service.pool_policy_in(uow)
         gen = _Gen(rng=random.Random(DEMO_SEED), now=now, policy=policy, org=org)  # noqa: S311
         drafts = _plan_customers(gen)
         await _seed_customers(uow, drafts)
@@ -978,7 +978,7 @@ async def _seed_trading(uow: UnitOfWork, org: _Org, customers: Sequence[Customer
     from app.services import receivables as receivables_service
 
     async with uow:
-        people = {u.username: await auth_service.build_principal(uow, u)
+        people = {u.username: await auth_service.build_principal_in(uow, u)
                   for u in (*org.reps, *[await uow.users.get_by_username(n) for n in ("finance", "director")])
                   if u is not None}
     finance, director = people["finance"], people["director"]

@@ -200,7 +200,7 @@ def _follow_up_task(activity: Activity, *, now: dt.datetime) -> Task:
                 created_by=activity.created_by, created_at=now, updated_at=now)
 
 
-async def schedule_follow_up(uow: UnitOfWork, *, activity: Activity, now: dt.datetime,
+async def schedule_follow_up_in(uow: UnitOfWork, *, activity: Activity, now: dt.datetime,
                              new_activity: bool = False) -> None:
     """Keep the activity's open follow-up task in line with its ``next_follow_up_at``:
     create it, move its due time, or cancel it when the follow-up (or the activity) goes."""

@@ -366,7 +366,7 @@ class TestPull:
         await make_activity(uow_factory, customer=cust.mate, created_by=org.rep2)
         await make_activity(uow_factory, customer=cust.pool, created_by=org.manager)
         async with uow_factory() as uow:
-            rep = await auth_service.build_principal(uow, org.rep)
+            rep = await auth_service.build_principal_in(uow, org.rep)
         for values in ({"customer_id": cust.own.id}, {"customer_id": second.id}, {}):
             await tasks_service.create_task(uow_factory(), rep,
                                             values={"title": "t", "due_at": NOW, **values})
@@ -526,7 +526,7 @@ async def committed_client(app, committed_factory):
 
 async def _principal(uow_factory, user):
     async with uow_factory() as uow:
-        return await auth_service.build_principal(uow, user)
+        return await auth_service.build_principal_in(uow, user)
 
 
 class TestConcurrentWriters:

@@ -31,7 +31,7 @@ async def head(uow_factory) -> int:
 
 async def principal(uow_factory, user):
     async with uow_factory() as uow:
-        return await auth_service.build_principal(uow, user)
+        return await auth_service.build_principal_in(uow, user)
 
 
 @pytest.fixture

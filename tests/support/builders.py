@@ -297,10 +297,10 @@ async def update_customer_row(uow_factory: Callable[[], UnitOfWork], customer_id
 
 async def principal_of(uow_factory: Callable[[], UnitOfWork], user: User) -> Any:
     """The Principal the API would build for ``user`` (managers get their team tree)."""
-    from app.services.auth import build_principal
+    from app.services.auth import build_principal_in
 
     async with uow_factory() as uow:
-        return await build_principal(uow, user)
+        return await build_principal_in(uow, user)
 
 
 async def set_pool_policy(uow_factory: Callable[[], UnitOfWork], actor: User, **changes: Any) -> Any:

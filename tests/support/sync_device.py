@@ -97,7 +97,7 @@ async def server_state(uow_factory: Callable[[], UnitOfWork], user: User) -> Sta
     async with uow_factory() as uow:
         stored = await uow.users.get_unscoped(user.id)
         assert stored is not None
-        scope = SyncScope.of(await auth_service.build_principal(uow, stored))
+        scope = SyncScope.of(await auth_service.build_principal_in(uow, stored))
         stmt = select(Customer).where(Customer.deleted_at.is_(None))
         clause = customer_sync_clause(scope)
         customers = list((await uow.session.scalars(stmt if clause is None else stmt.where(clause))).all())

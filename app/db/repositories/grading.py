@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, inspect, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.db.changes import note_changed
 from app.db.models import Contract, Customer, CustomerGrading, Payment, PaymentApplication, Receivable
@@ -125,6 +127,13 @@ class GradingRepository:
                 .values(grade=grade, version=Customer.version + 1, updated_at=now)
                 .execution_options(synchronize_session=False))
         note_changed(self.session, "customer", list(grades))
+        # Customers this session has already loaded show the rows just written.
+        for customer_id, grade in grades.items():
+            loaded = self.session.identity_map.get(identity_key(Customer, customer_id))
+            if loaded is not None and "version" not in inspect(loaded).unloaded:
+                set_committed_value(loaded, "grade", grade)
+                set_committed_value(loaded, "version", loaded.version + 1)
+                set_committed_value(loaded, "updated_at", now)
 
     async def recent_drop(self, customer_id: uuid.UUID, *, since: dt.datetime) -> bool:
         stmt = (select(CustomerGrading.id).where(CustomerGrading.customer_id == customer_id,
