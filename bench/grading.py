@@ -71,6 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.domain import normalize  # noqa: E402  (after the sys.path tweak)
+from app.domain.contracts import ContractStatus  # noqa: E402
 from bench.common import (  # noqa: E402
     BenchOrg,
     CpuMeter,
@@ -236,7 +237,8 @@ def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, 
                 completed = signed_at < year_ago and rng.random() < 0.7
                 contracts.append((
                     contract_id, cid, f"HT-{i:07d}-{k + 1}", cents(amount), 30,
-                    "completed" if completed else "signed", owner, owner_team, owner, signed_at,
+                    (ContractStatus.completed if completed else ContractStatus.signed).value,
+                    owner, owner_team, owner, signed_at,
                     owner, signed_at + 20 * DAY if completed else None,
                     signed_at + 40 * DAY if completed else None, None, None,
                     signed_at - 3 * DAY, signed_at + (40 * DAY if completed else DAY), 2))
@@ -292,14 +294,14 @@ def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, 
             last_contact = now - rng.random() * 20 * DAY if owner else None
             claimed = now - 30 * DAY if owner else None
             if stage in ("lead", "intent") and rng.random() < 0.3:
-                status = rng.choice(("draft", "cancelled"))
+                status = rng.choice((ContractStatus.draft, ContractStatus.cancelled)).value
                 contract_id = uuid.UUID(int=rng.getrandbits(128), version=4)
                 when = now - rng.random() * 100 * DAY
                 t["contract"].append((
                     contract_id, cid, f"HT-P{i:07d}-1", cents(_log_uniform(rng, 50_000, 2_000_000) * 100),
                     30, status, owner, owner_team, owner, None, None, None, None,
-                    when + DAY if status == "cancelled" else None,
-                    "customer withdrew" if status == "cancelled" else None, when, when, 1))
+                    when + DAY if status == ContractStatus.cancelled else None,
+                    "customer withdrew" if status == ContractStatus.cancelled else None, when, when, 1))
         t["customer"].append((
             cid, name, normalize.dedup_name_key(name), "company", rng.choice(INDUSTRIES),
             rng.choice(REGIONS), size, stage, grade, owner, owner_team, source, "[]",
