@@ -96,7 +96,9 @@ class ReceivableRead(Schema):
     version: int
 
 
-class AllocationIn(Schema):
+class PaymentApplicationIn(Schema):
+    """Part of a payment applied to one open receivable."""
+
     receivable_id: uuid.UUID
     amount: PositiveMoney
 
@@ -106,11 +108,13 @@ class PaymentCreate(Schema):
     amount: PositiveMoney
     received_at: UtcDateTime
     reference: Annotated[str, StringConstraints(max_length=100)] | None = None
-    allocations: Annotated[list[AllocationIn], Field(max_length=200)] | None = Field(
-        default=None, description="Explicit allocation; default: oldest due first")
+    allocations: Annotated[list[PaymentApplicationIn], Field(max_length=200)] | None = Field(
+        default=None, description="Where the payment goes (payment application); default: oldest due first")
 
 
-class AllocationRead(Schema):
+class PaymentApplicationRead(Schema):
+    """Part of a payment applied to one receivable."""
+
     receivable_id: uuid.UUID
     amount: Money
 
@@ -124,7 +128,7 @@ class PaymentRead(Schema):
     reference: str | None
     created_by: uuid.UUID | None
     created_at: dt.datetime
-    allocations: list[AllocationRead]
+    allocations: list[PaymentApplicationRead]
 
 
 def receivable_read(receivable: object) -> ReceivableRead:
@@ -141,5 +145,5 @@ def receivable_read(receivable: object) -> ReceivableRead:
 def payment_read(view: object) -> PaymentRead:
     payment = view.payment  # type: ignore[attr-defined]
     data = {name: getattr(payment, name) for name in PaymentRead.model_fields if name != "allocations"}
-    return PaymentRead(**data, allocations=[AllocationRead.model_validate(a)
+    return PaymentRead(**data, allocations=[PaymentApplicationRead.model_validate(a)
                                             for a in view.applications])  # type: ignore[attr-defined]
