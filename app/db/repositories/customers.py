@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
 from app.db.models import Activity, Contact, ContactPoint, Customer, CustomerHistory
+from app.db.repositories.lookup import by_id
 from app.db.repositories.pagination import Page, ordered, page_window, paginate, to_page
 from app.domain.funnel import ACTIVE_STAGES
 from app.domain.roles import Principal, Scope
@@ -126,8 +127,8 @@ class CustomerRepository:
     async def get(self, customer_id: uuid.UUID, *, principal: Principal, for_update: bool = False,
                   include_deleted: bool = False) -> Customer | None:
         """The customer, if the caller may see it."""
-        return await self._one(self.visible_to(principal, include_deleted=include_deleted), customer_id,
-                               for_update=for_update)
+        stmt = self.visible_to(principal, include_deleted=include_deleted)
+        return await by_id(self.session, stmt, Customer, customer_id, for_update=for_update)
 
     async def get_unscoped(self, customer_id: uuid.UUID, *, for_update: bool = False,
                            include_deleted: bool = False) -> Customer | None:
@@ -136,14 +137,7 @@ class CustomerRepository:
         stmt = select(Customer)
         if not include_deleted:
             stmt = stmt.where(Customer.deleted_at.is_(None))
-        return await self._one(stmt, customer_id, for_update=for_update)
-
-    async def _one(self, stmt: Select[tuple[Customer]], customer_id: uuid.UUID, *,
-                   for_update: bool) -> Customer | None:
-        stmt = stmt.where(Customer.id == customer_id)
-        if for_update:
-            stmt = stmt.with_for_update(key_share=True)
-        return await self.session.scalar(stmt)
+        return await by_id(self.session, stmt, Customer, customer_id, for_update=for_update)
 
     def _tag_clause(self, tag: str) -> ColumnElement[bool]:
         if self._on_postgres:
@@ -483,7 +477,8 @@ class ActivityRepository:
     async def get(self, activity_id: uuid.UUID, *, principal: Principal,
                   for_update: bool = False) -> Activity | None:
         """The activity, if the caller may see its customer."""
-        return await self._one(self.visible_to(principal), activity_id, for_update=for_update)
+        stmt = self.visible_to(principal)
+        return await by_id(self.session, stmt, Activity, activity_id, for_update=for_update)
 
     async def get_unscoped(self, activity_id: uuid.UUID, *, for_update: bool = False,
                            include_deleted: bool = False) -> Activity | None:
@@ -491,14 +486,7 @@ class ActivityRepository:
         stmt = select(Activity)
         if not include_deleted:
             stmt = stmt.where(Activity.deleted_at.is_(None))
-        return await self._one(stmt, activity_id, for_update=for_update)
-
-    async def _one(self, stmt: Select[tuple[Activity]], activity_id: uuid.UUID, *,
-                   for_update: bool) -> Activity | None:
-        stmt = stmt.where(Activity.id == activity_id)
-        if for_update:
-            stmt = stmt.with_for_update(of=Activity, key_share=True)
-        return await self.session.scalar(stmt)
+        return await by_id(self.session, stmt, Activity, activity_id, for_update=for_update)
 
     async def exists_any(self, activity_id: uuid.UUID) -> bool:
         return await self.session.scalar(select(Activity.id).where(Activity.id == activity_id)) is not None

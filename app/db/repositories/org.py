@@ -9,6 +9,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Team, User
+from app.db.repositories.lookup import by_id
 from app.db.repositories.pagination import Page, paginate
 from app.domain.roles import Principal, Scope
 
@@ -27,17 +28,11 @@ class TeamRepository:
 
     async def get(self, team_id: uuid.UUID, *, principal: Principal, for_update: bool = False) -> Team | None:
         """The team, if the caller may see it."""
-        return await self._one(self.visible_to(principal), team_id, for_update=for_update)
+        return await by_id(self.session, self.visible_to(principal), Team, team_id, for_update=for_update)
 
     async def get_unscoped(self, team_id: uuid.UUID, *, for_update: bool = False) -> Team | None:
         """The team whoever may see it: for system work and already-checked references."""
-        return await self._one(select(Team), team_id, for_update=for_update)
-
-    async def _one(self, stmt: Select[tuple[Team]], team_id: uuid.UUID, *, for_update: bool) -> Team | None:
-        stmt = stmt.where(Team.id == team_id)
-        if for_update:
-            stmt = stmt.with_for_update(key_share=True)
-        return await self.session.scalar(stmt)
+        return await by_id(self.session, select(Team), Team, team_id, for_update=for_update)
 
     async def list(self, principal: Principal, *, parent_id: uuid.UUID | None,
                    cursor: str | None, limit: int) -> Page[Team]:
@@ -81,18 +76,12 @@ class UserRepository:
 
     async def get(self, user_id: uuid.UUID, *, principal: Principal, for_update: bool = False) -> User | None:
         """The user, if the caller may see them."""
-        return await self._one(self.visible_to(principal), user_id, for_update=for_update)
+        return await by_id(self.session, self.visible_to(principal), User, user_id, for_update=for_update)
 
     async def get_unscoped(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
         """The user whoever may see them: for authentication, system work and already-checked
         references."""
-        return await self._one(select(User), user_id, for_update=for_update)
-
-    async def _one(self, stmt: Select[tuple[User]], user_id: uuid.UUID, *, for_update: bool) -> User | None:
-        stmt = stmt.where(User.id == user_id)
-        if for_update:
-            stmt = stmt.with_for_update(key_share=True)
-        return await self.session.scalar(stmt)
+        return await by_id(self.session, select(User), User, user_id, for_update=for_update)
 
     async def get_by_username(self, username: str) -> User | None:
         return await self.session.scalar(select(User).where(User.username == username))

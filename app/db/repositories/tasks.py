@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
 from app.db.models import Customer, Task, User
+from app.db.repositories.lookup import by_id
 from app.db.repositories.pagination import Page, paginate
 from app.domain.roles import Principal, Scope
 
@@ -71,8 +72,8 @@ class TaskRepository:
     async def get(self, task_id: uuid.UUID, *, principal: Principal, for_update: bool = False,
                   include_deleted: bool = False) -> Task | None:
         """The task, if the caller may see it."""
-        return await self._one(self.visible_to(principal, include_deleted=include_deleted), task_id,
-                               for_update=for_update)
+        stmt = self.visible_to(principal, include_deleted=include_deleted)
+        return await by_id(self.session, stmt, Task, task_id, for_update=for_update)
 
     async def get_unscoped(self, task_id: uuid.UUID, *, for_update: bool = False,
                            include_deleted: bool = False) -> Task | None:
@@ -80,13 +81,7 @@ class TaskRepository:
         stmt = select(Task)
         if not include_deleted:
             stmt = stmt.where(Task.deleted_at.is_(None))
-        return await self._one(stmt, task_id, for_update=for_update)
-
-    async def _one(self, stmt: Select[tuple[Task]], task_id: uuid.UUID, *, for_update: bool) -> Task | None:
-        stmt = stmt.where(Task.id == task_id)
-        if for_update:
-            stmt = stmt.with_for_update(of=Task, key_share=True)
-        return await self.session.scalar(stmt)
+        return await by_id(self.session, stmt, Task, task_id, for_update=for_update)
 
     async def exists_any(self, task_id: uuid.UUID) -> bool:
         return await self.session.scalar(select(Task.id).where(Task.id == task_id)) is not None
