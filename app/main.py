@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import logs
@@ -24,6 +24,7 @@ from app.routers import (
     grading,
     health,
     me,
+    openapi,
     pool,
     problems,
     receivables,
@@ -45,6 +46,7 @@ from app.services import maintenance
 log = logging.getLogger("app")
 
 API_PREFIX = "/api/v1"
+DOCS_STATIC_URL = "/docs-static"
 
 DESCRIPTION = """
 API-first sales CRM: customers, the sales funnel, the pool, credit and receivables.
@@ -80,10 +82,14 @@ def create_app(settings: Settings | None = None, *,
             if engine is not None:
                 await engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc with the Swagger UI and ReDoc files it ships, so
+    # the pages work without internet (FastAPI's own pages load them from a CDN).
+    app = FastAPIOffline(
         title="Sales CRM API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
         openapi_url="/openapi.json", docs_url="/docs", redoc_url="/redoc",
+        static_url=DOCS_STATIC_URL,
         swagger_ui_parameters={"persistAuthorization": True},
+        separate_input_output_schemas=False,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
@@ -114,34 +120,8 @@ def create_app(settings: Settings | None = None, *,
             expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContextMiddleware)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema, with every error response declared as problem+json."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    from fastapi.openapi.utils import get_openapi
-
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes)
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            if "requestBody" in operation:
-                # A body that cannot be decoded at all (not UTF-8, not a form) answers 400.
-                operation.setdefault("responses", {}).setdefault(
-                    "400", {"description": "Bad Request"})
-            for status, response in operation.get("responses", {}).items():
-                if not status.isdigit() or int(status) < 400:
-                    continue
-                response["content"] = {problems.PROBLEM_JSON: {
-                    "schema": {"$ref": "#/components/schemas/Problem"}}}
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for unused in ("HTTPValidationError", "ValidationError"):
-        components.pop(unused, None)
-    app.openapi_schema = schema
-    return schema
 
 
 def build_app() -> FastAPI:

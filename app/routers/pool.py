@@ -11,7 +11,13 @@ from app.routers.deps import Caller, Cursor, Limit, UoW, allow
 from app.routers.problems import responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.customers import ContactRead, CustomerRead, Grade
-from app.routers.schemas.funnel import AllocateRequest, AllocationRead, PoolItem, RecycleRead, RecycleRequest
+from app.routers.schemas.funnel import (
+    AllocateRequest,
+    PoolAllocationRead,
+    PoolItem,
+    RecycleRead,
+    RecycleRequest,
+)
 from app.services import pool as pool_service
 
 router = APIRouter(prefix="/pool", tags=["pool"])
@@ -34,16 +40,16 @@ async def list_pool(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit
         for v in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/allocate", operation_id="pool_allocate", response_model=AllocationRead,
+@router.post("/allocate", operation_id="pool_allocate", response_model=PoolAllocationRead,
              responses=responses(401, 403, 404, 422))
-async def allocate(body: AllocateRequest, actor: Allocator, uow: UoW) -> AllocationRead:
+async def allocate(body: AllocateRequest, actor: Allocator, uow: UoW) -> PoolAllocationRead:
     """Allocate pool customers: manual, round robin, or the fat-man principle (grade A first to
     the best sellers with free capacity). `dry_run` answers the plan with a reason per line."""
     result = await pool_service.allocate(
         uow, actor, strategy=body.strategy, customer_ids=body.customer_ids,
         assignments=[(a.customer_id, a.owner_id) for a in body.assignments], user_ids=body.user_ids,
         by_team=body.by_team, dry_run=body.dry_run, limit=body.limit)
-    return AllocationRead.model_validate(result)
+    return PoolAllocationRead.model_validate(result)
 
 
 @router.post("/recycle", operation_id="pool_recycle", response_model=RecycleRead,

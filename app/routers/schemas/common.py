@@ -69,15 +69,23 @@ def _money(value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
-# Money travels as a decimal string with two places ("12500.00"); numbers are accepted too.
+# Money travels as a decimal string with two places ("12500.00"). The schema says string in
+# requests and responses alike, so generated clients never turn an amount into a float; a JSON
+# number is still read, for the clients that send one today.
+MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
 Money = Annotated[
     Decimal,
     BeforeValidator(_money),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["12500.00"]},
-                   mode="serialization"),
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^-?\d+(\.\d{1,2})?$"},
-                              {"type": "number"}], "examples": ["12500.00"]}, mode="validation"),
+    WithJsonSchema({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN,
+                    "examples": ["12500.00"]}),
+]
+# Any other exact number (rates, factors, thresholds, days) travels as a decimal string too.
+DECIMAL_PATTERN = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
+DecimalString = Annotated[
+    Decimal,
+    WithJsonSchema({"type": "string", "format": "decimal", "pattern": DECIMAL_PATTERN,
+                    "examples": ["0.25"]}),
 ]
 PositiveMoney = Annotated[Money, Field(gt=0)]
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
 from app.domain.credit import AgingBucket
-from app.routers.schemas.common import Money, PatchSchema, Schema
+from app.routers.schemas.common import DecimalString, Money, PatchSchema, Schema
 
 NonNegativeMoney = Annotated[Money, Field(ge=0)]
-Rate = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
+Rate = Annotated[DecimalString, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Role = Literal["manager", "finance", "director"]
@@ -33,10 +32,10 @@ class SuggestedLimitRead(Schema):
     amount: Money
     reasoning: list[str] = Field(description="Each step of the calculation, with its figures")
     grade: str | None
-    grade_factor: Decimal
+    grade_factor: DecimalString
     average_monthly_billed: Money
     payment_terms_days: int
-    repayment_rate: Decimal | None = Field(description="Paid / billed over the 12 months; "
+    repayment_rate: DecimalString | None = Field(description="Paid / billed over the 12 months; "
                                            "null when nothing was billed")
 
 
@@ -172,13 +171,13 @@ class ProvisionLineRead(Schema):
     bucket: AgingBucket
     label: str
     outstanding: Money
-    rate: Decimal
+    rate: DecimalString
     provision: Money
 
 
 class WrittenOffRead(Schema):
     amount: Money
-    rate: Decimal
+    rate: DecimalString
     provision: Money
 
 
@@ -222,12 +221,12 @@ class CreditSettings(Schema):
     finance_limit_max: NonNegativeMoney = Field(description="Finance approves up to this; "
                                                 "directors above")
     hold_after_overdue_days: int = Field(ge=0, le=3650)
-    warn_ratio: Decimal = Field(gt=0, le=1, max_digits=6, decimal_places=4)
+    warn_ratio: DecimalString = Field(gt=0, le=1, max_digits=6, decimal_places=4)
     default_payment_terms_days: int = Field(ge=0, le=3650)
     default_credit_limit: NonNegativeMoney = Field(description="The limit a customer starts with")
     min_repayment_rate: Rate = Field(description="Below it the suggested limit is 0")
     provision_rates: BucketRates
     collection_actions: BucketActionSettings
-    grade_factors: Annotated[dict[GradeCode, Annotated[Decimal, Field(ge=0, le=100)]],
+    grade_factors: Annotated[dict[GradeCode, Annotated[DecimalString, Field(ge=0, le=100)]],
                              Field(min_length=1, max_length=26)]
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
 from app.domain.funnel import AbandonReason, Stage
-from app.routers.schemas.common import PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import DecimalString, PositiveMoney, Schema, UtcDateTime
 from app.routers.schemas.customers import ContactRead, CustomerRead, Grade
 
 Note = Annotated[str, StringConstraints(max_length=2000)]
@@ -50,7 +49,7 @@ class TransitionRead(Schema):
     note: str | None
     owner_id: uuid.UUID | None
     team_id: uuid.UUID | None
-    days_in_from_stage: Decimal | None = Field(description="Days spent in the previous stage")
+    days_in_from_stage: DecimalString | None = Field(description="Days spent in the previous stage")
     skipped: list[Stage]
     out_of_funnel: bool
     director_override: bool
@@ -92,7 +91,7 @@ class AllocateRequest(Schema):
     limit: int = Field(default=500, ge=1, le=500)
 
 
-class AllocationItem(Schema):
+class PoolAssignmentRead(Schema):
     customer_id: uuid.UUID
     owner_id: uuid.UUID
     team_id: uuid.UUID | None
@@ -100,16 +99,16 @@ class AllocationItem(Schema):
     applied: bool
 
 
-class SkippedItem(Schema):
+class PoolSkippedRead(Schema):
     customer_id: uuid.UUID
     reason: str
 
 
-class AllocationRead(Schema):
+class PoolAllocationRead(Schema):
     strategy: str
     dry_run: bool
-    assignments: list[AllocationItem]
-    unassigned: list[SkippedItem]
+    assignments: list[PoolAssignmentRead]
+    unassigned: list[PoolSkippedRead]
 
 
 class RecycleRequest(Schema):
@@ -174,13 +173,13 @@ class Worklist(Schema):
 class IdealStepDoc(Schema):
     from_stage: Stage
     to_stage: Stage
-    ideal_days: Decimal = Field(gt=0)
-    ideal_conversion: Decimal | None = Field(default=None, ge=0, le=1)
+    ideal_days: DecimalString = Field(gt=0)
+    ideal_conversion: DecimalString | None = Field(default=None, ge=0, le=1)
     ideal_holding_per_rep: int | None = Field(default=None, ge=0)
 
 
 class FunnelSettings(Schema):
-    stall_factor: Decimal = Field(ge=1)
+    stall_factor: DecimalString = Field(ge=1)
     steps: Annotated[list[IdealStepDoc], Field(min_length=6, max_length=6)]
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
 

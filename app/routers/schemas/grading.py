@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from app.routers.schemas.common import Schema
+from app.routers.schemas.common import DecimalString, Schema
 from app.routers.schemas.customers import Grade
 
 
@@ -60,7 +59,7 @@ class BatchRead(Schema):
     as_of: dt.datetime
 
 
-Thresholds = Annotated[list[Decimal], Field(min_length=4, max_length=4)]
+Thresholds = Annotated[list[DecimalString], Field(min_length=4, max_length=4)]
 
 
 class GradingSettings(Schema):
