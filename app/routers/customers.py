@@ -213,10 +213,14 @@ async def merge_customer(customer_id: uuid.UUID, body: MergeRequest, actor: Stew
 
 
 @router.get("/{customer_id}/contacts", operation_id="contacts_list",
-            response_model=list[ContactRead], responses=responses(401, 404, 422))
-async def list_contacts(customer_id: uuid.UUID, actor: Caller, uow: UoW) -> list[ContactRead]:
-    contacts = await contacts_service.list_contacts(uow, actor, customer_id=customer_id)
-    return [ContactRead.model_validate(c) for c in contacts]
+            response_model=Page[ContactRead], responses=responses(400, 401, 404, 422))
+async def list_contacts(customer_id: uuid.UUID, actor: Caller, uow: UoW, cursor: Cursor = None,
+                        limit: Limit = 50) -> Page[ContactRead]:
+    """The customer's contacts, the primary one first. Reps see a pool customer's details masked."""
+    page = await contacts_service.list_contacts(uow, actor, customer_id=customer_id, cursor=cursor,
+                                                limit=limit)
+    return Page[ContactRead](items=[ContactRead.model_validate(c) for c in page.items],
+                             next_cursor=page.next_cursor)
 
 
 @router.post("/{customer_id}/contacts", operation_id="contacts_create", response_model=ContactRead,

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.db.base import utcnow
 from app.db.models import Contact, Customer
+from app.db.repositories.pagination import DEFAULT_LIMIT, Page
 from app.db.uow import UnitOfWork
 from app.domain.errors import InvalidInput
 from app.domain.roles import Principal, masks_contact_details
@@ -33,12 +34,14 @@ async def _refresh_completeness(uow: UnitOfWork, customer: Customer) -> None:
     customer.completeness = completeness_of(customer, await uow.contacts.for_customer(customer.id))
 
 
-async def list_contacts(uow: UnitOfWork, actor: Principal, *,
-                        customer_id: uuid.UUID) -> list[ContactView]:
+async def list_contacts(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
+                        cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> Page[ContactView]:
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
         masked = masks_contact_details(actor, owner_id=customer.owner_id)
-        return [contact_view(c, masked=masked) for c in await uow.contacts.for_customer(customer.id)]
+        page = await uow.contacts.page_for_customer(customer.id, cursor=cursor, limit=limit)
+        return Page(items=[contact_view(c, masked=masked) for c in page.items],
+                    next_cursor=page.next_cursor)
 
 
 async def create_contact(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,

@@ -11,6 +11,7 @@ from tests.support.builders import (
     assert_problem,
     make_customer,
     make_sales_org,
+    walk_pages,
 )
 
 CUSTOMERS = "/api/v1/customers"
@@ -37,7 +38,9 @@ async def customer_view(client, user, customer_id) -> dict:
 async def contact_list(client, user, customer_id) -> list[dict]:
     response = await client.get(contacts_url(customer_id), headers=access_headers(user))
     assert response.status_code == 200, response.text
-    return response.json()
+    page = response.json()
+    assert page["next_cursor"] is None
+    return page["items"]
 
 
 async def search(client, user, q) -> list[str]:
@@ -114,6 +117,25 @@ class TestListContacts:
             {"name": "甲"}, {"name": "乙", "is_primary": True}, {"name": "丙"}])
         names = [c["name"] for c in await contact_list(client, org.rep, customer.id)]
         assert names[0] == "乙" and sorted(names[1:]) == ["丙", "甲"]
+
+    async def test_pages_follow_the_same_order(self, client, org, uow_factory):
+        customer = await make_customer(uow_factory, owner=org.rep, contacts=[
+            {"name": f"联系人{i}", "is_primary": i == 3} for i in range(5)])
+        headers = access_headers(org.rep)
+        whole = await contact_list(client, org.rep, customer.id)
+        first = await client.get(contacts_url(customer.id), headers=headers, params={"limit": 2})
+        assert first.status_code == 200, first.text
+        assert [c["name"] for c in first.json()["items"]] == [c["name"] for c in whole[:2]]
+        assert first.json()["next_cursor"] is not None
+        walked = await walk_pages(client, contacts_url(customer.id), headers, limit=2)
+        assert [c["id"] for c in walked] == [c["id"] for c in whole]
+        assert walked[0]["name"] == "联系人3" and len(walked) == 5
+
+    async def test_bad_cursor(self, client, org, uow_factory):
+        customer = await make_customer(uow_factory, owner=org.rep, contacts=[{"name": "甲"}])
+        assert_problem(await client.get(contacts_url(customer.id), headers=access_headers(org.rep),
+                                        params={"cursor": "not-a-cursor"}),
+                       400, "pagination.invalid_cursor")
 
 
 class TestCreateContact:

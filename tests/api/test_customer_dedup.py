@@ -238,7 +238,7 @@ class TestMergeCustomers:
         assert merged["owner_id"] == str(org.rep.id)
 
         contacts = await client.get(url(survivor["id"], "/contacts"), headers=access_headers(org.rep))
-        moved = next(c for c in contacts.json() if c["name"] == "搬走")
+        moved = next(c for c in contacts.json()["items"] if c["name"] == "搬走")
         assert moved["customer_id"] == survivor["id"] and moved["masked"] is False
         assert moved["phones"] == ["+8613900139000"]
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     and_,
     any_,
+    case,
     exists,
     func,
     literal,
@@ -400,12 +401,25 @@ class CustomerRepository:
         return list((await self.session.scalars(stmt.limit(limit))).all())
 
 
+# 0 for the primary contact, 1 for the others: one ascending key that puts the primary first.
+_NOT_PRIMARY = case((Contact.is_primary, 0), else_=1)
+
+
 class ContactRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def for_customer(self, customer_id: uuid.UUID) -> list[Contact]:
         return await self.for_customers([customer_id])
+
+    async def page_for_customer(self, customer_id: uuid.UUID, *, cursor: str | None,
+                                limit: int) -> Page[Contact]:
+        """One page of a customer's contacts: the primary one first, then oldest first."""
+        stmt = select(Contact).where(Contact.customer_id == customer_id, Contact.deleted_at.is_(None))
+        return await paginate(self.session, stmt, sort="primary,created_at",
+                              keys=[_NOT_PRIMARY, Contact.created_at, Contact.id],
+                              key_of=lambda c: [0 if c.is_primary else 1, c.created_at, c.id],
+                              cursor=cursor, limit=limit)
 
     async def for_customers(self, customer_ids: Sequence[uuid.UUID]) -> list[Contact]:
         if not customer_ids:
