@@ -13,7 +13,7 @@ from app.routers.deps import Caller, Cursor, UoW, allow
 from app.routers.problems import responses
 from app.routers.schemas.customers import ContactRead, CustomerRead, activity_read
 from app.routers.schemas.sync import (
-    SyncChangeOut,
+    CHANGE_OUT,
     SyncPullResponse,
     SyncPushRequest,
     SyncPushResponse,
@@ -69,7 +69,7 @@ async def pull_changes(actor: Caller, uow: UoW, cursor: Cursor = None,
     Without a cursor: a full snapshot (`reset: true`). Page until `has_more` is false."""
     page = await sync_service.pull(uow, actor, cursor=cursor, limit=limit)
     return SyncPullResponse(
-        changes=[SyncChangeOut(entity=c.entity, op=c.op, id=c.id, version=c.version,  # type: ignore[arg-type]
-                               data=None if c.record is None else _data(c.entity, c.record))
+        changes=[CHANGE_OUT[c.entity](entity=c.entity, op=c.op, id=c.id, version=c.version,  # type: ignore[call-arg, arg-type]
+                                      data=None if c.record is None else _data(c.entity, c.record))
                  for c in page.changes],
         next_cursor=page.next_cursor, has_more=page.has_more, reset=page.reset)

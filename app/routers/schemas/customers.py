@@ -7,7 +7,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, WithJsonSchema
 
 from app.domain.customers import Source
 from app.domain.funnel import Stage
@@ -179,6 +179,12 @@ class MergeRequest(Schema):
     duplicate_id: uuid.UUID
 
 
+# One field's change in the history: its old and its new value (any JSON value, null for none).
+FieldChange = Annotated[list[Any], WithJsonSchema({
+    "type": "array", "minItems": 2, "maxItems": 2, "items": {},
+    "description": "[old, new]", "examples": [[None, "13800138000"]]})]
+
+
 class HistoryRead(Schema):
     id: uuid.UUID
     customer_id: uuid.UUID
@@ -187,7 +193,7 @@ class HistoryRead(Schema):
     action: str
     entity: str
     entity_id: uuid.UUID | None
-    changes: dict[str, Any]
+    changes: dict[str, FieldChange] = Field(description="Per field: [old value, new value]")
 
 
 class ActivityType(StrEnum):

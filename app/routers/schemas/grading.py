@@ -19,6 +19,17 @@ class FactorRead(Schema):
     band: str
 
 
+class GradingInputsRead(Schema):
+    """The trading facts a scorecard was computed from (amounts in CNY)."""
+
+    signed_amount: DecimalString
+    billed: DecimalString
+    paid: DecimalString
+    outstanding_at_period_end: DecimalString
+    first_trading_date: dt.date | None
+    as_of: dt.date
+
+
 class GradingRead(Schema):
     id: uuid.UUID
     at: dt.datetime
@@ -28,7 +39,7 @@ class GradingRead(Schema):
     change: Literal["up", "down", "same", "new"]
     total: int | None
     factors: list[FactorRead]
-    inputs: dict[str, Any]
+    inputs: GradingInputsRead
     reasons: list[str]
     policy_version: int
     actor_id: uuid.UUID | None

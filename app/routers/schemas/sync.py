@@ -32,6 +32,13 @@ def _documented(schema: dict[str, Any]) -> Any:
     return WithJsonSchema(schema)
 
 
+def _record(*models: str, description: str) -> Any:
+    # The record travels as the dict its own GET answers (so ``exclude_none`` on the route
+    # leaves its nulls alone); the schema names that model.
+    return WithJsonSchema({"anyOf": [*({"$ref": f"#/components/schemas/{m}"} for m in models),
+                                     {"type": "null"}], "description": description})
+
+
 class SyncChangeIn(BaseModel):
     """One offline change. `data` holds the record's fields (as a pull delivers them; the
     read-only ones are ignored): all of them to create, the changed ones to update."""
@@ -163,7 +170,9 @@ class SyncPushResult(BaseModel):
     status: Literal["applied", "conflict", "rejected"]
     version: int | None = Field(default=None, description="applied: the record's version now; "
                                 "conflict: the server's version")
-    server: dict[str, Any] | None = Field(default=None, description="conflict: the server's copy")
+    server: Annotated[dict[str, Any] | None, _record(
+        "ActivityRead", "TaskRead", description="conflict: the server's copy, as its GET answers it "
+        "(an activity or a task, as the change was)")] = None
     code: str | None = Field(default=None, description="rejected: why, as a stable code")
     detail: str | None = None
     errors: list[ValidationItem] | None = Field(default=None, description="rejected: the problems")
@@ -178,15 +187,44 @@ class SyncPushResponse(BaseModel):
 # ------------------------------------------------------------------------------------------
 
 
-class SyncChangeOut(BaseModel):
-    entity: Literal["customer", "contact", "activity", "task"]
+class _ChangeOut(BaseModel):
     op: Literal["upsert", "delete", "scope_exit"] = Field(
         description="scope_exit: the record (for a customer: with its contacts, activities and tasks) "
         "left the caller's scope; drop it")
     id: uuid.UUID
     version: int | None = None
-    data: dict[str, Any] | None = Field(default=None, description="upsert: the record as its own GET "
-                                        "answers it")
+
+
+_UPSERT_DATA = "upsert: the record as its own GET answers it"
+
+
+class CustomerChangeOut(_ChangeOut):
+    entity: Literal["customer"]
+    data: Annotated[dict[str, Any] | None, _record("CustomerRead", description=_UPSERT_DATA)] = None
+
+
+class ContactChangeOut(_ChangeOut):
+    entity: Literal["contact"]
+    data: Annotated[dict[str, Any] | None, _record("ContactRead", description=_UPSERT_DATA)] = None
+
+
+class ActivityChangeOut(_ChangeOut):
+    entity: Literal["activity"]
+    data: Annotated[dict[str, Any] | None, _record("ActivityRead", description=_UPSERT_DATA)] = None
+
+
+class TaskChangeOut(_ChangeOut):
+    entity: Literal["task"]
+    data: Annotated[dict[str, Any] | None, _record("TaskRead", description=_UPSERT_DATA)] = None
+
+
+# One pulled change; `entity` says which record `data` is.
+SyncChangeOut = Annotated[CustomerChangeOut | ContactChangeOut | ActivityChangeOut | TaskChangeOut,
+                          Field(discriminator="entity")]
+CHANGE_OUT: dict[str, type[_ChangeOut]] = {
+    "customer": CustomerChangeOut, "contact": ContactChangeOut, "activity": ActivityChangeOut,
+    "task": TaskChangeOut,
+}
 
 
 class SyncPullResponse(BaseModel):
