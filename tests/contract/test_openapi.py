@@ -69,3 +69,30 @@ def test_error_responses_are_problem_json(method: str, path: str,
             assert list(content) == [PROBLEM_JSON], (
                 f"{method} {path} {status}: error content is {list(content)}, not [{PROBLEM_JSON}]"
             )
+
+
+EXAMPLES = [
+    (f"{method} {path} {where}", content["example"], content["schema"])
+    for method, path, operation in OPERATIONS
+    for where, content in [
+        ("request", operation.get("requestBody", {}).get("content", {}).get("application/json", {})),
+        *((f"response {status}", response.get("content", {}).get("application/json", {}))
+          for status, response in operation.get("responses", {}).items()),
+    ]
+    if "example" in content
+]
+
+
+def test_main_operations_have_examples() -> None:
+    described = {name.split(" ")[1] for name, _, _ in EXAMPLES}
+    assert {"/api/v1/customers", "/api/v1/contracts", "/api/v1/contracts/{contract_id}/sign",
+            "/api/v1/customers/{customer_id}/contacts"} <= described, described
+
+
+@pytest.mark.parametrize(("where", "example", "schema"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_example_matches_its_schema(where: str, example: Any, schema: dict[str, Any]) -> None:
+    import jsonschema_rs
+
+    resolvable = {**schema, "components": SCHEMA["components"]}
+    errors = [str(e) for e in jsonschema_rs.Draft202012Validator(resolvable).iter_errors(example)]
+    assert not errors, f"{where}: the example does not match the schema: {errors[:3]}"
