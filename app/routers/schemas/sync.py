@@ -9,10 +9,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
+    TypeAdapter,
     ValidationError,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.domain.sync import MAX_PUSH_CHANGES, PUSH_OPS, PUSHABLE
 from app.domain.tasks import TaskStatus
@@ -26,12 +30,6 @@ from app.services.sync import PushItem
 # ------------------------------------------------------------------------------------------
 
 
-def _documented(schema: dict[str, Any]) -> Any:
-    # Each change is checked on its own (a bad one is rejected, the others still apply), so
-    # the body accepts any value here and documents what is expected.
-    return WithJsonSchema(schema)
-
-
 def _record(*models: str, description: str) -> Any:
     # The record travels as the dict its own GET answers (so ``exclude_none`` on the route
     # leaves its nulls alone); the schema names that model.
@@ -40,21 +38,22 @@ def _record(*models: str, description: str) -> Any:
 
 
 class SyncChangeIn(BaseModel):
-    """One offline change. `data` holds the record's fields (as a pull delivers them; the
-    read-only ones are ignored): all of them to create, the changed ones to update."""
+    """One offline change, as the body carries it. Each change is checked on its own (a bad one
+    is rejected, the others still apply), so anything is read here; the schema documents what
+    is expected: ``ActivityChangeIn`` or ``TaskChangeIn``, told apart by ``entity``."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["entity", "op", "id"],
-                                                                "additionalProperties": False})
+    model_config = ConfigDict(extra="allow")
 
-    entity: Annotated[Any, _documented({"type": "string", "enum": list(PUSHABLE)})] = None
-    op: Annotated[Any, _documented({"type": "string", "enum": list(PUSH_OPS)})] = None
-    id: Annotated[Any, _documented({"type": "string", "format": "uuid",
-                                    "description": "The record's id (client-generated on create)"})] = None
-    base_version: Annotated[Any, _documented({
-        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}],
-        "description": "The version the device edited; null or 0 to create"})] = None
-    data: Annotated[Any, _documented({"anyOf": [{"type": "object"}, {"type": "null"}],
-                                      "description": "The fields (upsert); ignored on delete"})] = None
+    entity: Any = None
+    op: Any = None
+    id: Any = None
+    base_version: Any = None
+    data: Any = None
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(TypeAdapter(DocumentedChange).core_schema)
 
 
 class SyncPushRequest(Schema):
@@ -69,12 +68,20 @@ _READ_ONLY = frozenset({"id", "version", "created_by", "created_at", "updated_at
                         "completed_at", "source"})
 
 
+def _ignored(schema: dict[str, Any]) -> Any:
+    return Annotated[Any, WithJsonSchema({**schema, "description": "Read-only: ignored"})]
+
+
+_Timestamp = _ignored({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]})
+_UserId = _ignored({"anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}]})
+
+
 class _ReadOnlyFields(PatchSchema):
-    id: Any = None
-    version: Any = None
-    created_by: Any = None
-    created_at: Any = None
-    updated_at: Any = None
+    id: _ignored({"type": "string", "format": "uuid"}) = None  # type: ignore[valid-type]
+    version: _ignored({"type": "integer"}) = None  # type: ignore[valid-type]
+    created_by: _UserId = None  # type: ignore[valid-type]
+    created_at: _Timestamp = None  # type: ignore[valid-type]
+    updated_at: _Timestamp = None  # type: ignore[valid-type]
 
 
 class ActivitySyncData(_ReadOnlyFields):
@@ -91,7 +98,7 @@ class ActivitySyncData(_ReadOnlyFields):
     next_follow_up_at: UtcDateTime | None = None
     location: Location | None = None
     device_id: Text100 | None = None
-    received_at: Any = None
+    received_at: _Timestamp = None  # type: ignore[valid-type]
 
 
 class TaskSyncData(_ReadOnlyFields):
@@ -104,9 +111,34 @@ class TaskSyncData(_ReadOnlyFields):
     assignee_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None
     activity_id: uuid.UUID | None = None
-    completed_at: Any = None
-    source: Any = None
+    completed_at: _Timestamp = None  # type: ignore[valid-type]
+    source: _ignored({"type": "string"}) = None  # type: ignore[valid-type]
 
+
+class _ChangeInFields(Schema):
+    op: Literal[PUSH_OPS]  # type: ignore[valid-type]
+    id: uuid.UUID = Field(description="The record's id (client-generated on create)")
+    base_version: int | None = Field(default=None, ge=0, description="The version the device "
+                                     "edited; null or 0 to create")
+
+
+class ActivityChangeIn(_ChangeInFields):
+    """A change to an activity: `data` holds its fields (read-only ones are ignored): all of
+    them to create, the changed ones to update; ignored on delete."""
+
+    entity: Literal["activity"]
+    data: ActivitySyncData | None = None
+
+
+class TaskChangeIn(_ChangeInFields):
+    """A change to a task: `data` as for an activity."""
+
+    entity: Literal["task"]
+    data: TaskSyncData | None = None
+
+
+# What a pushed change should be (the schema of ``SyncChangeIn``).
+DocumentedChange = Annotated[ActivityChangeIn | TaskChangeIn, Field(discriminator="entity")]
 
 _DATA_SCHEMAS: dict[str, type[PatchSchema]] = {"activity": ActivitySyncData, "task": TaskSyncData}
 
