@@ -82,11 +82,8 @@ Money = Annotated[
 ]
 # Any other exact number (rates, factors, thresholds, days) travels as a decimal string too.
 DECIMAL_PATTERN = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
-DecimalString = Annotated[
-    Decimal,
-    WithJsonSchema({"type": "string", "format": "decimal", "pattern": DECIMAL_PATTERN,
-                    "examples": ["0.25"]}),
-]
+DECIMAL_SCHEMA = {"type": "string", "format": "decimal", "pattern": DECIMAL_PATTERN, "examples": ["0.25"]}
+DecimalString = Annotated[Decimal, WithJsonSchema(DECIMAL_SCHEMA)]
 PositiveMoney = Annotated[Money, Field(gt=0)]
 
 

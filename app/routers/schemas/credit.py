@@ -7,10 +7,10 @@ import datetime as dt
 import uuid
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, WithJsonSchema
 
 from app.domain.credit import AgingBucket
-from app.routers.schemas.common import DecimalString, Money, PatchSchema, Schema
+from app.routers.schemas.common import DECIMAL_SCHEMA, DecimalString, Money, PatchSchema, Schema
 
 NonNegativeMoney = Annotated[Money, Field(ge=0)]
 Rate = Annotated[DecimalString, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -214,6 +214,12 @@ class BucketActionSettings(Schema):
 
 
 GradeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
+# Said with additionalProperties (not patternProperties), which client generators understand.
+GRADE_FACTORS_SCHEMA = {
+    "type": "object", "propertyNames": {"pattern": r"^[A-Z]$"}, "minProperties": 1, "maxProperties": 26,
+    "additionalProperties": {**DECIMAL_SCHEMA, "description": "0 to 100", "examples": ["1.2"]},
+    "description": "The suggested-limit factor per grade", "examples": [{"A": "1.5", "B": "1.0", "C": "0.5"}],
+}
 
 
 class CreditSettings(Schema):
@@ -228,5 +234,5 @@ class CreditSettings(Schema):
     provision_rates: BucketRates
     collection_actions: BucketActionSettings
     grade_factors: Annotated[dict[GradeCode, Annotated[DecimalString, Field(ge=0, le=100)]],
-                             Field(min_length=1, max_length=26)]
+                             Field(min_length=1, max_length=26), WithJsonSchema(GRADE_FACTORS_SCHEMA)]
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
