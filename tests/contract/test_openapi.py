@@ -96,3 +96,47 @@ def test_example_matches_its_schema(where: str, example: Any, schema: dict[str, 
     resolvable = {**schema, "components": SCHEMA["components"]}
     errors = [str(e) for e in jsonschema_rs.Draft202012Validator(resolvable).iter_errors(example)]
     assert not errors, f"{where}: the example does not match the schema: {errors[:3]}"
+
+
+def _parameter_names(operation: dict[str, Any]) -> set[str]:
+    names = set()
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            parameter = SCHEMA["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[-1]]
+        names.add(parameter["name"])
+    return names
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
+def test_headers_are_declared(method: str, path: str, operation: dict[str, Any]) -> None:
+    names = _parameter_names(operation)
+    responses = operation["responses"]
+    if method == "POST" and not path.startswith("/api/v1/auth/"):
+        assert "Idempotency-Key" in names, f"{method} {path}: Idempotency-Key not declared"
+        assert all("Idempotent-Replayed" in r.get("headers", {})
+                   for s, r in responses.items() if s.startswith("2"))
+    if method in ("PATCH", "PUT"):
+        assert "If-Match" in names, f"{method} {path}: If-Match not declared"
+    assert all("X-Request-ID" in r.get("headers", {}) for r in responses.values())
+    for status in ("429", "503"):
+        if status in responses:
+            assert "Retry-After" in responses[status]["headers"]
+    if path != "/healthz":
+        assert "503" in responses, f"{method} {path}: 503 (database down) not declared"
+
+
+def test_no_leaked_or_split_schema_names() -> None:
+    names = list(SCHEMA["components"]["schemas"])
+    bad = [n for n in names if re.search(r"-Input$|-Output$|__|^Page_|^Body_", n)]
+    assert not bad, bad
+    titles = Counter(schema.get("title", name) for name, schema in SCHEMA["components"]["schemas"].items())
+    assert not [t for t, n in titles.items() if n > 1], "schemas share a title (clients drop one)"
+
+
+def test_money_in_requests_is_a_decimal_string() -> None:
+    for name in ("ContractCreate", "PaymentCreate", "CreditLimitRequestCreate", "CustomerCreate"):
+        properties = SCHEMA["components"]["schemas"][name]["properties"]
+        amount = properties.get("amount") or properties.get("requested_limit") or properties["target_amount"]
+        variants = amount.get("anyOf", [amount])
+        assert all(v.get("type") in ("string", "null") for v in variants), (name, amount)
+        assert any(v.get("format") == "decimal" for v in variants), (name, amount)
