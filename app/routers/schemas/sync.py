@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -14,6 +14,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
+    create_model,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -227,36 +228,22 @@ class _ChangeOut(BaseModel):
     version: int | None = None
 
 
-_UPSERT_DATA = "upsert: the record as its own GET answers it"
+def _change_out(entity: str, read_model: str) -> type[_ChangeOut]:
+    """``CustomerChangeOut`` and its kind: a pulled change of one entity, `data` its GET model."""
+    data = Annotated[dict[str, Any] | None,
+                     _record(read_model, description="upsert: the record as its own GET answers it")]
+    return create_model(f"{entity.title()}ChangeOut", __base__=_ChangeOut,  # type: ignore[call-overload, no-any-return]
+                        entity=(Literal[entity], ...), data=(data, None))
 
 
-class CustomerChangeOut(_ChangeOut):
-    entity: Literal["customer"]
-    data: Annotated[dict[str, Any] | None, _record("CustomerRead", description=_UPSERT_DATA)] = None
-
-
-class ContactChangeOut(_ChangeOut):
-    entity: Literal["contact"]
-    data: Annotated[dict[str, Any] | None, _record("ContactRead", description=_UPSERT_DATA)] = None
-
-
-class ActivityChangeOut(_ChangeOut):
-    entity: Literal["activity"]
-    data: Annotated[dict[str, Any] | None, _record("ActivityRead", description=_UPSERT_DATA)] = None
-
-
-class TaskChangeOut(_ChangeOut):
-    entity: Literal["task"]
-    data: Annotated[dict[str, Any] | None, _record("TaskRead", description=_UPSERT_DATA)] = None
-
-
-# One pulled change; `entity` says which record `data` is.
-SyncChangeOut = Annotated[CustomerChangeOut | ContactChangeOut | ActivityChangeOut | TaskChangeOut,
-                          Field(discriminator="entity")]
 CHANGE_OUT: dict[str, type[_ChangeOut]] = {
-    "customer": CustomerChangeOut, "contact": ContactChangeOut, "activity": ActivityChangeOut,
-    "task": TaskChangeOut,
+    entity: _change_out(entity, model) for entity, model in (
+        ("customer", "CustomerRead"), ("contact", "ContactRead"), ("activity", "ActivityRead"),
+        ("task", "TaskRead"))
 }
+# One pulled change; `entity` says which record `data` is.
+SyncChangeOut = Annotated[Union[tuple(CHANGE_OUT.values())],  # type: ignore[valid-type]  # noqa: UP007
+                          Field(discriminator="entity")]
 
 
 class SyncPullResponse(BaseModel):
