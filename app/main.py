@@ -55,6 +55,8 @@ API-first sales CRM: customers, the sales funnel, the pool, credit and receivabl
   `Authorization: Bearer <access_token>`.
 * Errors are `application/problem+json` with a stable `code`.
 * Lists are cursor-paginated: pass `next_cursor` back as `?cursor=`.
+* Money and other decimals are strings (`"12500.00"`), in requests as in responses.
+* `If-Match` guards updates, `Idempotency-Key` makes a POST safe to retry.
 """
 
 
