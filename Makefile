@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_PASSWORD := demo-pass-2026
 
-.PHONY: help install run test test-pg lint openapi check bench clean
+.PHONY: help install run test test-pg lint openapi client check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ lint: install ## ruff and the import-layer contracts
 
 openapi: install ## regenerate openapi/openapi.json
 	$(BIN)/crm openapi
+
+client: install ## generate the Python client into build/client/crm_client (fails on any warning)
+	$(BIN)/python scripts/generate_client.py build/client/crm_client
 
 check: install ## fail if openapi/openapi.json or the migrations are behind the code
 	$(BIN)/crm openapi --check
