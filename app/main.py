@@ -39,7 +39,7 @@ from app.routers import (
 from app.routers import (
     sync as sync_router,
 )
-from app.routers.deps import current_principal
+from app.routers.deps import current_principal, text_rule
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.services import maintenance
 
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, *,
         static_url=DOCS_STATIC_URL,
         swagger_ui_parameters={"persistAuthorization": True},
         separate_input_output_schemas=False,
+        dependencies=[Depends(text_rule)],
     )
     app.state.settings = settings
     app.state.session_factory = session_factory

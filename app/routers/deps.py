@@ -6,14 +6,32 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
 from app.domain.errors import BadRequest, Forbidden, Unauthorized
 from app.domain.roles import Principal, Role
+from app.routers.schemas.common import text_fault
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def text_rule(request: Request) -> None:
+    """Query parameters and form fields (the login form) follow the text rule of bodies."""
+    sources: list[tuple[str, Any]] = [("query", request.query_params)]
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        sources.append(("body", await request.form()))  # parsed once; FastAPI reuses it
+    problems = [
+        {"loc": (where, key), "msg": fault, "type": "text_character"}
+        for where, values in sources
+        for key, value in values.multi_items()
+        if isinstance(value, str) and (fault := text_fault(key) or text_fault(value))
+    ]
+    if problems:
+        raise RequestValidationError(problems)
 
 
 def get_uow(request: Request) -> UnitOfWork:

@@ -87,10 +87,16 @@ def problem_response(*, status: int, code: str, detail: str, title: str | None =
 def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     # Drop "input" and "ctx": they can echo secrets (passwords) or unserialisable objects.
     return [
-        {"loc": [str(p) if not isinstance(p, int) else p for p in e.get("loc", ())],
+        {"loc": [str(p) if not isinstance(p, int) else p for p in error_loc(e)],
          "msg": str(e.get("msg", "")), "type": str(e.get("type", "value_error"))}
         for e in raw
     ]
+
+
+def error_loc(error: Any) -> list[Any]:
+    # The text rule checks a whole body at once and names the offending field in ctx.
+    path = (error.get("ctx") or {}).get("path") if error.get("type") == "text_character" else None
+    return [*error.get("loc", ()), *(path or ())]
 
 
 def render_domain_error(exc: errors.DomainError) -> JSONResponse:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -17,14 +18,91 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 CENT = Decimal("0.01")
 
 T = TypeVar("T")
 
 
+# ------------------------------------------------------------------------------------------
+# The one rule for text input
+# ------------------------------------------------------------------------------------------
+
+# Line breaks and tabs are fine in free text (notes); every other control character is not.
+_TEXT_CONTROLS_ALLOWED: Final = frozenset("\t\n\r")
+# Characters that reorder how text is displayed (bidi embeddings, overrides and isolates, and
+# the direction marks): in a name they can make "evil.exe" read as "exe.live".
+BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                 "\u2066\u2067\u2068\u2069")
+
+
+def text_fault(value: str, *, name: bool = False) -> str | None:
+    """Why ``value`` may not be stored as text, or None when it may.
+
+    No text holds NUL (PostgreSQL cannot store it), a lone surrogate (not encodable as
+    UTF-8) or a control character other than tab and line breaks; a name (``name=True``)
+    holds no control character at all and no bidi control either.
+    """
+    for ch in value:
+        if ch == "\x00":
+            return "must not contain a NUL character (U+0000)"
+        if "\ud800" <= ch <= "\udfff":
+            return f"must not contain a lone surrogate (U+{ord(ch):04X})"
+        if unicodedata.category(ch) == "Cc" and (name or ch not in _TEXT_CONTROLS_ALLOWED):
+            return f"must not contain the control character U+{ord(ch):04X}"
+        if name and ch in BIDI_CONTROLS:
+            return f"must not contain the bidi control character U+{ord(ch):04X}"
+    return None
+
+
+def _first_fault(data: Any, path: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str] | None:
+    if isinstance(data, str):
+        fault = text_fault(data)
+        return (path, fault) if fault else None
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list | tuple):
+        items = enumerate(data)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and (fault := text_fault(key)):
+            return (*path, key), f"the key {fault}"
+        if found := _first_fault(item, (*path, key)):
+            return found
+    return None
+
+
+def _name(value: str) -> str:
+    if fault := text_fault(value, name=True):
+        raise PydanticCustomError("text_name_character", fault)
+    return value
+
+
 class Schema(BaseModel):
+    """Every request and response body. A request body whose text (at any depth, including
+    free-form objects) breaks the text rule of ``text_fault`` is refused with a 422 naming
+    the field."""
+
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+    # Fields whose parts are validated one by one later (a sync push's changes).
+    text_checked_later: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_rule(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        checked = ({k: v for k, v in data.items() if k not in cls.text_checked_later}
+                   if cls.text_checked_later else data)
+        if found := _first_fault(checked, ()):
+            path, fault = found
+            where = ".".join(str(p) for p in path)
+            # ``path`` lets the error answer point at the field itself (problems.py).
+            raise PydanticCustomError("text_character", "{where}: {fault}",
+                                      {"where": where, "fault": fault, "path": list(path)})
+        return data
 
 
 class PatchSchema(Schema):
@@ -50,6 +128,11 @@ class Page(BaseModel, Generic[T]):
     @classmethod
     def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
         return f"{params[0].__name__}Page"
+
+
+# A single-line name (of a customer, contact, team, user, task...): no controls, no bidi tricks.
+# Put it after the length constraints: ``Annotated[str, StringConstraints(...), NameRule]``.
+NameRule: Final = AfterValidator(_name)
 
 
 def _money(value: Any) -> Decimal:

@@ -9,9 +9,10 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from app.domain.contracts import ContractStatus
-from app.routers.schemas.common import Money, PatchSchema, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import Money, NameRule, PatchSchema, PositiveMoney, Schema, UtcDateTime
 
-ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+                           NameRule]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Terms = Annotated[int, Field(ge=0, le=3650)]
 

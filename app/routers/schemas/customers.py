@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, WithJsonSchema
 
 from app.domain.customers import Source
 from app.domain.funnel import Stage
-from app.routers.schemas.common import PatchSchema, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import NameRule, PatchSchema, PositiveMoney, Schema, UtcDateTime
 
 Text100 = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
@@ -40,7 +40,7 @@ class SizeBand(StrEnum):
 
 
 class ContactIn(Schema):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100), NameRule]
     title: Text100 | None = None
     phones: Phones = []
     emails: Emails = []
@@ -52,7 +52,7 @@ class ContactIn(Schema):
 class ContactUpdate(PatchSchema):
     not_nullable = frozenset({"name", "phones", "emails", "is_primary"})
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100), NameRule] | None = None
     title: Text100 | None = None
     phones: Phones | None = None
     emails: Emails | None = None
@@ -92,7 +92,7 @@ class _CustomerFields(Schema):
 
 
 class CustomerCreate(_CustomerFields):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), NameRule]
     kind: CustomerKind = CustomerKind.company
     uscc: Annotated[str, StringConstraints(max_length=40)] | None = None
     source: Source | None = Field(default=None, description="Defaults to self_discovered for reps")
@@ -107,7 +107,7 @@ class CustomerCreate(_CustomerFields):
 class CustomerUpdate(PatchSchema):
     not_nullable = frozenset({"name", "kind", "source", "tags", "interests", "recommended_products"})
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), NameRule] | None = None
     kind: CustomerKind | None = None
     uscc: Annotated[str, StringConstraints(max_length=40)] | None = None
     industry: Text100 | None = None

@@ -9,12 +9,13 @@ from typing import Annotated
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from app.domain.roles import Role
-from app.routers.schemas.common import PatchSchema, Schema
+from app.routers.schemas.common import NameRule, PatchSchema, Schema
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64,
                                             pattern=r"^[A-Za-z0-9_.@-]+$")]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NameRule]
+FullName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), NameRule]
 
 
 class UserRead(Schema):
@@ -36,14 +37,14 @@ class UserCreate(Schema):
     password: Password
     role: Role
     team_id: uuid.UUID | None = None
-    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    full_name: FullName = ""
     email: EmailStr | None = None
 
 
 class UserUpdate(PatchSchema):
     not_nullable = frozenset({"full_name", "role", "password"})
 
-    full_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    full_name: FullName | None = None
     email: EmailStr | None = None
     role: Role | None = None
     team_id: uuid.UUID | None = None

@@ -21,8 +21,8 @@ from pydantic_core import CoreSchema
 
 from app.domain.sync import MAX_PUSH_CHANGES, PUSH_OPS, PUSHABLE
 from app.domain.tasks import TaskStatus
-from app.routers.problems import ValidationItem
-from app.routers.schemas.common import PatchSchema, Schema, UtcDateTime
+from app.routers.problems import ValidationItem, error_loc
+from app.routers.schemas.common import NameRule, PatchSchema, Schema, UtcDateTime
 from app.routers.schemas.customers import ActivityType, Location, Text100, Text200, activity_values
 from app.services.sync import PushItem
 
@@ -58,6 +58,8 @@ class SyncChangeIn(BaseModel):
 
 
 class SyncPushRequest(Schema):
+    text_checked_later: ClassVar[frozenset[str]] = frozenset({"changes"})  # per change
+
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="A stable id of the device (installation); re-sends are recognised per device")
     changes: list[SyncChangeIn] = Field(description=f"At most {MAX_PUSH_CHANGES}; a larger batch "
@@ -105,7 +107,7 @@ class ActivitySyncData(_ReadOnlyFields):
 class TaskSyncData(_ReadOnlyFields):
     not_nullable: ClassVar[frozenset[str]] = frozenset({"title", "due_at", "status", "assignee_id"})
 
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    title: Annotated[str, StringConstraints(min_length=1, max_length=200), NameRule] | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     due_at: UtcDateTime | None = None
     status: TaskStatus | None = None
@@ -184,7 +186,8 @@ def parse_change(change: SyncChangeIn) -> PushItem:
             try:
                 data = _DATA_SCHEMAS[change.entity].model_validate(change.data)
             except ValidationError as exc:
-                errors.extend(_error(["data", *e["loc"]], e["msg"], e["type"]) for e in exc.errors())
+                errors.extend(_error(["data", *error_loc(e)], e["msg"], e["type"])
+                              for e in exc.errors())
             else:
                 values = {k: v for k, v in data.model_dump(exclude_unset=True).items()
                           if k not in _READ_ONLY}

@@ -9,9 +9,9 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.domain.tasks import TaskSource, TaskStatus
-from app.routers.schemas.common import PatchSchema, Schema, UtcDateTime
+from app.routers.schemas.common import NameRule, PatchSchema, Schema, UtcDateTime
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200), NameRule]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 
 
