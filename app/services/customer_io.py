@@ -36,6 +36,12 @@ ImportMode = Literal["all_or_nothing", "partial"]
 ExportFormat = Literal["csv", "ndjson"]
 
 MAX_BYTES = 10 * 1024 * 1024
+# An XLSX is a zip of XML parts: a small upload can unpack to gigabytes. Every part's
+# declared size is checked before anything is unpacked (zipfile never inflates a part beyond
+# its declared size), so the parsing work is bounded whatever the upload holds.
+MAX_XLSX_PART_BYTES = 32 * 1024 * 1024
+MAX_XLSX_UNPACKED_BYTES = 64 * 1024 * 1024
+MAX_XLSX_PARTS = 1_000
 MAX_ROWS = 10_000
 # Blank lines are skipped but still read; a sheet padded with a million empty rows is refused.
 MAX_LINES = 5 * MAX_ROWS
@@ -268,10 +274,41 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+def _check_xlsx_package(content: bytes) -> None:
+    """Refuse, before openpyxl parses anything, a workbook that unpacks too large or whose
+    XML declares a DOCTYPE (entities could expand or reach out); defusedxml reads only each
+    part's prolog, never expanding an entity."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import iterparse
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as package:
+            parts = package.infolist()
+            if len(parts) > MAX_XLSX_PARTS:
+                raise _too_large(f"The workbook has more than {MAX_XLSX_PARTS} parts")
+            biggest = max((p.file_size for p in parts), default=0)
+            if biggest > MAX_XLSX_PART_BYTES or sum(p.file_size for p in parts) > MAX_XLSX_UNPACKED_BYTES:
+                raise _too_large(f"The workbook unpacks to more than {MAX_XLSX_UNPACKED_BYTES // 2**20} "
+                                 f"MB (or a part to more than {MAX_XLSX_PART_BYTES // 2**20} MB); split it")
+            for part in parts:
+                if not part.filename.endswith((".xml", ".rels")):
+                    continue
+                with package.open(part) as stream:
+                    # The first element ends the prolog, where a DOCTYPE would have to be.
+                    next(iter(iterparse(stream, events=("start",), forbid_dtd=True)), None)
+    except DefusedXmlException as exc:
+        raise _unreadable("The XLSX workbook declares a DOCTYPE or entities, which a workbook "
+                          "saved by Excel/WPS never does; it was not read") from exc
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError,
+            ValueError, SyntaxError) as exc:  # ParseError is a SyntaxError
+        raise _unreadable("The XLSX workbook cannot be opened; save it again from Excel/WPS") from exc
+
+
 def _read_xlsx(content: bytes) -> _Sheet:
     import openpyxl  # only imports pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_xlsx_package(content)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:

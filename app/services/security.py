@@ -23,9 +23,16 @@ def hash_password(password: str) -> str:
     return _passwords.hash(password)
 
 
+# No password we accept is longer (the schemas allow 128); passlib refuses more than 4096
+# bytes, and a UTF-8 character takes at most four.
+MAX_VERIFIED_PASSWORD_CHARS = 1024
+
+
 def verify_password(password: str, password_hash: str | None) -> bool:
-    if password_hash is None:
-        _passwords.verify(password, _DUMMY_HASH)
+    too_long = len(password) > MAX_VERIFIED_PASSWORD_CHARS
+    if password_hash is None or too_long:
+        # Hash anyway, so the answer takes as long as a real check.
+        _passwords.verify(password[:MAX_VERIFIED_PASSWORD_CHARS], _DUMMY_HASH)
         return False
     return _passwords.verify(password, password_hash)
 
@@ -62,7 +69,8 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
             role=str(claims.get("role", "")),
             expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
         )
-    except (JWTError, ValueError, KeyError, TypeError) as exc:
+    # OverflowError/OSError: a well-signed token whose exp is beyond any representable time.
+    except (JWTError, ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
         raise Unauthorized("The access token is invalid or expired", code="unauthorized") from exc
 
 
