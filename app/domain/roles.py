@@ -35,6 +35,9 @@ DATA_SCOPE: dict[Role, Scope] = {
     Role.integration: Scope.all,
 }
 
+# Roles that only read, whatever the route: every write answers 403 for them (SPEC §2).
+READ_ONLY_ROLES = frozenset({Role.integration})
+
 # Roles that may change customer master data (finance and integrations only read it).
 MASTER_DATA_WRITERS = frozenset({Role.admin, Role.director, Role.manager, Role.rep, Role.support})
 

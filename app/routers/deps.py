@@ -10,11 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 
 from app.domain.errors import BadRequest, Forbidden, Unauthorized
-from app.domain.roles import Principal, Role
+from app.domain.roles import READ_ONLY_ROLES, Principal, Role
 from app.routers.schemas.common import text_fault
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
 
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -49,6 +50,8 @@ async def current_principal(
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
     principal = await auth_service.principal_for_token(uow, token=token)
+    if principal.role in READ_ONLY_ROLES and request.method not in _READ_METHODS:
+        raise Forbidden(f"Your role ({principal.role}) only reads; it may not change anything")
     request.state.principal = principal
     return principal
 
