@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
-from app.domain.errors import Unauthorized
+from app.domain.errors import InvalidInput, Unauthorized
 
 ALGORITHM = "HS256"
 _passwords = CryptContext(schemes=["argon2"], deprecated="auto")
@@ -35,6 +35,26 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         _passwords.verify(password[:MAX_VERIFIED_PASSWORD_CHARS], _DUMMY_HASH)
         return False
     return _passwords.verify(password, password_hash)
+
+
+# zxcvbn's scale: 0 too guessable … 4 very unguessable. 3 resists an offline attack on a slow
+# hash; it refuses the 30,000 most common passwords (its list), keyboard walks, repeats,
+# dates, and variations of the username or name.
+MIN_PASSWORD_SCORE = 3
+_ZXCVBN_MAX_CHARS = 72  # zxcvbn refuses longer input; the first 72 characters decide anyway
+
+
+def check_password_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
+    """Refuse a guessable password (the schemas already require 8–128 characters)."""
+    from zxcvbn import zxcvbn  # its dictionaries take a moment to load: only when needed
+
+    result = zxcvbn(password[:_ZXCVBN_MAX_CHARS], user_inputs=[u for u in user_inputs if u])
+    if result["score"] < MIN_PASSWORD_SCORE:
+        hint = (result["feedback"].get("warning") or "It is too easy to guess").rstrip(".")
+        raise InvalidInput(f"The password is too weak: {hint}; use a longer phrase of unusual words",
+                           code="user.weak_password",
+                           errors=[{"loc": ["body", "password"], "msg": f"too weak: {hint}",
+                                    "type": "password_too_weak"}])
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ async def create_user(uow: UnitOfWork, actor: Principal, *, username: str, passw
         if await uow.users.get_by_username(username) is not None:
             raise Conflict("That username is taken", code="user.username_taken", username=username)
         await _require_team(uow, team_id)
+        security.check_password_policy(password, user_inputs=(username, full_name, email or ""))
         user = User(username=username, password_hash=security.hash_password(password),
                     role=role.value, team_id=team_id, full_name=full_name, email=email)
         uow.users.add(user)
@@ -54,6 +55,8 @@ async def update_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
         check_version(user, expected_version)
         changes = dict(changes)
         if "password" in changes:
+            security.check_password_policy(changes["password"], user_inputs=(
+                user.username, changes.get("full_name") or user.full_name, user.email or ""))
             changes["password_hash"] = security.hash_password(changes.pop("password"))
             await uow.refresh_tokens.revoke_all_for_user(user.id, utcnow())
         if "role" in changes and changes["role"] is not None:

@@ -170,6 +170,24 @@ DecimalString = Annotated[Decimal, WithJsonSchema(DECIMAL_SCHEMA)]
 PositiveMoney = Annotated[Money, Field(gt=0)]
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, int | float):
+        return True
+    try:
+        float(value)  # "0.5", "1700000000", "1e9", "nan"; never an ISO date
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _no_epoch_numbers(value: Any) -> Any:
+    # pydantic would read a number, or a string of digits, as seconds since 1970:
+    # "updated_since=0.5" must be a mistake, not 1970-01-01T00:00:00.5Z.
+    if _is_number(value):
+        raise ValueError("must be an ISO 8601 date-time with a time zone, like 2026-03-01T09:30:00Z")
+    return value
+
+
 def _to_utc(value: dt.datetime) -> dt.datetime:
     try:
         return value.astimezone(dt.UTC)
@@ -178,4 +196,19 @@ def _to_utc(value: dt.datetime) -> dt.datetime:
 
 
 # A timestamp with a time zone, kept in UTC (answers echo "Z" whatever offset came in).
-UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+UtcDateTime = Annotated[AwareDatetime, BeforeValidator(_no_epoch_numbers), AfterValidator(_to_utc)]
+
+# When something happened or is due: year 1 or 9999 is a typo or an attack, not a record.
+EARLIEST_RECORD_TIME: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST_RECORD_TIME: Final = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
+def _in_record_window(value: dt.datetime) -> dt.datetime:
+    if not EARLIEST_RECORD_TIME <= value < LATEST_RECORD_TIME:
+        raise ValueError(f"must be between {EARLIEST_RECORD_TIME:%Y-%m-%d} and "
+                         f"{LATEST_RECORD_TIME:%Y-%m-%d} (UTC)")
+    return value
+
+
+# A stored timestamp (an activity, a due date, a signing, a payment), within the window above.
+RecordDateTime = Annotated[UtcDateTime, AfterValidator(_in_record_window)]

@@ -9,7 +9,14 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from app.domain.contracts import ContractStatus
-from app.routers.schemas.common import Money, NameRule, PatchSchema, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import (
+    Money,
+    NameRule,
+    PatchSchema,
+    PositiveMoney,
+    RecordDateTime,
+    Schema,
+)
 
 ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
                            NameRule]
@@ -37,7 +44,7 @@ class CreditOverride(Schema):
 
 
 class SignRequest(Schema):
-    signed_at: UtcDateTime | None = Field(default=None, description="Past dates record history; "
+    signed_at: RecordDateTime | None = Field(default=None, description="Past dates record history; "
                                             "future ones are refused. Default: now")
     override: CreditOverride | None = Field(default=None, description="Sign despite a credit block "
                                             "(finance, director; a manager within the threshold)")
@@ -73,8 +80,8 @@ class ContractRead(Schema):
 class ReceivableCreate(Schema):
     contract_id: uuid.UUID
     amount: PositiveMoney
-    issued_at: UtcDateTime
-    due_at: UtcDateTime
+    issued_at: RecordDateTime
+    due_at: RecordDateTime
 
 
 class WriteOffRequest(Schema):
@@ -107,7 +114,7 @@ class PaymentApplicationIn(Schema):
 class PaymentCreate(Schema):
     customer_id: uuid.UUID
     amount: PositiveMoney
-    received_at: UtcDateTime
+    received_at: RecordDateTime
     reference: Annotated[str, StringConstraints(max_length=100)] | None = None
     allocations: Annotated[list[PaymentApplicationIn], Field(max_length=200)] | None = Field(
         default=None, description="Where the payment goes (payment application); default: oldest due first")

@@ -11,7 +11,13 @@ from pydantic import Field, StringConstraints, WithJsonSchema
 
 from app.domain.customers import Source
 from app.domain.funnel import Stage
-from app.routers.schemas.common import NameRule, PatchSchema, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import (
+    NameRule,
+    PatchSchema,
+    PositiveMoney,
+    RecordDateTime,
+    Schema,
+)
 
 Text100 = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
@@ -218,7 +224,7 @@ class _ActivityFields(Schema):
     subject: Text200 | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     outcome: Text200 | None = None
-    next_follow_up_at: UtcDateTime | None = None
+    next_follow_up_at: RecordDateTime | None = None
     location: Location | None = None
     device_id: Text100 | None = None
 
@@ -227,7 +233,7 @@ class ActivityCreate(_ActivityFields):
     id: uuid.UUID | None = Field(default=None, description="Client-generated id (offline apps)")
     customer_id: uuid.UUID
     type: ActivityType
-    occurred_at: UtcDateTime
+    occurred_at: RecordDateTime
 
 
 class ActivityUpdate(PatchSchema):
@@ -235,12 +241,12 @@ class ActivityUpdate(PatchSchema):
 
     contact_id: uuid.UUID | None = None
     type: ActivityType | None = None
-    occurred_at: UtcDateTime | None = None
+    occurred_at: RecordDateTime | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
     subject: Text200 | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     outcome: Text200 | None = None
-    next_follow_up_at: UtcDateTime | None = None
+    next_follow_up_at: RecordDateTime | None = None
     location: Location | None = None
 
 

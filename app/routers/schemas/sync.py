@@ -22,7 +22,7 @@ from pydantic_core import CoreSchema
 from app.domain.sync import MAX_PUSH_CHANGES, PUSH_OPS, PUSHABLE
 from app.domain.tasks import TaskStatus
 from app.routers.problems import ValidationItem, error_loc
-from app.routers.schemas.common import NameRule, PatchSchema, Schema, UtcDateTime
+from app.routers.schemas.common import NameRule, PatchSchema, RecordDateTime, Schema
 from app.routers.schemas.customers import ActivityType, Location, Text100, Text200, activity_values
 from app.services.sync import PushItem
 
@@ -93,12 +93,12 @@ class ActivitySyncData(_ReadOnlyFields):
     customer_id: uuid.UUID | None = None
     contact_id: uuid.UUID | None = None
     type: ActivityType | None = None
-    occurred_at: UtcDateTime | None = None
+    occurred_at: RecordDateTime | None = None
     duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
     subject: Text200 | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
     outcome: Text200 | None = None
-    next_follow_up_at: UtcDateTime | None = None
+    next_follow_up_at: RecordDateTime | None = None
     location: Location | None = None
     device_id: Text100 | None = None
     received_at: _Timestamp = None  # type: ignore[valid-type]
@@ -109,7 +109,7 @@ class TaskSyncData(_ReadOnlyFields):
 
     title: Annotated[str, StringConstraints(min_length=1, max_length=200), NameRule] | None = None
     notes: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    due_at: UtcDateTime | None = None
+    due_at: RecordDateTime | None = None
     status: TaskStatus | None = None
     assignee_id: uuid.UUID | None = None
     customer_id: uuid.UUID | None = None

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.domain.tasks import TaskSource, TaskStatus
-from app.routers.schemas.common import NameRule, PatchSchema, Schema, UtcDateTime
+from app.routers.schemas.common import NameRule, PatchSchema, RecordDateTime, Schema
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), NameRule]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
@@ -19,7 +19,7 @@ class TaskCreate(Schema):
     id: uuid.UUID | None = Field(default=None, description="Client-generated id (offline apps)")
     title: Title
     notes: Notes | None = None
-    due_at: UtcDateTime
+    due_at: RecordDateTime
     assignee_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller; reps "
                                           "assign to themselves, managers within their teams")
     customer_id: uuid.UUID | None = None
@@ -33,7 +33,7 @@ class TaskUpdate(PatchSchema):
 
     title: Title | None = None
     notes: Notes | None = None
-    due_at: UtcDateTime | None = None
+    due_at: RecordDateTime | None = None
     status: TaskStatus | None = Field(default=None, description="done/cancelled set completed_at; "
                                       "open clears it")
     assignee_id: uuid.UUID | None = None
