@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import changes as change_tracking
 from app.db.base import utcnow
+from app.db.engine import is_unavailable
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
 from app.db.repositories.contracts import ContractRepository
 from app.db.repositories.credit import CreditRepository
@@ -32,6 +33,9 @@ from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
 from app.domain.errors import Conflict, ServiceUnavailable, VersionMismatch
+
+# What a 503 asks the client to wait before retrying.
+RETRY_AFTER_SECONDS = 1
 
 
 class UnitOfWork:
@@ -76,18 +80,23 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        unavailable = exc is not None and is_unavailable(exc)
         try:
-            # Detach first: services hand loaded records back to routers after the block,
-            # and a rollback would expire them.
-            self.session.expunge_all()
-            await self.session.rollback()
-        finally:
-            await self.session.close()
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            # The server went away mid-transaction (a restart, a failover): nothing was
-            # committed, the pool has dropped the connection, and the client may retry.
-            raise ServiceUnavailable("The database connection was lost; retry the request",
-                                     retry_after=1) from exc
+            try:
+                # Detach first: services hand loaded records back to routers after the
+                # block, and a rollback would expire them.
+                self.session.expunge_all()
+                await self.session.rollback()
+            finally:
+                await self.session.close()
+        except Exception:
+            if not unavailable:  # else the connection is gone: nothing to roll back
+                raise
+        if unavailable:
+            # Refused, starting up, shut down, lost mid-transaction, or no free pooled
+            # connection: nothing was committed, and the client may retry.
+            raise ServiceUnavailable("The database is not reachable; retry the request",
+                                     retry_after=RETRY_AFTER_SECONDS) from exc
 
     async def flush(self) -> None:
         async with _translated_errors():

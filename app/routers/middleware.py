@@ -15,6 +15,7 @@ from app.config import get_settings
 from app.domain.errors import DomainError
 from app.logs import request_id_var
 from app.routers.problems import internal_error_response, render_domain_error
+from app.services import health as health_service
 from app.services import idempotency as idempotency_service
 from app.services import security
 from app.services.context import UnitOfWork
@@ -63,16 +64,22 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             # Logged and answered here, where the request id is still set, and not raised
             # further: Starlette's error middleware would answer without our header, and the
             # server would log it a second time and close the keep-alive connection. A
             # response already under way (a stream) is cut off: then the server must close
             # the connection, so the client sees it was truncated.
-            error_log.exception("unhandled error")
+            unavailable = health_service.outage(exc)
+            if unavailable is not None:  # expected during an outage: no traceback
+                error_log.warning("database unavailable: %s", type(exc).__name__)
+            else:
+                error_log.exception("unhandled error")
             if response_started:
                 raise
-            await internal_error_response()(scope, receive, send_with_id)
+            response = (render_domain_error(unavailable) if unavailable is not None
+                        else internal_error_response())
+            await response(scope, receive, send_with_id)
         finally:
             access_log.info(
                 "request", extra={

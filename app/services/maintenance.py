@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.engine import is_unavailable
 from app.db.uow import UnitOfWork
 from app.services import idempotency as idempotency_service
 from app.services import pool as pool_service
@@ -29,6 +30,9 @@ async def run_periodically(session_factory: async_sessionmaker[AsyncSession],
     while True:
         try:
             await run_once(session_factory)
-        except Exception:  # a failed sweep must not stop the next one
-            log.exception("maintenance sweep failed")
+        except Exception as exc:  # a failed sweep must not stop the next one
+            if is_unavailable(exc):  # an outage: the next sweep catches up
+                log.warning("maintenance sweep skipped: the database is not reachable")
+            else:
+                log.exception("maintenance sweep failed")
         await asyncio.sleep(interval_seconds)
