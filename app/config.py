@@ -21,7 +21,11 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", repr=False)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # Login throttle, per (client address, username): after login_max_failures failures
+    # each further one locks the pair for login_first_lockout_seconds, doubling up to
+    # login_lockout_minutes; failures are forgotten login_lockout_minutes after the last.
     login_max_failures: int = Field(default=5, ge=1)
+    login_first_lockout_seconds: int = Field(default=30, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     log_level: str = "INFO"

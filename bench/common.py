@@ -184,8 +184,8 @@ async def create_org(conn: Any, org: BenchOrg, now: Any, *, password: str,
     users += [(r, "rep", org.rep_team[r]) for r in org.rep_ids]
     await conn.executemany(
         "INSERT INTO user_account (id, username, full_name, email, role, team_id, password_hash, "
-        "is_active, failed_logins, created_at, updated_at, version) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, true, 0, $8, $8, 1)",
+        "is_active, created_at, updated_at, version) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $8, 1)",
         [(u, org.usernames[u], org.usernames[u], f"{org.usernames[u]}@bench.example", role,
           team, pw, now) for u, role, team in users])
     for k, team in enumerate(org.team_ids):

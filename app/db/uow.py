@@ -15,7 +15,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db import changes as change_tracking
 from app.db.base import utcnow
 from app.db.engine import is_unavailable
-from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
+from app.db.repositories.auth import (
+    IdempotencyRepository,
+    LoginThrottleRepository,
+    RefreshTokenRepository,
+)
 from app.db.repositories.contracts import ContractRepository
 from app.db.repositories.credit import CreditRepository
 from app.db.repositories.customers import (
@@ -61,6 +65,7 @@ class UnitOfWork:
         self.teams = TeamRepository(self.session)
         self.refresh_tokens = RefreshTokenRepository(self.session)
         self.idempotency = IdempotencyRepository(self.session)
+        self.login_throttle = LoginThrottleRepository(self.session)
         self.customers = CustomerRepository(self.session)
         self.contacts = ContactRepository(self.session)
         self.activities = ActivityRepository(self.session)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.routers.deps import UoW
@@ -18,9 +18,12 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/token", operation_id="auth_token", response_model=TokenPairRead,
              responses=responses(401, 422, 429))
 async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
-                      uow: UoW) -> TokenPairRead:
-    """Log in with username and password (OAuth2 password form)."""
-    pair = await auth_service.login(uow, username=form.username, password=form.password)
+                      uow: UoW, request: Request) -> TokenPairRead:
+    """Log in with username and password (OAuth2 password form). Failures are throttled per
+    client address and username: after a few, that pair waits (429 with Retry-After)."""
+    client_address = request.client.host if request.client else "unknown"
+    pair = await auth_service.login(uow, username=form.username, password=form.password,
+                                    client_address=client_address)
     return TokenPairRead.model_validate(pair, from_attributes=True)
 
 

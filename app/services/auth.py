@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -31,35 +32,56 @@ class TokenPair:
 _BAD_LOGIN = "Incorrect username or password"
 
 
-async def login(uow: UnitOfWork, *, username: str, password: str) -> TokenPair:
+def _throttle_key(client_address: str, username: str) -> str:
+    return hashlib.sha256(f"{client_address}\n{username.casefold()}".encode()).hexdigest()
+
+
+def lockout_seconds(failures: int) -> int:
+    """How long a (client address, username) pair waits after its ``failures``-th failure:
+    nothing for the first few, then a short delay doubling up to the maximum."""
+    settings = get_settings()
+    over = failures - settings.login_max_failures
+    if over < 0:
+        return 0
+    longest = settings.login_lockout_minutes * 60
+    return min(settings.login_first_lockout_seconds * 2 ** min(over, 20), longest)
+
+
+async def login(uow: UnitOfWork, *, username: str, password: str, client_address: str) -> TokenPair:
+    """Throttled per client address and username together, so an attacker elsewhere cannot
+    lock the owner out, and the same whether or not the username exists (which therefore
+    cannot be probed); every path verifies one Argon2 hash, so timing says nothing either."""
     now = utcnow()
+    username = username.strip()
+    key = _throttle_key(client_address, username)
     async with uow:
-        user = await uow.users.get_by_username(username.strip())
-        if user is not None and user.locked_until is not None and user.locked_until > now:
+        throttle = await uow.login_throttle.get(key)
+        if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
             security.verify_password(password, None)
             raise TooManyAttempts("Too many failed logins; try again later",
-                                  retry_after=int((user.locked_until - now).total_seconds()) + 1)
-        if not security.verify_password(password, user.password_hash if user else None):
-            if user is not None:
-                await _record_failure(uow, user, now)
+                                  retry_after=int((throttle.locked_until - now).total_seconds()) + 1)
+        user = await uow.users.get_by_username(username)
+        verified = security.verify_password(password, user.password_hash if user else None)
+        if user is None or not verified or not user.is_active:
+            forget_at = now + dt.timedelta(minutes=get_settings().login_lockout_minutes)
+            failures = await uow.login_throttle.count_failure(key, now=now, forget_at=forget_at)
+            if wait := lockout_seconds(failures):
+                await uow.login_throttle.lock(key, until=now + dt.timedelta(seconds=wait))
+            await uow.commit()
             raise Unauthorized(_BAD_LOGIN, code="auth.invalid_credentials")
-        if not user.is_active:
-            raise Unauthorized(_BAD_LOGIN, code="auth.invalid_credentials")
-        if user.failed_logins or user.locked_until:
-            user.failed_logins = 0
-            user.locked_until = None
+        if throttle is not None:
+            await uow.login_throttle.clear(key)
         pair = await _issue_pair(uow, user, family_id=uuid.uuid4(), now=now)
         await uow.commit()
         return pair
 
 
-async def _record_failure(uow: UnitOfWork, user: User, now: dt.datetime) -> None:
-    settings = get_settings()
-    user.failed_logins += 1
-    if user.failed_logins >= settings.login_max_failures:
-        user.locked_until = now + dt.timedelta(minutes=settings.login_lockout_minutes)
-        user.failed_logins = 0
-    await uow.commit()
+async def purge_login_throttle(uow: UnitOfWork) -> int:
+    """Forget failures older than the lockout window (housekeeping)."""
+    async with uow:
+        removed = await uow.login_throttle.purge_expired(utcnow())
+        await uow.commit()
+        return removed
 
 
 async def _issue_pair(uow: UnitOfWork, user: User, *, family_id: uuid.UUID,

@@ -10,6 +10,7 @@ import json
 import os
 import uuid
 
+import httpx
 import pytest
 from jose import jwt
 
@@ -100,32 +101,99 @@ class TestLogin:
 
 
 class TestLoginThrottling:
-    async def test_five_failures_lock_the_account_even_for_the_right_password(self, client, uow_factory):
-        user = await make_user(uow_factory)
+    """Throttled per (client address, username): the owner elsewhere still gets in, the
+    lock is short and grows, and an unknown username behaves exactly like a known one."""
+
+    @pytest.fixture
+    async def elsewhere(self, app, client):
+        # The `client` fixture points the app at this test's transaction first.
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as other:
+            yield other
+
+    @staticmethod
+    async def fail_until_locked(client, username: str) -> httpx.Response:
         for _ in range(get_settings().login_max_failures):
+            _assert_401(await _token(client, username, "wrong-password"))
+        locked = await _token(client, username, PASSWORD)
+        assert_problem(locked, 429, "auth.too_many_attempts")
+        assert "access_token" not in locked.text
+        return locked
+
+    async def test_failures_lock_the_address_and_username_briefly(self, client, uow_factory):
+        user = await make_user(uow_factory)
+        settings = get_settings()
+        for _ in range(settings.login_max_failures - 1):
             _assert_401(await _token(client, user.username, "wrong-password"))
+        _assert_401(await _token(client, user.username, "wrong-password"))  # the last free one
         locked = await _token(client, user.username, PASSWORD)
         assert_problem(locked, 429, "auth.too_many_attempts")
-        retry_after = int(locked.headers["retry-after"])
-        assert 0 < retry_after <= get_settings().login_lockout_minutes * 60 + 1
-        assert "access_token" not in locked.text
+        assert 0 < int(locked.headers["retry-after"]) <= settings.login_first_lockout_seconds + 1
 
-    async def test_lockout_ends_after_its_time(self, client, uow_factory):
+    async def test_the_owner_from_another_address_still_gets_in(self, client, elsewhere, uow_factory):
         user = await make_user(uow_factory)
-        async with uow_factory() as uow:
-            stored = await uow.users.get_unscoped(user.id)
-            stored.locked_until = utcnow() - dt.timedelta(seconds=1)
-            await uow.commit()
+        await self.fail_until_locked(client, user.username)
+        assert (await _token(elsewhere, user.username)).status_code == 200
+        # ...and the attacker's address stays throttled for that username only.
+        assert (await _token(client, user.username)).status_code == 429
+        other = await make_user(uow_factory)
+        assert (await _token(client, other.username)).status_code == 200
+
+    async def test_after_the_delay_the_owner_gets_in_and_the_count_resets(self, client, uow_factory):
+        user = await make_user(uow_factory)
+        await self.fail_until_locked(client, user.username)
+        await _expire_lock(uow_factory)
         assert (await _token(client, user.username)).status_code == 200
-
-    async def test_a_successful_login_resets_the_failure_count(self, client, uow_factory):
-        user = await make_user(uow_factory)
-        for _ in range(get_settings().login_max_failures - 1):
+        for _ in range(get_settings().login_max_failures):
             _assert_401(await _token(client, user.username, "wrong-password"))
-        assert (await _token(client, user.username)).status_code == 200
-        # Without the reset these would be failures 5 and 6: the second would answer 429.
+
+    async def test_the_delay_doubles_with_each_further_failure(self, client, uow_factory):
+        user = await make_user(uow_factory)
+        first = int((await self.fail_until_locked(client, user.username)).headers["retry-after"])
+        await _expire_lock(uow_factory)
         _assert_401(await _token(client, user.username, "wrong-password"))
-        _assert_401(await _token(client, user.username, "wrong-password"))
+        second = int((await _token(client, user.username)).headers["retry-after"])
+        assert second >= 2 * first - 2
+        assert second <= get_settings().login_lockout_minutes * 60 + 1
+
+    async def test_an_unknown_username_behaves_exactly_like_a_known_one(self, client, uow_factory):
+        user = await make_user(uow_factory)
+        ghost = "ghost-" + uuid.uuid4().hex[:8]
+        known = [await _token(client, user.username, "wrong-password") for _ in range(7)]
+        unknown = [await _token(client, ghost, "wrong-password") for _ in range(7)]
+        assert [r.status_code for r in known] == [r.status_code for r in unknown]
+        assert [r.json()["code"] for r in known] == [r.json()["code"] for r in unknown]
+        assert [r.json()["detail"] for r in known] == [r.json()["detail"] for r in unknown]
+        assert abs(int(known[-1].headers["retry-after"]) - int(unknown[-1].headers["retry-after"])) <= 1
+
+    async def test_every_answer_costs_one_password_hash(self, client, uow_factory, monkeypatch):
+        user = await make_user(uow_factory)
+        inactive = await make_user(uow_factory, is_active=False)
+        calls = []
+        real = security._passwords.verify
+        monkeypatch.setattr(security._passwords, "verify",
+                            lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+        attempts = [(user.username, PASSWORD), (user.username, "wrong"), ("no-such-user", "wrong"),
+                    (inactive.username, PASSWORD)]
+        for username, password in attempts:
+            calls.clear()
+            await _token(client, username, password)
+            assert len(calls) == 1, username
+        await self.fail_until_locked(client, "another-stranger")
+        calls.clear()
+        assert (await _token(client, "another-stranger", "wrong")).status_code == 429
+        assert len(calls) == 1
+
+
+async def _expire_lock(uow_factory) -> None:
+    from sqlalchemy import update
+
+    from app.db.models import LoginThrottle
+
+    async with uow_factory() as uow:
+        await uow.session.execute(update(LoginThrottle).values(
+            locked_until=utcnow() - dt.timedelta(seconds=1)))
+        await uow.commit()
 
 
 class TestRefresh:

@@ -1,7 +1,7 @@
 """ORM models. Importing this package registers every table on ``Base.metadata``."""
 
 from app.db.base import Base
-from app.db.models.auth import IdempotencyRecord, RefreshToken
+from app.db.models.auth import IdempotencyRecord, LoginThrottle, RefreshToken
 from app.db.models.credit import (
     Contract,
     CreditLimitChange,
@@ -46,6 +46,7 @@ __all__ = [
     "CustomerGrading",
     "CustomerHistory",
     "IdempotencyRecord",
+    "LoginThrottle",
     "OwnershipEvent",
     "Payment",
     "PaymentApplication",

@@ -1,4 +1,5 @@
-"""Refresh tokens (stored hashed, rotated in families) and idempotency records."""
+"""Refresh tokens (stored hashed, rotated in families), idempotency records and the login
+throttle."""
 
 from __future__ import annotations
 
@@ -52,3 +53,18 @@ class IdempotencyRecord(IdMixin, Base):
         UniqueConstraint("user_id", "key"),
         Index("ix_idempotency_record_created_at", "created_at"),
     )
+
+
+class LoginThrottle(Base):
+    """Failed logins of one (client address, username) pair, whether or not the user exists.
+
+    ``key`` is a SHA-256 of the pair, so the table holds no addresses or usernames.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The failures are forgotten this long after the last one (the row is purged).
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import IdempotencyRecord, RefreshToken
+from app.db.models import IdempotencyRecord, LoginThrottle, RefreshToken
 
 
 class RefreshTokenRepository:
@@ -93,3 +94,36 @@ class IdempotencyRepository:
             delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < now)
         )
         return result.rowcount  # type: ignore[attr-defined]
+
+
+class LoginThrottleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, key: str) -> LoginThrottle | None:
+        return await self.session.get(LoginThrottle, key)
+
+    async def count_failure(self, key: str, *, now: dt.datetime, forget_at: dt.datetime) -> int:
+        """Add one failure to ``key`` (atomically, whoever else fails at the same moment)
+        and answer how many there are now; failures older than ``forget_at`` of a previous
+        run were purged or are reset here."""
+        dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
+        stale = LoginThrottle.expires_at < now
+        stmt = dialect.insert(LoginThrottle).values(key=key, failures=1, expires_at=forget_at)
+        stmt = stmt.on_conflict_do_update(index_elements=[LoginThrottle.key], set_={
+            "failures": case((stale, 1), else_=LoginThrottle.failures + 1),
+            "locked_until": case((stale, None), else_=LoginThrottle.locked_until),
+            "expires_at": forget_at,
+        }).returning(LoginThrottle.failures)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def lock(self, key: str, *, until: dt.datetime) -> None:
+        await self.session.execute(update(LoginThrottle).where(LoginThrottle.key == key)
+                                   .values(locked_until=until))
+
+    async def clear(self, key: str) -> None:
+        await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+
+    async def purge_expired(self, now: dt.datetime) -> int:
+        result = await self.session.execute(delete(LoginThrottle).where(LoginThrottle.expires_at < now))
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -1,0 +1,45 @@
+"""login throttle per (client address, username); the per-user lockout columns go
+
+Revision ID: 0057b503dc05
+Revises: c4e8f2a6b1d3
+Create Date: 2026-12-05 06:30:55.343808
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import app.db.types
+
+revision: str = '0057b503dc05'
+down_revision: str | None = 'c4e8f2a6b1d3'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'login_throttle',
+        sa.Column('key', sa.String(length=64), nullable=False),
+        sa.Column('failures', sa.Integer(), nullable=False),
+        sa.Column('locked_until', app.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('expires_at', app.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttle')),
+    )
+    with op.batch_alter_table('login_throttle', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_throttle_expires_at'), ['expires_at'], unique=False)
+    with op.batch_alter_table('user_account', schema=None) as batch_op:
+        batch_op.drop_column('failed_logins')
+        batch_op.drop_column('locked_until')
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('user_account', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('locked_until', app.db.types.UTCDateTime(timezone=True),
+                                      nullable=True))
+        batch_op.add_column(sa.Column('failed_logins', sa.Integer(), server_default='0',
+                                      nullable=False))
+    with op.batch_alter_table('login_throttle', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_throttle_expires_at'))
+    op.drop_table('login_throttle')
