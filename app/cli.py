@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app.config import get_settings
@@ -54,8 +55,32 @@ def cmd_openapi(check: bool) -> int:
     return 0
 
 
-def cmd_serve(host: str, port: int, workers: int, reload: bool) -> None:
+def _port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served on, or None. Checked before uvicorn starts, which
+    would log the bind error and exit without saying what to do."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"cannot resolve host {host!r}: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
+def cmd_serve(host: str, port: int, workers: int, reload: bool) -> int:
     import uvicorn
+
+    if problem := _port_taken(host, port):
+        print(f"crm serve: {problem}. Is another server running? Stop it or pass --port.",
+              file=sys.stderr)
+        return 1
 
     uvicorn.run("app.main:build_app", factory=True, host=host, port=port, workers=workers,
                 reload=reload, log_config=None, proxy_headers=True)
@@ -90,6 +115,40 @@ def cmd_seed_demo(if_empty: bool) -> int:
     return 0
 
 
+def _reporting_failures(command: str, run: Callable[[], int]) -> int:
+    """Run a command that writes data; a refusal or an unreachable database is one line on
+    stderr and exit status 1, not a traceback."""
+    from app.db.engine import is_unavailable
+    from app.domain.errors import DomainError
+
+    try:
+        return run()
+    except DomainError as exc:
+        seeded = command == "seed-demo" and exc.instance_code.startswith(("conflict", "user."))
+        hint = SEED_HINT if seeded else ""
+        print(f"crm {command}: {exc.detail}{hint}", file=sys.stderr)
+    except Exception as exc:
+        if is_unavailable(exc):
+            print(f"crm {command}: the database is not reachable ({type(exc).__name__}); "
+                  "is it running, and is CRM_DATABASE_URL right?", file=sys.stderr)
+        elif _schema_missing(exc):
+            print(f"crm {command}: the database has no tables yet; run 'crm migrate' first",
+                  file=sys.stderr)
+        else:
+            raise
+    return 1
+
+
+def _schema_missing(exc: BaseException) -> bool:
+    # SQLite: "no such table"; PostgreSQL: SQLSTATE 42P01 (undefined table).
+    orig = getattr(exc, "orig", None)
+    return "no such table" in str(orig) or getattr(orig, "sqlstate", None) == "42P01"
+
+
+SEED_HINT = (" — the database already holds demo data (or users with its usernames); seed an empty "
+             "database, or pass --if-empty to skip quietly when it has users")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crm", description="Sales CRM API service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,12 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         migrate()
         return 0
     if args.command == "serve":
-        cmd_serve(args.host, args.port, args.workers, args.reload)
-        return 0
-    if args.command == "create-user":
-        return cmd_create_user(args)
-    if args.command == "seed-demo":
-        return cmd_seed_demo(args.if_empty)
+        return cmd_serve(args.host, args.port, args.workers, args.reload)
+    if args.command in ("create-user", "seed-demo"):
+        return _reporting_failures(args.command, lambda: cmd_create_user(args)
+                                   if args.command == "create-user" else cmd_seed_demo(args.if_empty))
     if args.command == "openapi":
         return cmd_openapi(args.check)
     return 2

@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None, *,
         finally:
             for task in tasks:
                 task.cancel()
+            # Wait until they have stopped: a sweep cut off mid-query must not outlive the
+            # engine (its connection thread would keep the process from exiting).
+            await asyncio.gather(*tasks, return_exceptions=True)
             if engine is not None:
                 await engine.dispose()
 
