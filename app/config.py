@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     login_first_lockout_seconds: int = Field(default=30, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
+    # GET /metrics answers the loopback address, a request with this bearer token, and
+    # clients in these networks (comma-separated CIDRs, e.g. "10.0.0.0/8,192.168.1.0/24").
+    metrics_token: str = Field(default="", repr=False)
+    metrics_allow: str = ""
     log_level: str = "INFO"
     idempotency_hours: int = Field(default=24, ge=1)
     # A key whose request has run this long without an answer is presumed abandoned
@@ -37,6 +42,13 @@ class Settings(BaseSettings):
     db_echo: bool = False
     recycle_interval_seconds: int = Field(default=300, ge=0)
     migrations_dir: Path | None = None
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in filter(None, (n.strip() for n in value.split(","))):
+            ipaddress.ip_network(network, strict=False)  # ValueError names the bad one
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

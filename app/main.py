@@ -33,6 +33,7 @@ from app.routers import (
     teams,
     users,
 )
+from app.routers import metrics as metrics_router
 from app.routers import (
     settings as settings_router,
 )
@@ -40,6 +41,7 @@ from app.routers import (
     sync as sync_router,
 )
 from app.routers.deps import current_principal, text_rule
+from app.routers.metrics import Metrics, MetricsMiddleware
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.services import maintenance
 
@@ -75,7 +77,8 @@ def create_app(settings: Settings | None = None, *,
         if settings.recycle_interval_seconds > 0 and settings.env != "test":
             tasks.append(asyncio.create_task(
                 maintenance.run_periodically(app.state.session_factory,
-                                             settings.recycle_interval_seconds)))
+                                             settings.recycle_interval_seconds,
+                                             on_sweep=app.state.metrics.sweep_done)))
         try:
             yield
         finally:
@@ -99,10 +102,12 @@ def create_app(settings: Settings | None = None, *,
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
+    app.state.metrics = Metrics(lambda: app.state.session_factory)
 
     problems.install(app)
 
     app.include_router(health.router)
+    app.include_router(metrics_router.router)
     public = APIRouter(prefix=API_PREFIX)
     public.include_router(auth.router)
     app.include_router(public)
@@ -125,6 +130,7 @@ def create_app(settings: Settings | None = None, *,
             allow_methods=["*"], allow_headers=["*"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
         )
+    app.add_middleware(MetricsMiddleware, metrics_of=lambda scope: scope["app"].state.metrics)
     app.add_middleware(RequestContextMiddleware)
     app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]
     return app

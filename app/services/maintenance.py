@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,13 +32,22 @@ async def run_once(session_factory: async_sessionmaker[AsyncSession]) -> None:
 
 
 async def run_periodically(session_factory: async_sessionmaker[AsyncSession],
-                           interval_seconds: int) -> None:
+                           interval_seconds: int, *,
+                           on_sweep: Callable[[str, float], None] | None = None) -> None:
+    """Sweep every ``interval_seconds``; ``on_sweep(result, seconds)`` hears how each went
+    ("ok", "failed", or "skipped" when the database was unreachable)."""
     while True:
+        started = time.perf_counter()
         try:
             await run_once(session_factory)
+            result = "ok"
         except Exception as exc:  # a failed sweep must not stop the next one
             if is_unavailable(exc):  # an outage: the next sweep catches up
                 log.warning("maintenance sweep skipped: the database is not reachable")
+                result = "skipped"
             else:
                 log.exception("maintenance sweep failed")
+                result = "failed"
+        if on_sweep is not None:
+            on_sweep(result, time.perf_counter() - started)
         await asyncio.sleep(interval_seconds)
