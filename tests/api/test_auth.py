@@ -159,8 +159,10 @@ class TestLoginThrottling:
     async def test_an_unknown_username_behaves_exactly_like_a_known_one(self, client, uow_factory):
         user = await make_user(uow_factory)
         ghost = "ghost-" + uuid.uuid4().hex[:8]
-        known = [await _token(client, user.username, "wrong-password") for _ in range(7)]
-        unknown = [await _token(client, ghost, "wrong-password") for _ in range(7)]
+        known, unknown = [], []
+        for _ in range(7):  # interleaved, so both locks start at about the same moment
+            known.append(await _token(client, user.username, "wrong-password"))
+            unknown.append(await _token(client, ghost, "wrong-password"))
         assert [r.status_code for r in known] == [r.status_code for r in unknown]
         assert [r.json()["code"] for r in known] == [r.json()["code"] for r in unknown]
         assert [r.json()["detail"] for r in known] == [r.json()["detail"] for r in unknown]
