@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.errors import AlreadyClaimed, InCooldown, InvalidInput, QuotaExceeded
 from app.domain.funnel import Stage
 
 
@@ -45,27 +45,6 @@ def validate_pool_policy(policy: PoolPolicy) -> PoolPolicy:
     if errors:
         raise InvalidInput("The pool policy is not valid.", errors=errors)
     return policy
-
-
-class QuotaExceeded(Conflict):
-    """The owner already holds ``max_active_customers`` in the active stages."""
-
-    code = "pool.quota_exceeded"
-    title = "Holding limit reached"
-
-
-class AlreadyClaimed(Conflict):
-    """The customer has an owner (someone else won the claim)."""
-
-    code = "pool.already_claimed"
-    title = "Customer already claimed"
-
-
-class InCooldown(Conflict):
-    """The customer was abandoned and nobody may take it until the cooldown ends."""
-
-    code = "pool.cooldown_active"
-    title = "Customer in cooldown"
 
 
 # --- protection period (客户确认期) --------------------------------------------------------

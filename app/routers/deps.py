@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 
-from app.domain.errors import BadRequest, Forbidden, Unauthorized
+from app.domain.errors import BadIfMatch, Forbidden, Unauthorized
 from app.domain.roles import Principal, Role
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
@@ -60,7 +60,7 @@ def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -
         return None
     match = _ETAG.match(if_match)
     if match is None:
-        raise BadRequest('If-Match must be an ETag like "3"', code="bad_request.if_match")
+        raise BadIfMatch('If-Match must be an ETag like "3"')
     return int(match.group(1))
 
 

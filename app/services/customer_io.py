@@ -23,7 +23,18 @@ from app.db.repositories.customers import CustomerFilters
 from app.db.uow import UnitOfWork
 from app.domain import normalize
 from app.domain.customers import Source
-from app.domain.errors import DomainError, Forbidden, RuleViolation, TooLarge
+from app.domain.errors import (
+    DomainError,
+    Forbidden,
+    ImportEmpty,
+    ImportMissingColumns,
+    ImportRowsRejected,
+    ImportTooLarge,
+    ImportUnreadable,
+    ImportUnsupportedFormat,
+    RuleViolation,
+    TooLarge,
+)
 from app.domain.funnel import Stage, is_out_of_funnel_on_create
 from app.domain.grading import SIZE_BANDS
 from app.domain.ownership import QuotaExceeded, check_quota
@@ -176,16 +187,16 @@ class _Sheet:
 
 
 def _unsupported(detail: str) -> RuleViolation:
-    return RuleViolation(detail, code="import.unsupported_format",
-                         accepted=["text/csv (UTF-8, UTF-8 with BOM, GBK/GB18030)", XLSX_MEDIA_TYPE])
+    return ImportUnsupportedFormat(
+        detail, accepted=["text/csv (UTF-8, UTF-8 with BOM, GBK/GB18030)", XLSX_MEDIA_TYPE])
 
 
 def _unreadable(detail: str) -> RuleViolation:
-    return RuleViolation(detail, code="import.unreadable")
+    return ImportUnreadable(detail)
 
 
 def _too_large(detail: str) -> TooLarge:
-    return TooLarge(detail, code="import.too_large", max_bytes=MAX_BYTES, max_rows=MAX_ROWS)
+    return ImportTooLarge(detail, max_bytes=MAX_BYTES, max_rows=MAX_ROWS)
 
 
 def _detect_format(content: bytes, filename: str | None, content_type: str | None) -> str:
@@ -295,7 +306,7 @@ def read_sheet(content: bytes, *, filename: str | None, content_type: str | None
     if len(content) > MAX_BYTES:
         raise _too_large(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it")
     if not content.strip():
-        raise RuleViolation("The file is empty", code="import.empty")
+        raise ImportEmpty("The file is empty")
     kind = _detect_format(content, filename, content_type)
     return _read_xlsx(content) if kind == "xlsx" else _read_csv(content)
 
@@ -327,9 +338,9 @@ def _map_header(header: list[str]) -> _Columns:
             seen.add(name)
             columns.fields.append((index, name))
     if "name" not in seen:
-        raise RuleViolation(
+        raise ImportMissingColumns(
             "The header row has no customer name column (name / 客户名称)",
-            code="import.missing_columns", missing=["name"], unknown_columns=columns.unknown)
+            missing=["name"], unknown_columns=columns.unknown)
     return columns
 
 
@@ -455,7 +466,7 @@ def parse_upload(content: bytes, *, filename: str | None, content_type: str | No
     """Read and validate every row; no database involved (runs in a worker thread)."""
     sheet = read_sheet(content, filename=filename, content_type=content_type)
     if not sheet.rows:
-        raise RuleViolation("The file has no header row", code="import.empty")
+        raise ImportEmpty("The file has no header row")
     (_, header), *body = sheet.rows
     columns = _map_header(header)
     return _Parsed(sheet, columns, [_parse_row(number, cells, columns) for number, cells in body])
@@ -603,7 +614,7 @@ async def import_customers(uow: UnitOfWork, actor: Principal, *, content: bytes,
                 except QuotaExceeded as exc:
                     report.rejected.append(ImportRejected(row.number, row.name, [_error(
                         ["owner_username"], f"{row.owner_username}: {exc.detail}",
-                        exc.instance_code)]))
+                        exc.code)]))
                     continue
                 held[owner.id] += 1
                 row.owner_id, row.team_id = owner.id, owner.team_id
@@ -618,10 +629,10 @@ async def import_customers(uow: UnitOfWork, actor: Principal, *, content: bytes,
         report.rejected.sort(key=lambda r: r.row)
         refused_duplicates = len(report.duplicates) - len(imported_duplicates)
         if mode == "all_or_nothing" and (report.rejected or refused_duplicates):
-            raise RuleViolation(
+            raise ImportRowsRejected(
                 f"{len(report.rejected)} rejected and {refused_duplicates} duplicate rows: nothing "
                 "was imported. Fix them, or import the valid rows with mode=partial.",
-                code="import.rejected", report=dataclasses.asdict(report))
+                report=dataclasses.asdict(report))
         await _insert(uow, actor, to_create, now)
         await uow.commit()
     for duplicate, row in imported_duplicates:

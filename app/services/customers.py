@@ -16,7 +16,15 @@ from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import normalize
 from app.domain.customers import Source
-from app.domain.errors import Conflict, Forbidden, InvalidInput, RuleViolation
+from app.domain.errors import (
+    Conflict,
+    CustomerDuplicate,
+    CustomerInvalidOwner,
+    CustomerMergeSelf,
+    Forbidden,
+    InvalidInput,
+    RequirementUnmet,
+)
 from app.domain.funnel import Stage, StageFacts, is_out_of_funnel_on_create, missing_requirements
 from app.domain.ownership import check_quota
 from app.domain.roles import (
@@ -262,8 +270,7 @@ async def check_owner_in(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID)
     """Lock the owner's row: it guards their holding limit against concurrent assignments."""
     owner = await uow.users.get_unscoped(owner_id, for_update=True)
     if owner is None or not owner.is_active or owner.role not in OWNER_ROLES:
-        raise RuleViolation("The owner must be an active rep or manager",
-                            code="customer.invalid_owner", owner_id=str(owner_id))
+        raise CustomerInvalidOwner("The owner must be an active rep or manager", owner_id=str(owner_id))
     if actor.role is Role.manager and owner.team_id not in actor.team_ids:
         raise Forbidden("Managers assign customers within their own teams only")
     return owner
@@ -291,9 +298,8 @@ async def _check_referrer(uow: UnitOfWork, actor: Principal, referrer_id: uuid.U
 
 
 def _duplicate_error(candidates: list[DuplicateCandidate]) -> Conflict:
-    return Conflict(
+    return CustomerDuplicate(
         "A customer with the same USCC, phone, email or name already exists",
-        code="customer.duplicate",
         candidates=[{"id": str(c.id), "name": c.name, "matched_on": list(c.matched_on)}
                     for c in candidates],
     )
@@ -323,8 +329,8 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
             grade=fields.get("grade"), recommended_products=tuple(fields.get("recommended_products", ())),
             target_amount=fields.get("target_amount")))
         if missing:
-            raise RuleViolation(f"A customer created at {stage} needs: {', '.join(missing)}",
-                                code="funnel.requirement_unmet", missing=missing)
+            raise RequirementUnmet(f"A customer created at {stage} needs: {', '.join(missing)}",
+                                   missing=missing)
 
     async with uow:
         phones = [p for c in normalized_contacts for p in c["phones"]]
@@ -457,7 +463,7 @@ async def merge_customers(uow: UnitOfWork, actor: Principal, *, survivor_id: uui
                           duplicate_id: uuid.UUID) -> CustomerView:
     """Fold a duplicate into the survivor; the duplicate stays as a tombstone (merged_into)."""
     if survivor_id == duplicate_id:
-        raise RuleViolation("A customer cannot be merged into itself", code="customer.merge_self")
+        raise CustomerMergeSelf("A customer cannot be merged into itself")
     async with uow:
         # Lock both rows in id order so two opposite merges cannot deadlock.
         first, second = sorted([survivor_id, duplicate_id])
