@@ -12,6 +12,7 @@ from app.config import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
+CONVENTIONS_FILE = ROOT / "docs" / "api-conventions.md"
 
 
 def _alembic_config():  # type: ignore[no-untyped-def]
@@ -39,18 +40,28 @@ def openapi_document() -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def conventions_document() -> str:
+    """docs/api-conventions.md with its error catalogue table generated from the code."""
+    from app.routers.problems import with_catalogue
+
+    return with_catalogue(CONVENTIONS_FILE.read_text(encoding="utf-8"))
+
+
 def cmd_openapi(check: bool) -> int:
-    document = openapi_document()
+    """Write (or check) openapi/openapi.json and the error table of docs/api-conventions.md."""
+    generated = {OPENAPI_FILE: openapi_document(), CONVENTIONS_FILE: conventions_document()}
     if check:
-        current = OPENAPI_FILE.read_text(encoding="utf-8") if OPENAPI_FILE.exists() else ""
-        if current != document:
-            print(f"{OPENAPI_FILE} is out of date; run 'crm openapi' and commit it", file=sys.stderr)
-            return 1
-        print("openapi/openapi.json is current")
-        return 0
-    OPENAPI_FILE.parent.mkdir(parents=True, exist_ok=True)
-    OPENAPI_FILE.write_text(document, encoding="utf-8")
-    print(f"wrote {OPENAPI_FILE}")
+        stale = [path for path, text in generated.items()
+                 if (path.read_text(encoding="utf-8") if path.exists() else "") != text]
+        for path in stale:
+            print(f"{path} is out of date; run 'crm openapi' and commit it", file=sys.stderr)
+        if not stale:
+            print("openapi/openapi.json and the error catalogue are current")
+        return 1 if stale else 0
+    for path, text in generated.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 
@@ -110,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed-demo", help="create a demo organisation")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing when the database already has users")
-    api = sub.add_parser("openapi", help="write openapi/openapi.json")
+    api = sub.add_parser("openapi", help="write openapi/openapi.json and the error table in docs")
     api.add_argument("--check", action="store_true", help="fail if the file is out of date")
     args = parser.parse_args(argv)
 
