@@ -158,3 +158,32 @@ def test_credit_limit_exceeded_is_documented_on_signing() -> None:
     assert "credit.limit_exceeded" in responses["409"]["x-problem-codes"]
     shown = SCHEMA["components"]["examples"]["credit.limit_exceeded"]["value"]
     assert {"limit", "exposure", "available", "shortfall"} <= set(shown)
+
+
+def _role_guarded(dependant: Any) -> bool:
+    return any(getattr(d.call, "__name__", "").startswith("allow_") or _role_guarded(d)
+               for d in dependant.dependencies)
+
+
+def _routes() -> list[Any]:
+    from fastapi.routing import APIRoute
+
+    modules = [importlib.import_module(m.name) for m in pkgutil.iter_modules(
+        [str(APP_DIR / "routers")], prefix="app.routers.")]
+    return [route for module in modules for route in getattr(getattr(module, "router", None),
+                                                              "routes", [])
+            if isinstance(route, APIRoute)]
+
+
+@pytest.mark.parametrize("route", _routes(), ids=lambda r: f"{sorted(r.methods)[0]} {r.path}")
+def test_a_route_restricted_to_roles_declares_forbidden(route: Any) -> None:
+    if _role_guarded(route.dependant):
+        declared = problems.declared_codes(route.responses)
+        assert errors.Forbidden.code in declared.get(403, set()), (
+            f"{route.path} lets only some roles in: add errors.Forbidden to its responses")
+
+
+def test_role_guards_are_found() -> None:
+    # Guards are found by the dependency's name (deps.allow); if that changed, the test
+    # above would pass vacuously.
+    assert sum(_role_guarded(route.dependant) for route in _routes()) > 20
