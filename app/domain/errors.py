@@ -422,7 +422,7 @@ class RequirementUnmet(RuleViolation):
     extras = {"missing": _texts("What the move needs", ["grade", "target_amount"]),
               "from": _FROM, "to": _TO,
               "abandon_reasons": _texts("The reason codes an abandonment takes",
-                                        ["no_budget", "lost_to_competitor"])}
+                                        ["refused", "unreachable", "unsuitable", "bought_competitor"])}
 
 
 class CooldownActive(Conflict):

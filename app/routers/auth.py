@@ -17,8 +17,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", operation_id="auth_token", response_model=TokenPairRead,
-             responses=responses(errors.Unauthorized, errors.InvalidCredentials, errors.TooManyAttempts,
-                                 authenticated=False))
+             responses=responses(errors.InvalidCredentials, errors.TooManyAttempts, authenticated=False))
 async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
                       uow: UoW) -> TokenPairRead:
     """Log in with username and password (OAuth2 password form)."""
@@ -27,8 +26,8 @@ async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
 
 
 @router.post("/refresh", operation_id="auth_refresh", response_model=TokenPairRead,
-             responses=responses(errors.Unauthorized, errors.InvalidRefreshToken, errors.RefreshTokenReused,
-                                 errors.InactiveUser, authenticated=False))
+             responses=responses(errors.InvalidRefreshToken, errors.RefreshTokenReused, errors.InactiveUser,
+                                 authenticated=False))
 async def refresh_token(body: RefreshRequest, uow: UoW) -> TokenPairRead:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
     pair = await auth_service.refresh(uow, refresh_token=body.refresh_token)

@@ -11,7 +11,7 @@ from app.domain import errors
 from app.domain.roles import Principal
 from app.domain.sync import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
 from app.routers.deps import Caller, Cursor, UoW, allow
-from app.routers.problems import IDEMPOTENT, PAGED, WRITES, responses
+from app.routers.problems import IDEMPOTENT, WRITES, responses
 from app.routers.schemas.customers import ContactRead, CustomerRead, activity_read
 from app.routers.schemas.sync import (
     CHANGE_OUT,
@@ -61,7 +61,7 @@ async def push_changes(body: SyncPushRequest, actor: Pusher, uow: UoW) -> SyncPu
 
 
 @router.get("/pull", operation_id="sync_pull", response_model=SyncPullResponse,
-            response_model_exclude_none=True, responses=responses(errors.SyncInvalidCursor, *PAGED))
+            response_model_exclude_none=True, responses=responses(errors.SyncInvalidCursor))
 async def pull_changes(actor: Caller, uow: UoW, cursor: Cursor = None,
                        limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT,
                                                    description="Changes per page")] = DEFAULT_PULL_LIMIT,
