@@ -187,3 +187,29 @@ def test_role_guards_are_found() -> None:
     # Guards are found by the dependency's name (deps.allow); if that changed, the test
     # above would pass vacuously.
     assert sum(_role_guarded(route.dependant) for route in _routes()) > 20
+
+
+async def test_the_client_check_catches_an_undeclared_code() -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from tests.support.declared_codes import DeclaredCodes
+
+    mini = FastAPI()
+    problems.install(mini)
+
+    @mini.get("/declared", responses=problems.responses(errors.ContractNotDraft))
+    async def declared() -> None:
+        raise errors.ContractNotDraft("no", contract_status="signed")
+
+    @mini.get("/undeclared", responses=problems.responses(errors.NotFound))
+    async def undeclared() -> None:
+        raise errors.ContractNotDraft("no", contract_status="signed")
+
+    checked = DeclaredCodes(mini)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=checked),
+                                 base_url="http://test") as client:
+        assert (await client.get("/declared")).status_code == 409
+        assert checked.undeclared == []
+        assert (await client.get("/undeclared")).status_code == 409
+    assert checked.undeclared == ["GET /undeclared 409 contract.not_draft"]
