@@ -92,7 +92,7 @@ async def list_payments(actor: Caller, uow: UoW, cursor: Cursor = None, limit: L
                       status_code=status.HTTP_201_CREATED,
                           responses=responses(errors.NotFound, errors.Forbidden, errors.InvalidTransition,
                                               errors.RequirementUnmet, errors.CooldownActive,
-                                              errors.AllocationInvalid, *IDEMPOTENT, *WRITES))
+                                              errors.PaymentApplicationInvalid, *IDEMPOTENT, *WRITES))
 async def create_payment(body: PaymentCreate, actor: Finance, uow: UoW, response: Response) -> PaymentRead:
     """Record a payment: allocated oldest due first unless `allocations` say otherwise;
     overpayment stays as the customer's credit."""

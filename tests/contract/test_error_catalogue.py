@@ -166,12 +166,14 @@ def _role_guarded(dependant: Any) -> bool:
 
 
 def _routes() -> list[Any]:
+    from fastapi import APIRouter
     from fastapi.routing import APIRoute
 
     modules = [importlib.import_module(m.name) for m in pkgutil.iter_modules(
         [str(APP_DIR / "routers")], prefix="app.routers.")]
-    return [route for module in modules for route in getattr(getattr(module, "router", None),
-                                                              "routes", [])
+    routers = {id(v): v for module in modules for v in vars(module).values()
+               if isinstance(v, APIRouter)}
+    return [route for router in routers.values() for route in router.routes
             if isinstance(route, APIRoute)]
 
 
