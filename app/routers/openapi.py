@@ -169,9 +169,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "503", {"description": SERVICE_UNAVAILABLE_DESCRIPTION})
             if method == "post" and not path.startswith(UNAUTHENTICATED_PREFIX):
                 _idempotency(operation)
+    problems.finish_openapi(schema)  # may add 400: headers go on after it
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
             _response_headers(schema, operation)
             examples.add_examples(operation)
-    problems.finish_openapi(schema)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema

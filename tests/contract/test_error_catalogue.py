@@ -135,12 +135,19 @@ def _codes(operation: dict[str, Any], status: str) -> set[str]:
     return set(operation["responses"].get(status, {}).get("x-problem-codes", ()))
 
 
+def _parameter(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A parameter, with a reference to ``components/parameters`` resolved."""
+    if "$ref" in parameter:
+        return SCHEMA["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[-1]]
+    return parameter
+
+
 @pytest.mark.parametrize(("method", "path", "operation"), _operations(),
                          ids=[f"{m} {p}" for m, p, _ in _operations()])
 def test_generic_answers_are_declared(method: str, path: str, operation: dict[str, Any]) -> None:
     if path == "/healthz":
         pytest.skip("liveness answers 200 or nothing at all")
-    params = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+    params = {(p["in"], p["name"]) for p in map(_parameter, operation.get("parameters", []))}
     assert errors.InvalidInput.code in _codes(operation, "422")
     assert errors.ServiceUnavailable.code in _codes(operation, "503")
     if "{" in path:
