@@ -734,11 +734,11 @@ async def _export_chunks(uow: UnitOfWork, actor: Principal, filters: CustomerFil
         after = customers[-1].id
 
 
-def export_customers(uow: UnitOfWork, actor: Principal, *, query: customers_service.CustomerQuery,
+def export_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilters,
                      fmt: ExportFormat, now: dt.datetime | None = None) -> Export:
     """Every customer in the caller's scope matching the list filters, streamed in keyset
     chunks of ``EXPORT_CHUNK`` (contacts masked as in the API)."""
-    filters = customers_service.customer_filters(query)
+    filters = customers_service.customer_filters(filters)
     stamp = (now or utcnow()).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return Export(filename=f"customers-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt],
                   chunks=_export_chunks(uow, actor, filters, fmt))

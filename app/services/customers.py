@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -81,23 +81,6 @@ class ContactInput:
     wechat: str | None = None
     is_primary: bool = False
     notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerQuery:
-    stage: str | None = None
-    grade: str | None = None
-    owner_id: uuid.UUID | None = None
-    team_id: uuid.UUID | None = None
-    region: str | None = None
-    industry: str | None = None
-    tag: str | None = None
-    source: str | None = None
-    pool: bool | None = None
-    q: str | None = None
-    updated_since: dt.datetime | None = None
-    include_deleted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def contact_view(contact: Contact, *, masked: bool) -> ContactView:
@@ -209,22 +192,22 @@ def _search_filters(q: str | None) -> dict[str, str]:
     return {"q_text": text}
 
 
-def customer_filters(query: CustomerQuery) -> CustomerFilters:
-    """The repository filters for a list (or export) query, inputs normalised like stored data."""
-    return CustomerFilters(
-        stage=query.stage, grade=query.grade, owner_id=query.owner_id, team_id=query.team_id,
-        region=normalize.clean_text(query.region), industry=normalize.clean_text(query.industry),
-        tag=normalize.clean_text(query.tag), source=query.source, pool=query.pool,
-        updated_since=query.updated_since, include_deleted=query.include_deleted,
-        **_search_filters(query.q),
-    )
+def customer_filters(query: CustomerFilters) -> CustomerFilters:
+    """The filters of a list (or export) query as the repository uses them: text normalised
+    like stored data, the raw search ``q`` classified into its one search form."""
+    return replace(
+        query, region=normalize.clean_text(query.region),
+        industry=normalize.clean_text(query.industry), tag=normalize.clean_text(query.tag),
+        q=None, **_search_filters(query.q))
 
 
-async def list_customers(uow: UnitOfWork, actor: Principal, *, query: CustomerQuery,
+async def list_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilters,
                          sort: CustomerSort, cursor: str | None, limit: int) -> Page[Customer]:
-    filters = customer_filters(query)
+    """Customers in the caller's scope matching the list filters (``CustomerFilters`` as the
+    client sent them; normalised here)."""
+    normalised = customer_filters(filters)
     async with uow:
-        return await uow.customers.list(actor, filters, sort=sort, cursor=cursor, limit=limit)
+        return await uow.customers.list(actor, normalised, sort=sort, cursor=cursor, limit=limit)
 
 
 async def _view(uow: UnitOfWork, actor: Principal, customer: Customer) -> CustomerView:
