@@ -24,9 +24,9 @@ from app.db.uow import UnitOfWork
 from app.domain import normalize
 from app.domain.customers import Source
 from app.domain.errors import DomainError, Forbidden, RuleViolation, TooLarge
-from app.domain.funnel import Stage, is_out_of_funnel_on_create
+from app.domain.funnel import Stage
 from app.domain.grading import SIZE_BANDS
-from app.domain.ownership import QuotaExceeded, check_quota
+from app.domain.ownership import PoolPolicy, QuotaExceeded, check_quota, decide_initial_owner
 from app.domain.roles import DUPLICATE_OVERRIDERS, Principal, masks_contact_details
 from app.services import customers as customers_service
 from app.services import funnel as funnel_service
@@ -495,44 +495,35 @@ def _candidates(row: _Row, matches: dict[tuple[str, str], list[Any]]) -> list[Im
             for m, reasons in ordered[:MAX_CANDIDATES]]
 
 
-def _new_customer(row: _Row, actor: Principal, now: dt.datetime) -> tuple[Customer, Contact | None]:
+def _new_customer(row: _Row, actor: Principal, policy: PoolPolicy,
+                  now: dt.datetime) -> tuple[Customer, list[Contact]]:
     assert row.id is not None
-    values = {k: v for k, v in row.fields.items() if k not in ("kind", "source")}
-    source = row.fields["source"]
-    customer = Customer(
-        id=row.id, kind=row.fields["kind"], stage=Stage.resource.value, source=source,
-        owner_id=row.owner_id, team_id=row.team_id,
-        # The owner named in the file found the customer, not the steward who uploads it.
-        discovered_by=row.owner_id if source == Source.self_discovered else None,
-        created_by=actor.user_id, claimed_at=now if row.owner_id else None, stage_entered_at=now,
-        out_of_funnel=is_out_of_funnel_on_create(Stage.resource), created_at=now, updated_at=now,
-        interests=[], recommended_products=[], **values,
-    )
-    contact = None
-    if row.contact is not None:
-        contact = Contact(id=uuid.uuid4(), customer_id=customer.id, created_at=now, updated_at=now,
-                          **row.contact)
-    customer.completeness = customers_service.completeness_of(customer, [contact] if contact else [])
-    return customer, contact
+    # The owner named in the file found a self-discovered customer, not the uploading steward.
+    owner = decide_initial_owner(creator=actor, requested_owner_id=row.owner_id,
+                                 source=row.fields["source"], policy=policy, found_by_owner=True)
+    return customers_service.build_customer(
+        customer_id=row.id, fields=row.fields, stage=Stage.resource, owner=owner, team_id=row.team_id,
+        created_by=actor.user_id, now=now, contacts=[row.contact] if row.contact is not None else [])
 
 
-async def _insert(uow: UnitOfWork, actor: Principal, rows: list[_Row], now: dt.datetime) -> None:
+async def _insert(uow: UnitOfWork, actor: Principal, rows: list[_Row], policy: PoolPolicy,
+                  now: dt.datetime) -> None:
     """Batched inserts: a few statements per ``INSERT_BATCH`` rows, not several per row."""
     for start in range(0, len(rows), INSERT_BATCH):
-        built = [_new_customer(row, actor, now) for row in rows[start:start + INSERT_BATCH]]
+        built = [_new_customer(row, actor, policy, now) for row in rows[start:start + INSERT_BATCH]]
         for customer, _ in built:
             uow.customers.add(customer)
         await uow.flush()
-        contacts = [contact for _, contact in built if contact is not None]
+        contacts = [contact for _, row_contacts in built for contact in row_contacts]
         for contact in contacts:
             uow.contacts.add(contact)
         await uow.flush()
         await uow.contacts.add_points(contacts)
-        for customer, contact in built:
+        for customer, row_contacts in built:
             funnel_service.record_entry_in(uow, customer, actor_id=actor.user_id, now=now)
             uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="import",
                                at=now, changes=customers_service.created_changes(
-                                   customer, 1 if contact else 0))
+                                   customer, len(row_contacts)))
         await uow.flush()
         # The identity map would otherwise hold every imported row until the commit.
         uow.session.expunge_all()
@@ -622,7 +613,7 @@ async def import_customers(uow: UnitOfWork, actor: Principal, *, content: bytes,
                 f"{len(report.rejected)} rejected and {refused_duplicates} duplicate rows: nothing "
                 "was imported. Fix them, or import the valid rows with mode=partial.",
                 code="import.rejected", report=dataclasses.asdict(report))
-        await _insert(uow, actor, to_create, now)
+        await _insert(uow, actor, to_create, policy, now)
         await uow.commit()
     for duplicate, row in imported_duplicates:
         duplicate.created_id = row.id
