@@ -72,23 +72,37 @@ def cmd_serve(host: str, port: int, workers: int, reload: bool) -> None:
                 reload=reload, log_config=None, proxy_headers=True)
 
 
+async def _with_uow(work):  # type: ignore[no-untyped-def]
+    """Run ``work(uow)`` against the configured database, then dispose of the engine."""
+    from app.db.engine import make_engine, make_session_factory
+    from app.db.uow import UnitOfWork
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        return await work(UnitOfWork(make_session_factory(engine)))
+    finally:
+        await engine.dispose()
+
+
 def cmd_create_user(args: argparse.Namespace) -> int:
     import uuid
 
-    from app.services import setup
+    from app.domain.roles import Principal, Role
+    from app.services import users as users_service
 
-    user = asyncio.run(setup.create_user(
-        username=args.username, password=args.password, role=args.role,
+    system = Principal(user_id=uuid.UUID(int=0), role=Role.admin, team_id=None)
+    user = asyncio.run(_with_uow(lambda uow: users_service.create_user(
+        uow, system, username=args.username, password=args.password, role=Role(args.role),
         team_id=uuid.UUID(args.team) if args.team else None, full_name=args.full_name or "",
-    ))
+    )))
     print(f"created user {user.username} ({user.role}) id={user.id}")
     return 0
 
 
 def cmd_seed_demo(if_empty: bool) -> int:
-    from app.services import setup
+    from app.demo import seed_demo_with
 
-    result = asyncio.run(setup.seed_demo(if_empty=if_empty))
+    result = asyncio.run(_with_uow(lambda uow: seed_demo_with(uow, if_empty=if_empty)))
     if result is None:
         print("database already has users; demo data not seeded")
         return 0

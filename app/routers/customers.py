@@ -9,23 +9,21 @@ from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from app.domain import errors
-from app.domain.customers import Source
-from app.domain.funnel import Stage
 from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal, Role
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
-from app.routers.schemas.common import Page, UtcDateTime
+from app.routers.schemas.common import Page
 from app.routers.schemas.customers import (
     ContactIn,
     ContactRead,
     ContactUpdate,
     CustomerCreate,
     CustomerDetail,
+    CustomerFilterParams,
     CustomerRead,
     CustomerUpdate,
     DuplicateList,
     DuplicateRead,
-    Grade,
     HistoryRead,
     ImportReport,
     MergeRequest,
@@ -48,6 +46,13 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 Writer = Annotated[Principal, allow(*MASTER_DATA_WRITERS)]
 Steward = Annotated[Principal, allow(*MASTER_DATA_STEWARDS)]
+# The list filters, shared by the list and the export: query parameters in, the service's
+# CustomerFilters out.
+Filters = Annotated[CustomerFilterParams, Query()]
+
+
+def customer_filters(params: CustomerFilterParams) -> customers_service.CustomerFilters:
+    return customers_service.CustomerFilters(**params.model_dump())
 
 
 def detail(view: customers_service.CustomerView) -> CustomerDetail:
@@ -58,27 +63,12 @@ def detail(view: customers_service.CustomerView) -> CustomerDetail:
 @router.get("", operation_id="customers_list", response_model=Page[CustomerRead],
             responses=responses(*PAGED))
 async def list_customers(
-    actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-    stage: Stage | None = None, grade: Grade | None = None, owner_id: uuid.UUID | None = None,
-    team_id: uuid.UUID | None = None, region: Annotated[str | None, Query(max_length=100)] = None,
-    industry: Annotated[str | None, Query(max_length=100)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None, source: Source | None = None,
-    pool: Annotated[bool | None, Query(description="true: only unowned; false: only owned")] = None,
-    q: Annotated[str | None, Query(max_length=200, description=(
-        "Search: a phone (any format), an email, a USCC, or a fragment of the customer's or a "
-        "contact's name"))] = None,
-    updated_since: UtcDateTime | None = None,
-    include_deleted: Annotated[bool, Query(description="Include soft-deleted and merged "
-                                           "customers (tombstones)")] = False,
+    actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *, filters: Filters,
     sort: Literal["updated_at", "-updated_at", "name", "-name"] = "-updated_at",
 ) -> Page[CustomerRead]:
     """Customers in the caller's scope, filtered, sorted and cursor-paginated."""
-    query = customers_service.CustomerQuery(
-        stage=stage, grade=grade, owner_id=owner_id, team_id=team_id, region=region,
-        industry=industry, tag=tag, source=source, pool=pool, q=q, updated_since=updated_since,
-        include_deleted=include_deleted)
-    page = await customers_service.list_customers(uow, actor, query=query, sort=sort, cursor=cursor,
-                                                  limit=limit)
+    page = await customers_service.list_customers(uow, actor, filters=customer_filters(filters),
+                                                  sort=sort, cursor=cursor, limit=limit)
     return Page[CustomerRead](items=[CustomerRead.model_validate(c) for c in page.items],
                               next_cursor=page.next_cursor)
 
@@ -145,23 +135,13 @@ async def import_customers(
                        **responses(*PAGED)})
 async def export_customers(
     actor: Caller, uow: UoW,
-    fmt: Annotated[Literal["csv", "ndjson"], Query(alias="format")] = "csv",
-    stage: Stage | None = None, grade: Grade | None = None, owner_id: uuid.UUID | None = None,
-    team_id: uuid.UUID | None = None, region: Annotated[str | None, Query(max_length=100)] = None,
-    industry: Annotated[str | None, Query(max_length=100)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None, source: Source | None = None,
-    pool: Annotated[bool | None, Query(description="true: only unowned; false: only owned")] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    updated_since: UtcDateTime | None = None, include_deleted: bool = False,
+    fmt: Annotated[Literal["csv", "ndjson"], Query(alias="format")] = "csv", *, filters: Filters,
 ) -> StreamingResponse:
     """Stream every customer in the caller's scope (the list filters apply) as CSV (UTF-8 with
     BOM, for Excel) or NDJSON; contact details masked as in the API. Columns:
     docs/import-export.md."""
-    query = customers_service.CustomerQuery(
-        stage=stage, grade=grade, owner_id=owner_id, team_id=team_id, region=region,
-        industry=industry, tag=tag, source=source, pool=pool, q=q, updated_since=updated_since,
-        include_deleted=include_deleted)
-    export = customer_io_service.export_customers(uow, actor, query=query, fmt=fmt)
+    export = customer_io_service.export_customers(uow, actor, filters=customer_filters(filters),
+                                                  fmt=fmt)
     return StreamingResponse(export.chunks, media_type=export.media_type, headers={
         "Content-Disposition": f'attachment; filename="{export.filename}"',
         "Cache-Control": "no-store"})

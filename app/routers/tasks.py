@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.domain import errors
 from app.domain.roles import Principal
-from app.domain.tasks import TaskStatus
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
-from app.routers.schemas.common import Page, UtcDateTime
-from app.routers.schemas.tasks import TaskCreate, TaskRead, TaskUpdate
+from app.routers.schemas.common import Page
+from app.routers.schemas.tasks import TaskCreate, TaskFilterParams, TaskRead, TaskUpdate
 from app.services import tasks as tasks_service
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -23,17 +22,14 @@ Worker = Annotated[Principal, allow(*tasks_service.TASK_WRITERS)]
 
 @router.get("", operation_id="tasks_list", response_model=Page[TaskRead],
             responses=responses(*PAGED))
-async def list_tasks(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-                     assignee_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
-                     activity_id: uuid.UUID | None = None, status: TaskStatus | None = None,
-                     due_from: UtcDateTime | None = None, due_to: UtcDateTime | None = None,
+async def list_tasks(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *,
+                     filters: Annotated[TaskFilterParams, Query()],
                      sort: Literal["due_at", "-due_at"] = "due_at") -> Page[TaskRead]:
     """Tasks in the caller's scope (reps: assigned to or created by them, or on their customers;
     managers: also their teams'), by due time."""
-    query = tasks_service.TaskQuery(assignee_id=assignee_id, customer_id=customer_id,
-                                    activity_id=activity_id, status=status, due_from=due_from,
-                                    due_to=due_to)
-    page = await tasks_service.list_tasks(uow, actor, query=query, sort=sort, cursor=cursor, limit=limit)
+    page = await tasks_service.list_tasks(
+        uow, actor, filters=tasks_service.TaskFilters(**filters.model_dump()), sort=sort, cursor=cursor,
+        limit=limit)
     return Page[TaskRead](items=[TaskRead.model_validate(t) for t in page.items],
                           next_cursor=page.next_cursor)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from app.db.base import utcnow
@@ -28,16 +27,6 @@ from app.services.common import apply_changes, check_version, found
 
 # Who creates and works tasks (finance and integrations only read them).
 TASK_WRITERS = frozenset({Role.rep, Role.manager, Role.director, Role.support, Role.admin})
-
-
-@dataclass(frozen=True, slots=True)
-class TaskQuery:
-    assignee_id: uuid.UUID | None = None
-    customer_id: uuid.UUID | None = None
-    activity_id: uuid.UUID | None = None
-    status: str | None = None
-    due_from: dt.datetime | None = None
-    due_to: dt.datetime | None = None
 
 
 def _require_writer(actor: Principal) -> None:
@@ -78,11 +67,8 @@ async def _check_assignee(uow: UnitOfWork, actor: Principal, assignee_id: uuid.U
 # ----------------------------------------------------------------------------------------
 
 
-async def list_tasks(uow: UnitOfWork, actor: Principal, *, query: TaskQuery, sort: TaskSort,
+async def list_tasks(uow: UnitOfWork, actor: Principal, *, filters: TaskFilters, sort: TaskSort,
                      cursor: str | None, limit: int) -> Page[Task]:
-    filters = TaskFilters(assignee_id=query.assignee_id, customer_id=query.customer_id,
-                          activity_id=query.activity_id, status=query.status,
-                          due_from=query.due_from, due_to=query.due_to)
     async with uow:
         return await uow.tasks.list(actor, filters, sort=sort, cursor=cursor, limit=limit)
 
