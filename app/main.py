@@ -40,7 +40,7 @@ from app.routers import (
 from app.routers import (
     sync as sync_router,
 )
-from app.routers.deps import current_principal, text_rule
+from app.routers.deps import current_principal, declare_read_only_refusal, text_rule
 from app.routers.metrics import Metrics, MetricsMiddleware
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.services import maintenance
@@ -113,13 +113,12 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(public)
     # Every other router is authenticated by default through its parent.
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    for module in (me, users, teams, customers, activities, pool, settings_router, credit, reports,
-                   tasks, sync_router):
-        protected.include_router(module.router)
-    protected.include_router(contracts.router)
-    protected.include_router(grading.router)
-    protected.include_router(receivables.receivables_router)
-    protected.include_router(receivables.payments_router)
+    for router in (*(module.router for module in (me, users, teams, customers, activities, pool,
+                                                  settings_router, credit, reports, tasks,
+                                                  sync_router, contracts, grading)),
+                   receivables.receivables_router, receivables.payments_router):
+        declare_read_only_refusal(router.routes)
+        protected.include_router(router)
     app.include_router(protected)
 
     app.add_middleware(IdempotencyMiddleware,

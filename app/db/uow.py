@@ -36,7 +36,12 @@ from app.db.repositories.receivables import ReceivableRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
-from app.domain.errors import Conflict, ServiceUnavailable, VersionMismatch
+from app.domain.errors import (
+    IdempotencySuperseded,
+    IntegrityConflict,
+    ServiceUnavailable,
+    VersionMismatch,
+)
 
 # What a 503 asks the client to wait before retrying.
 RETRY_AFTER_SECONDS = 1
@@ -113,8 +118,8 @@ class UnitOfWork:
             if self._fence is not None:
                 record_id, attempt = self._fence
                 if not await self.idempotency.mark_committed(record_id, attempt=attempt, now=utcnow()):
-                    raise Conflict("A retry with this Idempotency-Key has taken over this request",
-                                   code="idempotency.superseded")
+                    raise IdempotencySuperseded(
+                        "A retry with this Idempotency-Key has taken over this request")
             if self.changes:
                 # Last thing before COMMIT: the change-log counter's row lock is held only
                 # this long, and it orders commits by sequence number (gap-free pulls).
@@ -159,6 +164,6 @@ class _translated_errors:
         if isinstance(exc, StaleDataError):
             raise VersionMismatch("The record was changed by someone else; reload it") from exc
         if isinstance(exc, IntegrityError):
-            raise Conflict(
-                "The change conflicts with existing data", code="conflict.integrity"
+            raise IntegrityConflict(
+                "The change conflicts with existing data"
             ) from exc

@@ -7,15 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
-from app.domain.errors import BadRequest, Forbidden, Unauthorized
+from app.domain.errors import BadIfMatch, Forbidden, Unauthorized
 from app.domain.roles import READ_ONLY_ROLES, Principal, Role
+from app.routers.problems import also_answers
 from app.routers.schemas.common import text_fault
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
 
-_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -35,6 +37,14 @@ async def text_rule(request: Request) -> None:
         raise RequestValidationError(problems)
 
 
+def declare_read_only_refusal(routes: list[Any]) -> None:
+    """Routes behind ``current_principal`` that change something can answer 403 ``forbidden``
+    to a read-only role: declare it on each of them, as the check is made once for all."""
+    for route in routes:
+        if isinstance(route, APIRoute) and route.methods - READ_METHODS:
+            route.responses.update(also_answers(route.responses, Forbidden))
+
+
 def get_uow(request: Request) -> UnitOfWork:
     # IdempotencyMiddleware leaves the key it reserved for this request here.
     return UnitOfWork(request.app.state.session_factory,
@@ -50,7 +60,8 @@ async def current_principal(
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
     principal = await auth_service.principal_for_token(uow, token=token)
-    if principal.role in READ_ONLY_ROLES and request.method not in _READ_METHODS:
+    # Every write behind this dependency declares the 403 (declare_read_only_refusal).
+    if principal.role in READ_ONLY_ROLES and request.method not in READ_METHODS:
         raise Forbidden(f"Your role ({principal.role}) only reads; it may not change anything")
     request.state.principal = principal
     return principal
@@ -81,7 +92,7 @@ def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -
         return None
     match = _ETAG.match(if_match)
     if match is None:
-        raise BadRequest('If-Match must be an ETag like "3"', code="bad_request.if_match")
+        raise BadIfMatch('If-Match must be an ETag like "3"')
     return int(match.group(1))
 
 

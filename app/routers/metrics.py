@@ -22,7 +22,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.domain.errors import Forbidden
+from app.domain import errors
+from app.routers.problems import responses
 
 router = APIRouter(tags=["operations"])
 
@@ -141,10 +142,11 @@ def _allowed(request: Request) -> bool:
     return address is not None and any(address in network for network in networks)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False,
+            responses=responses(errors.Forbidden, authenticated=False))
 async def metrics(request: Request) -> Response:
     """Prometheus text format; see docs/operations.md for what each metric means."""
     if not _allowed(request):
-        raise Forbidden("Metrics are served to the loopback address, with CRM_METRICS_TOKEN, or "
+        raise errors.Forbidden("Metrics are served to the loopback address, with CRM_METRICS_TOKEN, or "
                         "to the networks in CRM_METRICS_ALLOW")
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

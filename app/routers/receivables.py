@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.routers.deps import Caller, Cursor, Limit, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.contracts import (
     PaymentCreate,
@@ -29,7 +30,7 @@ Finance = Annotated[Principal, allow(*receivables_service.FINANCE_ROLES)]
 
 
 @receivables_router.get("", operation_id="receivables_list", response_model=Page[ReceivableRead],
-                        responses=responses(400, 401, 422))
+                        responses=responses(*PAGED))
 async def list_receivables(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                            customer_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None,
                            status: Literal["open", "paid", "written_off"] | None = None,
@@ -42,7 +43,10 @@ async def list_receivables(actor: Caller, uow: UoW, cursor: Cursor = None, limit
 
 
 @receivables_router.post("", operation_id="receivables_create", response_model=ReceivableRead,
-                         status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 409, 422))
+                         status_code=status.HTTP_201_CREATED,
+                             responses=responses(errors.NotFound, errors.Forbidden,
+                                                 errors.ReceivableContractNotSigned, errors.OverBilled,
+                                                 *IDEMPOTENT, *WRITES))
 async def create_receivable(body: ReceivableCreate, actor: Finance, uow: UoW,
                             response: Response) -> ReceivableRead:
     """Bill a signed contract (instalments allowed; never more than the contract amount)."""
@@ -53,7 +57,7 @@ async def create_receivable(body: ReceivableCreate, actor: Finance, uow: UoW,
 
 
 @receivables_router.get("/{receivable_id}", operation_id="receivables_get", response_model=ReceivableRead,
-                        responses=responses(401, 404, 422))
+                        responses=responses(errors.NotFound))
 async def get_receivable(receivable_id: uuid.UUID, actor: Caller, uow: UoW,
                          response: Response) -> ReceivableRead:
     receivable = await receivables_service.get_receivable(uow, actor, receivable_id=receivable_id)
@@ -62,7 +66,10 @@ async def get_receivable(receivable_id: uuid.UUID, actor: Caller, uow: UoW,
 
 
 @receivables_router.post("/{receivable_id}/write-off", operation_id="receivables_write_off",
-                         response_model=ReceivableRead, responses=responses(401, 403, 404, 409, 422))
+                         response_model=ReceivableRead,
+                             responses=responses(errors.NotFound, errors.Forbidden,
+                                                 errors.ReceivableWrittenOff, errors.ReceivablePaid,
+                                                 *IDEMPOTENT, *WRITES))
 async def write_off(receivable_id: uuid.UUID, body: WriteOffRequest, actor: Finance, uow: UoW,
                     response: Response) -> ReceivableRead:
     """Write off what is still owed (provisioned at 100%)."""
@@ -73,7 +80,7 @@ async def write_off(receivable_id: uuid.UUID, body: WriteOffRequest, actor: Fina
 
 
 @payments_router.get("", operation_id="payments_list", response_model=Page[PaymentRead],
-                     responses=responses(400, 401, 422))
+                     responses=responses(*PAGED))
 async def list_payments(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                         customer_id: uuid.UUID | None = None) -> Page[PaymentRead]:
     page = await receivables_service.list_payments(uow, actor, customer_id=customer_id, cursor=cursor,
@@ -82,7 +89,10 @@ async def list_payments(actor: Caller, uow: UoW, cursor: Cursor = None, limit: L
 
 
 @payments_router.post("", operation_id="payments_create", response_model=PaymentRead,
-                      status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 422))
+                      status_code=status.HTTP_201_CREATED,
+                          responses=responses(errors.NotFound, errors.Forbidden, errors.InvalidTransition,
+                                              errors.RequirementUnmet, errors.CooldownActive,
+                                              errors.PaymentApplicationInvalid, *IDEMPOTENT, *WRITES))
 async def create_payment(body: PaymentCreate, actor: Finance, uow: UoW, response: Response) -> PaymentRead:
     """Record a payment: allocated oldest due first unless `allocations` say otherwise;
     overpayment stays as the customer's credit."""
@@ -96,6 +106,6 @@ async def create_payment(body: PaymentCreate, actor: Finance, uow: UoW, response
 
 
 @payments_router.get("/{payment_id}", operation_id="payments_get", response_model=PaymentRead,
-                     responses=responses(401, 404, 422))
+                     responses=responses(errors.NotFound))
 async def get_payment(payment_id: uuid.UUID, actor: Caller, uow: UoW) -> PaymentRead:
     return payment_read(await receivables_service.get_payment(uow, actor, payment_id=payment_id))

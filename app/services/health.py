@@ -9,19 +9,14 @@ from app.db.uow import RETRY_AFTER_SECONDS, UnitOfWork
 from app.domain.errors import ServiceUnavailable
 
 
-class Unavailable(ServiceUnavailable):
-    code = "service_unavailable"
-    title = "Service unavailable"
-
-
 def outage(exc: BaseException) -> ServiceUnavailable | None:
     """The 503 to answer when ``exc`` means the database cannot be reached (for errors
     raised outside a unit of work, which translates its own), else None."""
     if isinstance(exc, ServiceUnavailable):
         return exc
     if is_unavailable(exc):
-        return Unavailable("The database is not reachable; retry the request",
-                           retry_after=RETRY_AFTER_SECONDS)
+        return ServiceUnavailable("The database is not reachable; retry the request",
+                                  retry_after=RETRY_AFTER_SECONDS)
     return None
 
 
@@ -30,5 +25,5 @@ async def check_database(uow: UnitOfWork) -> None:
         async with uow:
             await uow.session.execute(text("SELECT 1"))
     except Exception as exc:
-        raise Unavailable("The database is not reachable",
-                          retry_after=RETRY_AFTER_SECONDS) from exc
+        raise ServiceUnavailable("The database is not reachable",
+                                 retry_after=RETRY_AFTER_SECONDS) from exc

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
-from app.domain.errors import InvalidInput, Unauthorized
+from app.domain.errors import Unauthorized, WeakPassword
 
 ALGORITHM = "HS256"
 _passwords = CryptContext(schemes=["argon2"], deprecated="auto")
@@ -51,8 +51,7 @@ def check_password_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -
     result = zxcvbn(password[:_ZXCVBN_MAX_CHARS], user_inputs=[u for u in user_inputs if u])
     if result["score"] < MIN_PASSWORD_SCORE:
         hint = (result["feedback"].get("warning") or "It is too easy to guess").rstrip(".")
-        raise InvalidInput(f"The password is too weak: {hint}; use a longer phrase of unusual words",
-                           code="user.weak_password",
+        raise WeakPassword(f"The password is too weak: {hint}; use a longer phrase of unusual words",
                            errors=[{"loc": ["body", "password"], "msg": f"too weak: {hint}",
                                     "type": "password_too_weak"}])
 
@@ -91,7 +90,7 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
         )
     # OverflowError/OSError: a well-signed token whose exp is beyond any representable time.
     except (JWTError, ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
-        raise Unauthorized("The access token is invalid or expired", code="unauthorized") from exc
+        raise Unauthorized("The access token is invalid or expired") from exc
 
 
 def new_refresh_token() -> tuple[str, str]:

@@ -26,9 +26,8 @@ BATCHED = {
     "sync._run_chunk": "the transaction of one sync push chunk",
     "customer_io.export_customers": "a streamed export reads one keyset chunk per transaction",
     "customer_io._export_chunks": "the per-chunk transactions of a streamed export",
-    "setup.seed_demo_with": "demo data generation (not a use case): seeds in several batches",
-    "setup._seed_trading": "the trading batch of demo data generation",
 }
+# The demo data generator (app/demo, several batches on purpose) is not a service any more.
 
 
 def _functions(folder: pathlib.Path) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
