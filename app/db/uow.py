@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import changes as change_tracking
+from app.db import report_aggregates
 from app.db.base import utcnow
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
 from app.db.repositories.contracts import ContractRepository
@@ -55,6 +56,8 @@ class UnitOfWork:
         self.session = self._session_factory()
         # Syncable rows this transaction changes; written to the change log by commit().
         self.changes = change_tracking.attach(self.session)
+        # Funnel report counters follow each stage transition in the same transaction.
+        report_aggregates.attach(self.session)
         self.tasks = TaskRepository(self.session)
         self.change_log = ChangeLogRepository(self.session)
         self.sync = SyncRepository(self.session)

@@ -1,0 +1,289 @@
+"""Funnel report aggregates and figures (SPEC §9): pure rules, no I/O.
+
+The reports never scan the stage transitions. Each transition updates small counters,
+kept in the same transaction (see ``app/db/report_aggregates.py``):
+
+- counters per business day x owner x team x (metric, key), where the metrics are
+  ``entered`` (key: the stage), ``converted`` (key: the stage; credited to the day, owner
+  and team of the *entry*), ``exit_forward`` (key: the stage left forward),
+  ``abandoned`` (key: the reason), ``abandoned_from`` (key: the stage abandoned from) and
+  ``signed_out_of_funnel`` (key: ``signed``);
+- a duration histogram per entry day x owner x team x stage x duration in hundredths
+  of a day (the precision the transitions store), so medians are exact at that precision;
+- per customer, the stages it has entered in its current run and whether it left them
+  forward.
+
+The definitions, made exact:
+
+- A customer *enters* a stage when it reaches it for the first time in a *run*: a run
+  starts when the customer is created (in whatever stage) or reactivated (into
+  ``resource``), and ends when it is abandoned. Forward moves enter their target.
+  A backward step neither ends a visit nor enters a stage, so going back and forward
+  again counts nothing twice. Stages skipped by a forward move are not entered.
+- An entry of stage S is *converted* once a later forward move of the same run reaches
+  a stage beyond S: a skip counts as conversion through. Its duration is the time from
+  the entry to that move (``median_days``). Abandoning ends the run unconverted.
+- ``signed_out_of_funnel``: entries into ``signed`` of customers flagged out of funnel
+  (created beyond ``graded`` or having skipped a stage at any time before or in that move).
+
+:func:`advance` is the incremental rule; :func:`recompute` computes the same figures from
+a whole history by the definitions above, written independently, so tests can hold one
+against the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.domain.funnel import FUNNEL_ORDER, Stage, days_in_stage, is_later
+
+ENTERED = "entered"
+CONVERTED = "converted"
+EXIT_FORWARD = "exit_forward"
+ABANDONED = "abandoned"
+ABANDONED_FROM = "abandoned_from"
+SIGNED_OUT_OF_FUNNEL = "signed_out_of_funnel"
+METRICS = (ENTERED, CONVERTED, EXIT_FORWARD, ABANDONED, ABANDONED_FROM, SIGNED_OUT_OF_FUNNEL)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Move:
+    """One stored stage transition, as the aggregates need it."""
+
+    customer_id: uuid.UUID
+    from_stage: str | None
+    to_stage: str
+    at: dt.datetime
+    owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    reason: str | None = None
+    out_of_funnel: bool = False
+
+
+# (business day, owner, team, metric, key) and (entry day, owner, team, stage, centidays).
+CountKey = tuple[dt.date, uuid.UUID | None, uuid.UUID | None, str, str]
+DurationKey = tuple[dt.date, uuid.UUID | None, uuid.UUID | None, str, int]
+
+
+@dataclass(slots=True)
+class Aggregates:
+    counts: Counter[CountKey] = field(default_factory=Counter)
+    durations: Counter[DurationKey] = field(default_factory=Counter)
+
+    def add(self, other: Aggregates) -> None:
+        self.counts.update(other.counts)
+        self.durations.update(other.durations)
+
+    def cleaned(self) -> Aggregates:
+        """Without zero entries, for comparisons."""
+        return Aggregates(Counter({k: v for k, v in self.counts.items() if v}),
+                          Counter({k: v for k, v in self.durations.items() if v}))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Visit:
+    stage: str
+    at: dt.datetime
+    owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    done: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunState:
+    """What a customer's next transition needs from its past: its current run's entries."""
+
+    out_of_funnel: bool = False
+    visits: tuple[Visit, ...] = ()
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"out_of_funnel": self.out_of_funnel,
+                "visits": [{"stage": v.stage, "at": v.at.isoformat(),
+                            "owner_id": None if v.owner_id is None else str(v.owner_id),
+                            "team_id": None if v.team_id is None else str(v.team_id),
+                            "done": v.done} for v in self.visits]}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> RunState:
+        return cls(out_of_funnel=bool(doc.get("out_of_funnel")), visits=tuple(
+            Visit(stage=v["stage"], at=dt.datetime.fromisoformat(v["at"]),
+                  owner_id=None if v["owner_id"] is None else uuid.UUID(v["owner_id"]),
+                  team_id=None if v["team_id"] is None else uuid.UUID(v["team_id"]),
+                  done=bool(v["done"])) for v in doc.get("visits", ())))
+
+
+def business_day(at: dt.datetime, tz: ZoneInfo) -> dt.date:
+    return at.astimezone(tz).date()
+
+
+def centidays(start: dt.datetime, end: dt.datetime) -> int:
+    """Whole hundredths of a day between two instants, rounded like ``days_in_from_stage``."""
+    return int(days_in_stage(start, now=end) * 100)
+
+
+def _starts_run(move: Move) -> bool:
+    return move.from_stage is None or move.from_stage == Stage.abandoned.value
+
+
+def _is_forward(move: Move) -> bool:
+    return (move.from_stage is not None and move.to_stage != Stage.abandoned.value
+            and move.from_stage != Stage.abandoned.value
+            and is_later(Stage(move.to_stage), Stage(move.from_stage)))
+
+
+def _position(stage: str) -> int:
+    return FUNNEL_ORDER.index(Stage(stage))
+
+
+def advance(state: RunState | None, move: Move, tz: ZoneInfo) -> tuple[RunState, Aggregates]:
+    """The customer's state after ``move`` and the counter changes it causes."""
+    state = state or RunState()
+    delta = Aggregates()
+    day = business_day(move.at, tz)
+    here = (day, move.owner_id, move.team_id)
+    out_of_funnel = state.out_of_funnel or move.out_of_funnel
+    visits = list(state.visits)
+    if _starts_run(move):
+        visits = []
+    elif move.to_stage == Stage.abandoned.value:
+        delta.counts[(*here, ABANDONED, move.reason or "other")] += 1
+        delta.counts[(*here, ABANDONED_FROM, move.from_stage or "")] += 1
+        return RunState(out_of_funnel=out_of_funnel, visits=()), delta
+    elif _is_forward(move):
+        delta.counts[(*here, EXIT_FORWARD, move.from_stage or "")] += 1
+        target = _position(move.to_stage)
+        for index, visit in enumerate(visits):
+            if not visit.done and _position(visit.stage) < target:
+                visits[index] = Visit(stage=visit.stage, at=visit.at, owner_id=visit.owner_id,
+                                      team_id=visit.team_id, done=True)
+                entry = (business_day(visit.at, tz), visit.owner_id, visit.team_id)
+                delta.counts[(*entry, CONVERTED, visit.stage)] += 1
+                delta.durations[(*entry, visit.stage, centidays(visit.at, move.at))] += 1
+    else:  # a backward step: not an exit, not an entry
+        return RunState(out_of_funnel=out_of_funnel, visits=tuple(visits)), delta
+    if all(visit.stage != move.to_stage for visit in visits):
+        visits.append(Visit(stage=move.to_stage, at=move.at, owner_id=move.owner_id,
+                            team_id=move.team_id))
+        delta.counts[(*here, ENTERED, move.to_stage)] += 1
+        if move.to_stage == Stage.signed.value and out_of_funnel:
+            delta.counts[(*here, SIGNED_OUT_OF_FUNNEL, Stage.signed.value)] += 1
+    return RunState(out_of_funnel=out_of_funnel, visits=tuple(visits)), delta
+
+
+def recompute(histories: Iterable[Sequence[Move]], tz: ZoneInfo) -> Aggregates:
+    """The aggregates of whole histories (each one customer's moves in order), from the
+    definitions: independent of :func:`advance`, which must agree with it."""
+    result = Aggregates()
+    for history in histories:
+        runs: list[list[Move]] = []
+        flagged = False
+        flagged_at: list[bool] = []
+        for move in history:
+            if _starts_run(move) or not runs:
+                runs.append([])
+            runs[-1].append(move)
+            flagged = flagged or move.out_of_funnel
+            flagged_at.append(flagged)
+        position = 0
+        for run in runs:
+            _recompute_run(run, flagged_at[position:position + len(run)], tz, result)
+            position += len(run)
+    return result
+
+
+def _recompute_run(run: list[Move], flagged: list[bool], tz: ZoneInfo, result: Aggregates) -> None:
+    reached: set[str] = set()
+    for index, move in enumerate(run):
+        here = (business_day(move.at, tz), move.owner_id, move.team_id)
+        if move.to_stage == Stage.abandoned.value:
+            result.counts[(*here, ABANDONED, move.reason or "other")] += 1
+            result.counts[(*here, ABANDONED_FROM, move.from_stage or "")] += 1
+            continue
+        forward = _is_forward(move)
+        if forward:
+            result.counts[(*here, EXIT_FORWARD, move.from_stage or "")] += 1
+        if not (forward or _starts_run(move)) or move.to_stage in reached:
+            continue
+        reached.add(move.to_stage)
+        result.counts[(*here, ENTERED, move.to_stage)] += 1
+        if move.to_stage == Stage.signed.value and flagged[index]:
+            result.counts[(*here, SIGNED_OUT_OF_FUNNEL, Stage.signed.value)] += 1
+        beyond = next((later for later in run[index + 1:] if _is_forward(later)
+                       and _position(later.to_stage) > _position(move.to_stage)), None)
+        if beyond is not None:
+            result.counts[(*here, CONVERTED, move.to_stage)] += 1
+            result.durations[(*here, move.to_stage, centidays(move.at, beyond.at))] += 1
+
+
+# --- figures -------------------------------------------------------------------------------
+
+_CENT = Decimal("0.01")
+_RATE = Decimal("0.0001")
+
+
+def ratio(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
+    """part ÷ whole to four places; None (not zero) when there is nothing to divide by."""
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(_RATE, rounding=ROUND_HALF_UP)
+
+
+def median_days(histogram: Mapping[int, int]) -> Decimal | None:
+    """The exact median of a histogram of hundredths of a day, in days (two places);
+    the mean of the two middle values when the count is even."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    ordered = sorted((value, count) for value, count in histogram.items() if count)
+    wanted = [(total - 1) // 2, total // 2]
+    found: list[int] = []
+    seen = 0
+    for value, count in ordered:
+        while len(found) < 2 and wanted[len(found)] < seen + count:
+            found.append(value)
+        seen += count
+        if len(found) == 2:
+            break
+    middle = Decimal(found[0] + found[1]) / 2 / 100
+    return middle.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Period:
+    """``[start, end)`` in business-time-zone dates."""
+
+    start: dt.date
+    end: dt.date
+
+    def utc_bounds(self, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+        def at_midnight(day: dt.date) -> dt.datetime:
+            return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+        return at_midnight(self.start), at_midnight(self.end)
+
+
+MAX_PERIOD_DAYS = 3 * 366
+
+
+def month_of(day: dt.date) -> Period:
+    start = day.replace(day=1)
+    end = (start.replace(year=start.year + 1, month=1) if start.month == 12
+           else start.replace(month=start.month + 1))
+    return Period(start=start, end=end)
+
+
+def iso_weeks(period: Period) -> list[Period]:
+    """The ISO weeks (Monday to Monday) that overlap ``period``, clipped to it."""
+    weeks: list[Period] = []
+    monday = period.start - dt.timedelta(days=period.start.weekday())
+    while monday < period.end:
+        following = monday + dt.timedelta(days=7)
+        weeks.append(Period(start=max(monday, period.start), end=min(following, period.end)))
+        monday = following
+    return weeks
