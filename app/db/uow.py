@@ -29,6 +29,7 @@ from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
 from app.db.repositories.pool import PoolRepository
 from app.db.repositories.receivables import ReceivableRepository
+from app.db.repositories.reports import ReportRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
@@ -76,6 +77,7 @@ class UnitOfWork:
         self.receivables = ReceivableRepository(self.session)
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
+        self.reports = ReportRepository(self.session)
         return self
 
     async def __aexit__(

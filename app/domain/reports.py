@@ -42,7 +42,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.domain.funnel import FUNNEL_ORDER, Stage, days_in_stage, is_later
+from app.domain.errors import InvalidInput
+from app.domain.funnel import (
+    FUNNEL_ORDER,
+    AbandonReason,
+    FunnelPolicy,
+    Stage,
+    days_in_stage,
+    is_later,
+)
 
 ENTERED = "entered"
 CONVERTED = "converted"
@@ -287,3 +295,133 @@ def iso_weeks(period: Period) -> list[Period]:
         weeks.append(Period(start=max(monday, period.start), end=min(following, period.end)))
         monday = following
     return weeks
+
+
+def resolve_period(start: dt.date | None, end: dt.date | None, *, today: dt.date) -> Period:
+    """The report period ``[start, end)``: by default the current month; a missing ``end`` is
+    the first day of the month after ``start``, a missing ``start`` the first day of the
+    month of the day before ``end``. ``start`` must be before ``end`` and at most 3 years
+    before it."""
+    if start is None and end is None:
+        return month_of(today)
+    if start is None:
+        assert end is not None
+        start = month_of(end - dt.timedelta(days=1)).start
+    if end is None:
+        end = month_of(start).end
+    errors: list[dict[str, Any]] = []
+    if start >= end:
+        errors.append({"loc": ["query", "from"], "msg": "must be before `to`",
+                       "type": "value_error"})
+    elif end > _years_after(start, 3):
+        errors.append({"loc": ["query", "to"], "msg": "the period may be at most 3 years long",
+                       "type": "value_error"})
+    if errors:
+        raise InvalidInput("The report period is not valid.", errors=errors,
+                           code="report.invalid_period")
+    return Period(start=start, end=end)
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+# --- the funnel report -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StageSnapshot:
+    """A stage now: customers in it (owned ones apart), their amount, the stalled ones."""
+
+    stage: Stage
+    count: int
+    owned: int
+    amount: Decimal
+    stalled: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StageFigures:
+    stage: Stage
+    count: int
+    amount: Decimal
+    holding_per_rep: Decimal | None
+    ideal_holding: int | None
+    stalled: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepFigures:
+    from_stage: Stage
+    to_stage: Stage
+    entered: int
+    converted: int
+    conversion: Decimal | None
+    ideal_conversion: Decimal | None
+    median_days: Decimal | None
+    ideal_days: Decimal
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FlowFigures:
+    """What happened in a period (or a week of it)."""
+
+    period: Period
+    steps: tuple[StepFigures, ...]
+    abandoned: int
+    abandoned_by_reason: dict[str, int]
+    signed: int
+    out_of_funnel_signed: int
+    forward_exits: int
+
+
+def flow_figures(period: Period, policy: FunnelPolicy, counts: Mapping[tuple[str, str], int],
+                 histograms: Mapping[str, Mapping[int, int]]) -> FlowFigures:
+    """The step figures of §9 from summed counters ((metric, key) → n) and per-stage
+    duration histograms, beside the ideal."""
+    steps = []
+    for step in policy.steps:
+        entered = counts.get((ENTERED, step.from_stage.value), 0)
+        converted = counts.get((CONVERTED, step.from_stage.value), 0)
+        steps.append(StepFigures(
+            from_stage=step.from_stage, to_stage=step.to_stage, entered=entered,
+            converted=converted, conversion=ratio(converted, entered),
+            ideal_conversion=step.ideal_conversion,
+            median_days=median_days(histograms.get(step.from_stage.value, {})),
+            ideal_days=step.ideal_days))
+    by_reason = {reason.value: counts.get((ABANDONED, reason.value), 0) for reason in AbandonReason}
+    return FlowFigures(
+        period=period, steps=tuple(steps), abandoned=sum(by_reason.values()),
+        abandoned_by_reason=by_reason, signed=counts.get((ENTERED, Stage.signed.value), 0),
+        out_of_funnel_signed=counts.get((SIGNED_OUT_OF_FUNNEL, Stage.signed.value), 0),
+        forward_exits=sum(n for (metric, _), n in counts.items() if metric == EXIT_FORWARD))
+
+
+REPORT_STAGES: tuple[Stage, ...] = (*FUNNEL_ORDER, Stage.abandoned)
+
+
+def stage_figures(snapshots: Mapping[Stage, StageSnapshot], *, reps: int,
+                  policy: FunnelPolicy) -> tuple[StageFigures, ...]:
+    """Each stage now, with the holding per rep (owned customers ÷ reps in scope) against
+    the ideal holding of the step out of it."""
+    figures = []
+    for stage in REPORT_STAGES:
+        snap = snapshots.get(stage) or StageSnapshot(stage=stage, count=0, owned=0,
+                                                     amount=Decimal("0.00"), stalled=0)
+        step = policy.step_from(stage)
+        figures.append(StageFigures(
+            stage=stage, count=snap.count, amount=snap.amount,
+            holding_per_rep=None if reps == 0 else
+            (Decimal(snap.owned) / reps).quantize(_CENT, rounding=ROUND_HALF_UP),
+            ideal_holding=None if step is None else step.ideal_holding_per_rep,
+            stalled=snap.stalled))
+    return tuple(figures)
+
+
+def stall_limits(policy: FunnelPolicy, *, now: dt.datetime) -> dict[Stage, dt.datetime]:
+    """Per stage with a step out of it: customers that entered it before this are stalled."""
+    return {step.from_stage: now - dt.timedelta(
+        seconds=float(step.ideal_days * policy.stall_factor * 86_400)) for step in policy.steps}

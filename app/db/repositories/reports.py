@@ -1,0 +1,106 @@
+"""Management report queries (SPEC §9): sums over the funnel aggregates, and the stages now.
+
+Every query takes the report's subject as ``owner_ids`` and/or ``team_ids`` (None: no
+limit on that column, i.e. the whole company); the service builds them from the caller's
+scope, so nothing outside it is ever summed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import Contract, Customer, ReportFunnelCount, ReportFunnelDuration, User
+from app.db.models.reports import NIL
+from app.domain.funnel import Stage
+from app.domain.reports import Period, StageSnapshot
+
+_SIGNED_STAGES = (Stage.signed.value, Stage.implemented.value)
+_LIVE_CONTRACT = ("signed", "completed")
+
+
+def _ids(values: Collection[uuid.UUID | None]) -> list[uuid.UUID]:
+    return [NIL if v is None else v for v in values]
+
+
+def _subject(owner_col: Any, team_col: Any, owner_ids: Collection[uuid.UUID] | None,
+             team_ids: Collection[uuid.UUID] | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if owner_ids is not None:
+        conditions.append(owner_col.in_(_ids(owner_ids)))
+    if team_ids is not None:
+        conditions.append(team_col.in_(_ids(team_ids)))
+    return conditions
+
+
+class ReportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def flow_counts(self, period: Period, *, owner_ids: Collection[uuid.UUID] | None,
+                          team_ids: Collection[uuid.UUID] | None
+                          ) -> list[tuple[dt.date, str, str, int]]:
+        """(day, metric, key, count) summed over the subject, per day of the period."""
+        c = ReportFunnelCount
+        stmt = (select(c.day, c.metric, c.key, func.sum(c.count))
+                .where(c.day >= period.start, c.day < period.end,
+                       *_subject(c.owner_id, c.team_id, owner_ids, team_ids))
+                .group_by(c.day, c.metric, c.key))
+        return [(day, metric, key, int(n)) for day, metric, key, n in await self.session.execute(stmt)]
+
+    async def flow_durations(self, period: Period, *, owner_ids: Collection[uuid.UUID] | None,
+                             team_ids: Collection[uuid.UUID] | None
+                             ) -> list[tuple[dt.date, str, int, int]]:
+        """(entry day, stage, hundredths of a day, count) over the subject."""
+        d = ReportFunnelDuration
+        stmt = (select(d.day, d.stage, d.centidays, func.sum(d.count))
+                .where(d.day >= period.start, d.day < period.end,
+                       *_subject(d.owner_id, d.team_id, owner_ids, team_ids))
+                .group_by(d.day, d.stage, d.centidays))
+        return [(day, stage, value, int(n))
+                for day, stage, value, n in await self.session.execute(stmt)]
+
+    async def stage_snapshot(self, *, owner_ids: Collection[uuid.UUID] | None,
+                             team_ids: Collection[uuid.UUID] | None,
+                             stalled_before: dict[Stage, dt.datetime]) -> dict[Stage, StageSnapshot]:
+        """Live customers per stage now: how many, how many owned, the target amount of the
+        unsigned, and how many entered their stage before its stall limit."""
+        scope = _subject(Customer.owner_id, Customer.team_id, owner_ids, team_ids)
+        stalled = func.sum(case(*[(and_(Customer.stage == stage.value,
+                                          Customer.stage_entered_at < limit), 1)
+                                   for stage, limit in stalled_before.items()], else_=0))
+        stmt = (select(Customer.stage, func.count(), func.count(Customer.owner_id),
+                       func.sum(Customer.target_amount), stalled)
+                .where(Customer.deleted_at.is_(None), *scope).group_by(Customer.stage))
+        rows = (await self.session.execute(stmt)).all()
+        contracted = dict((await self.session.execute(
+            select(Customer.stage, func.sum(Contract.amount))
+            .join(Contract, Contract.customer_id == Customer.id)
+            .where(Customer.deleted_at.is_(None), Customer.stage.in_(_SIGNED_STAGES),
+                   Contract.status.in_(_LIVE_CONTRACT), *scope)
+            .group_by(Customer.stage))).all())
+        snapshots = {}
+        for stage, count, owned, target, stalled_count in rows:
+            amount = contracted.get(stage) if stage in _SIGNED_STAGES else target
+            snapshots[Stage(stage)] = StageSnapshot(
+                stage=Stage(stage), count=int(count), owned=int(owned),
+                amount=Decimal(amount or 0).quantize(Decimal("0.01")),
+                stalled=int(stalled_count or 0))
+        return snapshots
+
+    async def rep_count(self, *, owner_ids: Collection[uuid.UUID] | None,
+                        team_ids: Collection[uuid.UUID] | None) -> int:
+        """Active reps the subject covers (the divisor of the holding per rep)."""
+        stmt = select(func.count()).select_from(User).where(
+            User.role == "rep", User.is_active.is_(True),
+            *_subject(User.id, User.team_id, owner_ids, team_ids))
+        return int(await self.session.scalar(stmt) or 0)
+
+
+__all__ = ["ReportRepository"]

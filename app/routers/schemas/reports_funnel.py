@@ -1,0 +1,77 @@
+"""The funnel report (SPEC §9) as JSON: stages now, steps over the period, beside the ideal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from app.routers.schemas.common import Money, Schema
+
+
+class PeriodRead(Schema):
+    from_: dt.date = Field(alias="from", serialization_alias="from")
+    to: dt.date = Field(description="Exclusive: the period is [from, to)")
+
+
+class SubjectRead(Schema):
+    type: Literal["company", "team", "rep"]
+    id: uuid.UUID | None
+    name: str
+
+
+class StageRead(Schema):
+    stage: str
+    count: int = Field(description="Live customers in the stage now (the pool included)")
+    amount: Money = Field(description="Their target amount; contract amount once signed")
+    holding_per_rep: Decimal | None = Field(
+        description="Owned customers in the stage ÷ active reps of the subject; null without reps")
+    ideal_holding: int | None
+    stalled: int = Field(description="In the stage longer than ideal days × stall factor")
+
+
+class StepRead(Schema):
+    from_stage: str
+    to_stage: str
+    entered: int = Field(description="Customers that entered from_stage in the period")
+    converted: int = Field(description="Of those, the ones that later reached to_stage or beyond")
+    conversion: Decimal | None = Field(description="converted ÷ entered; null when none entered")
+    ideal_conversion: Decimal | None
+    median_days: Decimal | None = Field(
+        description="Median days from entering from_stage to leaving it forward (converted ones)")
+    ideal_days: Decimal
+
+
+class AbandonedRead(Schema):
+    count: int
+    by_reason: dict[str, int]
+
+
+class FlowRead(Schema):
+    steps: list[StepRead]
+    abandoned: AbandonedRead
+    signed: int = Field(description="Entries into signed in the period")
+    out_of_funnel_signed: int = Field(description="Of those, customers out of funnel (漏斗外)")
+    forward_exits: int = Field(description="Forward moves in the period (the exits that are not "
+                                           "abandonments)")
+
+
+class FunnelReportRead(FlowRead):
+    subject: SubjectRead
+    period: PeriodRead
+    as_of: dt.datetime = Field(description="When the stage figures were taken")
+    stages: list[StageRead]
+
+
+class WeekRead(FlowRead):
+    week: str = Field(description="ISO week, e.g. 2026-W49")
+    period: PeriodRead
+
+
+class FunnelWeeklyRead(Schema):
+    subject: SubjectRead
+    period: PeriodRead
+    weeks: list[WeekRead]
