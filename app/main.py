@@ -29,6 +29,7 @@ from app.routers import (
     problems,
     receivables,
     reports,
+    reports_anomalies,
     reports_funnel,
     tasks,
     teams,
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *,
     protected.include_router(contracts.router)
     protected.include_router(grading.router)
     protected.include_router(reports_funnel.router)
+    protected.include_router(reports_anomalies.router)
     protected.include_router(receivables.receivables_router)
     protected.include_router(receivables.payments_router)
     app.include_router(protected)

@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -425,3 +426,146 @@ def stall_limits(policy: FunnelPolicy, *, now: dt.datetime) -> dict[Stage, dt.da
     """Per stage with a step out of it: customers that entered it before this are stalled."""
     return {step.from_stage: now - dt.timedelta(
         seconds=float(step.ideal_days * policy.stall_factor * 86_400)) for step in policy.steps}
+
+
+# --- anomalies (意外状态) ---------------------------------------------------------------------
+
+
+class AnomalyKind(StrEnum):
+    out_of_funnel_signings = "out_of_funnel_signings"
+    intent_without_signings = "intent_without_signings"
+    low_conversion = "low_conversion"
+    high_abandonment = "high_abandonment"
+    long_cycle = "long_cycle"
+    holding_off_ideal = "holding_off_ideal"
+    high_abandon_claim_ratio = "high_abandon_claim_ratio"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnomalyPolicy:
+    """Thresholds of SPEC §9's anomalies (defaults in brackets there)."""
+
+    out_of_funnel_share: Decimal = Decimal("0.30")
+    intent_holding_factor: Decimal = Decimal("2")
+    low_conversion_factor: Decimal = Decimal("0.5")
+    low_conversion_min_entered: int = 10
+    abandonment_share: Decimal = Decimal("0.40")
+    long_cycle_factor: Decimal = Decimal("2")
+    holding_deviation: Decimal = Decimal("0.50")
+    abandon_claim_ratio: Decimal = Decimal("0.5")
+
+
+DEFAULT_ANOMALY_POLICY = AnomalyPolicy()
+_SHARES = ("out_of_funnel_share", "low_conversion_factor", "abandonment_share", "holding_deviation")
+_FACTORS = ("intent_holding_factor", "long_cycle_factor", "abandon_claim_ratio")
+
+
+def validate_anomaly_policy(policy: AnomalyPolicy) -> AnomalyPolicy:
+    """Return ``policy`` if usable, else raise InvalidInput listing every problem."""
+    errors: list[dict[str, Any]] = []
+    for name in _SHARES:
+        value = getattr(policy, name)
+        if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= 1:
+            errors.append({"loc": [name], "msg": "must be a number from 0 to 1",
+                           "type": "value_error"})
+    for name in _FACTORS:
+        value = getattr(policy, name)
+        if not isinstance(value, Decimal) or not value.is_finite() or not 0 < value <= 1000:
+            errors.append({"loc": [name], "msg": "must be a number above 0 (at most 1000)",
+                           "type": "value_error"})
+    count = policy.low_conversion_min_entered
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1_000_000:
+        errors.append({"loc": ["low_conversion_min_entered"],
+                       "msg": "must be a whole number from 1 to 1000000", "type": "value_error"})
+    if errors:
+        raise InvalidInput("The report thresholds are not valid.", errors=errors)
+    return policy
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SubjectFigures:
+    """What the anomaly rules read about one rep or team over a period."""
+
+    flow: FlowFigures
+    # Owned customers per stage now ÷ the subject's reps (None without reps).
+    holding_per_rep: Mapping[Stage, Decimal | None]
+    claims: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Anomaly:
+    kind: AnomalyKind
+    value: Decimal
+    threshold: Decimal
+    detail: dict[str, Any]
+
+
+def _above(value: Decimal, threshold: Decimal) -> bool:
+    return value > threshold
+
+
+def detect_anomalies(figures: SubjectFigures, *, policy: AnomalyPolicy,
+                     funnel: FunnelPolicy) -> list[Anomaly]:
+    """Every anomaly of SPEC §9 the figures show, each with its value, threshold and the
+    counts behind it."""
+    flow = figures.flow
+    found: list[Anomaly] = []
+    share = ratio(flow.out_of_funnel_signed, flow.signed)
+    if share is not None and _above(share, policy.out_of_funnel_share):
+        found.append(Anomaly(kind=AnomalyKind.out_of_funnel_signings, value=share,
+                             threshold=policy.out_of_funnel_share,
+                             detail={"signed": flow.signed,
+                                     "out_of_funnel_signed": flow.out_of_funnel_signed}))
+    intent_step = funnel.step_from(Stage.intent)
+    intent_holding = figures.holding_per_rep.get(Stage.intent)
+    if (intent_step is not None and intent_step.ideal_holding_per_rep and intent_holding is not None
+            and flow.signed == 0):
+        limit = (policy.intent_holding_factor * intent_step.ideal_holding_per_rep)
+        if intent_holding >= limit:
+            found.append(Anomaly(kind=AnomalyKind.intent_without_signings, value=intent_holding,
+                                 threshold=limit.quantize(_CENT),
+                                 detail={"intent_holding_per_rep": str(intent_holding),
+                                         "ideal_holding": intent_step.ideal_holding_per_rep,
+                                         "signed": 0}))
+    for step in flow.steps:
+        step_detail = {"from_stage": step.from_stage.value, "to_stage": step.to_stage.value,
+                       "entered": step.entered, "converted": step.converted}
+        if (step.conversion is not None and step.ideal_conversion is not None
+                and step.entered >= policy.low_conversion_min_entered):
+            limit = (step.ideal_conversion * policy.low_conversion_factor).quantize(_RATE)
+            if step.conversion < limit:
+                found.append(Anomaly(kind=AnomalyKind.low_conversion, value=step.conversion,
+                                     threshold=limit,
+                                     detail={**step_detail,
+                                             "ideal_conversion": str(step.ideal_conversion)}))
+        if step.median_days is not None:
+            limit = (step.ideal_days * policy.long_cycle_factor).quantize(_CENT)
+            if _above(step.median_days, limit):
+                found.append(Anomaly(kind=AnomalyKind.long_cycle, value=step.median_days,
+                                     threshold=limit,
+                                     detail={**step_detail, "ideal_days": str(step.ideal_days)}))
+    exits = flow.forward_exits + flow.abandoned
+    abandon_share = ratio(flow.abandoned, exits)
+    if abandon_share is not None and _above(abandon_share, policy.abandonment_share):
+        found.append(Anomaly(kind=AnomalyKind.high_abandonment, value=abandon_share,
+                             threshold=policy.abandonment_share,
+                             detail={"abandoned": flow.abandoned, "exits": exits,
+                                     "by_reason": flow.abandoned_by_reason}))
+    for ideal in funnel.steps:
+        holding = figures.holding_per_rep.get(ideal.from_stage)
+        if holding is None or not ideal.ideal_holding_per_rep:
+            continue
+        off = ratio(abs(holding - ideal.ideal_holding_per_rep), ideal.ideal_holding_per_rep)
+        assert off is not None
+        if _above(off, policy.holding_deviation):
+            found.append(Anomaly(kind=AnomalyKind.holding_off_ideal, value=off,
+                                 threshold=policy.holding_deviation,
+                                 detail={"stage": ideal.from_stage.value,
+                                         "holding_per_rep": str(holding),
+                                         "ideal_holding": ideal.ideal_holding_per_rep}))
+    claim_ratio = ratio(flow.abandoned, figures.claims)
+    if claim_ratio is not None and _above(claim_ratio, policy.abandon_claim_ratio):
+        found.append(Anomaly(kind=AnomalyKind.high_abandon_claim_ratio, value=claim_ratio,
+                             threshold=policy.abandon_claim_ratio,
+                             detail={"abandoned": flow.abandoned, "claims": figures.claims}))
+    return found

@@ -32,7 +32,7 @@ TeamId = Annotated[uuid.UUID | None, Query(description="A team; its sub-teams ar
 OwnerId = Annotated[uuid.UUID | None, Query(description="A rep (owner at the time)")]
 
 
-def _period(period: Period) -> dict[str, dt.date]:
+def period_read(period: Period) -> dict[str, dt.date]:
     return {"from": period.start, "to": period.end}
 
 
@@ -58,7 +58,7 @@ async def funnel(actor: Reader, uow: UoW, from_: From = None, to: To = None,
     report = await service.funnel_report(uow, actor, start=from_, end=to, team_id=team_id,
                                          owner_id=owner_id)
     return FunnelReportRead(
-        subject=_subject(report.subject), period=_period(report.period), as_of=report.as_of,
+        subject=_subject(report.subject), period=period_read(report.period), as_of=report.as_of,
         stages=[asdict(stage) for stage in report.stages], **_flow(report.flow))
 
 
@@ -71,8 +71,8 @@ async def funnel_weekly(actor: Reader, uow: UoW, from_: From = None, to: To = No
     report = await service.funnel_weekly(uow, actor, start=from_, end=to, team_id=team_id,
                                          owner_id=owner_id)
     return FunnelWeeklyRead(
-        subject=_subject(report.subject), period=_period(report.period),
-        weeks=[WeekRead(week=_iso_week(week.period.start), period=_period(week.period),
+        subject=_subject(report.subject), period=period_read(report.period),
+        weeks=[WeekRead(week=_iso_week(week.period.start), period=period_read(week.period),
                         **_flow(week)) for week in report.weeks])
 
 

@@ -11,12 +11,20 @@ import datetime as dt
 import uuid
 from collections.abc import Collection
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Contract, Customer, ReportFunnelCount, ReportFunnelDuration, User
+from app.db.models import (
+    Contract,
+    Customer,
+    OwnershipEvent,
+    ReportFunnelCount,
+    ReportFunnelDuration,
+    Team,
+    User,
+)
 from app.db.models.reports import NIL
 from app.domain.funnel import Stage
 from app.domain.reports import Period, StageSnapshot
@@ -39,32 +47,84 @@ def _subject(owner_col: Any, team_col: Any, owner_ids: Collection[uuid.UUID] | N
     return conditions
 
 
+By = Literal["day", "owner", "team"]
+
+
+def _group(table: Any, by: By) -> Any:
+    return {"day": table.day, "owner": table.owner_id, "team": table.team_id}[by]
+
+
+def _back(value: Any) -> Any:
+    """The nil UUID of the aggregates is "nobody" again."""
+    return None if value == NIL else value
+
+
 class ReportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def flow_counts(self, period: Period, *, owner_ids: Collection[uuid.UUID] | None,
-                          team_ids: Collection[uuid.UUID] | None
-                          ) -> list[tuple[dt.date, str, str, int]]:
-        """(day, metric, key, count) summed over the subject, per day of the period."""
+                          team_ids: Collection[uuid.UUID] | None, by: By = "day"
+                          ) -> list[tuple[Any, str, str, int]]:
+        """(day, owner or team; metric, key, count) summed over the subject in the period."""
         c = ReportFunnelCount
-        stmt = (select(c.day, c.metric, c.key, func.sum(c.count))
+        group = _group(c, by)
+        stmt = (select(group, c.metric, c.key, func.sum(c.count))
                 .where(c.day >= period.start, c.day < period.end,
                        *_subject(c.owner_id, c.team_id, owner_ids, team_ids))
-                .group_by(c.day, c.metric, c.key))
-        return [(day, metric, key, int(n)) for day, metric, key, n in await self.session.execute(stmt)]
+                .group_by(group, c.metric, c.key))
+        return [(_back(g), metric, key, int(n))
+                for g, metric, key, n in await self.session.execute(stmt)]
 
     async def flow_durations(self, period: Period, *, owner_ids: Collection[uuid.UUID] | None,
-                             team_ids: Collection[uuid.UUID] | None
-                             ) -> list[tuple[dt.date, str, int, int]]:
-        """(entry day, stage, hundredths of a day, count) over the subject."""
+                             team_ids: Collection[uuid.UUID] | None, by: By = "day"
+                             ) -> list[tuple[Any, str, int, int]]:
+        """(entry day, owner or team; stage, hundredths of a day, count) over the subject."""
         d = ReportFunnelDuration
-        stmt = (select(d.day, d.stage, d.centidays, func.sum(d.count))
+        group = _group(d, by)
+        stmt = (select(group, d.stage, d.centidays, func.sum(d.count))
                 .where(d.day >= period.start, d.day < period.end,
                        *_subject(d.owner_id, d.team_id, owner_ids, team_ids))
-                .group_by(d.day, d.stage, d.centidays))
-        return [(day, stage, value, int(n))
-                for day, stage, value, n in await self.session.execute(stmt)]
+                .group_by(group, d.stage, d.centidays))
+        return [(_back(g), stage, value, int(n))
+                for g, stage, value, n in await self.session.execute(stmt)]
+
+    async def owned_by_stage(self, *, owner_ids: Collection[uuid.UUID] | None,
+                             team_ids: Collection[uuid.UUID] | None, by: Literal["owner", "team"]
+                             ) -> list[tuple[uuid.UUID, str, int]]:
+        """(owner or team, stage, owned live customers) now."""
+        group = Customer.owner_id if by == "owner" else Customer.team_id
+        stmt = (select(group, Customer.stage, func.count())
+                .where(Customer.deleted_at.is_(None), Customer.owner_id.is_not(None), group.is_not(None),
+                       *_subject(Customer.owner_id, Customer.team_id, owner_ids, team_ids))
+                .group_by(group, Customer.stage))
+        return [(g, stage, int(n)) for g, stage, n in await self.session.execute(stmt)]
+
+    async def claims_by_owner(self, start: dt.datetime, end: dt.datetime, *,
+                              owner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Customers each owner claimed from the pool in ``[start, end)``."""
+        if not owner_ids:
+            return {}
+        e = OwnershipEvent
+        stmt = (select(e.to_owner_id, func.count())
+                .where(e.to_owner_id.in_(list(owner_ids)), e.event == "claim", e.at >= start,
+                       e.at < end)
+                .group_by(e.to_owner_id))
+        return {owner: int(n) for owner, n in await self.session.execute(stmt)}
+
+    async def reps(self, *, owner_ids: Collection[uuid.UUID] | None,
+                   team_ids: Collection[uuid.UUID] | None) -> list[User]:
+        """Active reps the subject covers, by name."""
+        stmt = (select(User).where(User.role == "rep", User.is_active.is_(True),
+                                   *_subject(User.id, User.team_id, owner_ids, team_ids))
+                .order_by(User.full_name, User.username, User.id))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def teams(self, team_ids: Collection[uuid.UUID] | None) -> list[Team]:
+        stmt = select(Team).order_by(Team.path)
+        if team_ids is not None:
+            stmt = stmt.where(Team.id.in_(list(team_ids)))
+        return list((await self.session.scalars(stmt)).all())
 
     async def stage_snapshot(self, *, owner_ids: Collection[uuid.UUID] | None,
                              team_ids: Collection[uuid.UUID] | None,

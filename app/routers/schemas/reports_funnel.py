@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -75,3 +75,46 @@ class FunnelWeeklyRead(Schema):
     subject: SubjectRead
     period: PeriodRead
     weeks: list[WeekRead]
+
+
+class ReportSettings(Schema):
+    """Anomaly thresholds (SPEC §9); shares and factors are decimals (0.30 = 30%)."""
+
+    out_of_funnel_share: Decimal = Field(ge=0, le=1, description="Flag a share of out-of-funnel "
+                                         "signings above this (0.30)")
+    intent_holding_factor: Decimal = Field(gt=0, le=1000, description="Flag intent holding per rep "
+                                           "≥ this × ideal with no signing in the period (2)")
+    low_conversion_factor: Decimal = Field(ge=0, le=1, description="Flag a step's conversion below "
+                                           "this × its ideal (0.5)")
+    low_conversion_min_entered: int = Field(ge=1, le=1_000_000, description="…when at least this "
+                                            "many entered (10)")
+    abandonment_share: Decimal = Field(ge=0, le=1, description="Flag abandonments above this share "
+                                       "of exits (0.40)")
+    long_cycle_factor: Decimal = Field(gt=0, le=1000, description="Flag a median cycle above this × "
+                                       "the ideal days (2)")
+    holding_deviation: Decimal = Field(ge=0, le=1, description="Flag a holding per rep more than "
+                                       "this share off the ideal (0.50)")
+    abandon_claim_ratio: Decimal = Field(gt=0, le=1000, description="Flag abandonments ÷ claims "
+                                         "above this (0.5)")
+    version: int = Field(default=0, description="Read-only: the settings version", ge=0)
+
+
+class AnomalySubjectRead(Schema):
+    type: Literal["rep", "team"]
+    id: uuid.UUID
+    name: str
+
+
+class AnomalyRead(Schema):
+    kind: Literal["out_of_funnel_signings", "intent_without_signings", "low_conversion",
+                  "high_abandonment", "long_cycle", "holding_off_ideal",
+                  "high_abandon_claim_ratio"]
+    subject: AnomalySubjectRead
+    value: Decimal = Field(description="The figure found (a share, ratio, holding or days)")
+    threshold: Decimal = Field(description="The limit it crossed, from /settings/reports")
+    detail: dict[str, Any] = Field(description="The counts behind the figure")
+
+
+class AnomalyReportRead(Schema):
+    period: PeriodRead
+    items: list[AnomalyRead]
