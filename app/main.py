@@ -31,6 +31,7 @@ from app.routers import (
     reports,
     reports_anomalies,
     reports_funnel,
+    targets,
     tasks,
     teams,
     users,
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None, *,
     protected.include_router(grading.router)
     protected.include_router(reports_funnel.router)
     protected.include_router(reports_anomalies.router)
+    protected.include_router(targets.router)
+    protected.include_router(targets.report_router)
     protected.include_router(receivables.receivables_router)
     protected.include_router(receivables.payments_router)
     app.include_router(protected)

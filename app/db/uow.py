@@ -32,6 +32,7 @@ from app.db.repositories.receivables import ReceivableRepository
 from app.db.repositories.reports import ReportRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
+from app.db.repositories.targets import TargetRepository
 from app.db.repositories.tasks import TaskRepository
 from app.domain.errors import (
     IdempotencySuperseded,
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
         self.reports = ReportRepository(self.session)
+        self.targets = TargetRepository(self.session)
         return self
 
     async def __aexit__(
