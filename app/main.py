@@ -31,6 +31,7 @@ from app.routers import (
     reports,
     reports_anomalies,
     reports_funnel,
+    reports_people,
     targets,
     tasks,
     teams,
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, *,
     protected.include_router(grading.router)
     protected.include_router(reports_funnel.router)
     protected.include_router(reports_anomalies.router)
+    protected.include_router(reports_people.router)
     protected.include_router(targets.router)
     protected.include_router(targets.report_router)
     protected.include_router(receivables.receivables_router)

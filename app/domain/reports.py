@@ -7,7 +7,9 @@ kept in the same transaction (see ``app/db/report_aggregates.py``):
   ``entered`` (key: the stage), ``converted`` (key: the stage; credited to the day, owner
   and team of the *entry*), ``exit_forward`` (key: the stage left forward),
   ``abandoned`` (key: the reason), ``abandoned_from`` (key: the stage abandoned from) and
-  ``signed_out_of_funnel`` (key: ``signed``);
+  ``signed_out_of_funnel`` (key: ``signed``) and ``reached_signed`` (key: a stage before
+  ``signed``; credited to the entry, once the run first reaches ``signed`` or beyond — the
+  lead → signed conversion of the performance report);
 - a duration histogram per entry day x owner x team x stage x duration in hundredths
   of a day (the precision the transitions store), so medians are exact at that precision;
 - per customer, the stages it has entered in its current run and whether it left them
@@ -40,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,7 +62,9 @@ EXIT_FORWARD = "exit_forward"
 ABANDONED = "abandoned"
 ABANDONED_FROM = "abandoned_from"
 SIGNED_OUT_OF_FUNNEL = "signed_out_of_funnel"
-METRICS = (ENTERED, CONVERTED, EXIT_FORWARD, ABANDONED, ABANDONED_FROM, SIGNED_OUT_OF_FUNNEL)
+REACHED_SIGNED = "reached_signed"
+METRICS = (ENTERED, CONVERTED, EXIT_FORWARD, ABANDONED, ABANDONED_FROM, SIGNED_OUT_OF_FUNNEL,
+           REACHED_SIGNED)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -151,6 +156,9 @@ def _position(stage: str) -> int:
     return FUNNEL_ORDER.index(Stage(stage))
 
 
+_SIGNED = FUNNEL_ORDER.index(Stage.signed)
+
+
 def advance(state: RunState | None, move: Move, tz: ZoneInfo) -> tuple[RunState, Aggregates]:
     """The customer's state after ``move`` and the counter changes it causes."""
     state = state or RunState()
@@ -168,6 +176,10 @@ def advance(state: RunState | None, move: Move, tz: ZoneInfo) -> tuple[RunState,
     elif _is_forward(move):
         delta.counts[(*here, EXIT_FORWARD, move.from_stage or "")] += 1
         target = _position(move.to_stage)
+        if target >= _SIGNED and all(_position(v.stage) < _SIGNED for v in visits):
+            for visit in visits:
+                entry = (business_day(visit.at, tz), visit.owner_id, visit.team_id)
+                delta.counts[(*entry, REACHED_SIGNED, visit.stage)] += 1
         for index, visit in enumerate(visits):
             if not visit.done and _position(visit.stage) < target:
                 visits[index] = Visit(stage=visit.stage, at=visit.at, owner_id=visit.owner_id,
@@ -226,6 +238,10 @@ def _recompute_run(run: list[Move], flagged: list[bool], tz: ZoneInfo, result: A
             result.counts[(*here, SIGNED_OUT_OF_FUNNEL, Stage.signed.value)] += 1
         beyond = next((later for later in run[index + 1:] if _is_forward(later)
                        and _position(later.to_stage) > _position(move.to_stage)), None)
+        if _position(move.to_stage) < _SIGNED and any(
+                _is_forward(later) and _position(later.to_stage) >= _SIGNED
+                for later in run[index + 1:]):
+            result.counts[(*here, REACHED_SIGNED, move.to_stage)] += 1
         if beyond is not None:
             result.counts[(*here, CONVERTED, move.to_stage)] += 1
             result.durations[(*here, move.to_stage, centidays(move.at, beyond.at))] += 1
@@ -453,11 +469,17 @@ class AnomalyPolicy:
     long_cycle_factor: Decimal = Decimal("2")
     holding_deviation: Decimal = Decimal("0.50")
     abandon_claim_ratio: Decimal = Decimal("0.5")
+    # Churn (SPEC §8): days since the last contract over this × the median interval…
+    churn_interval_factor: Decimal = Decimal("1.5")
+    # …or activities in the last 90 days below this × the 90 days before (at least 5).
+    activity_drop_ratio: Decimal = Decimal("0.3")
 
 
 DEFAULT_ANOMALY_POLICY = AnomalyPolicy()
-_SHARES = ("out_of_funnel_share", "low_conversion_factor", "abandonment_share", "holding_deviation")
-_FACTORS = ("intent_holding_factor", "long_cycle_factor", "abandon_claim_ratio")
+_SHARES = ("out_of_funnel_share", "low_conversion_factor", "abandonment_share", "holding_deviation",
+           "activity_drop_ratio")
+_FACTORS = ("intent_holding_factor", "long_cycle_factor", "abandon_claim_ratio",
+            "churn_interval_factor")
 
 
 def validate_anomaly_policy(policy: AnomalyPolicy) -> AnomalyPolicy:
@@ -569,3 +591,87 @@ def detect_anomalies(figures: SubjectFigures, *, policy: AnomalyPolicy,
                              threshold=policy.abandon_claim_ratio,
                              detail={"abandoned": flow.abandoned, "claims": figures.claims}))
     return found
+
+
+# --- performance per rep / team ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PerformanceCounts:
+    """The raw figures of one rep (or the sum of a team's reps) over a period."""
+
+    signed_amount: Decimal = Decimal("0.00")
+    collected_amount: Decimal = Decimal("0.00")
+    claimed: int = 0
+    assigned: int = 0
+    self_discovered: int = 0
+    lead_entered: int = 0
+    lead_signed: int = 0
+    releases: int = 0
+    abandonments: int = 0
+
+    def __add__(self, other: PerformanceCounts) -> PerformanceCounts:
+        return PerformanceCounts(**{name: getattr(self, name) + getattr(other, name)
+                                    for name in self.__dataclass_fields__})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Performance:
+    counts: PerformanceCounts
+    new_customers: int
+    conversion: Decimal | None
+    abandon_claim_ratio: Decimal | None
+    # Complaints, satisfaction and renewals are not recorded yet: unknown, not zero.
+    complaints_on_time_rate: Decimal | None = None
+    csat_avg: Decimal | None = None
+    nps: Decimal | None = None
+    renewal_rate: Decimal | None = None
+
+
+def performance(counts: PerformanceCounts) -> Performance:
+    """New customers (claimed + assigned + self-discovered), lead → signed conversion (of
+    the leads entered in the period, those that reached signed) and abandon ÷ claim."""
+    return Performance(counts=counts,
+                       new_customers=counts.claimed + counts.assigned + counts.self_discovered,
+                       conversion=ratio(counts.lead_signed, counts.lead_entered),
+                       abandon_claim_ratio=ratio(counts.abandonments, counts.claimed))
+
+
+# --- churn risk (流失预警, SPEC §8) -------------------------------------------------------------
+
+ACTIVITY_WINDOW = dt.timedelta(days=90)
+MIN_EARLIER_ACTIVITIES = 5
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChurnRisk:
+    reasons: tuple[str, ...]
+    figures: dict[str, Any]
+
+
+def churn_risk(signings: Sequence[dt.datetime], *, recent_activities: int,
+               earlier_activities: int, now: dt.datetime, policy: AnomalyPolicy) -> ChurnRisk | None:
+    """A trading customer (two or more signed contracts) at risk, with the reasons and the
+    figures behind them; None when not at risk (or not trading)."""
+    if len(signings) < 2:
+        return None
+    ordered = sorted(signings)
+    intervals = [centidays(a, b) for a, b in pairwise(ordered)]
+    median_interval = median_days(Counter(intervals))
+    since_last = days_in_stage(ordered[-1], now=now)
+    figures: dict[str, Any] = {
+        "contracts": len(ordered), "last_contract_at": ordered[-1].isoformat(),
+        "days_since_last_contract": str(since_last),
+        "median_interval_days": None if median_interval is None else str(median_interval),
+        "activities_last_90_days": recent_activities,
+        "activities_previous_90_days": earlier_activities}
+    reasons = []
+    if median_interval and since_last > median_interval * policy.churn_interval_factor:
+        reasons.append("overdue_contract")
+        figures["interval_limit_days"] = str(
+            (median_interval * policy.churn_interval_factor).quantize(_CENT))
+    if (earlier_activities >= MIN_EARLIER_ACTIVITIES
+            and recent_activities < earlier_activities * policy.activity_drop_ratio):
+        reasons.append("activity_drop")
+        figures["activity_limit"] = str(earlier_activities * policy.activity_drop_ratio)
+    return ChurnRisk(reasons=tuple(reasons), figures=figures) if reasons else None

@@ -24,7 +24,12 @@ from app.domain.reports import (
 )
 from app.domain.roles import Principal
 from app.services import settings as settings_service
-from app.services.reports_funnel import business_today, resolve_subject
+from app.services.reports_funnel import (
+    business_today,
+    reps_and_teams,
+    resolve_subject,
+    team_tree,
+)
 
 _CENT = Decimal("0.01")
 
@@ -99,8 +104,7 @@ async def anomalies(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
         subject = await resolve_subject(uow, actor, team_id=team_id, owner_id=owner_id)
         funnel = await settings_service.funnel_policy(uow)
         policy = await settings_service.anomaly_policy(uow)
-        reps = await uow.reports.reps(owner_ids=subject.owner_ids, team_ids=subject.team_ids)
-        teams = [] if subject.type == "rep" else await uow.reports.teams(subject.team_ids)
+        reps, teams = await reps_and_teams(uow, subject)
         by_owner = await _sums(uow, period, by="owner", owner_ids=subject.owner_ids,
                                team_ids=subject.team_ids)
         start_at, end_at = period.utc_bounds(get_settings().business_zone)
@@ -117,7 +121,7 @@ async def anomalies(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
             by_team = await _sums(uow, period, by="team", owner_ids=subject.owner_ids,
                                   team_ids=subject.team_ids)
             for team in teams:
-                tree = {t.id for t in teams if t.path.startswith(team.path)}
+                tree = team_tree(team, teams)
                 members = [rep for rep in reps if rep.team_id in tree]
                 figures = _figures(period, funnel, by_team.merged(tree), reps=len(members),
                                    claims=sum(claims.get(rep.id, 0) for rep in members))

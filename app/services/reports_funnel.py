@@ -15,6 +15,7 @@ from typing import Literal
 
 from app.config import get_settings
 from app.db.base import utcnow
+from app.db.models import Team, User
 from app.db.uow import UnitOfWork
 from app.domain.errors import NotFound
 from app.domain.funnel import FunnelPolicy
@@ -99,6 +100,18 @@ async def resolve_subject(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UU
     if actor.scope is Scope.team:
         return Subject(type="team", id=actor.team_id, name="", team_ids=actor.team_ids)
     return Subject(type="company", id=None, name="")
+
+
+async def reps_and_teams(uow: UnitOfWork, subject: Subject) -> tuple[list[User], list[Team]]:
+    """The active reps and the teams a subject covers (a rep subject: no teams)."""
+    reps = await uow.reports.reps(owner_ids=subject.owner_ids, team_ids=subject.team_ids)
+    teams = [] if subject.type == "rep" else await uow.reports.teams(subject.team_ids)
+    return reps, teams
+
+
+def team_tree(team: Team, teams: list[Team]) -> set[uuid.UUID]:
+    """The team and those of ``teams`` below it."""
+    return {t.id for t in teams if t.path.startswith(team.path)}
 
 
 async def _flow(uow: UnitOfWork, subject: Subject, period: Period, *, policy: FunnelPolicy,

@@ -125,7 +125,8 @@ async def test_thresholds_come_from_the_settings(client, org) -> None:
     assert current.json() == {
         "out_of_funnel_share": "0.30", "intent_holding_factor": "2", "low_conversion_factor": "0.5",
         "low_conversion_min_entered": 10, "abandonment_share": "0.40", "long_cycle_factor": "2",
-        "holding_deviation": "0.50", "abandon_claim_ratio": "0.5", "version": 0}
+        "holding_deviation": "0.50", "abandon_claim_ratio": "0.5", "churn_interval_factor": "1.5",
+        "activity_drop_ratio": "0.3", "version": 0}
     changed = {**current.json(), "low_conversion_min_entered": 11, "out_of_funnel_share": "1",
                "holding_deviation": "1"}
     del changed["version"]

@@ -13,13 +13,15 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
+    Activity,
     Contract,
     Customer,
     OwnershipEvent,
+    Payment,
     ReportFunnelCount,
     ReportFunnelDuration,
     Team,
@@ -111,6 +113,99 @@ class ReportRepository:
                        e.at < end)
                 .group_by(e.to_owner_id))
         return {owner: int(n) for owner, n in await self.session.execute(stmt)}
+
+    async def signed_by_owner(self, start: dt.datetime, end: dt.datetime, *,
+                              owner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
+        """Contracts signed in ``[start, end)`` and not cancelled, per owner at signing."""
+        if not owner_ids:
+            return {}
+        stmt = (select(Contract.owner_id, func.sum(Contract.amount))
+                .where(Contract.owner_id.in_(list(owner_ids)), Contract.status.in_(_LIVE_CONTRACT),
+                       Contract.signed_at >= start, Contract.signed_at < end)
+                .group_by(Contract.owner_id))
+        return {owner: Decimal(n or 0) for owner, n in await self.session.execute(stmt)}
+
+    async def collected_by_owner(self, start: dt.datetime, end: dt.datetime, *,
+                                 owner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Decimal]:
+        """Payments received in ``[start, end)`` per the customer's owner."""
+        if not owner_ids:
+            return {}
+        stmt = (select(Customer.owner_id, func.sum(Payment.amount))
+                .join(Customer, Customer.id == Payment.customer_id)
+                .where(Customer.owner_id.in_(list(owner_ids)), Payment.received_at >= start,
+                       Payment.received_at < end)
+                .group_by(Customer.owner_id))
+        return {owner: Decimal(n or 0) for owner, n in await self.session.execute(stmt)}
+
+    async def ownership_counts(self, start: dt.datetime, end: dt.datetime, *,
+                               owner_ids: Collection[uuid.UUID]) -> dict[tuple[uuid.UUID, str], int]:
+        """(owner, event) → how many customers each rep took (claim, assign, allocate,
+        handover: as the new owner) or released (release: as the former owner)."""
+        if not owner_ids:
+            return {}
+        e = OwnershipEvent
+        taken = (select(e.to_owner_id, e.event, func.count())
+                 .where(e.to_owner_id.in_(list(owner_ids)), e.at >= start, e.at < end,
+                        e.event.in_(["claim", "assign", "allocate", "handover"]))
+                 .group_by(e.to_owner_id, e.event))
+        released = (select(e.from_owner_id, e.event, func.count())
+                    .where(e.from_owner_id.in_(list(owner_ids)), e.at >= start, e.at < end,
+                           e.event == "release")
+                    .group_by(e.from_owner_id, e.event))
+        counts = {}
+        for stmt in (taken, released):
+            counts.update({(owner, event): int(n) for owner, event, n in await self.session.execute(stmt)})
+        return counts
+
+    async def self_discovered(self, start: dt.datetime, end: dt.datetime, *,
+                              owner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Customers created in ``[start, end)`` as the rep's own find, per owner."""
+        if not owner_ids:
+            return {}
+        stmt = (select(Customer.owner_id, func.count())
+                .where(Customer.owner_id.in_(list(owner_ids)), Customer.source == "self_discovered",
+                       Customer.created_at >= start, Customer.created_at < end)
+                .group_by(Customer.owner_id))
+        return {owner: int(n) for owner, n in await self.session.execute(stmt)}
+
+    async def churn_candidates(self, *, owner_ids: Collection[uuid.UUID] | None,
+                               team_ids: Collection[uuid.UUID] | None,
+                               after: tuple[Decimal, uuid.UUID] | None, limit: int
+                               ) -> list[tuple[uuid.UUID, str, uuid.UUID | None, Decimal]]:
+        """Live trading customers (two or more signed contracts) of the subject, most
+        valuable (total contract amount) first: (id, name, owner, value)."""
+        value = func.sum(Contract.amount)
+        stmt = (select(Customer.id, Customer.name, Customer.owner_id, value)
+                .join(Contract, Contract.customer_id == Customer.id)
+                .where(Customer.deleted_at.is_(None), Contract.status.in_(_LIVE_CONTRACT),
+                       *_subject(Customer.owner_id, Customer.team_id, owner_ids, team_ids))
+                .group_by(Customer.id, Customer.name, Customer.owner_id)
+                .having(func.count(Contract.id) >= 2))
+        if after is not None:
+            stmt = stmt.having(or_(value < after[0], and_(value == after[0], Customer.id > after[1])))
+        stmt = stmt.order_by(value.desc(), Customer.id).limit(limit)
+        return [(cid, name, owner, Decimal(total))
+                for cid, name, owner, total in await self.session.execute(stmt)]
+
+    async def signings(self, customer_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[dt.datetime]]:
+        stmt = (select(Contract.customer_id, Contract.signed_at)
+                .where(Contract.customer_id.in_(list(customer_ids)),
+                       Contract.status.in_(_LIVE_CONTRACT), Contract.signed_at.is_not(None)))
+        found: dict[uuid.UUID, list[dt.datetime]] = {}
+        for customer_id, at in await self.session.execute(stmt):
+            found.setdefault(customer_id, []).append(at)
+        return found
+
+    async def activity_windows(self, customer_ids: Collection[uuid.UUID], *, now: dt.datetime,
+                               window: dt.timedelta) -> dict[uuid.UUID, tuple[int, int]]:
+        """Per customer: live activities in the last ``window`` and in the one before it."""
+        recent = func.sum(case((Activity.occurred_at >= now - window, 1), else_=0))
+        earlier = func.sum(case((Activity.occurred_at < now - window, 1), else_=0))
+        stmt = (select(Activity.customer_id, recent, earlier)
+                .where(Activity.customer_id.in_(list(customer_ids)), Activity.deleted_at.is_(None),
+                       Activity.occurred_at >= now - 2 * window, Activity.occurred_at < now)
+                .group_by(Activity.customer_id))
+        return {cid: (int(r or 0), int(e or 0)) for cid, r, e in await self.session.execute(stmt)}
 
     async def reps(self, *, owner_ids: Collection[uuid.UUID] | None,
                    team_ids: Collection[uuid.UUID] | None) -> list[User]:

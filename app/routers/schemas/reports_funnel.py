@@ -96,6 +96,10 @@ class ReportSettings(Schema):
                                        "this share off the ideal (0.50)")
     abandon_claim_ratio: Decimal = Field(gt=0, le=1000, description="Flag abandonments ÷ claims "
                                          "above this (0.5)")
+    churn_interval_factor: Decimal = Field(gt=0, le=1000, description="Churn risk: days since the "
+                                           "last contract above this × the median interval (1.5)")
+    activity_drop_ratio: Decimal = Field(ge=0, le=1, description="Churn risk: activities in the "
+                                         "last 90 days below this × the 90 days before (0.3)")
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
 
 
@@ -118,3 +122,43 @@ class AnomalyRead(Schema):
 class AnomalyReportRead(Schema):
     period: PeriodRead
     items: list[AnomalyRead]
+
+
+class NewCustomersRead(Schema):
+    total: int
+    claimed: int
+    assigned: int = Field(description="Assigned, allocated or handed over to the rep")
+    self_discovered: int
+
+
+class PerformanceRead(Schema):
+    subject: AnomalySubjectRead
+    signed_amount: Money = Field(description="Contracts signed in the period (owner at signing)")
+    collected_amount: Money = Field(description="Payments received in the period (customer's owner)")
+    new_customers: NewCustomersRead
+    lead_entered: int
+    lead_signed: int = Field(description="Of the leads entered, those that reached signed")
+    conversion: Decimal | None = Field(description="lead → signed: lead_signed ÷ lead_entered")
+    claims: int
+    releases: int
+    abandonments: int
+    abandon_claim_ratio: Decimal | None
+    complaints_on_time_rate: Decimal | None = Field(description="Null until complaints are recorded")
+    csat_avg: Decimal | None = Field(description="Null until surveys are recorded")
+    nps: Decimal | None = Field(description="Null until surveys are recorded")
+    renewal_rate: Decimal | None = Field(description="Null until renewals are recorded")
+
+
+class PerformanceReportRead(Schema):
+    period: PeriodRead
+    group_by: Literal["rep", "team"]
+    items: list[PerformanceRead]
+
+
+class ChurnRiskRead(Schema):
+    customer_id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+    value: Money = Field(description="Total amount of the customer's signed contracts")
+    reasons: list[Literal["overdue_contract", "activity_drop"]]
+    figures: dict[str, Any]
