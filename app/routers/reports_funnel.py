@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.domain.reports import FlowFigures, Period
 from app.domain.roles import Principal
@@ -20,6 +20,8 @@ from app.routers.schemas.reports_funnel import (
     WeekRead,
 )
 from app.services import reports_funnel as service
+from app.services import reports_workbook
+from app.services.reports_workbook import XLSX_MEDIA_TYPE
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -48,13 +50,25 @@ def _flow(flow: FlowFigures) -> dict[str, Any]:
 
 
 @router.get("/funnel", operation_id="reports_funnel", response_model=FunnelReportRead,
-            responses=responses(401, 403, 404, 422))
+            responses={**responses(401, 403, 404, 422), 200: {
+                "content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+                "description": "The report (JSON), or the workbook with `format=xlsx`"}})
 async def funnel(actor: Reader, uow: UoW, from_: From = None, to: To = None,
-                 team_id: TeamId = None, owner_id: OwnerId = None) -> FunnelReportRead:
+                 team_id: TeamId = None, owner_id: OwnerId = None,
+                 format: Literal["json", "xlsx"] = "json") -> FunnelReportRead | Response:
     """The funnel against the ideal for the company, a team (with sub-teams) or a rep:
     each stage now (count, amount, holding per rep, stalled) and each step over the period
     (entered, converted, conversion, median days), abandonments by reason and
-    out-of-funnel signings. Reps see their own figures, managers their team trees."""
+    out-of-funnel signings. Reps see their own figures, managers their team trees.
+
+    `format=xlsx` answers the seed's workbook (按漏斗层次设置子表): a summary sheet with a
+    funnel chart of actual against ideal holding, and one sheet per stage listing its
+    customers (owner, days in stage, last contact, next follow-up)."""
+    if format == "xlsx":
+        book = await reports_workbook.funnel_workbook(uow, actor, start=from_, end=to,
+                                                      team_id=team_id, owner_id=owner_id)
+        return Response(content=book.content, media_type=XLSX_MEDIA_TYPE, headers={
+            "Content-Disposition": f'attachment; filename="{book.filename}"'})
     report = await service.funnel_report(uow, actor, start=from_, end=to, team_id=team_id,
                                          owner_id=owner_id)
     return FunnelReportRead(

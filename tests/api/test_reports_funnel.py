@@ -256,3 +256,42 @@ async def test_moves_through_the_api_update_the_report(client, march) -> None:
     assert steps_of(after)["resource"]["converted"] == before["converted"] + 1
     assert steps_of(after)["graded"]["entered"] >= 1
     assert stages_of(after)["graded"]["amount"] == "800.00"
+
+
+async def test_the_workbook(client, march) -> None:
+    import io
+
+    import openpyxl
+
+    response = await get(client, march.director, format="xlsx", **MARCH)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="funnel_2026-03-01_2026-04-01.xlsx"')
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["漏斗汇总", "客户资源", "已分级客户", "已接触客户", "有线索客户",
+                               "意向客户", "签约客户", "已实施客户", "放弃客户"]
+    summary = book["漏斗汇总"]
+    rows = [list(row) for row in summary.iter_rows(values_only=True)]
+    assert rows[2][:6] == ["阶段", "客户数", "金额", "人均持有", "理想持有", "停滞客户数"]
+    assert rows[3][:6] == ["客户资源", 3, 0, 1, None, 1]
+    assert rows[4][:6] == ["已分级客户", 1, 1000, 0.33, 10, 1]
+    assert rows[8][:3] == ["签约客户", 1, 5000]
+    steps = {row[0]: row for row in rows if row and isinstance(row[0], str) and "→" in row[0]}
+    assert steps["客户资源 → 已分级客户"][:7] == ["客户资源 → 已分级客户", 5, 3, 0.6, 1, 1.5, 1]
+    assert ["漏斗外签约", 1] in [list(r[:2]) for r in rows]
+    (chart,) = summary._charts
+    assert chart.type == "bar" and len(chart.series) == 2  # actual against ideal
+
+    graded = [list(r) for r in book["已分级客户"].iter_rows(values_only=True)]
+    assert graded[0] == ["客户名称", "负责人", "在本阶段天数", "最近联系", "下次跟进"]
+    assert len(graded) == 2 and graded[1][0] == march.customers["D"].name
+    assert graded[1][1] == "Test rep" and graded[1][2] > 200
+    abandoned = [list(r) for r in book["放弃客户"].iter_rows(values_only=True)]
+    assert abandoned[1][1] == "（公海）"
+
+    mine = openpyxl.load_workbook(io.BytesIO((await get(client, march.rep2, format="xlsx")).content))
+    assert [r[0] for r in mine["客户资源"].iter_rows(min_row=2, values_only=True)] == [
+        march.customers["G"].name]
+    assert_problem(await get(client, march.director, format="pdf"), 422)

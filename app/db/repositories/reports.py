@@ -207,6 +207,23 @@ class ReportRepository:
                 .group_by(Activity.customer_id))
         return {cid: (int(r or 0), int(e or 0)) for cid, r, e in await self.session.execute(stmt)}
 
+    async def stage_customers(self, stage: str, *, owner_ids: Collection[uuid.UUID] | None,
+                              team_ids: Collection[uuid.UUID] | None, limit: int
+                              ) -> list[tuple[str, str | None, dt.datetime, Any, Any]]:
+        """Live customers in ``stage``, longest there first: (name, owner's name, entered
+        the stage at, last contact, next follow-up of the latest activity)."""
+        follow_up = (select(func.max(Activity.next_follow_up_at))
+                     .where(Activity.customer_id == Customer.id, Activity.deleted_at.is_(None))
+                     .correlate(Customer).scalar_subquery())
+        owner = func.coalesce(func.nullif(User.full_name, ""), User.username)
+        stmt = (select(Customer.name, owner, Customer.stage_entered_at, Customer.last_contact_at,
+                       follow_up)
+                .outerjoin(User, User.id == Customer.owner_id)
+                .where(Customer.deleted_at.is_(None), Customer.stage == stage,
+                       *_subject(Customer.owner_id, Customer.team_id, owner_ids, team_ids))
+                .order_by(Customer.stage_entered_at, Customer.id).limit(limit))
+        return [tuple(row) for row in await self.session.execute(stmt)]  # type: ignore[misc]
+
     async def reps(self, *, owner_ids: Collection[uuid.UUID] | None,
                    team_ids: Collection[uuid.UUID] | None) -> list[User]:
         """Active reps the subject covers, by name."""
