@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.config import get_settings
+from app.db import report_aggregates
 from app.db.base import utcnow
+from app.db.engine import make_engine, make_session_factory
 from app.db.models import Team, User
 from app.db.uow import UnitOfWork
 from app.domain.errors import NotFound
@@ -121,14 +123,17 @@ async def _flow(uow: UnitOfWork, subject: Subject, period: Period, *, policy: Fu
     counts: dict[int, Counter[tuple[str, str]]] = defaultdict(Counter)
     histograms: dict[int, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
 
-    def part_of(day: dt.date) -> int:
-        return next(i for i, p in enumerate(parts) if p.start <= day < p.end)
+    def part_of(day: object) -> int:
+        if weeks is None:
+            return 0
+        return next(i for i, p in enumerate(parts) if p.start <= day < p.end)  # type: ignore[operator]
 
+    by = "all" if weeks is None else "day"
     for day, metric, key, n in await uow.reports.flow_counts(
-            period, owner_ids=subject.owner_ids, team_ids=subject.team_ids):
+            period, owner_ids=subject.owner_ids, team_ids=subject.team_ids, by=by):
         counts[part_of(day)][(metric, key)] += n
     for day, stage, value, n in await uow.reports.flow_durations(
-            period, owner_ids=subject.owner_ids, team_ids=subject.team_ids):
+            period, owner_ids=subject.owner_ids, team_ids=subject.team_ids, by=by):
         histograms[part_of(day)][stage][value] += n
     return [flow_figures(part, policy, counts[i], histograms[i]) for i, part in enumerate(parts)]
 
@@ -161,3 +166,23 @@ async def funnel_weekly(uow: UnitOfWork, actor: Principal, *, start: dt.date | N
         policy = await settings_service.funnel_policy(uow)
         weeks = await _flow(uow, subject, period, policy=policy, weeks=iso_weeks(period))
         return WeeklyFunnel(subject=subject, period=period, weeks=tuple(weeks))
+
+
+async def rebuild_aggregates(uow: UnitOfWork) -> int:
+    """Recompute the report aggregates from every stored transition (after a change of the
+    business time zone, or to repair them); answers the number of customers replayed."""
+    zone = get_settings().business_zone
+    async with uow:
+        replayed = await uow.session.run_sync(
+            lambda session: report_aggregates.rebuild(session.connection(), zone))
+        await uow.commit()
+        return int(replayed)
+
+
+async def rebuild_aggregates_now() -> int:
+    """``crm rebuild-report-aggregates``: the rebuild on the configured database."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        return await rebuild_aggregates(UnitOfWork(make_session_factory(engine)))
+    finally:
+        await engine.dispose()

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
@@ -49,11 +49,13 @@ def _subject(owner_col: Any, team_col: Any, owner_ids: Collection[uuid.UUID] | N
     return conditions
 
 
-By = Literal["day", "owner", "team"]
+By = Literal["day", "owner", "team", "all"]
 
 
 def _group(table: Any, by: By) -> Any:
-    return {"day": table.day, "owner": table.owner_id, "team": table.team_id}[by]
+    """The column to sum per (``all``: a constant, so the sums span the whole period)."""
+    return {"day": table.day, "owner": table.owner_id, "team": table.team_id,
+            "all": literal(0)}[by]
 
 
 def _back(value: Any) -> Any:
@@ -74,7 +76,7 @@ class ReportRepository:
         stmt = (select(group, c.metric, c.key, func.sum(c.count))
                 .where(c.day >= period.start, c.day < period.end,
                        *_subject(c.owner_id, c.team_id, owner_ids, team_ids))
-                .group_by(group, c.metric, c.key))
+                .group_by(*([] if by == "all" else [group]), c.metric, c.key))
         return [(_back(g), metric, key, int(n))
                 for g, metric, key, n in await self.session.execute(stmt)]
 
@@ -87,7 +89,7 @@ class ReportRepository:
         stmt = (select(group, d.stage, d.centidays, func.sum(d.count))
                 .where(d.day >= period.start, d.day < period.end,
                        *_subject(d.owner_id, d.team_id, owner_ids, team_ids))
-                .group_by(group, d.stage, d.centidays))
+                .group_by(*([] if by == "all" else [group]), d.stage, d.centidays))
         return [(_back(g), stage, value, int(n))
                 for g, stage, value, n in await self.session.execute(stmt)]
 
