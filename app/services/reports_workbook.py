@@ -69,8 +69,8 @@ def _build(report: FunnelReport, stage_rows: dict[str, list[tuple]], *, now: dt.
     summary = book.active
     summary.title = SUMMARY_SHEET
     bold = Font(bold=True)
-    summary.append(["销售漏斗报表", f"{report.period.start} 至 {report.period.end}（不含）",
-                    f"生成于 {now.astimezone(tz):%Y-%m-%d %H:%M}"])
+    summary.append(["销售漏斗报表", f"{report.period.start} 至 {report.period.end}（不含）"])
+    summary.append(["生成于", f"{now.astimezone(tz):%Y-%m-%d %H:%M}"])
     summary.append([])
     summary.append(list(STAGE_HEADERS))
     first_stage_row = summary.max_row + 1
@@ -96,6 +96,12 @@ def _build(report: FunnelReport, stage_rows: dict[str, list[tuple]], *, now: dt.
             if cell.value in STAGE_HEADERS or cell.value in STEP_HEADERS:
                 cell.font = bold
     summary.column_dimensions["A"].width = 26
+    for column in "BCDEFG":
+        summary.column_dimensions[column].width = 11
+    # Printed (and rendered) as one landscape page.
+    summary.page_setup.orientation = "landscape"
+    summary.sheet_properties.pageSetUpPr.fitToPage = True
+    summary.page_setup.fitToWidth, summary.page_setup.fitToHeight = 1, 1
 
     # The funnel: stages top to bottom, actual holding per rep against the ideal.
     chart = BarChart()
@@ -108,8 +114,9 @@ def _build(report: FunnelReport, stage_rows: dict[str, list[tuple]], *, now: dt.
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(Reference(summary, min_col=1, min_row=first_stage_row,
                                    max_row=last_stage_row - 1))
-    chart.height, chart.width = 9, 16
-    summary.add_chart(chart, "H3")
+    chart.legend.position = "b"
+    chart.height, chart.width = 9, 18
+    summary.add_chart(chart, f"A{summary.max_row + 2}")  # below the tables: one printed page
 
     for stage in REPORT_STAGES:
         sheet = book.create_sheet(STAGE_NAMES[stage.value])
