@@ -26,8 +26,8 @@ from app.domain.roles import Principal
 from app.services import settings as settings_service
 from app.services.reports_funnel import (
     business_today,
-    reps_and_teams,
-    resolve_subject,
+    reps_and_teams_in,
+    resolve_subject_in,
     team_tree,
 )
 
@@ -101,10 +101,10 @@ async def anomalies(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
                     now: dt.datetime | None = None) -> AnomalyReport:
     period = resolve_period(start, end, today=business_today(now or utcnow()))
     async with uow:
-        subject = await resolve_subject(uow, actor, team_id=team_id, owner_id=owner_id)
-        funnel = await settings_service.funnel_policy(uow)
-        policy = await settings_service.anomaly_policy(uow)
-        reps, teams = await reps_and_teams(uow, subject)
+        subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
+        funnel = await settings_service.funnel_policy_in(uow)
+        policy = await settings_service.anomaly_policy_in(uow)
+        reps, teams = await reps_and_teams_in(uow, subject)
         by_owner = await _sums(uow, period, by="owner", owner_ids=subject.owner_ids,
                                team_ids=subject.team_ids)
         start_at, end_at = period.utc_bounds(get_settings().business_zone)

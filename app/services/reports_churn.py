@@ -14,7 +14,7 @@ from app.db.uow import UnitOfWork
 from app.domain.reports import ACTIVITY_WINDOW, ChurnRisk, churn_risk
 from app.domain.roles import Principal
 from app.services import settings as settings_service
-from app.services.reports_funnel import resolve_subject
+from app.services.reports_funnel import resolve_subject_in
 
 _SORT = "churn"
 _BATCH = 200
@@ -41,8 +41,8 @@ async def churn_risk_list(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UU
         value, last_id = decode_cursor(cursor, _SORT, 2)
         after = (Decimal(value), uuid.UUID(last_id))
     async with uow:
-        subject = await resolve_subject(uow, actor, team_id=team_id, owner_id=owner_id)
-        policy = await settings_service.anomaly_policy(uow)
+        subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
+        policy = await settings_service.anomaly_policy_in(uow)
         items: list[AtRisk] = []
         examined = 0
         while len(items) < limit and examined < _MAX_EXAMINED:

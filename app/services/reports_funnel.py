@@ -69,21 +69,21 @@ def business_today(now: dt.datetime) -> dt.date:
     return now.astimezone(get_settings().business_zone).date()
 
 
-async def resolve_subject(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID | None,
+async def resolve_subject_in(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID | None,
                           owner_id: uuid.UUID | None) -> Subject:
     """The report's subject within the caller's scope; a team or user outside it is not
     found. Without either: a rep's own figures, a manager's teams, everyone else the company."""
     team_ids: frozenset[uuid.UUID] | None = None
     subject: Subject | None = None
     if team_id is not None:
-        team = await uow.teams.get(team_id)
+        team = await uow.teams.get_unscoped(team_id)
         if team is None or not (actor.scope is Scope.all
                                 or (actor.scope is Scope.team and team.id in actor.team_ids)):
             raise NotFound("Team not found")
         team_ids = await uow.teams.subtree_ids([team.id])
         subject = Subject(type="team", id=team.id, name=team.name, team_ids=team_ids)
     if owner_id is not None:
-        user = await uow.users.get(owner_id)
+        user = await uow.users.get_unscoped(owner_id)
         visible = user is not None and (
             actor.scope is Scope.all
             or (actor.scope is Scope.team and user.team_id in actor.team_ids)
@@ -95,7 +95,7 @@ async def resolve_subject(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UU
     if subject is not None:
         return subject
     if actor.scope is Scope.own:
-        user = await uow.users.get(actor.user_id)
+        user = await uow.users.get_unscoped(actor.user_id)
         name = "" if user is None else user.full_name or user.username
         return Subject(type="rep", id=actor.user_id, name=name,
                        owner_ids=frozenset({actor.user_id}))
@@ -104,7 +104,7 @@ async def resolve_subject(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UU
     return Subject(type="company", id=None, name="")
 
 
-async def reps_and_teams(uow: UnitOfWork, subject: Subject) -> tuple[list[User], list[Team]]:
+async def reps_and_teams_in(uow: UnitOfWork, subject: Subject) -> tuple[list[User], list[Team]]:
     """The active reps and the teams a subject covers (a rep subject: no teams)."""
     reps = await uow.reports.reps(owner_ids=subject.owner_ids, team_ids=subject.team_ids)
     teams = [] if subject.type == "rep" else await uow.reports.teams(subject.team_ids)
@@ -116,7 +116,7 @@ def team_tree(team: Team, teams: list[Team]) -> set[uuid.UUID]:
     return {t.id for t in teams if t.path.startswith(team.path)}
 
 
-async def _flow(uow: UnitOfWork, subject: Subject, period: Period, *, policy: FunnelPolicy,
+async def _flow_in(uow: UnitOfWork, subject: Subject, period: Period, *, policy: FunnelPolicy,
                 weeks: list[Period] | None = None) -> list[FlowFigures]:
     """Flow figures of ``period`` (or of each of ``weeks``, which partition it)."""
     parts = weeks or [period]
@@ -145,15 +145,20 @@ async def funnel_report(uow: UnitOfWork, actor: Principal, *, start: dt.date | N
     now = now or utcnow()
     period = resolve_period(start, end, today=business_today(now))
     async with uow:
-        subject = await resolve_subject(uow, actor, team_id=team_id, owner_id=owner_id)
-        policy = await settings_service.funnel_policy(uow)
-        snapshots = await uow.reports.stage_snapshot(
-            owner_ids=subject.owner_ids, team_ids=subject.team_ids,
-            stalled_before=stall_limits(policy, now=now))
-        reps = await uow.reports.rep_count(owner_ids=subject.owner_ids, team_ids=subject.team_ids)
-        (flow,) = await _flow(uow, subject, period, policy=policy)
-        return FunnelReport(subject=subject, period=period, as_of=now,
-                            stages=stage_figures(snapshots, reps=reps, policy=policy), flow=flow)
+        subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
+        return await funnel_report_in(uow, subject, period, now=now)
+
+
+async def funnel_report_in(uow: UnitOfWork, subject: Subject, period: Period, *,
+                           now: dt.datetime) -> FunnelReport:
+    policy = await settings_service.funnel_policy_in(uow)
+    snapshots = await uow.reports.stage_snapshot(
+        owner_ids=subject.owner_ids, team_ids=subject.team_ids,
+        stalled_before=stall_limits(policy, now=now))
+    reps = await uow.reports.rep_count(owner_ids=subject.owner_ids, team_ids=subject.team_ids)
+    (flow,) = await _flow_in(uow, subject, period, policy=policy)
+    return FunnelReport(subject=subject, period=period, as_of=now,
+                        stages=stage_figures(snapshots, reps=reps, policy=policy), flow=flow)
 
 
 async def funnel_weekly(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
@@ -162,9 +167,9 @@ async def funnel_weekly(uow: UnitOfWork, actor: Principal, *, start: dt.date | N
                         now: dt.datetime | None = None) -> WeeklyFunnel:
     period = resolve_period(start, end, today=business_today(now or utcnow()))
     async with uow:
-        subject = await resolve_subject(uow, actor, team_id=team_id, owner_id=owner_id)
-        policy = await settings_service.funnel_policy(uow)
-        weeks = await _flow(uow, subject, period, policy=policy, weeks=iso_weeks(period))
+        subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
+        policy = await settings_service.funnel_policy_in(uow)
+        weeks = await _flow_in(uow, subject, period, policy=policy, weeks=iso_weeks(period))
         return WeeklyFunnel(subject=subject, period=period, weeks=tuple(weeks))
 
 

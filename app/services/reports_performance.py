@@ -26,7 +26,12 @@ from app.domain.reports import (
     resolve_period,
 )
 from app.domain.roles import Principal
-from app.services.reports_funnel import business_today, reps_and_teams, resolve_subject, team_tree
+from app.services.reports_funnel import (
+    business_today,
+    reps_and_teams_in,
+    resolve_subject_in,
+    team_tree,
+)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,8 +52,8 @@ async def performance_report(uow: UnitOfWork, actor: Principal, *, group_by: Lit
     period = resolve_period(start, end, today=business_today(now or utcnow()))
     start_at, end_at = period.utc_bounds(get_settings().business_zone)
     async with uow:
-        subject = await resolve_subject(uow, actor, team_id=team_id, owner_id=owner_id)
-        reps, teams = await reps_and_teams(uow, subject)
+        subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
+        reps, teams = await reps_and_teams_in(uow, subject)
         ids = [rep.id for rep in reps]
         signed = await uow.reports.signed_by_owner(start_at, end_at, owner_ids=ids)
         collected = await uow.reports.collected_by_owner(start_at, end_at, owner_ids=ids)

@@ -13,9 +13,14 @@ from app.config import get_settings
 from app.db.base import utcnow
 from app.db.uow import UnitOfWork
 from app.domain.funnel import days_in_stage
-from app.domain.reports import REPORT_STAGES
+from app.domain.reports import REPORT_STAGES, resolve_period
 from app.domain.roles import Principal
-from app.services.reports_funnel import FunnelReport, funnel_report, resolve_subject
+from app.services.reports_funnel import (
+    FunnelReport,
+    business_today,
+    funnel_report_in,
+    resolve_subject_in,
+)
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Rows per stage sheet at most (longest in the stage first); a note says when cut.
@@ -47,10 +52,10 @@ async def funnel_workbook(uow: UnitOfWork, actor: Principal, *, start: dt.date |
                           end: dt.date | None, team_id: uuid.UUID | None = None,
                           owner_id: uuid.UUID | None = None) -> Workbook:
     now = utcnow()
-    report = await funnel_report(uow, actor, start=start, end=end, team_id=team_id,
-                                 owner_id=owner_id, now=now)
+    period = resolve_period(start, end, today=business_today(now))
     async with uow:
-        subject = await resolve_subject(uow, actor, team_id=team_id, owner_id=owner_id)
+        subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
+        report = await funnel_report_in(uow, subject, period, now=now)
         stage_rows = {stage.value: await uow.reports.stage_customers(
             stage.value, owner_ids=subject.owner_ids, team_ids=subject.team_ids,
             limit=MAX_STAGE_ROWS + 1) for stage in REPORT_STAGES}

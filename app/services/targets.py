@@ -50,11 +50,11 @@ async def _subject_team(uow: UnitOfWork, level: Level, *, team_id: uuid.UUID | N
     """The team a target is kept under: its team, or the rep's team."""
     if level is Level.team:
         assert team_id is not None
-        found(await uow.teams.get(team_id), "Team")
+        found(await uow.teams.get_unscoped(team_id), "Team")
         return team_id
     if level is Level.rep:
         assert owner_id is not None
-        user = found(await uow.users.get(owner_id), "User")
+        user = found(await uow.users.get_unscoped(owner_id), "User")
         return user.team_id
     return None
 
@@ -203,9 +203,9 @@ async def target_report(uow: UnitOfWork, actor: Principal, *, period: str | None
 
 async def _name(uow: UnitOfWork, target: Target) -> str:
     if target.owner_id is not None:
-        user = await uow.users.get(target.owner_id)
+        user = await uow.users.get_unscoped(target.owner_id)
         return "" if user is None else user.full_name or user.username
     if target.team_id is not None:
-        team = await uow.teams.get(target.team_id)
+        team = await uow.teams.get_unscoped(target.team_id)
         return "" if team is None else team.name
     return ""

@@ -47,7 +47,7 @@ async def org(uow_factory):
               (skipper, "graded", "intent", utc(9)), (skipper, "intent", "signed", utc(10))]
     await _moves(uow_factory, rep, moves)
     async with uow_factory() as uow:
-        uow.funnel.record_ownership(customer_id=customers[0].id, event="claim", from_owner_id=None,
+        uow.pool.record_ownership(customer_id=customers[0].id, event="claim", from_owner_id=None,
                                     to_owner_id=rep.id, actor_id=rep.id, reason=None, at=utc(2))
         await uow.commit()
     for _ in range(4):

@@ -43,9 +43,9 @@ async def org(uow_factory):
                                 unallocated_amount=Decimal(0), received_at=utc(7)))
         for event, at in (("claim", utc(2)), ("claim", utc(3)), ("claim", utc(2, month=4)),
                           ("assign", utc(4)), ("allocate", utc(4)), ("recycle", utc(4))):
-            uow.funnel.record_ownership(customer_id=a.id, event=event, from_owner_id=None,
+            uow.pool.record_ownership(customer_id=a.id, event=event, from_owner_id=None,
                                         to_owner_id=rep.id, actor_id=None, reason=None, at=at)
-        uow.funnel.record_ownership(customer_id=a.id, event="release", from_owner_id=rep.id,
+        uow.pool.record_ownership(customer_id=a.id, event="release", from_owner_id=rep.id,
                                     to_owner_id=None, actor_id=rep.id, reason=None, at=utc(8))
         moves = [(c, None, "lead", utc(3)) for c in leads] + [
             (leads[0], "lead", "intent", utc(4)), (leads[0], "intent", "signed", utc(6)),

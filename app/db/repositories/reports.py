@@ -28,11 +28,13 @@ from app.db.models import (
     User,
 )
 from app.db.models.reports import NIL
+from app.domain.contracts import TRADING_STATUSES
 from app.domain.funnel import Stage
 from app.domain.reports import Period, StageSnapshot
 
 _SIGNED_STAGES = (Stage.signed.value, Stage.implemented.value)
-_LIVE_CONTRACT = ("signed", "completed")
+# Signed business: the trading statuses (a cancelled contract was never business done).
+SIGNED_BUSINESS = sorted(s.value for s in TRADING_STATUSES)
 
 
 def _ids(values: Collection[uuid.UUID | None]) -> list[uuid.UUID]:
@@ -122,7 +124,7 @@ class ReportRepository:
         if not owner_ids:
             return {}
         stmt = (select(Contract.owner_id, func.sum(Contract.amount))
-                .where(Contract.owner_id.in_(list(owner_ids)), Contract.status.in_(_LIVE_CONTRACT),
+                .where(Contract.owner_id.in_(list(owner_ids)), Contract.status.in_(SIGNED_BUSINESS),
                        Contract.signed_at >= start, Contract.signed_at < end)
                 .group_by(Contract.owner_id))
         return {owner: Decimal(n or 0) for owner, n in await self.session.execute(stmt)}
@@ -179,7 +181,7 @@ class ReportRepository:
         value = func.sum(Contract.amount)
         stmt = (select(Customer.id, Customer.name, Customer.owner_id, value)
                 .join(Contract, Contract.customer_id == Customer.id)
-                .where(Customer.deleted_at.is_(None), Contract.status.in_(_LIVE_CONTRACT),
+                .where(Customer.deleted_at.is_(None), Contract.status.in_(SIGNED_BUSINESS),
                        *_subject(Customer.owner_id, Customer.team_id, owner_ids, team_ids))
                 .group_by(Customer.id, Customer.name, Customer.owner_id)
                 .having(func.count(Contract.id) >= 2))
@@ -192,7 +194,7 @@ class ReportRepository:
     async def signings(self, customer_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[dt.datetime]]:
         stmt = (select(Contract.customer_id, Contract.signed_at)
                 .where(Contract.customer_id.in_(list(customer_ids)),
-                       Contract.status.in_(_LIVE_CONTRACT), Contract.signed_at.is_not(None)))
+                       Contract.status.in_(SIGNED_BUSINESS), Contract.signed_at.is_not(None)))
         found: dict[uuid.UUID, list[dt.datetime]] = {}
         for customer_id, at in await self.session.execute(stmt):
             found.setdefault(customer_id, []).append(at)
@@ -257,7 +259,7 @@ class ReportRepository:
             select(Customer.stage, func.sum(Contract.amount))
             .join(Contract, Contract.customer_id == Customer.id)
             .where(Customer.deleted_at.is_(None), Customer.stage.in_(_SIGNED_STAGES),
-                   Contract.status.in_(_LIVE_CONTRACT), *scope)
+                   Contract.status.in_(SIGNED_BUSINESS), *scope)
             .group_by(Customer.stage))).all())
         snapshots = {}
         for stage, count, owned, target, stalled_count in rows:

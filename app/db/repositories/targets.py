@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Contract, Customer, Payment, Target
 from app.db.repositories.pagination import Page, paginate
+from app.db.repositories.reports import SIGNED_BUSINESS
 from app.domain.roles import Principal, Scope
-
-_LIVE_CONTRACT = ("signed", "completed")
 
 
 class TargetRepository:
@@ -77,7 +76,7 @@ class TargetRepository:
         """Contracts signed in ``[start, end)`` (not cancelled), credited to the owner and
         team of the customer when it was signed (stored on the contract)."""
         stmt = (select(func.sum(Contract.amount))
-                .where(Contract.status.in_(_LIVE_CONTRACT), Contract.signed_at >= start,
+                .where(Contract.status.in_(SIGNED_BUSINESS), Contract.signed_at >= start,
                        Contract.signed_at < end))
         if owner_id is not None:
             stmt = stmt.where(Contract.owner_id == owner_id)
