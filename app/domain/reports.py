@@ -46,7 +46,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import InvalidInput, ReportInvalidPeriod
 from app.domain.funnel import (
     FUNNEL_ORDER,
     AbandonReason,
@@ -334,8 +334,7 @@ def resolve_period(start: dt.date | None, end: dt.date | None, *, today: dt.date
         errors.append({"loc": ["query", "to"], "msg": "the period may be at most 3 years long",
                        "type": "value_error"})
     if errors:
-        raise InvalidInput("The report period is not valid.", errors=errors,
-                           code="report.invalid_period")
+        raise ReportInvalidPeriod("The report period is not valid.", errors=errors)
     return Period(start=start, end=end)
 
 

@@ -8,7 +8,7 @@ import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from app.domain.errors import Conflict, InvalidInput, RuleViolation
+from app.domain.errors import InvalidInput, TargetInvalidParent
 from app.domain.reports import Period
 
 _CENT = Decimal("0.01")
@@ -27,21 +27,6 @@ PARENT_LEVELS: dict[Level, frozenset[Level]] = {
     Level.team: frozenset({Level.company, Level.team}),
     Level.rep: frozenset({Level.team}),
 }
-
-
-class TargetExists(Conflict):
-    code = "target.duplicate"
-    title = "Target exists"
-
-
-class TargetHasChildren(Conflict):
-    code = "target.has_children"
-    title = "Target has children"
-
-
-class InvalidParent(RuleViolation):
-    code = "target.invalid_parent"
-    title = "Invalid parent target"
 
 
 def parse_period(text: str) -> Period:
@@ -92,13 +77,13 @@ def check_parent(*, level: Level, period: str, parent_level: Level, parent_perio
                  parent_covers_subject: bool) -> None:
     """The parent is one level up, for the same period, and its subject contains the child's."""
     if parent_level not in PARENT_LEVELS[level]:
-        raise InvalidParent(f"A {level} target decomposes a "
+        raise TargetInvalidParent(f"A {level} target decomposes a "
                             f"{' or '.join(sorted(PARENT_LEVELS[level])) or 'no'} target, "
                             f"not a {parent_level} one.")
     if parent_period != period:
-        raise InvalidParent("A target decomposes a target of the same period.")
+        raise TargetInvalidParent("A target decomposes a target of the same period.")
     if not parent_covers_subject:
-        raise InvalidParent("The parent target's team does not contain this team or rep.")
+        raise TargetInvalidParent("The parent target's team does not contain this team or rep.")
 
 
 def elapsed_share(period: Period, *, today: dt.date) -> Decimal:

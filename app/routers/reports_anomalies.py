@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.domain import errors
 from app.routers.deps import UoW
 from app.routers.problems import responses
 from app.routers.reports_funnel import From, OwnerId, Reader, TeamId, To, period_read
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 
 @router.get("/anomalies", operation_id="reports_anomalies", response_model=AnomalyReportRead,
-            responses=responses(401, 403, 404, 422))
+            responses=responses(errors.Forbidden, errors.NotFound, errors.ReportInvalidPeriod))
 async def anomalies(actor: Reader, uow: UoW, from_: From = None, to: To = None,
                     team_id: TeamId = None, owner_id: OwnerId = None) -> AnomalyReportRead:
     """Every rep and team of the scope (or of `team_id`/`owner_id`) with a high share of

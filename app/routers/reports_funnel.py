@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from app.domain import errors
 from app.domain.reports import FlowFigures, Period
 from app.domain.roles import Principal
 from app.routers.deps import UoW, allow
@@ -50,7 +51,7 @@ def _flow(flow: FlowFigures) -> dict[str, Any]:
 
 
 @router.get("/funnel", operation_id="reports_funnel", response_model=FunnelReportRead,
-            responses={**responses(401, 403, 404, 422), 200: {
+            responses={**responses(errors.Forbidden, errors.NotFound, errors.ReportInvalidPeriod), 200: {
                 "content": {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
                 "description": "The report (JSON), or the workbook with `format=xlsx`"}})
 async def funnel(actor: Reader, uow: UoW, from_: From = None, to: To = None,
@@ -77,7 +78,8 @@ async def funnel(actor: Reader, uow: UoW, from_: From = None, to: To = None,
 
 
 @router.get("/funnel/weekly", operation_id="reports_funnel_weekly",
-            response_model=FunnelWeeklyRead, responses=responses(401, 403, 404, 422))
+            response_model=FunnelWeeklyRead,
+            responses=responses(errors.Forbidden, errors.NotFound, errors.ReportInvalidPeriod))
 async def funnel_weekly(actor: Reader, uow: UoW, from_: From = None, to: To = None,
                         team_id: TeamId = None, owner_id: OwnerId = None) -> FunnelWeeklyRead:
     """The step figures, abandonments and signings per ISO week of the period (the first

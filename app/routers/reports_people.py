@@ -6,8 +6,9 @@ from typing import Literal
 
 from fastapi import APIRouter
 
+from app.domain import errors
 from app.routers.deps import Cursor, Limit, UoW
-from app.routers.problems import responses
+from app.routers.problems import PAGED, responses
 from app.routers.reports_funnel import From, OwnerId, Reader, TeamId, To, period_read
 from app.routers.schemas.common import Page
 from app.routers.schemas.reports_funnel import (
@@ -23,7 +24,8 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 
 
 @router.get("/performance", operation_id="reports_performance",
-            response_model=PerformanceReportRead, responses=responses(401, 403, 404, 422))
+            response_model=PerformanceReportRead,
+            responses=responses(errors.Forbidden, errors.NotFound, errors.ReportInvalidPeriod))
 async def performance(actor: Reader, uow: UoW, group_by: Literal["rep", "team"] = "rep",
                       from_: From = None, to: To = None, team_id: TeamId = None,
                       owner_id: OwnerId = None) -> PerformanceReportRead:
@@ -51,7 +53,7 @@ async def performance(actor: Reader, uow: UoW, group_by: Literal["rep", "team"] 
 
 
 @router.get("/churn-risk", operation_id="reports_churn_risk", response_model=Page[ChurnRiskRead],
-            responses=responses(400, 401, 403, 404, 422))
+            responses=responses(errors.Forbidden, errors.NotFound, *PAGED))
 async def churn_risk(actor: Reader, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                      team_id: TeamId = None, owner_id: OwnerId = None) -> Page[ChurnRiskRead]:
     """Trading customers (two or more signed contracts) of the scope at risk: days since

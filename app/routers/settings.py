@@ -101,14 +101,14 @@ async def put_credit(body: CreditSettings, actor: Editor, uow: UoW, expected_ver
 
 
 @router.get("/reports", operation_id="settings_get_reports", response_model=ReportSettings,
-            responses=responses(401))
+            responses=responses())
 async def get_reports(actor: Caller, uow: UoW, response: Response) -> ReportSettings:
     """The anomaly thresholds of the management reports."""
     return await _read(uow, actor, response, key="reports", schema=ReportSettings)
 
 
 @router.put("/reports", operation_id="settings_put_reports", response_model=ReportSettings,
-            responses=responses(400, 401, 403, 412, 422))
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
 async def put_reports(body: ReportSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                       response: Response) -> ReportSettings:
     """Replace the anomaly thresholds (admins and directors); every version is kept."""

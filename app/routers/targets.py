@@ -7,10 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.domain.targets import Level
 from app.routers.deps import Cursor, IfMatch, Limit, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import PAGED, VERSIONED, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.targets import (
     Level as LevelText,
@@ -30,10 +31,11 @@ router = APIRouter(prefix="/targets", tags=["targets"])
 report_router = APIRouter(prefix="/reports", tags=["reports"])
 
 Reader = Annotated[Principal, allow(*service.TARGET_READERS)]
+_WRITE_ERRORS = (errors.Forbidden, errors.NotFound, errors.TargetExists, errors.TargetInvalidParent)
 
 
 @router.get("", operation_id="targets_list", response_model=Page[TargetRead],
-            responses=responses(400, 401, 403, 422))
+            responses=responses(errors.Forbidden, *PAGED))
 async def list_targets(actor: Reader, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                        period: Annotated[PeriodText | None, Query()] = None,
                        level: LevelText | None = None) -> Page[TargetRead]:
@@ -47,7 +49,8 @@ async def list_targets(actor: Reader, uow: UoW, cursor: Cursor = None, limit: Li
 
 
 @router.post("", operation_id="targets_create", response_model=TargetRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 409, 422))
+             status_code=status.HTTP_201_CREATED,
+             responses=responses(*_WRITE_ERRORS))
 async def create_target(body: TargetCreate, actor: Reader, uow: UoW,
                         response: Response) -> TargetRead:
     """Directors and admins set company and team targets; managers set their reps'. A
@@ -62,7 +65,7 @@ async def create_target(body: TargetCreate, actor: Reader, uow: UoW,
 
 
 @router.get("/{target_id}", operation_id="targets_get", response_model=TargetRead,
-            responses=responses(401, 403, 404, 422))
+            responses=responses(errors.Forbidden, errors.NotFound))
 async def get_target(target_id: uuid.UUID, actor: Reader, uow: UoW,
                      response: Response) -> TargetRead:
     target = await service.get_target(uow, actor, target_id=target_id)
@@ -71,7 +74,7 @@ async def get_target(target_id: uuid.UUID, actor: Reader, uow: UoW,
 
 
 @router.patch("/{target_id}", operation_id="targets_update", response_model=TargetRead,
-              responses=responses(400, 401, 403, 404, 409, 412, 422))
+              responses=responses(*_WRITE_ERRORS, *VERSIONED))
 async def update_target(target_id: uuid.UUID, body: TargetUpdate, actor: Reader, uow: UoW,
                         expected_version: IfMatch, response: Response) -> TargetRead:
     """Change the amounts, product, region or parent (not the period or subject)."""
@@ -83,7 +86,7 @@ async def update_target(target_id: uuid.UUID, body: TargetUpdate, actor: Reader,
 
 
 @router.delete("/{target_id}", operation_id="targets_delete", status_code=status.HTTP_204_NO_CONTENT,
-               responses=responses(400, 401, 403, 404, 409, 412, 422))
+               responses=responses(errors.Forbidden, errors.NotFound, errors.TargetHasChildren, *VERSIONED))
 async def delete_target(target_id: uuid.UUID, actor: Reader, uow: UoW,
                         expected_version: IfMatch) -> None:
     """Delete a target that nothing decomposes (409 `target.has_children` otherwise)."""
@@ -91,7 +94,7 @@ async def delete_target(target_id: uuid.UUID, actor: Reader, uow: UoW,
 
 
 @report_router.get("/targets", operation_id="reports_targets", response_model=TargetReportRead,
-                   responses=responses(401, 403, 422))
+                   responses=responses(errors.Forbidden))
 async def target_report(actor: Reader, uow: UoW,
                         period: Annotated[PeriodText | None, Query(
                             description="Default: the current month")] = None) -> TargetReportRead:

@@ -14,13 +14,11 @@ from app.db.base import utcnow
 from app.db.models import Target
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
-from app.domain.errors import Forbidden, NotFound
+from app.domain.errors import Forbidden, NotFound, TargetExists, TargetHasChildren
 from app.domain.reports import ratio
 from app.domain.roles import Principal, Role
 from app.domain.targets import (
     Level,
-    TargetExists,
-    TargetHasChildren,
     check_parent,
     check_shape,
     expected_to_date,
