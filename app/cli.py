@@ -1,4 +1,5 @@
-"""The ``crm`` command: migrate, serve, create-user, seed-demo, openapi."""
+"""The ``crm`` command: migrate, serve, create-user, seed-demo, rebuild-report-aggregates,
+openapi."""
 
 from __future__ import annotations
 
@@ -140,6 +141,14 @@ def cmd_seed_demo(if_empty: bool) -> int:
     return 0
 
 
+def cmd_rebuild_report_aggregates() -> int:
+    from app.services import reports_funnel
+
+    replayed = asyncio.run(reports_funnel.rebuild_aggregates_now())
+    print(f"report aggregates rebuilt from the transitions of {replayed} customers")
+    return 0
+
+
 def _reporting_failures(command: str, run: Callable[[], int]) -> int:
     """Run a command that writes data; a refusal or an unreachable database is one line on
     stderr and exit status 1, not a traceback."""
@@ -194,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed-demo", help="create a demo organisation")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing when the database already has users")
+    sub.add_parser("rebuild-report-aggregates",
+                   help="recompute the funnel report aggregates from the stored transitions")
     api = sub.add_parser("openapi", help="write openapi/openapi.json and the error table in docs")
     api.add_argument("--check", action="store_true", help="fail if the file is out of date")
     args = parser.parse_args(argv)
@@ -203,9 +214,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "serve":
         return cmd_serve(args.host, args.port, args.workers, args.reload)
-    if args.command in ("create-user", "seed-demo"):
-        return _reporting_failures(args.command, lambda: cmd_create_user(args)
-                                   if args.command == "create-user" else cmd_seed_demo(args.if_empty))
+    writers: dict[str, Callable[[], int]] = {
+        "create-user": lambda: cmd_create_user(args),
+        "seed-demo": lambda: cmd_seed_demo(args.if_empty),
+        "rebuild-report-aggregates": cmd_rebuild_report_aggregates,
+    }
+    if args.command in writers:
+        return _reporting_failures(args.command, writers[args.command])
     if args.command == "openapi":
         return cmd_openapi(args.check)
     return 2

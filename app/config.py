@@ -7,6 +7,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
     db_echo: bool = False
     recycle_interval_seconds: int = Field(default=300, ge=0)
     migrations_dir: Path | None = None
+    # Report periods and the day buckets of the report aggregates are dates in this zone.
+    business_timezone: str = "Asia/Shanghai"
 
     @field_validator("metrics_allow")
     @classmethod
@@ -57,6 +60,19 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip().startswith("["):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone: {value}") from exc
+        return value
+
+    @property
+    def business_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.business_timezone)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -29,6 +29,10 @@ from app.routers import (
     problems,
     receivables,
     reports,
+    reports_anomalies,
+    reports_funnel,
+    reports_people,
+    targets,
     tasks,
     teams,
     users,
@@ -115,8 +119,10 @@ def create_app(settings: Settings | None = None, *,
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
     for router in (*(module.router for module in (me, users, teams, customers, activities, pool,
                                                   settings_router, credit, reports, tasks,
-                                                  sync_router, contracts, grading)),
-                   receivables.receivables_router, receivables.payments_router):
+                                                  sync_router, contracts, grading, reports_funnel,
+                                                  reports_anomalies, reports_people, targets)),
+                   targets.report_router, receivables.receivables_router,
+                   receivables.payments_router):
         declare_read_only_refusal(router.routes)
         protected.include_router(router)
     app.include_router(protected)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import changes as change_tracking
+from app.db import report_aggregates
 from app.db.base import utcnow
 from app.db.engine import is_unavailable
 from app.db.repositories.auth import (
@@ -33,8 +34,10 @@ from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
 from app.db.repositories.pool import PoolRepository
 from app.db.repositories.receivables import ReceivableRepository
+from app.db.repositories.reports import ReportRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
+from app.db.repositories.targets import TargetRepository
 from app.db.repositories.tasks import TaskRepository
 from app.domain.errors import (
     IdempotencySuperseded,
@@ -63,6 +66,8 @@ class UnitOfWork:
         self.session = self._session_factory()
         # Syncable rows this transaction changes; written to the change log by commit().
         self.changes = change_tracking.attach(self.session)
+        # Funnel report counters follow each stage transition in the same transaction.
+        report_aggregates.attach(self.session)
         self.tasks = TaskRepository(self.session)
         self.change_log = ChangeLogRepository(self.session)
         self.sync = SyncRepository(self.session)
@@ -82,6 +87,8 @@ class UnitOfWork:
         self.receivables = ReceivableRepository(self.session)
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
+        self.reports = ReportRepository(self.session)
+        self.targets = TargetRepository(self.session)
         return self
 
     async def __aexit__(

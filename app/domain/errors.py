@@ -665,6 +665,30 @@ class SyncInvalidCursor(BadRequest):
     code = "sync.invalid_cursor"
 
 
+class ReportInvalidPeriod(InvalidInput):
+    """A report period whose `from` is not before `to`, longer than 3 years, or outside 1970–2100."""
+
+    code = "report.invalid_period"
+
+
+class TargetExists(Conflict):
+    """A target for this period, subject, product and region exists already."""
+
+    code = "target.duplicate"
+
+
+class TargetHasChildren(Conflict):
+    """A target that other targets decompose cannot be deleted."""
+
+    code = "target.has_children"
+
+
+class TargetInvalidParent(RuleViolation):
+    """A parent target that is not one level up, of the same period, containing the subject."""
+
+    code = "target.invalid_parent"
+
+
 def catalogue() -> list[type[DomainError]]:
     """Every error the service can answer, in the order declared above."""
     return [value for value in globals().values()

@@ -25,6 +25,11 @@ from app.domain.funnel import (
 )
 from app.domain.grading import DEFAULT_GRADING_POLICY, GradingPolicy, validate_grading_policy
 from app.domain.ownership import DEFAULT_POOL_POLICY, PoolPolicy, validate_pool_policy
+from app.domain.reports import (
+    DEFAULT_ANOMALY_POLICY,
+    AnomalyPolicy,
+    validate_anomaly_policy,
+)
 from app.domain.roles import Principal
 from app.services.common import check_version
 
@@ -166,14 +171,31 @@ def grading_from_doc(doc: dict[str, Any], *, version: int = 1) -> GradingPolicy:
             "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
 
 
+def reports_to_doc(policy: AnomalyPolicy) -> dict[str, Any]:
+    return {name: value if isinstance(value, int) else str(value)
+            for name, value in dataclasses.asdict(policy).items()}
+
+
+def reports_from_doc(doc: dict[str, Any]) -> AnomalyPolicy:
+    try:
+        return AnomalyPolicy(**{
+            name: int(doc[name]) if name == "low_conversion_min_entered" else _finite(doc[name])
+            for name in (f.name for f in dataclasses.fields(AnomalyPolicy))})
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidInput("The report settings are not valid", errors=[{
+            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+
+
 _DEFAULTS = {"funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY), "pool": pool_to_doc(DEFAULT_POOL_POLICY),
              "credit": credit_to_doc(DEFAULT_CREDIT_POLICY),
-             "grading": grading_to_doc(DEFAULT_GRADING_POLICY)}
+             "grading": grading_to_doc(DEFAULT_GRADING_POLICY),
+             "reports": reports_to_doc(DEFAULT_ANOMALY_POLICY)}
 _VALIDATE = {
     "funnel": lambda doc: funnel_to_doc(validate_funnel_policy(funnel_from_doc(doc))),
     "pool": lambda doc: pool_to_doc(validate_pool_policy(pool_from_doc(doc))),
     "credit": _validate_credit,
     "grading": lambda doc: grading_to_doc(validate_grading_policy(grading_from_doc(doc))),
+    "reports": lambda doc: reports_to_doc(validate_anomaly_policy(reports_from_doc(doc))),
 }
 
 
@@ -203,6 +225,10 @@ async def grading_policy_in(uow: UnitOfWork) -> GradingPolicy:
     """The scorecard policy; its version is the settings version + 1 (1 = the defaults)."""
     doc = await _document(uow, "grading")
     return grading_from_doc(doc.value, version=doc.version + 1)
+
+
+async def anomaly_policy_in(uow: UnitOfWork) -> AnomalyPolicy:
+    return reports_from_doc((await _document(uow, "reports")).value)
 
 
 async def default_credit_limit_in(uow: UnitOfWork) -> Decimal:

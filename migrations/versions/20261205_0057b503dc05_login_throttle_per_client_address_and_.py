@@ -1,7 +1,7 @@
 """login throttle per (client address, username); the per-user lockout columns go
 
 Revision ID: 0057b503dc05
-Revises: c4e8f2a6b1d3
+Revises: 4605b2c35783
 Create Date: 2026-12-05 06:30:55.343808
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db.types
 
 revision: str = '0057b503dc05'
-down_revision: str | None = 'c4e8f2a6b1d3'
+down_revision: str | None = '4605b2c35783'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,9 +29,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('login_throttle', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_throttle_expires_at'), ['expires_at'], unique=False)
-    with op.batch_alter_table('user_account', schema=None) as batch_op:
-        batch_op.drop_column('failed_logins')
-        batch_op.drop_column('locked_until')
+    if op.get_context().dialect.name == 'sqlite':
+        # SQLite 3.35+ drops a column in place; batch mode would rebuild user_account, which
+        # the foreign keys pointing at it refuse when they are on (a caller's transaction).
+        op.execute('ALTER TABLE user_account DROP COLUMN failed_logins')
+        op.execute('ALTER TABLE user_account DROP COLUMN locked_until')
+    else:
+        op.drop_column('user_account', 'failed_logins')
+        op.drop_column('user_account', 'locked_until')
 
 
 def downgrade() -> None:

@@ -27,6 +27,12 @@ from app.db.models.funnel import (
 )
 from app.db.models.grading import CustomerGrading
 from app.db.models.org import Team, User
+from app.db.models.reports import (
+    ReportFunnelCount,
+    ReportFunnelDuration,
+    ReportFunnelState,
+    Target,
+)
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
 
@@ -52,10 +58,14 @@ __all__ = [
     "PaymentApplication",
     "Receivable",
     "RefreshToken",
+    "ReportFunnelCount",
+    "ReportFunnelDuration",
+    "ReportFunnelState",
     "Setting",
     "SettingHistory",
     "StageTransition",
     "SyncReceipt",
+    "Target",
     "Task",
     "Team",
     "User",
