@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from itertools import pairwise
@@ -40,6 +40,36 @@ def money(value: Decimal) -> Decimal:
 def money_str(value: Decimal) -> str:
     """Render an amount for problem+json extension members: ``"12500.00"``."""
     return format(money(value), "f")
+
+
+# --------------------------------------------------------------------------- days overdue
+
+
+def business_date(instant: datetime, tz: tzinfo) -> date:
+    """The calendar date of an aware ``instant`` in the business time zone ``tz``."""
+    return instant.astimezone(tz).date()
+
+
+def business_day_start(day: date, tz: tzinfo) -> datetime:
+    """The first instant (in UTC) of ``day`` in the business time zone ``tz``."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
+def days_overdue(due_at: datetime, as_of: datetime, tz: tzinfo) -> int:
+    """Whole calendar days in ``tz`` from the due date to ``as_of`` (SPEC §6).
+
+    The one definition of overdue: hold, warnings, aging, provision and reports all use
+    it (or ``overdue_before``, its equivalent as an instant for SQL). A receivable due
+    today is not overdue (0); one due yesterday is 1 day overdue whatever the hour.
+    """
+    return max((business_date(as_of, tz) - business_date(due_at, tz)).days, 0)
+
+
+def overdue_before(as_of: datetime, tz: tzinfo, *, days: int = 1) -> datetime:
+    """The instant a due date must be before to be at least ``days`` days overdue at
+    ``as_of``: ``days_overdue(due, as_of, tz) >= days`` exactly when ``due < overdue_before``.
+    """
+    return business_day_start(business_date(as_of, tz) - timedelta(days=days - 1), tz)
 
 
 # --------------------------------------------------------------------------- aging

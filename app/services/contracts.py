@@ -23,7 +23,7 @@ from app.domain.contracts import (
     stage_after_cancel,
     stage_after_complete,
 )
-from app.domain.credit import CreditState, Override, decide_signing
+from app.domain.credit import Override, decide_signing
 from app.domain.errors import (
     ContractNumberTaken,
     Forbidden,
@@ -31,6 +31,7 @@ from app.domain.errors import (
 )
 from app.domain.funnel import Stage
 from app.domain.roles import Principal, Role
+from app.services import credit as credit_service
 from app.services import funnel as funnel_service
 from app.services import settings as settings_service
 from app.services.common import apply_changes, check_version, found, jsonable
@@ -190,15 +191,8 @@ async def sign_contract(
             default_limit=await settings_service.default_credit_limit_in(uow),
             default_terms=policy.default_payment_terms_days,
         )
-        facts = await uow.credit.exposure(customer.id, now=now)
-        state = CreditState(
-            credit_limit=profile.credit_limit,
-            open_receivables=facts.open_receivables,
-            signed_unbilled=facts.signed_unbilled,
-            on_hold_flag=profile.on_hold,
-            max_days_overdue=0
-            if facts.oldest_overdue_due_at is None
-            else (now - facts.oldest_overdue_due_at).days,
+        _, state = await credit_service.credit_state_in(
+            uow, customer.id, limit=profile.credit_limit, on_hold_flag=profile.on_hold, now=now
         )
         decision = decide_signing(
             state=state,

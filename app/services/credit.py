@@ -11,6 +11,7 @@ from typing import Literal
 
 from app.db.base import utcnow
 from app.db.models import CreditLimitChange, CreditLimitRequest, CreditProfile, Customer
+from app.db.repositories.credit import ExposureFacts
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain.credit import (
@@ -21,11 +22,15 @@ from app.domain.credit import (
     CreditWarning,
     SuggestedLimit,
     bucket_for,
+    business_date,
+    business_day_start,
     check_can_approve,
     collection_action,
     credit_warnings,
+    days_overdue,
     is_on_hold,
     money,
+    overdue_before,
     provision,
     provision_rate,
     required_approver_role,
@@ -35,7 +40,7 @@ from app.domain.errors import Forbidden, InvalidInput, RequestNotPending
 from app.domain.roles import Principal, Role
 from app.services import grading as grading_service
 from app.services import settings as settings_service
-from app.services.common import apply_changes, check_version, found, jsonable
+from app.services.common import apply_changes, business_tz, check_version, found, jsonable
 
 # Who may do what (the routes declare the same sets; the service enforces them too).
 CREDIT_READERS = frozenset({Role.director, Role.finance, Role.manager, Role.rep})
@@ -95,13 +100,10 @@ async def _credit_view(uow: UnitOfWork, customer: Customer, profile: CreditProfi
     else:
         limit, terms = profile.credit_limit, profile.payment_terms_days
         manual_hold, manual_reason, version = profile.on_hold, profile.hold_reason, profile.version
-    facts = await uow.credit.exposure(customer.id, now=now)
-    # Whole days, exactly as the signing check counts them, so the view never disagrees
-    # with what signing will do.
-    max_days = 0 if facts.oldest_overdue_due_at is None else (now - facts.oldest_overdue_due_at).days
-    state = CreditState(credit_limit=limit, open_receivables=facts.open_receivables,
-                        signed_unbilled=facts.signed_unbilled, max_days_overdue=max_days,
-                        on_hold_flag=manual_hold)
+    # Built exactly as the signing check builds it, so the view never disagrees with it.
+    facts, state = await credit_state_in(uow, customer.id, limit=limit, on_hold_flag=manual_hold,
+                                         now=now)
+    max_days = state.max_days_overdue
     on_hold = is_on_hold(state, policy)
     hold_reason = None
     if manual_hold:
@@ -126,6 +128,19 @@ async def _credit_view(uow: UnitOfWork, customer: Customer, profile: CreditProfi
                                  overdue_count=facts.overdue_count),
         suggested_limit=suggestion, version=version,
     )
+
+
+async def credit_state_in(uow: UnitOfWork, customer_id: uuid.UUID, *, limit: Decimal,
+                          on_hold_flag: bool, now: dt.datetime) -> tuple[ExposureFacts, CreditState]:
+    """The customer's credit position at ``now``, days overdue counted in the business
+    time zone (``domain.credit.days_overdue``)."""
+    tz = business_tz()
+    facts = await uow.credit.exposure(customer_id, overdue_before=overdue_before(now, tz))
+    oldest = facts.oldest_overdue_due_at
+    state = CreditState(credit_limit=limit, open_receivables=facts.open_receivables,
+                        signed_unbilled=facts.signed_unbilled, on_hold_flag=on_hold_flag,
+                        max_days_overdue=0 if oldest is None else days_overdue(oldest, now, tz))
+    return facts, state
 
 
 async def get_credit(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) -> CreditView:
@@ -358,18 +373,21 @@ BUCKET_BOUNDS = _bucket_bounds()
 
 
 def _as_of_bounds(as_of: dt.date | None) -> tuple[dt.date, dt.datetime, list[tuple[str, dt.datetime | None]]]:
-    """The report date, the instant it ends (UTC) and each bucket's earliest due instant.
+    """The report date, the instant it ends and each bucket's earliest due instant.
 
-    Days past due count calendar days from the due date to ``as_of``: a receivable due on
+    Days past due are ``domain.credit.days_overdue``: calendar days in the business time
+    zone from the due date to ``as_of`` (default today there). A receivable due on
     ``as_of`` is current, one due the day before is 1 day past due.
     """
-    day = as_of or utcnow().date()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    tz = business_tz()
+    day = as_of or business_date(utcnow(), tz)
     try:
-        edges = [(bucket.value, None if upper is None else start - dt.timedelta(days=upper))
+        end = (business_day_start(day + dt.timedelta(days=1), tz) - dt.timedelta(microseconds=1)
+               if day < dt.date.max else dt.datetime.max.replace(tzinfo=dt.UTC))
+        edges = [(bucket.value,
+                  None if upper is None else business_day_start(day - dt.timedelta(days=upper), tz))
                  for bucket, _, upper in BUCKET_BOUNDS]
-    except OverflowError as exc:  # a date in the first months of year 1
+    except OverflowError as exc:  # a date at the very ends of the calendar
         raise InvalidInput("as_of is out of range", errors=[{
             "loc": ["query", "as_of"], "msg": "date out of range", "type": "value_error"}]) from exc
     return day, end, edges

@@ -15,6 +15,7 @@ from app.db.repositories.customers import CustomerFilters
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import allocation
+from app.domain.credit import overdue_before
 from app.domain.errors import (
     Conflict,
     Forbidden,
@@ -39,7 +40,7 @@ from app.domain.ownership import (
 )
 from app.domain.roles import Principal, Role, masks_contact_details
 from app.services import settings as settings_service
-from app.services.common import found
+from app.services.common import business_tz, found
 from app.services.customers import CustomerView, check_owner_in, contact_view
 
 ALLOCATORS = frozenset({Role.support, Role.manager, Role.director})
@@ -446,7 +447,8 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
     async with uow:
         pool_policy = await settings_service.pool_policy_in(uow)
         funnel_policy = await settings_service.funnel_policy_in(uow)
-        rows = await uow.pool.worklist_rows(actor.user_id, now=now)
+        rows = await uow.pool.worklist_rows(
+            actor.user_id, overdue_before=overdue_before(now, business_tz()))
     keyed = []
     for customer, follow_up, previous_days, overdue in rows:
         stage = Stage(customer.stage)

@@ -14,7 +14,7 @@ from app.db.models import Payment, PaymentApplication, Receivable
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain.contracts import ContractStatus, check_billable
-from app.domain.credit import OpenItem, apply_payment
+from app.domain.credit import OpenItem, apply_payment, overdue_before
 from app.domain.errors import (
     InvalidInput,
     OverBilled,
@@ -23,7 +23,7 @@ from app.domain.errors import (
 )
 from app.domain.roles import Principal, Role
 from app.services import settings as settings_service
-from app.services.common import found, jsonable
+from app.services.common import business_tz, found, jsonable
 from app.services.contracts import _future, complete_if_settled_in
 
 FINANCE_ROLES = frozenset({Role.finance, Role.director})
@@ -52,7 +52,7 @@ async def list_receivables(
             customer_id=customer_id,
             contract_id=contract_id,
             status=status,
-            overdue_at=utcnow() if overdue else None,
+            overdue_at=overdue_before(utcnow(), business_tz()) if overdue else None,
             cursor=cursor,
             limit=limit,
         )

@@ -62,7 +62,9 @@ class CreditRepository:
     async def profile(self, customer_id: uuid.UUID) -> CreditProfile | None:
         return await self.session.get(CreditProfile, customer_id)
 
-    async def exposure(self, customer_id: uuid.UUID, *, now: dt.datetime) -> ExposureFacts:
+    async def exposure(self, customer_id: uuid.UUID, *, overdue_before: dt.datetime) -> ExposureFacts:
+        """Sums for the credit check; a receivable due before ``overdue_before`` (the start
+        of today in the business time zone, ``domain.credit.overdue_before``) is overdue."""
         outstanding = Receivable.amount - Receivable.paid_amount
         open_rows = (
             Receivable.customer_id == customer_id,
@@ -73,8 +75,8 @@ class CreditRepository:
             await self.session.execute(
                 select(
                     func.coalesce(func.sum(outstanding), literal(0, Money)),
-                    func.min(case((Receivable.due_at < now, Receivable.due_at))),
-                    func.count(case((Receivable.due_at < now, Receivable.id))),
+                    func.min(case((Receivable.due_at < overdue_before, Receivable.due_at))),
+                    func.count(case((Receivable.due_at < overdue_before, Receivable.id))),
                 ).where(*open_rows)
             )
         ).one()
