@@ -18,6 +18,7 @@ from app.domain.errors import (
     OverrideNotAllowed,
     OverrideReasonRequired,
     PaymentApplicationInvalid,
+    RefundExceedsBalance,
     SelfApproval,
 )
 
@@ -242,9 +243,11 @@ def provision(amount: Decimal, bucket: AgingBucket,
 # --------------------------------------------------------------------------- exposure
 
 
-def exposure(open_receivables: Decimal, signed_unbilled: Decimal) -> Decimal:
-    """Exposure = open receivables + signed-but-unbilled contract amounts."""
-    return money(open_receivables + signed_unbilled)
+def exposure(open_receivables: Decimal, signed_unbilled: Decimal,
+             credit_balance: Decimal = ZERO) -> Decimal:
+    """Exposure = open receivables + signed-but-unbilled contract amounts − credit balance,
+    never below zero (SPEC §6): a deposit lets a cash-first customer sign."""
+    return money(max(open_receivables + signed_unbilled - credit_balance, ZERO))
 
 
 def available(limit: Decimal, exposure: Decimal) -> Decimal:
@@ -259,12 +262,13 @@ class CreditState:
     credit_limit: Decimal
     open_receivables: Decimal = ZERO
     signed_unbilled: Decimal = ZERO
+    credit_balance: Decimal = ZERO  # deposits, prepayments, overpayments not yet applied
     max_days_overdue: int = 0  # of the customer's most overdue open receivable; 0 if none
     on_hold_flag: bool = False  # manual hold set by finance
 
     @property
     def exposure(self) -> Decimal:
-        return exposure(self.open_receivables, self.signed_unbilled)
+        return exposure(self.open_receivables, self.signed_unbilled, self.credit_balance)
 
     @property
     def available(self) -> Decimal:
@@ -301,13 +305,11 @@ class SigningDecision:
     override_reason: str | None = None
     override_role: str | None = None
 
+    exposure_after: Decimal  # exposure once the contract is signed (credit balance deducted)
+
     @property
     def override_used(self) -> bool:
         return bool(self.overridden)
-
-    @property
-    def exposure_after(self) -> Decimal:
-        return money(self.exposure + self.amount)
 
 
 def _override_allowed(role: str, *, amount_at_risk: Decimal, policy: CreditPolicy) -> bool:
@@ -343,7 +345,9 @@ def decide_signing(*, state: CreditState, amount: Decimal,
     limit = money(state.credit_limit)
     exp = state.exposure
     avail = state.available
-    shortfall = money(max(amount - avail, ZERO))
+    # The contract adds to the signed-but-unbilled amount; a credit balance covers it first.
+    after = exposure(state.open_receivables, state.signed_unbilled + amount, state.credit_balance)
+    shortfall = money(max(after - limit, ZERO))
     on_hold = is_on_hold(state, policy)
     overridden: list[str] = []
 
@@ -393,6 +397,7 @@ def decide_signing(*, state: CreditState, amount: Decimal,
         exposure=exp,
         available=avail,
         shortfall=shortfall,
+        exposure_after=after,
         on_hold=on_hold,
         overridden=tuple(overridden),
         override_reason=used.reason.strip() if used else None,
@@ -659,6 +664,78 @@ def _apply_explicit(*, amount: Decimal, by_id: Mapping[Hashable, OpenItem],
         raise _application_error(errors)
     parts = tuple(AppliedPart(receivable_id=rid, amount=part) for rid, part in explicit)
     return PaymentApplicationResult(parts=parts, unapplied=amount - total)
+
+
+# --------------------------------------------------------------------------- credit balance
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditItem:
+    """What is left of one payment as credit balance."""
+
+    payment_id: Hashable
+    received_at: datetime
+    remaining: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditPart:
+    """Credit balance from one payment applied to one receivable."""
+
+    payment_id: Hashable
+    receivable_id: Hashable
+    amount: Decimal
+
+
+def _oldest_credit_first(credits: Sequence[CreditItem]) -> list[CreditItem]:
+    return sorted((c for c in credits if c.remaining > 0),
+                  key=lambda c: (c.received_at, str(c.payment_id)))
+
+
+def apply_credit(*, credits: Sequence[CreditItem],
+                 open_items: Sequence[OpenItem]) -> tuple[CreditPart, ...]:
+    """Apply a customer's credit balance to its open receivables: the oldest due
+    receivable first, paid from the oldest credit first, until one of them runs out.
+    Every cent taken from a credit item goes to exactly one receivable."""
+    parts: list[CreditPart] = []
+    sources = _oldest_credit_first(credits)
+    left = {id(c): c.remaining for c in sources}
+    for item in sorted(open_items, key=lambda i: (i.due_at, str(i.receivable_id))):
+        owed = item.outstanding
+        for credit in sources:
+            if owed <= 0:
+                break
+            part = min(owed, left[id(credit)])
+            if part <= 0:
+                continue
+            parts.append(CreditPart(payment_id=credit.payment_id,
+                                    receivable_id=item.receivable_id, amount=part))
+            left[id(credit)] -= part
+            owed -= part
+    return tuple(parts)
+
+
+def take_refund(*, credits: Sequence[CreditItem],
+                amount: Decimal) -> tuple[tuple[Hashable, Decimal], ...]:
+    """Which payments' credit a refund of ``amount`` pays back: the oldest first."""
+    if amount <= 0:
+        raise InvalidInput("A refund must be positive.", errors=[{
+            "loc": ["body", "amount"], "msg": "must be greater than 0", "type": "value_error"}])
+    sources = _oldest_credit_first(credits)
+    balance = sum((c.remaining for c in sources), ZERO)
+    if amount > balance:
+        raise RefundExceedsBalance(
+            f"A refund of {money_str(amount)} exceeds the credit balance {money_str(balance)}.",
+            credit_balance=money_str(balance), amount=money_str(amount))
+    taken: list[tuple[Hashable, Decimal]] = []
+    left = amount
+    for credit in sources:
+        if left <= 0:
+            break
+        part = min(left, credit.remaining)
+        taken.append((credit.payment_id, part))
+        left -= part
+    return tuple(taken)
 
 
 # --------------------------------------------------------------------------- monitoring

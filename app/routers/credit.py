@@ -12,6 +12,7 @@ from app.domain.roles import Principal
 from app.routers.deps import Cursor, IfMatch, Limit, UoW, allow, set_etag
 from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
+from app.routers.schemas.contracts import CreditRefundCreate, CreditRefundList, CreditRefundRead
 from app.routers.schemas.credit import (
     CreditLimitChangeRead,
     CreditLimitDecision,
@@ -22,6 +23,7 @@ from app.routers.schemas.credit import (
     CreditUpdate,
 )
 from app.services import credit as credit_service
+from app.services import receivables as receivables_service
 
 # Full paths: the credit of a customer sits under /customers, the requests at the top level.
 router = APIRouter(prefix="", tags=["credit"])
@@ -40,8 +42,8 @@ def credit_read(view: credit_service.CreditView) -> CreditRead:
             response_model=CreditRead, responses=responses(errors.NotFound, errors.Forbidden))
 async def get_customer_credit(customer_id: uuid.UUID, actor: Reader, uow: UoW,
                               response: Response) -> CreditRead:
-    """Limit, exposure (open receivables + signed-but-unbilled), available credit, hold, terms,
-    warnings and a suggested limit with its reasoning."""
+    """Limit, exposure (open receivables + signed-but-unbilled − credit balance), available
+    credit, credit balance, hold, terms, warnings and a suggested limit with its reasoning."""
     view = await credit_service.get_credit(uow, actor, customer_id=customer_id)
     set_etag(response, view.version)
     return credit_read(view)
@@ -71,6 +73,27 @@ async def customer_credit_history(customer_id: uuid.UUID, actor: Reader,
     """Every limit change: old → new, the approved request, who and why; newest first."""
     changes = await credit_service.limit_history(uow, actor, customer_id=customer_id)
     return CreditLimitHistory(items=[CreditLimitChangeRead.model_validate(c) for c in changes])
+
+
+@router.post("/customers/{customer_id}/credit/refunds", operation_id="customers_credit_refund",
+             response_model=CreditRefundRead, status_code=status.HTTP_201_CREATED,
+             responses=responses(401, 403, 404, 409, 422))
+async def refund_customer_credit(customer_id: uuid.UUID, body: CreditRefundCreate, actor: Editor,
+                                 uow: UoW) -> CreditRefundRead:
+    """Pay (part of) the customer's credit balance back (finance, director); more than the
+    balance answers 409 `credit.refund_exceeds_balance`."""
+    refund = await receivables_service.refund_credit(uow, actor, customer_id=customer_id,
+                                                     **body.model_dump())
+    return CreditRefundRead.model_validate(refund)
+
+
+@router.get("/customers/{customer_id}/credit/refunds", operation_id="customers_credit_refunds",
+            response_model=CreditRefundList, responses=responses(401, 403, 404, 422))
+async def list_customer_credit_refunds(customer_id: uuid.UUID, actor: Reader,
+                                       uow: UoW) -> CreditRefundList:
+    """Refunds of the customer's credit balance, newest first."""
+    refunds = await receivables_service.list_refunds(uow, actor, customer_id=customer_id)
+    return CreditRefundList(items=[CreditRefundRead.model_validate(r) for r in refunds])
 
 
 @router.get("/credit-limit-requests", operation_id="credit_limit_requests_list",

@@ -138,7 +138,8 @@ async def credit_state_in(uow: UnitOfWork, customer_id: uuid.UUID, *, limit: Dec
     facts = await uow.credit.exposure(customer_id, overdue_before=overdue_before(now, tz))
     oldest = facts.oldest_overdue_due_at
     state = CreditState(credit_limit=limit, open_receivables=facts.open_receivables,
-                        signed_unbilled=facts.signed_unbilled, on_hold_flag=on_hold_flag,
+                        signed_unbilled=facts.signed_unbilled, credit_balance=facts.credit_balance,
+                        on_hold_flag=on_hold_flag,
                         max_days_overdue=0 if oldest is None else days_overdue(oldest, now, tz))
     return facts, state
 

@@ -80,8 +80,11 @@ class Payment(IdMixin, Base):
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
-    # What was not applied to receivables stays with the customer as credit.
+    # What is not (yet) applied to receivables stays with the customer as credit balance;
+    # later bills take from it, and so do refunds. Always
+    # amount = its applications + unallocated_amount + refunded_amount.
     unallocated_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reference: Mapped[str | None] = mapped_column(String(100))
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
@@ -102,6 +105,26 @@ class PaymentApplication(IdMixin, Base):
     # 0, 1, 2, … in the order the payment was applied (oldest due first, or as the caller
     # listed them); reads list the applications in this order.
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the money reached the receivable: the payment's receipt, or for credit balance
+    # applied to a later bill, the later of the receipt and the bill's issue date.
+    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # True when applied from the customer's credit balance as a later bill was issued.
+    from_credit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CreditRefund(IdMixin, Base):
+    """Credit balance paid back to the customer by finance (taken from the oldest credit
+    first; each payment's ``refunded_amount`` says how much of it went back)."""
+
+    __tablename__ = "credit_refund"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    refunded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CreditLimitRequest(IdMixin, TimestampMixin, VersionedMixin, Base):

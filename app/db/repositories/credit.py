@@ -93,7 +93,7 @@ class CreditRepository:
         )
         balance = await self.session.scalar(
             select(func.coalesce(func.sum(Payment.unallocated_amount), literal(0, Money))).where(
-                Payment.customer_id == customer_id
+                Payment.customer_id == customer_id, Payment.unallocated_amount > 0
             )
         )
         return ExposureFacts(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Customer, Payment, PaymentApplication, Receivable, Team, User
+from app.db.models import CreditRefund, Customer, Payment, PaymentApplication, Receivable, Team, User
 from app.db.repositories.customers import customer_scope, scoped_by_customer
 from app.db.repositories.pagination import Page, paginate
 from app.db.types import Money
@@ -25,7 +25,7 @@ class ReceivableRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, record: Receivable | Payment | PaymentApplication) -> None:
+    def add(self, record: Receivable | Payment | PaymentApplication | CreditRefund) -> None:
         self.session.add(record)
 
     async def get(self, receivable_id: uuid.UUID, *, principal: Principal) -> Receivable | None:
@@ -92,6 +92,50 @@ class ReceivableRepository:
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def credit_of(self, customer_id: uuid.UUID) -> list[Payment]:
+        """Payments of which some credit balance is left, oldest first, locked to be used."""
+        stmt = (
+            select(Payment)
+            .where(Payment.customer_id == customer_id, Payment.unallocated_amount > 0)
+            .order_by(Payment.received_at, Payment.id)
+            .with_for_update(key_share=True)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def next_positions(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The position the next application of each payment takes (0 if it has none)."""
+        if not payment_ids:
+            return {}
+        stmt = (
+            select(PaymentApplication.payment_id, func.max(PaymentApplication.position))
+            .where(PaymentApplication.payment_id.in_(list(payment_ids)))
+            .group_by(PaymentApplication.payment_id)
+        )
+        last = {pid: pos for pid, pos in (await self.session.execute(stmt)).all()}
+        return {pid: (last[pid] + 1 if pid in last else 0) for pid in payment_ids}
+
+    async def applications_to(self, receivable_ids: Sequence[uuid.UUID]) -> list[PaymentApplication]:
+        """The money applied to each receivable, in the order it arrived (credit balance in
+        the order it was used: the oldest payment first)."""
+        if not receivable_ids:
+            return []
+        stmt = (
+            select(PaymentApplication)
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .where(PaymentApplication.receivable_id.in_(list(receivable_ids)))
+            .order_by(PaymentApplication.receivable_id, PaymentApplication.applied_at, Payment.received_at,
+                      Payment.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def refunds_of(self, customer_id: uuid.UUID) -> list[CreditRefund]:
+        stmt = (
+            select(CreditRefund)
+            .where(CreditRefund.customer_id == customer_id)
+            .order_by(CreditRefund.refunded_at.desc(), CreditRefund.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def list_payments(
         self, principal: Principal, *, customer_id: uuid.UUID | None, cursor: str | None, limit: int
     ) -> Page[Payment]:
@@ -155,7 +199,7 @@ class ReceivableRepository:
     ) -> tuple[Select[Any], Any, Any]:
         """Receivables in scope still owed at ``as_of``, with their aging bucket.
 
-        Outstanding at a past date adds back payments received after it and counts
+        Outstanding at a past date adds back money applied after it and counts
         receivables written off after it as still open. ``bucket_edges`` are (bucket, the
         earliest due date still in it) from the youngest bucket to the oldest (None = any).
         Answers the select (from receivable joined to customer) and the outstanding and
@@ -163,8 +207,7 @@ class ReceivableRepository:
         """
         paid_by_then = (
             select(func.coalesce(func.sum(PaymentApplication.amount), literal(0, Money)))
-            .join(Payment, Payment.id == PaymentApplication.payment_id)
-            .where(PaymentApplication.receivable_id == Receivable.id, Payment.received_at <= as_of)
+            .where(PaymentApplication.receivable_id == Receivable.id, PaymentApplication.applied_at <= as_of)
             .correlate(Receivable)
             .scalar_subquery()
         )

@@ -53,7 +53,8 @@ class CreditRead(Schema):
     signed_unbilled: Money
     overdue_count: int
     max_days_overdue: int
-    credit_balance: Money = Field(description="Overpayments kept as customer credit")
+    credit_balance: Money = Field(
+        description="Deposits, prepayments and overpayments not yet applied; deducted from exposure")
     warnings: list[CreditWarningRead]
     suggested_limit: SuggestedLimitRead
     version: int = Field(description="Version of the credit terms (0: never changed); send it "
