@@ -90,7 +90,8 @@ async def test_credit_goes_oldest_due_first_and_what_is_left_stays(client, uow_f
     assert (await credit(client, org, customer))["credit_balance"] == "100.00"
     soon = await api_bill(client, org.finance, contract.id, "250.00", due_at=utcnow() + dt.timedelta(days=5))
     assert [(a["payment_id"], a["amount"]) for a in soon["applications"]] == [(second["id"], "100.00")]
-    assert (soon["outstanding"], (await credit(client, org, customer))["credit_balance"]) == ("150.00", "0.00")
+    balance = (await credit(client, org, customer))["credit_balance"]
+    assert (soon["outstanding"], balance) == ("150.00", "0.00")
 
 
 async def test_a_deposit_lets_a_cash_first_customer_sign(client, org, customer):

@@ -45,7 +45,8 @@ async def org(uow_factory):
 async def ledger(uow_factory, customer_id):
     async with uow_factory() as uow:
         session = uow.session
-        payments = list((await session.scalars(select(Payment).where(Payment.customer_id == customer_id))).all())
+        payments = list((await session.scalars(
+            select(Payment).where(Payment.customer_id == customer_id))).all())
         receivables = list((await session.scalars(
             select(Receivable).where(Receivable.customer_id == customer_id))).all())
         applications = list((await session.scalars(select(PaymentApplication).where(
@@ -96,8 +97,9 @@ async def test_no_cent_is_created_or_lost(uow_factory, org, plan):
                                                     amount=amount, reason="returned")
         else:
             _, receivables, _, _ = await ledger(uow_factory, customer.id)
-            open_ones = sorted((r for r in receivables if r.written_off_at is None and r.paid_amount < r.amount),
-                               key=lambda r: (r.due_at, str(r.id)))
+            open_ones = sorted(
+                (r for r in receivables if r.written_off_at is None and r.paid_amount < r.amount),
+                key=lambda r: (r.due_at, str(r.id)))
             if not open_ones:
                 continue
             await receivables_service.write_off(uow_factory(), finance,
