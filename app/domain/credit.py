@@ -149,6 +149,11 @@ def _default_grade_factors() -> Mapping[str, Decimal]:
     return {"A": Decimal("1.5"), "B": Decimal("1.0"), "C": Decimal("0.5")}
 
 
+def _default_limits_by_grade() -> Mapping[str, Decimal]:
+    # Cash first (款到发货) unless a deployment decides otherwise: a deposit lets one sign.
+    return {"A": Decimal("0.00"), "B": Decimal("0.00"), "C": Decimal("0.00")}
+
+
 @dataclass(frozen=True, kw_only=True)
 class CreditPolicy:
     """Deployment-tunable credit settings (SPEC §6 *defaults*)."""
@@ -165,10 +170,14 @@ class CreditPolicy:
     grade_factors: Mapping[str, Decimal] = field(
         default_factory=_default_grade_factors, hash=False)
     min_repayment_rate: Decimal = Decimal("0.5")
+    # The limit of a customer without a credit profile of its own, by grade.
+    default_limits_by_grade: Mapping[str, Decimal] = field(
+        default_factory=_default_limits_by_grade, hash=False)
 
     def __post_init__(self) -> None:
         # Copy into read-only views so a frozen policy cannot change under a caller's dict.
-        for name in ("provision_rates", "collection_actions", "grade_factors"):
+        for name in ("provision_rates", "collection_actions", "grade_factors",
+                     "default_limits_by_grade"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
@@ -214,10 +223,20 @@ def validate_credit_policy(policy: CreditPolicy) -> CreditPolicy:
         err("grade_factors", "must name at least one grade")
     elif any(f < 0 for f in policy.grade_factors.values()):
         err("grade_factors", "factors must not be negative")
+    if any(not v.is_finite() or v < 0 for v in policy.default_limits_by_grade.values()):
+        err("default_limits_by_grade", "limits must not be negative")
 
     if errors:
         raise InvalidInput("Credit policy is invalid.", errors=errors)
     return policy
+
+
+def default_limit(grade: str | None, policy: CreditPolicy, *, ungraded: Decimal) -> Decimal:
+    """The limit of a customer with no credit profile: its grade's default limit, or
+    ``ungraded`` (the deployment's ``default_credit_limit``) without a grade listed."""
+    if grade is not None and grade in policy.default_limits_by_grade:
+        return money(policy.default_limits_by_grade[grade])
+    return money(ungraded)
 
 
 def collection_action(bucket: AgingBucket, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> str:

@@ -188,7 +188,7 @@ async def sign_contract(
         policy = await settings_service.credit_policy_in(uow)
         profile = await uow.credit.lock_profile(
             customer.id,
-            default_limit=await settings_service.default_credit_limit_in(uow),
+            default_limit=await settings_service.default_credit_limit_in(uow, customer.grade),
             default_terms=policy.default_payment_terms_days,
         )
         _, state = await credit_service.credit_state_in(

@@ -95,7 +95,7 @@ async def _credit_view(uow: UnitOfWork, customer: Customer, profile: CreditProfi
     """The customer's credit position now, warnings included (a recent grade drop too)."""
     grade_dropped = await grading_service.recent_drop_in(uow, customer.id)
     if profile is None:
-        limit = await settings_service.default_credit_limit_in(uow)
+        limit = await settings_service.default_credit_limit_in(uow, customer.grade)
         terms, manual_hold, manual_reason, version = policy.default_payment_terms_days, False, None, 0
     else:
         limit, terms = profile.credit_limit, profile.payment_terms_days
@@ -163,7 +163,7 @@ async def _locked_customer_and_profile(
                      "Customer")
     existed = await uow.credit.profile(customer.id) is not None
     profile = await uow.credit.lock_profile(
-        customer.id, default_limit=await settings_service.default_credit_limit_in(uow),
+        customer.id, default_limit=await settings_service.default_credit_limit_in(uow, customer.grade),
         default_terms=policy.default_payment_terms_days)
     return customer, profile, existed
 
@@ -245,7 +245,7 @@ async def request_limit(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.
         required = required_approver_role(requested_limit, policy)
         profile = await uow.credit.profile(customer.id)
         current = (profile.credit_limit if profile is not None
-                   else await settings_service.default_credit_limit_in(uow))
+                   else await settings_service.default_credit_limit_in(uow, customer.grade))
         request = CreditLimitRequest(
             customer_id=customer.id, current_limit=current, requested_limit=requested_limit,
             reason=reason, status="pending", required_role=required, requested_by=actor.user_id,

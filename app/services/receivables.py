@@ -147,11 +147,12 @@ async def create_receivable(
     contract_id: uuid.UUID,
     amount: Decimal,
     issued_at: dt.datetime,
-    due_at: dt.datetime,
+    due_at: dt.datetime | None = None,
 ) -> ReceivableView:
     """Bill (part of) a signed contract; the bills never add up to more than the contract.
-    The customer's credit balance is applied to it (oldest due first) in the same transaction."""
-    if due_at < issued_at:
+    Without ``due_at`` it is due the contract's payment terms after the issue date. The
+    customer's credit balance is applied to it (oldest due first) in the same transaction."""
+    if due_at is not None and due_at < issued_at:
         raise InvalidInput(
             "The due date is before the issue date",
             errors=[
@@ -168,6 +169,8 @@ async def create_receivable(
         customer = found(await uow.customers.get_unscoped(unlocked.customer_id, for_update=True), "Customer")
         contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
         check_billable(ContractStatus(contract.status))
+        if due_at is None:
+            due_at = issued_at + dt.timedelta(days=contract.payment_terms_days)
         billed = await uow.contracts.billed(contract.id)
         if billed + amount > contract.amount:
             raise OverBilled(
@@ -261,7 +264,7 @@ async def record_payment(
         policy = await settings_service.credit_policy_in(uow)
         await uow.credit.lock_profile(
             customer.id,
-            default_limit=await settings_service.default_credit_limit_in(uow),
+            default_limit=await settings_service.default_credit_limit_in(uow, customer.grade),
             default_terms=policy.default_payment_terms_days,
         )
         open_items = await uow.receivables.open_of(customer.id)

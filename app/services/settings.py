@@ -13,6 +13,7 @@ from app.domain.credit import (
     DEFAULT_CREDIT_POLICY,
     AgingBucket,
     CreditPolicy,
+    default_limit,
     validate_credit_policy,
 )
 from app.domain.errors import InvalidInput
@@ -95,6 +96,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "collection_actions": {b.value: policy.collection_actions[b] for b in AgingBucket
                                if b in policy.collection_actions},
         "grade_factors": {g: str(f) for g, f in policy.grade_factors.items()},
+        "default_limits_by_grade": {g: f"{v:.2f}" for g, v in policy.default_limits_by_grade.items()},
     }
 
 
@@ -122,6 +124,10 @@ def credit_from_doc(doc: dict[str, Any]) -> CreditPolicy:
             provision_rates={AgingBucket(k): _finite(v) for k, v in doc["provision_rates"].items()},
             collection_actions={AgingBucket(k): str(v) for k, v in doc["collection_actions"].items()},
             grade_factors={str(k): _finite(v) for k, v in doc["grade_factors"].items()},
+            # Documents stored before the setting existed get the defaults.
+            **({"default_limits_by_grade": {str(k): _finite(v)
+                                            for k, v in doc["default_limits_by_grade"].items()}}
+               if "default_limits_by_grade" in doc else {}),
         )
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise _credit_error(exc) from exc
@@ -205,8 +211,10 @@ async def grading_policy_in(uow: UnitOfWork) -> GradingPolicy:
     return grading_from_doc(doc.value, version=doc.version + 1)
 
 
-async def default_credit_limit_in(uow: UnitOfWork) -> Decimal:
-    return default_credit_limit_from_doc((await _document(uow, "credit")).value)
+async def default_credit_limit_in(uow: UnitOfWork, grade: str | None) -> Decimal:
+    """The limit of a customer (of ``grade``) that has no credit profile of its own yet."""
+    doc = (await _document(uow, "credit")).value
+    return default_limit(grade, credit_from_doc(doc), ungraded=default_credit_limit_from_doc(doc))
 
 
 # --- the HTTP use cases ----------------------------------------------------------------------

@@ -73,7 +73,8 @@ class ReceivableCreate(Schema):
     contract_id: uuid.UUID
     amount: PositiveMoney
     issued_at: UtcDateTime
-    due_at: UtcDateTime
+    due_at: UtcDateTime | None = Field(
+        default=None, description="Default: the issue date plus the contract's payment terms")
 
 
 class WriteOffRequest(Schema):

@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StringConstraints, WithJsonSchema
 
 from app.domain.credit import AgingBucket
-from app.routers.schemas.common import DECIMAL_SCHEMA, DecimalString, Money, PatchSchema, Schema
+from app.routers.schemas.common import DECIMAL_SCHEMA, MONEY_PATTERN, DecimalString, Money, PatchSchema, Schema
 
 NonNegativeMoney = Annotated[Money, Field(ge=0)]
 Rate = Annotated[DecimalString, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -222,6 +222,15 @@ GRADE_FACTORS_SCHEMA = {
     "description": "The suggested-limit factor per grade", "examples": [{"A": "1.5", "B": "1.0", "C": "0.5"}],
 }
 
+DEFAULT_LIMITS_SCHEMA = {
+    "type": "object", "propertyNames": {"pattern": r"^[A-Z]$"}, "maxProperties": 26,
+    "additionalProperties": {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN,
+                             "description": "A non-negative amount", "examples": ["50000.00"]},
+    "description": "The limit of a customer with no credit profile of its own, by grade (cash first by "
+                   "default); an ungraded customer, or a grade not listed, gets default_credit_limit",
+    "examples": [{"A": "0.00", "B": "0.00", "C": "0.00"}],
+}
+
 
 class CreditSettings(Schema):
     manager_limit_max: NonNegativeMoney = Field(description="Managers approve limits up to this")
@@ -236,4 +245,7 @@ class CreditSettings(Schema):
     collection_actions: BucketActionSettings
     grade_factors: Annotated[dict[GradeCode, Annotated[DecimalString, Field(ge=0, le=100)]],
                              Field(min_length=1, max_length=26), WithJsonSchema(GRADE_FACTORS_SCHEMA)]
+    default_limits_by_grade: Annotated[dict[GradeCode, NonNegativeMoney], Field(max_length=26),
+                                       WithJsonSchema(DEFAULT_LIMITS_SCHEMA)] = Field(
+        default_factory=lambda: {"A": Decimal("0.00"), "B": Decimal("0.00"), "C": Decimal("0.00")})
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
