@@ -304,9 +304,11 @@ def is_on_hold(state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT_POLICY)
 
 @dataclass(frozen=True, kw_only=True)
 class Override:
-    """A request by the caller to sign despite a credit block; the caller's role decides."""
+    """A request to sign despite a credit block. Its authority is the caller's role, or for
+    an approved override request, the role of the person who approved it."""
 
     reason: str
+    approved_role: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -331,12 +333,37 @@ class SigningDecision:
         return bool(self.overridden)
 
 
-def _override_allowed(role: str, *, amount_at_risk: Decimal, policy: CreditPolicy) -> bool:
-    if role in (DIRECTOR, FINANCE):
-        return True
+def override_ceiling(role: str, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> Decimal | None:
+    """Highest exposure after signing that ``role`` may accept by an override (SPEC §6):
+    manager ``manager_limit_max``, finance ``finance_limit_max``, director without bound
+    (``Infinity``); ``None`` for roles that never override."""
+    if role == DIRECTOR:
+        return Decimal("Infinity")
+    if role == FINANCE:
+        return policy.finance_limit_max
     if role == MANAGER:
-        return amount_at_risk <= policy.manager_limit_max
-    return False
+        return policy.manager_limit_max
+    return None
+
+
+def _override_allowed(role: str, *, exposure_after: Decimal, policy: CreditPolicy) -> bool:
+    ceiling = override_ceiling(role, policy)
+    return ceiling is not None and exposure_after <= ceiling
+
+
+def check_can_approve_override(*, approver_role: str, approver_id: Hashable,
+                               requester_id: Hashable, exposure_after: Decimal,
+                               policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> None:
+    """Raise unless ``approver`` may approve a credit override taking the customer's
+    exposure to ``exposure_after``; nobody approves their own request."""
+    if approver_id == requester_id:
+        raise SelfApproval("An override request cannot be approved by its requester.")
+    if not _override_allowed(approver_role, exposure_after=exposure_after, policy=policy):
+        raise OverrideNotAllowed(
+            f"Role {approver_role!r} may not approve an override to an exposure of "
+            f"{money_str(exposure_after)}.",
+            role=approver_role, exposure_after=money_str(exposure_after),
+            required_role=required_approver_role(exposure_after, policy))
 
 
 def decide_signing(*, state: CreditState, amount: Decimal,
@@ -344,9 +371,11 @@ def decide_signing(*, state: CreditState, amount: Decimal,
                    override: Override | None = None, actor_role: str) -> SigningDecision:
     """Check a contract of ``amount`` against credit; raise if blocked and not overridden.
 
-    A hold is checked before the limit. One override may lift both blocks; a manager
-    may lift a hold only for contracts up to ``manager_limit_max`` and a limit block only
-    for shortfalls up to it; director and finance may lift either; other roles never.
+    A hold is checked before the limit. One override may lift both blocks. Its authority
+    is measured on the exposure after signing (SPEC §6): a manager may accept up to
+    ``manager_limit_max``, finance up to ``finance_limit_max``, a director without bound;
+    other roles never. The authority is the caller's, or the approver's for an approved
+    override request (``Override.approved_role``).
     """
     if amount <= 0:
         raise InvalidInput(
@@ -369,6 +398,8 @@ def decide_signing(*, state: CreditState, amount: Decimal,
     shortfall = money(max(after - limit, ZERO))
     on_hold = is_on_hold(state, policy)
     overridden: list[str] = []
+    authority = (override.approved_role if override is not None and override.approved_role
+                 else actor_role)
 
     if on_hold:
         if override is None:
@@ -378,14 +409,8 @@ def decide_signing(*, state: CreditState, amount: Decimal,
                 hold_after_overdue_days=policy.hold_after_overdue_days,
                 manual_hold=state.on_hold_flag,
             )
-        if not _override_allowed(actor_role, amount_at_risk=amount, policy=policy):
-            raise OverrideNotAllowed(
-                f"Role {actor_role!r} may not override a credit hold for this amount.",
-                block=CreditOnHold.code,
-                role=actor_role,
-                amount=money_str(amount),
-                manager_limit_max=money_str(policy.manager_limit_max),
-            )
+        if not _override_allowed(authority, exposure_after=after, policy=policy):
+            raise _not_allowed(authority, CreditOnHold.code, after, policy)
         overridden.append(CreditOnHold.code)
 
     if shortfall > 0:
@@ -398,15 +423,8 @@ def decide_signing(*, state: CreditState, amount: Decimal,
                 available=money_str(avail),
                 shortfall=money_str(shortfall),
             )
-        if not _override_allowed(actor_role, amount_at_risk=shortfall, policy=policy):
-            raise OverrideNotAllowed(
-                f"Role {actor_role!r} may not override a credit shortfall of "
-                f"{money_str(shortfall)}.",
-                block=CreditLimitExceeded.code,
-                role=actor_role,
-                shortfall=money_str(shortfall),
-                manager_limit_max=money_str(policy.manager_limit_max),
-            )
+        if not _override_allowed(authority, exposure_after=after, policy=policy):
+            raise _not_allowed(authority, CreditLimitExceeded.code, after, policy, shortfall=shortfall)
         overridden.append(CreditLimitExceeded.code)
 
     used = override if overridden else None
@@ -420,8 +438,19 @@ def decide_signing(*, state: CreditState, amount: Decimal,
         on_hold=on_hold,
         overridden=tuple(overridden),
         override_reason=used.reason.strip() if used else None,
-        override_role=actor_role if used else None,
+        override_role=authority if used else None,
     )
+
+
+def _not_allowed(role: str, block: str, after: Decimal, policy: CreditPolicy, *,
+                 shortfall: Decimal | None = None) -> OverrideNotAllowed:
+    ceiling = override_ceiling(role, policy)
+    extra: dict[str, object] = {"shortfall": money_str(shortfall)} if shortfall is not None else {}
+    return OverrideNotAllowed(
+        f"Role {role!r} may not override to an exposure of {money_str(after)} after signing.",
+        block=block, role=role, exposure_after=money_str(after),
+        override_ceiling=None if ceiling is None or not ceiling.is_finite() else money_str(ceiling),
+        manager_limit_max=money_str(policy.manager_limit_max), **extra)
 
 
 # --------------------------------------------------------------------------- limit approval
