@@ -19,6 +19,8 @@ from app.routers.schemas.credit import (
     CreditLimitHistory,
     CreditLimitRequestCreate,
     CreditLimitRequestRead,
+    CreditOverrideRequestCreate,
+    CreditOverrideRequestRead,
     CreditRead,
     CreditUpdate,
 )
@@ -166,3 +168,66 @@ async def reject_credit_limit_request(request_id: uuid.UUID, actor: Approver, uo
                                                   note=body.note if body else None)
     set_etag(response, request.version)
     return CreditLimitRequestRead.model_validate(request)
+
+
+@router.post("/contracts/{contract_id}/override-requests", operation_id="contracts_request_override",
+             response_model=CreditOverrideRequestRead, status_code=status.HTTP_201_CREATED,
+             responses=responses(401, 403, 404, 409, 422))
+async def create_override_request(contract_id: uuid.UUID, body: CreditOverrideRequestCreate,
+                                  actor: Requester, uow: UoW,
+                                  response: Response) -> CreditOverrideRequestRead:
+    """Ask to sign a draft despite a credit block, with a reason (reps for their own
+    customers). Once approved, `POST /contracts/{id}/sign` uses it without an override."""
+    request = await credit_service.request_override(uow, actor, contract_id=contract_id, reason=body.reason)
+    set_etag(response, request.version)
+    response.headers["Location"] = f"/api/v1/credit-override-requests/{request.id}"
+    return CreditOverrideRequestRead.model_validate(request)
+
+
+@router.get("/credit-override-requests", operation_id="credit_override_requests_list",
+            response_model=Page[CreditOverrideRequestRead], responses=responses(400, 401, 403, 422))
+async def list_override_requests(
+    actor: Requester, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
+    status: Literal["pending", "approved", "rejected", "used"] | None = None,
+    customer_id: uuid.UUID | None = None,
+) -> Page[CreditOverrideRequestRead]:
+    """Override requests for customers in the caller's scope, newest first."""
+    page = await credit_service.list_override_requests(uow, actor, status=status, customer_id=customer_id,
+                                                       cursor=cursor, limit=limit)
+    return Page[CreditOverrideRequestRead](
+        items=[CreditOverrideRequestRead.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/credit-override-requests/{request_id}", operation_id="credit_override_requests_get",
+            response_model=CreditOverrideRequestRead, responses=responses(401, 403, 404, 422))
+async def get_override_request(request_id: uuid.UUID, actor: Requester, uow: UoW,
+                               response: Response) -> CreditOverrideRequestRead:
+    request = await credit_service.get_override_request(uow, actor, request_id=request_id)
+    set_etag(response, request.version)
+    return CreditOverrideRequestRead.model_validate(request)
+
+
+@router.post("/credit-override-requests/{request_id}/approve",
+             operation_id="credit_override_requests_approve",
+             response_model=CreditOverrideRequestRead, responses=responses(401, 403, 404, 409, 422))
+async def approve_override_request(request_id: uuid.UUID, actor: Approver, uow: UoW, response: Response,
+                                   body: CreditLimitDecision | None = None) -> CreditOverrideRequestRead:
+    """Approve within the approver's override authority, measured on the exposure after
+    signing now: 403 `credit.override_not_allowed` beyond it, `credit.self_approval` for the
+    requester; 409 `credit.request_not_pending` once decided."""
+    request = await credit_service.approve_override(uow, actor, request_id=request_id,
+                                                    note=body.note if body else None)
+    set_etag(response, request.version)
+    return CreditOverrideRequestRead.model_validate(request)
+
+
+@router.post("/credit-override-requests/{request_id}/reject",
+             operation_id="credit_override_requests_reject",
+             response_model=CreditOverrideRequestRead, responses=responses(401, 403, 404, 409, 422))
+async def reject_override_request(request_id: uuid.UUID, actor: Approver, uow: UoW, response: Response,
+                                  body: CreditLimitDecision | None = None) -> CreditOverrideRequestRead:
+    """Reject a pending override request; the same roles and authority as approving apply."""
+    request = await credit_service.reject_override(uow, actor, request_id=request_id,
+                                                   note=body.note if body else None)
+    set_etag(response, request.version)
+    return CreditOverrideRequestRead.model_validate(request)

@@ -194,12 +194,17 @@ async def sign_contract(
         _, state = await credit_service.credit_state_in(
             uow, customer.id, limit=profile.credit_limit, on_hold_flag=profile.on_hold, now=now
         )
+        # Without an override of the caller's own, an approved override request is used.
+        request = None if override_reason is not None else await uow.credit.approved_override_for(contract.id)
+        override = (
+            Override(reason=override_reason)
+            if override_reason is not None
+            else None
+            if request is None
+            else Override(reason=request.reason, approved_role=request.decided_role)
+        )
         decision = decide_signing(
-            state=state,
-            amount=contract.amount,
-            policy=policy,
-            actor_role=actor.role.value,
-            override=None if override_reason is None else Override(reason=override_reason),
+            state=state, amount=contract.amount, policy=policy, actor_role=actor.role.value, override=override
         )
         contract.status = ContractStatus.signed
         contract.signed_at = signed_at or now
@@ -208,7 +213,9 @@ async def sign_contract(
         contract.team_id = customer.team_id
         if decision.override_used:
             contract.override_reason = decision.override_reason
-            contract.override_by = actor.user_id
+            contract.override_by = actor.user_id if request is None else request.decided_by
+            if request is not None:
+                request.status, request.used_at = "used", now
         await uow.flush()
         if to_stage is not None:
             await funnel_service.apply_transition_in(
@@ -234,7 +241,11 @@ async def sign_contract(
                     {
                         "override": [
                             None,
-                            {"reason": decision.override_reason, "lifted": list(decision.overridden)},
+                            {
+                                "reason": decision.override_reason,
+                                "lifted": list(decision.overridden),
+                                **({"request": str(request.id)} if request is not None else {}),
+                            },
                         ]
                     }
                     if decision.override_used

@@ -10,10 +10,17 @@ from decimal import Decimal
 from typing import Literal
 
 from app.db.base import utcnow
-from app.db.models import CreditLimitChange, CreditLimitRequest, CreditProfile, Customer
+from app.db.models import (
+    CreditLimitChange,
+    CreditLimitRequest,
+    CreditOverrideRequest,
+    CreditProfile,
+    Customer,
+)
 from app.db.repositories.credit import ExposureFacts
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
+from app.domain.contracts import ContractStatus, check_editable
 from app.domain.credit import (
     ZERO,
     AgingBucket,
@@ -25,9 +32,11 @@ from app.domain.credit import (
     business_date,
     business_day_start,
     check_can_approve,
+    check_can_approve_override,
     collection_action,
     credit_warnings,
     days_overdue,
+    exposure,
     is_on_hold,
     money,
     overdue_before,
@@ -345,6 +354,122 @@ async def limit_history(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
         return await uow.credit.limit_changes(customer.id)
+
+
+# ----------------------------------------------------------------------------------------
+# Credit override requests: a rep asks, someone with authority approves, the rep signs
+# ----------------------------------------------------------------------------------------
+
+
+async def _exposure_after_in(uow: UnitOfWork, customer: Customer, profile: CreditProfile, *,
+                             amount: Decimal, now: dt.datetime) -> Decimal:
+    """The customer's exposure once a contract of ``amount`` is signed (credit deducted)."""
+    _, state = await credit_state_in(uow, customer.id, limit=profile.credit_limit,
+                                     on_hold_flag=profile.on_hold, now=now)
+    return exposure(state.open_receivables, state.signed_unbilled + amount, state.credit_balance)
+
+
+async def request_override(uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID,
+                           reason: str) -> CreditOverrideRequest:
+    """Ask to sign a draft despite a credit block (reps for their own customers). Whoever
+    approves needs override authority over the exposure after signing (SPEC §6)."""
+    _require(actor, LIMIT_REQUESTERS)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("An override request needs a reason", errors=[{
+            "loc": ["body", "reason"], "msg": "must not be empty", "type": "value_error"}])
+    now = utcnow()
+    async with uow:
+        unlocked = found(await uow.contracts.get(contract_id, principal=actor), "Contract")
+        policy = await settings_service.credit_policy_in(uow)
+        customer, profile, _ = await _locked_customer_and_profile(uow, actor, unlocked.customer_id, policy)
+        if actor.role is Role.rep and customer.owner_id != actor.user_id:
+            raise Forbidden("Reps request overrides for their own customers only")
+        contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
+        check_editable(ContractStatus(contract.status))
+        after = await _exposure_after_in(uow, customer, profile, amount=contract.amount, now=now)
+        request = CreditOverrideRequest(
+            contract_id=contract.id, customer_id=customer.id, reason=reason, status="pending",
+            exposure_after=after, requested_by=actor.user_id, created_at=now, updated_at=now)
+        uow.credit.add(request)
+        await uow.flush()
+        uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
+                           action="credit_override_request", entity="credit_override_request",
+                           entity_id=request.id, at=now, changes={
+                               "contract": [None, contract.number], "reason": [None, reason],
+                               "exposure_after": [None, jsonable(after)]})
+        await uow.commit()
+        return request
+
+
+async def _decide_override_in(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
+                              approve: bool, note: str | None) -> CreditOverrideRequest:
+    note = note.strip() or None if note is not None else None
+    now = utcnow()
+    unlocked = found(await uow.credit.override_request(request_id, principal=actor),
+                     "Credit override request")
+    policy = await settings_service.credit_policy_in(uow)
+    customer, profile, _ = await _locked_customer_and_profile(uow, actor, unlocked.customer_id, policy)
+    request = found(await uow.credit.override_request(request_id, principal=actor, for_update=True),
+                    "Credit override request")
+    if request.status != "pending":
+        raise RequestNotPending(f"The request is already {request.status}",
+                                request_status=request.status)
+    contract = found(await uow.contracts.get_unscoped(request.contract_id, for_update=True), "Contract")
+    check_editable(ContractStatus(contract.status))
+    # Measured now, on the exposure the signing would leave, not when it was asked for.
+    after = await _exposure_after_in(uow, customer, profile, amount=contract.amount, now=now)
+    check_can_approve_override(approver_role=actor.role.value, approver_id=actor.user_id,
+                               requester_id=request.requested_by, exposure_after=after, policy=policy)
+    request.status = "approved" if approve else "rejected"
+    request.decided_by = actor.user_id
+    request.decided_role = actor.role.value
+    request.decided_at = now
+    request.decision_note = note
+    uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
+                       action="credit_override_approve" if approve else "credit_override_reject",
+                       entity="credit_override_request", entity_id=request.id, at=now,
+                       changes={"status": ["pending", request.status],
+                                "exposure_after": [None, jsonable(after)],
+                                **({"note": [None, note]} if note else {})})
+    return request
+
+
+async def approve_override(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
+                           note: str | None = None) -> CreditOverrideRequest:
+    """Approve a pending override request within the approver's authority; the requester
+    may then sign the contract without an override of their own."""
+    _require(actor, LIMIT_APPROVERS)
+    async with uow:
+        request = await _decide_override_in(uow, actor, request_id=request_id, approve=True, note=note)
+        await uow.commit()
+        return request
+
+
+async def reject_override(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
+                          note: str | None = None) -> CreditOverrideRequest:
+    _require(actor, LIMIT_APPROVERS)
+    async with uow:
+        request = await _decide_override_in(uow, actor, request_id=request_id, approve=False, note=note)
+        await uow.commit()
+        return request
+
+
+async def list_override_requests(uow: UnitOfWork, actor: Principal, *, status: str | None,
+                                 customer_id: uuid.UUID | None, cursor: str | None, limit: int
+                                 ) -> Page[CreditOverrideRequest]:
+    _require(actor, LIMIT_REQUESTERS)
+    async with uow:
+        return await uow.credit.override_requests(actor, status=status, customer_id=customer_id,
+                                                  cursor=cursor, limit=limit)
+
+
+async def get_override_request(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID
+                               ) -> CreditOverrideRequest:
+    _require(actor, LIMIT_REQUESTERS)
+    async with uow:
+        return found(await uow.credit.override_request(request_id, principal=actor),
+                     "Credit override request")
 
 
 # ----------------------------------------------------------------------------------------

@@ -144,6 +144,28 @@ class CreditLimitRequest(IdMixin, TimestampMixin, VersionedMixin, Base):
     __table_args__ = (Index("ix_credit_limit_request_status_created", "status", "created_at"),)
 
 
+class CreditOverrideRequest(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """A rep's request to sign a contract despite a credit block; approved by someone whose
+    override authority covers the exposure after signing, then used by the signing."""
+
+    __tablename__ = "credit_override_request"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("contract.id"), index=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    # pending → approved | rejected; approved → used once the contract is signed with it.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    exposure_after: Mapped[Decimal] = mapped_column(Money)  # when requested, for the approver
+    requested_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id"))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
+    decided_role: Mapped[str | None] = mapped_column(String(20))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_credit_override_request_status_created", "status", "created_at"),)
+
+
 class CreditLimitChange(IdMixin, Base):
     """History of every credit limit a customer has had."""
 

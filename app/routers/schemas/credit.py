@@ -117,6 +117,29 @@ class CreditLimitDecision(Schema):
     note: Note | None = None
 
 
+class CreditOverrideRequestCreate(Schema):
+    reason: Reason
+
+
+class CreditOverrideRequestRead(Schema):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    reason: str
+    status: Literal["pending", "approved", "rejected", "used"] = Field(
+        description="`used` once the contract was signed with it")
+    exposure_after: Money = Field(description="The exposure after signing when it was requested")
+    requested_by: uuid.UUID
+    decided_by: uuid.UUID | None
+    decided_role: Role | None = Field(description="Whose override authority the signing uses")
+    decided_at: dt.datetime | None
+    decision_note: str | None
+    used_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
 # --- reports ---------------------------------------------------------------------------------
 
 
