@@ -394,7 +394,7 @@ async def request_override(uow: UnitOfWork, actor: Principal, *, contract_id: uu
         uow.credit.add(request)
         await uow.flush()
         uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
-                           action="credit_override_request", entity="credit_override_request",
+                           action="credit_override_request", entity="override_request",
                            entity_id=request.id, at=now, changes={
                                "contract": [None, contract.number], "reason": [None, reason],
                                "exposure_after": [None, jsonable(after)]})
@@ -428,7 +428,7 @@ async def _decide_override_in(uow: UnitOfWork, actor: Principal, *, request_id: 
     request.decision_note = note
     uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
                        action="credit_override_approve" if approve else "credit_override_reject",
-                       entity="credit_override_request", entity_id=request.id, at=now,
+                       entity="override_request", entity_id=request.id, at=now,
                        changes={"status": ["pending", request.status],
                                 "exposure_after": [None, jsonable(after)],
                                 **({"note": [None, note]} if note else {})})

@@ -335,6 +335,7 @@ class TestCreditSettings:
                                    "d61_90": "manager_visit", "d91_180": "escalation",
                                    "over_180": "legal"},
             "grade_factors": {"A": "1.5", "B": "1.0", "C": "0.5"},
+            "default_limits_by_grade": {"A": "0.00", "B": "0.00", "C": "0.00"},
             "version": 0,
         }
 
