@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     migrations_dir: Path | None = None
     # The business time zone: calendar days (days overdue, aging, report dates) are counted in it.
     timezone: str = "Asia/Shanghai"
+    # Printed at the top of statements of account.
+    company_name: str = "Sales CRM"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -786,6 +786,53 @@ def take_refund(*, credits: Sequence[CreditItem],
     return tuple(taken)
 
 
+# --------------------------------------------------------------------------- statement of account
+
+
+class StatementKind(StrEnum):
+    receivable = "receivable"
+    payment = "payment"
+    credit_applied = "credit_applied"
+    write_off = "write_off"
+
+
+# Within one instant: what is billed comes before what settles it.
+_KIND_ORDER = {StatementKind.receivable: 0, StatementKind.payment: 1,
+               StatementKind.credit_applied: 2, StatementKind.write_off: 3}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementEntry:
+    """One movement of what a customer owes: a bill (debit), money applied to bills or a
+    write-off (credit). ``amount`` is the document's own amount (a payment's full amount,
+    part of which may have gone to the credit balance)."""
+
+    at: datetime
+    kind: StatementKind
+    reference: str
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    amount: Decimal = ZERO
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementLine:
+    entry: StatementEntry
+    balance: Decimal
+
+
+def statement_lines(opening_balance: Decimal,
+                    entries: Sequence[StatementEntry]) -> tuple[tuple[StatementLine, ...], Decimal]:
+    """The entries in time order with a running balance, and the closing balance
+    (= opening + debits − credits)."""
+    balance = money(opening_balance)
+    lines = []
+    for entry in sorted(entries, key=lambda e: (e.at, _KIND_ORDER[e.kind], e.reference)):
+        balance = money(balance + entry.debit - entry.credit)
+        lines.append(StatementLine(entry=entry, balance=balance))
+    return tuple(lines), balance
+
+
 # --------------------------------------------------------------------------- monitoring
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.domain import errors
 from app.domain.roles import Principal
@@ -23,9 +24,12 @@ from app.routers.schemas.credit import (
     CreditOverrideRequestRead,
     CreditRead,
     CreditUpdate,
+    StatementLineRead,
+    StatementRead,
 )
 from app.services import credit as credit_service
 from app.services import receivables as receivables_service
+from app.services import statements as statements_service
 
 # Full paths: the credit of a customer sits under /customers, the requests at the top level.
 router = APIRouter(prefix="", tags=["credit"])
@@ -231,3 +235,37 @@ async def reject_override_request(request_id: uuid.UUID, actor: Approver, uow: U
                                                    note=body.note if body else None)
     set_etag(response, request.version)
     return CreditOverrideRequestRead.model_validate(request)
+
+
+@router.get("/customers/{customer_id}/statement", operation_id="customers_statement",
+            response_model=StatementRead, response_model_by_alias=True,
+            responses={**responses(401, 403, 404, 422),
+                       200: {"content": {statements_service.XLSX_MEDIA_TYPE: {}},
+                             "description": "The statement (JSON, or XLSX with format=xlsx)"}})
+async def customer_statement(
+    customer_id: uuid.UUID, actor: Reader, uow: UoW,
+    date_from: Annotated[dt.date | None,
+                         Query(alias="from", description="Default: 1st of the month of `to`")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to", description="Default: today")] = None,
+    format: Literal["json", "xlsx"] = "json",
+) -> StatementRead | Response:
+    """Statement of account (对账单) for a period of calendar days in the business time zone:
+    opening balance, every receivable, payment, credit applied and write-off with a running
+    balance, closing balance (it equals AR aging for the customer at the end date), and the
+    credit balance. `format=xlsx` answers a workbook with Chinese headers."""
+    data = await statements_service.statement(uow, actor, customer_id=customer_id, date_from=date_from,
+                                              date_to=date_to)
+    if format == "xlsx":
+        filename = f"statement-{data.date_from.isoformat()}-{data.date_to.isoformat()}.xlsx"
+        return Response(statements_service.statement_xlsx(data),
+                        media_type=statements_service.XLSX_MEDIA_TYPE,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return StatementRead(
+        company_name=data.company_name, customer_id=data.customer_id, customer_name=data.customer_name,
+        date_from=data.date_from, date_to=data.date_to, opening_balance=data.opening_balance,
+        lines=[StatementLineRead(date=statements_service.line_date(line),
+                                 at=line.entry.at, kind=line.entry.kind.value, reference=line.entry.reference,
+                                 debit=line.entry.debit, credit=line.entry.credit, amount=line.entry.amount,
+                                 balance=line.balance) for line in data.lines],
+        closing_balance=data.closing_balance, opening_credit_balance=data.opening_credit_balance,
+        credit_balance=data.credit_balance)

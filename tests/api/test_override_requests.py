@@ -28,8 +28,11 @@ async def customer(uow_factory, org):
 
 
 async def ask(client, user, contract_id, reason="long-standing payer"):
-    return await client.post(f"/api/v1/contracts/{contract_id}/override-requests",
-                             headers=access_headers(user), json={"reason": reason})
+    return await client.post(
+        f"/api/v1/contracts/{contract_id}/override-requests",
+        headers=access_headers(user),
+        json={"reason": reason},
+    )
 
 
 async def decide(client, user, request_id, verb="approve"):
@@ -43,8 +46,11 @@ async def test_rep_asks_manager_approves_rep_signs(client, org, customer):
     request = response.json()
     assert (request["status"], request["exposure_after"]) == ("pending", "80000.00")
     # Not approved yet: the signing is still blocked; nobody approves their own request.
-    assert_problem(await client.post(f"/api/v1/contracts/{draft['id']}/sign",
-                                     headers=access_headers(org.rep), json={}), 409, "credit.limit_exceeded")
+    assert_problem(
+        await client.post(f"/api/v1/contracts/{draft['id']}/sign", headers=access_headers(org.rep), json={}),
+        409,
+        "credit.limit_exceeded",
+    )
     assert_problem(await decide(client, org.rep, request["id"]), 403, "forbidden")
 
     approved = await decide(client, org.manager, request["id"])
@@ -62,7 +68,9 @@ async def test_rep_asks_manager_approves_rep_signs(client, org, customer):
 async def test_manager_cannot_approve_beyond_the_exposure_after_signing(client, org, customer):
     draft = await api_draft_contract(client, org.rep, customer.id, "100000.01")
     request = (await ask(client, org.rep, draft["id"])).json()
-    body = assert_problem(await decide(client, org.manager, request["id"]), 403, "credit.override_not_allowed")
+    body = assert_problem(
+        await decide(client, org.manager, request["id"]), 403, "credit.override_not_allowed"
+    )
     assert (body["exposure_after"], body["required_role"]) == ("100000.01", "finance")
     assert (await decide(client, org.finance, request["id"])).json()["decided_role"] == "finance"
     assert (await api_sign_contract(client, org.rep, draft["id"]))["override_by"] == str(org.finance.id)
@@ -73,8 +81,11 @@ async def test_rejected_request_does_not_lift_the_block(client, org, customer):
     request = (await ask(client, org.rep, draft["id"])).json()
     rejected = await decide(client, org.manager, request["id"], "reject")
     assert rejected.json()["status"] == "rejected"
-    assert_problem(await client.post(f"/api/v1/contracts/{draft['id']}/sign",
-                                     headers=access_headers(org.rep), json={}), 409, "credit.limit_exceeded")
+    assert_problem(
+        await client.post(f"/api/v1/contracts/{draft['id']}/sign", headers=access_headers(org.rep), json={}),
+        409,
+        "credit.limit_exceeded",
+    )
 
 
 async def test_requests_need_a_reason_a_draft_and_the_own_customer(client, uow_factory, org, customer):

@@ -12,7 +12,16 @@ from typing import Any, Literal
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import CreditRefund, Customer, Payment, PaymentApplication, Receivable, Team, User
+from app.db.models import (
+    Contract,
+    CreditRefund,
+    Customer,
+    Payment,
+    PaymentApplication,
+    Receivable,
+    Team,
+    User,
+)
 from app.db.repositories.customers import customer_scope, scoped_by_customer
 from app.db.repositories.pagination import Page, paginate
 from app.db.types import Money
@@ -270,6 +279,57 @@ class ReceivableRepository:
         rows = base.add_columns(bucket.label("bucket"), outstanding.label("outstanding")).subquery()
         stmt = select(rows.c.bucket, func.sum(rows.c.outstanding)).group_by(rows.c.bucket)
         return {b: Decimal(total or 0) for b, total in (await self.session.execute(stmt)).all()}
+
+    async def outstanding_at(
+        self, principal: Principal, customer_id: uuid.UUID, *, as_of: dt.datetime
+    ) -> Decimal:
+        """What the customer owed at ``as_of``, exactly as AR aging counts it."""
+        base, outstanding, _ = self._open_at(principal, as_of=as_of, bucket_edges=[("all", None)])
+        rows = base.add_columns(outstanding.label("outstanding")).where(
+            Receivable.customer_id == customer_id).subquery()
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(rows.c.outstanding), literal(0, Money))))
+        return Decimal(total or 0)
+
+    async def credit_balance_at(self, customer_id: uuid.UUID, *, as_of: dt.datetime) -> Decimal:
+        """The customer's credit balance at ``as_of``: received − applied − refunded by then."""
+        received = await self.session.scalar(
+            select(func.coalesce(func.sum(Payment.amount), literal(0, Money))).where(
+                Payment.customer_id == customer_id, Payment.received_at <= as_of))
+        applied = await self.session.scalar(
+            select(func.coalesce(func.sum(PaymentApplication.amount), literal(0, Money)))
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .where(Payment.customer_id == customer_id, PaymentApplication.applied_at <= as_of))
+        refunded = await self.session.scalar(
+            select(func.coalesce(func.sum(CreditRefund.amount), literal(0, Money))).where(
+                CreditRefund.customer_id == customer_id, CreditRefund.refunded_at <= as_of))
+        return Decimal(received or 0) - Decimal(applied or 0) - Decimal(refunded or 0)
+
+    async def statement_facts(
+        self, customer_id: uuid.UUID, *, start: dt.datetime, end: dt.datetime
+    ) -> tuple[list[tuple[Receivable, str]], list[Payment], list[tuple[PaymentApplication, Payment, str]]]:
+        """For a statement: receivables issued or written off in [start, end] with their
+        contract number, payments received in it, and money applied in it (with its payment
+        and the receivable's contract number)."""
+        receivables = (await self.session.execute(
+            select(Receivable, Contract.number)
+            .join(Contract, Contract.id == Receivable.contract_id)
+            .where(
+                Receivable.customer_id == customer_id,
+                ((Receivable.issued_at >= start) & (Receivable.issued_at <= end))
+                | ((Receivable.written_off_at >= start) & (Receivable.written_off_at <= end)),
+            ))).all()
+        payments = (await self.session.scalars(select(Payment).where(
+            Payment.customer_id == customer_id, Payment.received_at >= start, Payment.received_at <= end,
+        ))).all()
+        applications = (await self.session.execute(
+            select(PaymentApplication, Payment, Contract.number)
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .join(Receivable, Receivable.id == PaymentApplication.receivable_id)
+            .join(Contract, Contract.id == Receivable.contract_id)
+            .where(Payment.customer_id == customer_id, PaymentApplication.applied_at >= start,
+                   PaymentApplication.applied_at <= end))).all()
+        return ([(r, n) for r, n in receivables], list(payments), [(a, p, n) for a, p, n in applications])
 
     async def written_off_total(self, principal: Principal, *, as_of: dt.datetime) -> Decimal:
         outstanding = Receivable.amount - Receivable.paid_amount

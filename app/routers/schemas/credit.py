@@ -272,3 +272,29 @@ class CreditSettings(Schema):
                                        WithJsonSchema(DEFAULT_LIMITS_SCHEMA)] = Field(
         default_factory=lambda: {"A": Decimal("0.00"), "B": Decimal("0.00"), "C": Decimal("0.00")})
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
+
+
+class StatementLineRead(Schema):
+    date: dt.date = Field(description="Calendar date in the business time zone")
+    at: dt.datetime
+    kind: Literal["receivable", "payment", "credit_applied", "write_off"]
+    reference: str = Field(description="Contract number; for a payment its reference")
+    debit: Money
+    credit: Money = Field(description="What reduced the debt: money applied to bills, a write-off")
+    amount: Money = Field(description="The document's own amount (a payment's full amount, part "
+                                      "of which may have gone to the credit balance)")
+    balance: Money
+
+
+class StatementRead(Schema):
+    company_name: str
+    customer_id: uuid.UUID
+    customer_name: str
+    date_from: dt.date = Field(serialization_alias="from")
+    date_to: dt.date = Field(serialization_alias="to")
+    opening_balance: Money = Field(description="Owed on receivables at the start of the period")
+    lines: list[StatementLineRead]
+    closing_balance: Money = Field(description="Owed at the end: equals /reports/ar-aging for the "
+                                               "customer as of the last day")
+    opening_credit_balance: Money
+    credit_balance: Money = Field(description="Credit balance at the end of the period")
