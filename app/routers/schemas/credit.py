@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, WithJsonSchema
 
 from app.domain.credit import AgingBucket
-from app.routers.schemas.common import DECIMAL_SCHEMA, MONEY_PATTERN, DecimalString, Money, PatchSchema, Schema
+from app.routers.schemas.common import (
+    DECIMAL_SCHEMA,
+    MONEY_PATTERN,
+    DecimalString,
+    Money,
+    PatchSchema,
+    Schema,
+)
 
 NonNegativeMoney = Annotated[Money, Field(ge=0)]
 Rate = Annotated[DecimalString, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
