@@ -170,6 +170,8 @@ class CreditPolicy:
     grade_factors: Mapping[str, Decimal] = field(
         default_factory=_default_grade_factors, hash=False)
     min_repayment_rate: Decimal = Decimal("0.5")
+    # Days before a service period ends that its customer is renewal-due (SPEC §6 Renewals).
+    renewal_notice_days: int = 60
     # The limit of a customer without a credit profile of its own, by grade.
     default_limits_by_grade: Mapping[str, Decimal] = field(
         default_factory=_default_limits_by_grade, hash=False)
@@ -203,6 +205,8 @@ def validate_credit_policy(policy: CreditPolicy) -> CreditPolicy:
         err("warn_ratio", "must be greater than 0 and at most 1")
     if policy.default_payment_terms_days < 0:
         err("default_payment_terms_days", "must not be negative")
+    if not 0 <= policy.renewal_notice_days <= 3650:
+        err("renewal_notice_days", "must be between 0 and 3650")
     if not ZERO <= policy.min_repayment_rate <= ONE:
         err("min_repayment_rate", "must be between 0 and 1")
 

@@ -39,6 +39,7 @@ from app.domain.ownership import (
     worklist_sort_key,
 )
 from app.domain.roles import Principal, Role, masks_contact_details
+from app.services import contracts as contracts_service
 from app.services import settings as settings_service
 from app.services.common import business_tz, found
 from app.services.customers import CustomerView, check_owner_in, contact_view
@@ -401,7 +402,9 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
                 allocation.Unassigned(customer_id=c.id, reason="back to pool") for c in customers))
         else:
             people = await _assignees(uow, actor, user_ids=None, exclude=departing.id, policy=policy, now=now)
-            items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade)
+            renewing = await contracts_service.renewal_due_ids_in(uow, [c.id for c in customers], now=now)
+            items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade,
+                                             renewal_due=c.id in renewing)
                      for c in customers]
             plan = allocation.plan_handover(items, people)
         results: list[HandoverItemResult] = []

@@ -89,6 +89,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "hold_after_overdue_days": policy.hold_after_overdue_days,
         "warn_ratio": str(policy.warn_ratio),
         "default_payment_terms_days": policy.default_payment_terms_days,
+        "renewal_notice_days": policy.renewal_notice_days,
         "default_credit_limit": f"{default_credit_limit:.2f}",
         "min_repayment_rate": str(policy.min_repayment_rate),
         "provision_rates": {b.value: str(policy.provision_rates[b]) for b in AgingBucket
@@ -120,6 +121,7 @@ def credit_from_doc(doc: dict[str, Any]) -> CreditPolicy:
             hold_after_overdue_days=int(doc["hold_after_overdue_days"]),
             warn_ratio=_finite(doc["warn_ratio"]),
             default_payment_terms_days=int(doc["default_payment_terms_days"]),
+            renewal_notice_days=int(doc.get("renewal_notice_days", 60)),
             min_repayment_rate=_finite(doc["min_repayment_rate"]),
             provision_rates={AgingBucket(k): _finite(v) for k, v in doc["provision_rates"].items()},
             collection_actions={AgingBucket(k): str(v) for k, v in doc["collection_actions"].items()},

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Uuid, false
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, IdMixin, TimestampMixin, VersionedMixin, utcnow
@@ -46,6 +46,9 @@ class Contract(IdMixin, TimestampMixin, VersionedMixin, Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The service period the contract pays for (calendar dates); its end drives renewals.
+    service_start: Mapped[dt.date | None] = mapped_column(Date)
+    service_end: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index("ix_contract_customer_status", "customer_id", "status"),

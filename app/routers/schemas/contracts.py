@@ -21,6 +21,8 @@ class ContractCreate(Schema):
     number: ContractNumber
     amount: PositiveMoney
     payment_terms_days: Terms | None = Field(default=None, description="Defaults to the customer's terms")
+    service_start: dt.date | None = Field(default=None, description="The service period it pays for")
+    service_end: dt.date | None = Field(default=None, description="Drives renewals (SPEC §6)")
 
 
 class ContractUpdate(PatchSchema):
@@ -29,6 +31,8 @@ class ContractUpdate(PatchSchema):
     number: ContractNumber | None = None
     amount: PositiveMoney | None = None
     payment_terms_days: Terms | None = None
+    service_start: dt.date | None = None
+    service_end: dt.date | None = None
 
 
 class CreditOverride(Schema):
@@ -64,6 +68,8 @@ class ContractRead(Schema):
     completed_at: dt.datetime | None
     cancelled_at: dt.datetime | None
     cancel_reason: str | None
+    service_start: dt.date | None
+    service_end: dt.date | None
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int

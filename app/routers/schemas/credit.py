@@ -270,6 +270,9 @@ class CreditSettings(Schema):
     hold_after_overdue_days: int = Field(ge=0, le=3650)
     warn_ratio: DecimalString = Field(gt=0, le=1, max_digits=6, decimal_places=4)
     default_payment_terms_days: int = Field(ge=0, le=3650)
+    renewal_notice_days: int = Field(
+        default=60, ge=0, le=3650,
+        description="Days before a service period ends that its customer is renewal-due")
     default_credit_limit: NonNegativeMoney = Field(description="The limit a customer starts with")
     min_repayment_rate: Rate = Field(description="Below it the suggested limit is 0")
     provision_rates: BucketRates
@@ -306,3 +309,25 @@ class StatementRead(Schema):
                                                "customer as of the last day")
     opening_credit_balance: Money
     credit_balance: Money = Field(description="Credit balance at the end of the period")
+
+
+class RenewalDueRead(Schema):
+    customer_id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    contract_id: uuid.UUID = Field(description="The contract whose service period ends")
+    contract_number: str
+    service_end: dt.date
+    days_left: int = Field(description="Days until the service ends; negative once it has ended")
+
+
+class RenewalsReportRead(Schema):
+    as_of: dt.date
+    renewal_notice_days: int
+    due: list[RenewalDueRead]
+    date_from: dt.date = Field(serialization_alias="from")
+    date_to: dt.date = Field(serialization_alias="to")
+    due_count: int = Field(description="Service periods that ended in the period")
+    renewed_count: int = Field(description="Of them, renewed by a contract signed within the window")
+    renewal_rate: DecimalString | None = Field(description="renewed ÷ due; null when nothing was due")
