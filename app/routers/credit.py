@@ -83,7 +83,8 @@ async def customer_credit_history(customer_id: uuid.UUID, actor: Reader,
 
 @router.post("/customers/{customer_id}/credit/refunds", operation_id="customers_credit_refund",
              response_model=CreditRefundRead, status_code=status.HTTP_201_CREATED,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.RefundExceedsBalance,
+                                 *IDEMPOTENT, *WRITES))
 async def refund_customer_credit(customer_id: uuid.UUID, body: CreditRefundCreate, actor: Editor,
                                  uow: UoW) -> CreditRefundRead:
     """Pay (part of) the customer's credit balance back (finance, director); more than the
@@ -94,7 +95,7 @@ async def refund_customer_credit(customer_id: uuid.UUID, body: CreditRefundCreat
 
 
 @router.get("/customers/{customer_id}/credit/refunds", operation_id="customers_credit_refunds",
-            response_model=CreditRefundList, responses=responses(401, 403, 404, 422))
+            response_model=CreditRefundList, responses=responses(errors.NotFound, errors.Forbidden))
 async def list_customer_credit_refunds(customer_id: uuid.UUID, actor: Reader,
                                        uow: UoW) -> CreditRefundList:
     """Refunds of the customer's credit balance, newest first."""
@@ -176,7 +177,8 @@ async def reject_credit_limit_request(request_id: uuid.UUID, actor: Approver, uo
 
 @router.post("/contracts/{contract_id}/override-requests", operation_id="contracts_request_override",
              response_model=CreditOverrideRequestRead, status_code=status.HTTP_201_CREATED,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.ContractNotDraft,
+                                 *IDEMPOTENT, *WRITES))
 async def create_override_request(contract_id: uuid.UUID, body: CreditOverrideRequestCreate,
                                   actor: Requester, uow: UoW,
                                   response: Response) -> CreditOverrideRequestRead:
@@ -189,7 +191,7 @@ async def create_override_request(contract_id: uuid.UUID, body: CreditOverrideRe
 
 
 @router.get("/credit-override-requests", operation_id="credit_override_requests_list",
-            response_model=Page[CreditOverrideRequestRead], responses=responses(400, 401, 403, 422))
+            response_model=Page[CreditOverrideRequestRead], responses=responses(errors.Forbidden, *PAGED))
 async def list_override_requests(
     actor: Requester, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
     status: Literal["pending", "approved", "rejected", "used"] | None = None,
@@ -203,7 +205,7 @@ async def list_override_requests(
 
 
 @router.get("/credit-override-requests/{request_id}", operation_id="credit_override_requests_get",
-            response_model=CreditOverrideRequestRead, responses=responses(401, 403, 404, 422))
+            response_model=CreditOverrideRequestRead, responses=responses(errors.NotFound, errors.Forbidden))
 async def get_override_request(request_id: uuid.UUID, actor: Requester, uow: UoW,
                                response: Response) -> CreditOverrideRequestRead:
     request = await credit_service.get_override_request(uow, actor, request_id=request_id)
@@ -213,7 +215,10 @@ async def get_override_request(request_id: uuid.UUID, actor: Requester, uow: UoW
 
 @router.post("/credit-override-requests/{request_id}/approve",
              operation_id="credit_override_requests_approve",
-             response_model=CreditOverrideRequestRead, responses=responses(401, 403, 404, 409, 422))
+             response_model=CreditOverrideRequestRead,
+             responses=responses(errors.NotFound, errors.Forbidden, errors.OverrideNotAllowed,
+                                 errors.SelfApproval, errors.RequestNotPending, errors.ContractNotDraft,
+                                 *IDEMPOTENT, *WRITES))
 async def approve_override_request(request_id: uuid.UUID, actor: Approver, uow: UoW, response: Response,
                                    body: CreditLimitDecision | None = None) -> CreditOverrideRequestRead:
     """Approve within the approver's override authority, measured on the exposure after
@@ -227,7 +232,10 @@ async def approve_override_request(request_id: uuid.UUID, actor: Approver, uow: 
 
 @router.post("/credit-override-requests/{request_id}/reject",
              operation_id="credit_override_requests_reject",
-             response_model=CreditOverrideRequestRead, responses=responses(401, 403, 404, 409, 422))
+             response_model=CreditOverrideRequestRead,
+             responses=responses(errors.NotFound, errors.Forbidden, errors.OverrideNotAllowed,
+                                 errors.SelfApproval, errors.RequestNotPending, errors.ContractNotDraft,
+                                 *IDEMPOTENT, *WRITES))
 async def reject_override_request(request_id: uuid.UUID, actor: Approver, uow: UoW, response: Response,
                                   body: CreditLimitDecision | None = None) -> CreditOverrideRequestRead:
     """Reject a pending override request; the same roles and authority as approving apply."""
@@ -239,7 +247,7 @@ async def reject_override_request(request_id: uuid.UUID, actor: Approver, uow: U
 
 @router.get("/customers/{customer_id}/statement", operation_id="customers_statement",
             response_model=StatementRead, response_model_by_alias=True,
-            responses={**responses(401, 403, 404, 422),
+            responses={**responses(errors.NotFound, errors.Forbidden),
                        200: {"content": {statements_service.XLSX_MEDIA_TYPE: {}},
                              "description": "The statement (JSON, or XLSX with format=xlsx)"}})
 async def customer_statement(

@@ -78,7 +78,7 @@ async def bad_debt_provision(actor: Reader, uow: UoW, as_of: AsOf = None) -> Pro
 
 
 @router.get("/renewals", operation_id="reports_renewals", response_model=RenewalsReportRead,
-            responses=responses(401, 403, 422))
+            responses=responses(errors.Forbidden))
 async def renewals(
     actor: Reader, uow: UoW, as_of: AsOf = None,
     date_from: Annotated[dt.date | None, Query(alias="from", description="Start of the period whose "
