@@ -13,6 +13,7 @@ from app.domain.credit import (
     DEFAULT_CREDIT_POLICY,
     AgingBucket,
     CreditPolicy,
+    default_limit,
     validate_credit_policy,
 )
 from app.domain.errors import InvalidInput
@@ -93,6 +94,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "hold_after_overdue_days": policy.hold_after_overdue_days,
         "warn_ratio": str(policy.warn_ratio),
         "default_payment_terms_days": policy.default_payment_terms_days,
+        "renewal_notice_days": policy.renewal_notice_days,
         "default_credit_limit": f"{default_credit_limit:.2f}",
         "min_repayment_rate": str(policy.min_repayment_rate),
         "provision_rates": {b.value: str(policy.provision_rates[b]) for b in AgingBucket
@@ -100,6 +102,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "collection_actions": {b.value: policy.collection_actions[b] for b in AgingBucket
                                if b in policy.collection_actions},
         "grade_factors": {g: str(f) for g, f in policy.grade_factors.items()},
+        "default_limits_by_grade": {g: f"{v:.2f}" for g, v in policy.default_limits_by_grade.items()},
     }
 
 
@@ -123,10 +126,15 @@ def credit_from_doc(doc: dict[str, Any]) -> CreditPolicy:
             hold_after_overdue_days=int(doc["hold_after_overdue_days"]),
             warn_ratio=_finite(doc["warn_ratio"]),
             default_payment_terms_days=int(doc["default_payment_terms_days"]),
+            renewal_notice_days=int(doc.get("renewal_notice_days", 60)),
             min_repayment_rate=_finite(doc["min_repayment_rate"]),
             provision_rates={AgingBucket(k): _finite(v) for k, v in doc["provision_rates"].items()},
             collection_actions={AgingBucket(k): str(v) for k, v in doc["collection_actions"].items()},
             grade_factors={str(k): _finite(v) for k, v in doc["grade_factors"].items()},
+            # Documents stored before the setting existed get the defaults.
+            **({"default_limits_by_grade": {str(k): _finite(v)
+                                            for k, v in doc["default_limits_by_grade"].items()}}
+               if "default_limits_by_grade" in doc else {}),
         )
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise _credit_error(exc) from exc
@@ -231,8 +239,10 @@ async def anomaly_policy_in(uow: UnitOfWork) -> AnomalyPolicy:
     return reports_from_doc((await _document(uow, "reports")).value)
 
 
-async def default_credit_limit_in(uow: UnitOfWork) -> Decimal:
-    return default_credit_limit_from_doc((await _document(uow, "credit")).value)
+async def default_credit_limit_in(uow: UnitOfWork, grade: str | None) -> Decimal:
+    """The limit of a customer (of ``grade``) that has no credit profile of its own yet."""
+    doc = (await _document(uow, "credit")).value
+    return default_limit(grade, credit_from_doc(doc), ungraded=default_credit_limit_from_doc(doc))
 
 
 # --- the HTTP use cases ----------------------------------------------------------------------
