@@ -27,6 +27,11 @@ class Candidate:
     customer_id: Id
     grade: str | None = None
     discovered_by: Id | None = None
+    # Users under the reclaim block for this customer (they released it or let it lapse).
+    blocked: frozenset[str] = frozenset()
+
+    def allows(self, assignee: Assignee) -> bool:
+        return str(assignee.user_id) not in self.blocked
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -115,11 +120,13 @@ class _Pool:
     def take(self, assignee: Assignee) -> None:
         self.free[str(assignee.user_id)] -= 1
 
-    def discoverer(self, discovered_by: Id | None) -> Assignee | None:
-        if discovered_by is None:
+    def discoverer(self, candidate: Candidate) -> Assignee | None:
+        if candidate.discovered_by is None:
             return None
-        assignee = self.by_id.get(str(discovered_by))
-        return assignee if assignee is not None and self.has_room(assignee) else None
+        assignee = self.by_id.get(str(candidate.discovered_by))
+        if assignee is None or not self.has_room(assignee) or not candidate.allows(assignee):
+            return None
+        return assignee
 
 
 def _by_grade(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -175,7 +182,7 @@ def _plan(
     ordered = _by_grade(customers)
     placed: dict[str, Assignment] = {}
     for candidate in ordered:
-        discoverer = pool.discoverer(candidate.discovered_by)
+        discoverer = pool.discoverer(candidate)
         if discoverer is not None:
             pool.take(discoverer)
             placed[str(candidate.customer_id)] = _assign(
@@ -211,7 +218,8 @@ def plan_fat_man(
     ranking = _seller_ranking(assignees, by_team=by_team)
 
     def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str] | None:
-        best = next((assignee for assignee in ranking if pool.has_room(assignee)), None)
+        best = next((assignee for assignee in ranking
+                     if pool.has_room(assignee) and candidate.allows(assignee)), None)
         if best is None:
             return None
         label = _seller_label(best, ranking, by_team=by_team)
@@ -233,7 +241,7 @@ def plan_round_robin(customers: Sequence[Candidate], assignees: Sequence[Assigne
         for step in range(count):
             index = (turn + step) % count
             assignee = pool.assignees[index]
-            if pool.has_room(assignee):
+            if pool.has_room(assignee) and candidate.allows(assignee):
                 turn = index + 1
                 return assignee, f"round robin ({_grade_label(candidate.grade)})"
         return None

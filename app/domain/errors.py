@@ -470,6 +470,16 @@ class InCooldown(Conflict):
                                       "2026-12-20T00:00:00+00:00")}
 
 
+class ReclaimBlocked(Conflict):
+    """The rep released this customer, or lost it to lapse, less than ``reclaim_block_days``
+    ago: it goes to someone else (归续登业务员) unless a manager or director assigns it."""
+
+    code = "pool.reclaim_blocked"
+    title = "Customer recently lost by this rep"
+    extras = {"blocked_until": _text("When the rep may take the customer again (ISO 8601)",
+                                     "2026-12-12T08:00:00+00:00")}
+
+
 class NotClaimable(Conflict):
     """An abandoned customer must be reactivated before anyone takes it."""
 

@@ -9,7 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from app.domain.customers import Source
-from app.domain.errors import AlreadyClaimed, Forbidden, InCooldown, InvalidInput, QuotaExceeded
+from app.domain.errors import (
+    AlreadyClaimed,
+    Forbidden,
+    InCooldown,
+    InvalidInput,
+    QuotaExceeded,
+    ReclaimBlocked,
+)
 from app.domain.funnel import Stage
 from app.domain.roles import Principal, Role
 
@@ -20,6 +27,12 @@ class PoolPolicy:
     protection_days: int = 7
     cooldown_days: int = 90
     ranking_days: int = 90
+    # Days a rep who released a customer, or lost it to lapse, may not take it back.
+    reclaim_block_days: int = 7
+    # Self-discovered customers a discoverer may hold beyond ``max_active_customers``.
+    discovery_bonus: int = 5
+    # The worklist warns this many days before the protection period lapses.
+    lapse_warning_days: int = 2
 
 
 DEFAULT_POOL_POLICY = PoolPolicy()
@@ -30,6 +43,9 @@ _POOL_MINIMUMS: dict[str, int] = {
     "protection_days": 1,
     "cooldown_days": 0,
     "ranking_days": 1,
+    "reclaim_block_days": 0,
+    "discovery_bonus": 0,
+    "lapse_warning_days": 0,
 }
 
 
@@ -84,13 +100,15 @@ def lapses_within(
     claimed_at: datetime | None,
     now: datetime,
     policy: PoolPolicy,
-    days: int = 2,
+    days: int | None = None,
 ) -> bool:
-    """Not lapsed yet, but will be within ``days`` (the worklist's "about to lapse")."""
+    """Not lapsed yet, but will be within ``days`` (default: the policy's
+    ``lapse_warning_days``; the worklist's "about to lapse")."""
     deadline = protection_deadline(
         last_contact_at=last_contact_at, claimed_at=claimed_at, policy=policy
     )
-    return deadline is not None and now <= deadline <= now + timedelta(days=days)
+    window = policy.lapse_warning_days if days is None else days
+    return deadline is not None and now <= deadline <= now + timedelta(days=window)
 
 
 # --- holding limit, claims, cooldown -------------------------------------------------------
@@ -128,6 +146,41 @@ def check_claimable(
             "only a director can override it.",
             cooldown_until=cooldown_until.isoformat(),
         )
+
+
+# --- reclaim block (the protection period cannot be gamed) ----------------------------------
+
+# Ownership events after which the former owner is blocked: a release and a lapse.
+RECLAIM_BLOCKING_EVENTS: frozenset[str] = frozenset({"release", "recycle"})
+
+
+def reclaim_blocked_until(lost_at: datetime | None, *, policy: PoolPolicy) -> datetime | None:
+    """When a rep who lost a customer at ``lost_at`` may take it again (None: never lost)."""
+    if lost_at is None:
+        return None
+    return lost_at + timedelta(days=policy.reclaim_block_days)
+
+
+def is_reclaim_blocked(lost_at: datetime | None, *, now: datetime, policy: PoolPolicy) -> bool:
+    until = reclaim_blocked_until(lost_at, policy=policy)
+    return until is not None and now < until
+
+
+def check_not_reclaim_blocked(lost_at: datetime | None, *, now: datetime, policy: PoolPolicy,
+                              manual_override: bool = False) -> bool:
+    """Raise ReclaimBlocked while the block runs, unless a manager's or director's manual
+    assignment overrides it; answer whether an override was needed (to record it)."""
+    if not is_reclaim_blocked(lost_at, now=now, policy=policy):
+        return False
+    if manual_override:
+        return True
+    until = reclaim_blocked_until(lost_at, policy=policy)
+    assert until is not None
+    raise ReclaimBlocked(
+        f"This rep lost the customer recently; it cannot go back to them before "
+        f"{until.isoformat()}. A manager or director may assign it manually.",
+        blocked_until=until.isoformat(),
+    )
 
 
 def cooldown_end(abandoned_at: datetime, *, policy: PoolPolicy) -> datetime:

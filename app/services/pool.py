@@ -26,15 +26,18 @@ from app.domain.errors import (
 )
 from app.domain.funnel import ACTIVE_STAGES, Stage, is_stalled
 from app.domain.ownership import (
+    RECLAIM_BLOCKING_EVENTS,
     AlreadyClaimed,
     PoolPolicy,
     WorkItemFacts,
     check_claimable,
+    check_not_reclaim_blocked,
     check_quota,
     is_protection_lapsed,
     lapses_within,
     protection_deadline,
     reasons,
+    reclaim_blocked_until,
     worklist_sort_key,
 )
 from app.domain.roles import Principal, Role, masks_contact_details
@@ -72,20 +75,40 @@ async def list_pool(uow: UnitOfWork, actor: Principal, *, grade: str | None, reg
 # --- claim, release, assign ---------------------------------------------------------------------
 
 
+async def _lost_at(uow: UnitOfWork, customer_ids: Sequence[uuid.UUID], *, policy: PoolPolicy,
+                   now: dt.datetime, user_ids: Sequence[uuid.UUID] | None = None,
+                   ) -> dict[tuple[uuid.UUID, uuid.UUID], dt.datetime]:
+    """(customer, rep) pairs still under the reclaim block, with when the rep lost it."""
+    return await uow.pool.losses(customer_ids, events=RECLAIM_BLOCKING_EVENTS, user_ids=user_ids,
+                                 since=now - dt.timedelta(days=policy.reclaim_block_days))
+
+
 async def _take(uow: UnitOfWork, actor: Principal, customer: Customer, owner: User, *,
-                policy: PoolPolicy, now: dt.datetime, event: str, override: bool = False) -> Customer:
-    """Give ``customer`` to ``owner`` within the holding limit; the owner's row is locked."""
+                policy: PoolPolicy, now: dt.datetime, event: str, override: bool = False,
+                manual: bool = False, reason: str | None = None) -> Customer:
+    """Give ``customer`` to ``owner`` within the holding limit; the owner's row is locked.
+
+    ``manual``: a manager's or director's own choice of owner, which may override the
+    reclaim block (recorded in the ownership event)."""
     if Stage(customer.stage) is Stage.abandoned:
         raise NotClaimable("An abandoned customer must be reactivated before anyone takes it")
     check_claimable(owner_id=customer.owner_id, cooldown_until=customer.cooldown_until, now=now,
                     director_override=override)
+    lost = (await _lost_at(uow, [customer.id], policy=policy, now=now, user_ids=[owner.id])).get(
+        (customer.id, owner.id))
+    may_override = manual and actor.role in (Role.manager, Role.director)
+    if check_not_reclaim_blocked(lost, now=now, policy=policy, manual_override=may_override):
+        until = reclaim_blocked_until(lost, policy=policy)
+        assert until is not None
+        note = f"reclaim block until {until.isoformat()} overridden by {actor.role.value}"
+        reason = f"{reason}; {note}" if reason else note
     if Stage(customer.stage) in ACTIVE_STAGES:
         check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
     if not await uow.pool.take_from_pool(customer.id, owner_id=owner.id, team_id=owner.team_id,
                                            now=now, ignore_cooldown=override):
         raise AlreadyClaimed("Someone else took this customer a moment ago")
     uow.pool.record_ownership(customer_id=customer.id, event=event, from_owner_id=None,
-                                to_owner_id=owner.id, actor_id=actor.user_id, reason=None, at=now)
+                                to_owner_id=owner.id, actor_id=actor.user_id, reason=reason, at=now)
     uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action=event, at=now,
                        changes={"owner_id": [None, str(owner.id)],
                                 "team_id": [None, None if owner.team_id is None else str(owner.team_id)]})
@@ -161,7 +184,7 @@ async def assign(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID, o
             _to_pool(uow, actor, customer, event="reassign", reason=f"to {owner.id}", now=now)
             await uow.flush()
         customer = await _take(uow, actor, customer, owner, policy=policy, now=now, event="assign",
-                               override=director_override)
+                               override=director_override, manual=True)
         await uow.commit()
         return customer
 
@@ -292,7 +315,13 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
                     await uow.users.get_unscoped(user_id, for_update=True)
             candidates = await uow.pool.pool_candidates(now=now, customer_ids=customer_ids, limit=limit)
             people = await _assignees(uow, actor, user_ids=user_ids, exclude=None, policy=policy, now=now)
-            inputs = [allocation.Candidate(customer_id=c.id, grade=c.grade, discovered_by=c.discovered_by)
+            lost = await _lost_at(uow, [c.id for c in candidates], policy=policy, now=now,
+                                  user_ids=[p.user_id for p in people])
+            blocked: dict[uuid.UUID, set[str]] = {}
+            for customer_id, user_id in lost:
+                blocked.setdefault(customer_id, set()).add(str(user_id))
+            inputs = [allocation.Candidate(customer_id=c.id, grade=c.grade, discovered_by=c.discovered_by,
+                                           blocked=frozenset(blocked.get(c.id, ())))
                       for c in candidates]
             plan = (allocation.plan_fat_man(inputs, people, by_team=by_team) if strategy == "fat_man"
                     else allocation.plan_round_robin(inputs, people))
@@ -312,7 +341,8 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
                     skipped.append(Skipped(customer_id=item.customer_id, reason="not found"))
                     continue
                 try:
-                    await _take(uow, actor, customer, owner, policy=policy, now=now, event="allocate")
+                    await _take(uow, actor, customer, owner, policy=policy, now=now, event="allocate",
+                                manual=strategy == "manual", reason=item.reason)
                     applied = True
                 except Conflict as exc:  # taken or filled up since the plan was made
                     skipped.append(Skipped(customer_id=item.customer_id, reason=exc.detail))
@@ -339,6 +369,13 @@ async def _manual_plan(uow: UnitOfWork, actor: Principal,
         if customer is None or customer.owner_id is not None or customer.stage == Stage.abandoned.value \
                 or (customer.cooldown_until is not None and customer.cooldown_until > now):
             unassigned.append(allocation.Unassigned(customer_id=customer_id, reason="not claimable"))
+            continue
+        lost = (await _lost_at(uow, [customer.id], policy=policy, now=now, user_ids=[owner.id])).get(
+            (customer.id, owner.id))
+        if lost is not None and actor.role not in (Role.manager, Role.director):
+            unassigned.append(allocation.Unassigned(
+                customer_id=customer_id,
+                reason=f"reclaim blocked until {reclaim_blocked_until(lost, policy=policy).isoformat()}"))
             continue
         if owner.id not in load:
             load[owner.id] = await uow.customers.count_active_owned(owner.id)

@@ -21,15 +21,19 @@ from app.domain.ownership import (
     InitialOwner,
     PoolPolicy,
     QuotaExceeded,
+    ReclaimBlocked,
     WorkItemFacts,
     check_claimable,
+    check_not_reclaim_blocked,
     check_quota,
     cooldown_end,
     decide_initial_owner,
     is_protection_lapsed,
+    is_reclaim_blocked,
     lapses_within,
     protection_deadline,
     reasons,
+    reclaim_blocked_until,
     validate_pool_policy,
     worklist_sort_key,
 )
@@ -355,3 +359,29 @@ def test_the_finder_of_a_self_discovered_customer():
                                 policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by == _OTHER
     assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=None, source="self_discovered",
                                 policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by is None
+
+
+# --- reclaim block ---------------------------------------------------------------------
+
+
+def test_reclaim_block_runs_reclaim_block_days_from_the_loss():
+    policy = PoolPolicy(reclaim_block_days=7)
+    lost = NOW - timedelta(days=3)
+    assert reclaim_blocked_until(lost, policy=policy) == lost + timedelta(days=7)
+    assert reclaim_blocked_until(None, policy=policy) is None
+    assert is_reclaim_blocked(lost, now=NOW, policy=policy)
+    assert not is_reclaim_blocked(lost, now=lost + timedelta(days=7), policy=policy)
+    assert not is_reclaim_blocked(None, now=NOW, policy=policy)
+    assert not is_reclaim_blocked(lost, now=NOW, policy=PoolPolicy(reclaim_block_days=0))
+
+
+def test_check_reclaim_block_raises_with_until_unless_overridden():
+    policy = PoolPolicy(reclaim_block_days=7)
+    lost = NOW - timedelta(days=1)
+    with pytest.raises(ReclaimBlocked) as caught:
+        check_not_reclaim_blocked(lost, now=NOW, policy=policy)
+    assert caught.value.code == "pool.reclaim_blocked"
+    assert caught.value.extra["blocked_until"] == (lost + timedelta(days=7)).isoformat()
+    assert check_not_reclaim_blocked(lost, now=NOW, policy=policy, manual_override=True) is True
+    assert check_not_reclaim_blocked(None, now=NOW, policy=policy) is False
+

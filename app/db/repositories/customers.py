@@ -349,6 +349,17 @@ class CustomerRepository:
         if result.rowcount:  # type: ignore[attr-defined]
             note_changed(self.session, "customer", [customer_id])
 
+    async def recompute_last_contact(self, customer_id: uuid.UUID) -> None:
+        """Derive ``last_contact_at`` from the customer's live activities again (after one
+        was deleted or back-dated), so the protection period cannot be kept alive by them."""
+        latest = (select(func.max(Activity.occurred_at))
+                  .where(Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+                  .scalar_subquery())
+        await self.session.execute(
+            update(Customer).where(Customer.id == customer_id).values(last_contact_at=latest)
+            .execution_options(synchronize_session=False))
+        note_changed(self.session, "customer", [customer_id])
+
     async def reload(self, customer_id: uuid.UUID) -> Customer:
         """Read a row again after a bulk UPDATE changed it behind the session's back."""
         stmt = select(Customer).where(Customer.id == customer_id).execution_options(populate_existing=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -34,6 +34,23 @@ class PoolRepository:
                          reason: str | None, at: dt.datetime) -> None:
         self.session.add(OwnershipEvent(customer_id=customer_id, event=event, from_owner_id=from_owner_id,
                                         to_owner_id=to_owner_id, actor_id=actor_id, reason=reason, at=at))
+
+    async def losses(self, customer_ids: Sequence[uuid.UUID], *, events: Iterable[str],
+                     since: dt.datetime, user_ids: Sequence[uuid.UUID] | None = None,
+                     ) -> dict[tuple[uuid.UUID, uuid.UUID], dt.datetime]:
+        """The latest time each (customer, former owner) pair lost the customer through one of
+        ``events`` after ``since``: what the reclaim block is computed from."""
+        if not customer_ids:
+            return {}
+        stmt = (select(OwnershipEvent.customer_id, OwnershipEvent.from_owner_id,
+                       func.max(OwnershipEvent.at))
+                .where(OwnershipEvent.customer_id.in_(list(customer_ids)),
+                       OwnershipEvent.event.in_(list(events)),
+                       OwnershipEvent.from_owner_id.is_not(None), OwnershipEvent.at > since)
+                .group_by(OwnershipEvent.customer_id, OwnershipEvent.from_owner_id))
+        if user_ids is not None:
+            stmt = stmt.where(OwnershipEvent.from_owner_id.in_(list(user_ids)))
+        return {(customer, owner): at for customer, owner, at in (await self.session.execute(stmt)).all()}
 
     async def take_from_pool(self, customer_id: uuid.UUID, *, owner_id: uuid.UUID,
                              team_id: uuid.UUID | None, now: dt.datetime,

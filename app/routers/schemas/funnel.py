@@ -189,6 +189,15 @@ class PoolSettings(Schema):
     protection_days: int = Field(ge=1, le=365)
     cooldown_days: int = Field(ge=0, le=3650)
     ranking_days: int = Field(ge=1, le=3650)
+    reclaim_block_days: int = Field(
+        default=7, ge=0, le=365,
+        description="Days a rep who released a customer or lost it to lapse cannot take it back")
+    discovery_bonus: int = Field(
+        default=5, ge=0, le=1000,
+        description="Self-discovered customers a rep may hold beyond max_active_customers")
+    lapse_warning_days: int = Field(
+        default=2, ge=0, le=364,
+        description="The worklist flags protection lapsing within this many days")
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
 
 
