@@ -440,6 +440,13 @@ class NotAbandoned(RuleViolation):
     code = "funnel.not_abandoned"
 
 
+class ReactivationOutOfScope(Forbidden):
+    """A manager reactivates only customers whose last owner is in their team or its
+    sub-teams."""
+
+    code = "funnel.reactivation_out_of_scope"
+
+
 class AlreadyReviewed(Conflict):
     """This abandonment has been reviewed already."""
 

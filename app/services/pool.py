@@ -21,6 +21,7 @@ from app.domain.errors import (
     HandoverSameUser,
     InvalidInput,
     NotClaimable,
+    NotFound,
     NotOwned,
     NotReleasable,
 )
@@ -49,6 +50,9 @@ ALLOCATORS = frozenset({Role.support, Role.manager, Role.director})
 CLAIMERS = frozenset({Role.rep, Role.manager})
 HANDOVER_ROLES = frozenset({Role.admin, Role.director, Role.manager})
 RECYCLE_BATCH = 500
+# A claim that arrives this soon after someone else took the customer from the pool lost a
+# race for it (409 `pool.already_claimed`); later, the customer is simply out of scope (404).
+CLAIM_RACE_WINDOW = dt.timedelta(seconds=30)
 
 
 # --- pool listing ------------------------------------------------------------------------------
@@ -121,9 +125,14 @@ async def claim(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) ->
     async with uow:
         # The claimant's row guards their holding limit: concurrent claims queue here.
         me = found(await uow.users.get_unscoped(actor.user_id, for_update=True), "User")
-        # Not limited to the caller's scope: a claim that lost a race must answer 409
-        # `pool.already_claimed`, not 404, although the winner now owns the customer.
-        customer = found(await uow.customers.get_unscoped(customer_id), "Customer")
+        customer = await uow.customers.get(customer_id, principal=actor)
+        if customer is None:
+            # Out of the caller's scope: 404 like every other action on it, unless it was in
+            # the pool (visible to all) moments ago and the caller lost the race for it.
+            customer = await uow.customers.get_unscoped(customer_id)
+            if customer is None or not await uow.pool.taken_from_pool_since(
+                    customer_id, since=now - CLAIM_RACE_WINDOW):
+                raise NotFound("Customer not found")
         policy = await settings_service.pool_policy_in(uow)
         customer = await _take(uow, actor, customer, me, policy=policy, now=now, event="claim")
         await uow.commit()

@@ -186,3 +186,55 @@ class TestReclaimBlock:
         assert response.status_code == 200, response.text
         response = await post(client, org.manager, act(customer.id, "assign"), owner_id=str(org.rep.id))
         assert response.status_code == 200, response.text
+
+
+class TestReactivationScope:
+    @pytest.fixture
+    async def abandoned_by(self, client, uow_factory):
+        async def abandon(owner):
+            customer = await make_customer(uow_factory, owner=owner, stage="lead", grade="A",
+                                           recommended_products=["ERP"], target_amount=Decimal("100.00"))
+            response = await client.post(f"{CUSTOMERS}/{customer.id}/transitions",
+                                         headers=access_headers(owner),
+                                         json={"to_stage": "abandoned", "reason": "unreachable",
+                                               "note": "Number disconnected"})
+            assert response.status_code == 200, response.text
+            await _end_cooldown(uow_factory, customer.id)
+            return customer
+        return abandon
+
+    async def test_another_teams_manager_may_not_reactivate(self, client, uow_factory, org, abandoned_by):
+        customer = await abandoned_by(org.rep)
+        response = await client.post(f"{CUSTOMERS}/{customer.id}/transitions",
+                                     headers=access_headers(org.other_manager), json={"to_stage": "resource"})
+        assert_problem(response, 403, "funnel.reactivation_out_of_scope")
+        assert (await customer_row(uow_factory, customer.id)).stage == "abandoned"
+
+    async def test_the_manager_of_a_parent_team_may(self, client, uow_factory, org, abandoned_by):
+        customer = await abandoned_by(org.rep)  # rep is in group, a sub-team of manager's region
+        response = await client.post(f"{CUSTOMERS}/{customer.id}/transitions",
+                                     headers=access_headers(org.manager), json={"to_stage": "resource"})
+        assert response.status_code == 200, response.text
+        other = await abandoned_by(org.other_rep)
+        response = await client.post(f"{CUSTOMERS}/{other.id}/transitions",
+                                     headers=access_headers(org.other_manager), json={"to_stage": "resource"})
+        assert response.status_code == 200, response.text
+
+    @pytest.mark.parametrize("role", ["support", "director"])
+    async def test_support_and_directors_are_not_limited(self, client, uow_factory, org, abandoned_by, role):
+        customer = await abandoned_by(org.other_rep)
+        response = await client.post(f"{CUSTOMERS}/{customer.id}/transitions",
+                                     headers=access_headers(getattr(org, role)), json={"to_stage": "resource"})
+        assert response.status_code == 200, response.text
+
+    async def test_never_owned_is_out_of_a_managers_scope(self, client, uow_factory, org):
+        customer = await make_customer(uow_factory, stage="abandoned")
+        response = await client.post(f"{CUSTOMERS}/{customer.id}/transitions",
+                                     headers=access_headers(org.manager), json={"to_stage": "resource"})
+        assert_problem(response, 403, "funnel.reactivation_out_of_scope")
+
+
+async def _end_cooldown(uow_factory, customer_id) -> None:
+    from tests.support.builders import update_customer_row
+
+    await update_customer_row(uow_factory, customer_id, cooldown_until=utcnow() - dt.timedelta(minutes=1))

@@ -52,6 +52,21 @@ class PoolRepository:
             stmt = stmt.where(OwnershipEvent.from_owner_id.in_(list(user_ids)))
         return {(customer, owner): at for customer, owner, at in (await self.session.execute(stmt)).all()}
 
+    async def taken_from_pool_since(self, customer_id: uuid.UUID, *, since: dt.datetime) -> bool:
+        """Whether someone took the customer out of the pool at or after ``since``."""
+        stmt = (select(OwnershipEvent.id)
+                .where(OwnershipEvent.customer_id == customer_id, OwnershipEvent.from_owner_id.is_(None),
+                       OwnershipEvent.to_owner_id.is_not(None), OwnershipEvent.at >= since)
+                .limit(1))
+        return await self.session.scalar(stmt) is not None
+
+    async def last_owner(self, customer_id: uuid.UUID) -> User | None:
+        """The user who held the customer last (released, lapsed, abandoned, handed over)."""
+        stmt = (select(User).join(OwnershipEvent, OwnershipEvent.from_owner_id == User.id)
+                .where(OwnershipEvent.customer_id == customer_id)
+                .order_by(OwnershipEvent.at.desc(), OwnershipEvent.id.desc()).limit(1))
+        return await self.session.scalar(stmt)
+
     async def take_from_pool(self, customer_id: uuid.UUID, *, owner_id: uuid.UUID,
                              team_id: uuid.UUID | None, now: dt.datetime,
                              ignore_cooldown: bool = False) -> bool:
