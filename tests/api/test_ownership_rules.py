@@ -224,7 +224,8 @@ class TestReactivationScope:
     async def test_support_and_directors_are_not_limited(self, client, uow_factory, org, abandoned_by, role):
         customer = await abandoned_by(org.other_rep)
         response = await client.post(f"{CUSTOMERS}/{customer.id}/transitions",
-                                     headers=access_headers(getattr(org, role)), json={"to_stage": "resource"})
+                                     headers=access_headers(getattr(org, role)),
+                                     json={"to_stage": "resource"})
         assert response.status_code == 200, response.text
 
     async def test_never_owned_is_out_of_a_managers_scope(self, client, uow_factory, org):
