@@ -16,10 +16,10 @@ Id = UUID | str
 _GRADE_RANK: dict[str | None, int] = {"A": 0, "B": 1, "C": 2}
 _UNGRADED_RANK = len(_GRADE_RANK)
 _CENT = Decimal("0.01")
+# Customers with a contract: they always go to a person, never to the pool.
+CONTRACT_STAGES: frozenset[Stage] = frozenset({Stage.signed, Stage.implemented})
 # Handover gives these to the best sellers; everything earlier goes back to the pool.
-HANDOVER_PRIORITY_STAGES: frozenset[Stage] = frozenset(
-    {Stage.intent, Stage.signed, Stage.implemented}
-)
+HANDOVER_PRIORITY_STAGES: frozenset[Stage] = CONTRACT_STAGES | {Stage.intent}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -250,23 +250,29 @@ def plan_round_robin(customers: Sequence[Candidate], assignees: Sequence[Assigne
 
 
 def plan_handover(
-    customers: Sequence[HandoverItem], assignees: Sequence[Assignee], *, by_team: bool = False
+    customers: Sequence[HandoverItem],
+    assignees: Sequence[Assignee],
+    *,
+    by_team: bool = False,
+    to_people: frozenset[Stage] = HANDOVER_PRIORITY_STAGES,
+    fallback: Assignee | None = None,
 ) -> Plan:
     """Staff departure (人员变动): hand over the valuable customers, pool the rest.
 
-    Intent, signed and implemented customers go, bottom of the funnel first then grade A
-    first, to the best seller with free capacity (fat-man). Only active-stage customers
-    (intent here) consume capacity: the holding limit counts nothing else. A signed or
-    implemented customer still prefers a seller with room; if nobody has any it goes to
-    the best seller anyway, since it breaks no limit and must not go to the pool.
-    Everything earlier in the funnel goes back to the pool. ``assignees`` must not
-    include the departing user.
+    Customers in ``to_people`` (intent, signed, implemented by default) go, bottom of the
+    funnel first then grade A first, to the best seller with free capacity (fat-man). Only
+    active-stage customers (intent here) consume capacity: the holding limit counts nothing
+    else. Signed and implemented customers never go to the pool, whatever ``to_people``
+    says: without a seller with room they go to ``fallback`` (the departing user's
+    manager), else to the best seller anyway, since they break no limit. Everything else
+    goes back to the pool. ``assignees`` must not include the departing user.
     """
     _check_unique([item.customer_id for item in customers], assignees)
     pool = _Pool(assignees)
     ranking = _seller_ranking(assignees, by_team=by_team)
+    to_person = to_people | CONTRACT_STAGES
     priority = sorted(
-        (item for item in customers if item.stage in HANDOVER_PRIORITY_STAGES),
+        (item for item in customers if item.stage in to_person),
         key=lambda item: (-stage_position(item.stage), grade_rank(item.grade)),
     )
     assignments: list[Assignment] = []
@@ -274,8 +280,12 @@ def plan_handover(
     for item in priority:
         consumes = item.stage in ACTIVE_STAGES
         best = next((assignee for assignee in ranking if pool.has_room(assignee)), None)
-        if best is None and not consumes and ranking:
-            best = ranking[0]
+        if best is None and not consumes:
+            if fallback is not None:
+                assignments.append(_assign(fallback, item.customer_id,
+                                           f"{item.stage} customer to the manager: no seller has room"))
+                continue
+            best = ranking[0] if ranking else None
         if best is None:
             reason = "no capacity" if ranking else "no assignee"
             unassigned.append(Unassigned(customer_id=item.customer_id, reason=reason))
@@ -287,7 +297,7 @@ def plan_handover(
             reason += "; not counted against the holding limit"
         assignments.append(_assign(best, item.customer_id, reason))
     for item in customers:
-        if item.stage not in HANDOVER_PRIORITY_STAGES:
+        if item.stage not in to_person:
             unassigned.append(
                 Unassigned(customer_id=item.customer_id, reason=f"back to pool ({item.stage})")
             )

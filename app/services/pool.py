@@ -441,14 +441,20 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
             plan = allocation.Plan(assignments=tuple(
                 allocation.Assignment(customer_id=c.id, user_id=target.id, team_id=target.team_id,
                                       reason="handed to the named user") for c in customers))
-        elif strategy == "pool":
-            plan = allocation.Plan(unassigned=tuple(
-                allocation.Unassigned(customer_id=c.id, reason="back to pool") for c in customers))
         else:
+            # Signed and implemented customers go to a person under either strategy.
             people = await _assignees(uow, actor, user_ids=None, exclude=departing.id, policy=policy, now=now)
             items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade)
                      for c in customers]
-            plan = allocation.plan_handover(items, people)
+            manager = await uow.teams.manager_above(departing.team_id, exclude=departing.id)
+            fallback = None if manager is None else allocation.Assignee(user_id=manager.id,
+                                                                        team_id=manager.team_id)
+            plan = allocation.plan_handover(
+                items, people, fallback=fallback,
+                to_people=allocation.HANDOVER_PRIORITY_STAGES if strategy == "fat_man" else frozenset())
+            if any(Stage(by_id[u.customer_id].stage) in allocation.CONTRACT_STAGES for u in plan.unassigned):
+                raise RuleViolation("Nobody can take this user's signed customers: add a rep or name a user",
+                                    code="handover.no_recipient")
         results: list[HandoverItemResult] = []
         for item in plan.assignments:
             customer = by_id[item.customer_id]
