@@ -125,6 +125,29 @@ def check_quota(active_count: int, *, policy: PoolPolicy, adding: int = 1) -> No
         )
 
 
+def check_discovery_quota(active_count: int, *, discovered_active: int, policy: PoolPolicy) -> None:
+    """A rep's own find (个人发掘) may take them past the holding limit by up to
+    ``discovery_bonus``, as long as every customer past the limit is one they discovered
+    (``discovered_active``: the self-discovered active customers they already hold)."""
+    allowance = policy.max_active_customers + min(policy.discovery_bonus, discovered_active + 1)
+    if active_count + 1 > allowance:
+        raise QuotaExceeded(
+            f"The owner holds {active_count} active customers; the limit is "
+            f"{policy.max_active_customers} plus {policy.discovery_bonus} self-discovered.",
+            limit=policy.max_active_customers,
+            active=active_count,
+            discovery_bonus=policy.discovery_bonus,
+        )
+
+
+def fits_discovery_quota(active_count: int, *, discovered_active: int, policy: PoolPolicy) -> bool:
+    try:
+        check_discovery_quota(active_count, discovered_active=discovered_active, policy=policy)
+    except QuotaExceeded:
+        return False
+    return True
+
+
 def check_claimable(
     *,
     owner_id: UUID | str | None,
@@ -203,13 +226,16 @@ def decide_initial_owner(
     source: str,
     policy: PoolPolicy,
     creator_active: int | None = None,
+    creator_discovered: int | None = None,
     found_by_owner: bool = False,
 ) -> InitialOwner:
     """Who owns a customer being created, and who found it (SPEC §5).
 
     A rep creates customers for themselves only; naming no owner, the rep owns it unless
     they already hold ``policy.max_active_customers`` active customers (``creator_active``,
-    required then): over the limit their find waits in the pool, still marked as theirs.
+    required then). An own find (``self_discovered``) may take them up to ``discovery_bonus``
+    past the limit (``creator_discovered``: the self-discovered active customers they hold);
+    past that their find waits in the pool, still marked as theirs.
     Other roles leave it in the pool unless they name an owner. A self-discovered customer
     records its finder: the creator, or the named owner when ``found_by_owner`` (an import
     names the owner who found it, not the steward who uploads the file).
@@ -226,6 +252,14 @@ def decide_initial_owner(
                 raise ValueError("creator_active is needed for a rep who names no owner")
             if creator_active < policy.max_active_customers:
                 owner_id = creator.user_id
+            elif (
+                source == Source.self_discovered
+                and creator_discovered is not None
+                and fits_discovery_quota(
+                    creator_active, discovered_active=creator_discovered, policy=policy
+                )
+            ):
+                owner_id = creator.user_id  # past the limit, within the discovery bonus
     finder = owner_id if found_by_owner else creator.user_id
     return InitialOwner(owner_id=owner_id,
                         discovered_by=finder if source == Source.self_discovered else None)

@@ -26,7 +26,7 @@ from app.domain.errors import (
     RequirementUnmet,
 )
 from app.domain.funnel import Stage, StageFacts, is_out_of_funnel_on_create, missing_requirements
-from app.domain.ownership import InitialOwner, check_quota, decide_initial_owner
+from app.domain.ownership import InitialOwner, check_discovery_quota, check_quota, decide_initial_owner
 from app.domain.roles import (
     DUPLICATE_OVERRIDERS,
     Principal,
@@ -328,17 +328,25 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         source = fields.get("source") or (Source.self_discovered if actor.role is Role.rep else Source.other)
         policy = await settings_service.pool_policy_in(uow)
         requested: uuid.UUID | None = data.get("owner_id")
-        creator_active = None
+        creator_active = creator_discovered = None
         if requested is None and actor.role is Role.rep:
             # The rep's row guards their holding limit while we count.
             await uow.users.get_unscoped(actor.user_id, for_update=True)
             creator_active = await uow.customers.count_active_owned(actor.user_id)
+            if source == Source.self_discovered:  # the discovery bonus may apply
+                creator_discovered = await uow.customers.count_active_discovered(actor.user_id)
         decision = decide_initial_owner(creator=actor, requested_owner_id=requested, source=source,
-                                        policy=policy, creator_active=creator_active)
+                                        policy=policy, creator_active=creator_active,
+                                        creator_discovered=creator_discovered)
         team_id = None
         if decision.owner_id is not None:
             owner = await check_owner_in(uow, actor, decision.owner_id)
-            check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
+            active = await uow.customers.count_active_owned(owner.id)
+            if decision.discovered_by == owner.id:  # an own find: the discovery bonus applies
+                check_discovery_quota(active, policy=policy,
+                                      discovered_active=await uow.customers.count_active_discovered(owner.id))
+            else:
+                check_quota(active, policy=policy)
             team_id = owner.team_id
 
         customer, created_contacts = build_customer(

@@ -32,6 +32,7 @@ from app.domain.ownership import (
     PoolPolicy,
     WorkItemFacts,
     check_claimable,
+    check_discovery_quota,
     check_not_reclaim_blocked,
     check_quota,
     is_protection_lapsed,
@@ -107,7 +108,12 @@ async def _take(uow: UnitOfWork, actor: Principal, customer: Customer, owner: Us
         note = f"reclaim block until {until.isoformat()} overridden by {actor.role.value}"
         reason = f"{reason}; {note}" if reason else note
     if Stage(customer.stage) in ACTIVE_STAGES:
-        check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
+        active = await uow.customers.count_active_owned(owner.id)
+        if customer.discovered_by == owner.id:  # the discoverer's bonus applies to their finds
+            check_discovery_quota(active, policy=policy,
+                                  discovered_active=await uow.customers.count_active_discovered(owner.id))
+        else:
+            check_quota(active, policy=policy)
     if not await uow.pool.take_from_pool(customer.id, owner_id=owner.id, team_id=owner.team_id,
                                            now=now, ignore_cooldown=override):
         raise AlreadyClaimed("Someone else took this customer a moment ago")

@@ -213,7 +213,7 @@ class TestAllocate:
         assert by_team["assignments"][0]["reason"].startswith("grade A to top team (team signed 150000.00")
 
     async def test_a_reps_own_find_over_the_limit_waits_for_them(self, client, uow_factory, org):
-        await set_pool_policy(uow_factory, org.director, max_active_customers=1)
+        await set_pool_policy(uow_factory, org.director, max_active_customers=1, discovery_bonus=0)
         under = await client.post("/api/v1/customers", headers=access_headers(org.rep2),
                                   json={"name": "Within Limit Co"})
         assert under.status_code == 201, under.text

@@ -24,10 +24,12 @@ from app.domain.ownership import (
     ReclaimBlocked,
     WorkItemFacts,
     check_claimable,
+    check_discovery_quota,
     check_not_reclaim_blocked,
     check_quota,
     cooldown_end,
     decide_initial_owner,
+    fits_discovery_quota,
     is_protection_lapsed,
     is_reclaim_blocked,
     lapses_within,
@@ -385,3 +387,42 @@ def test_check_reclaim_block_raises_with_until_unless_overridden():
     assert check_not_reclaim_blocked(lost, now=NOW, policy=policy, manual_override=True) is True
     assert check_not_reclaim_blocked(None, now=NOW, policy=policy) is False
 
+
+
+# --- discovery bonus -------------------------------------------------------------------
+
+
+@given(active=st.integers(0, 60), discovered=st.integers(0, 60), limit=st.integers(1, 30),
+       bonus=st.integers(0, 10))
+def test_the_discovery_bonus_never_exceeds_limit_plus_bonus(active, discovered, limit, bonus):
+    policy = PoolPolicy(max_active_customers=limit, discovery_bonus=bonus)
+    discovered = min(discovered, active)
+    fits = fits_discovery_quota(active, discovered_active=discovered, policy=policy)
+    if fits:
+        assert active + 1 <= limit + bonus
+    # Under the limit an own find always fits; the bonus never lends slots to other finds.
+    if active < limit:
+        assert fits
+    if fits and active + 1 > limit:
+        assert active + 1 - limit <= discovered + 1
+
+
+def test_check_discovery_quota_names_the_bonus():
+    policy = PoolPolicy(max_active_customers=2, discovery_bonus=1)
+    check_discovery_quota(2, discovered_active=0, policy=policy)
+    with pytest.raises(QuotaExceeded) as caught:
+        check_discovery_quota(3, discovered_active=3, policy=policy)
+    assert (caught.value.extra["limit"], caught.value.extra["discovery_bonus"]) == (2, 1)
+
+
+def test_a_reps_own_find_past_the_limit_uses_the_discovery_bonus():
+    policy = PoolPolicy(max_active_customers=2, discovery_bonus=1)
+    own = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
+                               policy=policy, creator_active=2, creator_discovered=0)
+    assert own == InitialOwner(owner_id=_REP.user_id, discovered_by=_REP.user_id)
+    full = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
+                                policy=policy, creator_active=3, creator_discovered=1)
+    assert full == InitialOwner(owner_id=None, discovered_by=_REP.user_id)
+    bought = decide_initial_owner(creator=_REP, requested_owner_id=None, source="web",
+                                  policy=policy, creator_active=2, creator_discovered=0)
+    assert bought.owner_id is None

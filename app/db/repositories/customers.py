@@ -337,6 +337,13 @@ class CustomerRepository:
             Customer.stage.in_([s.value for s in ACTIVE_STAGES]))
         return int(await self.session.scalar(stmt) or 0)
 
+    async def count_active_discovered(self, user_id: uuid.UUID) -> int:
+        """Active customers the user owns and discovered themselves (the discovery bonus)."""
+        stmt = select(func.count()).select_from(Customer).where(
+            Customer.owner_id == user_id, Customer.discovered_by == user_id,
+            Customer.deleted_at.is_(None), Customer.stage.in_([s.value for s in ACTIVE_STAGES]))
+        return int(await self.session.scalar(stmt) or 0)
+
     async def touch_last_contact(self, customer_id: uuid.UUID, at: dt.datetime) -> None:
         """Move ``last_contact_at`` forward only (never back), atomically."""
         result = await self.session.execute(
