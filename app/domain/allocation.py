@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from app.domain.errors import InvalidInput
-from app.domain.funnel import ACTIVE_STAGES, Stage, stage_position
+from app.domain.funnel import ACTIVE_STAGES, FunnelPolicy, Stage, stage_position
 
 Id = UUID | str
 
@@ -27,6 +27,8 @@ class Candidate:
     customer_id: Id
     grade: str | None = None
     discovered_by: Id | None = None
+    # The funnel stage the customer is in: the ideal holding per rep is counted per stage.
+    stage: Stage = Stage.resource
     # Users under the reclaim block for this customer (they released it or let it lapse).
     blocked: frozenset[str] = frozenset()
 
@@ -42,6 +44,8 @@ class Assignee:
     signed_amount: Decimal = Decimal(0)
     # Active-stage customers the user may still take; negative (limit lowered) counts as 0.
     free_capacity: int = 0
+    # Active customers the user holds now, per stage (for the ideal holding per stage).
+    held: Mapping[Stage, int] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,11 +56,33 @@ class HandoverItem:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Explanation:
+    """Why a customer went to whom: the facts the rule looked at when it decided."""
+
+    rule: str  # "discoverer priority", "fat-man", "round robin"
+    rank: int  # 1 = best seller of those considered
+    signed_amount: Decimal
+    free_capacity: int  # before this assignment
+    stage: Stage
+    stage_holding: int  # customers in ``stage`` the user held before this assignment
+    stage_cap: int | None  # the ideal holding per rep for ``stage`` (None: no cap)
+
+    def sentence(self) -> str:
+        cap = "no ideal cap" if self.stage_cap is None else f"ideal {self.stage_cap}"
+        return (
+            f"rule {self.rule}; rank {self.rank}, signed {_money(self.signed_amount)} in "
+            f"ranking window, free capacity {self.free_capacity}, holds {self.stage_holding} "
+            f"{self.stage} ({cap})"
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Assignment:
     customer_id: Id
     user_id: Id
     team_id: Id | None
     reason: str
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -71,6 +97,11 @@ class Unassigned:
 class Plan:
     assignments: tuple[Assignment, ...] = ()
     unassigned: tuple[Unassigned, ...] = ()
+
+
+def ideal_holding_caps(policy: FunnelPolicy) -> dict[Stage, int | None]:
+    """The ideal holding per rep of each stage (the §4 table, in the ``from`` stage)."""
+    return {step.from_stage: step.ideal_holding_per_rep for step in policy.steps}
 
 
 def grade_rank(grade: str | None) -> int:
@@ -105,26 +136,56 @@ def _check_unique(customer_ids: Sequence[Id], assignees: Sequence[Assignee]) -> 
 
 
 class _Pool:
-    """Free capacity per assignee; ids compared as strings so UUID and str ids mix."""
+    """Free capacity and per-stage holding per assignee; ids compared as strings so UUID
+    and str ids mix. ``caps`` is the ideal holding per rep per stage (SPEC §4)."""
 
-    def __init__(self, assignees: Sequence[Assignee]) -> None:
+    def __init__(
+        self, assignees: Sequence[Assignee], caps: Mapping[Stage, int | None] | None = None
+    ) -> None:
         self.assignees = list(assignees)
         self.by_id = {str(assignee.user_id): assignee for assignee in assignees}
         self.free = {
             str(assignee.user_id): max(assignee.free_capacity, 0) for assignee in assignees
         }
+        self.caps = dict(caps or {})
+        self.load = {
+            (str(assignee.user_id), stage): count
+            for assignee in assignees
+            for stage, count in assignee.held.items()
+        }
 
-    def has_room(self, assignee: Assignee) -> bool:
-        return self.free[str(assignee.user_id)] > 0
+    def has_room(self, assignee: Assignee, stage: Stage | None = None) -> bool:
+        if self.free[str(assignee.user_id)] <= 0:
+            return False
+        cap = None if stage is None else self.caps.get(stage)
+        return cap is None or self.load.get((str(assignee.user_id), stage), 0) < cap
 
-    def take(self, assignee: Assignee) -> None:
+    def take(self, assignee: Assignee, stage: Stage | None = None) -> None:
         self.free[str(assignee.user_id)] -= 1
+        if stage is not None:
+            key = (str(assignee.user_id), stage)
+            self.load[key] = self.load.get(key, 0) + 1
+
+    def explain(self, assignee: Assignee, stage: Stage, *, rule: str, rank: int) -> Explanation:
+        return Explanation(
+            rule=rule,
+            rank=rank,
+            signed_amount=assignee.signed_amount,
+            free_capacity=self.free[str(assignee.user_id)],
+            stage=stage,
+            stage_holding=self.load.get((str(assignee.user_id), stage), 0),
+            stage_cap=self.caps.get(stage),
+        )
 
     def discoverer(self, candidate: Candidate) -> Assignee | None:
         if candidate.discovered_by is None:
             return None
         assignee = self.by_id.get(str(candidate.discovered_by))
-        if assignee is None or not self.has_room(assignee) or not candidate.allows(assignee):
+        if (
+            assignee is None
+            or not self.has_room(assignee, candidate.stage)
+            or not candidate.allows(assignee)
+        ):
             return None
         return assignee
 
@@ -165,29 +226,50 @@ def _seller_label(assignee: Assignee, ranking: list[Assignee], *, by_team: bool)
     )
 
 
-def _assign(assignee: Assignee, customer_id: Id, reason: str) -> Assignment:
+def _assign(
+    assignee: Assignee, customer_id: Id, reason: str, explanation: Explanation | None = None
+) -> Assignment:
     return Assignment(
-        customer_id=customer_id, user_id=assignee.user_id, team_id=assignee.team_id, reason=reason
+        customer_id=customer_id,
+        user_id=assignee.user_id,
+        team_id=assignee.team_id,
+        reason=reason,
+        explanation=explanation,
     )
 
 
 def _plan(
     customers: Sequence[Candidate],
     assignees: Sequence[Assignee],
-    choose: Callable[[_Pool, Candidate], tuple[Assignee, str] | None],
+    choose: Callable[[_Pool, Candidate], tuple[Assignee, str, str] | None],
+    *,
+    caps: Mapping[Stage, int | None] | None = None,
+    by_team: bool = False,
 ) -> Plan:
-    """Shared skeleton: discoverers first, then ``choose`` for the rest, grade A first."""
+    """Shared skeleton: discoverers first, then ``choose`` for the rest, grade A first.
+    ``choose`` answers the assignee, the reason and the rule applied."""
     _check_unique([candidate.customer_id for candidate in customers], assignees)
-    pool = _Pool(assignees)
+    pool = _Pool(assignees, caps)
+    rank = {
+        str(a.user_id): index + 1
+        for index, a in enumerate(_seller_ranking(assignees, by_team=by_team))
+    }
     ordered = _by_grade(customers)
     placed: dict[str, Assignment] = {}
+
+    def place(candidate: Candidate, assignee: Assignee, reason: str, rule: str) -> None:
+        explanation = pool.explain(
+            assignee, candidate.stage, rule=rule, rank=rank[str(assignee.user_id)]
+        )
+        pool.take(assignee, candidate.stage)
+        placed[str(candidate.customer_id)] = _assign(
+            assignee, candidate.customer_id, reason, explanation
+        )
+
     for candidate in ordered:
         discoverer = pool.discoverer(candidate)
         if discoverer is not None:
-            pool.take(discoverer)
-            placed[str(candidate.customer_id)] = _assign(
-                discoverer, candidate.customer_id, "discoverer priority"
-            )
+            place(candidate, discoverer, "discoverer priority", "discoverer priority")
     unassigned: list[Unassigned] = []
     for candidate in ordered:
         if str(candidate.customer_id) in placed:
@@ -196,9 +278,7 @@ def _plan(
         if choice is None:
             unassigned.append(Unassigned(customer_id=candidate.customer_id, reason="no capacity"))
             continue
-        assignee, reason = choice
-        pool.take(assignee)
-        placed[str(candidate.customer_id)] = _assign(assignee, candidate.customer_id, reason)
+        place(candidate, *choice)
     # Report in processing order (grade order), the order the customers were decided in.
     assignments = tuple(
         placed[str(candidate.customer_id)]
@@ -209,44 +289,61 @@ def _plan(
 
 
 def plan_fat_man(
-    customers: Sequence[Candidate], assignees: Sequence[Assignee], *, by_team: bool = False
+    customers: Sequence[Candidate],
+    assignees: Sequence[Assignee],
+    *,
+    by_team: bool = False,
+    caps: Mapping[Stage, int | None] | None = None,
 ) -> Plan:
-    """胖子原则: discoverers keep their own finds (capacity permitting); then, grade A
-    first, each customer goes to the best seller over the ranking window with free
-    capacity. ``by_team`` ranks teams by their members' total first, then reps within.
+    """胖子原则, capacity-aware: discoverers keep their own finds (room permitting); then,
+    grade A first, each customer goes to the best seller over the ranking window who has
+    room: free capacity under the holding limit **and** fewer than the ideal holding per
+    rep (``caps``, SPEC §4) in the customer's stage. The next-ranked seller takes the rest.
+    ``by_team`` ranks teams by their members' total first, then reps within.
     """
     ranking = _seller_ranking(assignees, by_team=by_team)
 
-    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str] | None:
-        best = next((assignee for assignee in ranking
-                     if pool.has_room(assignee) and candidate.allows(assignee)), None)
+    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str, str] | None:
+        best = next(
+            (
+                assignee
+                for assignee in ranking
+                if pool.has_room(assignee, candidate.stage) and candidate.allows(assignee)
+            ),
+            None,
+        )
         if best is None:
             return None
         label = _seller_label(best, ranking, by_team=by_team)
-        return best, f"{_grade_label(candidate.grade)} to {label}"
+        return best, f"{_grade_label(candidate.grade)} to {label}", "fat-man"
 
-    return _plan(customers, assignees, choose)
+    return _plan(customers, assignees, choose, caps=caps, by_team=by_team)
 
 
-def plan_round_robin(customers: Sequence[Candidate], assignees: Sequence[Assignee]) -> Plan:
+def plan_round_robin(
+    customers: Sequence[Candidate],
+    assignees: Sequence[Assignee],
+    *,
+    caps: Mapping[Stage, int | None] | None = None,
+) -> Plan:
     """Discoverers first, then rotate over ``assignees`` in the order given, skipping those
     without capacity. Customers are taken grade A first so good ones are spread evenly too.
     The caller controls the rotation start through the order of ``assignees``.
     """
     turn = 0
 
-    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str] | None:
+    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str, str] | None:
         nonlocal turn
         count = len(pool.assignees)
         for step in range(count):
             index = (turn + step) % count
             assignee = pool.assignees[index]
-            if pool.has_room(assignee) and candidate.allows(assignee):
+            if pool.has_room(assignee, candidate.stage) and candidate.allows(assignee):
                 turn = index + 1
-                return assignee, f"round robin ({_grade_label(candidate.grade)})"
+                return assignee, f"round robin ({_grade_label(candidate.grade)})", "round robin"
         return None
 
-    return _plan(customers, assignees, choose)
+    return _plan(customers, assignees, choose, caps=caps)
 
 
 def plan_handover(

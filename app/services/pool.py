@@ -282,6 +282,7 @@ class PlannedAssignment:
     team_id: uuid.UUID | None
     reason: str
     applied: bool
+    explanation: allocation.Explanation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,16 +300,21 @@ class AllocationResult:
 
 
 async def _assignees(uow: UnitOfWork, actor: Principal, *, user_ids: Sequence[uuid.UUID] | None,
-                     exclude: uuid.UUID | None, policy: PoolPolicy,
-                     now: dt.datetime) -> list[allocation.Assignee]:
+                     exclude: uuid.UUID | None, policy: PoolPolicy, now: dt.datetime,
+                     selling_managers: bool = False) -> list[allocation.Assignee]:
+    """The reps in the actor's scope with their capacity, holding per stage and trailing
+    signed amount; ``selling_managers`` adds managers who signed in the ranking window."""
     team_ids = sorted(actor.team_ids) if actor.role is Role.manager else None
-    users = await uow.pool.assignable_users(team_ids=team_ids, user_ids=user_ids, exclude=exclude)
+    roles = ("rep", "manager") if selling_managers else ("rep",)
+    users = await uow.pool.assignable_users(team_ids=team_ids, user_ids=user_ids, exclude=exclude,
+                                            roles=roles)
     ids = [u.id for u in users]
-    counts = await uow.pool.active_counts(ids)
+    held = await uow.pool.active_counts_by_stage(ids)
     amounts = await uow.contracts.signed_amounts(ids, since=now - dt.timedelta(days=policy.ranking_days))
     return [allocation.Assignee(user_id=u.id, team_id=u.team_id, signed_amount=amounts.get(u.id, 0),
-                                free_capacity=policy.max_active_customers - counts.get(u.id, 0))
-            for u in users]
+                                free_capacity=policy.max_active_customers - sum(held.get(u.id, {}).values()),
+                                held={Stage(stage): n for stage, n in held.get(u.id, {}).items()})
+            for u in users if u.role == "rep" or amounts.get(u.id, 0) > 0]
 
 
 async def allocate(uow: UnitOfWork, actor: Principal, *,
@@ -329,17 +335,19 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
                 for user_id in sorted(user_ids):
                     await uow.users.get_unscoped(user_id, for_update=True)
             candidates = await uow.pool.pool_candidates(now=now, customer_ids=customer_ids, limit=limit)
-            people = await _assignees(uow, actor, user_ids=user_ids, exclude=None, policy=policy, now=now)
+            people = await _assignees(uow, actor, user_ids=user_ids, exclude=None, policy=policy, now=now,
+                                      selling_managers=strategy == "fat_man")
+            caps = allocation.ideal_holding_caps(await settings_service.funnel_policy_in(uow))
             lost = await _lost_at(uow, [c.id for c in candidates], policy=policy, now=now,
                                   user_ids=[p.user_id for p in people])
             blocked: dict[uuid.UUID, set[str]] = {}
             for customer_id, user_id in lost:
                 blocked.setdefault(customer_id, set()).add(str(user_id))
             inputs = [allocation.Candidate(customer_id=c.id, grade=c.grade, discovered_by=c.discovered_by,
-                                           blocked=frozenset(blocked.get(c.id, ())))
+                                           stage=Stage(c.stage), blocked=frozenset(blocked.get(c.id, ())))
                       for c in candidates]
-            plan = (allocation.plan_fat_man(inputs, people, by_team=by_team) if strategy == "fat_man"
-                    else allocation.plan_round_robin(inputs, people))
+            plan = (allocation.plan_fat_man(inputs, people, by_team=by_team, caps=caps)
+                    if strategy == "fat_man" else allocation.plan_round_robin(inputs, people, caps=caps))
             if customer_ids is not None:
                 missing = set(customer_ids) - {c.id for c in candidates}
                 plan = allocation.Plan(assignments=plan.assignments, unassigned=(
@@ -356,14 +364,17 @@ async def allocate(uow: UnitOfWork, actor: Principal, *,
                     skipped.append(Skipped(customer_id=item.customer_id, reason="not found"))
                     continue
                 try:
+                    explained = item.reason if item.explanation is None else (
+                        f"{item.reason}; {item.explanation.sentence()}")
                     await _take(uow, actor, customer, owner, policy=policy, now=now, event="allocate",
-                                manual=strategy == "manual", reason=item.reason)
+                                manual=strategy == "manual", reason=explained)
                     applied = True
                 except Conflict as exc:  # taken or filled up since the plan was made
                     skipped.append(Skipped(customer_id=item.customer_id, reason=exc.detail))
                     continue
             done.append(PlannedAssignment(customer_id=item.customer_id, owner_id=item.user_id,
-                                          team_id=item.team_id, reason=item.reason, applied=applied))
+                                          team_id=item.team_id, reason=item.reason, applied=applied,
+                                          explanation=item.explanation))
         if not dry_run:
             await uow.commit()
         return AllocationResult(strategy=strategy, dry_run=dry_run, assignments=done, unassigned=skipped)

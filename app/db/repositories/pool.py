@@ -128,8 +128,9 @@ class PoolRepository:
 
     async def assignable_users(self, *, team_ids: Sequence[uuid.UUID] | None,
                                user_ids: Sequence[uuid.UUID] | None,
-                               exclude: uuid.UUID | None = None) -> list[User]:
-        stmt = select(User).where(User.is_active.is_(True), User.role == "rep")
+                               exclude: uuid.UUID | None = None,
+                               roles: Sequence[str] = ("rep",)) -> list[User]:
+        stmt = select(User).where(User.is_active.is_(True), User.role.in_(list(roles)))
         if team_ids is not None:
             stmt = stmt.where(User.team_id.in_(list(team_ids)))
         if user_ids is not None:
@@ -138,14 +139,19 @@ class PoolRepository:
             stmt = stmt.where(User.id != exclude)
         return list((await self.session.scalars(stmt.order_by(User.id))).all())
 
-    async def active_counts(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    async def active_counts_by_stage(self, user_ids: Sequence[uuid.UUID]
+                                     ) -> dict[uuid.UUID, dict[str, int]]:
+        """Active customers each user holds, per stage (the ideal holding per stage)."""
         if not user_ids:
             return {}
-        stmt = (select(Customer.owner_id, func.count())
+        stmt = (select(Customer.owner_id, Customer.stage, func.count())
                 .where(Customer.owner_id.in_(list(user_ids)), Customer.deleted_at.is_(None),
                        Customer.stage.in_(_ACTIVE))
-                .group_by(Customer.owner_id))
-        return {owner: int(n) for owner, n in (await self.session.execute(stmt)).all()}
+                .group_by(Customer.owner_id, Customer.stage))
+        counts: dict[uuid.UUID, dict[str, int]] = {}
+        for owner, stage, n in (await self.session.execute(stmt)).all():
+            counts.setdefault(owner, {})[stage] = int(n)
+        return counts
 
     # --- worklist ---------------------------------------------------------------------------
 

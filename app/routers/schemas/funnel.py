@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from app.domain.funnel import AbandonReason, Stage
-from app.routers.schemas.common import DecimalString, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import DecimalString, Money, PositiveMoney, Schema, UtcDateTime
 from app.routers.schemas.customers import ContactRead, CustomerRead, Grade
 
 Note = Annotated[str, StringConstraints(max_length=2000)]
@@ -91,12 +91,24 @@ class AllocateRequest(Schema):
     limit: int = Field(default=500, ge=1, le=500)
 
 
+class PoolAssignmentExplanationRead(Schema):
+    rule: Literal["fat-man", "round robin", "discoverer priority"]
+    rank: int = Field(description="1 = the best seller over the ranking window of those considered")
+    signed_amount: Money = Field(description="Signed over the trailing ranking_days")
+    free_capacity: int = Field(description="Active customers the user could still take, before this one")
+    stage: Stage
+    stage_holding: int = Field(description="Customers in this stage the user held before this one")
+    stage_cap: int | None = Field(description="Ideal holding per rep for the stage (SPEC §4); null: none")
+
+
 class PoolAssignmentRead(Schema):
     customer_id: uuid.UUID
     owner_id: uuid.UUID
     team_id: uuid.UUID | None
     reason: str
     applied: bool
+    explanation: PoolAssignmentExplanationRead | None = Field(
+        default=None, description="Why this user (fat-man and round robin); null for manual lines")
 
 
 class PoolSkippedRead(Schema):
