@@ -506,6 +506,13 @@ class NotReleasable(RuleViolation):
     extras = {"stage": _text("The customer's stage", "signed")}
 
 
+class HandoverNoRecipient(RuleViolation):
+    """Nobody can take the departing user's signed or implemented customers (no rep in
+    scope, no manager); they never go to the pool, so nothing moves."""
+
+    code = "handover.no_recipient"
+
+
 class HandoverSameUser(RuleViolation):
     """A handover names the user who holds the customers already."""
 

@@ -17,7 +17,7 @@ from app.domain.errors import (
     QuotaExceeded,
     ReclaimBlocked,
 )
-from app.domain.funnel import Stage
+from app.domain.funnel import ACTIVE_STAGES, Stage
 from app.domain.roles import Principal, Role
 
 
@@ -285,33 +285,70 @@ WORKLIST_STAGE_PRIORITY: dict[Stage, int] = {
 }
 
 
+# Why a customer needs an action today, most urgent first (SPEC §5 上行原则: overdue payment,
+# lapsing protection, due follow-up or task, stalled; then a new claim not yet contacted).
+# A later change adds its own reasons here (a renewal due goes before all of them).
+WORK_REASONS: tuple[str, ...] = (
+    "payment_overdue",
+    "protection_lapsing",
+    "follow_up_due",
+    "task_due",
+    "stalled",
+    "not_contacted",
+)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WorkItemFacts:
     customer_id: UUID | str
     stage: Stage
-    protection_lapsing: bool = False
-    follow_up_due: bool = False
-    stalled: bool = False
-    payment_overdue: bool = False
+    # Codes from WORK_REASONS that apply to the customer today.
+    reasons: frozenset[str] = frozenset()
     # Days the customer spent in the stage before its current one; None if it has none.
     days_in_previous_stage: Decimal | None = None
 
 
-def worklist_sort_key(
-    facts: WorkItemFacts,
-) -> tuple[int, bool, bool, bool, bool, bool, Decimal, str]:
-    """Sort key: stage (bottom up), then urgency flags in SPEC order, then fast movers.
+def work_reasons(
+    *,
+    stage: Stage,
+    now: datetime,
+    policy: PoolPolicy,
+    last_contact_at: datetime | None,
+    claimed_at: datetime | None,
+    follow_up_at: datetime | None,
+    task_due: bool,
+    stalled: bool,
+    payment_overdue: bool,
+) -> frozenset[str]:
+    """The reasons a customer is on its owner's worklist today (empty: nothing to do)."""
+    active = stage in ACTIVE_STAGES
+    raised = {
+        "payment_overdue": payment_overdue,
+        "protection_lapsing": active
+        and lapses_within(
+            last_contact_at=last_contact_at, claimed_at=claimed_at, now=now, policy=policy
+        ),
+        "follow_up_due": follow_up_at is not None
+        and follow_up_at <= now
+        and (last_contact_at is None or last_contact_at < follow_up_at),
+        "task_due": task_due,
+        "stalled": stalled,
+        "not_contacted": active
+        and claimed_at is not None
+        and (last_contact_at is None or last_contact_at < claimed_at),
+    }
+    return frozenset(code for code, flag in raised.items() if flag)
 
-    Flags compare lexicographically (protection outranks follow-up, etc.); customers with
-    no previous stage come after those with one; the id keeps the order total.
-    """
+
+def worklist_sort_key(facts: WorkItemFacts) -> tuple[int, int, bool, Decimal, str]:
+    """Sort key: stage (bottom of the funnel up), then urgency (the most urgent reason),
+    then the fastest mover through its last stage; customers with no previous stage come
+    after those with one; the id keeps the order total."""
     previous = facts.days_in_previous_stage
+    urgency = min((WORK_REASONS.index(code) for code in facts.reasons), default=len(WORK_REASONS))
     return (
         WORKLIST_STAGE_PRIORITY[facts.stage],
-        not facts.protection_lapsing,
-        not facts.follow_up_due,
-        not facts.stalled,
-        not facts.payment_overdue,
+        urgency,
         previous is None,
         previous if previous is not None else Decimal(0),
         str(facts.customer_id),
@@ -319,11 +356,5 @@ def worklist_sort_key(
 
 
 def reasons(facts: WorkItemFacts) -> list[str]:
-    """Why an item is urgent, most urgent first."""
-    flags = (
-        ("protection_lapsing", facts.protection_lapsing),
-        ("follow_up_due", facts.follow_up_due),
-        ("stalled", facts.stalled),
-        ("payment_overdue", facts.payment_overdue),
-    )
-    return [code for code, raised in flags if raised]
+    """Why an item is on the list, most urgent first."""
+    return [code for code in WORK_REASONS if code in facts.reasons]

@@ -7,18 +7,21 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 from app.db.base import utcnow
 from app.db.models import Customer, User
 from app.db.repositories.customers import CustomerFilters
-from app.db.repositories.pagination import Page
+from app.db.repositories.pagination import Page, decode_cursor, encode_cursor
 from app.db.uow import UnitOfWork
 from app.domain import allocation
 from app.domain.errors import (
     Conflict,
     Forbidden,
+    HandoverNoRecipient,
     HandoverSameUser,
+    InvalidCursor,
     InvalidInput,
     NotClaimable,
     NotFound,
@@ -36,10 +39,10 @@ from app.domain.ownership import (
     check_not_reclaim_blocked,
     check_quota,
     is_protection_lapsed,
-    lapses_within,
     protection_deadline,
     reasons,
     reclaim_blocked_until,
+    work_reasons,
     worklist_sort_key,
 )
 from app.domain.roles import Principal, Role, masks_contact_details
@@ -470,8 +473,8 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
                 items, people, fallback=fallback,
                 to_people=allocation.HANDOVER_PRIORITY_STAGES if strategy == "fat_man" else frozenset())
             if any(Stage(by_id[u.customer_id].stage) in allocation.CONTRACT_STAGES for u in plan.unassigned):
-                raise RuleViolation("Nobody can take this user's signed customers: add a rep or name a user",
-                                    code="handover.no_recipient")
+                raise HandoverNoRecipient(
+                    "Nobody can take this user's signed customers: add a rep or name a user")
         results: list[HandoverItemResult] = []
         for item in plan.assignments:
             customer = by_id[item.customer_id]
@@ -509,33 +512,56 @@ class WorkItem:
     follow_up_at: dt.datetime | None
 
 
-async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
-    """The caller's customers, bottom of the funnel first, then by urgency, with reasons."""
+_WORKLIST_SORT = "worklist"
+
+
+async def worklist(uow: UnitOfWork, actor: Principal, *, scope: Literal["own", "team"] = "own",
+                   cursor: str | None = None, limit: int = 50) -> Page[WorkItem]:
+    """The customers that need an action today, each with its reasons, bottom of the funnel
+    first, then by urgency, then fast movers (上行原则). ``scope="team"``: a manager's teams."""
+    if scope == "team" and actor.role is not Role.manager:
+        raise Forbidden("Only managers have a team worklist")
     now = utcnow()
+    after = None if cursor is None else decode_cursor(cursor, _WORKLIST_SORT, 5)
     async with uow:
         pool_policy = await settings_service.pool_policy_in(uow)
         funnel_policy = await settings_service.funnel_policy_in(uow)
-        rows = await uow.pool.worklist_rows(actor.user_id, now=now)
+        if scope == "team":
+            rows = await uow.pool.worklist_rows(team_ids=sorted(actor.team_ids), now=now)
+        else:
+            rows = await uow.pool.worklist_rows(owner_id=actor.user_id, now=now)
     keyed = []
-    for customer, follow_up, previous_days, overdue in rows:
+    for customer, follow_up, previous_days, overdue, task_due in rows:
         stage = Stage(customer.stage)
-        active = stage in ACTIVE_STAGES
         facts = WorkItemFacts(
-            customer_id=customer.id, stage=stage,
-            protection_lapsing=active and lapses_within(
-                last_contact_at=customer.last_contact_at, claimed_at=customer.claimed_at, now=now,
-                policy=pool_policy),
-            follow_up_due=follow_up is not None and follow_up <= now
-            and (customer.last_contact_at is None or customer.last_contact_at < follow_up),
-            stalled=is_stalled(stage, stage_entered_at=customer.stage_entered_at, now=now,
-                               policy=funnel_policy),
-            payment_overdue=bool(overdue),
-            days_in_previous_stage=previous_days,
-        )
+            customer_id=customer.id, stage=stage, days_in_previous_stage=previous_days,
+            reasons=work_reasons(
+                stage=stage, now=now, policy=pool_policy, last_contact_at=customer.last_contact_at,
+                claimed_at=customer.claimed_at, follow_up_at=follow_up, task_due=bool(task_due),
+                stalled=is_stalled(stage, stage_entered_at=customer.stage_entered_at, now=now,
+                                   policy=funnel_policy),
+                payment_overdue=bool(overdue)))
+        if not facts.reasons:
+            continue  # nothing to do today: not on the list
+        key = worklist_sort_key(facts)
+        if after is not None and list(key) <= _cursor_key(after):
+            continue
         deadline = protection_deadline(last_contact_at=customer.last_contact_at,
-                                       claimed_at=customer.claimed_at, policy=pool_policy) if active else None
-        keyed.append((worklist_sort_key(facts), WorkItem(customer=customer, reasons=reasons(facts),
-                                                         protection_deadline=deadline,
-                                                         follow_up_at=follow_up)))
+                                       claimed_at=customer.claimed_at,
+                                       policy=pool_policy) if stage in ACTIVE_STAGES else None
+        keyed.append((key, WorkItem(customer=customer, reasons=reasons(facts),
+                                    protection_deadline=deadline, follow_up_at=follow_up)))
     keyed.sort(key=lambda pair: pair[0])
-    return [item for _, item in keyed]
+    page = keyed[:limit]
+    next_cursor = (encode_cursor(_WORKLIST_SORT, list(page[-1][0]))
+                   if len(keyed) > limit else None)
+    return Page(items=[item for _, item in page], next_cursor=next_cursor)
+
+
+def _cursor_key(values: list) -> list:
+    """A decoded cursor as a sort key again (JSON keeps the Decimal as a tagged string)."""
+    try:
+        stage, urgency, missing, speed, customer_id = values
+        return [int(stage), int(urgency), bool(missing), Decimal(speed), str(customer_id)]
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidCursor("The cursor is malformed or belongs to another query") from exc

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.changes import note_changed
-from app.db.models import Activity, Customer, OwnershipEvent, Receivable, StageTransition, User
+from app.db.models import Activity, Customer, OwnershipEvent, Receivable, StageTransition, Task, User
 from app.domain.funnel import ACTIVE_STAGES, Stage
 
 _ACTIVE = [s.value for s in ACTIVE_STAGES]
@@ -155,10 +155,12 @@ class PoolRepository:
 
     # --- worklist ---------------------------------------------------------------------------
 
-    async def worklist_rows(self, owner_id: uuid.UUID, *,
-                            now: dt.datetime) -> list[tuple[Customer, Any, Any, int]]:
-        """The owner's customers with their latest follow-up time, the last transition's
-        days in the previous stage, and how many of their receivables are overdue."""
+    async def worklist_rows(self, *, owner_id: uuid.UUID | None = None,
+                            team_ids: Sequence[uuid.UUID] | None = None,
+                            now: dt.datetime) -> list[tuple[Customer, Any, Any, int, bool]]:
+        """The customers of one owner (or of every owner in ``team_ids``) with their latest
+        follow-up time, the last transition's days in the previous stage, how many of their
+        receivables are overdue, and whether an open task on them is due."""
         follow_up = (select(func.max(Activity.next_follow_up_at))
                      .where(Activity.customer_id == Customer.id, Activity.deleted_at.is_(None))
                      .correlate(Customer).scalar_subquery())
@@ -171,8 +173,16 @@ class PoolRepository:
                    .where(Receivable.customer_id == Customer.id, Receivable.written_off_at.is_(None),
                           Receivable.amount > Receivable.paid_amount, Receivable.due_at < now)
                    .correlate(Customer).scalar_subquery())
-        stmt = (select(Customer, follow_up, previous_days, overdue)
-                .where(Customer.owner_id == owner_id, Customer.deleted_at.is_(None)))
+        task_due = (select(Task.id)
+                    .where(Task.customer_id == Customer.id, Task.status == "open",
+                           Task.deleted_at.is_(None), Task.due_at <= now)
+                    .correlate(Customer).exists())
+        stmt = select(Customer, follow_up, previous_days, overdue, task_due).where(
+            Customer.deleted_at.is_(None))
+        if owner_id is not None:
+            stmt = stmt.where(Customer.owner_id == owner_id)
+        if team_ids is not None:
+            stmt = stmt.where(Customer.owner_id.is_not(None), Customer.team_id.in_(list(team_ids)))
         return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
 
 

@@ -173,13 +173,16 @@ class HandoverRead(Schema):
 
 class WorkItemRead(Schema):
     customer: CustomerRead
-    reasons: list[Literal["protection_lapsing", "follow_up_due", "stalled", "payment_overdue"]]
+    reasons: list[str] = Field(description=(
+        "Why the customer needs an action today, most urgent first: payment_overdue, "
+        "protection_lapsing, follow_up_due, task_due, stalled, not_contacted"))
     protection_deadline: dt.datetime | None
     follow_up_at: dt.datetime | None
 
 
 class Worklist(Schema):
     items: list[WorkItemRead]
+    next_cursor: str | None = None
 
 
 class IdealStepDoc(Schema):
