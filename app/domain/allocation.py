@@ -53,6 +53,8 @@ class HandoverItem:
     customer_id: Id
     stage: Stage
     grade: str | None = None
+    # Users under the reclaim block for this customer: it does not go back to them.
+    blocked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -376,13 +378,14 @@ def plan_handover(
     unassigned: list[Unassigned] = []
     for item in priority:
         consumes = item.stage in ACTIVE_STAGES
-        best = next((assignee for assignee in ranking if pool.has_room(assignee)), None)
+        allowed = [assignee for assignee in ranking if str(assignee.user_id) not in item.blocked]
+        best = next((assignee for assignee in allowed if pool.has_room(assignee)), None)
         if best is None and not consumes:
             if fallback is not None:
                 assignments.append(_assign(fallback, item.customer_id,
                                            f"{item.stage} customer to the manager: no seller has room"))
                 continue
-            best = ranking[0] if ranking else None
+            best = allowed[0] if allowed else None
         if best is None:
             reason = "no capacity" if ranking else "no assignee"
             unassigned.append(Unassigned(customer_id=item.customer_id, reason=reason))

@@ -464,7 +464,10 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
         else:
             # Signed and implemented customers go to a person under either strategy.
             people = await _assignees(uow, actor, user_ids=None, exclude=departing.id, policy=policy, now=now)
-            items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade)
+            lost = await _lost_at(uow, [c.id for c in customers], policy=policy, now=now,
+                                  user_ids=[p.user_id for p in people])
+            items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade,
+                                             blocked=frozenset(str(u) for (cid, u) in lost if cid == c.id))
                      for c in customers]
             manager = await uow.teams.manager_above(departing.team_id, exclude=departing.id)
             fallback = None if manager is None else allocation.Assignee(user_id=manager.id,
