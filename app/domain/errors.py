@@ -458,7 +458,8 @@ class QuotaExceeded(Conflict):
 
     code = "pool.quota_exceeded"
     title = "Holding limit reached"
-    extras = {"limit": _int("The holding limit", 50), "active": _int("Active customers held", 50)}
+    extras = {"limit": _int("The holding limit", 50), "active": _int("Active customers held", 50),
+              "discovery_bonus": _int("Own finds allowed past the limit (an own find only)", 5)}
 
 
 class AlreadyClaimed(Conflict):

@@ -267,6 +267,7 @@ def transition_read(view: funnel_service.TransitionView) -> TransitionRead:
              response_model=CustomerRead, responses=responses(errors.NotFound, errors.Forbidden,
                                                               errors.InvalidTransition,
                                                               errors.RequirementUnmet, errors.CooldownActive,
+                                                              errors.ReactivationOutOfScope,
                                                               *IDEMPOTENT, *WRITES))
 async def transition_customer(customer_id: uuid.UUID, body: TransitionCreate, actor: Caller, uow: UoW,
                               response: Response) -> CustomerRead:
@@ -306,7 +307,8 @@ async def review_abandonment(customer_id: uuid.UUID, body: AbandonmentReviewCrea
 
 @router.post("/{customer_id}/claim", operation_id="customers_claim", response_model=CustomerRead,
              responses=responses(errors.NotFound, errors.Forbidden, errors.QuotaExceeded,
-                                 errors.AlreadyClaimed, errors.InCooldown, errors.NotClaimable, *IDEMPOTENT,
+                                 errors.AlreadyClaimed, errors.InCooldown, errors.NotClaimable,
+                                 errors.ReclaimBlocked, *IDEMPOTENT,
                                  *WRITES))
 async def claim_customer(customer_id: uuid.UUID, actor: Claimer, uow: UoW,
                          response: Response) -> CustomerRead:
@@ -331,7 +333,7 @@ async def release_customer(customer_id: uuid.UUID, actor: Caller, uow: UoW, resp
 @router.post("/{customer_id}/assign", operation_id="customers_assign", response_model=CustomerRead,
              responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerInvalidOwner,
                                  errors.QuotaExceeded, errors.AlreadyClaimed, errors.InCooldown,
-                                 errors.NotClaimable, *IDEMPOTENT, *WRITES))
+                                 errors.NotClaimable, errors.ReclaimBlocked, *IDEMPOTENT, *WRITES))
 async def assign_customer(customer_id: uuid.UUID, body: AssignRequest, actor: Allocator, uow: UoW,
                           response: Response) -> CustomerRead:
     """Give the customer to a rep (from the pool, or reassign within your teams)."""
