@@ -28,6 +28,7 @@ from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
 from app.db.repositories.pool import PoolRepository
 from app.db.repositories.receivables import ReceivableRepository
+from app.db.repositories.service import ComplaintRepository, SurveyRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
@@ -73,6 +74,8 @@ class UnitOfWork:
         self.receivables = ReceivableRepository(self.session)
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
+        self.complaints = ComplaintRepository(self.session)
+        self.surveys = SurveyRepository(self.session)
         return self
 
     async def __aexit__(

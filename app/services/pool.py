@@ -38,6 +38,7 @@ from app.domain.ownership import (
     worklist_sort_key,
 )
 from app.domain.roles import Principal, Role, masks_contact_details
+from app.services import complaints as complaints_service
 from app.services import settings as settings_service
 from app.services.common import found
 from app.services.customers import CustomerView, check_owner_in, contact_view
@@ -447,6 +448,10 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
         pool_policy = await settings_service.pool_policy_in(uow)
         funnel_policy = await settings_service.funnel_policy_in(uow)
         rows = await uow.pool.worklist_rows(actor.user_id, now=now)
+        complaints = await complaints_service.overdue_complaints_in(uow, user_id=actor.user_id, now=now)
+        handled_only = [c for c in [await uow.customers.get_unscoped(customer_id)
+                                    for customer_id, owned in complaints if not owned] if c is not None]
+    complaint_overdue = {customer_id for customer_id, _ in complaints}
     keyed = []
     for customer, follow_up, previous_days, overdue in rows:
         stage = Stage(customer.stage)
@@ -465,8 +470,12 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
         )
         deadline = protection_deadline(last_contact_at=customer.last_contact_at,
                                        claimed_at=customer.claimed_at, policy=pool_policy) if active else None
-        keyed.append((worklist_sort_key(facts), WorkItem(customer=customer, reasons=reasons(facts),
+        flags = reasons(facts) + (["complaint_overdue"] if customer.id in complaint_overdue else [])
+        keyed.append((worklist_sort_key(facts), WorkItem(customer=customer, reasons=flags,
                                                          protection_deadline=deadline,
                                                          follow_up_at=follow_up)))
     keyed.sort(key=lambda pair: pair[0])
-    return [item for _, item in keyed]
+    # Overdue complaints the caller handles on customers they do not own come after their own.
+    handled = [WorkItem(customer=c, reasons=["complaint_overdue"], protection_deadline=None,
+                        follow_up_at=None) for c in sorted(handled_only, key=lambda c: str(c.id))]
+    return [item for _, item in keyed] + handled

@@ -27,6 +27,7 @@ from app.db.models.funnel import (
 )
 from app.db.models.grading import CustomerGrading
 from app.db.models.org import Team, User
+from app.db.models.service import Complaint, Survey
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
 
@@ -36,6 +37,7 @@ __all__ = [
     "Base",
     "ChangeCounter",
     "ChangeLog",
+    "Complaint",
     "Contact",
     "ContactPoint",
     "Contract",
@@ -54,6 +56,7 @@ __all__ = [
     "Setting",
     "SettingHistory",
     "StageTransition",
+    "Survey",
     "SyncReceipt",
     "Task",
     "Team",

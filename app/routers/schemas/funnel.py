@@ -161,7 +161,9 @@ class HandoverRead(Schema):
 
 class WorkItemRead(Schema):
     customer: CustomerRead
-    reasons: list[Literal["protection_lapsing", "follow_up_due", "stalled", "payment_overdue"]]
+    reasons: list[Literal["protection_lapsing", "follow_up_due", "stalled", "payment_overdue",
+                          "complaint_overdue"]] = Field(
+        description="complaint_overdue: an overdue complaint that you handle or that is on your customer")
     protection_deadline: dt.datetime | None
     follow_up_at: dt.datetime | None
 
