@@ -316,9 +316,19 @@ class CustomerDuplicate(Conflict):
     """A customer with the same USCC, phone, email or name exists already."""
 
     code = "customer.duplicate"
-    extras = {"candidates": Extra("array", "The existing customers: id, name, matched_on",
-                                  [{"id": "3c1d…", "name": "杭州示例科技有限公司",
-                                    "matched_on": ["uscc"]}])}
+    extras = {"candidates": Extra(
+        "array", "The existing customers: id, name, matched_on, visible (false: one you may not "
+        "see, reported without id or name)",
+        [{"id": "3c1d…", "name": "杭州示例科技有限公司", "matched_on": ["uscc"], "visible": True},
+         {"id": None, "name": None, "matched_on": ["phone"], "visible": False}])}
+
+
+class CustomerTooManyContactSearches(RateLimited):
+    """Too many searches by phone or email in the last minute."""
+
+    code = "customer.too_many_contact_searches"
+    title = "Too many contact searches"
+    extras = {"retry_after": _int("Seconds until the next search is allowed (also sent as Retry-After)", 20)}
 
 
 class CustomerInvalidOwner(RuleViolation):
