@@ -331,6 +331,23 @@ class CustomerTooManyContactSearches(RateLimited):
     extras = {"retry_after": _int("Seconds until the next search is allowed (also sent as Retry-After)", 20)}
 
 
+class ComplaintInvalidTransition(Conflict):
+    """The complaint cannot move from its status to the one asked for."""
+
+    code = "complaint.invalid_transition"
+    title = "Invalid complaint transition"
+    extras = {"from": _text("The complaint's status", "closed"),
+              "to": _text("The status asked for", "in_progress"),
+              "allowed": _texts("The statuses it may move to", [])}
+
+
+class ComplaintInvalidHandler(RuleViolation):
+    """A complaint's handler must be an active rep, manager, director, support agent or admin."""
+
+    code = "complaint.invalid_handler"
+    extras = {"handler_id": _text("The handler id given", "4b2e…")}
+
+
 class CustomerInvalidOwner(RuleViolation):
     """A customer's owner must be an active rep or manager."""
 

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from itertools import pairwise
 
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.errors import ComplaintInvalidTransition, InvalidInput
 
 
 class ComplaintCategory(StrEnum):
@@ -45,13 +45,6 @@ TRANSITIONS: Mapping[ComplaintStatus, frozenset[ComplaintStatus]] = {
 }
 
 
-class InvalidComplaintTransition(Conflict):
-    """The target status cannot be reached from the current one."""
-
-    code = "complaint.invalid_transition"
-    title = "Invalid complaint transition"
-
-
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """The complaint's timestamps after a move: ``None`` in a field means "clear it"."""
@@ -71,7 +64,7 @@ def transition(*, current: ComplaintStatus, target: ComplaintStatus, responded_a
     ``resolved_at`` and reopening clears it; closing stamps ``closed_at``."""
     allowed = TRANSITIONS[current]
     if target not in allowed:
-        raise InvalidComplaintTransition(
+        raise ComplaintInvalidTransition(
             f"A complaint cannot move from {current.value} to {target.value}",
             allowed=sorted(s.value for s in allowed), **{"from": current.value, "to": target.value})
     if target is ComplaintStatus.in_progress:
@@ -221,7 +214,6 @@ __all__ = [
     "TRANSITIONS",
     "ComplaintCategory",
     "ComplaintStatus",
-    "InvalidComplaintTransition",
     "ServiceFigures",
     "ServicePolicy",
     "Severity",

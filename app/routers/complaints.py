@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.domain.service import ComplaintCategory, ComplaintStatus, Severity
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.service import ComplaintCreate, ComplaintRead, ComplaintUpdate
 from app.services import complaints as complaints_service
@@ -35,7 +36,7 @@ def _answer(view: ComplaintView, response: Response) -> ComplaintRead:
 
 
 @router.get("", operation_id="complaints_list", response_model=Page[ComplaintRead],
-            responses=responses(400, 401, 422))
+            responses=responses(*PAGED))
 async def list_complaints(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                           customer_id: uuid.UUID | None = None, handler_id: uuid.UUID | None = None,
                           status: ComplaintStatus | None = None, severity: Severity | None = None,
@@ -54,7 +55,9 @@ async def list_complaints(actor: Caller, uow: UoW, cursor: Cursor = None, limit:
 
 
 @router.post("", operation_id="complaints_create", response_model=ComplaintRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 422))
+             status_code=status.HTTP_201_CREATED,
+             responses=responses(errors.NotFound, errors.Forbidden, errors.ComplaintInvalidHandler,
+                                 *IDEMPOTENT, *WRITES))
 async def create_complaint(body: ComplaintCreate, actor: Worker, uow: UoW,
                            response: Response) -> ComplaintRead:
     """Log a complaint: respond_by and resolve_by follow from its severity and the service settings."""
@@ -64,14 +67,15 @@ async def create_complaint(body: ComplaintCreate, actor: Worker, uow: UoW,
 
 
 @router.get("/{complaint_id}", operation_id="complaints_get", response_model=ComplaintRead,
-            responses=responses(401, 404, 422))
+            responses=responses(errors.NotFound))
 async def get_complaint(complaint_id: uuid.UUID, actor: Caller, uow: UoW,
                         response: Response) -> ComplaintRead:
     return _answer(await complaints_service.get_complaint(uow, actor, complaint_id=complaint_id), response)
 
 
 @router.patch("/{complaint_id}", operation_id="complaints_update", response_model=ComplaintRead,
-              responses=responses(400, 401, 403, 404, 409, 412, 422))
+              responses=responses(errors.NotFound, errors.Forbidden, errors.ComplaintInvalidTransition,
+                                  errors.ComplaintInvalidHandler, *VERSIONED, *WRITES))
 async def update_complaint(complaint_id: uuid.UUID, body: ComplaintUpdate, actor: Worker, uow: UoW,
                            expected_version: IfMatch, response: Response) -> ComplaintRead:
     """Change a complaint, assign its handler, or move its status (`{"status": "in_progress"}`);

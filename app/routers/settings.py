@@ -102,14 +102,14 @@ async def put_credit(body: CreditSettings, actor: Editor, uow: UoW, expected_ver
 
 
 @router.get("/service", operation_id="settings_get_service", response_model=ServiceSettings,
-            responses=responses(401))
+            responses=responses())
 async def get_service(actor: Caller, uow: UoW, response: Response) -> ServiceSettings:
     """Complaint deadlines per severity: hours to respond and days to resolve."""
     return await _read(uow, actor, response, key="service", schema=ServiceSettings)
 
 
 @router.put("/service", operation_id="settings_put_service", response_model=ServiceSettings,
-            responses=responses(400, 401, 403, 412, 422))
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
 async def put_service(body: ServiceSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                       response: Response) -> ServiceSettings:
     """Replace the complaint deadlines (a more severe complaint never gets longer; the response is

@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.domain.service import SurveyKind
 from app.routers.deps import Caller, Cursor, Limit, UoW, allow
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, WRITES, responses
 from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.service import SurveyCreate, SurveyRead
 from app.services import surveys as surveys_service
@@ -21,7 +22,7 @@ Recorder = Annotated[Principal, allow(*surveys_service.SURVEY_WRITERS)]
 
 
 @router.get("", operation_id="surveys_list", response_model=Page[SurveyRead],
-            responses=responses(400, 401, 422))
+            responses=responses(*PAGED))
 async def list_surveys(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                        customer_id: uuid.UUID | None = None, kind: SurveyKind | None = None,
                        complaint_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None,
@@ -38,7 +39,8 @@ async def list_surveys(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Li
 
 
 @router.post("", operation_id="surveys_create", response_model=SurveyRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 422))
+             status_code=status.HTTP_201_CREATED,
+             responses=responses(errors.NotFound, errors.Forbidden, *IDEMPOTENT, *WRITES))
 async def create_survey(body: SurveyCreate, actor: Recorder, uow: UoW, response: Response) -> SurveyRead:
     """Record an answer; a score outside its kind's range (csat 1–5, nps 0–10) answers 422."""
     survey = await surveys_service.create_survey(uow, actor, values=body.model_dump())

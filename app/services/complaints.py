@@ -14,7 +14,7 @@ from app.db.models import Complaint
 from app.db.repositories.pagination import Page
 from app.db.repositories.service import ComplaintFilters, ComplaintSort
 from app.db.uow import UnitOfWork
-from app.domain.errors import Forbidden, RuleViolation
+from app.domain.errors import ComplaintInvalidHandler, Forbidden
 from app.domain.roles import Principal, Role
 from app.domain.service import (
     ComplaintStatus,
@@ -55,8 +55,8 @@ def _require_writer(actor: Principal) -> None:
 async def _check_handler(uow: UnitOfWork, handler_id: uuid.UUID) -> None:
     user = await uow.users.get_unscoped(handler_id)
     if user is None or not user.is_active or user.role not in COMPLAINT_WRITERS:
-        raise RuleViolation("The handler must be an active user who works on complaints",
-                            code="complaint.invalid_handler", handler_id=str(handler_id))
+        raise ComplaintInvalidHandler("The handler must be an active user who works on complaints",
+                                      handler_id=str(handler_id))
 
 
 # --- reading -----------------------------------------------------------------------------------

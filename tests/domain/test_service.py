@@ -10,11 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from app.domain.errors import InvalidInput
+from app.domain.errors import ComplaintInvalidTransition, InvalidInput
 from app.domain.service import (
     DEFAULT_SERVICE_POLICY,
     ComplaintStatus,
-    InvalidComplaintTransition,
     ServicePolicy,
     Severity,
     csat_average,
@@ -49,9 +48,9 @@ def test_each_legal_move(current: S, target: S) -> None:
 @pytest.mark.parametrize(("current", "target"),
                          [p for p in itertools.product(S, S) if p not in LEGAL])
 def test_every_other_move_is_refused_with_the_allowed_targets(current: S, target: S) -> None:
-    with pytest.raises(InvalidComplaintTransition) as caught:
+    with pytest.raises(ComplaintInvalidTransition) as caught:
         move(current, target)
-    assert caught.value.instance_code == "complaint.invalid_transition"
+    assert caught.value.code == "complaint.invalid_transition"
     assert caught.value.extra == {"from": current.value, "to": target.value,
                                   "allowed": sorted(t.value for c, t in LEGAL if c is current)}
 
