@@ -17,9 +17,10 @@ from app.domain.errors import Forbidden, InvalidInput
 from app.domain.roles import Principal, Role
 from app.domain.service import ServiceFigures, SurveyKind, service_figures, validate_score
 from app.services.common import found
+from app.services.complaints import COMPLAINT_WRITERS
 
-# Who records survey answers.
-SURVEY_WRITERS = frozenset({Role.rep, Role.manager, Role.director, Role.support, Role.admin})
+# Who records survey answers: those who work on complaints.
+SURVEY_WRITERS = COMPLAINT_WRITERS
 
 
 def _other_customer(field: str) -> InvalidInput:

@@ -6,36 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 
 from app.db.base import utcnow
 from app.services.surveys import service_figures_in
-from tests.support.builders import (
-    access_headers,
-    assert_problem,
-    make_contract,
-    make_customer,
-    make_sales_org,
-)
+from tests.api import test_complaints
+from tests.support.builders import access_headers, assert_problem, make_contract
+
+# The same organisation and customers (own, a team mate's, the pool's, another team's).
+org, cust = test_complaints.org, test_complaints.cust
 
 SURVEYS = "/api/v1/surveys"
 COMPLAINTS = "/api/v1/complaints"
-
-
-@pytest.fixture
-async def org(uow_factory):
-    return await make_sales_org(uow_factory)
-
-
-@pytest.fixture
-async def cust(org, uow_factory):
-    return SimpleNamespace(
-        own=await make_customer(uow_factory, name="自己的", owner=org.rep),
-        mate=await make_customer(uow_factory, name="同事的", owner=org.rep2),
-        other=await make_customer(uow_factory, name="别组的", owner=org.other_rep),
-    )
 
 
 async def answer(client, user, customer, *, expect: int = 201, **fields) -> dict:
