@@ -6,33 +6,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import update
 
 from app.db.base import utcnow
 from app.db.models import Complaint
-from tests.support.builders import access_headers, assert_problem, make_customer, make_sales_org
+from tests.api import test_tasks
+from tests.support.builders import access_headers, assert_problem
 
 COMPLAINTS = "/api/v1/complaints"
 SERVICE_SETTINGS = "/api/v1/settings/service"
 HOUR = dt.timedelta(hours=1)
 
 
-@pytest.fixture
-async def org(uow_factory):
-    return await make_sales_org(uow_factory)
-
-
-@pytest.fixture
-async def cust(org, uow_factory):
-    return SimpleNamespace(
-        own=await make_customer(uow_factory, name="自己的", owner=org.rep),
-        mate=await make_customer(uow_factory, name="同事的", owner=org.rep2),
-        pool=await make_customer(uow_factory, name="公海的"),
-        other=await make_customer(uow_factory, name="别组的", owner=org.other_rep),
-    )
+# The sales organisation and four customers: own (rep's), mate (rep2's), pool, other (another team's).
+org, cust = test_tasks.org, test_tasks.cust
 
 
 async def log(client, user, customer, *, status: int = 201, **fields) -> dict:

@@ -11,11 +11,11 @@ import pytest
 
 from app.db.base import utcnow
 from app.services.surveys import service_figures_in
-from tests.api import test_complaints
+from tests.api import test_tasks
 from tests.support.builders import access_headers, assert_problem, make_contract
 
 # The same organisation and customers (own, a team mate's, the pool's, another team's).
-org, cust = test_complaints.org, test_complaints.cust
+org, cust = test_tasks.org, test_tasks.cust
 
 SURVEYS = "/api/v1/surveys"
 COMPLAINTS = "/api/v1/complaints"
