@@ -30,7 +30,11 @@ from app.routers import (
     problems,
     receivables,
     reports,
+    reports_anomalies,
+    reports_funnel,
+    reports_people,
     surveys,
+    targets,
     tasks,
     teams,
     users,
@@ -111,6 +115,11 @@ def create_app(settings: Settings | None = None, *,
         protected.include_router(module.router)
     protected.include_router(contracts.router)
     protected.include_router(grading.router)
+    protected.include_router(reports_funnel.router)
+    protected.include_router(reports_anomalies.router)
+    protected.include_router(reports_people.router)
+    protected.include_router(targets.router)
+    protected.include_router(targets.report_router)
     protected.include_router(receivables.receivables_router)
     protected.include_router(receivables.payments_router)
     app.include_router(protected)

@@ -14,6 +14,7 @@ from app.routers.problems import VERSIONED, WRITES, responses
 from app.routers.schemas.credit import CreditSettings
 from app.routers.schemas.funnel import FunnelSettings, PoolSettings, settings_doc
 from app.routers.schemas.grading import GradingSettings
+from app.routers.schemas.reports_funnel import ReportSettings
 from app.routers.schemas.service import ServiceSettings
 from app.services import settings as settings_service
 from app.services.context import UnitOfWork
@@ -21,7 +22,8 @@ from app.services.context import UnitOfWork
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 Editor = Annotated[Principal, allow(Role.admin, Role.director)]
-Doc = TypeVar("Doc", FunnelSettings, PoolSettings, GradingSettings, CreditSettings, ServiceSettings)
+Doc = TypeVar("Doc", FunnelSettings, PoolSettings, GradingSettings, CreditSettings, ReportSettings,
+                ServiceSettings)
 
 
 async def _read(uow: UnitOfWork, actor: Principal, response: Response, *, key: str, schema: type[Doc]) -> Doc:
@@ -115,4 +117,20 @@ async def put_service(body: ServiceSettings, actor: Editor, uow: UoW, expected_v
     """Replace the complaint deadlines (a more severe complaint never gets longer; the response is
     due no later than the resolution). Open complaints keep the deadlines they were given."""
     return await _replace(uow, actor, response, key="service", body=body,
+                          expected_version=expected_version)
+
+
+@router.get("/reports", operation_id="settings_get_reports", response_model=ReportSettings,
+            responses=responses())
+async def get_reports(actor: Caller, uow: UoW, response: Response) -> ReportSettings:
+    """The anomaly thresholds of the management reports."""
+    return await _read(uow, actor, response, key="reports", schema=ReportSettings)
+
+
+@router.put("/reports", operation_id="settings_put_reports", response_model=ReportSettings,
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
+async def put_reports(body: ReportSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
+                      response: Response) -> ReportSettings:
+    """Replace the anomaly thresholds (admins and directors); every version is kept."""
+    return await _replace(uow, actor, response, key="reports", body=body,
                           expected_version=expected_version)

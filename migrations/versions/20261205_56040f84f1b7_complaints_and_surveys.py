@@ -1,7 +1,7 @@
 """complaints and surveys
 
 Revision ID: 56040f84f1b7
-Revises: c4e8f2a6b1d3
+Revises: 3f5b39a7fc36
 Create Date: 2026-12-05 07:09:29.551899
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db.types
 
 revision: str = '56040f84f1b7'
-down_revision: str | None = 'c4e8f2a6b1d3'
+down_revision: str | None = '3f5b39a7fc36'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

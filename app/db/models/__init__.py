@@ -6,7 +6,9 @@ from app.db.models.credit import (
     Contract,
     CreditLimitChange,
     CreditLimitRequest,
+    CreditOverrideRequest,
     CreditProfile,
+    CreditRefund,
     Payment,
     PaymentApplication,
     Receivable,
@@ -27,6 +29,12 @@ from app.db.models.funnel import (
 )
 from app.db.models.grading import CustomerGrading
 from app.db.models.org import Team, User
+from app.db.models.reports import (
+    ReportFunnelCount,
+    ReportFunnelDuration,
+    ReportFunnelState,
+    Target,
+)
 from app.db.models.service import Complaint, Survey
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
@@ -43,7 +51,9 @@ __all__ = [
     "Contract",
     "CreditLimitChange",
     "CreditLimitRequest",
+    "CreditOverrideRequest",
     "CreditProfile",
+    "CreditRefund",
     "Customer",
     "CustomerGrading",
     "CustomerHistory",
@@ -53,11 +63,15 @@ __all__ = [
     "PaymentApplication",
     "Receivable",
     "RefreshToken",
+    "ReportFunnelCount",
+    "ReportFunnelDuration",
+    "ReportFunnelState",
     "Setting",
     "SettingHistory",
     "StageTransition",
     "Survey",
     "SyncReceipt",
+    "Target",
     "Task",
     "Team",
     "User",
