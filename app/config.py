@@ -34,8 +34,10 @@ class Settings(BaseSettings):
     db_echo: bool = False
     recycle_interval_seconds: int = Field(default=300, ge=0)
     migrations_dir: Path | None = None
-    # Report periods and the day buckets of the report aggregates are dates in this zone.
-    business_timezone: str = "Asia/Shanghai"
+    # The business time zone: calendar days (days overdue, aging, report dates) are counted in it.
+    timezone: str = "Asia/Shanghai"
+    # Printed at the top of statements of account.
+    company_name: str = "Sales CRM"
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -45,18 +47,18 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
-    @field_validator("business_timezone")
+    @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone: {value}") from exc
+            raise ValueError(f"CRM_TIMEZONE {value!r} is not a known IANA time zone") from exc
         return value
 
     @property
-    def business_zone(self) -> ZoneInfo:
-        return ZoneInfo(self.business_timezone)
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

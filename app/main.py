@@ -18,6 +18,7 @@ from app.db.engine import make_engine, make_session_factory
 from app.routers import (
     activities,
     auth,
+    complaints,
     contracts,
     credit,
     customers,
@@ -32,6 +33,7 @@ from app.routers import (
     reports_anomalies,
     reports_funnel,
     reports_people,
+    surveys,
     targets,
     tasks,
     teams,
@@ -109,7 +111,7 @@ def create_app(settings: Settings | None = None, *,
     # Every other router is authenticated by default through its parent.
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
     for module in (me, users, teams, customers, activities, pool, settings_router, credit, reports,
-                   tasks, sync_router):
+                   tasks, sync_router, complaints, surveys):
         protected.include_router(module.router)
     protected.include_router(contracts.router)
     protected.include_router(grading.router)

@@ -179,7 +179,7 @@ async def rebuild(url: str) -> float:
     engine = _engine(url)
     began = time.perf_counter()
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: report_aggregates.rebuild(c, get_settings().business_zone))
+        await conn.run_sync(lambda c: report_aggregates.rebuild(c, get_settings().tz))
     await engine.dispose()
     return time.perf_counter() - began
 
@@ -200,7 +200,7 @@ async def compare(url: str) -> dict[str, Any]:
     engine = _engine(url)
     async with engine.connect() as conn:
         expected = await conn.run_sync(lambda c: recompute(
-            report_aggregates.histories(c), get_settings().business_zone).cleaned())
+            report_aggregates.histories(c), get_settings().tz).cleaned())
         counts = Counter({(r.day, back(r.owner_id), back(r.team_id), r.metric, r.key): r.count
                           for r in await conn.execute(select(ReportFunnelCount.__table__))})
         durations = Counter({(r.day, back(r.owner_id), back(r.team_id), r.stage, r.centidays): r.count

@@ -44,7 +44,7 @@ def _after_flush(session: Session, _context: Any) -> None:
     new = [obj for obj in session.new if isinstance(obj, StageTransition)]
     if new:
         record(session.connection(), [move_of(t) for t in new],
-               get_settings().business_zone)
+               get_settings().tz)
 
 
 def move_of(transition: Any) -> Move:

@@ -53,6 +53,9 @@ class HandoverItem:
     customer_id: Id
     stage: Stage
     grade: str | None = None
+    # An implemented customer whose service is about to end (SPEC §6 Renewals): the renewal
+    # goes to the best sellers first (已实施客户,续费销售事务优先分配给销售额最高的小组或销售员).
+    renewal_due: bool = False
     # Users under the reclaim block for this customer: it does not go back to them.
     blocked: frozenset[str] = frozenset()
 
@@ -358,8 +361,9 @@ def plan_handover(
 ) -> Plan:
     """Staff departure (人员变动): hand over the valuable customers, pool the rest.
 
-    Customers in ``to_people`` (intent, signed, implemented by default) go, bottom of the
-    funnel first then grade A first, to the best seller with free capacity (fat-man). Only
+    Customers in ``to_people`` (intent, signed, implemented by default) go, renewal-due
+    customers first, then bottom of the funnel first, then grade A first, to the best seller
+    with free capacity (fat-man). Only
     active-stage customers (intent here) consume capacity: the holding limit counts nothing
     else. Signed and implemented customers never go to the pool, whatever ``to_people``
     says: without a seller with room they go to ``fallback`` (the departing user's
@@ -372,7 +376,9 @@ def plan_handover(
     to_person = to_people | CONTRACT_STAGES
     priority = sorted(
         (item for item in customers if item.stage in to_person),
-        key=lambda item: (-stage_position(item.stage), grade_rank(item.grade)),
+        key=lambda item: (
+            not item.renewal_due, -stage_position(item.stage), grade_rank(item.grade)
+        ),
     )
     assignments: list[Assignment] = []
     unassigned: list[Unassigned] = []
@@ -390,7 +396,8 @@ def plan_handover(
             reason = "no capacity" if ranking else "no assignee"
             unassigned.append(Unassigned(customer_id=item.customer_id, reason=reason))
             continue
-        reason = f"{item.stage} customer to {_seller_label(best, ranking, by_team=by_team)}"
+        what = f"{item.stage} customer" + (" (renewal due)" if item.renewal_due else "")
+        reason = f"{what} to {_seller_label(best, ranking, by_team=by_team)}"
         if consumes:
             pool.take(best)
         else:

@@ -316,9 +316,36 @@ class CustomerDuplicate(Conflict):
     """A customer with the same USCC, phone, email or name exists already."""
 
     code = "customer.duplicate"
-    extras = {"candidates": Extra("array", "The existing customers: id, name, matched_on",
-                                  [{"id": "3c1d…", "name": "杭州示例科技有限公司",
-                                    "matched_on": ["uscc"]}])}
+    extras = {"candidates": Extra(
+        "array", "The existing customers: id, name, matched_on, visible (false: one you may not "
+        "see, reported without id or name)",
+        [{"id": "3c1d…", "name": "杭州示例科技有限公司", "matched_on": ["uscc"], "visible": True},
+         {"id": None, "name": None, "matched_on": ["phone"], "visible": False}])}
+
+
+class CustomerTooManyContactSearches(RateLimited):
+    """Too many searches by phone or email in the last minute."""
+
+    code = "customer.too_many_contact_searches"
+    title = "Too many contact searches"
+    extras = {"retry_after": _int("Seconds until the next search is allowed (also sent as Retry-After)", 20)}
+
+
+class ComplaintInvalidTransition(Conflict):
+    """The complaint cannot move from its status to the one asked for."""
+
+    code = "complaint.invalid_transition"
+    title = "Invalid complaint transition"
+    extras = {"from": _text("The complaint's status", "closed"),
+              "to": _text("The status asked for", "in_progress"),
+              "allowed": _texts("The statuses it may move to", [])}
+
+
+class ComplaintInvalidHandler(RuleViolation):
+    """A complaint's handler must be an active rep, manager, director, support agent or admin."""
+
+    code = "complaint.invalid_handler"
+    extras = {"handler_id": _text("The handler id given", "4b2e…")}
 
 
 class CustomerInvalidOwner(RuleViolation):
@@ -624,8 +651,12 @@ class OverrideNotAllowed(Forbidden):
     code = "credit.override_not_allowed"
     title = "Credit override not allowed"
     extras = {"block": _text("The code of the block refused", "credit.limit_exceeded"),
-              "role": _text("The caller's role", "manager"),
-              "amount": _money("The contract amount (a hold)", "120000.00"),
+              "role": _text("The role whose authority was measured", "manager"),
+              "exposure_after": _money("The exposure once the contract is signed", "120000.00"),
+              "override_ceiling": _money("The most exposure after signing the role may accept "
+                                         "(absent for roles that never override)", "100000.00"),
+              "required_role": _text("The lowest role that may approve (an override request)",
+                                     "finance"),
               "shortfall": _money("The shortfall (a limit block)", "20000.00"),
               "manager_limit_max": _money("The most a manager may override", "100000.00")}
 
@@ -653,8 +684,17 @@ class SelfApproval(Forbidden):
     title = "Self approval not allowed"
 
 
+class RefundExceedsBalance(Conflict):
+    """A refund cannot pay back more than the customer's credit balance."""
+
+    code = "credit.refund_exceeds_balance"
+    title = "Refund exceeds the credit balance"
+    extras = {"credit_balance": _money("The customer's credit balance", "300.00"),
+              "amount": _money("The refund asked for", "500.00")}
+
+
 class RequestNotPending(Conflict):
-    """Only a pending limit request can be decided."""
+    """Only a pending limit or override request can be decided."""
 
     code = "credit.request_not_pending"
     title = "Credit limit request not pending"

@@ -290,6 +290,7 @@ WORKLIST_STAGE_PRIORITY: dict[Stage, int] = {
 # A later change adds its own reasons here (a renewal due goes before all of them).
 WORK_REASONS: tuple[str, ...] = (
     "payment_overdue",
+    "complaint_overdue",
     "protection_lapsing",
     "follow_up_due",
     "task_due",
@@ -319,11 +320,13 @@ def work_reasons(
     task_due: bool,
     stalled: bool,
     payment_overdue: bool,
+    complaint_overdue: bool = False,
 ) -> frozenset[str]:
     """The reasons a customer is on its owner's worklist today (empty: nothing to do)."""
     active = stage in ACTIVE_STAGES
     raised = {
         "payment_overdue": payment_overdue,
+        "complaint_overdue": complaint_overdue,
         "protection_lapsing": active
         and lapses_within(
             last_contact_at=last_contact_at, claimed_at=claimed_at, now=now, policy=policy

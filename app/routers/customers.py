@@ -61,7 +61,7 @@ def detail(view: customers_service.CustomerView) -> CustomerDetail:
 
 
 @router.get("", operation_id="customers_list", response_model=Page[CustomerRead],
-            responses=responses(*PAGED))
+            responses=responses(errors.CustomerTooManyContactSearches, *PAGED))
 async def list_customers(
     actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *, filters: Filters,
     sort: Literal["updated_at", "-updated_at", "name", "-name"] = "-updated_at",
@@ -132,7 +132,7 @@ async def import_customers(
                              "filters, streamed", "content": {
                                  "text/csv": {"schema": {"type": "string"}},
                                  "application/x-ndjson": {"schema": {"type": "string"}}}},
-                       **responses(*PAGED)})
+                       **responses(errors.CustomerTooManyContactSearches, *PAGED)})
 async def export_customers(
     actor: Caller, uow: UoW,
     fmt: Annotated[Literal["csv", "ndjson"], Query(alias="format")] = "csv", *, filters: Filters,

@@ -16,6 +16,7 @@ from app.db.repositories.customers import CustomerFilters
 from app.db.repositories.pagination import Page, decode_cursor, encode_cursor
 from app.db.uow import UnitOfWork
 from app.domain import allocation
+from app.domain.credit import overdue_before
 from app.domain.errors import (
     Conflict,
     Forbidden,
@@ -46,8 +47,10 @@ from app.domain.ownership import (
     worklist_sort_key,
 )
 from app.domain.roles import Principal, Role, masks_contact_details
+from app.services import complaints as complaints_service
+from app.services import contracts as contracts_service
 from app.services import settings as settings_service
-from app.services.common import found
+from app.services.common import business_tz, found
 from app.services.customers import CustomerView, check_owner_in, contact_view
 
 ALLOCATORS = frozenset({Role.support, Role.manager, Role.director})
@@ -466,7 +469,9 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
             people = await _assignees(uow, actor, user_ids=None, exclude=departing.id, policy=policy, now=now)
             lost = await _lost_at(uow, [c.id for c in customers], policy=policy, now=now,
                                   user_ids=[p.user_id for p in people])
+            renewing = await contracts_service.renewal_due_ids_in(uow, [c.id for c in customers], now=now)
             items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade,
+                                             renewal_due=c.id in renewing,
                                              blocked=frozenset(str(u) for (cid, u) in lost if cid == c.id))
                      for c in customers]
             manager = await uow.teams.manager_above(departing.team_id, exclude=departing.id)
@@ -529,10 +534,22 @@ async def worklist(uow: UnitOfWork, actor: Principal, *, scope: Literal["own", "
     async with uow:
         pool_policy = await settings_service.pool_policy_in(uow)
         funnel_policy = await settings_service.funnel_policy_in(uow)
+        overdue_cut = overdue_before(now, business_tz())
         if scope == "team":
-            rows = await uow.pool.worklist_rows(team_ids=sorted(actor.team_ids), now=now)
+            rows = await uow.pool.worklist_rows(team_ids=sorted(actor.team_ids), now=now,
+                                                overdue_before=overdue_cut)
+            complaints = []
         else:
-            rows = await uow.pool.worklist_rows(owner_id=actor.user_id, now=now)
+            rows = await uow.pool.worklist_rows(owner_id=actor.user_id, now=now,
+                                                overdue_before=overdue_cut)
+            complaints = await complaints_service.overdue_complaints_in(uow, user_id=actor.user_id,
+                                                                        now=now)
+        # Customers the caller handles an overdue complaint on without owning them.
+        handled_only = [c for c in [await uow.customers.get_unscoped(customer_id)
+                                    for customer_id, owned in complaints if not owned] if c is not None]
+    complaint_overdue = {customer_id for customer_id, _ in complaints}
+    handled_ids = {c.id for c in handled_only}
+    rows = [*rows, *((c, None, None, 0, False) for c in handled_only)]
     keyed = []
     for customer, follow_up, previous_days, overdue, task_due in rows:
         stage = Stage(customer.stage)
@@ -543,15 +560,18 @@ async def worklist(uow: UnitOfWork, actor: Principal, *, scope: Literal["own", "
                 claimed_at=customer.claimed_at, follow_up_at=follow_up, task_due=bool(task_due),
                 stalled=is_stalled(stage, stage_entered_at=customer.stage_entered_at, now=now,
                                    policy=funnel_policy),
-                payment_overdue=bool(overdue)))
+                payment_overdue=bool(overdue),
+                complaint_overdue=customer.id in complaint_overdue)
+            if customer.id not in handled_ids else frozenset({"complaint_overdue"}))
         if not facts.reasons:
             continue  # nothing to do today: not on the list
         key = worklist_sort_key(facts)
         if after is not None and list(key) <= _cursor_key(after):
             continue
+        owned_active = stage in ACTIVE_STAGES and customer.id not in handled_ids
         deadline = protection_deadline(last_contact_at=customer.last_contact_at,
                                        claimed_at=customer.claimed_at,
-                                       policy=pool_policy) if stage in ACTIVE_STAGES else None
+                                       policy=pool_policy) if owned_active else None
         keyed.append((key, WorkItem(customer=customer, reasons=reasons(facts),
                                     protection_deadline=deadline, follow_up_at=follow_up)))
     keyed.sort(key=lambda pair: pair[0])

@@ -107,7 +107,7 @@ async def anomalies(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
         reps, teams = await reps_and_teams_in(uow, subject)
         by_owner = await _sums(uow, period, by="owner", owner_ids=subject.owner_ids,
                                team_ids=subject.team_ids)
-        start_at, end_at = period.utc_bounds(get_settings().business_zone)
+        start_at, end_at = period.utc_bounds(get_settings().tz)
         claims = await uow.reports.claims_by_owner(start_at, end_at,
                                                    owner_ids=[rep.id for rep in reps])
         findings: list[Finding] = []

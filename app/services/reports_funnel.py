@@ -66,7 +66,7 @@ class WeeklyFunnel:
 
 
 def business_today(now: dt.datetime) -> dt.date:
-    return now.astimezone(get_settings().business_zone).date()
+    return now.astimezone(get_settings().tz).date()
 
 
 async def resolve_subject_in(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID | None,
@@ -176,7 +176,7 @@ async def funnel_weekly(uow: UnitOfWork, actor: Principal, *, start: dt.date | N
 async def rebuild_aggregates(uow: UnitOfWork) -> int:
     """Recompute the report aggregates from every stored transition (after a change of the
     business time zone, or to repair them); answers the number of customers replayed."""
-    zone = get_settings().business_zone
+    zone = get_settings().tz
     async with uow:
         replayed = await uow.session.run_sync(
             lambda session: report_aggregates.rebuild(session.connection(), zone))

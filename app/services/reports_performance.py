@@ -50,7 +50,7 @@ async def performance_report(uow: UnitOfWork, actor: Principal, *, group_by: Lit
     """One line per active rep (or per team, summing its current reps and sub-teams') of
     the subject within the caller's scope."""
     period = resolve_period(start, end, today=business_today(now or utcnow()))
-    start_at, end_at = period.utc_bounds(get_settings().business_zone)
+    start_at, end_at = period.utc_bounds(get_settings().tz)
     async with uow:
         subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
         reps, teams = await reps_and_teams_in(uow, subject)

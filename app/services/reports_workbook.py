@@ -69,7 +69,7 @@ def _build(report: FunnelReport, stage_rows: dict[str, list[tuple]], *, now: dt.
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
 
-    tz = get_settings().business_zone
+    tz = get_settings().tz
     book = XlsxWorkbook()
     summary = book.active
     summary.title = SUMMARY_SHEET

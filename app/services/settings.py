@@ -1,4 +1,5 @@
-"""Versioned policy settings (funnel, pool, credit) stored as documents, defaults from the SPEC."""
+"""Versioned policy settings (funnel, pool, credit, grading, service) stored as documents,
+defaults from the SPEC."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.domain.credit import (
     DEFAULT_CREDIT_POLICY,
     AgingBucket,
     CreditPolicy,
+    default_limit,
     validate_credit_policy,
 )
 from app.domain.errors import InvalidInput
@@ -31,6 +33,12 @@ from app.domain.reports import (
     validate_anomaly_policy,
 )
 from app.domain.roles import Principal
+from app.domain.service import (
+    DEFAULT_SERVICE_POLICY,
+    ServicePolicy,
+    Severity,
+    validate_service_policy,
+)
 from app.services.common import check_version
 
 
@@ -93,6 +101,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "hold_after_overdue_days": policy.hold_after_overdue_days,
         "warn_ratio": str(policy.warn_ratio),
         "default_payment_terms_days": policy.default_payment_terms_days,
+        "renewal_notice_days": policy.renewal_notice_days,
         "default_credit_limit": f"{default_credit_limit:.2f}",
         "min_repayment_rate": str(policy.min_repayment_rate),
         "provision_rates": {b.value: str(policy.provision_rates[b]) for b in AgingBucket
@@ -100,6 +109,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "collection_actions": {b.value: policy.collection_actions[b] for b in AgingBucket
                                if b in policy.collection_actions},
         "grade_factors": {g: str(f) for g, f in policy.grade_factors.items()},
+        "default_limits_by_grade": {g: f"{v:.2f}" for g, v in policy.default_limits_by_grade.items()},
     }
 
 
@@ -123,10 +133,15 @@ def credit_from_doc(doc: dict[str, Any]) -> CreditPolicy:
             hold_after_overdue_days=int(doc["hold_after_overdue_days"]),
             warn_ratio=_finite(doc["warn_ratio"]),
             default_payment_terms_days=int(doc["default_payment_terms_days"]),
+            renewal_notice_days=int(doc.get("renewal_notice_days", 60)),
             min_repayment_rate=_finite(doc["min_repayment_rate"]),
             provision_rates={AgingBucket(k): _finite(v) for k, v in doc["provision_rates"].items()},
             collection_actions={AgingBucket(k): str(v) for k, v in doc["collection_actions"].items()},
             grade_factors={str(k): _finite(v) for k, v in doc["grade_factors"].items()},
+            # Documents stored before the setting existed get the defaults.
+            **({"default_limits_by_grade": {str(k): _finite(v)
+                                            for k, v in doc["default_limits_by_grade"].items()}}
+               if "default_limits_by_grade" in doc else {}),
         )
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise _credit_error(exc) from exc
@@ -171,6 +186,20 @@ def grading_from_doc(doc: dict[str, Any], *, version: int = 1) -> GradingPolicy:
             "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
 
 
+def service_to_doc(policy: ServicePolicy) -> dict[str, Any]:
+    return {name: {s.value: getattr(policy, name)[s] for s in Severity}
+            for name in ("respond_within_hours", "resolve_within_days")}
+
+
+def service_from_doc(doc: dict[str, Any]) -> ServicePolicy:
+    try:
+        return ServicePolicy(**{name: {Severity(k): v for k, v in doc[name].items()}
+                                for name in ("respond_within_hours", "resolve_within_days")})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput("The service settings are not valid", errors=[{
+            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+
+
 def reports_to_doc(policy: AnomalyPolicy) -> dict[str, Any]:
     return {name: value if isinstance(value, int) else str(value)
             for name, value in dataclasses.asdict(policy).items()}
@@ -189,12 +218,14 @@ def reports_from_doc(doc: dict[str, Any]) -> AnomalyPolicy:
 _DEFAULTS = {"funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY), "pool": pool_to_doc(DEFAULT_POOL_POLICY),
              "credit": credit_to_doc(DEFAULT_CREDIT_POLICY),
              "grading": grading_to_doc(DEFAULT_GRADING_POLICY),
+             "service": service_to_doc(DEFAULT_SERVICE_POLICY),
              "reports": reports_to_doc(DEFAULT_ANOMALY_POLICY)}
 _VALIDATE = {
     "funnel": lambda doc: funnel_to_doc(validate_funnel_policy(funnel_from_doc(doc))),
     "pool": lambda doc: pool_to_doc(validate_pool_policy(pool_from_doc(doc))),
     "credit": _validate_credit,
     "grading": lambda doc: grading_to_doc(validate_grading_policy(grading_from_doc(doc))),
+    "service": lambda doc: service_to_doc(validate_service_policy(service_from_doc(doc))),
     "reports": lambda doc: reports_to_doc(validate_anomaly_policy(reports_from_doc(doc))),
 }
 
@@ -227,12 +258,18 @@ async def grading_policy_in(uow: UnitOfWork) -> GradingPolicy:
     return grading_from_doc(doc.value, version=doc.version + 1)
 
 
+async def service_policy_in(uow: UnitOfWork) -> ServicePolicy:
+    return service_from_doc((await _document(uow, "service")).value)
+
+
 async def anomaly_policy_in(uow: UnitOfWork) -> AnomalyPolicy:
     return reports_from_doc((await _document(uow, "reports")).value)
 
 
-async def default_credit_limit_in(uow: UnitOfWork) -> Decimal:
-    return default_credit_limit_from_doc((await _document(uow, "credit")).value)
+async def default_credit_limit_in(uow: UnitOfWork, grade: str | None) -> Decimal:
+    """The limit of a customer (of ``grade``) that has no credit profile of its own yet."""
+    doc = (await _document(uow, "credit")).value
+    return default_limit(grade, credit_from_doc(doc), ungraded=default_credit_limit_from_doc(doc))
 
 
 # --- the HTTP use cases ----------------------------------------------------------------------

@@ -166,7 +166,7 @@ async def target_report(uow: UnitOfWork, actor: Principal, *, period: str | None
     today = business_today(now or utcnow())
     period = period or f"{today.year}-{today.month:02d}"
     span = parse_period(period)
-    start, end = span.utc_bounds(get_settings().business_zone)
+    start, end = span.utc_bounds(get_settings().tz)
     async with uow:
         targets = await uow.targets.in_period(actor, period)
         children = await uow.targets.children_sums([t.id for t in targets])

@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.column('at', app_types.UTCDateTime()), sa.column('owner_id', sa.Uuid()),
         sa.column('team_id', sa.Uuid()), sa.column('reason', sa.String()),
         sa.column('out_of_funnel', sa.Boolean()))
-    report_aggregates.rebuild(op.get_bind(), get_settings().business_zone,
+    report_aggregates.rebuild(op.get_bind(), get_settings().tz,
                               transitions=transitions)
 
 

@@ -60,7 +60,7 @@ async def test_the_migration_back_fills_the_aggregates(tmp_path: Path) -> None:
             await conn.run_sync(_upgrade, "head")
         async with engine.connect() as conn:
             expected = await conn.run_sync(lambda c: recompute(
-                report_aggregates.histories(c), get_settings().business_zone).cleaned())
+                report_aggregates.histories(c), get_settings().tz).cleaned())
             counts = {(r.day, r.metric, r.key): r.count
                       for r in await conn.execute(select(ReportFunnelCount.__table__))}
             durations = {(r.day, r.stage, r.centidays): r.count

@@ -71,7 +71,7 @@ async def _stored_aggregates(uow_factory) -> Aggregates:
 async def _from_scratch(uow_factory) -> Aggregates:
     async with uow_factory() as uow:
         return await uow.session.run_sync(lambda s: recompute(
-            report_aggregates.histories(s.connection()), get_settings().business_zone).cleaned())
+            report_aggregates.histories(s.connection()), get_settings().tz).cleaned())
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ async def test_incremental_aggregates_equal_a_recomputation(uow_factory, org, pl
 
     async with uow_factory() as uow:
         await uow.session.run_sync(
-            lambda s: report_aggregates.rebuild(s.connection(), get_settings().business_zone))
+            lambda s: report_aggregates.rebuild(s.connection(), get_settings().tz))
         await uow.commit()
     assert await _stored_aggregates(uow_factory) == incremental
 

@@ -6,7 +6,9 @@ from app.db.models.credit import (
     Contract,
     CreditLimitChange,
     CreditLimitRequest,
+    CreditOverrideRequest,
     CreditProfile,
+    CreditRefund,
     Payment,
     PaymentApplication,
     Receivable,
@@ -33,6 +35,7 @@ from app.db.models.reports import (
     ReportFunnelState,
     Target,
 )
+from app.db.models.service import Complaint, Survey
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
 
@@ -42,12 +45,15 @@ __all__ = [
     "Base",
     "ChangeCounter",
     "ChangeLog",
+    "Complaint",
     "Contact",
     "ContactPoint",
     "Contract",
     "CreditLimitChange",
     "CreditLimitRequest",
+    "CreditOverrideRequest",
     "CreditProfile",
+    "CreditRefund",
     "Customer",
     "CustomerGrading",
     "CustomerHistory",
@@ -63,6 +69,7 @@ __all__ = [
     "Setting",
     "SettingHistory",
     "StageTransition",
+    "Survey",
     "SyncReceipt",
     "Target",
     "Task",

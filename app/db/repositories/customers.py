@@ -91,6 +91,8 @@ class CustomerFilters:
     q_email: str | None = None
     q_uscc: str | None = None
     q_text: str | None = None
+    # A phone/email search matches owned customers only (the pool's details are masked).
+    contact_owned_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,8 @@ class CustomerRepository:
             stmt = stmt.where(Customer.id.in_(
                 select(ContactPoint.customer_id).where(ContactPoint.kind == kind,
                                                        ContactPoint.value == value)))
+            if f.contact_owned_only:
+                stmt = stmt.where(Customer.owner_id.is_not(None))
         if f.q_uscc is not None:
             stmt = stmt.where(Customer.uscc == f.q_uscc)
         if f.q_text is not None:

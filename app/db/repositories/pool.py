@@ -156,11 +156,12 @@ class PoolRepository:
     # --- worklist ---------------------------------------------------------------------------
 
     async def worklist_rows(self, *, owner_id: uuid.UUID | None = None,
-                            team_ids: Sequence[uuid.UUID] | None = None,
-                            now: dt.datetime) -> list[tuple[Customer, Any, Any, int, bool]]:
+                            team_ids: Sequence[uuid.UUID] | None = None, now: dt.datetime,
+                            overdue_before: dt.datetime) -> list[tuple[Customer, Any, Any, int, bool]]:
         """The customers of one owner (or of every owner in ``team_ids``) with their latest
         follow-up time, the last transition's days in the previous stage, how many of their
-        receivables are overdue, and whether an open task on them is due."""
+        receivables are overdue (due before ``overdue_before``), and whether an open task on
+        them is due."""
         follow_up = (select(func.max(Activity.next_follow_up_at))
                      .where(Activity.customer_id == Customer.id, Activity.deleted_at.is_(None))
                      .correlate(Customer).scalar_subquery())
@@ -171,7 +172,8 @@ class PoolRepository:
                          .correlate(Customer).scalar_subquery())
         overdue = (select(func.count(Receivable.id))
                    .where(Receivable.customer_id == Customer.id, Receivable.written_off_at.is_(None),
-                          Receivable.amount > Receivable.paid_amount, Receivable.due_at < now)
+                          Receivable.amount > Receivable.paid_amount,
+                          Receivable.due_at < overdue_before)
                    .correlate(Customer).scalar_subquery())
         task_due = (select(Task.id)
                     .where(Task.customer_id == Customer.id, Task.status == "open",

@@ -175,6 +175,7 @@ class WorkItemRead(Schema):
     customer: CustomerRead
     reasons: list[str] = Field(description=(
         "Why the customer needs an action today, most urgent first: payment_overdue, "
+        "complaint_overdue (an overdue complaint you handle or on your customer), "
         "protection_lapsing, follow_up_due, task_due, stalled, not_contacted"))
     protection_deadline: dt.datetime | None
     follow_up_at: dt.datetime | None
