@@ -18,6 +18,7 @@ from app.db.engine import make_engine, make_session_factory
 from app.routers import (
     activities,
     auth,
+    complaints,
     contracts,
     credit,
     customers,
@@ -32,6 +33,7 @@ from app.routers import (
     reports_anomalies,
     reports_funnel,
     reports_people,
+    surveys,
     targets,
     tasks,
     teams,
@@ -119,8 +121,9 @@ def create_app(settings: Settings | None = None, *,
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
     for router in (*(module.router for module in (me, users, teams, customers, activities, pool,
                                                   settings_router, credit, reports, tasks,
-                                                  sync_router, contracts, grading, reports_funnel,
-                                                  reports_anomalies, reports_people, targets)),
+                                                  sync_router, complaints, surveys, contracts,
+                                                  grading, reports_funnel, reports_anomalies,
+                                                  reports_people, targets)),
                    targets.report_router, receivables.receivables_router,
                    receivables.payments_router):
         declare_read_only_refusal(router.routes)

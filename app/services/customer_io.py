@@ -354,7 +354,7 @@ def export_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilt
                      fmt: ExportFormat, now: dt.datetime | None = None) -> Export:
     """Every customer in the caller's scope matching the list filters, streamed in keyset
     chunks of ``EXPORT_CHUNK`` (contacts masked as in the API)."""
-    filters = customers_service.customer_filters(filters)
+    filters = customers_service.customer_filters(filters, actor)
     stamp = (now or utcnow()).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return Export(filename=f"customers-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt],
                   chunks=_export_chunks(uow, actor, filters, fmt))

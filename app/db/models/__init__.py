@@ -35,6 +35,7 @@ from app.db.models.reports import (
     ReportFunnelState,
     Target,
 )
+from app.db.models.service import Complaint, Survey
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
 
@@ -44,6 +45,7 @@ __all__ = [
     "Base",
     "ChangeCounter",
     "ChangeLog",
+    "Complaint",
     "Contact",
     "ContactPoint",
     "Contract",
@@ -68,6 +70,7 @@ __all__ = [
     "Setting",
     "SettingHistory",
     "StageTransition",
+    "Survey",
     "SyncReceipt",
     "Target",
     "Task",
