@@ -17,6 +17,7 @@ from app.config import Settings, get_settings
 from app.db.engine import make_engine, make_session_factory
 from app.routers import (
     activities,
+    api_keys,
     auth,
     contracts,
     credit,
@@ -39,13 +40,12 @@ from app.routers import (
 from app.routers import (
     sync as sync_router,
 )
-from app.routers.deps import current_principal
+from app.routers.deps import API_PREFIX, current_principal
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
 from app.services import maintenance
 
 log = logging.getLogger("app")
 
-API_PREFIX = "/api/v1"
 DOCS_STATIC_URL = "/docs-static"
 
 DESCRIPTION = """
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, *,
                    tasks, sync_router):
         protected.include_router(module.router)
     protected.include_router(contracts.router)
+    protected.include_router(api_keys.router)
     protected.include_router(grading.router)
     protected.include_router(receivables.receivables_router)
     protected.include_router(receivables.payments_router)

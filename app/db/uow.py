@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import changes as change_tracking
 from app.db.base import utcnow
+from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
 from app.db.repositories.contracts import ContractRepository
 from app.db.repositories.credit import CreditRepository
@@ -68,6 +69,7 @@ class UnitOfWork:
         self.receivables = ReceivableRepository(self.session)
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
+        self.api_keys = ApiKeyRepository(self.session)
         return self
 
     async def __aexit__(

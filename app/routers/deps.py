@@ -8,11 +8,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 
+from app.domain import apikeys
 from app.domain.errors import BadRequest, Forbidden, Unauthorized
 from app.domain.roles import Principal, Role
+from app.services import api_keys as api_keys_service
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
 
+API_PREFIX = "/api/v1"
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -30,9 +33,23 @@ async def current_principal(
 ) -> Principal:
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
-    principal = await auth_service.principal_for_token(uow, token=token)
+    if apikeys.looks_like_key(token):
+        principal = await api_keys_service.principal_for_key(uow, key=token)
+        check_key_scope(request, principal)
+    else:
+        principal = await auth_service.principal_for_token(uow, token=token)
     request.state.principal = principal
     return principal
+
+
+def check_key_scope(request: Request, principal: Principal) -> None:
+    """An API key may call a route only with the scope the route's path needs."""
+    if principal.key_scopes is None:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", request.url.path)
+    apikeys.check_scope(principal.key_scopes, method=request.method,
+                        path=path.removeprefix(API_PREFIX))
 
 
 Caller = Annotated[Principal, Depends(current_principal)]

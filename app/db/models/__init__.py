@@ -26,6 +26,7 @@ from app.db.models.funnel import (
     StageTransition,
 )
 from app.db.models.grading import CustomerGrading
+from app.db.models.integration import ApiKey
 from app.db.models.org import Team, User
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
@@ -33,6 +34,7 @@ from app.db.models.tasks import Task
 __all__ = [
     "AbandonmentReview",
     "Activity",
+    "ApiKey",
     "Base",
     "ChangeCounter",
     "ChangeLog",
