@@ -24,6 +24,7 @@ from app.db.repositories.customers import (
     CustomerRepository,
     HistoryRepository,
 )
+from app.db.repositories.exports import ExportRepository
 from app.db.repositories.funnel import FunnelRepository
 from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
@@ -70,6 +71,7 @@ class UnitOfWork:
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
         self.api_keys = ApiKeyRepository(self.session)
+        self.exports = ExportRepository(self.session)
         return self
 
     async def __aexit__(

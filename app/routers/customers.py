@@ -11,7 +11,18 @@ from fastapi.responses import StreamingResponse
 from app.domain.customers import Source
 from app.domain.funnel import Stage
 from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal, Role
-from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.deps import (
+    Caller,
+    Cursor,
+    ExportFormat,
+    IfMatch,
+    Limit,
+    UoW,
+    allow,
+    export_responses,
+    set_etag,
+    streamed,
+)
 from app.routers.problems import responses
 from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.customers import (
@@ -129,14 +140,11 @@ async def import_customers(
 
 
 @router.get("/export", operation_id="customers_export", response_class=StreamingResponse,
-            responses={200: {"description": "Every customer in the caller's scope matching the "
-                             "filters, streamed", "content": {
-                                 "text/csv": {"schema": {"type": "string"}},
-                                 "application/x-ndjson": {"schema": {"type": "string"}}}},
-                       **responses(400, 401, 422)})
+            responses=export_responses("Every customer in the caller's scope matching the filters, "
+                                       "streamed"))
 async def export_customers(
     actor: Caller, uow: UoW,
-    fmt: Annotated[Literal["csv", "ndjson"], Query(alias="format")] = "csv",
+    fmt: ExportFormat = "csv",
     stage: Stage | None = None, grade: Grade | None = None, owner_id: uuid.UUID | None = None,
     team_id: uuid.UUID | None = None, region: Annotated[str | None, Query(max_length=100)] = None,
     industry: Annotated[str | None, Query(max_length=100)] = None,
@@ -152,10 +160,7 @@ async def export_customers(
         stage=stage, grade=grade, owner_id=owner_id, team_id=team_id, region=region,
         industry=industry, tag=tag, source=source, pool=pool, q=q, updated_since=updated_since,
         include_deleted=include_deleted)
-    export = customer_io_service.export_customers(uow, actor, query=query, fmt=fmt)
-    return StreamingResponse(export.chunks, media_type=export.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{export.filename}"',
-        "Cache-Control": "no-store"})
+    return streamed(customer_io_service.export_customers(uow, actor, query=query, fmt=fmt))
 
 
 @router.get("/{customer_id}", operation_id="customers_get", response_model=CustomerDetail,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordBearer
 
 from app.domain import apikeys
 from app.domain.errors import BadRequest, Forbidden, Unauthorized
 from app.domain.roles import Principal, Role
+from app.routers.problems import responses
+from app.routers.schemas.common import UtcDateTime
 from app.services import api_keys as api_keys_service
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
@@ -85,6 +88,9 @@ IfMatch = Annotated[int | None, Depends(if_match)]
 
 Cursor = Annotated[str | None, Query(description="Opaque cursor from the previous page")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
+UpdatedSince = Annotated[UtcDateTime | None, Query(
+    description="Only records created or changed at or after this time (incremental pull; "
+                "see docs/integration.md for the overlap to allow)")]
 DEFAULT_PAGE_SIZE = DEFAULT_LIMIT
 
 
@@ -92,3 +98,19 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
+ExportFormat = Annotated[Literal["csv", "ndjson"], Query(alias="format")]
+
+
+def export_responses(description: str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a streamed export route."""
+    return {200: {"description": description, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}}}},
+        **responses(400, 401, 403, 422)}
+
+
+def streamed(export: Any) -> StreamingResponse:
+    """An export (``filename``, ``media_type``, ``chunks``) as a download."""
+    return StreamingResponse(export.chunks, media_type=export.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+        "Cache-Control": "no-store"})

@@ -6,9 +6,21 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response, status
+from fastapi.responses import StreamingResponse
 
 from app.domain.roles import Principal
-from app.routers.deps import Caller, Cursor, Limit, UoW, allow, set_etag
+from app.routers.deps import (
+    Caller,
+    Cursor,
+    ExportFormat,
+    Limit,
+    UoW,
+    UpdatedSince,
+    allow,
+    export_responses,
+    set_etag,
+    streamed,
+)
 from app.routers.problems import responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.contracts import (
@@ -20,6 +32,7 @@ from app.routers.schemas.contracts import (
     payment_read,
     receivable_read,
 )
+from app.services import exports as exports_service
 from app.services import receivables as receivables_service
 
 receivables_router = APIRouter(prefix="/receivables", tags=["receivables"])
@@ -33,12 +46,29 @@ Finance = Annotated[Principal, allow(*receivables_service.FINANCE_ROLES)]
 async def list_receivables(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                            customer_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None,
                            status: Literal["open", "paid", "written_off"] | None = None,
-                           overdue: bool | None = None) -> Page[ReceivableRead]:
+                           overdue: bool | None = None,
+                           updated_since: UpdatedSince = None) -> Page[ReceivableRead]:
     """Receivables in the caller's scope, by due date."""
     page = await receivables_service.list_receivables(uow, actor, customer_id=customer_id,
                                                       contract_id=contract_id, status=status,
-                                                      overdue=overdue, cursor=cursor, limit=limit)
+                                                      overdue=overdue, updated_since=updated_since,
+                                                      cursor=cursor, limit=limit)
     return Page[ReceivableRead](items=[receivable_read(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@receivables_router.get("/export", operation_id="receivables_export", response_class=StreamingResponse,
+                        responses=export_responses("Every receivable in the caller's scope matching "
+                                                   "the filters, streamed"))
+async def export_receivables(actor: Caller, uow: UoW, fmt: ExportFormat = "csv",
+                             customer_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None,
+                             status: Literal["open", "paid", "written_off"] | None = None,
+                             overdue: bool | None = None,
+                             updated_since: UpdatedSince = None) -> StreamingResponse:
+    """Stream every receivable in the caller's scope (the list filters apply) as CSV (UTF-8 with
+    BOM) or NDJSON, in id order. Columns: docs/integration.md."""
+    return streamed(exports_service.export_receivables(
+        uow, actor, customer_id=customer_id, contract_id=contract_id, status=status, overdue=overdue,
+        updated_since=updated_since, fmt=fmt))
 
 
 @receivables_router.post("", operation_id="receivables_create", response_model=ReceivableRead,
@@ -75,10 +105,25 @@ async def write_off(receivable_id: uuid.UUID, body: WriteOffRequest, actor: Fina
 @payments_router.get("", operation_id="payments_list", response_model=Page[PaymentRead],
                      responses=responses(400, 401, 422))
 async def list_payments(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-                        customer_id: uuid.UUID | None = None) -> Page[PaymentRead]:
-    page = await receivables_service.list_payments(uow, actor, customer_id=customer_id, cursor=cursor,
-                                                   limit=limit)
+                        customer_id: uuid.UUID | None = None,
+                        updated_since: UpdatedSince = None) -> Page[PaymentRead]:
+    """Payments of customers in the caller's scope, newest received first. A payment never
+    changes once recorded: `updated_since` selects those recorded since then."""
+    page = await receivables_service.list_payments(uow, actor, customer_id=customer_id,
+                                                   updated_since=updated_since, cursor=cursor, limit=limit)
     return Page[PaymentRead](items=[payment_read(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@payments_router.get("/export", operation_id="payments_export", response_class=StreamingResponse,
+                     responses=export_responses("Every payment in the caller's scope matching the "
+                                                "filters, streamed"))
+async def export_payments(actor: Caller, uow: UoW, fmt: ExportFormat = "csv",
+                          customer_id: uuid.UUID | None = None,
+                          updated_since: UpdatedSince = None) -> StreamingResponse:
+    """Stream every payment in the caller's scope (with its allocations) as CSV (UTF-8 with BOM;
+    allocations as `receivable_id:amount;…`) or NDJSON, in id order."""
+    return streamed(exports_service.export_payments(uow, actor, customer_id=customer_id,
+                                                    updated_since=updated_since, fmt=fmt))
 
 
 @payments_router.post("", operation_id="payments_create", response_model=PaymentRead,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from app.domain.roles import Principal
 from app.domain.tasks import TaskStatus
-from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, UpdatedSince, allow, set_etag
 from app.routers.problems import responses
 from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.tasks import TaskCreate, TaskRead, TaskUpdate
@@ -26,12 +26,13 @@ async def list_tasks(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limi
                      assignee_id: uuid.UUID | None = None, customer_id: uuid.UUID | None = None,
                      activity_id: uuid.UUID | None = None, status: TaskStatus | None = None,
                      due_from: UtcDateTime | None = None, due_to: UtcDateTime | None = None,
+                     updated_since: UpdatedSince = None,
                      sort: Literal["due_at", "-due_at"] = "due_at") -> Page[TaskRead]:
     """Tasks in the caller's scope (reps: assigned to or created by them, or on their customers;
     managers: also their teams'), by due time."""
     query = tasks_service.TaskQuery(assignee_id=assignee_id, customer_id=customer_id,
                                     activity_id=activity_id, status=status, due_from=due_from,
-                                    due_to=due_to)
+                                    due_to=due_to, updated_since=updated_since)
     page = await tasks_service.list_tasks(uow, actor, query=query, sort=sort, cursor=cursor, limit=limit)
     return Page[TaskRead](items=[TaskRead.model_validate(t) for t in page.items],
                           next_cursor=page.next_cursor)

@@ -48,7 +48,7 @@ async def create_key(uow: UnitOfWork, actor: Principal, *, name: str, scopes: li
     granted = apikeys.validate_scopes(scopes)
     apikeys.validate_expiry(expires_at, now=now)
     async with uow:
-        if team_id is not None and await uow.teams.get(team_id) is None:
+        if team_id is not None and await uow.teams.get_unscoped(team_id) is None:
             raise RuleViolation("The team does not exist", code="api_key.team_not_found",
                                 team_id=str(team_id))
         account_id = uuid.uuid4()
@@ -86,7 +86,7 @@ async def revoke_key(uow: UnitOfWork, actor: Principal, *, key_id: uuid.UUID) ->
         record = found(await uow.api_keys.get(key_id, for_update=True), "API key")
         if record.revoked_at is None:
             record.revoked_at = now
-            account = await uow.users.get(record.user_id)
+            account = await uow.users.get_unscoped(record.user_id)
             if account is not None and account.is_active:
                 account.is_active, account.deactivated_at = False, now
             await uow.commit()
@@ -104,7 +104,7 @@ async def principal_for_key(uow: UnitOfWork, *, key: str) -> Principal:
         if (not security.api_key_matches(key, record.key_hash) or record.revoked_at is not None
                 or (record.expires_at is not None and record.expires_at <= now)):
             raise Unauthorized(_BAD_KEY)
-        account = await uow.users.get(record.user_id)
+        account = await uow.users.get_unscoped(record.user_id)
         if account is None or not account.is_active:
             raise Unauthorized(_BAD_KEY)
         every = dt.timedelta(seconds=get_settings().api_key_touch_seconds)

@@ -33,6 +33,7 @@ class TaskQuery:
     status: str | None = None
     due_from: dt.datetime | None = None
     due_to: dt.datetime | None = None
+    updated_since: dt.datetime | None = None
 
 
 def _require_writer(actor: Principal) -> None:
@@ -77,7 +78,8 @@ async def list_tasks(uow: UnitOfWork, actor: Principal, *, query: TaskQuery, sor
                      cursor: str | None, limit: int) -> Page[Task]:
     filters = TaskFilters(assignee_id=query.assignee_id, customer_id=query.customer_id,
                           activity_id=query.activity_id, status=query.status,
-                          due_from=query.due_from, due_to=query.due_to)
+                          due_from=query.due_from, due_to=query.due_to,
+                          updated_since=query.updated_since)
     async with uow:
         return await uow.tasks.list(actor, filters, sort=sort, cursor=cursor, limit=limit)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from app.domain.contracts import ContractStatus
+from app.domain.credit import receivable_standing
 from app.routers.schemas.common import Money, PatchSchema, PositiveMoney, Schema, UtcDateTime
 
 ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -93,6 +94,7 @@ class ReceivableRead(Schema):
     written_off_at: dt.datetime | None
     write_off_reason: str | None
     created_at: dt.datetime
+    updated_at: dt.datetime
     version: int
 
 
@@ -132,11 +134,9 @@ class PaymentRead(Schema):
 
 
 def receivable_read(receivable: object) -> ReceivableRead:
-    amount = receivable.amount  # type: ignore[attr-defined]
-    paid = receivable.paid_amount  # type: ignore[attr-defined]
-    written_off = receivable.written_off_at is not None  # type: ignore[attr-defined]
-    outstanding = max(amount - paid, 0)
-    status = "written_off" if written_off else ("paid" if outstanding == 0 else "open")
+    status, outstanding = receivable_standing(
+        receivable.amount, receivable.paid_amount,  # type: ignore[attr-defined]
+        written_off=receivable.written_off_at is not None)  # type: ignore[attr-defined]
     data = {name: getattr(receivable, name) for name in ReceivableRead.model_fields
             if name not in ("outstanding", "status")}
     return ReceivableRead(**data, outstanding=outstanding, status=status)
