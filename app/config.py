@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # A key whose request has run this long without an answer is presumed abandoned
     # (the process died): a retry may take it over if nothing was committed.
     idempotency_lease_seconds: int = Field(default=600, ge=1)
+    # How long the change feed (and the mobile sync log) keeps entries; older cursors get 410.
+    change_retention_days: int = Field(default=90, ge=1)
     # An API key's last_used_at is written at most this often (not on every request).
     api_key_touch_seconds: int = Field(default=300, ge=0)
     db_pool_size: int = Field(default=10, ge=1)

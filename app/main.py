@@ -19,6 +19,7 @@ from app.routers import (
     activities,
     api_keys,
     auth,
+    changes,
     contracts,
     credit,
     customers,
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *,
         protected.include_router(module.router)
     protected.include_router(contracts.router)
     protected.include_router(api_keys.router)
+    protected.include_router(changes.router)
     protected.include_router(grading.router)
     protected.include_router(receivables.receivables_router)
     protected.include_router(receivables.payments_router)

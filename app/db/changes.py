@@ -1,7 +1,8 @@
 """Which syncable rows a transaction changed: collected here, written to the change log at commit.
 
 Every unit of work carries a :class:`ChangeSet` in ``session.info``. Rows changed through the
-ORM (new, modified, soft- or hard-deleted customers, contacts, activities and tasks) are
+ORM (new, modified, soft- or hard-deleted customers, contacts, activities and tasks, and
+contracts, receivables and payments for the integration change feed) are
 noted by a flush listener; rows changed by bulk/Core statements behind the ORM's back must
 be noted by the repository that runs the statement, with :func:`note_changed`. That is the
 one mechanism: nothing else writes to the change log.
@@ -18,15 +19,19 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from app.db.models import Activity, Contact, Customer, Task
+from app.db.models import Activity, Contact, Contract, Customer, Payment, Receivable, Task
 
 _INFO_KEY = "crm.change_set"
 
 SYNCABLE: dict[type[Any], str] = {Customer: "customer", Contact: "contact", Activity: "activity",
-                                  Task: "task"}
+                                  Task: "task", Contract: "contract", Receivable: "receivable",
+                                  Payment: "payment"}
 # Within one transaction parents are logged before children, so a device that applies the
-# log in order meets a customer before its contacts, activities and tasks.
-ENTITY_ORDER = ("customer", "contact", "activity", "task")
+# log in order meets a customer before its contacts, activities and tasks (and a feed
+# reader a contract before its receivables).
+ENTITY_ORDER = ("customer", "contact", "activity", "task", "contract", "receivable", "payment")
+# What mobile devices sync (docs/sync.md); the rest is only in the integration feed.
+DEVICE_ENTITIES = ("customer", "contact", "activity", "task")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,7 @@ class ChangeSet:
         previous = self._seen.get(key)
         self._set(key, Seen(
             customer_id=obj.id if entity == "customer" else obj.customer_id,
-            deleted=hard_deleted or obj.deleted_at is not None,
+            deleted=hard_deleted or getattr(obj, "deleted_at", None) is not None,
             assignee_id=obj.assignee_id if entity == "task" else None,
             created=created or (previous is not None and previous.created),
             known=True,
@@ -140,4 +145,4 @@ def _after_flush(session: Session, _context: Any) -> None:
         changes.capture(obj, hard_deleted=True)
 
 
-__all__ = ["ENTITY_ORDER", "SYNCABLE", "ChangeSet", "Seen", "attach", "note_changed"]
+__all__ = ["DEVICE_ENTITIES", "ENTITY_ORDER", "SYNCABLE", "ChangeSet", "Seen", "attach", "note_changed"]

@@ -16,6 +16,7 @@ from app.db import changes as change_tracking
 from app.db.base import utcnow
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
+from app.db.repositories.change_feed import ChangeFeedRepository
 from app.db.repositories.contracts import ContractRepository
 from app.db.repositories.credit import CreditRepository
 from app.db.repositories.customers import (
@@ -72,6 +73,7 @@ class UnitOfWork:
         self.grading = GradingRepository(self.session)
         self.api_keys = ApiKeyRepository(self.session)
         self.exports = ExportRepository(self.session)
+        self.change_feed = ChangeFeedRepository(self.session)
         return self
 
     async def __aexit__(

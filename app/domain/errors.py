@@ -98,6 +98,13 @@ class RateLimited(DomainError):
     title = "Too many requests"
 
 
+class Gone(DomainError):
+    """Something the client refers to existed but is kept no longer (an expired cursor)."""
+
+    code = "gone"
+    title = "Gone"
+
+
 class ServiceUnavailable(DomainError):
     """A dependency the service needs (the database) does not answer."""
 

@@ -28,14 +28,15 @@ STATUS_BY_KIND: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.BadRequest, 400),
     (errors.TooLarge, 413),
     (errors.RateLimited, 429),
+    (errors.Gone, 410),
     (errors.ServiceUnavailable, 503),
 )
 
 CODE_BY_STATUS = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 412: "precondition_failed",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-    429: "rate_limited", 500: "internal_error", 503: "service_unavailable",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 410: "gone",
+    412: "precondition_failed", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "validation_error", 429: "rate_limited", 500: "internal_error", 503: "service_unavailable",
 }
 
 

@@ -8,6 +8,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.uow import UnitOfWork
+from app.services import changes as changes_service
 from app.services import idempotency as idempotency_service
 from app.services import pool as pool_service
 
@@ -18,6 +19,9 @@ async def run_once(session_factory: async_sessionmaker[AsyncSession]) -> None:
     removed = await idempotency_service.purge_expired(UnitOfWork(session_factory))
     if removed:
         log.info("purged expired idempotency keys", extra={"count": removed})
+    purged = await changes_service.purge_expired(UnitOfWork(session_factory))
+    if purged:
+        log.info("purged expired change-log entries", extra={"count": purged})
     recycled = await pool_service.recycle(UnitOfWork(session_factory), None)
     if recycled.released or recycled.cooldowns_ended:
         log.info("pool recycled", extra={"released": len(recycled.released),
