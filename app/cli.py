@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed-demo", help="create a demo organisation")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing when the database already has users")
+    sub.add_parser("worker", help="deliver webhooks (as its own process; the server runs one too)")
     api = sub.add_parser("openapi", help="write openapi/openapi.json")
     api.add_argument("--check", action="store_true", help="fail if the file is out of date")
     args = parser.parse_args(argv)
@@ -126,7 +127,34 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_seed_demo(args.if_empty)
     if args.command == "openapi":
         return cmd_openapi(args.check)
+    if args.command == "worker":
+        return cmd_worker()
     return 2
+
+
+def cmd_worker() -> int:
+    """Deliver webhooks until interrupted."""
+    import asyncio
+    import contextlib
+
+    from app import logs
+    from app.config import get_settings
+    from app.db.engine import make_engine, make_session_factory
+    from app.services import webhook_worker
+
+    settings = get_settings()
+    logs.configure(settings.log_level)
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        try:
+            await webhook_worker.run_forever(make_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from app.routers import (
     tasks,
     teams,
     users,
+    webhooks,
 )
 from app.routers import (
     settings as settings_router,
@@ -43,7 +44,7 @@ from app.routers import (
 )
 from app.routers.deps import API_PREFIX, current_principal
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
-from app.services import maintenance
+from app.services import maintenance, webhook_worker
 
 log = logging.getLogger("app")
 
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, *,
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = []
+        if settings.webhook_worker and settings.env != "test":
+            tasks.append(asyncio.create_task(webhook_worker.run_forever(app.state.session_factory)))
         if settings.recycle_interval_seconds > 0 and settings.env != "test":
             tasks.append(asyncio.create_task(
                 maintenance.run_periodically(app.state.session_factory,
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None, *,
     protected.include_router(contracts.router)
     protected.include_router(api_keys.router)
     protected.include_router(changes.router)
+    protected.include_router(webhooks.router)
     protected.include_router(grading.router)
     protected.include_router(receivables.receivables_router)
     protected.include_router(receivables.payments_router)

@@ -34,6 +34,7 @@ from app.db.repositories.receivables import ReceivableRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.domain.errors import Conflict, ServiceUnavailable, VersionMismatch
 
 
@@ -74,6 +75,7 @@ class UnitOfWork:
         self.api_keys = ApiKeyRepository(self.session)
         self.exports = ExportRepository(self.session)
         self.change_feed = ChangeFeedRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
         return self
 
     async def __aexit__(
@@ -107,6 +109,9 @@ class UnitOfWork:
                 if not await self.idempotency.mark_committed(record_id, attempt=attempt, now=utcnow()):
                     raise Conflict("A retry with this Idempotency-Key has taken over this request",
                                    code="idempotency.superseded")
+            if self.changes.events:
+                # The outbox: webhook deliveries commit (or roll back) with the change.
+                await self.webhooks.enqueue(self.changes.events, at=utcnow())
             if self.changes:
                 # Last thing before COMMIT: the change-log counter's row lock is held only
                 # this long, and it orders commits by sequence number (gap-free pulls).

@@ -26,7 +26,13 @@ from app.db.models.funnel import (
     StageTransition,
 )
 from app.db.models.grading import CustomerGrading
-from app.db.models.integration import ApiKey
+from app.db.models.integration import (
+    ApiKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from app.db.models.org import Team, User
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
@@ -60,4 +66,8 @@ __all__ = [
     "Task",
     "Team",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
