@@ -1,4 +1,4 @@
-"""Webhooks' pure rules: event types, retry schedule, giving up, endpoint health, targets."""
+"""Webhooks' pure rules: event types, the retry schedule, giving up, and allowed targets."""
 
 from __future__ import annotations
 
@@ -34,11 +34,6 @@ def next_delay(attempts: int, *, rng: random.Random | None = None) -> dt.timedel
 
 def gives_up(event_at: dt.datetime, now: dt.datetime) -> bool:
     return now - event_at >= RETRY_WINDOW
-
-
-def should_disable(failing_since: dt.datetime | None, now: dt.datetime, *, after: dt.timedelta) -> bool:
-    """An endpoint that has failed every delivery for ``after`` is switched off."""
-    return failing_since is not None and now - failing_since >= after
 
 
 def validate_events(events: list[str]) -> list[str]:

@@ -120,31 +120,30 @@ async def record(uow: UnitOfWork, outcome: Outcome) -> None:
                                         latency_ms=outcome.latency_ms))
         delivery.attempts += 1
         delivery.last_status_code, delivery.last_error = outcome.status_code, outcome.error
-        endpoint = await uow.webhooks.lock_endpoint(delivery.endpoint_id)
         now = utcnow()
         if outcome.ok:
             delivery.status, delivery.next_attempt_at, delivery.completed_at = "succeeded", None, now
-            if endpoint is not None:
-                endpoint.failing_since = None
+            await uow.webhooks.endpoint_recovered(delivery.endpoint_id)
         else:
             if rules.gives_up(delivery.created_at, now):
                 delivery.status, delivery.next_attempt_at, delivery.completed_at = "failed", None, now
             else:
                 delivery.next_attempt_at = now + rules.next_delay(delivery.attempts)
-            if endpoint is not None:
-                _note_failure(endpoint, now, after=dt.timedelta(hours=settings.webhook_disable_after_hours))
+            await _note_failure(uow, delivery.endpoint_id, now,
+                                after=dt.timedelta(hours=settings.webhook_disable_after_hours))
         await uow.commit()
 
 
-def _note_failure(endpoint: Any, now: dt.datetime, *, after: dt.timedelta) -> None:
-    endpoint.failing_since = endpoint.failing_since or now
-    if endpoint.is_active and rules.should_disable(endpoint.failing_since, now, after=after):
-        endpoint.is_active = False
-        endpoint.disabled_reason = f"every delivery failed since {endpoint.failing_since.isoformat()}"
+async def _note_failure(uow: UnitOfWork, endpoint_id: uuid.UUID, now: dt.datetime, *,
+                        after: dt.timedelta) -> None:
+    await uow.webhooks.endpoint_failed(endpoint_id, now=now)
+    disabled = await uow.webhooks.disable_if_failing_since(
+        endpoint_id, before=now - after, reason=f"every delivery failed for {after} or longer")
+    if disabled is not None:
         # The owner is told through the log (alerting watches it) and the endpoint's state.
         log.warning("webhook endpoint disabled after sustained failure",
-                    extra={"endpoint_id": str(endpoint.id), "created_by": str(endpoint.created_by),
-                           "url": endpoint.url})
+                    extra={"endpoint_id": str(disabled.id), "created_by": str(disabled.created_by),
+                           "url": disabled.url})
 
 
 async def run_once(session_factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, *,

@@ -1,4 +1,4 @@
-"""Webhook rules: the retry schedule, giving up, disabling, and which targets are public."""
+"""Webhook rules: the retry schedule, giving up, and which targets are public."""
 
 from __future__ import annotations
 
@@ -26,12 +26,6 @@ def test_retries_last_at_least_24_hours():
         attempts += 1
         elapsed += rules.next_delay(attempts, rng=random.Random(attempts))
     assert elapsed >= dt.timedelta(hours=24) and attempts >= 15
-
-
-@pytest.mark.parametrize("since, disabled", [(None, False), (NOW - dt.timedelta(hours=71), False),
-                                             (NOW - dt.timedelta(hours=72), True)])
-def test_disable_after_sustained_failure(since, disabled):
-    assert rules.should_disable(since, NOW, after=dt.timedelta(hours=72)) is disabled
 
 
 @pytest.mark.parametrize("address, public", [

@@ -121,9 +121,32 @@ class WebhookRepository:
         return await self.session.scalar(
             select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
 
-    async def lock_endpoint(self, endpoint_id: uuid.UUID) -> WebhookEndpoint | None:
-        return await self.session.scalar(
-            select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).with_for_update())
+    # An endpoint's health changes rarely, so each outcome writes the row only when it
+    # changes it: attempts to one endpoint do not queue behind its row lock.
+
+    async def endpoint_recovered(self, endpoint_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_not(None))
+            .values(failing_since=None))
+
+    async def endpoint_failed(self, endpoint_id: uuid.UUID, *, now: dt.datetime) -> None:
+        await self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_(None))
+            .values(failing_since=now))
+
+    async def disable_if_failing_since(self, endpoint_id: uuid.UUID, *, before: dt.datetime,
+                                       reason: str) -> WebhookEndpoint | None:
+        """Switch the endpoint off if it has failed everything since ``before``; answers it
+        when this call switched it off."""
+        result = await self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.is_active,
+                   WebhookEndpoint.failing_since <= before)
+            .values(is_active=False, disabled_reason=reason, version=WebhookEndpoint.version + 1)
+            .returning(WebhookEndpoint.id, WebhookEndpoint.created_by, WebhookEndpoint.url))
+        return result.first()  # type: ignore[return-value]
 
     async def deliveries(self, endpoint_id: uuid.UUID, *, status: str | None, cursor: str | None,
                          limit: int) -> Page[WebhookDelivery]:
