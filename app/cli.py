@@ -12,6 +12,7 @@ from app.config import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_FILE = ROOT / "openapi" / "openapi.json"
+CONVENTIONS_FILE = ROOT / "docs" / "api-conventions.md"
 
 
 def _alembic_config():  # type: ignore[no-untyped-def]
@@ -39,18 +40,28 @@ def openapi_document() -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def conventions_document() -> str:
+    """docs/api-conventions.md with its error catalogue table generated from the code."""
+    from app.routers.problems import with_catalogue
+
+    return with_catalogue(CONVENTIONS_FILE.read_text(encoding="utf-8"))
+
+
 def cmd_openapi(check: bool) -> int:
-    document = openapi_document()
+    """Write (or check) openapi/openapi.json and the error table of docs/api-conventions.md."""
+    generated = {OPENAPI_FILE: openapi_document(), CONVENTIONS_FILE: conventions_document()}
     if check:
-        current = OPENAPI_FILE.read_text(encoding="utf-8") if OPENAPI_FILE.exists() else ""
-        if current != document:
-            print(f"{OPENAPI_FILE} is out of date; run 'crm openapi' and commit it", file=sys.stderr)
-            return 1
-        print("openapi/openapi.json is current")
-        return 0
-    OPENAPI_FILE.parent.mkdir(parents=True, exist_ok=True)
-    OPENAPI_FILE.write_text(document, encoding="utf-8")
-    print(f"wrote {OPENAPI_FILE}")
+        stale = [path for path, text in generated.items()
+                 if (path.read_text(encoding="utf-8") if path.exists() else "") != text]
+        for path in stale:
+            print(f"{path} is out of date; run 'crm openapi' and commit it", file=sys.stderr)
+        if not stale:
+            print("openapi/openapi.json and the error catalogue are current")
+        return 1 if stale else 0
+    for path, text in generated.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 
@@ -61,23 +72,37 @@ def cmd_serve(host: str, port: int, workers: int, reload: bool) -> None:
                 reload=reload, log_config=None, proxy_headers=True)
 
 
+async def _with_uow(work):  # type: ignore[no-untyped-def]
+    """Run ``work(uow)`` against the configured database, then dispose of the engine."""
+    from app.db.engine import make_engine, make_session_factory
+    from app.db.uow import UnitOfWork
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        return await work(UnitOfWork(make_session_factory(engine)))
+    finally:
+        await engine.dispose()
+
+
 def cmd_create_user(args: argparse.Namespace) -> int:
     import uuid
 
-    from app.services import setup
+    from app.domain.roles import Principal, Role
+    from app.services import users as users_service
 
-    user = asyncio.run(setup.create_user(
-        username=args.username, password=args.password, role=args.role,
+    system = Principal(user_id=uuid.UUID(int=0), role=Role.admin, team_id=None)
+    user = asyncio.run(_with_uow(lambda uow: users_service.create_user(
+        uow, system, username=args.username, password=args.password, role=Role(args.role),
         team_id=uuid.UUID(args.team) if args.team else None, full_name=args.full_name or "",
-    ))
+    )))
     print(f"created user {user.username} ({user.role}) id={user.id}")
     return 0
 
 
 def cmd_seed_demo(if_empty: bool) -> int:
-    from app.services import setup
+    from app.demo import seed_demo_with
 
-    result = asyncio.run(setup.seed_demo(if_empty=if_empty))
+    result = asyncio.run(_with_uow(lambda uow: seed_demo_with(uow, if_empty=if_empty)))
     if result is None:
         print("database already has users; demo data not seeded")
         return 0
@@ -111,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing when the database already has users")
     sub.add_parser("worker", help="deliver webhooks (as its own process; the server runs one too)")
-    api = sub.add_parser("openapi", help="write openapi/openapi.json")
+    api = sub.add_parser("openapi", help="write openapi/openapi.json and the error table in docs")
     api.add_argument("--check", action="store_true", help="fail if the file is out of date")
     args = parser.parse_args(argv)
 

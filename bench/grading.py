@@ -70,7 +70,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.domain import normalize  # noqa: E402  (after the sys.path tweak)
+from app.demo.words import PRODUCTS, SIZES  # noqa: E402  (after the sys.path tweak)
+from app.domain import normalize  # noqa: E402
 from app.domain.contracts import ContractStatus  # noqa: E402
 from bench.common import (  # noqa: E402
     BenchOrg,
@@ -141,14 +142,12 @@ COLUMNS = {"customer": CUSTOMER_COLUMNS, "contact": CONTACT_COLUMNS, "contract":
            "payment_allocation": ALLOCATION_COLUMNS, "customer_history": HISTORY_COLUMNS,
            "change_log": CHANGE_LOG_COLUMNS}
 
-SIZES = ["1-49", "50-199", "200-999", "1000+"]
 SOURCES = ["import"] * 8 + ["web"] * 3 + ["exhibition"] * 2 + ["referral"] * 2 + \
           ["self_discovered"] * 3 + ["inbound_call", "other"]
 INDUSTRIES = ["信息技术", "装备制造", "批发零售", "医药健康", "化工材料", "建筑建材", "新能源",
               "交通物流", "文化传媒", "教育培训"]
 REGIONS = ["北京市", "上海市", "广东省深圳市", "浙江省杭州市", "江苏省苏州市", "四川省成都市",
            "湖北省武汉市", "山东省青岛市"]
-PRODUCTS = ["CRM标准版", "CRM专业版", "数据服务", "实施服务", "培训服务"]
 EARLY_STAGES = ["resource", "graded", "contacted", "lead", "intent"]
 
 # Customer profiles: (share, contract amount range in CNY (log-uniform), billed share range,

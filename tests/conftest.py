@@ -28,6 +28,7 @@ from app.config import get_settings  # noqa: E402
 from app.db.engine import make_engine  # noqa: E402
 from app.db.uow import UnitOfWork  # noqa: E402
 from app.main import create_app  # noqa: E402
+from tests.support.declared_codes import DeclaredCodes  # noqa: E402
 
 get_settings.cache_clear()
 IS_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
@@ -81,9 +82,13 @@ async def client(app: FastAPI, session_factory: async_sessionmaker[AsyncSession]
                  ) -> AsyncIterator[httpx.AsyncClient]:
     # One app per run (building it is slow); each test points it at its own transaction.
     app.state.session_factory = session_factory
-    transport = httpx.ASGITransport(app=app)
+    checked = DeclaredCodes(app)
+    transport = httpx.ASGITransport(app=checked)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
+    assert not checked.undeclared, (
+        "answers whose code the route's responses= does not list (add the catalogue entry): "
+        f"{sorted(set(checked.undeclared))}")
 
 
 @pytest.fixture

@@ -35,7 +35,12 @@ from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.tasks import TaskRepository
 from app.db.repositories.webhooks import WebhookRepository
-from app.domain.errors import Conflict, ServiceUnavailable, VersionMismatch
+from app.domain.errors import (
+    IdempotencySuperseded,
+    IntegrityConflict,
+    ServiceUnavailable,
+    VersionMismatch,
+)
 
 
 class UnitOfWork:
@@ -107,8 +112,8 @@ class UnitOfWork:
             if self._fence is not None:
                 record_id, attempt = self._fence
                 if not await self.idempotency.mark_committed(record_id, attempt=attempt, now=utcnow()):
-                    raise Conflict("A retry with this Idempotency-Key has taken over this request",
-                                   code="idempotency.superseded")
+                    raise IdempotencySuperseded(
+                        "A retry with this Idempotency-Key has taken over this request")
             if self.changes.events:
                 # The outbox: webhook deliveries commit (or roll back) with the change.
                 await self.webhooks.enqueue(self.changes.events, at=utcnow())
@@ -156,6 +161,6 @@ class _translated_errors:
         if isinstance(exc, StaleDataError):
             raise VersionMismatch("The record was changed by someone else; reload it") from exc
         if isinstance(exc, IntegrityError):
-            raise Conflict(
-                "The change conflicts with existing data", code="conflict.integrity"
+            raise IntegrityConflict(
+                "The change conflicts with existing data"
             ) from exc

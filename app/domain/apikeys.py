@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.domain.errors import Forbidden, InvalidInput
+from app.domain.errors import InvalidInput, MissingScope
 
 KEY_PREFIX = "crm_"
 # ``crm_<12 lookup chars>_<secret>``: the lookup part is stored and shown in listings, the
@@ -36,10 +36,6 @@ _RESOURCES: tuple[tuple[str, str], ...] = (
 # Paths any key may call whatever its scopes (who am I).
 _OPEN_PATHS = frozenset({"/me"})
 _READ_METHODS = frozenset({"GET", "HEAD"})
-
-
-class MissingScope(Forbidden):
-    code = "forbidden.scope"
 
 
 def _matches(path: str, prefix: str) -> bool:

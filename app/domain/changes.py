@@ -8,15 +8,11 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from app.domain.errors import BadRequest, Gone, InvalidInput
+from app.domain.errors import CursorExpired, InvalidCursor, InvalidInput
 
 FEED_TYPES = ("customer", "contact", "activity", "task", "contract", "receivable", "payment")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-
-
-class CursorExpired(Gone):
-    code = "changes.cursor_expired"
 
 
 def encode_cursor(seq: int) -> str:
@@ -32,8 +28,7 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError("not a change-feed cursor")
         return seq
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise BadRequest("The cursor is malformed or belongs to another listing",
-                         code="pagination.invalid_cursor") from exc
+        raise InvalidCursor("The cursor is malformed or belongs to another listing") from exc
 
 
 def parse_types(raw: str | None) -> tuple[str, ...] | None:

@@ -13,7 +13,14 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from app.domain.errors import Conflict
+from app.domain.errors import (
+    ContractCustomerAbandoned,
+    ContractHasReceivables,
+    ContractNotCancellable,
+    ContractNotDraft,
+    ContractNotSigned,
+    ReceivableContractNotSigned,
+)
 from app.domain.funnel import Stage
 
 
@@ -34,9 +41,8 @@ SIGNABLE_FROM: frozenset[Stage] = frozenset(
 
 def _abandoned(stage: Stage) -> None:
     if stage is Stage.abandoned:
-        raise Conflict(
+        raise ContractCustomerAbandoned(
             "An abandoned customer gets no contract; reactivate it first",
-            code="contract.customer_abandoned",
         )
 
 
@@ -48,16 +54,16 @@ def check_draftable(*, customer_stage: Stage) -> None:
 def check_editable(status: ContractStatus) -> None:
     """Only a draft's terms may change."""
     if status is not ContractStatus.draft:
-        raise Conflict(
-            "Only a draft contract can be changed", code="contract.not_draft", contract_status=status.value
+        raise ContractNotDraft(
+            "Only a draft contract can be changed", contract_status=status.value
         )
 
 
 def decide_sign(status: ContractStatus, *, customer_stage: Stage) -> Stage | None:
     """Check a draft may be signed; answer the stage the customer moves to, if any."""
     if status is not ContractStatus.draft:
-        raise Conflict(
-            "Only a draft contract can be signed", code="contract.not_draft", contract_status=status.value
+        raise ContractNotDraft(
+            "Only a draft contract can be signed", contract_status=status.value
         )
     _abandoned(customer_stage)
     return Stage.signed if customer_stage in SIGNABLE_FROM else None
@@ -66,15 +72,13 @@ def decide_sign(status: ContractStatus, *, customer_stage: Stage) -> Stage | Non
 def decide_cancel(status: ContractStatus, *, billed: Decimal) -> None:
     """A draft or signed contract with nothing billed yet may be cancelled."""
     if status not in (ContractStatus.draft, ContractStatus.signed):
-        raise Conflict(
+        raise ContractNotCancellable(
             f"A {status.value} contract cannot be cancelled",
-            code="contract.not_cancellable",
             contract_status=status.value,
         )
     if billed > 0:
-        raise Conflict(
+        raise ContractHasReceivables(
             "The contract has been billed; settle or write off its receivables first",
-            code="contract.has_receivables",
         )
 
 
@@ -89,17 +93,16 @@ def stage_after_cancel(was: ContractStatus, *, customer_stage: Stage, other_sign
 def check_acceptable(status: ContractStatus) -> None:
     """Implementation acceptance is recorded on a signed contract only."""
     if status is not ContractStatus.signed:
-        raise Conflict(
-            "Only a signed contract can be accepted", code="contract.not_signed", contract_status=status.value
+        raise ContractNotSigned(
+            "Only a signed contract can be accepted", contract_status=status.value
         )
 
 
 def check_billable(status: ContractStatus) -> None:
     """Receivables are issued against a signed contract only."""
     if status is not ContractStatus.signed:
-        raise Conflict(
+        raise ReceivableContractNotSigned(
             f"A {status.value} contract cannot be billed",
-            code="receivable.contract_not_signed",
             contract_status=status.value,
         )
 

@@ -10,7 +10,16 @@ from enum import StrEnum
 from itertools import pairwise
 from types import MappingProxyType
 
-from app.domain.errors import Conflict, Forbidden, InvalidInput
+from app.domain.errors import (
+    ApprovalNotAllowed,
+    CreditLimitExceeded,
+    CreditOnHold,
+    InvalidInput,
+    OverrideNotAllowed,
+    OverrideReasonRequired,
+    PaymentApplicationInvalid,
+    SelfApproval,
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -240,33 +249,6 @@ def is_on_hold(state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT_POLICY)
 # --------------------------------------------------------------------------- signing
 
 
-class CreditOnHold(Conflict):
-    """The customer is on credit hold; no contract may be signed without an override."""
-
-    code = "credit.on_hold"
-    title = "Customer on credit hold"
-
-
-class CreditLimitExceeded(Conflict):
-    """The contract amount exceeds the customer's available credit."""
-
-    code = "credit.limit_exceeded"
-    title = "Credit limit exceeded"
-
-
-class OverrideNotAllowed(Forbidden):
-    """The caller's role may not override this credit block (or not by this much)."""
-
-    code = "credit.override_not_allowed"
-    title = "Credit override not allowed"
-
-
-class OverrideReasonRequired(InvalidInput):
-    """A credit override must say why."""
-
-    code = "credit.override_reason_required"
-
-
 @dataclass(frozen=True, kw_only=True)
 class Override:
     """A request by the caller to sign despite a credit block; the caller's role decides."""
@@ -389,20 +371,6 @@ def decide_signing(*, state: CreditState, amount: Decimal,
 
 
 # --------------------------------------------------------------------------- limit approval
-
-
-class ApprovalNotAllowed(Forbidden):
-    """The approver's role may not approve a limit this large."""
-
-    code = "credit.approval_not_allowed"
-    title = "Credit limit approval not allowed"
-
-
-class SelfApproval(Forbidden):
-    """Nobody approves their own limit request."""
-
-    code = "credit.self_approval"
-    title = "Self approval not allowed"
 
 
 def _check_limit_value(requested_limit: Decimal) -> None:
@@ -557,12 +525,6 @@ def suggested_limit(*, grade: str | None, monthly_billed: Sequence[Decimal],
 
 
 # --------------------------------------------------------------------------- payments
-
-
-class PaymentApplicationInvalid(InvalidInput):
-    """An explicit payment application does not fit the payment or the receivables."""
-
-    code = "payment.allocation_invalid"
 
 
 @dataclass(frozen=True, kw_only=True)

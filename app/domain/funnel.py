@@ -10,7 +10,12 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any
 
-from app.domain.errors import Conflict, InvalidInput, RuleViolation
+from app.domain.errors import (
+    CooldownActive,
+    InvalidInput,
+    InvalidTransition,
+    RequirementUnmet,
+)
 
 
 class Stage(StrEnum):
@@ -142,27 +147,6 @@ class Transition:
     # Normalised: stripped, None when blank; an AbandonReason when abandoning.
     reason: str | None = None
     note: str | None = None
-
-
-class InvalidTransition(Conflict):
-    """The target stage cannot be reached from the current one (whatever the facts)."""
-
-    code = "funnel.invalid_transition"
-    title = "Invalid funnel transition"
-
-
-class RequirementUnmet(RuleViolation):
-    """The move is allowed but something it needs is missing; ``missing`` names it."""
-
-    code = "funnel.requirement_unmet"
-    title = "Funnel requirement unmet"
-
-
-class CooldownActive(Conflict):
-    """Reactivation of an abandoned customer before its cooldown has ended."""
-
-    code = "funnel.cooldown_active"
-    title = "Customer in cooldown"
 
 
 def _blank(value: str | None) -> bool:

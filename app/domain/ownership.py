@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.customers import Source
+from app.domain.errors import AlreadyClaimed, Forbidden, InCooldown, InvalidInput, QuotaExceeded
 from app.domain.funnel import Stage
+from app.domain.roles import Principal, Role
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,27 +47,6 @@ def validate_pool_policy(policy: PoolPolicy) -> PoolPolicy:
     if errors:
         raise InvalidInput("The pool policy is not valid.", errors=errors)
     return policy
-
-
-class QuotaExceeded(Conflict):
-    """The owner already holds ``max_active_customers`` in the active stages."""
-
-    code = "pool.quota_exceeded"
-    title = "Holding limit reached"
-
-
-class AlreadyClaimed(Conflict):
-    """The customer has an owner (someone else won the claim)."""
-
-    code = "pool.already_claimed"
-    title = "Customer already claimed"
-
-
-class InCooldown(Conflict):
-    """The customer was abandoned and nobody may take it until the cooldown ends."""
-
-    code = "pool.cooldown_active"
-    title = "Customer in cooldown"
 
 
 # --- protection period (客户确认期) --------------------------------------------------------
@@ -151,6 +132,50 @@ def check_claimable(
 
 def cooldown_end(abandoned_at: datetime, *, policy: PoolPolicy) -> datetime:
     return abandoned_at + timedelta(days=policy.cooldown_days)
+
+
+# --- a new customer's owner ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InitialOwner:
+    owner_id: UUID | None  # None: the customer starts in the pool
+    discovered_by: UUID | None
+
+
+def decide_initial_owner(
+    *,
+    creator: Principal,
+    requested_owner_id: UUID | None,
+    source: str,
+    policy: PoolPolicy,
+    creator_active: int | None = None,
+    found_by_owner: bool = False,
+) -> InitialOwner:
+    """Who owns a customer being created, and who found it (SPEC §5).
+
+    A rep creates customers for themselves only; naming no owner, the rep owns it unless
+    they already hold ``policy.max_active_customers`` active customers (``creator_active``,
+    required then): over the limit their find waits in the pool, still marked as theirs.
+    Other roles leave it in the pool unless they name an owner. A self-discovered customer
+    records its finder: the creator, or the named owner when ``found_by_owner`` (an import
+    names the owner who found it, not the steward who uploads the file).
+
+    The named owner's own checks (an active rep or manager in the creator's scope, under the
+    holding limit) need the database and stay with the caller.
+    """
+    owner_id = requested_owner_id
+    if creator.role is Role.rep:
+        if owner_id is not None and owner_id != creator.user_id:
+            raise Forbidden("Reps create customers for themselves only")
+        if owner_id is None:
+            if creator_active is None:
+                raise ValueError("creator_active is needed for a rep who names no owner")
+            if creator_active < policy.max_active_customers:
+                owner_id = creator.user_id
+    finder = owner_id if found_by_owner else creator.user_id
+    return InitialOwner(owner_id=owner_id,
+                        discovered_by=finder if source == Source.self_discovered else None)
 
 
 # --- worklist order (上行原则) ---------------------------------------------------------------

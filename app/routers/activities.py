@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, UpdatedSince, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.customers import (
     ActivityCreate,
@@ -27,7 +28,7 @@ Logger = Annotated[Principal, allow(*activities_service.LOGGERS)]
 
 
 @router.get("", operation_id="activities_list", response_model=Page[ActivityRead],
-            responses=responses(400, 401, 422))
+            responses=responses(*PAGED))
 async def list_activities(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                           customer_id: uuid.UUID | None = None, type: ActivityType | None = None,
                           created_by: uuid.UUID | None = None,
@@ -44,7 +45,9 @@ async def list_activities(actor: Caller, uow: UoW, cursor: Cursor = None, limit:
 
 
 @router.post("", operation_id="activities_create", response_model=ActivityRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 409, 422))
+             status_code=status.HTTP_201_CREATED, responses=responses(errors.NotFound, errors.Forbidden,
+                                                                      errors.ActivityAlreadyExists,
+                                                                      *IDEMPOTENT, *WRITES))
 async def create_activity(body: ActivityCreate, actor: Logger, uow: UoW,
                           response: Response) -> ActivityRead:
     """Log an activity (the client may supply its id). Moves the customer's `last_contact_at`."""
@@ -57,7 +60,7 @@ async def create_activity(body: ActivityCreate, actor: Logger, uow: UoW,
 
 
 @router.get("/{activity_id}", operation_id="activities_get", response_model=ActivityRead,
-            responses=responses(401, 404, 422))
+            responses=responses(errors.NotFound))
 async def get_activity(activity_id: uuid.UUID, actor: Caller, uow: UoW,
                        response: Response) -> ActivityRead:
     activity = await activities_service.get_activity(uow, actor, activity_id=activity_id)
@@ -66,7 +69,7 @@ async def get_activity(activity_id: uuid.UUID, actor: Caller, uow: UoW,
 
 
 @router.patch("/{activity_id}", operation_id="activities_update", response_model=ActivityRead,
-              responses=responses(400, 401, 403, 404, 412, 422))
+              responses=responses(errors.NotFound, errors.Forbidden, *VERSIONED, *WRITES))
 async def update_activity(activity_id: uuid.UUID, body: ActivityUpdate, actor: Logger, uow: UoW,
                           expected_version: IfMatch, response: Response) -> ActivityRead:
     activity = await activities_service.update_activity(
@@ -78,7 +81,7 @@ async def update_activity(activity_id: uuid.UUID, body: ActivityUpdate, actor: L
 
 @router.delete("/{activity_id}", operation_id="activities_delete",
                status_code=status.HTTP_204_NO_CONTENT,
-               responses=responses(400, 401, 403, 404, 412, 422))
+               responses=responses(errors.NotFound, errors.Forbidden, *VERSIONED, *WRITES))
 async def delete_activity(activity_id: uuid.UUID, actor: Logger, uow: UoW,
                           expected_version: IfMatch) -> None:
     await activities_service.delete_activity(uow, actor, activity_id=activity_id,

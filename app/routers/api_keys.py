@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response, status
 
-from app.domain import apikeys
+from app.domain import apikeys, errors
 from app.domain.roles import Principal, Role
 from app.routers.deps import Cursor, Limit, UoW, allow
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.integration import ApiKeyCreate, ApiKeyIssued, ApiKeyRead
 from app.services import api_keys as api_keys_service
@@ -33,7 +33,7 @@ def _issued(issued: api_keys_service.IssuedKey) -> ApiKeyIssued:
 
 
 @router.get("", operation_id="api_keys_list", response_model=Page[ApiKeyRead],
-            responses=responses(400, 401, 403, 422))
+            responses=responses(errors.Forbidden, *PAGED))
 async def list_api_keys(actor: Admin, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                         include_revoked: bool = False) -> Page[ApiKeyRead]:
     page = await api_keys_service.list_keys(uow, actor, include_revoked=include_revoked,
@@ -42,7 +42,8 @@ async def list_api_keys(actor: Admin, uow: UoW, cursor: Cursor = None, limit: Li
 
 
 @router.post("", operation_id="api_keys_create", response_model=ApiKeyIssued,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 422))
+             status_code=status.HTTP_201_CREATED,
+             responses=responses(errors.Forbidden, errors.ApiKeyTeamNotFound, *IDEMPOTENT, *WRITES))
 async def create_api_key(body: ApiKeyCreate, actor: Admin, uow: UoW, response: Response) -> ApiKeyIssued:
     """Create a service account's key. The answer holds the key itself, once."""
     issued = await api_keys_service.create_key(uow, actor, **body.model_dump())
@@ -52,13 +53,13 @@ async def create_api_key(body: ApiKeyCreate, actor: Admin, uow: UoW, response: R
 
 
 @router.get("/{key_id}", operation_id="api_keys_get", response_model=ApiKeyRead,
-            responses=responses(401, 403, 404, 422))
+            responses=responses(errors.NotFound, errors.Forbidden))
 async def get_api_key(key_id: uuid.UUID, actor: Admin, uow: UoW) -> ApiKeyRead:
     return _read(await api_keys_service.get_key(uow, actor, key_id=key_id))
 
 
 @router.delete("/{key_id}", operation_id="api_keys_delete", status_code=status.HTTP_204_NO_CONTENT,
-               responses=responses(401, 403, 404, 422))
+               responses=responses(errors.NotFound, errors.Forbidden, *WRITES))
 async def revoke_api_key(key_id: uuid.UUID, actor: Admin, uow: UoW) -> Response:
     """Revoke the key at once and deactivate its service account."""
     await api_keys_service.revoke_key(uow, actor, key_id=key_id)
@@ -66,7 +67,8 @@ async def revoke_api_key(key_id: uuid.UUID, actor: Admin, uow: UoW) -> Response:
 
 
 @router.post("/{key_id}/rotate", operation_id="api_keys_rotate", response_model=ApiKeyIssued,
-             responses=responses(401, 403, 404, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.ApiKeyRevoked,
+                                 *IDEMPOTENT, *WRITES))
 async def rotate_api_key(key_id: uuid.UUID, actor: Admin, uow: UoW, response: Response) -> ApiKeyIssued:
     """Replace the key's secret; the old key stops working at once. The new key is answered once."""
     issued = await api_keys_service.rotate_key(uow, actor, key_id=key_id)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.domain import errors
 from app.routers.deps import UoW
 from app.routers.problems import responses
 from app.routers.schemas.org import RefreshRequest, TokenPairRead
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", operation_id="auth_token", response_model=TokenPairRead,
-             responses=responses(401, 422, 429))
+             responses=responses(errors.InvalidCredentials, errors.TooManyAttempts, authenticated=False))
 async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
                       uow: UoW) -> TokenPairRead:
     """Log in with username and password (OAuth2 password form)."""
@@ -25,7 +26,8 @@ async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()],
 
 
 @router.post("/refresh", operation_id="auth_refresh", response_model=TokenPairRead,
-             responses=responses(401, 422))
+             responses=responses(errors.InvalidRefreshToken, errors.RefreshTokenReused, errors.InactiveUser,
+                                 authenticated=False))
 async def refresh_token(body: RefreshRequest, uow: UoW) -> TokenPairRead:
     """Trade a refresh token for a new pair; the old refresh token stops working."""
     pair = await auth_service.refresh(uow, refresh_token=body.refresh_token)
@@ -33,7 +35,7 @@ async def refresh_token(body: RefreshRequest, uow: UoW) -> TokenPairRead:
 
 
 @router.post("/logout", operation_id="auth_logout", status_code=status.HTTP_204_NO_CONTENT,
-             responses=responses(422))
+             responses=responses(authenticated=False))
 async def logout(body: RefreshRequest, uow: UoW) -> None:
     """Revoke the refresh token (and every token rotated from the same login)."""
     await auth_service.logout(uow, refresh_token=body.refresh_token)

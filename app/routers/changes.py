@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from app.domain import changes as feed
+from app.domain import errors
 from app.domain.roles import Principal
 from app.routers.deps import Cursor, UoW, allow
-from app.routers.problems import responses
+from app.routers.problems import PAGED, responses
 from app.routers.schemas.changes import ChangePage, ChangeRead
 from app.routers.schemas.contracts import ContractRead, payment_read, receivable_read
 from app.routers.schemas.customers import ContactRead, CustomerRead, activity_read
@@ -36,7 +37,8 @@ def _read(entry: changes_service.FeedEntry) -> ChangeRead:
 
 
 @router.get("", operation_id="changes_list", response_model=ChangePage, response_model_exclude_none=True,
-            responses=responses(400, 401, 403, 410, 422))
+            responses=responses(errors.Forbidden, errors.ChangesScopeRestricted, errors.CursorExpired,
+                                *PAGED))
 async def list_changes(
     actor: Reader, uow: UoW, cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=feed.MAX_LIMIT,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.domain.contracts import ContractStatus
+from app.domain import errors
 from app.domain.roles import Principal
 from app.routers.deps import (
     Caller,
@@ -17,17 +17,17 @@ from app.routers.deps import (
     IfMatch,
     Limit,
     UoW,
-    UpdatedSince,
     allow,
     export_responses,
     set_etag,
     streamed,
 )
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.contracts import (
     CancelRequest,
     ContractCreate,
+    ContractFilterParams,
     ContractRead,
     ContractUpdate,
     SignRequest,
@@ -38,6 +38,8 @@ from app.services import exports as exports_service
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
 Drafter = Annotated[Principal, allow(*contracts_service.DRAFTERS)]
+# The list filters, shared by the list and the export.
+Filters = Annotated[ContractFilterParams, Query()]
 Signer = Annotated[Principal, allow(*contracts_service.SIGNERS)]
 Acceptor = Annotated[Principal, allow(*contracts_service.ACCEPTORS)]
 
@@ -49,14 +51,12 @@ def _read(contract: object, response: Response) -> ContractRead:
 
 
 @router.get("", operation_id="contracts_list", response_model=Page[ContractRead],
-            responses=responses(400, 401, 422))
-async def list_contracts(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-                         customer_id: uuid.UUID | None = None,
-                         status: ContractStatus | None = None,
-                         updated_since: UpdatedSince = None) -> Page[ContractRead]:
+            responses=responses(*PAGED))
+async def list_contracts(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *,
+                         filters: Filters) -> Page[ContractRead]:
     """Contracts of customers in the caller's scope, newest first."""
-    page = await contracts_service.list_contracts(uow, actor, customer_id=customer_id, status=status,
-                                                  updated_since=updated_since, cursor=cursor, limit=limit)
+    page = await contracts_service.list_contracts(uow, actor, **filters.model_dump(), cursor=cursor,
+                                                  limit=limit)
     return Page[ContractRead](items=[ContractRead.model_validate(c) for c in page.items],
                               next_cursor=page.next_cursor)
 
@@ -64,17 +64,18 @@ async def list_contracts(actor: Caller, uow: UoW, cursor: Cursor = None, limit: 
 @router.get("/export", operation_id="contracts_export", response_class=StreamingResponse,
             responses=export_responses("Every contract in the caller's scope matching the filters, "
                                        "streamed"))
-async def export_contracts(actor: Caller, uow: UoW, fmt: ExportFormat = "csv",
-                           customer_id: uuid.UUID | None = None, status: ContractStatus | None = None,
-                           updated_since: UpdatedSince = None) -> StreamingResponse:
+async def export_contracts(actor: Caller, uow: UoW, fmt: ExportFormat = "csv", *,
+                           filters: Filters) -> StreamingResponse:
     """Stream every contract in the caller's scope (the list filters apply) as CSV (UTF-8 with
     BOM) or NDJSON, in id order. Columns: docs/integration.md."""
-    return streamed(exports_service.export_contracts(uow, actor, customer_id=customer_id, status=status,
-                                                     updated_since=updated_since, fmt=fmt))
+    return streamed(exports_service.export_contracts(uow, actor, **filters.model_dump(), fmt=fmt))
 
 
 @router.post("", operation_id="contracts_create", response_model=ContractRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 409, 422))
+             status_code=status.HTTP_201_CREATED, responses=responses(errors.NotFound, errors.Forbidden,
+                                                                      errors.ContractCustomerAbandoned,
+                                                                      errors.ContractNumberTaken, *IDEMPOTENT,
+                                                                      *WRITES))
 async def create_contract(body: ContractCreate, actor: Drafter, uow: UoW, response: Response) -> ContractRead:
     """Draft a contract for a customer (reps: their own customers)."""
     contract = await contracts_service.create_contract(uow, actor, **body.model_dump())
@@ -83,13 +84,14 @@ async def create_contract(body: ContractCreate, actor: Drafter, uow: UoW, respon
 
 
 @router.get("/{contract_id}", operation_id="contracts_get", response_model=ContractRead,
-            responses=responses(401, 404, 422))
+            responses=responses(errors.NotFound))
 async def get_contract(contract_id: uuid.UUID, actor: Caller, uow: UoW, response: Response) -> ContractRead:
     return _read(await contracts_service.get_contract(uow, actor, contract_id=contract_id), response)
 
 
 @router.patch("/{contract_id}", operation_id="contracts_update", response_model=ContractRead,
-              responses=responses(400, 401, 403, 404, 409, 412, 422))
+              responses=responses(errors.NotFound, errors.Forbidden, errors.ContractNumberTaken,
+                                  errors.ContractNotDraft, *VERSIONED, *WRITES))
 async def update_contract(contract_id: uuid.UUID, body: ContractUpdate, actor: Drafter, uow: UoW,
                           expected_version: IfMatch, response: Response) -> ContractRead:
     """Change a draft (number, amount, payment terms)."""
@@ -100,7 +102,11 @@ async def update_contract(contract_id: uuid.UUID, body: ContractUpdate, actor: D
 
 
 @router.post("/{contract_id}/sign", operation_id="contracts_sign", response_model=ContractRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.InvalidTransition,
+                                 errors.RequirementUnmet, errors.CooldownActive,
+                                 errors.ContractCustomerAbandoned, errors.ContractNotDraft,
+                                 errors.CreditOnHold, errors.CreditLimitExceeded, errors.OverrideNotAllowed,
+                                 errors.OverrideReasonRequired, *IDEMPOTENT, *WRITES))
 async def sign_contract(contract_id: uuid.UUID, actor: Signer, uow: UoW, response: Response,
                         body: SignRequest | None = None) -> ContractRead:
     """Sign a draft. The credit check runs here: 409 `credit.limit_exceeded` (limit, exposure,
@@ -114,7 +120,10 @@ async def sign_contract(contract_id: uuid.UUID, actor: Signer, uow: UoW, respons
 
 
 @router.post("/{contract_id}/cancel", operation_id="contracts_cancel", response_model=ContractRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.InvalidTransition,
+                                 errors.RequirementUnmet, errors.CooldownActive,
+                                 errors.ContractNotCancellable, errors.ContractHasReceivables, *IDEMPOTENT,
+                                 *WRITES))
 async def cancel_contract(contract_id: uuid.UUID, body: CancelRequest, actor: Signer, uow: UoW,
                           response: Response) -> ContractRead:
     """Cancel a draft or an unbilled signed contract; the customer steps back to `intent`."""
@@ -124,7 +133,9 @@ async def cancel_contract(contract_id: uuid.UUID, body: CancelRequest, actor: Si
 
 
 @router.post("/{contract_id}/accept", operation_id="contracts_accept", response_model=ContractRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.InvalidTransition,
+                                 errors.RequirementUnmet, errors.CooldownActive, errors.ContractNotSigned,
+                                 *IDEMPOTENT, *WRITES))
 async def accept_contract(contract_id: uuid.UUID, actor: Acceptor, uow: UoW,
                           response: Response) -> ContractRead:
     """Record implementation acceptance; once fully paid the contract completes and the

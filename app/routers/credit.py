@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.routers.deps import Cursor, IfMatch, Limit, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.credit import (
     CreditLimitChangeRead,
@@ -36,7 +37,7 @@ def credit_read(view: credit_service.CreditView) -> CreditRead:
 
 
 @router.get("/customers/{customer_id}/credit", operation_id="customers_credit",
-            response_model=CreditRead, responses=responses(401, 403, 404, 422))
+            response_model=CreditRead, responses=responses(errors.NotFound, errors.Forbidden))
 async def get_customer_credit(customer_id: uuid.UUID, actor: Reader, uow: UoW,
                               response: Response) -> CreditRead:
     """Limit, exposure (open receivables + signed-but-unbilled), available credit, hold, terms,
@@ -47,7 +48,8 @@ async def get_customer_credit(customer_id: uuid.UUID, actor: Reader, uow: UoW,
 
 
 @router.patch("/customers/{customer_id}/credit", operation_id="customers_update_credit",
-              response_model=CreditRead, responses=responses(400, 401, 403, 404, 412, 422))
+              response_model=CreditRead, responses=responses(errors.NotFound, errors.Forbidden, *VERSIONED,
+                                                             *WRITES))
 async def update_customer_credit(customer_id: uuid.UUID, body: CreditUpdate, actor: Editor,
                                  uow: UoW, expected_version: IfMatch,
                                  response: Response) -> CreditRead:
@@ -63,7 +65,7 @@ async def update_customer_credit(customer_id: uuid.UUID, body: CreditUpdate, act
 
 
 @router.get("/customers/{customer_id}/credit/limit-history", operation_id="customers_credit_history",
-            response_model=CreditLimitHistory, responses=responses(401, 403, 404, 422))
+            response_model=CreditLimitHistory, responses=responses(errors.NotFound, errors.Forbidden))
 async def customer_credit_history(customer_id: uuid.UUID, actor: Reader,
                                   uow: UoW) -> CreditLimitHistory:
     """Every limit change: old → new, the approved request, who and why; newest first."""
@@ -72,7 +74,7 @@ async def customer_credit_history(customer_id: uuid.UUID, actor: Reader,
 
 
 @router.get("/credit-limit-requests", operation_id="credit_limit_requests_list",
-            response_model=Page[CreditLimitRequestRead], responses=responses(400, 401, 403, 422))
+            response_model=Page[CreditLimitRequestRead], responses=responses(errors.Forbidden, *PAGED))
 async def list_credit_limit_requests(
     actor: Requester, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
     status: Literal["pending", "approved", "rejected"] | None = None,
@@ -88,7 +90,7 @@ async def list_credit_limit_requests(
 
 @router.post("/credit-limit-requests", operation_id="credit_limit_requests_create",
              response_model=CreditLimitRequestRead, status_code=status.HTTP_201_CREATED,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, *IDEMPOTENT, *WRITES))
 async def create_credit_limit_request(body: CreditLimitRequestCreate, actor: Requester, uow: UoW,
                                       response: Response) -> CreditLimitRequestRead:
     """Ask for a new limit, with a reason (reps for their own customers). `required_role` says
@@ -103,7 +105,7 @@ async def create_credit_limit_request(body: CreditLimitRequestCreate, actor: Req
 
 
 @router.get("/credit-limit-requests/{request_id}", operation_id="credit_limit_requests_get",
-            response_model=CreditLimitRequestRead, responses=responses(401, 403, 404, 422))
+            response_model=CreditLimitRequestRead, responses=responses(errors.NotFound, errors.Forbidden))
 async def get_credit_limit_request(request_id: uuid.UUID, actor: Requester, uow: UoW,
                                    response: Response) -> CreditLimitRequestRead:
     request = await credit_service.get_request(uow, actor, request_id=request_id)
@@ -113,7 +115,8 @@ async def get_credit_limit_request(request_id: uuid.UUID, actor: Requester, uow:
 
 @router.post("/credit-limit-requests/{request_id}/approve",
              operation_id="credit_limit_requests_approve", response_model=CreditLimitRequestRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.ApprovalNotAllowed,
+                                 errors.SelfApproval, errors.RequestNotPending, *IDEMPOTENT, *WRITES))
 async def approve_credit_limit_request(request_id: uuid.UUID, actor: Approver, uow: UoW,
                                        response: Response,
                                        body: CreditLimitDecision | None = None
@@ -129,7 +132,8 @@ async def approve_credit_limit_request(request_id: uuid.UUID, actor: Approver, u
 
 @router.post("/credit-limit-requests/{request_id}/reject",
              operation_id="credit_limit_requests_reject", response_model=CreditLimitRequestRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.ApprovalNotAllowed,
+                                 errors.SelfApproval, errors.RequestNotPending, *IDEMPOTENT, *WRITES))
 async def reject_credit_limit_request(request_id: uuid.UUID, actor: Approver, uow: UoW,
                                       response: Response,
                                       body: CreditLimitDecision | None = None

@@ -8,8 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 
-from app.domain.customers import Source
-from app.domain.funnel import Stage
+from app.domain import errors
 from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal, Role
 from app.routers.deps import (
     Caller,
@@ -23,19 +22,19 @@ from app.routers.deps import (
     set_etag,
     streamed,
 )
-from app.routers.problems import responses
-from app.routers.schemas.common import Page, UtcDateTime
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
+from app.routers.schemas.common import Page
 from app.routers.schemas.customers import (
     ContactIn,
     ContactRead,
     ContactUpdate,
     CustomerCreate,
     CustomerDetail,
+    CustomerFilterParams,
     CustomerRead,
     CustomerUpdate,
     DuplicateList,
     DuplicateRead,
-    Grade,
     HistoryRead,
     ImportReport,
     MergeRequest,
@@ -58,6 +57,13 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 Writer = Annotated[Principal, allow(*MASTER_DATA_WRITERS)]
 Steward = Annotated[Principal, allow(*MASTER_DATA_STEWARDS)]
+# The list filters, shared by the list and the export: query parameters in, the service's
+# CustomerFilters out.
+Filters = Annotated[CustomerFilterParams, Query()]
+
+
+def customer_filters(params: CustomerFilterParams) -> customers_service.CustomerFilters:
+    return customers_service.CustomerFilters(**params.model_dump())
 
 
 def detail(view: customers_service.CustomerView) -> CustomerDetail:
@@ -66,35 +72,25 @@ def detail(view: customers_service.CustomerView) -> CustomerDetail:
 
 
 @router.get("", operation_id="customers_list", response_model=Page[CustomerRead],
-            responses=responses(400, 401, 422))
+            responses=responses(*PAGED))
 async def list_customers(
-    actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-    stage: Stage | None = None, grade: Grade | None = None, owner_id: uuid.UUID | None = None,
-    team_id: uuid.UUID | None = None, region: Annotated[str | None, Query(max_length=100)] = None,
-    industry: Annotated[str | None, Query(max_length=100)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None, source: Source | None = None,
-    pool: Annotated[bool | None, Query(description="true: only unowned; false: only owned")] = None,
-    q: Annotated[str | None, Query(max_length=200, description=(
-        "Search: a phone (any format), an email, a USCC, or a fragment of the customer's or a "
-        "contact's name"))] = None,
-    updated_since: UtcDateTime | None = None,
-    include_deleted: Annotated[bool, Query(description="Include soft-deleted and merged "
-                                           "customers (tombstones)")] = False,
+    actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *, filters: Filters,
     sort: Literal["updated_at", "-updated_at", "name", "-name"] = "-updated_at",
 ) -> Page[CustomerRead]:
     """Customers in the caller's scope, filtered, sorted and cursor-paginated."""
-    query = customers_service.CustomerQuery(
-        stage=stage, grade=grade, owner_id=owner_id, team_id=team_id, region=region,
-        industry=industry, tag=tag, source=source, pool=pool, q=q, updated_since=updated_since,
-        include_deleted=include_deleted)
-    page = await customers_service.list_customers(uow, actor, query=query, sort=sort, cursor=cursor,
-                                                  limit=limit)
+    page = await customers_service.list_customers(uow, actor, filters=customer_filters(filters),
+                                                  sort=sort, cursor=cursor, limit=limit)
     return Page[CustomerRead](items=[CustomerRead.model_validate(c) for c in page.items],
                               next_cursor=page.next_cursor)
 
 
 @router.post("", operation_id="customers_create", response_model=CustomerDetail,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 409, 422))
+             status_code=status.HTTP_201_CREATED, responses=responses(errors.Forbidden,
+                                                                      errors.CustomerDuplicate,
+                                                                      errors.CustomerInvalidOwner,
+                                                                      errors.RequirementUnmet,
+                                                                      errors.QuotaExceeded, *IDEMPOTENT,
+                                                                      *WRITES))
 async def create_customer(body: CustomerCreate, actor: Writer, uow: UoW, response: Response,
                           allow_duplicate: bool = False) -> CustomerDetail:
     """Create a customer with its contacts. A likely duplicate answers 409 `customer.duplicate`
@@ -110,7 +106,7 @@ async def create_customer(body: CustomerCreate, actor: Writer, uow: UoW, respons
 
 
 @router.get("/duplicates", operation_id="customers_duplicates", response_model=DuplicateList,
-            responses=responses(401, 404, 422))
+            responses=responses(errors.NotFound))
 async def list_duplicates(customer_id: uuid.UUID, actor: Caller, uow: UoW) -> DuplicateList:
     """Likely duplicates of a customer: same USCC, a shared phone or email, or the same name."""
     candidates = await customers_service.find_duplicates(uow, actor, customer_id=customer_id)
@@ -119,7 +115,10 @@ async def list_duplicates(customer_id: uuid.UUID, actor: Caller, uow: UoW) -> Du
 
 # Import and export sit before /{customer_id}, which would otherwise capture "/export".
 @router.post("/import", operation_id="customers_import", response_model=ImportReport,
-             responses=responses(401, 403, 413, 422))
+             responses=responses(errors.Forbidden, errors.CustomerInvalidOwner,
+                                 errors.ImportUnsupportedFormat, errors.ImportUnreadable,
+                                 errors.ImportTooLarge, errors.ImportEmpty, errors.ImportMissingColumns,
+                                 errors.ImportRowsRejected, errors.QuotaExceeded, *IDEMPOTENT, *WRITES))
 async def import_customers(
     actor: Steward, uow: UoW,
     file: Annotated[UploadFile, File(description="CSV (UTF-8, UTF-8 with BOM, GBK/GB18030) or XLSX; "
@@ -141,30 +140,19 @@ async def import_customers(
 
 @router.get("/export", operation_id="customers_export", response_class=StreamingResponse,
             responses=export_responses("Every customer in the caller's scope matching the filters, "
-                                       "streamed"))
+                                       "streamed", *PAGED))
 async def export_customers(
-    actor: Caller, uow: UoW,
-    fmt: ExportFormat = "csv",
-    stage: Stage | None = None, grade: Grade | None = None, owner_id: uuid.UUID | None = None,
-    team_id: uuid.UUID | None = None, region: Annotated[str | None, Query(max_length=100)] = None,
-    industry: Annotated[str | None, Query(max_length=100)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None, source: Source | None = None,
-    pool: Annotated[bool | None, Query(description="true: only unowned; false: only owned")] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    updated_since: UtcDateTime | None = None, include_deleted: bool = False,
+    actor: Caller, uow: UoW, fmt: ExportFormat = "csv", *, filters: Filters,
 ) -> StreamingResponse:
     """Stream every customer in the caller's scope (the list filters apply) as CSV (UTF-8 with
     BOM, for Excel) or NDJSON; contact details masked as in the API. Columns:
     docs/import-export.md."""
-    query = customers_service.CustomerQuery(
-        stage=stage, grade=grade, owner_id=owner_id, team_id=team_id, region=region,
-        industry=industry, tag=tag, source=source, pool=pool, q=q, updated_since=updated_since,
-        include_deleted=include_deleted)
-    return streamed(customer_io_service.export_customers(uow, actor, query=query, fmt=fmt))
+    return streamed(customer_io_service.export_customers(
+        uow, actor, filters=customer_filters(filters), fmt=fmt))
 
 
 @router.get("/{customer_id}", operation_id="customers_get", response_model=CustomerDetail,
-            responses=responses(401, 404, 422))
+            responses=responses(errors.NotFound))
 async def get_customer(customer_id: uuid.UUID, actor: Caller, uow: UoW, response: Response,
                        include_deleted: bool = False) -> CustomerDetail:
     view = await customers_service.get_customer(uow, actor, customer_id=customer_id,
@@ -174,7 +162,8 @@ async def get_customer(customer_id: uuid.UUID, actor: Caller, uow: UoW, response
 
 
 @router.patch("/{customer_id}", operation_id="customers_update", response_model=CustomerDetail,
-              responses=responses(400, 401, 403, 404, 409, 412, 422))
+              responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerDuplicate, *VERSIONED,
+                                  *WRITES))
 async def update_customer(customer_id: uuid.UUID, body: CustomerUpdate, actor: Writer, uow: UoW,
                           expected_version: IfMatch, response: Response) -> CustomerDetail:
     """Change master data. Stage, owner and grade change through their own actions."""
@@ -187,7 +176,7 @@ async def update_customer(customer_id: uuid.UUID, body: CustomerUpdate, actor: W
 
 @router.delete("/{customer_id}", operation_id="customers_delete",
                status_code=status.HTTP_204_NO_CONTENT,
-               responses=responses(400, 401, 403, 404, 412, 422))
+               responses=responses(errors.NotFound, errors.Forbidden, *VERSIONED, *WRITES))
 async def delete_customer(customer_id: uuid.UUID, actor: Writer, uow: UoW,
                           expected_version: IfMatch) -> None:
     """Soft delete: the customer leaves every list but stays in history and for integrators."""
@@ -196,7 +185,7 @@ async def delete_customer(customer_id: uuid.UUID, actor: Writer, uow: UoW,
 
 
 @router.get("/{customer_id}/history", operation_id="customers_history",
-            response_model=Page[HistoryRead], responses=responses(400, 401, 404, 422))
+            response_model=Page[HistoryRead], responses=responses(errors.NotFound, *PAGED))
 async def customer_history(customer_id: uuid.UUID, actor: Caller, uow: UoW, cursor: Cursor = None,
                            limit: Limit = 50) -> Page[HistoryRead]:
     """Every change to the customer and its contacts: who, when, field, old → new; newest first."""
@@ -207,7 +196,8 @@ async def customer_history(customer_id: uuid.UUID, actor: Caller, uow: UoW, curs
 
 
 @router.post("/{customer_id}/merge", operation_id="customers_merge", response_model=CustomerDetail,
-             responses=responses(401, 403, 404, 412, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerMergeSelf, *VERSIONED,
+                                 *IDEMPOTENT, *WRITES))
 async def merge_customer(customer_id: uuid.UUID, body: MergeRequest, actor: Steward,
                          uow: UoW, response: Response) -> CustomerDetail:
     """Merge `duplicate_id` into this customer; the duplicate becomes a tombstone (`merged_into`)."""
@@ -218,7 +208,7 @@ async def merge_customer(customer_id: uuid.UUID, body: MergeRequest, actor: Stew
 
 
 @router.get("/{customer_id}/contacts", operation_id="contacts_list",
-            response_model=Page[ContactRead], responses=responses(400, 401, 404, 422))
+            response_model=Page[ContactRead], responses=responses(errors.NotFound, *PAGED))
 async def list_contacts(customer_id: uuid.UUID, actor: Caller, uow: UoW, cursor: Cursor = None,
                         limit: Limit = 50) -> Page[ContactRead]:
     """The customer's contacts, the primary one first. Reps see a pool customer's details masked."""
@@ -229,7 +219,8 @@ async def list_contacts(customer_id: uuid.UUID, actor: Caller, uow: UoW, cursor:
 
 
 @router.post("/{customer_id}/contacts", operation_id="contacts_create", response_model=ContactRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 422))
+             status_code=status.HTTP_201_CREATED, responses=responses(errors.NotFound, errors.Forbidden,
+                                                                      *IDEMPOTENT, *WRITES))
 async def create_contact(customer_id: uuid.UUID, body: ContactIn, actor: Writer, uow: UoW,
                          response: Response) -> ContactRead:
     contact = await contacts_service.create_contact(
@@ -240,7 +231,8 @@ async def create_contact(customer_id: uuid.UUID, body: ContactIn, actor: Writer,
 
 
 @router.patch("/{customer_id}/contacts/{contact_id}", operation_id="contacts_update",
-              response_model=ContactRead, responses=responses(400, 401, 403, 404, 412, 422))
+              response_model=ContactRead, responses=responses(errors.NotFound, errors.Forbidden, *VERSIONED,
+                                                              *WRITES))
 async def update_contact(customer_id: uuid.UUID, contact_id: uuid.UUID, body: ContactUpdate,
                          actor: Writer, uow: UoW, expected_version: IfMatch,
                          response: Response) -> ContactRead:
@@ -253,7 +245,7 @@ async def update_contact(customer_id: uuid.UUID, contact_id: uuid.UUID, body: Co
 
 @router.delete("/{customer_id}/contacts/{contact_id}", operation_id="contacts_delete",
                status_code=status.HTTP_204_NO_CONTENT,
-               responses=responses(400, 401, 403, 404, 412, 422))
+               responses=responses(errors.NotFound, errors.Forbidden, *VERSIONED, *WRITES))
 async def delete_contact(customer_id: uuid.UUID, contact_id: uuid.UUID, actor: Writer, uow: UoW,
                          expected_version: IfMatch) -> None:
     await contacts_service.delete_contact(uow, actor, customer_id=customer_id, contact_id=contact_id,
@@ -276,7 +268,10 @@ def transition_read(view: funnel_service.TransitionView) -> TransitionRead:
 
 
 @router.post("/{customer_id}/transitions", operation_id="customers_transition",
-             response_model=CustomerRead, responses=responses(401, 403, 404, 409, 422))
+             response_model=CustomerRead, responses=responses(errors.NotFound, errors.Forbidden,
+                                                              errors.InvalidTransition,
+                                                              errors.RequirementUnmet, errors.CooldownActive,
+                                                              *IDEMPOTENT, *WRITES))
 async def transition_customer(customer_id: uuid.UUID, body: TransitionCreate, actor: Caller, uow: UoW,
                               response: Response) -> CustomerRead:
     """Move the customer through the funnel. 409 `funnel.invalid_transition` lists the allowed
@@ -291,7 +286,7 @@ async def transition_customer(customer_id: uuid.UUID, body: TransitionCreate, ac
 
 
 @router.get("/{customer_id}/transitions", operation_id="customers_transitions",
-            response_model=Page[TransitionRead], responses=responses(400, 401, 404, 422))
+            response_model=Page[TransitionRead], responses=responses(errors.NotFound, *PAGED))
 async def list_transitions(customer_id: uuid.UUID, actor: Caller, uow: UoW, cursor: Cursor = None,
                            limit: Limit = 50) -> Page[TransitionRead]:
     """The customer's moves through the funnel, oldest first (replays to the current stage)."""
@@ -303,7 +298,8 @@ async def list_transitions(customer_id: uuid.UUID, actor: Caller, uow: UoW, curs
 
 @router.post("/{customer_id}/abandonment-review", operation_id="customers_review_abandonment",
              response_model=AbandonmentReviewRead, status_code=status.HTTP_201_CREATED,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.NotAbandoned,
+                                 errors.AlreadyReviewed, *IDEMPOTENT, *WRITES))
 async def review_abandonment(customer_id: uuid.UUID, body: AbandonmentReviewCreate, actor: Reviewer,
                              uow: UoW) -> AbandonmentReviewRead:
     """The owner's manager evaluates the latest abandonment: agree or disagree, with a comment."""
@@ -313,7 +309,9 @@ async def review_abandonment(customer_id: uuid.UUID, body: AbandonmentReviewCrea
 
 
 @router.post("/{customer_id}/claim", operation_id="customers_claim", response_model=CustomerRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.QuotaExceeded,
+                                 errors.AlreadyClaimed, errors.InCooldown, errors.NotClaimable, *IDEMPOTENT,
+                                 *WRITES))
 async def claim_customer(customer_id: uuid.UUID, actor: Claimer, uow: UoW,
                          response: Response) -> CustomerRead:
     """Take a pool customer. Concurrent claims: one wins, the rest get `pool.already_claimed`."""
@@ -323,7 +321,8 @@ async def claim_customer(customer_id: uuid.UUID, actor: Claimer, uow: UoW,
 
 
 @router.post("/{customer_id}/release", operation_id="customers_release", response_model=CustomerRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.NotOwned, errors.NotReleasable,
+                                 *IDEMPOTENT, *WRITES))
 async def release_customer(customer_id: uuid.UUID, actor: Caller, uow: UoW, response: Response,
                            body: ReleaseRequest | None = None) -> CustomerRead:
     """Return the customer to the pool."""
@@ -334,7 +333,9 @@ async def release_customer(customer_id: uuid.UUID, actor: Caller, uow: UoW, resp
 
 
 @router.post("/{customer_id}/assign", operation_id="customers_assign", response_model=CustomerRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerInvalidOwner,
+                                 errors.QuotaExceeded, errors.AlreadyClaimed, errors.InCooldown,
+                                 errors.NotClaimable, *IDEMPOTENT, *WRITES))
 async def assign_customer(customer_id: uuid.UUID, body: AssignRequest, actor: Allocator, uow: UoW,
                           response: Response) -> CustomerRead:
     """Give the customer to a rep (from the pool, or reassign within your teams)."""

@@ -10,10 +10,10 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import OAuth2PasswordBearer
 
 from app.domain import apikeys
-from app.domain.errors import BadRequest, Forbidden, Unauthorized
+from app.domain.errors import BadIfMatch, Forbidden, Unauthorized
 from app.domain.roles import Principal, Role
-from app.routers.problems import responses
-from app.routers.schemas.common import UtcDateTime
+from app.routers.problems import Entry, responses
+from app.routers.schemas.common import UPDATED_SINCE, UtcDateTime
 from app.services import api_keys as api_keys_service
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
@@ -80,7 +80,7 @@ def if_match(if_match: Annotated[str | None, Header(alias="If-Match")] = None) -
         return None
     match = _ETAG.match(if_match)
     if match is None:
-        raise BadRequest('If-Match must be an ETag like "3"', code="bad_request.if_match")
+        raise BadIfMatch('If-Match must be an ETag like "3"')
     return int(match.group(1))
 
 
@@ -88,9 +88,7 @@ IfMatch = Annotated[int | None, Depends(if_match)]
 
 Cursor = Annotated[str | None, Query(description="Opaque cursor from the previous page")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
-UpdatedSince = Annotated[UtcDateTime | None, Query(
-    description="Only records created or changed at or after this time (incremental pull; "
-                "see docs/integration.md for the overlap to allow)")]
+UpdatedSince = Annotated[UtcDateTime | None, Query(description=UPDATED_SINCE)]
 DEFAULT_PAGE_SIZE = DEFAULT_LIMIT
 
 
@@ -101,12 +99,12 @@ def set_etag(response: Response, version: int) -> None:
 ExportFormat = Annotated[Literal["csv", "ndjson"], Query(alias="format")]
 
 
-def export_responses(description: str) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` of a streamed export route."""
+def export_responses(description: str, *entries: Entry) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a streamed export route that can answer ``entries``."""
     return {200: {"description": description, "content": {
         "text/csv": {"schema": {"type": "string"}},
         "application/x-ndjson": {"schema": {"type": "string"}}}},
-        **responses(400, 401, 403, 422)}
+        **responses(*entries)}
 
 
 def streamed(export: Any) -> StreamingResponse:

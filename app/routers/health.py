@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from app.domain import errors
 from app.routers.deps import UoW
 from app.routers.problems import responses
 from app.services import health as health_service
@@ -23,7 +24,7 @@ async def live() -> Health:
 
 
 @router.get("/readyz", operation_id="health_ready", response_model=Health,
-            responses=responses(503))
+            responses=responses(errors.ServiceUnavailable, authenticated=False))
 async def ready(uow: UoW) -> Health:
     """The database answers."""
     await health_service.check_database(uow)

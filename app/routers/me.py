@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from app.domain import errors
 from app.routers.deps import Caller, UoW, set_etag
 from app.routers.problems import responses
 from app.routers.schemas.customers import CustomerRead
@@ -15,7 +16,7 @@ from app.services import users as users_service
 router = APIRouter(prefix="/me", tags=["me"])
 
 
-@router.get("", operation_id="me_get", response_model=MeRead, responses=responses(401))
+@router.get("", operation_id="me_get", response_model=MeRead, responses=responses(errors.NotFound))
 async def get_me(actor: Caller, uow: UoW, response: Response) -> MeRead:
     user = await users_service.get_user(uow, actor, user_id=actor.user_id)
     set_etag(response, user.version)
@@ -23,7 +24,7 @@ async def get_me(actor: Caller, uow: UoW, response: Response) -> MeRead:
                   team_ids=sorted(actor.team_ids, key=str))
 
 
-@router.get("/worklist", operation_id="me_worklist", response_model=Worklist, responses=responses(401))
+@router.get("/worklist", operation_id="me_worklist", response_model=Worklist, responses=responses())
 async def get_worklist(actor: Caller, uow: UoW) -> Worklist:
     """Your customers from the bottom of the funnel up (上行原则), then by urgency — protection
     about to lapse, follow-up due, stalled, payment overdue — each with its reasons."""

@@ -3,8 +3,8 @@
 Everything the document states about cross-cutting behaviour lives here, in one pass over the
 generated schema, so no route repeats it:
 
-* every 4xx/5xx response is ``application/problem+json`` with the ``Problem`` schema;
-* a route with a body may answer 400 (a body that cannot be decoded at all);
+* every 4xx/5xx response is ``application/problem+json`` with the ``Problem`` schema and the
+  catalogue codes the route declares (``problems.finish_openapi``);
 * the headers the middleware reads and writes (``Idempotency-Key`` on POSTs, ``ETag``,
   ``Location``, ``Idempotent-Replayed``, ``Retry-After``, ``X-Request-ID``);
 * 503 ``service_unavailable`` on every operation that reaches the database;
@@ -24,7 +24,6 @@ from fastapi.openapi.utils import get_openapi
 from app.routers import examples, problems
 
 _REF = "#/components/schemas/"
-PROBLEM_REF = {"$ref": _REF + "Problem"}
 
 # Reusable header definitions (components/headers), referenced from the responses below.
 HEADERS: dict[str, dict[str, Any]] = {
@@ -88,15 +87,6 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any] | None) -> dict[str, A
 def _is_versioned(schema: dict[str, Any], response: dict[str, Any]) -> bool:
     body = _resolve(schema, response.get("content", {}).get("application/json", {}).get("schema"))
     return "version" in body.get("properties", {}) and "items" not in body.get("properties", {})
-
-
-def _problem_bodies(operation: dict[str, Any]) -> None:
-    if "requestBody" in operation:
-        # A body that cannot be decoded at all (not UTF-8, not a form) answers 400.
-        operation["responses"].setdefault("400", {"description": "Bad Request"})
-    for status, response in operation["responses"].items():
-        if status.isdigit() and int(status) >= 400:
-            response["content"] = {problems.PROBLEM_JSON: {"schema": PROBLEM_REF}}
 
 
 def _idempotency(operation: dict[str, Any]) -> None:
@@ -179,7 +169,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "503", {"description": SERVICE_UNAVAILABLE_DESCRIPTION})
             if method == "post" and not path.startswith(UNAUTHENTICATED_PREFIX):
                 _idempotency(operation)
-            _problem_bodies(operation)
+    problems.finish_openapi(schema)  # may add 400: headers go on after it
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
             _response_headers(schema, operation)
             examples.add_examples(operation)
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from app.domain import errors
 from app.domain.roles import Principal, Role
 from app.routers.deps import Caller, Cursor, Limit, UoW, allow
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.customers import ContactRead, CustomerRead, Grade
 from app.routers.schemas.funnel import (
@@ -26,7 +27,7 @@ Allocator = Annotated[Principal, allow(*pool_service.ALLOCATORS)]
 Recycler = Annotated[Principal, allow(Role.support, Role.manager, Role.director, Role.admin)]
 
 
-@router.get("", operation_id="pool_list", response_model=Page[PoolItem], responses=responses(400, 401, 422))
+@router.get("", operation_id="pool_list", response_model=Page[PoolItem], responses=responses(*PAGED))
 async def list_pool(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                     grade: Grade | None = None, region: Annotated[str | None, Query(max_length=100)] = None,
                     industry: Annotated[str | None, Query(max_length=100)] = None,
@@ -41,7 +42,9 @@ async def list_pool(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit
 
 
 @router.post("/allocate", operation_id="pool_allocate", response_model=PoolAllocationRead,
-             responses=responses(401, 403, 404, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerInvalidOwner,
+                                 errors.QuotaExceeded, errors.AlreadyClaimed, errors.InCooldown,
+                                 errors.NotClaimable, *IDEMPOTENT, *WRITES))
 async def allocate(body: AllocateRequest, actor: Allocator, uow: UoW) -> PoolAllocationRead:
     """Allocate pool customers: manual, round robin, or the fat-man principle (grade A first to
     the best sellers with free capacity). `dry_run` answers the plan with a reason per line."""
@@ -53,7 +56,7 @@ async def allocate(body: AllocateRequest, actor: Allocator, uow: UoW) -> PoolAll
 
 
 @router.post("/recycle", operation_id="pool_recycle", response_model=RecycleRead,
-             responses=responses(401, 403, 422))
+             responses=responses(errors.Forbidden, *IDEMPOTENT, *WRITES))
 async def recycle(actor: Recycler, uow: UoW, body: RecycleRequest | None = None) -> RecycleRead:
     """Return customers whose protection period lapsed to the pool and end finished cooldowns.
     Also runs on a schedule inside the service."""

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from app.domain import errors
 from app.domain.credit import AgingBucket
 from app.domain.roles import Principal
 from app.routers.deps import UoW, allow
@@ -36,7 +37,7 @@ def _by_bucket(values: dict[AgingBucket, object]) -> dict[str, object]:
 
 
 @router.get("/ar-aging", operation_id="reports_ar_aging", response_model=AgingReportRead,
-            responses=responses(401, 403, 422))
+            responses=responses(errors.Forbidden))
 async def ar_aging(actor: Reader, uow: UoW,
                    group_by: Literal["customer", "owner", "team"] = "customer",
                    as_of: AsOf = None) -> AgingReportRead:
@@ -58,7 +59,7 @@ async def ar_aging(actor: Reader, uow: UoW,
 
 
 @router.get("/bad-debt-provision", operation_id="reports_bad_debt_provision",
-            response_model=ProvisionReportRead, responses=responses(401, 403, 422))
+            response_model=ProvisionReportRead, responses=responses(errors.Forbidden))
 async def bad_debt_provision(actor: Reader, uow: UoW, as_of: AsOf = None) -> ProvisionReportRead:
     """Provision per aging bucket at the configured rates, plus receivables written off by
     `as_of` at 100%, and the total."""

@@ -6,9 +6,10 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Response
 
+from app.domain import errors
 from app.domain.roles import Principal, Role
 from app.routers.deps import Caller, IfMatch, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import VERSIONED, WRITES, responses
 from app.routers.schemas.credit import CreditSettings
 from app.routers.schemas.funnel import FunnelSettings, PoolSettings, settings_doc
 from app.routers.schemas.grading import GradingSettings
@@ -36,14 +37,14 @@ async def _replace(uow: UnitOfWork, actor: Principal, response: Response, *, key
 
 
 @router.get("/funnel", operation_id="settings_get_funnel", response_model=FunnelSettings,
-            responses=responses(401))
+            responses=responses())
 async def get_funnel(actor: Caller, uow: UoW, response: Response) -> FunnelSettings:
     """The ideal funnel: days, conversion and holding per step, and the stall factor."""
     return await _read(uow, actor, response, key="funnel", schema=FunnelSettings)
 
 
 @router.put("/funnel", operation_id="settings_put_funnel", response_model=FunnelSettings,
-            responses=responses(400, 401, 403, 412, 422))
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
 async def put_funnel(body: FunnelSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                      response: Response) -> FunnelSettings:
     return await _replace(uow, actor, response, key="funnel", body=body,
@@ -51,14 +52,14 @@ async def put_funnel(body: FunnelSettings, actor: Editor, uow: UoW, expected_ver
 
 
 @router.get("/pool", operation_id="settings_get_pool", response_model=PoolSettings,
-            responses=responses(401))
+            responses=responses())
 async def get_pool(actor: Caller, uow: UoW, response: Response) -> PoolSettings:
     """Holding limit, protection days, cooldown days and the fat-man ranking window."""
     return await _read(uow, actor, response, key="pool", schema=PoolSettings)
 
 
 @router.put("/pool", operation_id="settings_put_pool", response_model=PoolSettings,
-            responses=responses(400, 401, 403, 412, 422))
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
 async def put_pool(body: PoolSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                    response: Response) -> PoolSettings:
     return await _replace(uow, actor, response, key="pool", body=body,
@@ -66,14 +67,14 @@ async def put_pool(body: PoolSettings, actor: Editor, uow: UoW, expected_version
 
 
 @router.get("/grading", operation_id="settings_get_grading", response_model=GradingSettings,
-            responses=responses(401))
+            responses=responses())
 async def get_grading(actor: Caller, uow: UoW, response: Response) -> GradingSettings:
     """The scorecard: band thresholds per factor, grade cut-offs, window and minimum trading days."""
     return await _read(uow, actor, response, key="grading", schema=GradingSettings)
 
 
 @router.put("/grading", operation_id="settings_put_grading", response_model=GradingSettings,
-            responses=responses(400, 401, 403, 412, 422))
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
 async def put_grading(body: GradingSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                       response: Response) -> GradingSettings:
     """Replace the scorecard policy (bands must be monotonic). Each version is kept; gradings
@@ -83,7 +84,7 @@ async def put_grading(body: GradingSettings, actor: Editor, uow: UoW, expected_v
 
 
 @router.get("/credit", operation_id="settings_get_credit", response_model=CreditSettings,
-            responses=responses(401))
+            responses=responses())
 async def get_credit(actor: Caller, uow: UoW, response: Response) -> CreditSettings:
     """Approval thresholds, hold after overdue days, warn ratio, default terms and limit,
     provision rates, collection actions, grade factors and the minimum repayment rate."""
@@ -91,7 +92,7 @@ async def get_credit(actor: Caller, uow: UoW, response: Response) -> CreditSetti
 
 
 @router.put("/credit", operation_id="settings_put_credit", response_model=CreditSettings,
-            responses=responses(400, 401, 403, 412, 422))
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
 async def put_credit(body: CreditSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                      response: Response) -> CreditSettings:
     return await _replace(uow, actor, response, key="credit", body=body,

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.domain.sync import DEFAULT_PULL_LIMIT, MAX_PULL_LIMIT
 from app.routers.deps import Caller, Cursor, UoW, allow
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, WRITES, responses
 from app.routers.schemas.customers import ContactRead, CustomerRead, activity_read
 from app.routers.schemas.sync import (
     CHANGE_OUT,
@@ -47,7 +48,8 @@ def _result(result: sync_service.PushResult) -> SyncPushResult:
 
 
 @router.post("/push", operation_id="sync_push", response_model=SyncPushResponse,
-             response_model_exclude_none=True, responses=responses(401, 403, 413, 422))
+             response_model_exclude_none=True, responses=responses(errors.Forbidden, errors.SyncBatchTooLarge,
+                                                                   *IDEMPOTENT, *WRITES))
 async def push_changes(body: SyncPushRequest, actor: Pusher, uow: UoW) -> SyncPushResponse:
     """Apply a device's offline changes to activities and tasks, in order. Each is answered
     `applied` (with the new version), `conflict` (its `base_version` is stale: with the server's
@@ -59,7 +61,7 @@ async def push_changes(body: SyncPushRequest, actor: Pusher, uow: UoW) -> SyncPu
 
 
 @router.get("/pull", operation_id="sync_pull", response_model=SyncPullResponse,
-            response_model_exclude_none=True, responses=responses(400, 401, 422))
+            response_model_exclude_none=True, responses=responses(errors.SyncInvalidCursor))
 async def pull_changes(actor: Caller, uow: UoW, cursor: Cursor = None,
                        limit: Annotated[int, Query(ge=1, le=MAX_PULL_LIMIT,
                                                    description="Changes per page")] = DEFAULT_PULL_LIMIT,

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal, Role
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.org import TeamCreate, TeamRead, TeamUpdate
 from app.services import teams as teams_service
@@ -20,7 +21,7 @@ Admin = Annotated[Principal, allow(Role.admin)]
 
 
 @router.get("", operation_id="teams_list", response_model=Page[TeamRead],
-            responses=responses(400, 401, 422))
+            responses=responses(*PAGED))
 async def list_teams(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                      parent_id: uuid.UUID | None = None) -> Page[TeamRead]:
     page = await teams_service.list_teams(uow, actor, parent_id=parent_id, cursor=cursor,
@@ -30,7 +31,10 @@ async def list_teams(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limi
 
 
 @router.post("", operation_id="teams_create", response_model=TeamRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 422))
+             status_code=status.HTTP_201_CREATED, responses=responses(errors.Forbidden,
+                                                                      errors.TeamInvalidManager,
+                                                                      errors.TeamParentNotFound, *IDEMPOTENT,
+                                                                      *WRITES))
 async def create_team(body: TeamCreate, actor: Admin, uow: UoW, response: Response) -> TeamRead:
     team = await teams_service.create_team(uow, actor, **body.model_dump())
     set_etag(response, team.version)
@@ -39,7 +43,7 @@ async def create_team(body: TeamCreate, actor: Admin, uow: UoW, response: Respon
 
 
 @router.get("/{team_id}", operation_id="teams_get", response_model=TeamRead,
-            responses=responses(401, 404, 422))
+            responses=responses(errors.NotFound))
 async def get_team(team_id: uuid.UUID, actor: Caller, uow: UoW, response: Response) -> TeamRead:
     team = await teams_service.get_team(uow, actor, team_id=team_id)
     set_etag(response, team.version)
@@ -47,7 +51,8 @@ async def get_team(team_id: uuid.UUID, actor: Caller, uow: UoW, response: Respon
 
 
 @router.patch("/{team_id}", operation_id="teams_update", response_model=TeamRead,
-              responses=responses(400, 401, 403, 404, 412, 422))
+              responses=responses(errors.NotFound, errors.Forbidden, errors.TeamInvalidManager,
+                                  errors.TeamParentNotFound, errors.TeamCycle, *VERSIONED, *WRITES))
 async def update_team(team_id: uuid.UUID, body: TeamUpdate, actor: Admin, uow: UoW,
                       expected_version: IfMatch, response: Response) -> TeamRead:
     team = await teams_service.update_team(uow, actor, team_id=team_id,

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal, Role
 from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.funnel import HandoverRead, HandoverRequest
 from app.routers.schemas.org import UserCreate, UserRead, UserUpdate
@@ -22,7 +23,7 @@ Admin = Annotated[Principal, allow(Role.admin)]
 
 
 @router.get("", operation_id="users_list", response_model=Page[UserRead],
-            responses=responses(400, 401, 422))
+            responses=responses(*PAGED))
 async def list_users(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
                      role: Role | None = None, team_id: uuid.UUID | None = None,
                      is_active: bool | None = None) -> Page[UserRead]:
@@ -33,7 +34,9 @@ async def list_users(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limi
 
 
 @router.post("", operation_id="users_create", response_model=UserRead,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 409, 422))
+             status_code=status.HTTP_201_CREATED, responses=responses(errors.Forbidden, errors.UsernameTaken,
+                                                                      errors.UserTeamNotFound, *IDEMPOTENT,
+                                                                      *WRITES))
 async def create_user(body: UserCreate, actor: Admin, uow: UoW, response: Response) -> UserRead:
     user = await users_service.create_user(uow, actor, **body.model_dump())
     set_etag(response, user.version)
@@ -42,7 +45,7 @@ async def create_user(body: UserCreate, actor: Admin, uow: UoW, response: Respon
 
 
 @router.get("/{user_id}", operation_id="users_get", response_model=UserRead,
-            responses=responses(401, 404, 422))
+            responses=responses(errors.NotFound))
 async def get_user(user_id: uuid.UUID, actor: Caller, uow: UoW, response: Response) -> UserRead:
     user = await users_service.get_user(uow, actor, user_id=user_id)
     set_etag(response, user.version)
@@ -50,7 +53,8 @@ async def get_user(user_id: uuid.UUID, actor: Caller, uow: UoW, response: Respon
 
 
 @router.patch("/{user_id}", operation_id="users_update", response_model=UserRead,
-              responses=responses(400, 401, 403, 404, 412, 422))
+              responses=responses(errors.NotFound, errors.Forbidden, errors.UserTeamNotFound, *VERSIONED,
+                                  *WRITES))
 async def update_user(user_id: uuid.UUID, body: UserUpdate, actor: Admin, uow: UoW,
                       expected_version: IfMatch, response: Response) -> UserRead:
     user = await users_service.update_user(uow, actor, user_id=user_id,
@@ -61,7 +65,8 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, actor: Admin, uow: U
 
 
 @router.post("/{user_id}/deactivate", operation_id="users_deactivate", response_model=UserRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.CannotDeactivateSelf,
+                                 errors.UserOwnsCustomers, *IDEMPOTENT, *WRITES))
 async def deactivate_user(user_id: uuid.UUID, actor: Admin, uow: UoW,
                           response: Response) -> UserRead:
     """Deactivate an account: it can no longer log in or refresh. Refused while it owns customers."""
@@ -74,7 +79,8 @@ Handover = Annotated[Principal, allow(*pool_service.HANDOVER_ROLES)]
 
 
 @router.post("/{user_id}/handover", operation_id="users_handover", response_model=HandoverRead,
-             responses=responses(401, 403, 404, 409, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerInvalidOwner,
+                                 errors.QuotaExceeded, errors.HandoverSameUser, *IDEMPOTENT, *WRITES))
 async def handover_user(user_id: uuid.UUID, body: HandoverRequest, actor: Handover,
                         uow: UoW) -> HandoverRead:
     """Hand a departing user's customers over (fat-man, all to the pool, or to one user) and

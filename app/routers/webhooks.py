@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Response, status
 
+from app.domain import errors
 from app.domain.roles import Principal
 from app.routers.deps import Cursor, IfMatch, Limit, UoW, allow, set_etag
-from app.routers.problems import responses
+from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.integration import (
     WebhookAttemptRead,
@@ -35,7 +36,7 @@ def _delivery(view: webhooks_service.DeliveryView) -> WebhookDeliveryRead:
 
 
 @router.get("", operation_id="webhooks_list", response_model=Page[WebhookRead],
-            responses=responses(400, 401, 403, 422))
+            responses=responses(errors.Forbidden, *PAGED))
 async def list_webhooks(actor: Manager, uow: UoW, cursor: Cursor = None,
                         limit: Limit = 50) -> Page[WebhookRead]:
     page = await webhooks_service.list_endpoints(uow, actor, cursor=cursor, limit=limit)
@@ -44,7 +45,8 @@ async def list_webhooks(actor: Manager, uow: UoW, cursor: Cursor = None,
 
 
 @router.post("", operation_id="webhooks_create", response_model=WebhookCreated,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 422))
+             status_code=status.HTTP_201_CREATED, responses=responses(errors.Forbidden, *IDEMPOTENT,
+                                                                       *WRITES))
 async def create_webhook(body: WebhookCreate, actor: Manager, uow: UoW, response: Response) -> WebhookCreated:
     """Subscribe a URL to event types. The answer holds the signing secret, once."""
     endpoint = await webhooks_service.create_endpoint(uow, actor, **body.model_dump())
@@ -55,7 +57,7 @@ async def create_webhook(body: WebhookCreate, actor: Manager, uow: UoW, response
 
 
 @router.get("/{webhook_id}", operation_id="webhooks_get", response_model=WebhookRead,
-            responses=responses(401, 403, 404, 422))
+            responses=responses(errors.NotFound, errors.Forbidden))
 async def get_webhook(webhook_id: uuid.UUID, actor: Manager, uow: UoW, response: Response) -> WebhookRead:
     endpoint = await webhooks_service.get_endpoint(uow, actor, endpoint_id=webhook_id)
     set_etag(response, endpoint.version)
@@ -63,7 +65,7 @@ async def get_webhook(webhook_id: uuid.UUID, actor: Manager, uow: UoW, response:
 
 
 @router.patch("/{webhook_id}", operation_id="webhooks_update", response_model=WebhookRead,
-              responses=responses(400, 401, 403, 404, 412, 422))
+              responses=responses(errors.NotFound, errors.Forbidden, *VERSIONED, *WRITES))
 async def update_webhook(webhook_id: uuid.UUID, body: WebhookUpdate, actor: Manager, uow: UoW,
                          expected_version: IfMatch, response: Response) -> WebhookRead:
     endpoint = await webhooks_service.update_endpoint(uow, actor, endpoint_id=webhook_id,
@@ -74,7 +76,7 @@ async def update_webhook(webhook_id: uuid.UUID, body: WebhookUpdate, actor: Mana
 
 
 @router.delete("/{webhook_id}", operation_id="webhooks_delete", status_code=status.HTTP_204_NO_CONTENT,
-               responses=responses(401, 403, 404, 422))
+               responses=responses(errors.NotFound, errors.Forbidden, *WRITES))
 async def delete_webhook(webhook_id: uuid.UUID, actor: Manager, uow: UoW) -> Response:
     """Delete the subscription with its deliveries and their attempt log."""
     await webhooks_service.delete_endpoint(uow, actor, endpoint_id=webhook_id)
@@ -82,7 +84,8 @@ async def delete_webhook(webhook_id: uuid.UUID, actor: Manager, uow: UoW) -> Res
 
 
 @router.post("/{webhook_id}/test", operation_id="webhooks_test", response_model=WebhookDeliveryRead,
-             status_code=status.HTTP_202_ACCEPTED, responses=responses(401, 403, 404, 422))
+             status_code=status.HTTP_202_ACCEPTED, responses=responses(errors.NotFound, errors.Forbidden,
+                                                                       *IDEMPOTENT, *WRITES))
 async def test_webhook(webhook_id: uuid.UUID, actor: Manager, uow: UoW) -> WebhookDeliveryRead:
     """Queue a signed `webhook.test` event to this endpoint; follow it in its deliveries."""
     delivery = await webhooks_service.send_test(uow, actor, endpoint_id=webhook_id)
@@ -90,7 +93,8 @@ async def test_webhook(webhook_id: uuid.UUID, actor: Manager, uow: UoW) -> Webho
 
 
 @router.get("/{webhook_id}/deliveries", operation_id="webhooks_deliveries",
-            response_model=Page[WebhookDeliveryRead], responses=responses(400, 401, 403, 404, 422))
+            response_model=Page[WebhookDeliveryRead], responses=responses(errors.NotFound, errors.Forbidden,
+                                                                            *PAGED))
 async def list_deliveries(webhook_id: uuid.UUID, actor: Manager, uow: UoW, cursor: Cursor = None,
                           limit: Limit = 50,
                           status: Literal["pending", "succeeded", "failed"] | None = None,
@@ -103,7 +107,8 @@ async def list_deliveries(webhook_id: uuid.UUID, actor: Manager, uow: UoW, curso
 
 @router.post("/{webhook_id}/deliveries/{delivery_id}/retry", operation_id="webhooks_retry_delivery",
              response_model=WebhookDeliveryRead, status_code=status.HTTP_202_ACCEPTED,
-             responses=responses(401, 403, 404, 422))
+             responses=responses(errors.NotFound, errors.Forbidden, errors.WebhookDeliverySucceeded,
+                                 *IDEMPOTENT, *WRITES))
 async def retry_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID, actor: Manager,
                          uow: UoW) -> WebhookDeliveryRead:
     """Attempt a pending or failed delivery again now (a failed one gets a new retry window)."""

@@ -14,7 +14,7 @@ from app.db.base import utcnow
 from app.db.models import Activity, Customer
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
-from app.domain.errors import Conflict, Forbidden, InvalidInput
+from app.domain.errors import ActivityAlreadyExists, Forbidden, InvalidInput
 from app.domain.roles import Principal, Role
 from app.services import tasks as tasks_service
 from app.services.common import apply_changes, check_version, found
@@ -74,8 +74,8 @@ async def log_activity_in(uow: UnitOfWork, actor: Principal, *, values: dict[str
     customer = found(await uow.customers.get(values["customer_id"], principal=actor), "Customer")
     _require_logger(actor, customer)
     if activity_id is not None and await uow.activities.exists_any(activity_id):
-        raise Conflict("An activity with this id already exists", code="activity.already_exists",
-                       id=str(activity_id))
+        raise ActivityAlreadyExists("An activity with this id already exists",
+                                    id=str(activity_id))
     await _check_contact(uow, customer, values.get("contact_id"))
     activity = Activity(id=activity_id or uuid.uuid4(), created_by=actor.user_id, received_at=now,
                         created_at=now, updated_at=now, **values)

@@ -13,7 +13,7 @@ from app.db.models import ApiKey, User
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import apikeys
-from app.domain.errors import RuleViolation, Unauthorized
+from app.domain.errors import ApiKeyRevoked, ApiKeyTeamNotFound, Unauthorized
 from app.domain.roles import Principal, Role, Scope
 from app.services import security
 from app.services.common import found
@@ -49,8 +49,7 @@ async def create_key(uow: UnitOfWork, actor: Principal, *, name: str, scopes: li
     apikeys.validate_expiry(expires_at, now=now)
     async with uow:
         if team_id is not None and await uow.teams.get_unscoped(team_id) is None:
-            raise RuleViolation("The team does not exist", code="api_key.team_not_found",
-                                team_id=str(team_id))
+            raise ApiKeyTeamNotFound("The team does not exist", team_id=str(team_id))
         account_id = uuid.uuid4()
         # The service account: a user of role integration nobody can log in as (its
         # password is a random secret thrown away at once).
@@ -73,7 +72,7 @@ async def rotate_key(uow: UnitOfWork, actor: Principal, *, key_id: uuid.UUID) ->
     async with uow:
         record = found(await uow.api_keys.get(key_id, for_update=True), "API key")
         if record.revoked_at is not None:
-            raise RuleViolation("A revoked key cannot be rotated", code="api_key.revoked")
+            raise ApiKeyRevoked("A revoked key cannot be rotated")
         made = security.new_api_key()
         record.lookup, record.key_hash, record.rotated_at = made.lookup, made.key_hash, utcnow()
         await uow.commit()

@@ -10,14 +10,16 @@ from app.config import get_settings
 from app.db.base import utcnow
 from app.db.models import RefreshToken, User
 from app.db.uow import UnitOfWork
-from app.domain.errors import RateLimited, Unauthorized
+from app.domain.errors import (
+    InactiveUser,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    TooManyAttempts,
+    Unauthorized,
+)
 from app.domain.roles import Principal, Role
 from app.services import security
-
-
-class TooManyAttempts(RateLimited):
-    code = "auth.too_many_attempts"
-    title = "Too many failed logins"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +44,9 @@ async def login(uow: UnitOfWork, *, username: str, password: str) -> TokenPair:
         if not security.verify_password(password, user.password_hash if user else None):
             if user is not None:
                 await _record_failure(uow, user, now)
-            raise Unauthorized(_BAD_LOGIN, code="auth.invalid_credentials")
+            raise InvalidCredentials(_BAD_LOGIN)
         if not user.is_active:
-            raise Unauthorized(_BAD_LOGIN, code="auth.invalid_credentials")
+            raise InvalidCredentials(_BAD_LOGIN)
         if user.failed_logins or user.locked_until:
             user.failed_logins = 0
             user.locked_until = None
@@ -82,18 +84,17 @@ async def refresh(uow: UnitOfWork, *, refresh_token: str) -> TokenPair:
     async with uow:
         stored = await uow.refresh_tokens.get_by_hash(security.hash_refresh_token(refresh_token))
         if stored is None or stored.revoked_at is not None or stored.expires_at <= now:
-            raise Unauthorized("The refresh token is invalid or expired", code="auth.invalid_refresh_token")
+            raise InvalidRefreshToken("The refresh token is invalid or expired")
         if not await uow.refresh_tokens.mark_rotated(stored.id, now):
             # Presenting a token that was already rotated means it leaked: end the whole family.
             await uow.refresh_tokens.revoke_family(stored.family_id, now)
             await uow.commit()
-            raise Unauthorized("The refresh token was already used; please log in again",
-                               code="auth.refresh_token_reused")
+            raise RefreshTokenReused("The refresh token was already used; please log in again")
         user = await uow.users.get_unscoped(stored.user_id)
         if user is None or not user.is_active:
             await uow.refresh_tokens.revoke_family(stored.family_id, now)
             await uow.commit()
-            raise Unauthorized("The account is not active", code="auth.inactive_user")
+            raise InactiveUser("The account is not active")
         pair = await _issue_pair(uow, user, family_id=stored.family_id, now=now)
         await uow.commit()
         return pair
@@ -113,7 +114,7 @@ async def principal_for_token(uow: UnitOfWork, *, token: str) -> Principal:
     async with uow:
         user = await uow.users.get_unscoped(claims.user_id)
         if user is None or not user.is_active:
-            raise Unauthorized("The account is not active", code="unauthorized")
+            raise Unauthorized("The account is not active")
         return await build_principal_in(uow, user)
 
 

@@ -11,7 +11,7 @@ from app.config import get_settings
 from app.db.base import utcnow
 from app.db.uow import UnitOfWork
 from app.domain import changes as feed
-from app.domain.errors import Forbidden
+from app.domain.errors import ChangesScopeRestricted
 from app.domain.roles import Principal, Role, Scope
 from app.services.customers import contact_view
 from app.services.receivables import PaymentView
@@ -42,9 +42,9 @@ class FeedPage:
 
 def _require_all_scope(actor: Principal) -> None:
     if actor.scope is not Scope.all:
-        raise Forbidden("The change feed covers every record; a caller limited to a team or to "
-                        "their own records pulls the lists with updated_since instead",
-                        code="changes.scope_restricted")
+        raise ChangesScopeRestricted(
+            "The change feed covers every record; a caller limited to a team or to "
+            "their own records pulls the lists with updated_since instead")
 
 
 async def read(uow: UnitOfWork, actor: Principal, *, cursor: str | None, limit: int,

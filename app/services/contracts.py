@@ -24,7 +24,11 @@ from app.domain.contracts import (
     stage_after_complete,
 )
 from app.domain.credit import CreditState, Override, decide_signing
-from app.domain.errors import Conflict, Forbidden, InvalidInput
+from app.domain.errors import (
+    ContractNumberTaken,
+    Forbidden,
+    InvalidInput,
+)
 from app.domain.funnel import Stage
 from app.domain.roles import Principal, Role
 from app.services import funnel as funnel_service
@@ -102,7 +106,7 @@ async def create_contract(
         customer = await _customer_for(uow, actor, customer_id)
         check_draftable(customer_stage=Stage(customer.stage))
         if await uow.contracts.number_taken(number):
-            raise Conflict("That contract number is taken", code="contract.number_taken", number=number)
+            raise ContractNumberTaken("That contract number is taken", number=number)
         if payment_terms_days is None:
             profile = await uow.credit.profile(customer.id)
             payment_terms_days = (
@@ -150,7 +154,7 @@ async def update_contract(
         check_version(contract, expected_version)
         check_editable(ContractStatus(contract.status))
         if "number" in changes and await uow.contracts.number_taken(changes["number"], exclude=contract.id):
-            raise Conflict("That contract number is taken", code="contract.number_taken")
+            raise ContractNumberTaken("That contract number is taken")
         diff = apply_changes(contract, changes)
         if diff:
             uow.history.record(

@@ -31,7 +31,7 @@ from app.domain.credit import (
     required_approver_role,
     suggested_limit,
 )
-from app.domain.errors import Conflict, Forbidden, InvalidInput
+from app.domain.errors import Forbidden, InvalidInput, RequestNotPending
 from app.domain.roles import Principal, Role
 from app.services import grading as grading_service
 from app.services import settings as settings_service
@@ -47,13 +47,6 @@ REPORT_READERS = frozenset({Role.director, Role.finance, Role.manager, Role.rep}
 
 GroupBy = Literal["customer", "owner", "team"]
 RequestStatus = Literal["pending", "approved", "rejected"]
-
-
-class RequestNotPending(Conflict):
-    """Only a pending limit request can be decided."""
-
-    code = "credit.request_not_pending"
-    title = "Credit limit request not pending"
 
 
 def _require(actor: Principal, roles: frozenset[Role]) -> None:

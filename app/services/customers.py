@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +16,17 @@ from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import normalize
 from app.domain.customers import Source
-from app.domain.errors import Conflict, Forbidden, InvalidInput, RuleViolation
+from app.domain.errors import (
+    Conflict,
+    CustomerDuplicate,
+    CustomerInvalidOwner,
+    CustomerMergeSelf,
+    Forbidden,
+    InvalidInput,
+    RequirementUnmet,
+)
 from app.domain.funnel import Stage, StageFacts, is_out_of_funnel_on_create, missing_requirements
-from app.domain.ownership import check_quota
+from app.domain.ownership import InitialOwner, check_quota, decide_initial_owner
 from app.domain.roles import (
     DUPLICATE_OVERRIDERS,
     Principal,
@@ -81,23 +89,6 @@ class ContactInput:
     wechat: str | None = None
     is_primary: bool = False
     notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerQuery:
-    stage: str | None = None
-    grade: str | None = None
-    owner_id: uuid.UUID | None = None
-    team_id: uuid.UUID | None = None
-    region: str | None = None
-    industry: str | None = None
-    tag: str | None = None
-    source: str | None = None
-    pool: bool | None = None
-    q: str | None = None
-    updated_since: dt.datetime | None = None
-    include_deleted: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def contact_view(contact: Contact, *, masked: bool) -> ContactView:
@@ -209,22 +200,22 @@ def _search_filters(q: str | None) -> dict[str, str]:
     return {"q_text": text}
 
 
-def customer_filters(query: CustomerQuery) -> CustomerFilters:
-    """The repository filters for a list (or export) query, inputs normalised like stored data."""
-    return CustomerFilters(
-        stage=query.stage, grade=query.grade, owner_id=query.owner_id, team_id=query.team_id,
-        region=normalize.clean_text(query.region), industry=normalize.clean_text(query.industry),
-        tag=normalize.clean_text(query.tag), source=query.source, pool=query.pool,
-        updated_since=query.updated_since, include_deleted=query.include_deleted,
-        **_search_filters(query.q),
-    )
+def customer_filters(query: CustomerFilters) -> CustomerFilters:
+    """The filters of a list (or export) query as the repository uses them: text normalised
+    like stored data, the raw search ``q`` classified into its one search form."""
+    return replace(
+        query, region=normalize.clean_text(query.region),
+        industry=normalize.clean_text(query.industry), tag=normalize.clean_text(query.tag),
+        q=None, **_search_filters(query.q))
 
 
-async def list_customers(uow: UnitOfWork, actor: Principal, *, query: CustomerQuery,
+async def list_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilters,
                          sort: CustomerSort, cursor: str | None, limit: int) -> Page[Customer]:
-    filters = customer_filters(query)
+    """Customers in the caller's scope matching the list filters (``CustomerFilters`` as the
+    client sent them; normalised here)."""
+    normalised = customer_filters(filters)
     async with uow:
-        return await uow.customers.list(actor, filters, sort=sort, cursor=cursor, limit=limit)
+        return await uow.customers.list(actor, normalised, sort=sort, cursor=cursor, limit=limit)
 
 
 async def _view(uow: UnitOfWork, actor: Principal, customer: Customer) -> CustomerView:
@@ -262,8 +253,7 @@ async def check_owner_in(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID)
     """Lock the owner's row: it guards their holding limit against concurrent assignments."""
     owner = await uow.users.get_unscoped(owner_id, for_update=True)
     if owner is None or not owner.is_active or owner.role not in OWNER_ROLES:
-        raise RuleViolation("The owner must be an active rep or manager",
-                            code="customer.invalid_owner", owner_id=str(owner_id))
+        raise CustomerInvalidOwner("The owner must be an active rep or manager", owner_id=str(owner_id))
     if actor.role is Role.manager and owner.team_id not in actor.team_ids:
         raise Forbidden("Managers assign customers within their own teams only")
     return owner
@@ -291,9 +281,8 @@ async def _check_referrer(uow: UnitOfWork, actor: Principal, referrer_id: uuid.U
 
 
 def _duplicate_error(candidates: list[DuplicateCandidate]) -> Conflict:
-    return Conflict(
+    return CustomerDuplicate(
         "A customer with the same USCC, phone, email or name already exists",
-        code="customer.duplicate",
         candidates=[{"id": str(c.id), "name": c.name, "matched_on": list(c.matched_on)}
                     for c in candidates],
     )
@@ -323,8 +312,8 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
             grade=fields.get("grade"), recommended_products=tuple(fields.get("recommended_products", ())),
             target_amount=fields.get("target_amount")))
         if missing:
-            raise RuleViolation(f"A customer created at {stage} needs: {', '.join(missing)}",
-                                code="funnel.requirement_unmet", missing=missing)
+            raise RequirementUnmet(f"A customer created at {stage} needs: {', '.join(missing)}",
+                                   missing=missing)
 
     async with uow:
         phones = [p for c in normalized_contacts for p in c["phones"]]
@@ -338,33 +327,24 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
 
         source = fields.get("source") or (Source.self_discovered if actor.role is Role.rep else Source.other)
         policy = await settings_service.pool_policy_in(uow)
-        owner_id: uuid.UUID | None = data.get("owner_id")
-        discovered_by = actor.user_id if source == Source.self_discovered else None
-        if owner_id is not None and actor.role is Role.rep and owner_id != actor.user_id:
-            raise Forbidden("Reps create customers for themselves only")
-        if owner_id is None and actor.role is Role.rep:
-            owner_id = actor.user_id
-            # Over the holding limit a rep's find waits in the pool, marked as theirs (§5).
+        requested: uuid.UUID | None = data.get("owner_id")
+        creator_active = None
+        if requested is None and actor.role is Role.rep:
+            # The rep's row guards their holding limit while we count.
             await uow.users.get_unscoped(actor.user_id, for_update=True)
-            active = await uow.customers.count_active_owned(actor.user_id)
-            if active >= policy.max_active_customers:
-                owner_id = None
+            creator_active = await uow.customers.count_active_owned(actor.user_id)
+        decision = decide_initial_owner(creator=actor, requested_owner_id=requested, source=source,
+                                        policy=policy, creator_active=creator_active)
         team_id = None
-        if owner_id is not None:
-            owner = await check_owner_in(uow, actor, owner_id)
+        if decision.owner_id is not None:
+            owner = await check_owner_in(uow, actor, decision.owner_id)
             check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
             team_id = owner.team_id
 
-        customer = Customer(
-            id=uuid.uuid4(), kind=kind, stage=stage.value, source=source, owner_id=owner_id,
-            team_id=team_id, discovered_by=discovered_by, created_by=actor.user_id,
-            claimed_at=now if owner_id else None, stage_entered_at=now,
-            out_of_funnel=is_out_of_funnel_on_create(stage), created_at=now, updated_at=now,
-            **{k: v for k, v in fields.items() if k not in ("kind", "source")},
-        )
-        created_contacts = [Contact(id=uuid.uuid4(), customer_id=customer.id, created_at=now,
-                                    updated_at=now, **values) for values in normalized_contacts]
-        customer.completeness = completeness_of(customer, created_contacts)
+        customer, created_contacts = build_customer(
+            customer_id=uuid.uuid4(), fields={**fields, "kind": kind, "source": source}, stage=stage,
+            owner=decision, team_id=team_id, created_by=actor.user_id, now=now,
+            contacts=normalized_contacts)
         uow.customers.add(customer)
         await uow.flush()
         for contact in created_contacts:
@@ -378,6 +358,25 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         await uow.commit()
         masked = masks_contact_details(actor, owner_id=customer.owner_id)
         return CustomerView(customer, [contact_view(c, masked=masked) for c in created_contacts])
+
+
+def build_customer(*, customer_id: uuid.UUID, fields: dict[str, Any], stage: Stage,
+                   owner: InitialOwner, team_id: uuid.UUID | None, created_by: uuid.UUID,
+                   now: dt.datetime, contacts: Sequence[dict[str, Any]]) -> tuple[Customer, list[Contact]]:
+    """A new customer (normalised ``fields``, including kind and source) and its contacts, not
+    yet added to the session: it enters ``stage`` now, is claimed now when it has an owner,
+    and its completeness is computed. Create and import both build customers here."""
+    customer = Customer(
+        id=customer_id, stage=stage.value, owner_id=owner.owner_id, team_id=team_id,
+        discovered_by=owner.discovered_by, created_by=created_by,
+        claimed_at=now if owner.owner_id else None, stage_entered_at=now,
+        out_of_funnel=is_out_of_funnel_on_create(stage), created_at=now, updated_at=now,
+        **{"interests": [], "recommended_products": [], **fields},
+    )
+    created = [Contact(id=uuid.uuid4(), customer_id=customer.id, created_at=now, updated_at=now,
+                       **values) for values in contacts]
+    customer.completeness = completeness_of(customer, created)
+    return customer, created
 
 
 _AUDITED_ON_CREATE = ("name", "kind", "uscc", "industry", "region", "size", "address", "website",
@@ -457,7 +456,7 @@ async def merge_customers(uow: UnitOfWork, actor: Principal, *, survivor_id: uui
                           duplicate_id: uuid.UUID) -> CustomerView:
     """Fold a duplicate into the survivor; the duplicate stays as a tombstone (merged_into)."""
     if survivor_id == duplicate_id:
-        raise RuleViolation("A customer cannot be merged into itself", code="customer.merge_self")
+        raise CustomerMergeSelf("A customer cannot be merged into itself")
     async with uow:
         # Lock both rows in id order so two opposite merges cannot deadlock.
         first, second = sorted([survivor_id, duplicate_id])

@@ -11,7 +11,7 @@ from app.db.base import utcnow
 from app.db.models import AbandonmentReview, Customer, StageTransition
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
-from app.domain.errors import Conflict, Forbidden, RuleViolation
+from app.domain.errors import AlreadyReviewed, Forbidden, NotAbandoned
 from app.domain.funnel import (
     Stage,
     StageFacts,
@@ -161,11 +161,11 @@ async def review_abandonment(uow: UnitOfWork, actor: Principal, *, customer_id: 
         found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
         transition = await uow.funnel.last_transition(customer_id, to_stage=Stage.abandoned.value)
         if transition is None:
-            raise RuleViolation("The customer has never been abandoned", code="funnel.not_abandoned")
+            raise NotAbandoned("The customer has never been abandoned")
         if actor.role is Role.manager and transition.team_id not in actor.team_ids:
             raise Forbidden("Only the manager of the rep who abandoned it reviews an abandonment")
         if (await uow.funnel.reviews_for([transition.id])).get(transition.id) is not None:
-            raise Conflict("This abandonment has been reviewed already", code="funnel.already_reviewed")
+            raise AlreadyReviewed("This abandonment has been reviewed already")
         review = AbandonmentReview(transition_id=transition.id, customer_id=customer_id,
                                    reviewer_id=actor.user_id, verdict="agree" if agree else "disagree",
                                    comment=(comment or "").strip() or None, at=now)

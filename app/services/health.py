@@ -8,14 +8,9 @@ from app.db.uow import UnitOfWork
 from app.domain.errors import ServiceUnavailable
 
 
-class Unavailable(ServiceUnavailable):
-    code = "service_unavailable"
-    title = "Service unavailable"
-
-
 async def check_database(uow: UnitOfWork) -> None:
     try:
         async with uow:
             await uow.session.execute(text("SELECT 1"))
     except Exception as exc:
-        raise Unavailable("The database is not reachable") from exc
+        raise ServiceUnavailable("The database is not reachable") from exc

@@ -16,7 +16,12 @@ from app.config import get_settings
 from app.db.base import utcnow
 from app.db.models import IdempotencyRecord
 from app.db.uow import UnitOfWork
-from app.domain.errors import Conflict, RuleViolation
+from app.domain.errors import (
+    Conflict,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    IdempotencyResponseLost,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +73,8 @@ async def begin(uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, p
                 if existing is None:
                     raise
         if existing.request_hash != request_hash or existing.path != path:
-            raise RuleViolation(
+            raise IdempotencyKeyReused(
                 "This Idempotency-Key was used with a different request",
-                code="idempotency.key_reused",
             )
         if existing.status_code is None:
             return await _unanswered(uow, existing, now=now)
@@ -89,17 +93,16 @@ async def _unanswered(uow: UnitOfWork, record: IdempotencyRecord, *, now: dt.dat
     settings = get_settings()
     abandoned = record.created_at <= now - dt.timedelta(seconds=settings.idempotency_lease_seconds)
     if abandoned and record.committed_at is not None:
-        raise Conflict("The request with this Idempotency-Key was carried out, but its response "
-                       "was lost; look the result up rather than retrying",
-                       code="idempotency.response_lost")
+        raise IdempotencyResponseLost(
+            "The request with this Idempotency-Key was carried out, but its response "
+            "was lost; look the result up rather than retrying")
     held_by = record.attempt  # read first: the update below refreshes the loaded record
     if abandoned and await uow.idempotency.take_over(
             record.id, attempt=held_by, now=now,
             expires_at=now + dt.timedelta(hours=settings.idempotency_hours)):
         await uow.commit()
         return Begun(replay=None, record_id=record.id, attempt=held_by + 1)
-    raise Conflict("A request with this Idempotency-Key is still being processed",
-                   code="idempotency.in_progress")
+    raise IdempotencyInProgress("A request with this Idempotency-Key is still being processed")
 
 
 async def finish(uow: UnitOfWork, *, record_id: uuid.UUID, response: StoredResponse) -> None:

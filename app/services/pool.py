@@ -15,7 +15,15 @@ from app.db.repositories.customers import CustomerFilters
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import allocation
-from app.domain.errors import Conflict, Forbidden, InvalidInput, RuleViolation
+from app.domain.errors import (
+    Conflict,
+    Forbidden,
+    HandoverSameUser,
+    InvalidInput,
+    NotClaimable,
+    NotOwned,
+    NotReleasable,
+)
 from app.domain.funnel import ACTIVE_STAGES, Stage, is_stalled
 from app.domain.ownership import (
     AlreadyClaimed,
@@ -68,8 +76,7 @@ async def _take(uow: UnitOfWork, actor: Principal, customer: Customer, owner: Us
                 policy: PoolPolicy, now: dt.datetime, event: str, override: bool = False) -> Customer:
     """Give ``customer`` to ``owner`` within the holding limit; the owner's row is locked."""
     if Stage(customer.stage) is Stage.abandoned:
-        raise Conflict("An abandoned customer must be reactivated before anyone takes it",
-                       code="pool.not_claimable")
+        raise NotClaimable("An abandoned customer must be reactivated before anyone takes it")
     check_claimable(owner_id=customer.owner_id, cooldown_until=customer.cooldown_until, now=now,
                     director_override=override)
     if Stage(customer.stage) in ACTIVE_STAGES:
@@ -108,14 +115,14 @@ async def release(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
         customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True),
                          "Customer")
         if customer.owner_id is None:
-            raise Conflict("The customer is already in the pool", code="pool.not_owned")
+            raise NotOwned("The customer is already in the pool")
         if actor.role is Role.rep and customer.owner_id != actor.user_id:
             raise Forbidden("Reps release only their own customers")
         if actor.role not in (*CLAIMERS, *ALLOCATORS):
             raise Forbidden("Your role does not release customers")
         if Stage(customer.stage) not in ACTIVE_STAGES:
-            raise RuleViolation("Signed and implemented customers are not returned to the pool",
-                                code="pool.not_releasable", stage=customer.stage)
+            raise NotReleasable("Signed and implemented customers are not returned to the pool",
+                                stage=customer.stage)
         _to_pool(uow, actor, customer, event="release", reason=reason, now=now)
         await uow.commit()
         return customer
@@ -381,7 +388,7 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
                     "loc": ["body", "to_user_id"], "msg": "required for strategy to_user",
                     "type": "missing"}])
             if to_user_id == departing.id:
-                raise RuleViolation("Hand over to someone else", code="handover.same_user")
+                raise HandoverSameUser("Hand over to someone else")
             target = await check_owner_in(uow, actor, to_user_id)
             active = sum(1 for c in customers if Stage(c.stage) in ACTIVE_STAGES)
             check_quota(await uow.customers.count_active_owned(target.id), policy=policy, adding=active)

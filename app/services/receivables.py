@@ -15,7 +15,12 @@ from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain.contracts import ContractStatus, check_billable
 from app.domain.credit import OpenItem, apply_payment
-from app.domain.errors import Conflict, InvalidInput, RuleViolation
+from app.domain.errors import (
+    InvalidInput,
+    OverBilled,
+    ReceivablePaid,
+    ReceivableWrittenOff,
+)
 from app.domain.roles import Principal, Role
 from app.services import settings as settings_service
 from app.services.common import found, jsonable
@@ -89,9 +94,8 @@ async def create_receivable(
         check_billable(ContractStatus(contract.status))
         billed = await uow.contracts.billed(contract.id)
         if billed + amount > contract.amount:
-            raise RuleViolation(
+            raise OverBilled(
                 "Billing this would exceed the contract amount",
-                code="receivable.over_billed",
                 contract_amount=jsonable(contract.amount),
                 billed=jsonable(billed),
                 remaining=jsonable(contract.amount - billed),
@@ -136,9 +140,9 @@ async def write_off(
         found(await uow.customers.get_unscoped(unlocked.customer_id, for_update=True), "Customer")
         receivable = found(await uow.receivables.get_unscoped(receivable_id, for_update=True), "Receivable")
         if receivable.written_off_at is not None:
-            raise Conflict("The receivable is already written off", code="receivable.already_written_off")
+            raise ReceivableWrittenOff("The receivable is already written off")
         if receivable.paid_amount >= receivable.amount:
-            raise Conflict("The receivable is paid in full", code="receivable.already_paid")
+            raise ReceivablePaid("The receivable is paid in full")
         receivable.written_off_at = now
         receivable.write_off_reason = reason
         receivable.written_off_by = actor.user_id

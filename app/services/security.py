@@ -65,7 +65,7 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims:
             expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
         )
     except (JWTError, ValueError, KeyError, TypeError) as exc:
-        raise Unauthorized("The access token is invalid or expired", code="unauthorized") from exc
+        raise Unauthorized("The access token is invalid or expired") from exc
 
 
 def new_refresh_token() -> tuple[str, str]:

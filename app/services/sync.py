@@ -28,13 +28,14 @@ from app.db.base import utcnow
 from app.db.repositories.sync import CHILD_KINDS
 from app.db.uow import UnitOfWork
 from app.domain.errors import (
-    BadRequest,
-    Conflict,
     DomainError,
     Forbidden,
+    IntegrityConflict,
     InvalidInput,
     NotFound,
-    TooLarge,
+    SyncBatchTooLarge,
+    SyncInvalidCursor,
+    SyncRecordDeleted,
     VersionMismatch,
 )
 from app.domain.roles import Principal, masks_contact_details
@@ -97,8 +98,8 @@ async def push(uow: UnitOfWork, actor: Principal, *, device_id: str,
                items: Sequence[PushItem]) -> list[PushResult]:
     """Apply a batch in order; each change answers applied, conflict or rejected."""
     if len(items) > MAX_PUSH_CHANGES:
-        raise TooLarge(f"A push carries at most {MAX_PUSH_CHANGES} changes; split the batch",
-                       code="sync.batch_too_large", limit=MAX_PUSH_CHANGES, size=len(items))
+        raise SyncBatchTooLarge(f"A push carries at most {MAX_PUSH_CHANGES} changes; split the batch",
+                                limit=MAX_PUSH_CHANGES, size=len(items))
     if actor.role not in PUSHERS:
         raise Forbidden("Your role does not push changes")
     results: list[PushResult] = []
@@ -205,7 +206,7 @@ async def _push_isolated(uow: UnitOfWork, actor: Principal, *, device_id: str, i
         except VersionMismatch:
             return PushResult(id=item.id, status="conflict", entity=item.entity)
         except DomainError as exc:
-            if exc.instance_code == "conflict.integrity" and attempt == 1:
+            if isinstance(exc, IntegrityConflict) and attempt == 1:
                 # A concurrent push of the same new record won the insert (e.g. a retry that
                 # overtook its lost original): look again, now that it has committed.
                 continue
@@ -218,8 +219,8 @@ def _rejected(item: PushItem, exc: DomainError) -> PushResult:
         errors = [{**e, "loc": ["data", *e.get("loc", [])[1:]] if list(e.get("loc", []))[:1] == ["body"]
                    else list(e.get("loc", []))} for e in exc.errors]
     else:
-        errors = [{"loc": [], "msg": exc.detail, "type": exc.instance_code}]
-    return PushResult(id=item.id, status="rejected", entity=item.entity, code=exc.instance_code,
+        errors = [{"loc": [], "msg": exc.detail, "type": exc.code}]
+    return PushResult(id=item.id, status="rejected", entity=item.entity, code=exc.code,
                       detail=exc.detail, errors=errors)
 
 
@@ -268,8 +269,8 @@ async def _apply(uow: UnitOfWork, actor: Principal, *, device_id: str, item: Pus
     if current.deleted_at is not None:
         if item.op == "delete":  # already gone: the device's wish holds
             return PushResult(id=item.id, status="applied", entity=item.entity, version=current.version)
-        raise Conflict(f"The {item.entity} was deleted on the server; the next pull brings "
-                       "its tombstone", code="sync.record_deleted")
+        raise SyncRecordDeleted(f"The {item.entity} was deleted on the server; the next pull brings "
+                                "its tombstone")
 
     expected = current.version
     if base != current.version:
@@ -398,7 +399,7 @@ def decode_cursor(actor: Principal, cursor: str) -> Position:
                         kind=kind, child_after=child_after, customers_done=bool(body["d"]),
                         task_after=task_after)
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
-        raise BadRequest(_INVALID_CURSOR, code="sync.invalid_cursor") from exc
+        raise SyncInvalidCursor(_INVALID_CURSOR) from exc
 
 
 # ----------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from app.db.base import utcnow
@@ -16,24 +15,18 @@ from app.db.models import Activity, Task
 from app.db.repositories.pagination import Page
 from app.db.repositories.tasks import TaskFilters, TaskSort
 from app.db.uow import UnitOfWork
-from app.domain.errors import Conflict, Forbidden, InvalidInput, RuleViolation
+from app.domain.errors import (
+    Forbidden,
+    InvalidInput,
+    TaskAlreadyExists,
+    TaskInvalidAssignee,
+)
 from app.domain.roles import Principal, Role
 from app.domain.tasks import TaskSource, TaskStatus, completed_at_for, follow_up_title
 from app.services.common import apply_changes, check_version, found
 
 # Who creates and works tasks (finance and integrations only read them).
 TASK_WRITERS = frozenset({Role.rep, Role.manager, Role.director, Role.support, Role.admin})
-
-
-@dataclass(frozen=True, slots=True)
-class TaskQuery:
-    assignee_id: uuid.UUID | None = None
-    customer_id: uuid.UUID | None = None
-    activity_id: uuid.UUID | None = None
-    status: str | None = None
-    due_from: dt.datetime | None = None
-    due_to: dt.datetime | None = None
-    updated_since: dt.datetime | None = None
 
 
 def _require_writer(actor: Principal) -> None:
@@ -63,8 +56,8 @@ async def _check_assignee(uow: UnitOfWork, actor: Principal, assignee_id: uuid.U
         raise Forbidden("Reps assign tasks to themselves only")
     user = await uow.users.get_unscoped(assignee_id)
     if user is None or not user.is_active or user.role not in TASK_WRITERS:
-        raise RuleViolation("The assignee must be an active user who works on tasks",
-                            code="task.invalid_assignee", assignee_id=str(assignee_id))
+        raise TaskInvalidAssignee("The assignee must be an active user who works on tasks",
+                                  assignee_id=str(assignee_id))
     if actor.role is Role.manager and assignee_id != actor.user_id and user.team_id not in actor.team_ids:
         raise Forbidden("Managers assign tasks within their own teams only")
 
@@ -74,12 +67,8 @@ async def _check_assignee(uow: UnitOfWork, actor: Principal, assignee_id: uuid.U
 # ----------------------------------------------------------------------------------------
 
 
-async def list_tasks(uow: UnitOfWork, actor: Principal, *, query: TaskQuery, sort: TaskSort,
+async def list_tasks(uow: UnitOfWork, actor: Principal, *, filters: TaskFilters, sort: TaskSort,
                      cursor: str | None, limit: int) -> Page[Task]:
-    filters = TaskFilters(assignee_id=query.assignee_id, customer_id=query.customer_id,
-                          activity_id=query.activity_id, status=query.status,
-                          due_from=query.due_from, due_to=query.due_to,
-                          updated_since=query.updated_since)
     async with uow:
         return await uow.tasks.list(actor, filters, sort=sort, cursor=cursor, limit=limit)
 
@@ -131,8 +120,8 @@ async def create_task_in(uow: UnitOfWork, actor: Principal, *, values: dict[str,
     values = dict(values)
     _clean_title(values)
     if task_id is not None and await uow.tasks.exists_any(task_id):
-        raise Conflict("A task with this id already exists", code="task.already_exists",
-                       id=str(task_id))
+        raise TaskAlreadyExists("A task with this id already exists",
+                                id=str(task_id))
     assignee_id = values.pop("assignee_id", None) or actor.user_id
     await _check_assignee(uow, actor, assignee_id)
     customer_id = values.pop("customer_id", None)

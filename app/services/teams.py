@@ -8,7 +8,7 @@ from typing import Any
 from app.db.models import Team
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
-from app.domain.errors import RuleViolation
+from app.domain.errors import TeamCycle, TeamInvalidManager, TeamParentNotFound
 from app.domain.roles import Principal, Role
 from app.services.common import apply_changes, check_version, found
 
@@ -31,8 +31,8 @@ async def _check_manager(uow: UnitOfWork, manager_id: uuid.UUID | None) -> None:
         return
     manager = await uow.users.get_unscoped(manager_id)
     if manager is None or not manager.is_active or manager.role not in MANAGER_ROLES:
-        raise RuleViolation("A team's manager must be an active manager or director",
-                            code="team.invalid_manager", manager_id=str(manager_id))
+        raise TeamInvalidManager("A team's manager must be an active manager or director",
+                                 manager_id=str(manager_id))
 
 
 async def _parent_path(uow: UnitOfWork, parent_id: uuid.UUID | None) -> str:
@@ -40,8 +40,8 @@ async def _parent_path(uow: UnitOfWork, parent_id: uuid.UUID | None) -> str:
         return "/"
     parent = await uow.teams.get_unscoped(parent_id)
     if parent is None:
-        raise RuleViolation("The parent team does not exist", code="team.parent_not_found",
-                            parent_id=str(parent_id))
+        raise TeamParentNotFound("The parent team does not exist",
+                                 parent_id=str(parent_id))
     return parent.path
 
 
@@ -68,8 +68,7 @@ async def update_team(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID,
         if "parent_id" in changes and changes["parent_id"] != team.parent_id:
             new_prefix = await _parent_path(uow, changes["parent_id"])
             if new_prefix.startswith(team.path):
-                raise RuleViolation("A team cannot be moved under itself or its descendants",
-                                    code="team.cycle")
+                raise TeamCycle("A team cannot be moved under itself or its descendants")
             old_path, new_path = team.path, f"{new_prefix}{team.id}/"
             for child in await uow.teams.descendants(team):
                 child.path = new_path + child.path[len(old_path):]

@@ -9,7 +9,12 @@ from app.db.base import utcnow
 from app.db.models import User
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
-from app.domain.errors import Conflict, RuleViolation
+from app.domain.errors import (
+    CannotDeactivateSelf,
+    UsernameTaken,
+    UserOwnsCustomers,
+    UserTeamNotFound,
+)
 from app.domain.roles import Principal, Role
 from app.services import security
 from app.services.common import apply_changes, check_version, found
@@ -30,7 +35,7 @@ async def get_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID) -> 
 
 async def _require_team(uow: UnitOfWork, team_id: uuid.UUID | None) -> None:
     if team_id is not None and await uow.teams.get_unscoped(team_id) is None:
-        raise RuleViolation("The team does not exist", code="user.team_not_found", team_id=str(team_id))
+        raise UserTeamNotFound("The team does not exist", team_id=str(team_id))
 
 
 async def create_user(uow: UnitOfWork, actor: Principal, *, username: str, password: str,
@@ -38,7 +43,7 @@ async def create_user(uow: UnitOfWork, actor: Principal, *, username: str, passw
                       email: str | None = None) -> User:
     async with uow:
         if await uow.users.get_by_username(username) is not None:
-            raise Conflict("That username is taken", code="user.username_taken", username=username)
+            raise UsernameTaken("That username is taken", username=username)
         await _require_team(uow, team_id)
         user = User(username=username, password_hash=security.hash_password(password),
                     role=role.value, team_id=team_id, full_name=full_name, email=email)
@@ -69,14 +74,13 @@ async def deactivate_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UU
     async with uow:
         user = found(await uow.users.get(user_id, principal=actor, for_update=True), "User")
         if user.id == actor.user_id:
-            raise RuleViolation("You cannot deactivate yourself", code="user.cannot_deactivate_self")
+            raise CannotDeactivateSelf("You cannot deactivate yourself")
         if not user.is_active:
             return user
         owned = await uow.customers.count_owned(user.id)
         if owned:
-            raise Conflict(
-                "The user still owns customers; hand them over first",
-                code="user.owns_customers", owned_customers=owned,
+            raise UserOwnsCustomers(
+                "The user still owns customers; hand them over first", owned_customers=owned,
             )
         now = utcnow()
         user.is_active = False

@@ -13,7 +13,7 @@ from app.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import webhooks as rules
-from app.domain.errors import RuleViolation
+from app.domain.errors import WebhookDeliverySucceeded
 from app.domain.roles import Principal, Role
 from app.services.common import apply_changes, check_version, found
 
@@ -117,7 +117,7 @@ async def retry_delivery(uow: UnitOfWork, actor: Principal, *, endpoint_id: uuid
         delivery = found(await uow.webhooks.delivery(delivery_id, endpoint_id=endpoint_id, for_update=True),
                          "Delivery")
         if delivery.status == "succeeded":
-            raise RuleViolation("The delivery already succeeded", code="webhook.delivery_succeeded")
+            raise WebhookDeliverySucceeded("The delivery already succeeded")
         delivery.status, delivery.next_attempt_at, delivery.completed_at = "pending", now, None
         delivery.created_at = now  # the retry window counts from the manual retry
         await uow.commit()

@@ -242,7 +242,7 @@ class TestIdempotencyKey:
             async with slow_first_run as uow:
                 uow.session.add(User(username=username, role="rep", password_hash="x"))
                 await uow.commit()
-        assert refused.value.instance_code == "idempotency.superseded"
+        assert refused.value.code == "idempotency.superseded"
         async with UnitOfWork(session_factory, fence=(retry.record_id, 2)) as uow:
             assert await uow.users.get_by_username(username) is None
             uow.session.add(User(username=username, role="rep", password_hash="x"))

@@ -209,12 +209,12 @@ class TestExportFilters:
 async def test_the_generator_yields_chunk_by_chunk(org, uow_factory, monkeypatch):
     """The body is produced a chunk at a time (never the whole scope in one piece)."""
     from app.domain.roles import Principal, Role
-    from app.services.customers import CustomerQuery
+    from app.services.customers import CustomerFilters
 
     monkeypatch.setattr(exports_service, "EXPORT_CHUNK", 10)
     await make_customers(uow_factory, 25)
     actor = Principal(user_id=org.support.id, role=Role.support, team_id=None)
-    result = customer_io_service.export_customers(uow_factory(), actor, query=CustomerQuery(),
+    result = customer_io_service.export_customers(uow_factory(), actor, filters=CustomerFilters(),
                                                   fmt="ndjson")
     pieces = [piece async for piece in result.chunks]
     assert [piece.count(b"\n") for piece in pieces] == [10, 10, 5]

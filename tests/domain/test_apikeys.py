@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from app.domain import apikeys
-from app.domain.apikeys import MissingScope, check_scope, required_scope
+from app.domain.apikeys import check_scope, required_scope
+from app.domain.errors import MissingScope
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
@@ -46,7 +47,7 @@ def test_check_scope_names_the_missing_one():
     with pytest.raises(MissingScope) as caught:
         check_scope(frozenset({"payments:read"}), method="GET", path="/contracts")
     assert caught.value.extra["required_scope"] == "contracts:read"
-    assert caught.value.instance_code == "forbidden.scope"
+    assert caught.value.code == "forbidden.scope"
 
 
 @pytest.mark.parametrize("key, lookup", [

@@ -70,7 +70,7 @@ def test_each_status_allows_exactly_the_listed_decisions(status: ContractStatus,
         return
     with pytest.raises(Conflict) as exc:
         attempt(action, status)
-    assert exc.value.instance_code == REFUSAL[action]
+    assert exc.value.code == REFUSAL[action]
     assert exc.value.extra.get("contract_status", status.value) == status.value
 
 
@@ -79,7 +79,7 @@ def test_signing_moves_the_customer_to_signed_only_from_an_earlier_active_stage(
     if stage is Stage.abandoned:
         with pytest.raises(Conflict) as exc:
             decide_sign(C.draft, customer_stage=stage)
-        assert exc.value.instance_code == "contract.customer_abandoned"
+        assert exc.value.code == "contract.customer_abandoned"
         return
     expected = Stage.signed if stage in {Stage.resource, Stage.graded, Stage.contacted, Stage.lead,
                                          Stage.intent} else None
@@ -98,14 +98,14 @@ def test_a_contract_is_drafted_for_any_customer_but_an_abandoned_one(stage: Stag
 def test_the_status_is_checked_before_the_customer() -> None:
     with pytest.raises(Conflict) as exc:
         decide_sign(C.signed, customer_stage=Stage.abandoned)
-    assert exc.value.instance_code == "contract.not_draft"
+    assert exc.value.code == "contract.not_draft"
 
 
 @pytest.mark.parametrize("status", [C.draft, C.signed])
 def test_a_billed_contract_cannot_be_cancelled(status: ContractStatus) -> None:
     with pytest.raises(Conflict) as exc:
         decide_cancel(status, billed=D("0.01"))
-    assert exc.value.instance_code == "contract.has_receivables"
+    assert exc.value.code == "contract.has_receivables"
 
 
 @pytest.mark.parametrize(("was", "stage", "other_signed"), list(product(STATUSES, STAGES, [False, True])))

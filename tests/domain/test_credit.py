@@ -177,7 +177,7 @@ class TestSigningLimit:
                            actor_role="rep")
         err = exc.value
         assert isinstance(err, Conflict)
-        assert err.instance_code == "credit.limit_exceeded"
+        assert err.code == "credit.limit_exceeded"
         assert err.extra == {"limit": "10000.00", "exposure": "5000.00",
                              "available": "5000.00", "shortfall": "0.01"}
 
@@ -229,7 +229,7 @@ class TestSigningOverride:
             decide_signing(state=OVER, amount=D("100000.01"),
                            override=Override(reason="ok"), actor_role="manager")
         assert isinstance(exc.value, Forbidden)
-        assert exc.value.instance_code == "credit.override_not_allowed"
+        assert exc.value.code == "credit.override_not_allowed"
         assert exc.value.extra["shortfall"] == "100000.01"
         assert exc.value.extra["block"] == "credit.limit_exceeded"
 
@@ -249,7 +249,7 @@ class TestSigningOverride:
         with pytest.raises(OverrideReasonRequired) as exc:
             decide_signing(state=OVER, amount=D("1"),
                            override=Override(reason=reason), actor_role="director")
-        assert exc.value.instance_code == "credit.override_reason_required"
+        assert exc.value.code == "credit.override_reason_required"
         assert isinstance(exc.value, InvalidInput)
 
     def test_empty_reason_rejected_even_when_not_needed(self) -> None:
@@ -276,7 +276,7 @@ class TestSigningHold:
         with pytest.raises(CreditOnHold) as exc:
             decide_signing(state=state(overdue=61), amount=D("1"), actor_role="rep")
         assert isinstance(exc.value, Conflict)
-        assert exc.value.instance_code == "credit.on_hold"
+        assert exc.value.code == "credit.on_hold"
         assert exc.value.extra == {"max_days_overdue": 61, "hold_after_overdue_days": 60,
                                    "manual_hold": False}
 
@@ -373,7 +373,7 @@ class TestApprovals:
             check_can_approve(approver_role="manager", approver_id="u1", requester_id="u2",
                               requested_limit=D("100000.01"))
         assert isinstance(exc.value, Forbidden)
-        assert exc.value.instance_code == "credit.approval_not_allowed"
+        assert exc.value.code == "credit.approval_not_allowed"
         assert exc.value.extra == {"role": "manager", "requested_limit": "100000.01",
                                    "required_role": "finance"}
 
@@ -384,7 +384,7 @@ class TestApprovals:
         with pytest.raises(SelfApproval) as exc:
             check_can_approve(approver_role=role, approver_id="u1", requester_id="u1",
                               requested_limit=D("1"))
-        assert exc.value.instance_code == "credit.self_approval"
+        assert exc.value.code == "credit.self_approval"
 
     def test_thresholds_come_from_policy(self) -> None:
         policy = replace(P, manager_limit_max=D("5000"))
@@ -584,7 +584,7 @@ class TestAllocationAuto:
     def test_amount_must_be_positive(self, amount: Decimal) -> None:
         with pytest.raises(PaymentApplicationInvalid) as exc:
             apply_payment(amount=amount, open_items=ITEMS)
-        assert exc.value.instance_code == "payment.allocation_invalid"
+        assert exc.value.code == "payment.allocation_invalid"
 
     def test_duplicate_or_negative_items_rejected(self) -> None:
         with pytest.raises(PaymentApplicationInvalid):
@@ -620,7 +620,7 @@ class TestAllocationExplicit:
         with pytest.raises(PaymentApplicationInvalid) as exc:
             apply_payment(amount=D(amount), open_items=ITEMS, explicit=explicit)
         assert isinstance(exc.value, InvalidInput)
-        assert exc.value.instance_code == "payment.allocation_invalid"
+        assert exc.value.code == "payment.allocation_invalid"
         assert any(fragment in e["msg"] for e in exc.value.errors)
 
     def test_every_problem_reported(self) -> None:

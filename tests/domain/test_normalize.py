@@ -141,7 +141,7 @@ def test_normalize_phone_rejects(raw: str) -> None:
     with pytest.raises(InvalidInput) as exc_info:
         normalize_phone(raw)
     err = exc_info.value
-    assert err.instance_code == "validation_error"
+    assert err.code == "validation_error"
     assert [e["type"] for e in err.errors] == ["value_error.phone"]
     assert err.errors[0]["loc"] == ["phone"]
     assert phone_search_key(raw) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,18 +12,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.errors import Conflict, InvalidInput
+from app.domain.errors import Conflict, Forbidden, InvalidInput
 from app.domain.funnel import Stage
 from app.domain.ownership import (
     DEFAULT_POOL_POLICY,
     AlreadyClaimed,
     InCooldown,
+    InitialOwner,
     PoolPolicy,
     QuotaExceeded,
     WorkItemFacts,
     check_claimable,
     check_quota,
     cooldown_end,
+    decide_initial_owner,
     is_protection_lapsed,
     lapses_within,
     protection_deadline,
@@ -30,6 +33,7 @@ from app.domain.ownership import (
     validate_pool_policy,
     worklist_sort_key,
 )
+from app.domain.roles import Principal, Role
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -295,3 +299,59 @@ def test_worklist_order_properties(items: list[WorkItemFacts]) -> None:
             flags = ["protection_lapsing", "follow_up_due", "stalled", "payment_overdue"]
             as_bits = [[code in reasons(i) for code in flags] for i in (first, second)]
             assert as_bits[0] >= as_bits[1]
+
+
+# --- a new customer's owner ---------------------------------------------------------------
+
+_REP = Principal(user_id=uuid.UUID(int=1), role=Role.rep, team_id=uuid.UUID(int=9))
+_SUPPORT = Principal(user_id=uuid.UUID(int=2), role=Role.support, team_id=None)
+_OTHER = uuid.UUID(int=3)
+
+
+def test_a_rep_owns_the_customer_they_create_while_under_the_limit():
+    limit = DEFAULT_POOL_POLICY.max_active_customers
+    decision = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
+                                    policy=DEFAULT_POOL_POLICY, creator_active=limit - 1)
+    assert decision == InitialOwner(owner_id=_REP.user_id, discovered_by=_REP.user_id)
+
+
+def test_a_rep_at_the_limit_leaves_their_find_in_the_pool_marked_as_theirs():
+    limit = DEFAULT_POOL_POLICY.max_active_customers
+    decision = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
+                                    policy=DEFAULT_POOL_POLICY, creator_active=limit)
+    assert decision == InitialOwner(owner_id=None, discovered_by=_REP.user_id)
+
+
+def test_a_rep_names_only_themselves_as_owner():
+    with pytest.raises(Forbidden):
+        decide_initial_owner(creator=_REP, requested_owner_id=_OTHER, source="web",
+                             policy=DEFAULT_POOL_POLICY)
+    decision = decide_initial_owner(creator=_REP, requested_owner_id=_REP.user_id, source="web",
+                                    policy=DEFAULT_POOL_POLICY)
+    assert decision == InitialOwner(owner_id=_REP.user_id, discovered_by=None)
+
+
+def test_a_rep_naming_no_owner_needs_their_active_count():
+    with pytest.raises(ValueError, match="creator_active"):
+        decide_initial_owner(creator=_REP, requested_owner_id=None, source="web",
+                             policy=DEFAULT_POOL_POLICY)
+
+
+def test_other_roles_leave_the_customer_in_the_pool_unless_they_name_an_owner():
+    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=None, source="web",
+                                policy=DEFAULT_POOL_POLICY) == InitialOwner(owner_id=None,
+                                                                              discovered_by=None)
+    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=_OTHER, source="referral",
+                                policy=DEFAULT_POOL_POLICY) == InitialOwner(owner_id=_OTHER,
+                                                                              discovered_by=None)
+
+
+def test_the_finder_of_a_self_discovered_customer():
+    # Created in the API: whoever creates it found it.
+    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=_OTHER, source="self_discovered",
+                                policy=DEFAULT_POOL_POLICY).discovered_by == _SUPPORT.user_id
+    # Imported: the owner the file names found it; with no owner nobody is recorded.
+    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=_OTHER, source="self_discovered",
+                                policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by == _OTHER
+    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=None, source="self_discovered",
+                                policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by is None

@@ -30,9 +30,8 @@ BATCHED = {
     "exports.export_contracts": "a streamed export reads one keyset chunk per transaction",
     "exports.export_receivables": "a streamed export reads one keyset chunk per transaction",
     "exports.export_payments": "a streamed export reads one keyset chunk per transaction",
-    "setup.seed_demo_with": "demo data generation (not a use case): seeds in several batches",
-    "setup._seed_trading": "the trading batch of demo data generation",
 }
+# The demo data generator (app/demo, several batches on purpose) is not a service any more.
 
 
 def _functions(folder: pathlib.Path) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:

@@ -38,11 +38,11 @@ async def test_an_abandoned_key_is_taken_over_once(committed_factory, contenders
     refused = [o for o in outcomes if isinstance(o, Conflict)]
     assert [(b.record_id, b.attempt) for b in took_over] == [(first.record_id, 2)]
     assert len(refused) == contenders - 1
-    assert {c.instance_code for c in refused} == {"idempotency.in_progress"}
+    assert {c.code for c in refused} == {"idempotency.in_progress"}
 
     with pytest.raises(Conflict) as late:
         async with UnitOfWork(committed_factory, fence=(first.record_id, 1)) as uow:
             await uow.commit()
-    assert late.value.instance_code == "idempotency.superseded"
+    assert late.value.code == "idempotency.superseded"
     async with UnitOfWork(committed_factory, fence=(first.record_id, 2)) as uow:
         await uow.commit()

@@ -98,7 +98,7 @@ async def test_ten_reps_claim_the_same_customer(committed_uow, team):
 
     winners, losers = split(results, AlreadyClaimed)
     assert len(winners) == 1 and len(losers) == 9
-    assert {loser.instance_code for loser in losers} == {"pool.already_claimed"}
+    assert {loser.code for loser in losers} == {"pool.already_claimed"}
     assert await owner_of(committed_uow, customer.id) == winners[0].owner_id
     assert await event_counts(committed_uow, "claim") == {customer.id: 1}
 
@@ -115,7 +115,7 @@ async def test_one_rep_claims_five_customers_at_once_at_the_limit(committed_uow,
 
     winners, losers = split(results, QuotaExceeded)
     assert len(winners) == 1 and len(losers) == 4
-    assert {loser.instance_code for loser in losers} == {"pool.quota_exceeded"}
+    assert {loser.code for loser in losers} == {"pool.quota_exceeded"}
     assert {loser.extra["active"] for loser in losers} == {LIMIT}
     async with committed_uow() as uow:
         assert await uow.customers.count_active_owned(rep.id) == LIMIT

@@ -50,7 +50,7 @@ async def test_concurrent_refreshes_of_one_token(committed_uow, contenders):
     assert len(winners) == 1, results
     assert len(losers) == contenders - 1
     assert all(isinstance(loser, Unauthorized) for loser in losers), losers
-    codes = [loser.instance_code for loser in losers]
+    codes = [loser.code for loser in losers]
     # The first loser detects the reuse and revokes the family; a later one may already
     # find the token revoked.
     if contenders == 2:
@@ -62,7 +62,7 @@ async def test_concurrent_refreshes_of_one_token(committed_uow, contenders):
     # The reuse revoked the family, the winner's fresh token included ...
     with pytest.raises(Unauthorized) as dead:
         await auth_service.refresh(committed_uow(), refresh_token=winners[0].refresh_token)
-    assert dead.value.instance_code == "auth.invalid_refresh_token"
+    assert dead.value.code == "auth.invalid_refresh_token"
     family = await _family_tokens(committed_uow, pair.refresh_token)
     assert len(family) == 2  # the original and the single token issued from it
     assert all(t.revoked_at is not None for t in family)

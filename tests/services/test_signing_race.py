@@ -92,7 +92,7 @@ async def test_concurrent_signings_never_overspend_the_limit(
     assert len(signed) == winners, results
     assert all(isinstance(r, CreditLimitExceeded) for r in refused), refused
     for error in refused:
-        assert error.instance_code == "credit.limit_exceeded"
+        assert error.code == "credit.limit_exceeded"
         assert error.extra == {"limit": "100000.00", "exposure": exposure, "available": available,
                                "shortfall": str(Decimal(amounts[0]) - Decimal(available))}
     assert all(c.status == "signed" and c.override_reason is None for c in signed)
@@ -212,7 +212,7 @@ async def test_concurrent_explicit_applications_to_one_receivable(committed_uow,
     refused = [r for r in results if not isinstance(r, receivables_service.PaymentView)]
     assert len(recorded) == 1, results
     assert len(refused) == 1 and isinstance(refused[0], InvalidInput), refused
-    assert refused[0].instance_code == "payment.allocation_invalid"
+    assert refused[0].code == "payment.allocation_invalid"
     receivables, payments, applications = await _application_facts(committed_uow, customer)
     assert [r.paid_amount for r in receivables] == [Decimal("60.00")]
     assert len(payments) == 1 and sum(a.amount for a in applications) == Decimal("60.00")

@@ -84,7 +84,9 @@ class CustomerFilters:
     claimable_at: dt.datetime | None = None
     updated_since: dt.datetime | None = None
     include_deleted: bool = False
-    # Exactly one of these search forms is set by the service from the raw ``q``.
+    # The search as the client typed it; the service classifies it into exactly one of the
+    # forms below (``customers.customer_filters``), which are what the queries use.
+    q: str | None = None
     q_phone: str | None = None
     q_email: str | None = None
     q_uscc: str | None = None

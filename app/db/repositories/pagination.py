@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.domain.errors import BadRequest
+from app.domain.errors import InvalidCursor
 
 T = TypeVar("T")
 
@@ -67,8 +67,8 @@ def decode_cursor(cursor: str, sort: str, width: int) -> list[Any]:
             raise ValueError("cursor belongs to another ordering")
         return [_untag(item) for item in data["k"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise BadRequest(
-            "The cursor is malformed or belongs to another query", code="pagination.invalid_cursor"
+        raise InvalidCursor(
+            "The cursor is malformed or belongs to another query"
         ) from exc
 
 
@@ -83,8 +83,8 @@ def _check_types(keys: Sequence[ColumnElement[Any]], values: Sequence[Any]) -> N
         if value is None:
             continue
         if not isinstance(value, expected) or (isinstance(value, dt.datetime) and value.tzinfo is None):
-            raise BadRequest(
-                "The cursor is malformed or belongs to another query", code="pagination.invalid_cursor"
+            raise InvalidCursor(
+                "The cursor is malformed or belongs to another query"
             )
 
 

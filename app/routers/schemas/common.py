@@ -96,3 +96,6 @@ def _to_utc(value: dt.datetime) -> dt.datetime:
 
 # A timestamp with a time zone, kept in UTC (answers echo "Z" whatever offset came in).
 UtcDateTime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+# The incremental-pull filter's meaning, wherever a list takes ``updated_since``.
+UPDATED_SINCE = ("Only records created or changed at or after this time (incremental pull; "
+                 "see docs/integration.md for the overlap to allow)")

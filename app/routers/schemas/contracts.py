@@ -6,15 +6,48 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.domain.contracts import ContractStatus
 from app.domain.credit import receivable_standing
-from app.routers.schemas.common import Money, PatchSchema, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import (
+    UPDATED_SINCE,
+    Money,
+    PatchSchema,
+    PositiveMoney,
+    Schema,
+    UtcDateTime,
+)
 
 ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Terms = Annotated[int, Field(ge=0, le=3650)]
+
+
+class ContractFilterParams(BaseModel):
+    """The contract filters, shared by the list and the export (query parameters)."""
+
+    customer_id: uuid.UUID | None = None
+    status: ContractStatus | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
+
+
+class ReceivableFilterParams(BaseModel):
+    """The receivable filters, shared by the list and the export (query parameters)."""
+
+    customer_id: uuid.UUID | None = None
+    contract_id: uuid.UUID | None = None
+    status: Literal["open", "paid", "written_off"] | None = None
+    overdue: bool | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
+
+
+class PaymentFilterParams(BaseModel):
+    """The payment filters, shared by the list and the export (query parameters). A payment
+    never changes once recorded: ``updated_since`` selects those recorded since then."""
+
+    customer_id: uuid.UUID | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
 
 
 class ContractCreate(Schema):

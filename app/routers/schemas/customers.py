@@ -7,11 +7,11 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, Field, StringConstraints, WithJsonSchema
 
 from app.domain.customers import Source
 from app.domain.funnel import Stage
-from app.routers.schemas.common import PatchSchema, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import UPDATED_SINCE, PatchSchema, PositiveMoney, Schema, UtcDateTime
 
 Text100 = Annotated[str, StringConstraints(max_length=100)]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
@@ -37,6 +37,26 @@ class SizeBand(StrEnum):
     s2 = "50-199"
     s3 = "200-999"
     s4 = "1000+"
+
+
+class CustomerFilterParams(BaseModel):
+    """The customer filters, shared by the list and the export (query parameters)."""
+
+    stage: Stage | None = None
+    grade: Grade | None = None
+    owner_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
+    region: Text100 | None = None
+    industry: Text100 | None = None
+    tag: Annotated[str, StringConstraints(max_length=50)] | None = None
+    source: Source | None = None
+    pool: bool | None = Field(default=None, description="true: only unowned; false: only owned")
+    q: Text200 | None = Field(default=None, description=(
+        "Search: a phone (any format), an email, a USCC, or a fragment of the customer's or a "
+        "contact's name"))
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
+    include_deleted: bool = Field(default=False, description="Include soft-deleted and merged "
+                                  "customers (tombstones)")
 
 
 class ContactIn(Schema):

@@ -6,13 +6,25 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.domain.tasks import TaskSource, TaskStatus
-from app.routers.schemas.common import PatchSchema, Schema, UtcDateTime
+from app.routers.schemas.common import UPDATED_SINCE, PatchSchema, Schema, UtcDateTime
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+class TaskFilterParams(BaseModel):
+    """The task list filters (query parameters)."""
+
+    assignee_id: uuid.UUID | None = None
+    customer_id: uuid.UUID | None = None
+    activity_id: uuid.UUID | None = None
+    status: TaskStatus | None = None
+    due_from: UtcDateTime | None = None
+    due_to: UtcDateTime | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
 
 
 class TaskCreate(Schema):

@@ -22,6 +22,10 @@ from app.db.models import (
     Team,
     User,
 )
+from app.demo import org as demo_org
+from app.demo import seed as demo_seed
+from app.demo.scenarios import plan_customers
+from app.demo.story import Gen
 from app.domain import normalize
 from app.domain.funnel import (
     ACTIVE_STAGES,
@@ -37,7 +41,6 @@ from app.domain.funnel import (
 from app.domain.ownership import DEFAULT_POOL_POLICY, is_protection_lapsed
 from app.domain.roles import Principal, Role
 from app.services import pool as pool_service
-from app.services import setup
 from app.services.customers import completeness_of
 
 # Every stage: signed and implemented ones come from seeded contracts.
@@ -72,7 +75,7 @@ def _check_history(customer: Customer, transitions: list[StageTransition]) -> No
 
 async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     now = utcnow()
-    result = await setup.seed_demo_with(uow_factory(), if_empty=False, now=now)
+    result = await demo_seed.seed_demo_with(uow_factory(), if_empty=False, now=now)
     assert result is not None
     assert any("claimable" in line for line in result.summary)
     assert any("/me/worklist" in line for line in result.summary)
@@ -89,7 +92,7 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
         reviews = await _all(uow, AbandonmentReview, AbandonmentReview.at)
         points = await uow.session.scalar(select(func.count()).select_from(ContactPoint))
         active_counts = {name: await uow.customers.count_active_owned(users[name].id)
-                         for name in setup.REP_NAMES}
+                         for name in demo_org.REP_NAMES}
 
     assert 250 <= len(customers) <= 400
     by_stage = defaultdict(list)
@@ -101,7 +104,7 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     limit = DEFAULT_POOL_POLICY.max_active_customers
     assert all(n <= limit for n in active_counts.values()), active_counts
     assert max(active_counts.values()) >= limit - 2
-    reps = {users[name].id: users[name] for name in setup.REP_NAMES}
+    reps = {users[name].id: users[name] for name in demo_org.REP_NAMES}
     owned = [c for c in customers if c.owner_id is not None]
     assert {c.owner_id for c in owned} == set(reps)
     assert all(Stage(c.stage) in ACTIVE_STAGES | {Stage.signed, Stage.implemented} for c in owned)
@@ -196,7 +199,7 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     all_reasons = {r for item in worklist for r in item.reasons}
     support = Principal(user_id=users["support"].id, role=Role.support, team_id=None)
     everyone = [await pool_service.worklist(uow_factory(), Principal(
-        user_id=users[n].id, role=Role.rep, team_id=users[n].team_id)) for n in setup.REP_NAMES]
+        user_id=users[n].id, role=Role.rep, team_id=users[n].team_id)) for n in demo_org.REP_NAMES]
     all_reasons |= {r for items in everyone for item in items for r in item.reasons}
     assert {"protection_lapsing", "follow_up_due", "stalled"} <= all_reasons
     preview = await pool_service.recycle(uow_factory(), support, dry_run=True,
@@ -207,7 +210,7 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     assert 0 < len(soon.released) < len(owned)
 
     # A second run on a database with users does nothing.
-    assert await setup.seed_demo_with(uow_factory(), if_empty=True) is None
+    assert await demo_seed.seed_demo_with(uow_factory(), if_empty=True) is None
     async with uow_factory() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Customer)) == len(customers)
         assert await uow.session.scalar(select(func.count()).select_from(User)) == len(users)
@@ -222,12 +225,12 @@ def test_seed_plan_is_deterministic():
         teams = {"region": Team(id=uuid.UUID(int=3)), "east": Team(id=east), "west": Team(id=west)}
         users = {name: User(id=uuid.UUID(int=10 + i), username=name,
                             team_id=east if name in ("manager1", "rep1", "rep2") else west)
-                 for i, (name, *_rest) in enumerate(setup._PEOPLE)}
-        gen = setup._Gen(rng=random.Random(setup.DEMO_SEED), now=now, policy=DEFAULT_POOL_POLICY,
-                         org=setup._Org(teams=teams, users=users))
+                 for i, (name, *_rest) in enumerate(demo_org.PEOPLE)}
+        gen = Gen(rng=random.Random(demo_seed.DEMO_SEED), now=now, policy=DEFAULT_POOL_POLICY,
+                         org=demo_org.Org(teams=teams, users=users))
         return [(d.customer.id, d.customer.name, d.customer.stage, d.customer.owner_id,
                  d.customer.created_at, len(d.transitions), len(d.activities))
-                for d in setup._plan_customers(gen)]
+                for d in plan_customers(gen)]
 
     assert plan() == plan()
 
@@ -238,7 +241,7 @@ async def test_seed_demo_trades_through_contracts(uow_factory):
     from app.db.models import Contract, Receivable
     from app.services import credit as credit_service
 
-    await setup.seed_demo_with(uow_factory(), if_empty=False)
+    await demo_seed.seed_demo_with(uow_factory(), if_empty=False)
     async with uow_factory() as uow:
         statuses = (await uow.session.execute(
             select(Contract.status, func.count()).group_by(Contract.status))).all()
