@@ -1,4 +1,5 @@
-"""The ``crm`` command: migrate, serve, create-user, seed-demo, openapi."""
+"""The ``crm`` command: migrate, serve, create-user, seed-demo, rebuild-report-aggregates,
+openapi."""
 
 from __future__ import annotations
 
@@ -115,6 +116,14 @@ def cmd_seed_demo(if_empty: bool) -> int:
     return 0
 
 
+def cmd_rebuild_report_aggregates() -> int:
+    from app.services import reports_funnel
+
+    replayed = asyncio.run(reports_funnel.rebuild_aggregates_now())
+    print(f"report aggregates rebuilt from the transitions of {replayed} customers")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="crm", description="Sales CRM API service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing when the database already has users")
     sub.add_parser("worker", help="deliver webhooks (as its own process; the server runs one too)")
+    sub.add_parser("rebuild-report-aggregates",
+                   help="recompute the funnel report aggregates from the stored transitions")
     api = sub.add_parser("openapi", help="write openapi/openapi.json and the error table in docs")
     api.add_argument("--check", action="store_true", help="fail if the file is out of date")
     args = parser.parse_args(argv)
@@ -150,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_create_user(args)
     if args.command == "seed-demo":
         return cmd_seed_demo(args.if_empty)
+    if args.command == "rebuild-report-aggregates":
+        return cmd_rebuild_report_aggregates()
     if args.command == "openapi":
         return cmd_openapi(args.check)
     if args.command == "worker":

@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     db_echo: bool = False
     recycle_interval_seconds: int = Field(default=300, ge=0)
     migrations_dir: Path | None = None
+    # The business time zone: calendar days (days overdue, aging, report dates) are counted in it.
+    timezone: str = "Asia/Shanghai"
+    # Printed at the top of statements of account.
+    company_name: str = "Sales CRM"
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -56,6 +61,19 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip().startswith("["):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"CRM_TIMEZONE {value!r} is not a known IANA time zone") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -31,6 +31,10 @@ from app.routers import (
     problems,
     receivables,
     reports,
+    reports_anomalies,
+    reports_funnel,
+    reports_people,
+    targets,
     tasks,
     teams,
     users,
@@ -116,6 +120,11 @@ def create_app(settings: Settings | None = None, *,
     protected.include_router(changes.router)
     protected.include_router(webhooks.router)
     protected.include_router(grading.router)
+    protected.include_router(reports_funnel.router)
+    protected.include_router(reports_anomalies.router)
+    protected.include_router(reports_people.router)
+    protected.include_router(targets.router)
+    protected.include_router(targets.report_router)
     protected.include_router(receivables.receivables_router)
     protected.include_router(receivables.payments_router)
     app.include_router(protected)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import changes as change_tracking
+from app.db import report_aggregates
 from app.db.base import utcnow
 from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.auth import IdempotencyRepository, RefreshTokenRepository
@@ -31,8 +32,10 @@ from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
 from app.db.repositories.pool import PoolRepository
 from app.db.repositories.receivables import ReceivableRepository
+from app.db.repositories.reports import ReportRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
+from app.db.repositories.targets import TargetRepository
 from app.db.repositories.tasks import TaskRepository
 from app.db.repositories.webhooks import WebhookRepository
 from app.domain.errors import (
@@ -59,6 +62,8 @@ class UnitOfWork:
         self.session = self._session_factory()
         # Syncable rows this transaction changes; written to the change log by commit().
         self.changes = change_tracking.attach(self.session)
+        # Funnel report counters follow each stage transition in the same transaction.
+        report_aggregates.attach(self.session)
         self.tasks = TaskRepository(self.session)
         self.change_log = ChangeLogRepository(self.session)
         self.sync = SyncRepository(self.session)
@@ -81,6 +86,8 @@ class UnitOfWork:
         self.exports = ExportRepository(self.session)
         self.change_feed = ChangeFeedRepository(self.session)
         self.webhooks = WebhookRepository(self.session)
+        self.reports = ReportRepository(self.session)
+        self.targets = TargetRepository(self.session)
         return self
 
     async def __aexit__(

@@ -44,6 +44,9 @@ class HandoverItem:
     customer_id: Id
     stage: Stage
     grade: str | None = None
+    # An implemented customer whose service is about to end (SPEC §6 Renewals): the renewal
+    # goes to the best sellers first (已实施客户,续费销售事务优先分配给销售额最高的小组或销售员).
+    renewal_due: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -246,11 +249,12 @@ def plan_handover(
 ) -> Plan:
     """Staff departure (人员变动): hand over the valuable customers, pool the rest.
 
-    Intent, signed and implemented customers go, bottom of the funnel first then grade A
-    first, to the best seller with free capacity (fat-man). Only active-stage customers
-    (intent here) consume capacity: the holding limit counts nothing else. A signed or
-    implemented customer still prefers a seller with room; if nobody has any it goes to
-    the best seller anyway, since it breaks no limit and must not go to the pool.
+    Intent, signed and implemented customers go, renewal-due customers first, then bottom
+    of the funnel first, then grade A first, to the best seller with free capacity
+    (fat-man). Only active-stage customers (intent here) consume capacity: the holding
+    limit counts nothing else. A signed or implemented customer still prefers a seller
+    with room; if nobody has any it goes to the best seller anyway, since it breaks no
+    limit and must not go to the pool.
     Everything earlier in the funnel goes back to the pool. ``assignees`` must not
     include the departing user.
     """
@@ -259,7 +263,9 @@ def plan_handover(
     ranking = _seller_ranking(assignees, by_team=by_team)
     priority = sorted(
         (item for item in customers if item.stage in HANDOVER_PRIORITY_STAGES),
-        key=lambda item: (-stage_position(item.stage), grade_rank(item.grade)),
+        key=lambda item: (
+            not item.renewal_due, -stage_position(item.stage), grade_rank(item.grade)
+        ),
     )
     assignments: list[Assignment] = []
     unassigned: list[Unassigned] = []
@@ -272,7 +278,8 @@ def plan_handover(
             reason = "no capacity" if ranking else "no assignee"
             unassigned.append(Unassigned(customer_id=item.customer_id, reason=reason))
             continue
-        reason = f"{item.stage} customer to {_seller_label(best, ranking, by_team=by_team)}"
+        what = f"{item.stage} customer" + (" (renewal due)" if item.renewal_due else "")
+        reason = f"{what} to {_seller_label(best, ranking, by_team=by_team)}"
         if consumes:
             pool.take(best)
         else:

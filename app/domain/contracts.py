@@ -10,6 +10,9 @@ to do or raises a coded domain error that the service lets through unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -19,6 +22,7 @@ from app.domain.errors import (
     ContractNotCancellable,
     ContractNotDraft,
     ContractNotSigned,
+    InvalidInput,
     ReceivableContractNotSigned,
 )
 from app.domain.funnel import Stage
@@ -131,3 +135,73 @@ __all__ = [
     "stage_after_cancel",
     "stage_after_complete",
 ]
+
+
+def check_service_period(start: date | None, end: date | None) -> None:
+    """A service period ends on or after it starts."""
+    if start is not None and end is not None and end < start:
+        raise InvalidInput("The service period ends before it starts", errors=[{
+            "loc": ["body", "service_end"], "msg": "must not be before service_start",
+            "type": "value_error"}])
+
+
+def renewal_window_start(service_end: date, notice_days: int) -> date:
+    """The first day a customer whose service ends on ``service_end`` is renewal-due."""
+    return service_end - timedelta(days=notice_days)
+
+
+def is_renewal_due(*, stage: Stage, service_end: date | None, renewed: bool, today: date,
+                   notice_days: int) -> bool:
+    """SPEC §6 Renewals: an implemented customer whose (latest) service ends within
+    ``notice_days`` — or has ended — and that has not signed a renewal in the window."""
+    return (stage is Stage.implemented and service_end is not None and not renewed
+            and today >= renewal_window_start(service_end, notice_days))
+
+
+def renewal_rate(due: int, renewed: int) -> Decimal | None:
+    """Renewed ÷ due, to four places; None when nothing was due."""
+    if due == 0:
+        return None
+    return (Decimal(renewed) / Decimal(due)).quantize(Decimal("0.0001"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServicedContract:
+    """A trading contract as renewals see it: when it was signed (business date) and the
+    end of the service period it pays for, if any."""
+
+    contract_id: Hashable
+    signed_on: date
+    service_end: date | None = None
+
+
+def _renewed(contracts: Sequence[ServicedContract], ending: ServicedContract, *, notice_days: int,
+             until: date | None) -> bool:
+    assert ending.service_end is not None
+    since = renewal_window_start(ending.service_end, notice_days)
+    return any(c.contract_id != ending.contract_id and c.signed_on >= since
+               and (until is None or c.signed_on <= until) for c in contracts)
+
+
+def renewal_due(contracts: Sequence[ServicedContract], *, stage: Stage, today: date,
+                notice_days: int) -> ServicedContract | None:
+    """The contract a customer is renewal-due for (its latest service end), or None. A
+    contract signed since the window opened renews it, whenever signed."""
+    periods = [c for c in contracts if c.service_end is not None]
+    if not periods:
+        return None
+    latest = max(periods, key=lambda c: (c.service_end, str(c.contract_id)))
+    renewed = _renewed(contracts, latest, notice_days=notice_days, until=None)
+    due = is_renewal_due(stage=stage, service_end=latest.service_end, renewed=renewed, today=today,
+                         notice_days=notice_days)
+    return latest if due else None
+
+
+def renewal_cohort(contracts: Sequence[ServicedContract], *, start: date, end: date,
+                   notice_days: int) -> tuple[int, int]:
+    """(due, renewed) for one customer's service periods ending in [start, end]: each is
+    renewed when another contract was signed within its window (notice_days before its end
+    up to the end)."""
+    ending = [c for c in contracts if c.service_end is not None and start <= c.service_end <= end]
+    renewed = sum(1 for c in ending if _renewed(contracts, c, notice_days=notice_days, until=c.service_end))
+    return len(ending), renewed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from itertools import pairwise
@@ -18,6 +18,7 @@ from app.domain.errors import (
     OverrideNotAllowed,
     OverrideReasonRequired,
     PaymentApplicationInvalid,
+    RefundExceedsBalance,
     SelfApproval,
 )
 
@@ -40,6 +41,36 @@ def money(value: Decimal) -> Decimal:
 def money_str(value: Decimal) -> str:
     """Render an amount for problem+json extension members: ``"12500.00"``."""
     return format(money(value), "f")
+
+
+# --------------------------------------------------------------------------- days overdue
+
+
+def business_date(instant: datetime, tz: tzinfo) -> date:
+    """The calendar date of an aware ``instant`` in the business time zone ``tz``."""
+    return instant.astimezone(tz).date()
+
+
+def business_day_start(day: date, tz: tzinfo) -> datetime:
+    """The first instant (in UTC) of ``day`` in the business time zone ``tz``."""
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
+def days_overdue(due_at: datetime, as_of: datetime, tz: tzinfo) -> int:
+    """Whole calendar days in ``tz`` from the due date to ``as_of`` (SPEC §6).
+
+    The one definition of overdue: hold, warnings, aging, provision and reports all use
+    it (or ``overdue_before``, its equivalent as an instant for SQL). A receivable due
+    today is not overdue (0); one due yesterday is 1 day overdue whatever the hour.
+    """
+    return max((business_date(as_of, tz) - business_date(due_at, tz)).days, 0)
+
+
+def overdue_before(as_of: datetime, tz: tzinfo, *, days: int = 1) -> datetime:
+    """The instant a due date must be before to be at least ``days`` days overdue at
+    ``as_of``: ``days_overdue(due, as_of, tz) >= days`` exactly when ``due < overdue_before``.
+    """
+    return business_day_start(business_date(as_of, tz) - timedelta(days=days - 1), tz)
 
 
 # --------------------------------------------------------------------------- aging
@@ -118,6 +149,11 @@ def _default_grade_factors() -> Mapping[str, Decimal]:
     return {"A": Decimal("1.5"), "B": Decimal("1.0"), "C": Decimal("0.5")}
 
 
+def _default_limits_by_grade() -> Mapping[str, Decimal]:
+    # Cash first (款到发货) unless a deployment decides otherwise: a deposit lets one sign.
+    return {"A": Decimal("0.00"), "B": Decimal("0.00"), "C": Decimal("0.00")}
+
+
 @dataclass(frozen=True, kw_only=True)
 class CreditPolicy:
     """Deployment-tunable credit settings (SPEC §6 *defaults*)."""
@@ -134,10 +170,16 @@ class CreditPolicy:
     grade_factors: Mapping[str, Decimal] = field(
         default_factory=_default_grade_factors, hash=False)
     min_repayment_rate: Decimal = Decimal("0.5")
+    # Days before a service period ends that its customer is renewal-due (SPEC §6 Renewals).
+    renewal_notice_days: int = 60
+    # The limit of a customer without a credit profile of its own, by grade.
+    default_limits_by_grade: Mapping[str, Decimal] = field(
+        default_factory=_default_limits_by_grade, hash=False)
 
     def __post_init__(self) -> None:
         # Copy into read-only views so a frozen policy cannot change under a caller's dict.
-        for name in ("provision_rates", "collection_actions", "grade_factors"):
+        for name in ("provision_rates", "collection_actions", "grade_factors",
+                     "default_limits_by_grade"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
@@ -163,6 +205,8 @@ def validate_credit_policy(policy: CreditPolicy) -> CreditPolicy:
         err("warn_ratio", "must be greater than 0 and at most 1")
     if policy.default_payment_terms_days < 0:
         err("default_payment_terms_days", "must not be negative")
+    if not 0 <= policy.renewal_notice_days <= 3650:
+        err("renewal_notice_days", "must be between 0 and 3650")
     if not ZERO <= policy.min_repayment_rate <= ONE:
         err("min_repayment_rate", "must be between 0 and 1")
 
@@ -183,10 +227,20 @@ def validate_credit_policy(policy: CreditPolicy) -> CreditPolicy:
         err("grade_factors", "must name at least one grade")
     elif any(f < 0 for f in policy.grade_factors.values()):
         err("grade_factors", "factors must not be negative")
+    if any(not v.is_finite() or v < 0 for v in policy.default_limits_by_grade.values()):
+        err("default_limits_by_grade", "limits must not be negative")
 
     if errors:
         raise InvalidInput("Credit policy is invalid.", errors=errors)
     return policy
+
+
+def default_limit(grade: str | None, policy: CreditPolicy, *, ungraded: Decimal) -> Decimal:
+    """The limit of a customer with no credit profile: its grade's default limit, or
+    ``ungraded`` (the deployment's ``default_credit_limit``) without a grade listed."""
+    if grade is not None and grade in policy.default_limits_by_grade:
+        return money(policy.default_limits_by_grade[grade])
+    return money(ungraded)
 
 
 def collection_action(bucket: AgingBucket, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> str:
@@ -212,9 +266,11 @@ def provision(amount: Decimal, bucket: AgingBucket,
 # --------------------------------------------------------------------------- exposure
 
 
-def exposure(open_receivables: Decimal, signed_unbilled: Decimal) -> Decimal:
-    """Exposure = open receivables + signed-but-unbilled contract amounts."""
-    return money(open_receivables + signed_unbilled)
+def exposure(open_receivables: Decimal, signed_unbilled: Decimal,
+             credit_balance: Decimal = ZERO) -> Decimal:
+    """Exposure = open receivables + signed-but-unbilled contract amounts − credit balance,
+    never below zero (SPEC §6): a deposit lets a cash-first customer sign."""
+    return money(max(open_receivables + signed_unbilled - credit_balance, ZERO))
 
 
 def available(limit: Decimal, exposure: Decimal) -> Decimal:
@@ -229,12 +285,13 @@ class CreditState:
     credit_limit: Decimal
     open_receivables: Decimal = ZERO
     signed_unbilled: Decimal = ZERO
+    credit_balance: Decimal = ZERO  # deposits, prepayments, overpayments not yet applied
     max_days_overdue: int = 0  # of the customer's most overdue open receivable; 0 if none
     on_hold_flag: bool = False  # manual hold set by finance
 
     @property
     def exposure(self) -> Decimal:
-        return exposure(self.open_receivables, self.signed_unbilled)
+        return exposure(self.open_receivables, self.signed_unbilled, self.credit_balance)
 
     @property
     def available(self) -> Decimal:
@@ -251,9 +308,11 @@ def is_on_hold(state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT_POLICY)
 
 @dataclass(frozen=True, kw_only=True)
 class Override:
-    """A request by the caller to sign despite a credit block; the caller's role decides."""
+    """A request to sign despite a credit block. Its authority is the caller's role, or for
+    an approved override request, the role of the person who approved it."""
 
     reason: str
+    approved_role: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,21 +330,44 @@ class SigningDecision:
     override_reason: str | None = None
     override_role: str | None = None
 
+    exposure_after: Decimal  # exposure once the contract is signed (credit balance deducted)
+
     @property
     def override_used(self) -> bool:
         return bool(self.overridden)
 
-    @property
-    def exposure_after(self) -> Decimal:
-        return money(self.exposure + self.amount)
 
-
-def _override_allowed(role: str, *, amount_at_risk: Decimal, policy: CreditPolicy) -> bool:
-    if role in (DIRECTOR, FINANCE):
-        return True
+def override_ceiling(role: str, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> Decimal | None:
+    """Highest exposure after signing that ``role`` may accept by an override (SPEC §6):
+    manager ``manager_limit_max``, finance ``finance_limit_max``, director without bound
+    (``Infinity``); ``None`` for roles that never override."""
+    if role == DIRECTOR:
+        return Decimal("Infinity")
+    if role == FINANCE:
+        return policy.finance_limit_max
     if role == MANAGER:
-        return amount_at_risk <= policy.manager_limit_max
-    return False
+        return policy.manager_limit_max
+    return None
+
+
+def _override_allowed(role: str, *, exposure_after: Decimal, policy: CreditPolicy) -> bool:
+    ceiling = override_ceiling(role, policy)
+    return ceiling is not None and exposure_after <= ceiling
+
+
+def check_can_approve_override(*, approver_role: str, approver_id: Hashable,
+                               requester_id: Hashable, exposure_after: Decimal,
+                               policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> None:
+    """Raise unless ``approver`` may approve a credit override taking the customer's
+    exposure to ``exposure_after``; nobody approves their own request."""
+    if approver_id == requester_id:
+        raise SelfApproval("An override request cannot be approved by its requester.")
+    if not _override_allowed(approver_role, exposure_after=exposure_after, policy=policy):
+        raise OverrideNotAllowed(
+            f"Role {approver_role!r} may not approve an override to an exposure of "
+            f"{money_str(exposure_after)}.",
+            role=approver_role, exposure_after=money_str(exposure_after),
+            required_role=required_approver_role(exposure_after, policy))
 
 
 def decide_signing(*, state: CreditState, amount: Decimal,
@@ -293,9 +375,11 @@ def decide_signing(*, state: CreditState, amount: Decimal,
                    override: Override | None = None, actor_role: str) -> SigningDecision:
     """Check a contract of ``amount`` against credit; raise if blocked and not overridden.
 
-    A hold is checked before the limit. One override may lift both blocks; a manager
-    may lift a hold only for contracts up to ``manager_limit_max`` and a limit block only
-    for shortfalls up to it; director and finance may lift either; other roles never.
+    A hold is checked before the limit. One override may lift both blocks. Its authority
+    is measured on the exposure after signing (SPEC §6): a manager may accept up to
+    ``manager_limit_max``, finance up to ``finance_limit_max``, a director without bound;
+    other roles never. The authority is the caller's, or the approver's for an approved
+    override request (``Override.approved_role``).
     """
     if amount <= 0:
         raise InvalidInput(
@@ -313,9 +397,13 @@ def decide_signing(*, state: CreditState, amount: Decimal,
     limit = money(state.credit_limit)
     exp = state.exposure
     avail = state.available
-    shortfall = money(max(amount - avail, ZERO))
+    # The contract adds to the signed-but-unbilled amount; a credit balance covers it first.
+    after = exposure(state.open_receivables, state.signed_unbilled + amount, state.credit_balance)
+    shortfall = money(max(after - limit, ZERO))
     on_hold = is_on_hold(state, policy)
     overridden: list[str] = []
+    authority = (override.approved_role if override is not None and override.approved_role
+                 else actor_role)
 
     if on_hold:
         if override is None:
@@ -325,14 +413,8 @@ def decide_signing(*, state: CreditState, amount: Decimal,
                 hold_after_overdue_days=policy.hold_after_overdue_days,
                 manual_hold=state.on_hold_flag,
             )
-        if not _override_allowed(actor_role, amount_at_risk=amount, policy=policy):
-            raise OverrideNotAllowed(
-                f"Role {actor_role!r} may not override a credit hold for this amount.",
-                block=CreditOnHold.code,
-                role=actor_role,
-                amount=money_str(amount),
-                manager_limit_max=money_str(policy.manager_limit_max),
-            )
+        if not _override_allowed(authority, exposure_after=after, policy=policy):
+            raise _not_allowed(authority, CreditOnHold.code, after, policy)
         overridden.append(CreditOnHold.code)
 
     if shortfall > 0:
@@ -345,15 +427,8 @@ def decide_signing(*, state: CreditState, amount: Decimal,
                 available=money_str(avail),
                 shortfall=money_str(shortfall),
             )
-        if not _override_allowed(actor_role, amount_at_risk=shortfall, policy=policy):
-            raise OverrideNotAllowed(
-                f"Role {actor_role!r} may not override a credit shortfall of "
-                f"{money_str(shortfall)}.",
-                block=CreditLimitExceeded.code,
-                role=actor_role,
-                shortfall=money_str(shortfall),
-                manager_limit_max=money_str(policy.manager_limit_max),
-            )
+        if not _override_allowed(authority, exposure_after=after, policy=policy):
+            raise _not_allowed(authority, CreditLimitExceeded.code, after, policy, shortfall=shortfall)
         overridden.append(CreditLimitExceeded.code)
 
     used = override if overridden else None
@@ -363,11 +438,23 @@ def decide_signing(*, state: CreditState, amount: Decimal,
         exposure=exp,
         available=avail,
         shortfall=shortfall,
+        exposure_after=after,
         on_hold=on_hold,
         overridden=tuple(overridden),
         override_reason=used.reason.strip() if used else None,
-        override_role=actor_role if used else None,
+        override_role=authority if used else None,
     )
+
+
+def _not_allowed(role: str, block: str, after: Decimal, policy: CreditPolicy, *,
+                 shortfall: Decimal | None = None) -> OverrideNotAllowed:
+    ceiling = override_ceiling(role, policy)
+    extra: dict[str, object] = {"shortfall": money_str(shortfall)} if shortfall is not None else {}
+    return OverrideNotAllowed(
+        f"Role {role!r} may not override to an exposure of {money_str(after)} after signing.",
+        block=block, role=role, exposure_after=money_str(after),
+        override_ceiling=None if ceiling is None or not ceiling.is_finite() else money_str(ceiling),
+        manager_limit_max=money_str(policy.manager_limit_max), **extra)
 
 
 # --------------------------------------------------------------------------- limit approval
@@ -629,6 +716,125 @@ def _apply_explicit(*, amount: Decimal, by_id: Mapping[Hashable, OpenItem],
         raise _application_error(errors)
     parts = tuple(AppliedPart(receivable_id=rid, amount=part) for rid, part in explicit)
     return PaymentApplicationResult(parts=parts, unapplied=amount - total)
+
+
+# --------------------------------------------------------------------------- credit balance
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditItem:
+    """What is left of one payment as credit balance."""
+
+    payment_id: Hashable
+    received_at: datetime
+    remaining: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreditPart:
+    """Credit balance from one payment applied to one receivable."""
+
+    payment_id: Hashable
+    receivable_id: Hashable
+    amount: Decimal
+
+
+def _oldest_credit_first(credits: Sequence[CreditItem]) -> list[CreditItem]:
+    return sorted((c for c in credits if c.remaining > 0),
+                  key=lambda c: (c.received_at, str(c.payment_id)))
+
+
+def apply_credit(*, credits: Sequence[CreditItem],
+                 open_items: Sequence[OpenItem]) -> tuple[CreditPart, ...]:
+    """Apply a customer's credit balance to its open receivables: the oldest due
+    receivable first, paid from the oldest credit first, until one of them runs out.
+    Every cent taken from a credit item goes to exactly one receivable."""
+    parts: list[CreditPart] = []
+    sources = _oldest_credit_first(credits)
+    left = {id(c): c.remaining for c in sources}
+    for item in sorted(open_items, key=lambda i: (i.due_at, str(i.receivable_id))):
+        owed = item.outstanding
+        for credit in sources:
+            if owed <= 0:
+                break
+            part = min(owed, left[id(credit)])
+            if part <= 0:
+                continue
+            parts.append(CreditPart(payment_id=credit.payment_id,
+                                    receivable_id=item.receivable_id, amount=part))
+            left[id(credit)] -= part
+            owed -= part
+    return tuple(parts)
+
+
+def take_refund(*, credits: Sequence[CreditItem],
+                amount: Decimal) -> tuple[tuple[Hashable, Decimal], ...]:
+    """Which payments' credit a refund of ``amount`` pays back: the oldest first."""
+    if amount <= 0:
+        raise InvalidInput("A refund must be positive.", errors=[{
+            "loc": ["body", "amount"], "msg": "must be greater than 0", "type": "value_error"}])
+    sources = _oldest_credit_first(credits)
+    balance = sum((c.remaining for c in sources), ZERO)
+    if amount > balance:
+        raise RefundExceedsBalance(
+            f"A refund of {money_str(amount)} exceeds the credit balance {money_str(balance)}.",
+            credit_balance=money_str(balance), amount=money_str(amount))
+    taken: list[tuple[Hashable, Decimal]] = []
+    left = amount
+    for credit in sources:
+        if left <= 0:
+            break
+        part = min(left, credit.remaining)
+        taken.append((credit.payment_id, part))
+        left -= part
+    return tuple(taken)
+
+
+# --------------------------------------------------------------------------- statement of account
+
+
+class StatementKind(StrEnum):
+    receivable = "receivable"
+    payment = "payment"
+    credit_applied = "credit_applied"
+    write_off = "write_off"
+
+
+# Within one instant: what is billed comes before what settles it.
+_KIND_ORDER = {StatementKind.receivable: 0, StatementKind.payment: 1,
+               StatementKind.credit_applied: 2, StatementKind.write_off: 3}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementEntry:
+    """One movement of what a customer owes: a bill (debit), money applied to bills or a
+    write-off (credit). ``amount`` is the document's own amount (a payment's full amount,
+    part of which may have gone to the credit balance)."""
+
+    at: datetime
+    kind: StatementKind
+    reference: str
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    amount: Decimal = ZERO
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatementLine:
+    entry: StatementEntry
+    balance: Decimal
+
+
+def statement_lines(opening_balance: Decimal,
+                    entries: Sequence[StatementEntry]) -> tuple[tuple[StatementLine, ...], Decimal]:
+    """The entries in time order with a running balance, and the closing balance
+    (= opening + debits − credits)."""
+    balance = money(opening_balance)
+    lines = []
+    for entry in sorted(entries, key=lambda e: (e.at, _KIND_ORDER[e.kind], e.reference)):
+        balance = money(balance + entry.debit - entry.credit)
+        lines.append(StatementLine(entry=entry, balance=balance))
+    return tuple(lines), balance
 
 
 # --------------------------------------------------------------------------- monitoring

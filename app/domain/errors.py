@@ -606,8 +606,12 @@ class OverrideNotAllowed(Forbidden):
     code = "credit.override_not_allowed"
     title = "Credit override not allowed"
     extras = {"block": _text("The code of the block refused", "credit.limit_exceeded"),
-              "role": _text("The caller's role", "manager"),
-              "amount": _money("The contract amount (a hold)", "120000.00"),
+              "role": _text("The role whose authority was measured", "manager"),
+              "exposure_after": _money("The exposure once the contract is signed", "120000.00"),
+              "override_ceiling": _money("The most exposure after signing the role may accept "
+                                         "(absent for roles that never override)", "100000.00"),
+              "required_role": _text("The lowest role that may approve (an override request)",
+                                     "finance"),
               "shortfall": _money("The shortfall (a limit block)", "20000.00"),
               "manager_limit_max": _money("The most a manager may override", "100000.00")}
 
@@ -635,8 +639,17 @@ class SelfApproval(Forbidden):
     title = "Self approval not allowed"
 
 
+class RefundExceedsBalance(Conflict):
+    """A refund cannot pay back more than the customer's credit balance."""
+
+    code = "credit.refund_exceeds_balance"
+    title = "Refund exceeds the credit balance"
+    extras = {"credit_balance": _money("The customer's credit balance", "300.00"),
+              "amount": _money("The refund asked for", "500.00")}
+
+
 class RequestNotPending(Conflict):
-    """Only a pending limit request can be decided."""
+    """Only a pending limit or override request can be decided."""
 
     code = "credit.request_not_pending"
     title = "Credit limit request not pending"
@@ -708,6 +721,28 @@ class WebhookDeliverySucceeded(RuleViolation):
     """A delivery that succeeded is not retried."""
 
     code = "webhook.delivery_succeeded"
+class ReportInvalidPeriod(InvalidInput):
+    """A report period whose `from` is not before `to`, or longer than 3 years."""
+
+    code = "report.invalid_period"
+
+
+class TargetExists(Conflict):
+    """A target for this period, subject, product and region exists already."""
+
+    code = "target.duplicate"
+
+
+class TargetHasChildren(Conflict):
+    """A target that other targets decompose cannot be deleted."""
+
+    code = "target.has_children"
+
+
+class TargetInvalidParent(RuleViolation):
+    """A parent target that is not one level up, of the same period, containing the subject."""
+
+    code = "target.invalid_parent"
 
 
 def catalogue() -> list[type[DomainError]]:

@@ -111,7 +111,8 @@ async def sign_contract(contract_id: uuid.UUID, actor: Signer, uow: UoW, respons
                         body: SignRequest | None = None) -> ContractRead:
     """Sign a draft. The credit check runs here: 409 `credit.limit_exceeded` (limit, exposure,
     available, shortfall) or `credit.on_hold`, unless `override.reason` is given by a role
-    allowed to override. The customer moves to `signed`."""
+    whose authority covers the exposure after signing, or an approved override request for
+    the contract exists (it is then used). The customer moves to `signed`."""
     body = body or SignRequest()
     contract = await contracts_service.sign_contract(
         uow, actor, contract_id=contract_id, signed_at=body.signed_at,

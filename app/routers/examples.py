@@ -36,7 +36,8 @@ _CONTRACT = {
     "payment_terms_days": 30, "status": "signed", "owner_id": _OWNER_ID, "team_id": _TEAM_ID,
     "created_by": _OWNER_ID, "signed_at": _AT, "signed_by": _OWNER_ID, "override_reason": None,
     "override_by": None, "accepted_at": None, "completed_at": None, "cancelled_at": None,
-    "cancel_reason": None, "created_at": _AT, "updated_at": _AT, "version": 2,
+    "cancel_reason": None, "service_start": "2027-01-01", "service_end": "2027-12-31",
+    "created_at": _AT, "updated_at": _AT, "version": 2,
 }
 
 REQUESTS: dict[str, dict[str, Any]] = {

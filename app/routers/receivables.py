@@ -73,20 +73,21 @@ async def export_receivables(actor: Caller, uow: UoW, fmt: ExportFormat = "csv",
                                                  *IDEMPOTENT, *WRITES))
 async def create_receivable(body: ReceivableCreate, actor: Finance, uow: UoW,
                             response: Response) -> ReceivableRead:
-    """Bill a signed contract (instalments allowed; never more than the contract amount)."""
-    receivable = await receivables_service.create_receivable(uow, actor, **body.model_dump())
-    set_etag(response, receivable.version)
-    response.headers["Location"] = f"/api/v1/receivables/{receivable.id}"
-    return receivable_read(receivable)
+    """Bill a signed contract (instalments allowed; never more than the contract amount). The
+    customer's credit balance is applied to it at once, oldest due first (`applications`)."""
+    view = await receivables_service.create_receivable(uow, actor, **body.model_dump())
+    set_etag(response, view.receivable.version)
+    response.headers["Location"] = f"/api/v1/receivables/{view.receivable.id}"
+    return receivable_read(view)
 
 
 @receivables_router.get("/{receivable_id}", operation_id="receivables_get", response_model=ReceivableRead,
                         responses=responses(errors.NotFound))
 async def get_receivable(receivable_id: uuid.UUID, actor: Caller, uow: UoW,
                          response: Response) -> ReceivableRead:
-    receivable = await receivables_service.get_receivable(uow, actor, receivable_id=receivable_id)
-    set_etag(response, receivable.version)
-    return receivable_read(receivable)
+    view = await receivables_service.get_receivable(uow, actor, receivable_id=receivable_id)
+    set_etag(response, view.receivable.version)
+    return receivable_read(view)
 
 
 @receivables_router.post("/{receivable_id}/write-off", operation_id="receivables_write_off",
@@ -97,10 +98,10 @@ async def get_receivable(receivable_id: uuid.UUID, actor: Caller, uow: UoW,
 async def write_off(receivable_id: uuid.UUID, body: WriteOffRequest, actor: Finance, uow: UoW,
                     response: Response) -> ReceivableRead:
     """Write off what is still owed (provisioned at 100%)."""
-    receivable = await receivables_service.write_off(uow, actor, receivable_id=receivable_id,
-                                                     reason=body.reason)
-    set_etag(response, receivable.version)
-    return receivable_read(receivable)
+    view = await receivables_service.write_off(uow, actor, receivable_id=receivable_id,
+                                               reason=body.reason)
+    set_etag(response, view.receivable.version)
+    return receivable_read(view)
 
 
 @payments_router.get("", operation_id="payments_list", response_model=Page[PaymentRead],

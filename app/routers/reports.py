@@ -20,14 +20,18 @@ from app.routers.schemas.credit import (
     BucketAmounts,
     ProvisionLineRead,
     ProvisionReportRead,
+    RenewalDueRead,
+    RenewalsReportRead,
     WrittenOffRead,
 )
+from app.services import contracts as contracts_service
 from app.services import credit as credit_service
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Reader = Annotated[Principal, allow(*credit_service.REPORT_READERS)]
-AsOf = Annotated[dt.date | None, Query(description="Report date (YYYY-MM-DD, UTC): the state at "
+AsOf = Annotated[dt.date | None, Query(description="Report date (YYYY-MM-DD, business time zone): "
+                                       "the state at "
                                        "the end of that day; default today. Past and future "
                                        "dates are allowed")]
 
@@ -71,3 +75,26 @@ async def bad_debt_provision(actor: Reader, uow: UoW, as_of: AsOf = None) -> Pro
         written_off=WrittenOffRead(amount=report.written_off, rate=report.written_off_rate,
                                    provision=report.written_off_provision),
         total_provision=report.total_provision)
+
+
+@router.get("/renewals", operation_id="reports_renewals", response_model=RenewalsReportRead,
+            responses=responses(errors.Forbidden))
+async def renewals(
+    actor: Reader, uow: UoW, as_of: AsOf = None,
+    date_from: Annotated[dt.date | None, Query(alias="from", description="Start of the period whose "
+                                               "service ends the rate is measured on; default a year "
+                                               "before `to`")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to", description="Its end; default `as_of`")] = None,
+) -> RenewalsReportRead:
+    """Renewal-due customers (implemented, service ending within `renewal_notice_days` or
+    ended, not yet renewed), soonest end first, and the renewal rate (renewed ÷ due) of the
+    service periods that ended in the period."""
+    report = await contracts_service.renewals(uow, actor, as_of=as_of, date_from=date_from, date_to=date_to)
+    return RenewalsReportRead(
+        as_of=report.as_of, renewal_notice_days=report.renewal_notice_days,
+        due=[RenewalDueRead(customer_id=d.customer.id, name=d.customer.name, owner_id=d.customer.owner_id,
+                            team_id=d.customer.team_id, contract_id=d.contract.id,
+                            contract_number=d.contract.number, service_end=d.service_end,
+                            days_left=d.days_left) for d in report.due],
+        date_from=report.date_from, date_to=report.date_to, due_count=report.due_count,
+        renewed_count=report.renewed_count, renewal_rate=report.renewal_rate)

@@ -13,13 +13,14 @@ from app.routers.problems import VERSIONED, WRITES, responses
 from app.routers.schemas.credit import CreditSettings
 from app.routers.schemas.funnel import FunnelSettings, PoolSettings, settings_doc
 from app.routers.schemas.grading import GradingSettings
+from app.routers.schemas.reports_funnel import ReportSettings
 from app.services import settings as settings_service
 from app.services.context import UnitOfWork
 
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 Editor = Annotated[Principal, allow(Role.admin, Role.director)]
-Doc = TypeVar("Doc", FunnelSettings, PoolSettings, GradingSettings, CreditSettings)
+Doc = TypeVar("Doc", FunnelSettings, PoolSettings, GradingSettings, CreditSettings, ReportSettings)
 
 
 async def _read(uow: UnitOfWork, actor: Principal, response: Response, *, key: str, schema: type[Doc]) -> Doc:
@@ -96,4 +97,20 @@ async def get_credit(actor: Caller, uow: UoW, response: Response) -> CreditSetti
 async def put_credit(body: CreditSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                      response: Response) -> CreditSettings:
     return await _replace(uow, actor, response, key="credit", body=body,
+                          expected_version=expected_version)
+
+
+@router.get("/reports", operation_id="settings_get_reports", response_model=ReportSettings,
+            responses=responses())
+async def get_reports(actor: Caller, uow: UoW, response: Response) -> ReportSettings:
+    """The anomaly thresholds of the management reports."""
+    return await _read(uow, actor, response, key="reports", schema=ReportSettings)
+
+
+@router.put("/reports", operation_id="settings_put_reports", response_model=ReportSettings,
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
+async def put_reports(body: ReportSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
+                      response: Response) -> ReportSettings:
+    """Replace the anomaly thresholds (admins and directors); every version is kept."""
+    return await _replace(uow, actor, response, key="reports", body=body,
                           expected_version=expected_version)

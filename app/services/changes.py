@@ -14,7 +14,7 @@ from app.domain import changes as feed
 from app.domain.errors import ChangesScopeRestricted
 from app.domain.roles import Principal, Role, Scope
 from app.services.customers import contact_view
-from app.services.receivables import PaymentView
+from app.services.receivables import PaymentView, ReceivableView
 
 # Callers that see every record: the feed is not cut by data scope.
 FEED_READERS = (Role.admin, Role.director, Role.support, Role.finance, Role.integration)
@@ -85,6 +85,11 @@ async def _current(uow: UnitOfWork, rows: list[Any]) -> dict[tuple[str, uuid.UUI
             for application in await uow.receivables.applications_of(list(found)):
                 by_payment[application.payment_id].append(application)
             found = {pid: PaymentView(p, by_payment[pid]) for pid, p in found.items()}
+        elif entity == "receivable" and found:
+            by_receivable: dict[uuid.UUID, list[Any]] = defaultdict(list)
+            for application in await uow.receivables.applications_to(list(found)):
+                by_receivable[application.receivable_id].append(application)
+            found = {rid: ReceivableView(r, by_receivable[rid]) for rid, r in found.items()}
         elif entity == "contact":
             found = {cid: contact_view(c, masked=False) for cid, c in found.items()}
         out.update({(entity, entity_id): record for entity_id, record in found.items()})
@@ -99,7 +104,8 @@ def _entry(row: Any, record: Any) -> FeedEntry:
                          merged_into=merged_into if op.op == "merge" else None)
     # Payments never change once recorded, so they carry no version.
     return FeedEntry(seq=row.seq, type=row.entity, op=op.op, id=row.entity_id, at=row.at,
-                     version=getattr(record, "version", None), record=record)
+                     version=getattr(getattr(record, "receivable", record), "version", None),
+                     record=record)
 
 
 async def purge_expired(uow: UnitOfWork) -> int:

@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from app.config import get_settings
 from app.domain.errors import NotFound, VersionMismatch
 
 T = TypeVar("T")
@@ -23,6 +24,11 @@ def check_version(record: Versioned, expected: int | None) -> None:
             f"The record is at version {record.version}, not {expected}; reload it",
             current_version=record.version,
         )
+
+
+def business_tz() -> dt.tzinfo:
+    """The business time zone (``CRM_TIMEZONE``) in which days overdue are counted."""
+    return get_settings().tz
 
 
 def found(record: T | None, what: str) -> T:

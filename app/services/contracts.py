@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -14,16 +15,21 @@ from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain.contracts import (
     ContractStatus,
+    ServicedContract,
     check_acceptable,
     check_draftable,
     check_editable,
+    check_service_period,
     decide_cancel,
     decide_sign,
     is_complete,
+    renewal_cohort,
+    renewal_due,
+    renewal_rate,
     stage_after_cancel,
     stage_after_complete,
 )
-from app.domain.credit import CreditState, Override, decide_signing
+from app.domain.credit import Override, business_date, decide_signing
 from app.domain.errors import (
     ContractNumberTaken,
     Forbidden,
@@ -31,9 +37,10 @@ from app.domain.errors import (
 )
 from app.domain.funnel import Stage
 from app.domain.roles import Principal, Role
+from app.services import credit as credit_service
 from app.services import funnel as funnel_service
 from app.services import settings as settings_service
-from app.services.common import apply_changes, check_version, found, jsonable
+from app.services.common import apply_changes, business_tz, check_version, found, jsonable
 
 DRAFTERS = frozenset({Role.rep, Role.manager, Role.director, Role.finance})
 SIGNERS = frozenset({Role.rep, Role.manager, Role.director, Role.finance})
@@ -100,7 +107,10 @@ async def create_contract(
     number: str,
     amount: Decimal,
     payment_terms_days: int | None = None,
+    service_start: dt.date | None = None,
+    service_end: dt.date | None = None,
 ) -> Contract:
+    check_service_period(service_start, service_end)
     now = utcnow()
     async with uow:
         customer = await _customer_for(uow, actor, customer_id)
@@ -119,6 +129,8 @@ async def create_contract(
             number=number,
             amount=amount,
             payment_terms_days=payment_terms_days,
+            service_start=service_start,
+            service_end=service_end,
             status=ContractStatus.draft,
             created_by=actor.user_id,
             owner_id=customer.owner_id,
@@ -156,6 +168,7 @@ async def update_contract(
         if "number" in changes and await uow.contracts.number_taken(changes["number"], exclude=contract.id):
             raise ContractNumberTaken("That contract number is taken")
         diff = apply_changes(contract, changes)
+        check_service_period(contract.service_start, contract.service_end)
         if diff:
             uow.history.record(
                 customer_id=contract.customer_id,
@@ -188,25 +201,23 @@ async def sign_contract(
         policy = await settings_service.credit_policy_in(uow)
         profile = await uow.credit.lock_profile(
             customer.id,
-            default_limit=await settings_service.default_credit_limit_in(uow),
+            default_limit=await settings_service.default_credit_limit_in(uow, customer.grade),
             default_terms=policy.default_payment_terms_days,
         )
-        facts = await uow.credit.exposure(customer.id, now=now)
-        state = CreditState(
-            credit_limit=profile.credit_limit,
-            open_receivables=facts.open_receivables,
-            signed_unbilled=facts.signed_unbilled,
-            on_hold_flag=profile.on_hold,
-            max_days_overdue=0
-            if facts.oldest_overdue_due_at is None
-            else (now - facts.oldest_overdue_due_at).days,
+        _, state = await credit_service.credit_state_in(
+            uow, customer.id, limit=profile.credit_limit, on_hold_flag=profile.on_hold, now=now
+        )
+        # Without an override of the caller's own, an approved override request is used.
+        request = None if override_reason is not None else await uow.credit.approved_override_for(contract.id)
+        override = (
+            Override(reason=override_reason)
+            if override_reason is not None
+            else None
+            if request is None
+            else Override(reason=request.reason, approved_role=request.decided_role)
         )
         decision = decide_signing(
-            state=state,
-            amount=contract.amount,
-            policy=policy,
-            actor_role=actor.role.value,
-            override=None if override_reason is None else Override(reason=override_reason),
+            state=state, amount=contract.amount, policy=policy, actor_role=actor.role.value, override=override
         )
         contract.status = ContractStatus.signed
         contract.signed_at = signed_at or now
@@ -215,7 +226,9 @@ async def sign_contract(
         contract.team_id = customer.team_id
         if decision.override_used:
             contract.override_reason = decision.override_reason
-            contract.override_by = actor.user_id
+            contract.override_by = actor.user_id if request is None else request.decided_by
+            if request is not None:
+                request.status, request.used_at = "used", now
         await uow.flush()
         if to_stage is not None:
             await funnel_service.apply_transition_in(
@@ -241,7 +254,11 @@ async def sign_contract(
                     {
                         "override": [
                             None,
-                            {"reason": decision.override_reason, "lifted": list(decision.overridden)},
+                            {
+                                "reason": decision.override_reason,
+                                "lifted": list(decision.overridden),
+                                **({"request": str(request.id)} if request is not None else {}),
+                            },
                         ]
                     }
                     if decision.override_used
@@ -340,3 +357,97 @@ async def accept_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uui
         await complete_if_settled_in(uow, contract, customer, actor_id=actor.user_id, now=now)
         await uow.commit()
         return contract
+
+
+# --- renewals (续费) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalDue:
+    customer: Customer
+    contract: Contract
+    service_end: dt.date
+    days_left: int  # negative once the service has ended
+
+
+@dataclass(frozen=True, slots=True)
+class RenewalsReport:
+    as_of: dt.date
+    renewal_notice_days: int
+    due: list[RenewalDue]
+    date_from: dt.date
+    date_to: dt.date
+    due_count: int
+    renewed_count: int
+    renewal_rate: Decimal | None
+
+
+def _serviced(contract: Contract) -> ServicedContract:
+    signed_at = contract.signed_at or contract.created_at
+    return ServicedContract(contract_id=contract.id, signed_on=business_date(signed_at, business_tz()),
+                            service_end=contract.service_end)
+
+
+def _by_customer(rows: list[tuple[Contract, Customer]]) -> dict[uuid.UUID, tuple[Customer, list[Contract]]]:
+    grouped: dict[uuid.UUID, tuple[Customer, list[Contract]]] = {}
+    for contract, customer in rows:
+        grouped.setdefault(customer.id, (customer, []))[1].append(contract)
+    return grouped
+
+
+def _due_in(grouped: dict[uuid.UUID, tuple[Customer, list[Contract]]], *, today: dt.date,
+            notice_days: int) -> list[RenewalDue]:
+    due = []
+    for customer, contracts in grouped.values():
+        by_id = {c.id: c for c in contracts}
+        ending = renewal_due([_serviced(c) for c in contracts], stage=Stage(customer.stage), today=today,
+                             notice_days=notice_days)
+        if ending is not None and ending.service_end is not None:
+            due.append(RenewalDue(customer=customer, contract=by_id[ending.contract_id],  # type: ignore[index]
+                                  service_end=ending.service_end,
+                                  days_left=(ending.service_end - today).days))
+    due.sort(key=lambda d: (d.service_end, d.customer.name, str(d.customer.id)))
+    return due
+
+
+async def renewal_due_ids_in(
+    uow: UnitOfWork, customer_ids: list[uuid.UUID], *, now: dt.datetime
+) -> set[uuid.UUID]:
+    """Which of these customers are renewal-due today (for a handover)."""
+    if not customer_ids:
+        return set()
+    policy = await settings_service.credit_policy_in(uow)
+    grouped = _by_customer(await uow.contracts.with_service_periods_unscoped(customer_ids))
+    today = business_date(now, business_tz())
+    return {d.customer.id for d in _due_in(grouped, today=today, notice_days=policy.renewal_notice_days)}
+
+
+async def renewals(uow: UnitOfWork, actor: Principal, *, as_of: dt.date | None = None,
+                   date_from: dt.date | None = None, date_to: dt.date | None = None) -> RenewalsReport:
+    """Renewal-due customers in the caller's scope at ``as_of`` (business date, default
+    today), soonest end first; and the renewal rate of the service periods that ended in
+    ``date_from``..``date_to`` (default: the twelve months up to ``as_of``)."""
+    today = as_of or business_date(utcnow(), business_tz())
+    end = date_to or today
+    try:
+        start = date_from or end - dt.timedelta(days=365)
+    except OverflowError as exc:
+        raise InvalidInput("The period is out of range", errors=[{
+            "loc": ["query", "from"], "msg": "date out of range", "type": "value_error"}]) from exc
+    if start > end:
+        raise InvalidInput("The period starts after it ends", errors=[{
+            "loc": ["query", "from"], "msg": "must not be after 'to'", "type": "value_error"}])
+    async with uow:
+        policy = await settings_service.credit_policy_in(uow)
+        rows = await uow.contracts.with_service_periods(actor)
+    notice = policy.renewal_notice_days
+    grouped = _by_customer(rows)
+    due_count = renewed_count = 0
+    for _, contracts in grouped.values():
+        due, renewed = renewal_cohort([_serviced(c) for c in contracts], start=start, end=end,
+                                      notice_days=notice)
+        due_count, renewed_count = due_count + due, renewed_count + renewed
+    return RenewalsReport(as_of=today, renewal_notice_days=notice,
+                          due=_due_in(grouped, today=today, notice_days=notice), date_from=start, date_to=end,
+                          due_count=due_count, renewed_count=renewed_count,
+                          renewal_rate=renewal_rate(due_count, renewed_count))

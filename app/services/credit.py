@@ -10,9 +10,17 @@ from decimal import Decimal
 from typing import Literal
 
 from app.db.base import utcnow
-from app.db.models import CreditLimitChange, CreditLimitRequest, CreditProfile, Customer
+from app.db.models import (
+    CreditLimitChange,
+    CreditLimitRequest,
+    CreditOverrideRequest,
+    CreditProfile,
+    Customer,
+)
+from app.db.repositories.credit import ExposureFacts
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
+from app.domain.contracts import ContractStatus, check_editable
 from app.domain.credit import (
     ZERO,
     AgingBucket,
@@ -21,11 +29,17 @@ from app.domain.credit import (
     CreditWarning,
     SuggestedLimit,
     bucket_for,
+    business_date,
+    business_day_start,
     check_can_approve,
+    check_can_approve_override,
     collection_action,
     credit_warnings,
+    days_overdue,
+    exposure,
     is_on_hold,
     money,
+    overdue_before,
     provision,
     provision_rate,
     required_approver_role,
@@ -35,7 +49,7 @@ from app.domain.errors import Forbidden, InvalidInput, RequestNotPending
 from app.domain.roles import Principal, Role
 from app.services import grading as grading_service
 from app.services import settings as settings_service
-from app.services.common import apply_changes, check_version, found, jsonable
+from app.services.common import apply_changes, business_tz, check_version, found, jsonable
 
 # Who may do what (the routes declare the same sets; the service enforces them too).
 CREDIT_READERS = frozenset({Role.director, Role.finance, Role.manager, Role.rep})
@@ -90,18 +104,15 @@ async def _credit_view(uow: UnitOfWork, customer: Customer, profile: CreditProfi
     """The customer's credit position now, warnings included (a recent grade drop too)."""
     grade_dropped = await grading_service.recent_drop_in(uow, customer.id)
     if profile is None:
-        limit = await settings_service.default_credit_limit_in(uow)
+        limit = await settings_service.default_credit_limit_in(uow, customer.grade)
         terms, manual_hold, manual_reason, version = policy.default_payment_terms_days, False, None, 0
     else:
         limit, terms = profile.credit_limit, profile.payment_terms_days
         manual_hold, manual_reason, version = profile.on_hold, profile.hold_reason, profile.version
-    facts = await uow.credit.exposure(customer.id, now=now)
-    # Whole days, exactly as the signing check counts them, so the view never disagrees
-    # with what signing will do.
-    max_days = 0 if facts.oldest_overdue_due_at is None else (now - facts.oldest_overdue_due_at).days
-    state = CreditState(credit_limit=limit, open_receivables=facts.open_receivables,
-                        signed_unbilled=facts.signed_unbilled, max_days_overdue=max_days,
-                        on_hold_flag=manual_hold)
+    # Built exactly as the signing check builds it, so the view never disagrees with it.
+    facts, state = await credit_state_in(uow, customer.id, limit=limit, on_hold_flag=manual_hold,
+                                         now=now)
+    max_days = state.max_days_overdue
     on_hold = is_on_hold(state, policy)
     hold_reason = None
     if manual_hold:
@@ -128,6 +139,20 @@ async def _credit_view(uow: UnitOfWork, customer: Customer, profile: CreditProfi
     )
 
 
+async def credit_state_in(uow: UnitOfWork, customer_id: uuid.UUID, *, limit: Decimal,
+                          on_hold_flag: bool, now: dt.datetime) -> tuple[ExposureFacts, CreditState]:
+    """The customer's credit position at ``now``, days overdue counted in the business
+    time zone (``domain.credit.days_overdue``)."""
+    tz = business_tz()
+    facts = await uow.credit.exposure(customer_id, overdue_before=overdue_before(now, tz))
+    oldest = facts.oldest_overdue_due_at
+    state = CreditState(credit_limit=limit, open_receivables=facts.open_receivables,
+                        signed_unbilled=facts.signed_unbilled, credit_balance=facts.credit_balance,
+                        on_hold_flag=on_hold_flag,
+                        max_days_overdue=0 if oldest is None else days_overdue(oldest, now, tz))
+    return facts, state
+
+
 async def get_credit(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) -> CreditView:
     """Limit, exposure, available credit, hold, terms, warnings and a suggested limit."""
     _require(actor, CREDIT_READERS)
@@ -147,7 +172,7 @@ async def _locked_customer_and_profile(
                      "Customer")
     existed = await uow.credit.profile(customer.id) is not None
     profile = await uow.credit.lock_profile(
-        customer.id, default_limit=await settings_service.default_credit_limit_in(uow),
+        customer.id, default_limit=await settings_service.default_credit_limit_in(uow, customer.grade),
         default_terms=policy.default_payment_terms_days)
     return customer, profile, existed
 
@@ -229,7 +254,7 @@ async def request_limit(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.
         required = required_approver_role(requested_limit, policy)
         profile = await uow.credit.profile(customer.id)
         current = (profile.credit_limit if profile is not None
-                   else await settings_service.default_credit_limit_in(uow))
+                   else await settings_service.default_credit_limit_in(uow, customer.grade))
         request = CreditLimitRequest(
             customer_id=customer.id, current_limit=current, requested_limit=requested_limit,
             reason=reason, status="pending", required_role=required, requested_by=actor.user_id,
@@ -332,6 +357,122 @@ async def limit_history(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.
 
 
 # ----------------------------------------------------------------------------------------
+# Credit override requests: a rep asks, someone with authority approves, the rep signs
+# ----------------------------------------------------------------------------------------
+
+
+async def _exposure_after_in(uow: UnitOfWork, customer: Customer, profile: CreditProfile, *,
+                             amount: Decimal, now: dt.datetime) -> Decimal:
+    """The customer's exposure once a contract of ``amount`` is signed (credit deducted)."""
+    _, state = await credit_state_in(uow, customer.id, limit=profile.credit_limit,
+                                     on_hold_flag=profile.on_hold, now=now)
+    return exposure(state.open_receivables, state.signed_unbilled + amount, state.credit_balance)
+
+
+async def request_override(uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID,
+                           reason: str) -> CreditOverrideRequest:
+    """Ask to sign a draft despite a credit block (reps for their own customers). Whoever
+    approves needs override authority over the exposure after signing (SPEC §6)."""
+    _require(actor, LIMIT_REQUESTERS)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("An override request needs a reason", errors=[{
+            "loc": ["body", "reason"], "msg": "must not be empty", "type": "value_error"}])
+    now = utcnow()
+    async with uow:
+        unlocked = found(await uow.contracts.get(contract_id, principal=actor), "Contract")
+        policy = await settings_service.credit_policy_in(uow)
+        customer, profile, _ = await _locked_customer_and_profile(uow, actor, unlocked.customer_id, policy)
+        if actor.role is Role.rep and customer.owner_id != actor.user_id:
+            raise Forbidden("Reps request overrides for their own customers only")
+        contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
+        check_editable(ContractStatus(contract.status))
+        after = await _exposure_after_in(uow, customer, profile, amount=contract.amount, now=now)
+        request = CreditOverrideRequest(
+            contract_id=contract.id, customer_id=customer.id, reason=reason, status="pending",
+            exposure_after=after, requested_by=actor.user_id, created_at=now, updated_at=now)
+        uow.credit.add(request)
+        await uow.flush()
+        uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
+                           action="credit_override_request", entity="override_request",
+                           entity_id=request.id, at=now, changes={
+                               "contract": [None, contract.number], "reason": [None, reason],
+                               "exposure_after": [None, jsonable(after)]})
+        await uow.commit()
+        return request
+
+
+async def _decide_override_in(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
+                              approve: bool, note: str | None) -> CreditOverrideRequest:
+    note = note.strip() or None if note is not None else None
+    now = utcnow()
+    unlocked = found(await uow.credit.override_request(request_id, principal=actor),
+                     "Credit override request")
+    policy = await settings_service.credit_policy_in(uow)
+    customer, profile, _ = await _locked_customer_and_profile(uow, actor, unlocked.customer_id, policy)
+    request = found(await uow.credit.override_request(request_id, principal=actor, for_update=True),
+                    "Credit override request")
+    if request.status != "pending":
+        raise RequestNotPending(f"The request is already {request.status}",
+                                request_status=request.status)
+    contract = found(await uow.contracts.get_unscoped(request.contract_id, for_update=True), "Contract")
+    check_editable(ContractStatus(contract.status))
+    # Measured now, on the exposure the signing would leave, not when it was asked for.
+    after = await _exposure_after_in(uow, customer, profile, amount=contract.amount, now=now)
+    check_can_approve_override(approver_role=actor.role.value, approver_id=actor.user_id,
+                               requester_id=request.requested_by, exposure_after=after, policy=policy)
+    request.status = "approved" if approve else "rejected"
+    request.decided_by = actor.user_id
+    request.decided_role = actor.role.value
+    request.decided_at = now
+    request.decision_note = note
+    uow.history.record(customer_id=customer.id, actor_id=actor.user_id,
+                       action="credit_override_approve" if approve else "credit_override_reject",
+                       entity="override_request", entity_id=request.id, at=now,
+                       changes={"status": ["pending", request.status],
+                                "exposure_after": [None, jsonable(after)],
+                                **({"note": [None, note]} if note else {})})
+    return request
+
+
+async def approve_override(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
+                           note: str | None = None) -> CreditOverrideRequest:
+    """Approve a pending override request within the approver's authority; the requester
+    may then sign the contract without an override of their own."""
+    _require(actor, LIMIT_APPROVERS)
+    async with uow:
+        request = await _decide_override_in(uow, actor, request_id=request_id, approve=True, note=note)
+        await uow.commit()
+        return request
+
+
+async def reject_override(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID,
+                          note: str | None = None) -> CreditOverrideRequest:
+    _require(actor, LIMIT_APPROVERS)
+    async with uow:
+        request = await _decide_override_in(uow, actor, request_id=request_id, approve=False, note=note)
+        await uow.commit()
+        return request
+
+
+async def list_override_requests(uow: UnitOfWork, actor: Principal, *, status: str | None,
+                                 customer_id: uuid.UUID | None, cursor: str | None, limit: int
+                                 ) -> Page[CreditOverrideRequest]:
+    _require(actor, LIMIT_REQUESTERS)
+    async with uow:
+        return await uow.credit.override_requests(actor, status=status, customer_id=customer_id,
+                                                  cursor=cursor, limit=limit)
+
+
+async def get_override_request(uow: UnitOfWork, actor: Principal, *, request_id: uuid.UUID
+                               ) -> CreditOverrideRequest:
+    _require(actor, LIMIT_REQUESTERS)
+    async with uow:
+        return found(await uow.credit.override_request(request_id, principal=actor),
+                     "Credit override request")
+
+
+# ----------------------------------------------------------------------------------------
 # Reports: AR aging and bad-debt provision
 # ----------------------------------------------------------------------------------------
 
@@ -358,18 +499,21 @@ BUCKET_BOUNDS = _bucket_bounds()
 
 
 def _as_of_bounds(as_of: dt.date | None) -> tuple[dt.date, dt.datetime, list[tuple[str, dt.datetime | None]]]:
-    """The report date, the instant it ends (UTC) and each bucket's earliest due instant.
+    """The report date, the instant it ends and each bucket's earliest due instant.
 
-    Days past due count calendar days from the due date to ``as_of``: a receivable due on
+    Days past due are ``domain.credit.days_overdue``: calendar days in the business time
+    zone from the due date to ``as_of`` (default today there). A receivable due on
     ``as_of`` is current, one due the day before is 1 day past due.
     """
-    day = as_of or utcnow().date()
-    start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-    end = dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+    tz = business_tz()
+    day = as_of or business_date(utcnow(), tz)
     try:
-        edges = [(bucket.value, None if upper is None else start - dt.timedelta(days=upper))
+        end = (business_day_start(day + dt.timedelta(days=1), tz) - dt.timedelta(microseconds=1)
+               if day < dt.date.max else dt.datetime.max.replace(tzinfo=dt.UTC))
+        edges = [(bucket.value,
+                  None if upper is None else business_day_start(day - dt.timedelta(days=upper), tz))
                  for bucket, _, upper in BUCKET_BOUNDS]
-    except OverflowError as exc:  # a date in the first months of year 1
+    except OverflowError as exc:  # a date at the very ends of the calendar
         raise InvalidInput("as_of is out of range", errors=[{
             "loc": ["query", "as_of"], "msg": "date out of range", "type": "value_error"}]) from exc
     return day, end, edges

@@ -17,8 +17,9 @@ from typing import Any, Literal
 from app.db.base import utcnow
 from app.db.models import Contract, Payment, Receivable
 from app.db.uow import UnitOfWork
-from app.domain.credit import receivable_standing
+from app.domain.credit import overdue_before, receivable_standing
 from app.domain.roles import Principal
+from app.services.common import business_tz
 
 ExportFormat = Literal["csv", "ndjson"]
 EXPORT_CHUNK = 1_000
@@ -173,7 +174,8 @@ def export_receivables(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.U
                        status: Literal["open", "paid", "written_off"] | None, overdue: bool | None,
                        updated_since: dt.datetime | None, fmt: ExportFormat) -> Export:
     """Every receivable in the caller's scope matching the list filters, streamed by id."""
-    overdue_at = utcnow() if overdue else None
+    # "Overdue" as the list means it: past due by calendar days in the business time zone.
+    overdue_at = overdue_before(utcnow(), business_tz()) if overdue else None
     fetch = _fetcher(uow, lambda u: u.receivables.filtered(
         actor, customer_id=customer_id, contract_id=contract_id, status=status, overdue_at=overdue_at,
         updated_since=updated_since), Receivable.id, _each(_receivable_record))

@@ -15,6 +15,7 @@ from app.db.repositories.customers import CustomerFilters
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain import allocation
+from app.domain.credit import overdue_before
 from app.domain.errors import (
     Conflict,
     Forbidden,
@@ -38,8 +39,9 @@ from app.domain.ownership import (
     worklist_sort_key,
 )
 from app.domain.roles import Principal, Role, masks_contact_details
+from app.services import contracts as contracts_service
 from app.services import settings as settings_service
-from app.services.common import found
+from app.services.common import business_tz, found
 from app.services.customers import CustomerView, check_owner_in, contact_view
 
 ALLOCATORS = frozenset({Role.support, Role.manager, Role.director})
@@ -400,7 +402,9 @@ async def handover(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
                 allocation.Unassigned(customer_id=c.id, reason="back to pool") for c in customers))
         else:
             people = await _assignees(uow, actor, user_ids=None, exclude=departing.id, policy=policy, now=now)
-            items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade)
+            renewing = await contracts_service.renewal_due_ids_in(uow, [c.id for c in customers], now=now)
+            items = [allocation.HandoverItem(customer_id=c.id, stage=Stage(c.stage), grade=c.grade,
+                                             renewal_due=c.id in renewing)
                      for c in customers]
             plan = allocation.plan_handover(items, people)
         results: list[HandoverItemResult] = []
@@ -446,7 +450,8 @@ async def worklist(uow: UnitOfWork, actor: Principal) -> list[WorkItem]:
     async with uow:
         pool_policy = await settings_service.pool_policy_in(uow)
         funnel_policy = await settings_service.funnel_policy_in(uow)
-        rows = await uow.pool.worklist_rows(actor.user_id, now=now)
+        rows = await uow.pool.worklist_rows(
+            actor.user_id, overdue_before=overdue_before(now, business_tz()))
     keyed = []
     for customer, follow_up, previous_days, overdue in rows:
         stage = Stage(customer.stage)

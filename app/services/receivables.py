@@ -10,11 +10,18 @@ from decimal import Decimal
 from typing import Literal
 
 from app.db.base import utcnow
-from app.db.models import Payment, PaymentApplication, Receivable
+from app.db.models import CreditRefund, Customer, Payment, PaymentApplication, Receivable
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
 from app.domain.contracts import ContractStatus, check_billable
-from app.domain.credit import OpenItem, apply_payment
+from app.domain.credit import (
+    CreditItem,
+    OpenItem,
+    apply_credit,
+    apply_payment,
+    overdue_before,
+    take_refund,
+)
 from app.domain.errors import (
     InvalidInput,
     OverBilled,
@@ -23,7 +30,7 @@ from app.domain.errors import (
 )
 from app.domain.roles import Principal, Role
 from app.services import settings as settings_service
-from app.services.common import found, jsonable
+from app.services.common import business_tz, found, jsonable
 from app.services.contracts import _future, complete_if_settled_in
 
 FINANCE_ROLES = frozenset({Role.finance, Role.director})
@@ -33,6 +40,22 @@ FINANCE_ROLES = frozenset({Role.finance, Role.director})
 class PaymentView:
     payment: Payment
     applications: list[PaymentApplication]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivableView:
+    """A receivable with the money applied to it (payments and credit balance)."""
+
+    receivable: Receivable
+    applications: list[PaymentApplication]
+
+
+async def _views_in(uow: UnitOfWork, receivables: Sequence[Receivable]) -> list[ReceivableView]:
+    rows = await uow.receivables.applications_to([r.id for r in receivables])
+    by_receivable: dict[uuid.UUID, list[PaymentApplication]] = {}
+    for row in rows:
+        by_receivable.setdefault(row.receivable_id, []).append(row)
+    return [ReceivableView(r, by_receivable.get(r.id, [])) for r in receivables]
 
 
 async def list_receivables(
@@ -46,23 +69,77 @@ async def list_receivables(
     updated_since: dt.datetime | None = None,
     cursor: str | None,
     limit: int,
-) -> Page[Receivable]:
+) -> Page[ReceivableView]:
     async with uow:
-        return await uow.receivables.list(
+        page = await uow.receivables.list(
             actor,
             customer_id=customer_id,
             contract_id=contract_id,
             status=status,
-            overdue_at=utcnow() if overdue else None,
+            overdue_at=overdue_before(utcnow(), business_tz()) if overdue else None,
             updated_since=updated_since,
             cursor=cursor,
             limit=limit,
         )
+        return Page(items=await _views_in(uow, page.items), next_cursor=page.next_cursor)
 
 
-async def get_receivable(uow: UnitOfWork, actor: Principal, *, receivable_id: uuid.UUID) -> Receivable:
+async def get_receivable(uow: UnitOfWork, actor: Principal, *, receivable_id: uuid.UUID) -> ReceivableView:
     async with uow:
-        return found(await uow.receivables.get(receivable_id, principal=actor), "Receivable")
+        receivable = found(await uow.receivables.get(receivable_id, principal=actor), "Receivable")
+        return (await _views_in(uow, [receivable]))[0]
+
+
+async def apply_credit_in(
+    uow: UnitOfWork, customer: Customer, *, actor_id: uuid.UUID | None, now: dt.datetime
+) -> list[PaymentApplication]:
+    """Apply the customer's credit balance (deposits, prepayments, overpayments) to its open
+    receivables, oldest due first, inside the caller's transaction, which holds the customer
+    row. Each part is recorded as an application of the payment the credit came from."""
+    credit = await uow.receivables.credit_of(customer.id)
+    if not credit:
+        return []
+    open_items = await uow.receivables.open_of(customer.id)
+    receivables = {r.id: r for r in open_items}
+    payments = {p.id: p for p in credit}
+    parts = apply_credit(
+        credits=[CreditItem(payment_id=p.id, received_at=p.received_at, remaining=p.unallocated_amount)
+                 for p in credit],
+        open_items=[_open_item(r) for r in open_items],
+    )
+    positions = await uow.receivables.next_positions([p.id for p in credit])
+    rows = []
+    for part in parts:
+        payment, receivable = payments[part.payment_id], receivables[part.receivable_id]  # type: ignore[index]
+        payment.unallocated_amount = payment.unallocated_amount - part.amount
+        receivable.paid_amount = receivable.paid_amount + part.amount
+        row = PaymentApplication(
+            payment_id=payment.id, receivable_id=receivable.id, amount=part.amount,
+            position=positions[payment.id], applied_at=max(payment.received_at, receivable.issued_at),
+            from_credit=True,
+        )
+        positions[payment.id] += 1
+        uow.receivables.add(row)
+        rows.append(row)
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor_id,
+            action="credit_applied",
+            entity="receivable",
+            entity_id=receivable.id,
+            at=now,
+            changes={"credit_applied": [None, jsonable(part.amount)], "payment": [None, str(payment.id)]},
+        )
+    await uow.flush()
+    for contract_id in sorted({receivables[p.receivable_id].contract_id for p in parts}):  # type: ignore[index]
+        contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
+        await complete_if_settled_in(uow, contract, customer, actor_id=actor_id, now=now)
+    return rows
+
+
+def _open_item(receivable: Receivable) -> OpenItem:
+    return OpenItem(receivable_id=receivable.id, due_at=receivable.due_at.date(),
+                    outstanding=receivable.amount - receivable.paid_amount)
 
 
 async def create_receivable(
@@ -72,10 +149,12 @@ async def create_receivable(
     contract_id: uuid.UUID,
     amount: Decimal,
     issued_at: dt.datetime,
-    due_at: dt.datetime,
-) -> Receivable:
-    """Bill (part of) a signed contract; the bills never add up to more than the contract."""
-    if due_at < issued_at:
+    due_at: dt.datetime | None = None,
+) -> ReceivableView:
+    """Bill (part of) a signed contract; the bills never add up to more than the contract.
+    Without ``due_at`` it is due the contract's payment terms after the issue date. The
+    customer's credit balance is applied to it (oldest due first) in the same transaction."""
+    if due_at is not None and due_at < issued_at:
         raise InvalidInput(
             "The due date is before the issue date",
             errors=[
@@ -89,9 +168,11 @@ async def create_receivable(
     now = utcnow()
     async with uow:
         unlocked = found(await uow.contracts.get(contract_id, principal=actor), "Contract")
-        found(await uow.customers.get_unscoped(unlocked.customer_id, for_update=True), "Customer")
+        customer = found(await uow.customers.get_unscoped(unlocked.customer_id, for_update=True), "Customer")
         contract = found(await uow.contracts.get_unscoped(contract_id, for_update=True), "Contract")
         check_billable(ContractStatus(contract.status))
+        if due_at is None:
+            due_at = issued_at + dt.timedelta(days=contract.payment_terms_days)
         billed = await uow.contracts.billed(contract.id)
         if billed + amount > contract.amount:
             raise OverBilled(
@@ -126,13 +207,15 @@ async def create_receivable(
                 "due_at": [None, due_at.isoformat()],
             },
         )
+        await apply_credit_in(uow, customer, actor_id=actor.user_id, now=now)
+        view = (await _views_in(uow, [receivable]))[0]
         await uow.commit()
-        return receivable
+        return view
 
 
 async def write_off(
     uow: UnitOfWork, actor: Principal, *, receivable_id: uuid.UUID, reason: str
-) -> Receivable:
+) -> ReceivableView:
     """Finance writes off what is still owed on a receivable (provisioned at 100%)."""
     now = utcnow()
     async with uow:
@@ -158,8 +241,9 @@ async def write_off(
                 "reason": [None, reason],
             },
         )
+        view = (await _views_in(uow, [receivable]))[0]
         await uow.commit()
-        return receivable
+        return view
 
 
 async def record_payment(
@@ -182,17 +266,14 @@ async def record_payment(
         policy = await settings_service.credit_policy_in(uow)
         await uow.credit.lock_profile(
             customer.id,
-            default_limit=await settings_service.default_credit_limit_in(uow),
+            default_limit=await settings_service.default_credit_limit_in(uow, customer.grade),
             default_terms=policy.default_payment_terms_days,
         )
         open_items = await uow.receivables.open_of(customer.id)
         by_id = {r.id: r for r in open_items}
         result = apply_payment(
             amount=amount,
-            open_items=[
-                OpenItem(receivable_id=r.id, due_at=r.due_at.date(), outstanding=r.amount - r.paid_amount)
-                for r in open_items
-            ],
+            open_items=[_open_item(r) for r in open_items],
             explicit=None if apply_to is None else list(apply_to),
         )
         payment = Payment(
@@ -212,7 +293,7 @@ async def record_payment(
             receivable.paid_amount = receivable.paid_amount + part.amount
             row = PaymentApplication(
                 payment_id=payment.id, receivable_id=receivable.id, amount=part.amount,
-                position=position,
+                position=position, applied_at=max(received_at, receivable.issued_at),
             )
             uow.receivables.add(row)
             rows.append(row)
@@ -258,3 +339,61 @@ async def get_payment(uow: UnitOfWork, actor: Principal, *, payment_id: uuid.UUI
     async with uow:
         payment = found(await uow.receivables.get_payment(payment_id, principal=actor), "Payment")
         return PaymentView(payment, await uow.receivables.applications_of([payment.id]))
+
+
+async def refund_credit(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID,
+    amount: Decimal,
+    refunded_at: dt.datetime | None = None,
+    reason: str,
+    reference: str | None = None,
+) -> CreditRefund:
+    """Finance pays (part of) a customer's credit balance back; taken from the oldest credit
+    first and recorded on each payment it came from."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("A refund needs a reason", errors=[{
+            "loc": ["body", "reason"], "msg": "must not be empty", "type": "value_error"}])
+    now = utcnow()
+    if refunded_at is not None and refunded_at > now:
+        raise _future("refunded_at", refunded_at, now)
+    async with uow:
+        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
+        credit = await uow.receivables.credit_of(customer.id)
+        payments = {p.id: p for p in credit}
+        taken = take_refund(
+            credits=[CreditItem(payment_id=p.id, received_at=p.received_at, remaining=p.unallocated_amount)
+                     for p in credit],
+            amount=amount,
+        )
+        for payment_id, part in taken:
+            payment = payments[payment_id]  # type: ignore[index]
+            payment.unallocated_amount = payment.unallocated_amount - part
+            payment.refunded_amount = payment.refunded_amount + part
+        refund = CreditRefund(
+            customer_id=customer.id, amount=amount, refunded_at=refunded_at or now, reason=reason,
+            reference=reference, created_by=actor.user_id, created_at=now,
+        )
+        uow.receivables.add(refund)
+        await uow.flush()
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor.user_id,
+            action="credit_refund",
+            entity="credit_refund",
+            entity_id=refund.id,
+            at=now,
+            changes={"refunded": [None, jsonable(amount)], "reason": [None, reason]},
+        )
+        await uow.commit()
+        return refund
+
+
+async def list_refunds(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID) -> list[CreditRefund]:
+    """Refunds of the customer's credit balance, newest first."""
+    async with uow:
+        customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
+        return await uow.receivables.refunds_of(customer.id)

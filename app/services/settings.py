@@ -13,6 +13,7 @@ from app.domain.credit import (
     DEFAULT_CREDIT_POLICY,
     AgingBucket,
     CreditPolicy,
+    default_limit,
     validate_credit_policy,
 )
 from app.domain.errors import InvalidInput
@@ -25,6 +26,11 @@ from app.domain.funnel import (
 )
 from app.domain.grading import DEFAULT_GRADING_POLICY, GradingPolicy, validate_grading_policy
 from app.domain.ownership import DEFAULT_POOL_POLICY, PoolPolicy, validate_pool_policy
+from app.domain.reports import (
+    DEFAULT_ANOMALY_POLICY,
+    AnomalyPolicy,
+    validate_anomaly_policy,
+)
 from app.domain.roles import Principal
 from app.services.common import check_version
 
@@ -88,6 +94,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "hold_after_overdue_days": policy.hold_after_overdue_days,
         "warn_ratio": str(policy.warn_ratio),
         "default_payment_terms_days": policy.default_payment_terms_days,
+        "renewal_notice_days": policy.renewal_notice_days,
         "default_credit_limit": f"{default_credit_limit:.2f}",
         "min_repayment_rate": str(policy.min_repayment_rate),
         "provision_rates": {b.value: str(policy.provision_rates[b]) for b in AgingBucket
@@ -95,6 +102,7 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "collection_actions": {b.value: policy.collection_actions[b] for b in AgingBucket
                                if b in policy.collection_actions},
         "grade_factors": {g: str(f) for g, f in policy.grade_factors.items()},
+        "default_limits_by_grade": {g: f"{v:.2f}" for g, v in policy.default_limits_by_grade.items()},
     }
 
 
@@ -118,10 +126,15 @@ def credit_from_doc(doc: dict[str, Any]) -> CreditPolicy:
             hold_after_overdue_days=int(doc["hold_after_overdue_days"]),
             warn_ratio=_finite(doc["warn_ratio"]),
             default_payment_terms_days=int(doc["default_payment_terms_days"]),
+            renewal_notice_days=int(doc.get("renewal_notice_days", 60)),
             min_repayment_rate=_finite(doc["min_repayment_rate"]),
             provision_rates={AgingBucket(k): _finite(v) for k, v in doc["provision_rates"].items()},
             collection_actions={AgingBucket(k): str(v) for k, v in doc["collection_actions"].items()},
             grade_factors={str(k): _finite(v) for k, v in doc["grade_factors"].items()},
+            # Documents stored before the setting existed get the defaults.
+            **({"default_limits_by_grade": {str(k): _finite(v)
+                                            for k, v in doc["default_limits_by_grade"].items()}}
+               if "default_limits_by_grade" in doc else {}),
         )
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise _credit_error(exc) from exc
@@ -166,14 +179,31 @@ def grading_from_doc(doc: dict[str, Any], *, version: int = 1) -> GradingPolicy:
             "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
 
 
+def reports_to_doc(policy: AnomalyPolicy) -> dict[str, Any]:
+    return {name: value if isinstance(value, int) else str(value)
+            for name, value in dataclasses.asdict(policy).items()}
+
+
+def reports_from_doc(doc: dict[str, Any]) -> AnomalyPolicy:
+    try:
+        return AnomalyPolicy(**{
+            name: int(doc[name]) if name == "low_conversion_min_entered" else _finite(doc[name])
+            for name in (f.name for f in dataclasses.fields(AnomalyPolicy))})
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidInput("The report settings are not valid", errors=[{
+            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+
+
 _DEFAULTS = {"funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY), "pool": pool_to_doc(DEFAULT_POOL_POLICY),
              "credit": credit_to_doc(DEFAULT_CREDIT_POLICY),
-             "grading": grading_to_doc(DEFAULT_GRADING_POLICY)}
+             "grading": grading_to_doc(DEFAULT_GRADING_POLICY),
+             "reports": reports_to_doc(DEFAULT_ANOMALY_POLICY)}
 _VALIDATE = {
     "funnel": lambda doc: funnel_to_doc(validate_funnel_policy(funnel_from_doc(doc))),
     "pool": lambda doc: pool_to_doc(validate_pool_policy(pool_from_doc(doc))),
     "credit": _validate_credit,
     "grading": lambda doc: grading_to_doc(validate_grading_policy(grading_from_doc(doc))),
+    "reports": lambda doc: reports_to_doc(validate_anomaly_policy(reports_from_doc(doc))),
 }
 
 
@@ -205,8 +235,14 @@ async def grading_policy_in(uow: UnitOfWork) -> GradingPolicy:
     return grading_from_doc(doc.value, version=doc.version + 1)
 
 
-async def default_credit_limit_in(uow: UnitOfWork) -> Decimal:
-    return default_credit_limit_from_doc((await _document(uow, "credit")).value)
+async def anomaly_policy_in(uow: UnitOfWork) -> AnomalyPolicy:
+    return reports_from_doc((await _document(uow, "reports")).value)
+
+
+async def default_credit_limit_in(uow: UnitOfWork, grade: str | None) -> Decimal:
+    """The limit of a customer (of ``grade``) that has no credit profile of its own yet."""
+    doc = (await _document(uow, "credit")).value
+    return default_limit(grade, credit_from_doc(doc), ungraded=default_credit_limit_from_doc(doc))
 
 
 # --- the HTTP use cases ----------------------------------------------------------------------

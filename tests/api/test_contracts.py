@@ -374,11 +374,12 @@ class TestSignContract:
         body = assert_problem(await sign(client, org.rep, contract["id"]), 409, "credit.on_hold")
         assert body["manual_hold"] is True
 
-    @pytest.mark.parametrize("role", ["finance", "director"])
-    async def test_finance_and_director_always_override(self, client, org, uow_factory, lead, role):
+    @pytest.mark.parametrize(("role", "amount"), [("finance", "1000000.00"), ("director", "5000000.00")])
+    async def test_finance_and_director_override_within_their_ceiling(self, client, org, uow_factory,
+                                                                       lead, role, amount):
         await set_credit_profile(uow_factory, lead.id, on_hold=True)
         user = getattr(org, role)
-        contract = await draft(client, org.rep, lead, amount="5000000.00")
+        contract = await draft(client, org.rep, lead, amount=amount)
         signed = await api_sign_contract(client, user, contract["id"],
                                          override={"reason": "  strategic account  "})
         assert signed["status"] == "signed"
@@ -391,6 +392,22 @@ class TestSignContract:
         assert entry["changes"]["status"] == ["draft", "signed"]
         assert entry["changes"]["override"] == [None, {
             "reason": "strategic account", "lifted": ["credit.on_hold", "credit.limit_exceeded"]}]
+
+    async def test_finance_cannot_override_past_finance_limit_max(self, client, org, lead):
+        contract = await draft(client, org.rep, lead, amount="1000000.01")
+        response = await sign(client, org.finance, contract["id"], override={"reason": "big deal"})
+        body = assert_problem(response, 403, "credit.override_not_allowed")
+        assert (body["exposure_after"], body["override_ceiling"]) == ("1000000.01", "1000000.00")
+
+    async def test_manager_ceiling_is_on_the_exposure_after_signing(self, client, org, uow_factory, lead):
+        # A fully used 5M limit: the shortfall is only 100k, the exposure after 5.1M.
+        await set_credit_limit(uow_factory, lead.id, "5000000.00")
+        used = await draft(client, org.rep, lead, amount="5000000.00")
+        await api_sign_contract(client, org.rep, used["id"])
+        more = await draft(client, org.rep, lead, amount="100000.00")
+        response = await sign(client, org.manager, more["id"], override={"reason": "known payer"})
+        body = assert_problem(response, 403, "credit.override_not_allowed")
+        assert (body["shortfall"], body["exposure_after"]) == ("100000.00", "5100000.00")
 
     async def test_manager_overrides_within_the_threshold(self, client, org, lead):
         # Limit 0: the shortfall is the whole amount; manager_limit_max is 100,000.

@@ -327,7 +327,7 @@ class TestCreditSettings:
         assert response.json() == {
             "manager_limit_max": "100000.00", "finance_limit_max": "1000000.00",
             "hold_after_overdue_days": 60, "warn_ratio": "0.80",
-            "default_payment_terms_days": 30, "default_credit_limit": "0.00",
+            "default_payment_terms_days": 30, "renewal_notice_days": 60, "default_credit_limit": "0.00",
             "min_repayment_rate": "0.5",
             "provision_rates": {"current": "0.00", "d1_30": "0.01", "d31_60": "0.05",
                                 "d61_90": "0.10", "d91_180": "0.30", "over_180": "0.50"},
@@ -335,6 +335,7 @@ class TestCreditSettings:
                                    "d61_90": "manager_visit", "d91_180": "escalation",
                                    "over_180": "legal"},
             "grade_factors": {"A": "1.5", "B": "1.0", "C": "0.5"},
+            "default_limits_by_grade": {"A": "0.00", "B": "0.00", "C": "0.00"},
             "version": 0,
         }
 

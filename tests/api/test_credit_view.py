@@ -107,8 +107,9 @@ class TestGetCredit:
         view = await get_credit(client, customer.id, org.rep)
         assert view["open_receivables"] == "15000.00"
         assert view["signed_unbilled"] == "30000.00"
-        assert view["exposure"] == "45000.00"
-        assert view["available"] == "55000.00"
+        # The 1000 credit balance is deducted (SPEC §6): 15000 + 30000 − 1000.
+        assert view["exposure"] == "44000.00"
+        assert view["available"] == "56000.00"
         assert view["credit_balance"] == "1000.00"
         assert view["overdue_count"] == 0
         assert view["max_days_overdue"] == 0

@@ -38,7 +38,7 @@ async def trade(uow_factory, customer, *, signed: str, billed: str = "0", paid: 
                 uow.receivables.add(payment)
                 await uow.flush()
                 uow.receivables.add(PaymentApplication(payment_id=payment.id, receivable_id=receivable.id,
-                                                 amount=D(paid)))
+                                                       amount=D(paid), applied_at=payment.received_at))
         await uow.commit()
 
 

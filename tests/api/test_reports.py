@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -221,7 +222,8 @@ class TestArAging:
     async def test_exact_day_boundaries(self, client, uow_factory, org):
         customer = await make_customer(uow_factory, name="Edge Co", owner=org.rep)
         contract = await make_contract(uow_factory, customer=customer, amount="1000000", status="signed")
-        start = dt.datetime.combine(AS_OF, dt.time.min, tzinfo=dt.UTC)
+        # Days are counted in the business time zone (default Asia/Shanghai, UTC+8).
+        start = dt.datetime.combine(AS_OF, dt.time.min, tzinfo=ZoneInfo("Asia/Shanghai"))
         # (due instant, amount): the first and last instant of each boundary day.
         dues = [
             (start, "1.00"),  # due at midnight on as_of: 0 days → current

@@ -209,34 +209,57 @@ OVER = state("10000", "10000")  # available 0
 
 
 class TestSigningOverride:
-    @pytest.mark.parametrize("role", ["director", "finance"])
-    def test_director_and_finance_override_any_shortfall(self, role: str) -> None:
+    def test_director_overrides_without_bound(self) -> None:
         d = decide_signing(state=OVER, amount=D("5000000"),
-                           override=Override(reason="  strategic deal "), actor_role=role)
+                           override=Override(reason="  strategic deal "), actor_role="director")
         assert d.override_used
         assert d.overridden == ("credit.limit_exceeded",)
         assert d.override_reason == "strategic deal"
-        assert d.override_role == role
+        assert d.override_role == "director"
         assert d.shortfall == D("5000000.00")
+        assert d.exposure_after == D("5010000.00")
 
-    def test_manager_overrides_shortfall_exactly_at_threshold(self) -> None:
-        d = decide_signing(state=OVER, amount=D("100000.00"),
+    def test_finance_overrides_up_to_finance_limit_max_after_signing(self) -> None:
+        # Exposure 10000 before; 990000 more makes exactly 1,000,000.
+        d = decide_signing(state=OVER, amount=D("990000.00"), override=Override(reason="ok"),
+                           actor_role="finance")
+        assert d.override_role == "finance" and d.exposure_after == D("1000000.00")
+        with pytest.raises(OverrideNotAllowed) as exc:
+            decide_signing(state=OVER, amount=D("990000.01"), override=Override(reason="ok"),
+                           actor_role="finance")
+        assert exc.value.extra["exposure_after"] == "1000000.01"
+        assert exc.value.extra["override_ceiling"] == "1000000.00"
+
+    def test_manager_overrides_up_to_the_threshold_after_signing(self) -> None:
+        d = decide_signing(state=OVER, amount=D("90000.00"),
                            override=Override(reason="ok"), actor_role="manager")
         assert d.override_used and d.override_role == "manager"
 
     def test_manager_cannot_override_one_cent_more(self) -> None:
         with pytest.raises(OverrideNotAllowed) as exc:
-            decide_signing(state=OVER, amount=D("100000.01"),
+            decide_signing(state=OVER, amount=D("90000.01"),
                            override=Override(reason="ok"), actor_role="manager")
         assert isinstance(exc.value, Forbidden)
         assert exc.value.code == "credit.override_not_allowed"
-        assert exc.value.extra["shortfall"] == "100000.01"
+        assert exc.value.extra["shortfall"] == "90000.01"
+        assert exc.value.extra["exposure_after"] == "100000.01"
         assert exc.value.extra["block"] == "credit.limit_exceeded"
 
-    def test_manager_threshold_is_on_shortfall_not_amount(self) -> None:
-        d = decide_signing(state=state("500000", "0"), amount=D("550000"),
+    def test_manager_authority_is_on_exposure_after_not_shortfall(self) -> None:
+        # A fully used 5M limit: a 100k shortfall, but 5.1M exposure after signing.
+        with pytest.raises(OverrideNotAllowed) as exc:
+            decide_signing(state=state("5000000", "5000000"), amount=D("100000"),
                            override=Override(reason="ok"), actor_role="manager")
-        assert d.shortfall == D("50000.00")
+        assert exc.value.extra["shortfall"] == "100000.00"
+        assert exc.value.extra["exposure_after"] == "5100000.00"
+
+    def test_an_approved_request_carries_the_approvers_authority(self) -> None:
+        d = decide_signing(state=OVER, amount=D("50000"), actor_role="rep",
+                           override=Override(reason="ok", approved_role="manager"))
+        assert d.override_role == "manager"
+        with pytest.raises(OverrideNotAllowed):
+            decide_signing(state=OVER, amount=D("90000.01"), actor_role="rep",
+                           override=Override(reason="ok", approved_role="manager"))
 
     @pytest.mark.parametrize("role", ["rep", "admin", "support", "integration"])
     def test_other_roles_cannot_override(self, role: str) -> None:
@@ -293,9 +316,9 @@ class TestSigningHold:
         with pytest.raises(CreditOnHold):
             decide_signing(state=state("0", overdue=90), amount=D("1"), actor_role="rep")
 
-    @pytest.mark.parametrize("role", ["director", "finance"])
-    def test_director_and_finance_lift_hold(self, role: str) -> None:
-        d = decide_signing(state=state("1E+9", overdue=200), amount=D("5000000"),
+    @pytest.mark.parametrize(("role", "amount"), [("director", "5000000"), ("finance", "1000000")])
+    def test_director_and_finance_lift_hold(self, role: str, amount: str) -> None:
+        d = decide_signing(state=state("1E+9", overdue=200), amount=D(amount),
                            override=Override(reason="paid by wire today"), actor_role=role)
         assert d.on_hold and d.overridden == ("credit.on_hold",)
 
@@ -309,7 +332,7 @@ class TestSigningHold:
             decide_signing(state=state("1E+9", hold=True), amount=D("100000.01"),
                            override=Override(reason="x"), actor_role="manager")
         assert exc.value.extra["block"] == "credit.on_hold"
-        assert exc.value.extra["amount"] == "100000.01"
+        assert exc.value.extra["exposure_after"] == "100000.01"
 
     @pytest.mark.parametrize("role", ["rep", "admin", "support", "integration"])
     def test_other_roles_cannot_lift_hold(self, role: str) -> None:
@@ -327,12 +350,8 @@ class TestSigningHold:
         with pytest.raises(OverrideNotAllowed) as exc:
             decide_signing(state=state("0", overdue=61), amount=D("100000.01"),
                            override=Override(reason="x"), actor_role="manager")
-        # the hold check comes first and already refuses the amount
+        # the hold check comes first and already refuses the exposure after signing
         assert exc.value.extra["block"] == "credit.on_hold"
-        with pytest.raises(OverrideNotAllowed) as exc:
-            decide_signing(state=state("-1", overdue=61), amount=D("100000"),
-                           override=Override(reason="x"), actor_role="manager")
-        assert exc.value.extra["block"] == "credit.limit_exceeded"
 
 
 # --------------------------------------------------------------------------- approvals

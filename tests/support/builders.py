@@ -350,7 +350,8 @@ async def set_credit_limit(uow_factory: Callable[[], UnitOfWork], customer_id: A
 async def make_contract(uow_factory: Callable[[], UnitOfWork], *, customer: Any, amount: Any,
                         status: str = "draft", number: str | None = None,
                         signed_at: Any = None, payment_terms_days: int = 30,
-                        accepted_at: Any = None) -> Any:
+                        accepted_at: Any = None, service_start: Any = None,
+                        service_end: Any = None) -> Any:
     """A contract row inserted directly (no credit check, no funnel move)."""
     from decimal import Decimal
 
@@ -363,7 +364,7 @@ async def make_contract(uow_factory: Callable[[], UnitOfWork], *, customer: Any,
         amount=Decimal(str(amount)), payment_terms_days=payment_terms_days, status=status,
         owner_id=customer.owner_id, team_id=customer.team_id, created_at=now, updated_at=now,
         signed_at=signed_at or (now if status in ("signed", "completed") else None),
-        accepted_at=accepted_at)
+        accepted_at=accepted_at, service_start=service_start, service_end=service_end)
     async with uow_factory() as uow:
         uow.contracts.add(contract)
         await uow.commit()

@@ -36,7 +36,7 @@ async def make_payment(uow_factory: Callable[[], UnitOfWork], *, customer: Any, 
         for receivable, part in allocations:
             part = Decimal(str(part))
             uow.receivables.add(PaymentApplication(payment_id=payment.id, receivable_id=receivable.id,
-                                             amount=part))
+                                                   amount=part, applied_at=received_at))
             await uow.session.execute(
                 update(Receivable).where(Receivable.id == receivable.id)
                 .values(paid_amount=Receivable.paid_amount + part))

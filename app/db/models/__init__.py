@@ -6,7 +6,9 @@ from app.db.models.credit import (
     Contract,
     CreditLimitChange,
     CreditLimitRequest,
+    CreditOverrideRequest,
     CreditProfile,
+    CreditRefund,
     Payment,
     PaymentApplication,
     Receivable,
@@ -34,6 +36,12 @@ from app.db.models.integration import (
     WebhookEvent,
 )
 from app.db.models.org import Team, User
+from app.db.models.reports import (
+    ReportFunnelCount,
+    ReportFunnelDuration,
+    ReportFunnelState,
+    Target,
+)
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
 
@@ -49,7 +57,9 @@ __all__ = [
     "Contract",
     "CreditLimitChange",
     "CreditLimitRequest",
+    "CreditOverrideRequest",
     "CreditProfile",
+    "CreditRefund",
     "Customer",
     "CustomerGrading",
     "CustomerHistory",
@@ -59,10 +69,14 @@ __all__ = [
     "PaymentApplication",
     "Receivable",
     "RefreshToken",
+    "ReportFunnelCount",
+    "ReportFunnelDuration",
+    "ReportFunnelState",
     "Setting",
     "SettingHistory",
     "StageTransition",
     "SyncReceipt",
+    "Target",
     "Task",
     "Team",
     "User",

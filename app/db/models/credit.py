@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Uuid, false
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, IdMixin, TimestampMixin, VersionedMixin, utcnow
@@ -46,6 +46,9 @@ class Contract(IdMixin, TimestampMixin, VersionedMixin, Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The service period the contract pays for (calendar dates); its end drives renewals.
+    service_start: Mapped[dt.date | None] = mapped_column(Date)
+    service_end: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
         Index("ix_contract_customer_status", "customer_id", "status"),
@@ -80,8 +83,11 @@ class Payment(IdMixin, Base):
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
-    # What was not applied to receivables stays with the customer as credit.
+    # What is not (yet) applied to receivables stays with the customer as credit balance;
+    # later bills take from it, and so do refunds. Always
+    # amount = its applications + unallocated_amount + refunded_amount.
     unallocated_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0), server_default="0")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     reference: Mapped[str | None] = mapped_column(String(100))
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
@@ -102,6 +108,26 @@ class PaymentApplication(IdMixin, Base):
     # 0, 1, 2, … in the order the payment was applied (oldest due first, or as the caller
     # listed them); reads list the applications in this order.
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the money reached the receivable: the payment's receipt, or for credit balance
+    # applied to a later bill, the later of the receipt and the bill's issue date.
+    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # True when applied from the customer's credit balance as a later bill was issued.
+    from_credit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class CreditRefund(IdMixin, Base):
+    """Credit balance paid back to the customer by finance (taken from the oldest credit
+    first; each payment's ``refunded_amount`` says how much of it went back)."""
+
+    __tablename__ = "credit_refund"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    refunded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CreditLimitRequest(IdMixin, TimestampMixin, VersionedMixin, Base):
@@ -119,6 +145,28 @@ class CreditLimitRequest(IdMixin, TimestampMixin, VersionedMixin, Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_credit_limit_request_status_created", "status", "created_at"),)
+
+
+class CreditOverrideRequest(IdMixin, TimestampMixin, VersionedMixin, Base):
+    """A rep's request to sign a contract despite a credit block; approved by someone whose
+    override authority covers the exposure after signing, then used by the signing."""
+
+    __tablename__ = "credit_override_request"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("contract.id"), index=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    # pending → approved | rejected; approved → used once the contract is signed with it.
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    exposure_after: Mapped[Decimal] = mapped_column(Money)  # when requested, for the approver
+    requested_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id"))
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("user_account.id"))
+    decided_role: Mapped[str | None] = mapped_column(String(20))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_credit_override_request_status_created", "status", "created_at"),)
 
 
 class CreditLimitChange(IdMixin, Base):

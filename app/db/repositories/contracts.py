@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Contract, Receivable
-from app.db.repositories.customers import scoped_by_customer
+from app.db.models import Contract, Customer, Receivable
+from app.db.repositories.customers import customer_scope, scoped_by_customer
 from app.db.repositories.pagination import Page, newest_first
 from app.db.types import Money
 from app.domain.contracts import TRADING_STATUSES, ContractStatus
@@ -141,6 +142,33 @@ class ContractRepository:
             .group_by(Contract.owner_id)
         )
         return {owner: Decimal(total or 0) for owner, total in (await self.session.execute(stmt)).all()}
+
+
+    def _with_service_periods(self) -> Select[Any]:
+        with_period = select(Contract.customer_id).where(
+            Contract.service_end.is_not(None), Contract.status.in_(list(TRADING_STATUSES)))
+        return (
+            select(Contract, Customer)
+            .join(Customer, Customer.id == Contract.customer_id)
+            .where(Contract.status.in_(list(TRADING_STATUSES)), Contract.customer_id.in_(with_period),
+                   Customer.deleted_at.is_(None))
+        )
+
+    async def with_service_periods(self, principal: Principal) -> list[tuple[Contract, Customer]]:
+        """Trading contracts of the customers in scope that have at least one trading
+        contract with a service period, with their customer: what renewals are judged on."""
+        stmt = self._with_service_periods()
+        scope = customer_scope(principal)
+        if scope is not None:
+            stmt = stmt.where(scope)
+        return [(c, cu) for c, cu in (await self.session.execute(stmt)).all()]
+
+    async def with_service_periods_unscoped(
+        self, customer_ids: Sequence[uuid.UUID]
+    ) -> list[tuple[Contract, Customer]]:
+        """The same for the given customers, whoever may see them (a handover)."""
+        stmt = self._with_service_periods().where(Contract.customer_id.in_(list(customer_ids)))
+        return [(c, cu) for c, cu in (await self.session.execute(stmt)).all()]
 
 
 __all__ = ["ContractFacts", "ContractRepository"]

@@ -7,18 +7,29 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Contract, CreditLimitChange, CreditLimitRequest, CreditProfile, Payment, Receivable
+from app.db.models import (
+    Contract,
+    CreditLimitChange,
+    CreditLimitRequest,
+    CreditOverrideRequest,
+    CreditProfile,
+    Payment,
+    Receivable,
+)
 from app.db.repositories.customers import scoped_by_customer
 from app.db.repositories.pagination import Page, newest_first
 from app.db.types import Money
 from app.domain.contracts import ContractStatus
 from app.domain.roles import Principal
+
+Request = TypeVar("Request", CreditLimitRequest, CreditOverrideRequest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +45,7 @@ class CreditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, record: CreditLimitRequest | CreditLimitChange) -> None:
+    def add(self, record: CreditLimitRequest | CreditLimitChange | CreditOverrideRequest) -> None:
         self.session.add(record)
 
     async def lock_profile(
@@ -62,7 +73,9 @@ class CreditRepository:
     async def profile(self, customer_id: uuid.UUID) -> CreditProfile | None:
         return await self.session.get(CreditProfile, customer_id)
 
-    async def exposure(self, customer_id: uuid.UUID, *, now: dt.datetime) -> ExposureFacts:
+    async def exposure(self, customer_id: uuid.UUID, *, overdue_before: dt.datetime) -> ExposureFacts:
+        """Sums for the credit check; a receivable due before ``overdue_before`` (the start
+        of today in the business time zone, ``domain.credit.overdue_before``) is overdue."""
         outstanding = Receivable.amount - Receivable.paid_amount
         open_rows = (
             Receivable.customer_id == customer_id,
@@ -73,8 +86,8 @@ class CreditRepository:
             await self.session.execute(
                 select(
                     func.coalesce(func.sum(outstanding), literal(0, Money)),
-                    func.min(case((Receivable.due_at < now, Receivable.due_at))),
-                    func.count(case((Receivable.due_at < now, Receivable.id))),
+                    func.min(case((Receivable.due_at < overdue_before, Receivable.due_at))),
+                    func.count(case((Receivable.due_at < overdue_before, Receivable.id))),
                 ).where(*open_rows)
             )
         ).one()
@@ -91,7 +104,7 @@ class CreditRepository:
         )
         balance = await self.session.scalar(
             select(func.coalesce(func.sum(Payment.unallocated_amount), literal(0, Money))).where(
-                Payment.customer_id == customer_id
+                Payment.customer_id == customer_id, Payment.unallocated_amount > 0
             )
         )
         return ExposureFacts(
@@ -102,36 +115,68 @@ class CreditRepository:
             credit_balance=Decimal(balance or 0),
         )
 
-    async def limit_request(
-        self, request_id: uuid.UUID, *, principal: Principal, for_update: bool = False
-    ) -> CreditLimitRequest | None:
-        stmt = scoped_by_customer(
-            select(CreditLimitRequest).where(CreditLimitRequest.id == request_id),
-            principal,
-            CreditLimitRequest.customer_id,
-        )
+    async def _request(
+        self, model: type[Request], request_id: uuid.UUID, *, principal: Principal, for_update: bool
+    ) -> Request | None:
+        stmt = scoped_by_customer(select(model).where(model.id == request_id), principal, model.customer_id)
         if for_update:
             # Re-read under the lock: an earlier unlocked read may sit in the session.
-            stmt = stmt.with_for_update(of=CreditLimitRequest, key_share=True).execution_options(
-                populate_existing=True
-            )
+            stmt = stmt.with_for_update(of=model, key_share=True).execution_options(populate_existing=True)
         return await self.session.scalar(stmt)
 
-    async def limit_requests(
+    async def _requests(
         self,
+        model: type[Request],
         principal: Principal,
         *,
         status: str | None,
         customer_id: uuid.UUID | None,
         cursor: str | None,
         limit: int,
-    ) -> Page[CreditLimitRequest]:
-        stmt = scoped_by_customer(select(CreditLimitRequest), principal, CreditLimitRequest.customer_id)
+    ) -> Page[Request]:
+        stmt = scoped_by_customer(select(model), principal, model.customer_id)
         if status is not None:
-            stmt = stmt.where(CreditLimitRequest.status == status)
+            stmt = stmt.where(model.status == status)
         if customer_id is not None:
-            stmt = stmt.where(CreditLimitRequest.customer_id == customer_id)
-        return await newest_first(self.session, stmt, CreditLimitRequest, cursor=cursor, limit=limit)
+            stmt = stmt.where(model.customer_id == customer_id)
+        return await newest_first(self.session, stmt, model, cursor=cursor, limit=limit)
+
+    async def limit_request(
+        self, request_id: uuid.UUID, *, principal: Principal, for_update: bool = False
+    ) -> CreditLimitRequest | None:
+        return await self._request(CreditLimitRequest, request_id, principal=principal, for_update=for_update)
+
+    async def limit_requests(
+        self, principal: Principal, *, status: str | None, customer_id: uuid.UUID | None,
+        cursor: str | None, limit: int,
+    ) -> Page[CreditLimitRequest]:
+        return await self._requests(CreditLimitRequest, principal, status=status, customer_id=customer_id,
+                                    cursor=cursor, limit=limit)
+
+    async def override_request(
+        self, request_id: uuid.UUID, *, principal: Principal, for_update: bool = False
+    ) -> CreditOverrideRequest | None:
+        return await self._request(CreditOverrideRequest, request_id, principal=principal,
+                                   for_update=for_update)
+
+    async def override_requests(
+        self, principal: Principal, *, status: str | None, customer_id: uuid.UUID | None,
+        cursor: str | None, limit: int,
+    ) -> Page[CreditOverrideRequest]:
+        return await self._requests(CreditOverrideRequest, principal, status=status,
+                                    customer_id=customer_id, cursor=cursor, limit=limit)
+
+    async def approved_override_for(self, contract_id: uuid.UUID) -> CreditOverrideRequest | None:
+        """The contract's approved, unused override request (the newest), locked to be used."""
+        stmt = (
+            select(CreditOverrideRequest)
+            .where(CreditOverrideRequest.contract_id == contract_id,
+                   CreditOverrideRequest.status == "approved")
+            .order_by(CreditOverrideRequest.decided_at.desc(), CreditOverrideRequest.id)
+            .limit(1)
+            .with_for_update(key_share=True)
+        )
+        return await self.session.scalar(stmt)
 
     async def limit_changes(self, customer_id: uuid.UUID) -> list[CreditLimitChange]:
         stmt = (

@@ -118,7 +118,7 @@ class PoolRepository:
     # --- worklist ---------------------------------------------------------------------------
 
     async def worklist_rows(self, owner_id: uuid.UUID, *,
-                            now: dt.datetime) -> list[tuple[Customer, Any, Any, int]]:
+                            overdue_before: dt.datetime) -> list[tuple[Customer, Any, Any, int]]:
         """The owner's customers with their latest follow-up time, the last transition's
         days in the previous stage, and how many of their receivables are overdue."""
         follow_up = (select(func.max(Activity.next_follow_up_at))
@@ -131,7 +131,8 @@ class PoolRepository:
                          .correlate(Customer).scalar_subquery())
         overdue = (select(func.count(Receivable.id))
                    .where(Receivable.customer_id == Customer.id, Receivable.written_off_at.is_(None),
-                          Receivable.amount > Receivable.paid_amount, Receivable.due_at < now)
+                          Receivable.amount > Receivable.paid_amount,
+                          Receivable.due_at < overdue_before)
                    .correlate(Customer).scalar_subquery())
         stmt = (select(Customer, follow_up, previous_days, overdue)
                 .where(Customer.owner_id == owner_id, Customer.deleted_at.is_(None)))

@@ -12,7 +12,16 @@ from typing import Any, Literal
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Customer, Payment, PaymentApplication, Receivable, Team, User
+from app.db.models import (
+    Contract,
+    CreditRefund,
+    Customer,
+    Payment,
+    PaymentApplication,
+    Receivable,
+    Team,
+    User,
+)
 from app.db.repositories.customers import customer_scope, scoped_by_customer
 from app.db.repositories.pagination import Page, paginate
 from app.db.types import Money
@@ -25,7 +34,7 @@ class ReceivableRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, record: Receivable | Payment | PaymentApplication) -> None:
+    def add(self, record: Receivable | Payment | PaymentApplication | CreditRefund) -> None:
         self.session.add(record)
 
     async def get(self, receivable_id: uuid.UUID, *, principal: Principal) -> Receivable | None:
@@ -104,6 +113,50 @@ class ReceivableRepository:
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def credit_of(self, customer_id: uuid.UUID) -> list[Payment]:
+        """Payments of which some credit balance is left, oldest first, locked to be used."""
+        stmt = (
+            select(Payment)
+            .where(Payment.customer_id == customer_id, Payment.unallocated_amount > 0)
+            .order_by(Payment.received_at, Payment.id)
+            .with_for_update(key_share=True)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def next_positions(self, payment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The position the next application of each payment takes (0 if it has none)."""
+        if not payment_ids:
+            return {}
+        stmt = (
+            select(PaymentApplication.payment_id, func.max(PaymentApplication.position))
+            .where(PaymentApplication.payment_id.in_(list(payment_ids)))
+            .group_by(PaymentApplication.payment_id)
+        )
+        last = {pid: pos for pid, pos in (await self.session.execute(stmt)).all()}
+        return {pid: (last[pid] + 1 if pid in last else 0) for pid in payment_ids}
+
+    async def applications_to(self, receivable_ids: Sequence[uuid.UUID]) -> list[PaymentApplication]:
+        """The money applied to each receivable, in the order it arrived (credit balance in
+        the order it was used: the oldest payment first)."""
+        if not receivable_ids:
+            return []
+        stmt = (
+            select(PaymentApplication)
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .where(PaymentApplication.receivable_id.in_(list(receivable_ids)))
+            .order_by(PaymentApplication.receivable_id, PaymentApplication.applied_at, Payment.received_at,
+                      Payment.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def refunds_of(self, customer_id: uuid.UUID) -> list[CreditRefund]:
+        stmt = (
+            select(CreditRefund)
+            .where(CreditRefund.customer_id == customer_id)
+            .order_by(CreditRefund.refunded_at.desc(), CreditRefund.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def list_payments(
         self, principal: Principal, *, customer_id: uuid.UUID | None,
         updated_since: dt.datetime | None = None, cursor: str | None, limit: int
@@ -177,7 +230,7 @@ class ReceivableRepository:
     ) -> tuple[Select[Any], Any, Any]:
         """Receivables in scope still owed at ``as_of``, with their aging bucket.
 
-        Outstanding at a past date adds back payments received after it and counts
+        Outstanding at a past date adds back money applied after it and counts
         receivables written off after it as still open. ``bucket_edges`` are (bucket, the
         earliest due date still in it) from the youngest bucket to the oldest (None = any).
         Answers the select (from receivable joined to customer) and the outstanding and
@@ -185,8 +238,7 @@ class ReceivableRepository:
         """
         paid_by_then = (
             select(func.coalesce(func.sum(PaymentApplication.amount), literal(0, Money)))
-            .join(Payment, Payment.id == PaymentApplication.payment_id)
-            .where(PaymentApplication.receivable_id == Receivable.id, Payment.received_at <= as_of)
+            .where(PaymentApplication.receivable_id == Receivable.id, PaymentApplication.applied_at <= as_of)
             .correlate(Receivable)
             .scalar_subquery()
         )
@@ -249,6 +301,57 @@ class ReceivableRepository:
         rows = base.add_columns(bucket.label("bucket"), outstanding.label("outstanding")).subquery()
         stmt = select(rows.c.bucket, func.sum(rows.c.outstanding)).group_by(rows.c.bucket)
         return {b: Decimal(total or 0) for b, total in (await self.session.execute(stmt)).all()}
+
+    async def outstanding_at(
+        self, principal: Principal, customer_id: uuid.UUID, *, as_of: dt.datetime
+    ) -> Decimal:
+        """What the customer owed at ``as_of``, exactly as AR aging counts it."""
+        base, outstanding, _ = self._open_at(principal, as_of=as_of, bucket_edges=[("all", None)])
+        rows = base.add_columns(outstanding.label("outstanding")).where(
+            Receivable.customer_id == customer_id).subquery()
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(rows.c.outstanding), literal(0, Money))))
+        return Decimal(total or 0)
+
+    async def credit_balance_at(self, customer_id: uuid.UUID, *, as_of: dt.datetime) -> Decimal:
+        """The customer's credit balance at ``as_of``: received − applied − refunded by then."""
+        received = await self.session.scalar(
+            select(func.coalesce(func.sum(Payment.amount), literal(0, Money))).where(
+                Payment.customer_id == customer_id, Payment.received_at <= as_of))
+        applied = await self.session.scalar(
+            select(func.coalesce(func.sum(PaymentApplication.amount), literal(0, Money)))
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .where(Payment.customer_id == customer_id, PaymentApplication.applied_at <= as_of))
+        refunded = await self.session.scalar(
+            select(func.coalesce(func.sum(CreditRefund.amount), literal(0, Money))).where(
+                CreditRefund.customer_id == customer_id, CreditRefund.refunded_at <= as_of))
+        return Decimal(received or 0) - Decimal(applied or 0) - Decimal(refunded or 0)
+
+    async def statement_facts(
+        self, customer_id: uuid.UUID, *, start: dt.datetime, end: dt.datetime
+    ) -> tuple[list[tuple[Receivable, str]], list[Payment], list[tuple[PaymentApplication, Payment, str]]]:
+        """For a statement: receivables issued or written off in [start, end] with their
+        contract number, payments received in it, and money applied in it (with its payment
+        and the receivable's contract number)."""
+        receivables = (await self.session.execute(
+            select(Receivable, Contract.number)
+            .join(Contract, Contract.id == Receivable.contract_id)
+            .where(
+                Receivable.customer_id == customer_id,
+                ((Receivable.issued_at >= start) & (Receivable.issued_at <= end))
+                | ((Receivable.written_off_at >= start) & (Receivable.written_off_at <= end)),
+            ))).all()
+        payments = (await self.session.scalars(select(Payment).where(
+            Payment.customer_id == customer_id, Payment.received_at >= start, Payment.received_at <= end,
+        ))).all()
+        applications = (await self.session.execute(
+            select(PaymentApplication, Payment, Contract.number)
+            .join(Payment, Payment.id == PaymentApplication.payment_id)
+            .join(Receivable, Receivable.id == PaymentApplication.receivable_id)
+            .join(Contract, Contract.id == Receivable.contract_id)
+            .where(Payment.customer_id == customer_id, PaymentApplication.applied_at >= start,
+                   PaymentApplication.applied_at <= end))).all()
+        return ([(r, n) for r, n in receivables], list(payments), [(a, p, n) for a, p, n in applications])
 
     async def written_off_total(self, principal: Principal, *, as_of: dt.datetime) -> Decimal:
         outstanding = Receivable.amount - Receivable.paid_amount

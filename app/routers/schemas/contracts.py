@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.domain.contracts import ContractStatus
-from app.domain.credit import receivable_standing
 from app.routers.schemas.common import (
     UPDATED_SINCE,
     Money,
@@ -55,6 +54,8 @@ class ContractCreate(Schema):
     number: ContractNumber
     amount: PositiveMoney
     payment_terms_days: Terms | None = Field(default=None, description="Defaults to the customer's terms")
+    service_start: dt.date | None = Field(default=None, description="The service period it pays for")
+    service_end: dt.date | None = Field(default=None, description="Drives renewals (SPEC §6)")
 
 
 class ContractUpdate(PatchSchema):
@@ -63,6 +64,8 @@ class ContractUpdate(PatchSchema):
     number: ContractNumber | None = None
     amount: PositiveMoney | None = None
     payment_terms_days: Terms | None = None
+    service_start: dt.date | None = None
+    service_end: dt.date | None = None
 
 
 class CreditOverride(Schema):
@@ -98,6 +101,8 @@ class ContractRead(Schema):
     completed_at: dt.datetime | None
     cancelled_at: dt.datetime | None
     cancel_reason: str | None
+    service_start: dt.date | None
+    service_end: dt.date | None
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
@@ -107,11 +112,23 @@ class ReceivableCreate(Schema):
     contract_id: uuid.UUID
     amount: PositiveMoney
     issued_at: UtcDateTime
-    due_at: UtcDateTime
+    due_at: UtcDateTime | None = Field(
+        default=None, description="Default: the issue date plus the contract's payment terms")
 
 
 class WriteOffRequest(Schema):
     reason: Reason
+
+
+class PaymentApplicationRead(Schema):
+    """Part of a payment applied to one receivable: when the payment arrived, or later from
+    the customer's credit balance when the receivable was billed (``from_credit``)."""
+
+    payment_id: uuid.UUID
+    receivable_id: uuid.UUID
+    amount: Money
+    applied_at: dt.datetime
+    from_credit: bool
 
 
 class ReceivableRead(Schema):
@@ -129,6 +146,8 @@ class ReceivableRead(Schema):
     created_at: dt.datetime
     updated_at: dt.datetime
     version: int
+    applications: list[PaymentApplicationRead] = Field(
+        description="The money applied to it: payments and credit balance, in order")
 
 
 class PaymentApplicationIn(Schema):
@@ -147,18 +166,13 @@ class PaymentCreate(Schema):
         default=None, description="Where the payment goes (payment application); default: oldest due first")
 
 
-class PaymentApplicationRead(Schema):
-    """Part of a payment applied to one receivable."""
-
-    receivable_id: uuid.UUID
-    amount: Money
-
-
 class PaymentRead(Schema):
     id: uuid.UUID
     customer_id: uuid.UUID
     amount: Money
-    unallocated_amount: Money = Field(description="Kept as the customer's credit")
+    unallocated_amount: Money = Field(
+        description="Still kept as the customer's credit balance (later bills and refunds take from it)")
+    refunded_amount: Money = Field(description="Credit balance from this payment paid back to the customer")
     received_at: dt.datetime
     reference: str | None
     created_by: uuid.UUID | None
@@ -166,13 +180,18 @@ class PaymentRead(Schema):
     allocations: list[PaymentApplicationRead]
 
 
-def receivable_read(receivable: object) -> ReceivableRead:
-    status, outstanding = receivable_standing(
-        receivable.amount, receivable.paid_amount,  # type: ignore[attr-defined]
-        written_off=receivable.written_off_at is not None)  # type: ignore[attr-defined]
+def receivable_read(view: object) -> ReceivableRead:
+    receivable = view.receivable  # type: ignore[attr-defined]
+    amount = receivable.amount  # type: ignore[attr-defined]
+    paid = receivable.paid_amount  # type: ignore[attr-defined]
+    written_off = receivable.written_off_at is not None  # type: ignore[attr-defined]
+    outstanding = max(amount - paid, 0)
+    status = "written_off" if written_off else ("paid" if outstanding == 0 else "open")
     data = {name: getattr(receivable, name) for name in ReceivableRead.model_fields
-            if name not in ("outstanding", "status")}
-    return ReceivableRead(**data, outstanding=outstanding, status=status)
+            if name not in ("outstanding", "status", "applications")}
+    return ReceivableRead(**data, outstanding=outstanding, status=status,
+                          applications=[PaymentApplicationRead.model_validate(a)
+                                        for a in view.applications])  # type: ignore[attr-defined]
 
 
 def payment_read(view: object) -> PaymentRead:
@@ -180,3 +199,25 @@ def payment_read(view: object) -> PaymentRead:
     data = {name: getattr(payment, name) for name in PaymentRead.model_fields if name != "allocations"}
     return PaymentRead(**data, allocations=[PaymentApplicationRead.model_validate(a)
                                             for a in view.applications])  # type: ignore[attr-defined]
+
+
+class CreditRefundCreate(Schema):
+    amount: PositiveMoney
+    refunded_at: UtcDateTime | None = Field(default=None, description="Default: now")
+    reason: Reason
+    reference: Annotated[str, StringConstraints(max_length=100)] | None = None
+
+
+class CreditRefundRead(Schema):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    amount: Money
+    refunded_at: dt.datetime
+    reason: str
+    reference: str | None
+    created_by: uuid.UUID | None
+    created_at: dt.datetime
+
+
+class CreditRefundList(Schema):
+    items: list[CreditRefundRead]

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, WithJsonSchema
 
 from app.domain.credit import AgingBucket
-from app.routers.schemas.common import DECIMAL_SCHEMA, DecimalString, Money, PatchSchema, Schema
+from app.routers.schemas.common import (
+    DECIMAL_SCHEMA,
+    MONEY_PATTERN,
+    DecimalString,
+    Money,
+    PatchSchema,
+    Schema,
+)
 
 NonNegativeMoney = Annotated[Money, Field(ge=0)]
 Rate = Annotated[DecimalString, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -53,7 +61,8 @@ class CreditRead(Schema):
     signed_unbilled: Money
     overdue_count: int
     max_days_overdue: int
-    credit_balance: Money = Field(description="Overpayments kept as customer credit")
+    credit_balance: Money = Field(
+        description="Deposits, prepayments and overpayments not yet applied; deducted from exposure")
     warnings: list[CreditWarningRead]
     suggested_limit: SuggestedLimitRead
     version: int = Field(description="Version of the credit terms (0: never changed); send it "
@@ -114,6 +123,29 @@ class CreditLimitRequestRead(Schema):
 
 class CreditLimitDecision(Schema):
     note: Note | None = None
+
+
+class CreditOverrideRequestCreate(Schema):
+    reason: Reason
+
+
+class CreditOverrideRequestRead(Schema):
+    id: uuid.UUID
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    reason: str
+    status: Literal["pending", "approved", "rejected", "used"] = Field(
+        description="`used` once the contract was signed with it")
+    exposure_after: Money = Field(description="The exposure after signing when it was requested")
+    requested_by: uuid.UUID
+    decided_by: uuid.UUID | None
+    decided_role: Role | None = Field(description="Whose override authority the signing uses")
+    decided_at: dt.datetime | None
+    decision_note: str | None
+    used_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -221,6 +253,15 @@ GRADE_FACTORS_SCHEMA = {
     "description": "The suggested-limit factor per grade", "examples": [{"A": "1.5", "B": "1.0", "C": "0.5"}],
 }
 
+DEFAULT_LIMITS_SCHEMA = {
+    "type": "object", "propertyNames": {"pattern": r"^[A-Z]$"}, "maxProperties": 26,
+    "additionalProperties": {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN,
+                             "description": "A non-negative amount", "examples": ["50000.00"]},
+    "description": "The limit of a customer with no credit profile of its own, by grade (cash first by "
+                   "default); an ungraded customer, or a grade not listed, gets default_credit_limit",
+    "examples": [{"A": "0.00", "B": "0.00", "C": "0.00"}],
+}
+
 
 class CreditSettings(Schema):
     manager_limit_max: NonNegativeMoney = Field(description="Managers approve limits up to this")
@@ -229,10 +270,64 @@ class CreditSettings(Schema):
     hold_after_overdue_days: int = Field(ge=0, le=3650)
     warn_ratio: DecimalString = Field(gt=0, le=1, max_digits=6, decimal_places=4)
     default_payment_terms_days: int = Field(ge=0, le=3650)
+    renewal_notice_days: int = Field(
+        default=60, ge=0, le=3650,
+        description="Days before a service period ends that its customer is renewal-due")
     default_credit_limit: NonNegativeMoney = Field(description="The limit a customer starts with")
     min_repayment_rate: Rate = Field(description="Below it the suggested limit is 0")
     provision_rates: BucketRates
     collection_actions: BucketActionSettings
     grade_factors: Annotated[dict[GradeCode, Annotated[DecimalString, Field(ge=0, le=100)]],
                              Field(min_length=1, max_length=26), WithJsonSchema(GRADE_FACTORS_SCHEMA)]
+    default_limits_by_grade: Annotated[dict[GradeCode, NonNegativeMoney], Field(max_length=26),
+                                       WithJsonSchema(DEFAULT_LIMITS_SCHEMA)] = Field(
+        default_factory=lambda: {"A": Decimal("0.00"), "B": Decimal("0.00"), "C": Decimal("0.00")})
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
+
+
+class StatementLineRead(Schema):
+    date: dt.date = Field(description="Calendar date in the business time zone")
+    at: dt.datetime
+    kind: Literal["receivable", "payment", "credit_applied", "write_off"]
+    reference: str = Field(description="Contract number; for a payment its reference")
+    debit: Money
+    credit: Money = Field(description="What reduced the debt: money applied to bills, a write-off")
+    amount: Money = Field(description="The document's own amount (a payment's full amount, part "
+                                      "of which may have gone to the credit balance)")
+    balance: Money
+
+
+class StatementRead(Schema):
+    company_name: str
+    customer_id: uuid.UUID
+    customer_name: str
+    date_from: dt.date = Field(serialization_alias="from")
+    date_to: dt.date = Field(serialization_alias="to")
+    opening_balance: Money = Field(description="Owed on receivables at the start of the period")
+    lines: list[StatementLineRead]
+    closing_balance: Money = Field(description="Owed at the end: equals /reports/ar-aging for the "
+                                               "customer as of the last day")
+    opening_credit_balance: Money
+    credit_balance: Money = Field(description="Credit balance at the end of the period")
+
+
+class RenewalDueRead(Schema):
+    customer_id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    contract_id: uuid.UUID = Field(description="The contract whose service period ends")
+    contract_number: str
+    service_end: dt.date
+    days_left: int = Field(description="Days until the service ends; negative once it has ended")
+
+
+class RenewalsReportRead(Schema):
+    as_of: dt.date
+    renewal_notice_days: int
+    due: list[RenewalDueRead]
+    date_from: dt.date = Field(serialization_alias="from")
+    date_to: dt.date = Field(serialization_alias="to")
+    due_count: int = Field(description="Service periods that ended in the period")
+    renewed_count: int = Field(description="Of them, renewed by a contract signed within the window")
+    renewal_rate: DecimalString | None = Field(description="renewed ÷ due; null when nothing was due")
