@@ -20,6 +20,7 @@ from app.routers import (
     api_keys,
     auth,
     changes,
+    complaints,
     contracts,
     credit,
     customers,
@@ -34,6 +35,7 @@ from app.routers import (
     reports_anomalies,
     reports_funnel,
     reports_people,
+    surveys,
     targets,
     tasks,
     teams,
@@ -113,7 +115,7 @@ def create_app(settings: Settings | None = None, *,
     # Every other router is authenticated by default through its parent.
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
     for module in (me, users, teams, customers, activities, pool, settings_router, credit, reports,
-                   tasks, sync_router):
+                   tasks, sync_router, complaints, surveys):
         protected.include_router(module.router)
     protected.include_router(contracts.router)
     protected.include_router(api_keys.router)

@@ -691,6 +691,10 @@ def scenarios(s: Samples, page200_cursor: str | None, seed: int) -> list[Scenari
         Scenario("list_stage_owner_rep", "List 50, stage+owner filter (rep, own scope)",
                  lambda k, r: Request("GET", "/api/v1/customers", params={
                      "owner_id": s.rep_id, "stage": r.choice(s.rep_stages)}), user="rep"),
+        # SPEC §5 work priority: the rep with the most customers (about 1,250 at 1M) opens
+        # their worklist; every one of their customers is looked at to find today's work.
+        Scenario("worklist_rep", "GET /me/worklist, first page (rep with the most customers)",
+                 lambda k, r: Request("GET", "/api/v1/me/worklist"), user="rep"),
     ]
     if page200_cursor:
         # Page 1 and page 200 alternate within one run: compared under the same conditions.

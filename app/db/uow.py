@@ -33,6 +33,7 @@ from app.db.repositories.org import TeamRepository, UserRepository
 from app.db.repositories.pool import PoolRepository
 from app.db.repositories.receivables import ReceivableRepository
 from app.db.repositories.reports import ReportRepository
+from app.db.repositories.service import ComplaintRepository, SurveyRepository
 from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.targets import TargetRepository
@@ -86,6 +87,8 @@ class UnitOfWork:
         self.exports = ExportRepository(self.session)
         self.change_feed = ChangeFeedRepository(self.session)
         self.webhooks = WebhookRepository(self.session)
+        self.complaints = ComplaintRepository(self.session)
+        self.surveys = SurveyRepository(self.session)
         self.reports = ReportRepository(self.session)
         self.targets = TargetRepository(self.session)
         return self

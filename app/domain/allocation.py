@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from app.domain.errors import InvalidInput
-from app.domain.funnel import ACTIVE_STAGES, Stage, stage_position
+from app.domain.funnel import ACTIVE_STAGES, FunnelPolicy, Stage, stage_position
 
 Id = UUID | str
 
 _GRADE_RANK: dict[str | None, int] = {"A": 0, "B": 1, "C": 2}
 _UNGRADED_RANK = len(_GRADE_RANK)
 _CENT = Decimal("0.01")
+# Customers with a contract: they always go to a person, never to the pool.
+CONTRACT_STAGES: frozenset[Stage] = frozenset({Stage.signed, Stage.implemented})
 # Handover gives these to the best sellers; everything earlier goes back to the pool.
-HANDOVER_PRIORITY_STAGES: frozenset[Stage] = frozenset(
-    {Stage.intent, Stage.signed, Stage.implemented}
-)
+HANDOVER_PRIORITY_STAGES: frozenset[Stage] = CONTRACT_STAGES | {Stage.intent}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -27,6 +27,13 @@ class Candidate:
     customer_id: Id
     grade: str | None = None
     discovered_by: Id | None = None
+    # The funnel stage the customer is in: the ideal holding per rep is counted per stage.
+    stage: Stage = Stage.resource
+    # Users under the reclaim block for this customer (they released it or let it lapse).
+    blocked: frozenset[str] = frozenset()
+
+    def allows(self, assignee: Assignee) -> bool:
+        return str(assignee.user_id) not in self.blocked
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -37,6 +44,8 @@ class Assignee:
     signed_amount: Decimal = Decimal(0)
     # Active-stage customers the user may still take; negative (limit lowered) counts as 0.
     free_capacity: int = 0
+    # Active customers the user holds now, per stage (for the ideal holding per stage).
+    held: Mapping[Stage, int] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,6 +56,29 @@ class HandoverItem:
     # An implemented customer whose service is about to end (SPEC §6 Renewals): the renewal
     # goes to the best sellers first (已实施客户,续费销售事务优先分配给销售额最高的小组或销售员).
     renewal_due: bool = False
+    # Users under the reclaim block for this customer: it does not go back to them.
+    blocked: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Explanation:
+    """Why a customer went to whom: the facts the rule looked at when it decided."""
+
+    rule: str  # "discoverer priority", "fat-man", "round robin"
+    rank: int  # 1 = best seller of those considered
+    signed_amount: Decimal
+    free_capacity: int  # before this assignment
+    stage: Stage
+    stage_holding: int  # customers in ``stage`` the user held before this assignment
+    stage_cap: int | None  # the ideal holding per rep for ``stage`` (None: no cap)
+
+    def sentence(self) -> str:
+        cap = "no ideal cap" if self.stage_cap is None else f"ideal {self.stage_cap}"
+        return (
+            f"rule {self.rule}; rank {self.rank}, signed {_money(self.signed_amount)} in "
+            f"ranking window, free capacity {self.free_capacity}, holds {self.stage_holding} "
+            f"{self.stage} ({cap})"
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -55,6 +87,7 @@ class Assignment:
     user_id: Id
     team_id: Id | None
     reason: str
+    explanation: Explanation | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -69,6 +102,11 @@ class Unassigned:
 class Plan:
     assignments: tuple[Assignment, ...] = ()
     unassigned: tuple[Unassigned, ...] = ()
+
+
+def ideal_holding_caps(policy: FunnelPolicy) -> dict[Stage, int | None]:
+    """The ideal holding per rep of each stage (the §4 table, in the ``from`` stage)."""
+    return {step.from_stage: step.ideal_holding_per_rep for step in policy.steps}
 
 
 def grade_rank(grade: str | None) -> int:
@@ -103,26 +141,58 @@ def _check_unique(customer_ids: Sequence[Id], assignees: Sequence[Assignee]) -> 
 
 
 class _Pool:
-    """Free capacity per assignee; ids compared as strings so UUID and str ids mix."""
+    """Free capacity and per-stage holding per assignee; ids compared as strings so UUID
+    and str ids mix. ``caps`` is the ideal holding per rep per stage (SPEC §4)."""
 
-    def __init__(self, assignees: Sequence[Assignee]) -> None:
+    def __init__(
+        self, assignees: Sequence[Assignee], caps: Mapping[Stage, int | None] | None = None
+    ) -> None:
         self.assignees = list(assignees)
         self.by_id = {str(assignee.user_id): assignee for assignee in assignees}
         self.free = {
             str(assignee.user_id): max(assignee.free_capacity, 0) for assignee in assignees
         }
+        self.caps = dict(caps or {})
+        self.load = {
+            (str(assignee.user_id), stage): count
+            for assignee in assignees
+            for stage, count in assignee.held.items()
+        }
 
-    def has_room(self, assignee: Assignee) -> bool:
-        return self.free[str(assignee.user_id)] > 0
+    def has_room(self, assignee: Assignee, stage: Stage | None = None) -> bool:
+        if self.free[str(assignee.user_id)] <= 0:
+            return False
+        cap = None if stage is None else self.caps.get(stage)
+        return cap is None or self.load.get((str(assignee.user_id), stage), 0) < cap
 
-    def take(self, assignee: Assignee) -> None:
+    def take(self, assignee: Assignee, stage: Stage | None = None) -> None:
         self.free[str(assignee.user_id)] -= 1
+        if stage is not None:
+            key = (str(assignee.user_id), stage)
+            self.load[key] = self.load.get(key, 0) + 1
 
-    def discoverer(self, discovered_by: Id | None) -> Assignee | None:
-        if discovered_by is None:
+    def explain(self, assignee: Assignee, stage: Stage, *, rule: str, rank: int) -> Explanation:
+        return Explanation(
+            rule=rule,
+            rank=rank,
+            signed_amount=assignee.signed_amount,
+            free_capacity=self.free[str(assignee.user_id)],
+            stage=stage,
+            stage_holding=self.load.get((str(assignee.user_id), stage), 0),
+            stage_cap=self.caps.get(stage),
+        )
+
+    def discoverer(self, candidate: Candidate) -> Assignee | None:
+        if candidate.discovered_by is None:
             return None
-        assignee = self.by_id.get(str(discovered_by))
-        return assignee if assignee is not None and self.has_room(assignee) else None
+        assignee = self.by_id.get(str(candidate.discovered_by))
+        if (
+            assignee is None
+            or not self.has_room(assignee, candidate.stage)
+            or not candidate.allows(assignee)
+        ):
+            return None
+        return assignee
 
 
 def _by_grade(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -161,29 +231,50 @@ def _seller_label(assignee: Assignee, ranking: list[Assignee], *, by_team: bool)
     )
 
 
-def _assign(assignee: Assignee, customer_id: Id, reason: str) -> Assignment:
+def _assign(
+    assignee: Assignee, customer_id: Id, reason: str, explanation: Explanation | None = None
+) -> Assignment:
     return Assignment(
-        customer_id=customer_id, user_id=assignee.user_id, team_id=assignee.team_id, reason=reason
+        customer_id=customer_id,
+        user_id=assignee.user_id,
+        team_id=assignee.team_id,
+        reason=reason,
+        explanation=explanation,
     )
 
 
 def _plan(
     customers: Sequence[Candidate],
     assignees: Sequence[Assignee],
-    choose: Callable[[_Pool, Candidate], tuple[Assignee, str] | None],
+    choose: Callable[[_Pool, Candidate], tuple[Assignee, str, str] | None],
+    *,
+    caps: Mapping[Stage, int | None] | None = None,
+    by_team: bool = False,
 ) -> Plan:
-    """Shared skeleton: discoverers first, then ``choose`` for the rest, grade A first."""
+    """Shared skeleton: discoverers first, then ``choose`` for the rest, grade A first.
+    ``choose`` answers the assignee, the reason and the rule applied."""
     _check_unique([candidate.customer_id for candidate in customers], assignees)
-    pool = _Pool(assignees)
+    pool = _Pool(assignees, caps)
+    rank = {
+        str(a.user_id): index + 1
+        for index, a in enumerate(_seller_ranking(assignees, by_team=by_team))
+    }
     ordered = _by_grade(customers)
     placed: dict[str, Assignment] = {}
+
+    def place(candidate: Candidate, assignee: Assignee, reason: str, rule: str) -> None:
+        explanation = pool.explain(
+            assignee, candidate.stage, rule=rule, rank=rank[str(assignee.user_id)]
+        )
+        pool.take(assignee, candidate.stage)
+        placed[str(candidate.customer_id)] = _assign(
+            assignee, candidate.customer_id, reason, explanation
+        )
+
     for candidate in ordered:
-        discoverer = pool.discoverer(candidate.discovered_by)
+        discoverer = pool.discoverer(candidate)
         if discoverer is not None:
-            pool.take(discoverer)
-            placed[str(candidate.customer_id)] = _assign(
-                discoverer, candidate.customer_id, "discoverer priority"
-            )
+            place(candidate, discoverer, "discoverer priority", "discoverer priority")
     unassigned: list[Unassigned] = []
     for candidate in ordered:
         if str(candidate.customer_id) in placed:
@@ -192,9 +283,7 @@ def _plan(
         if choice is None:
             unassigned.append(Unassigned(customer_id=candidate.customer_id, reason="no capacity"))
             continue
-        assignee, reason = choice
-        pool.take(assignee)
-        placed[str(candidate.customer_id)] = _assign(assignee, candidate.customer_id, reason)
+        place(candidate, *choice)
     # Report in processing order (grade order), the order the customers were decided in.
     assignments = tuple(
         placed[str(candidate.customer_id)]
@@ -205,64 +294,88 @@ def _plan(
 
 
 def plan_fat_man(
-    customers: Sequence[Candidate], assignees: Sequence[Assignee], *, by_team: bool = False
+    customers: Sequence[Candidate],
+    assignees: Sequence[Assignee],
+    *,
+    by_team: bool = False,
+    caps: Mapping[Stage, int | None] | None = None,
 ) -> Plan:
-    """胖子原则: discoverers keep their own finds (capacity permitting); then, grade A
-    first, each customer goes to the best seller over the ranking window with free
-    capacity. ``by_team`` ranks teams by their members' total first, then reps within.
+    """胖子原则, capacity-aware: discoverers keep their own finds (room permitting); then,
+    grade A first, each customer goes to the best seller over the ranking window who has
+    room: free capacity under the holding limit **and** fewer than the ideal holding per
+    rep (``caps``, SPEC §4) in the customer's stage. The next-ranked seller takes the rest.
+    ``by_team`` ranks teams by their members' total first, then reps within.
     """
     ranking = _seller_ranking(assignees, by_team=by_team)
 
-    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str] | None:
-        best = next((assignee for assignee in ranking if pool.has_room(assignee)), None)
+    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str, str] | None:
+        best = next(
+            (
+                assignee
+                for assignee in ranking
+                if pool.has_room(assignee, candidate.stage) and candidate.allows(assignee)
+            ),
+            None,
+        )
         if best is None:
             return None
         label = _seller_label(best, ranking, by_team=by_team)
-        return best, f"{_grade_label(candidate.grade)} to {label}"
+        return best, f"{_grade_label(candidate.grade)} to {label}", "fat-man"
 
-    return _plan(customers, assignees, choose)
+    return _plan(customers, assignees, choose, caps=caps, by_team=by_team)
 
 
-def plan_round_robin(customers: Sequence[Candidate], assignees: Sequence[Assignee]) -> Plan:
+def plan_round_robin(
+    customers: Sequence[Candidate],
+    assignees: Sequence[Assignee],
+    *,
+    caps: Mapping[Stage, int | None] | None = None,
+) -> Plan:
     """Discoverers first, then rotate over ``assignees`` in the order given, skipping those
     without capacity. Customers are taken grade A first so good ones are spread evenly too.
     The caller controls the rotation start through the order of ``assignees``.
     """
     turn = 0
 
-    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str] | None:
+    def choose(pool: _Pool, candidate: Candidate) -> tuple[Assignee, str, str] | None:
         nonlocal turn
         count = len(pool.assignees)
         for step in range(count):
             index = (turn + step) % count
             assignee = pool.assignees[index]
-            if pool.has_room(assignee):
+            if pool.has_room(assignee, candidate.stage) and candidate.allows(assignee):
                 turn = index + 1
-                return assignee, f"round robin ({_grade_label(candidate.grade)})"
+                return assignee, f"round robin ({_grade_label(candidate.grade)})", "round robin"
         return None
 
-    return _plan(customers, assignees, choose)
+    return _plan(customers, assignees, choose, caps=caps)
 
 
 def plan_handover(
-    customers: Sequence[HandoverItem], assignees: Sequence[Assignee], *, by_team: bool = False
+    customers: Sequence[HandoverItem],
+    assignees: Sequence[Assignee],
+    *,
+    by_team: bool = False,
+    to_people: frozenset[Stage] = HANDOVER_PRIORITY_STAGES,
+    fallback: Assignee | None = None,
 ) -> Plan:
     """Staff departure (人员变动): hand over the valuable customers, pool the rest.
 
-    Intent, signed and implemented customers go, renewal-due customers first, then bottom
-    of the funnel first, then grade A first, to the best seller with free capacity
-    (fat-man). Only active-stage customers (intent here) consume capacity: the holding
-    limit counts nothing else. A signed or implemented customer still prefers a seller
-    with room; if nobody has any it goes to the best seller anyway, since it breaks no
-    limit and must not go to the pool.
-    Everything earlier in the funnel goes back to the pool. ``assignees`` must not
-    include the departing user.
+    Customers in ``to_people`` (intent, signed, implemented by default) go, renewal-due
+    customers first, then bottom of the funnel first, then grade A first, to the best seller
+    with free capacity (fat-man). Only
+    active-stage customers (intent here) consume capacity: the holding limit counts nothing
+    else. Signed and implemented customers never go to the pool, whatever ``to_people``
+    says: without a seller with room they go to ``fallback`` (the departing user's
+    manager), else to the best seller anyway, since they break no limit. Everything else
+    goes back to the pool. ``assignees`` must not include the departing user.
     """
     _check_unique([item.customer_id for item in customers], assignees)
     pool = _Pool(assignees)
     ranking = _seller_ranking(assignees, by_team=by_team)
+    to_person = to_people | CONTRACT_STAGES
     priority = sorted(
-        (item for item in customers if item.stage in HANDOVER_PRIORITY_STAGES),
+        (item for item in customers if item.stage in to_person),
         key=lambda item: (
             not item.renewal_due, -stage_position(item.stage), grade_rank(item.grade)
         ),
@@ -271,9 +384,14 @@ def plan_handover(
     unassigned: list[Unassigned] = []
     for item in priority:
         consumes = item.stage in ACTIVE_STAGES
-        best = next((assignee for assignee in ranking if pool.has_room(assignee)), None)
-        if best is None and not consumes and ranking:
-            best = ranking[0]
+        allowed = [assignee for assignee in ranking if str(assignee.user_id) not in item.blocked]
+        best = next((assignee for assignee in allowed if pool.has_room(assignee)), None)
+        if best is None and not consumes:
+            if fallback is not None:
+                assignments.append(_assign(fallback, item.customer_id,
+                                           f"{item.stage} customer to the manager: no seller has room"))
+                continue
+            best = allowed[0] if allowed else None
         if best is None:
             reason = "no capacity" if ranking else "no assignee"
             unassigned.append(Unassigned(customer_id=item.customer_id, reason=reason))
@@ -286,7 +404,7 @@ def plan_handover(
             reason += "; not counted against the holding limit"
         assignments.append(_assign(best, item.customer_id, reason))
     for item in customers:
-        if item.stage not in HANDOVER_PRIORITY_STAGES:
+        if item.stage not in to_person:
             unassigned.append(
                 Unassigned(customer_id=item.customer_id, reason=f"back to pool ({item.stage})")
             )

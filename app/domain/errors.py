@@ -323,9 +323,36 @@ class CustomerDuplicate(Conflict):
     """A customer with the same USCC, phone, email or name exists already."""
 
     code = "customer.duplicate"
-    extras = {"candidates": Extra("array", "The existing customers: id, name, matched_on",
-                                  [{"id": "3c1d…", "name": "杭州示例科技有限公司",
-                                    "matched_on": ["uscc"]}])}
+    extras = {"candidates": Extra(
+        "array", "The existing customers: id, name, matched_on, visible (false: one you may not "
+        "see, reported without id or name)",
+        [{"id": "3c1d…", "name": "杭州示例科技有限公司", "matched_on": ["uscc"], "visible": True},
+         {"id": None, "name": None, "matched_on": ["phone"], "visible": False}])}
+
+
+class CustomerTooManyContactSearches(RateLimited):
+    """Too many searches by phone or email in the last minute."""
+
+    code = "customer.too_many_contact_searches"
+    title = "Too many contact searches"
+    extras = {"retry_after": _int("Seconds until the next search is allowed (also sent as Retry-After)", 20)}
+
+
+class ComplaintInvalidTransition(Conflict):
+    """The complaint cannot move from its status to the one asked for."""
+
+    code = "complaint.invalid_transition"
+    title = "Invalid complaint transition"
+    extras = {"from": _text("The complaint's status", "closed"),
+              "to": _text("The status asked for", "in_progress"),
+              "allowed": _texts("The statuses it may move to", [])}
+
+
+class ComplaintInvalidHandler(RuleViolation):
+    """A complaint's handler must be an active rep, manager, director, support agent or admin."""
+
+    code = "complaint.invalid_handler"
+    extras = {"handler_id": _text("The handler id given", "4b2e…")}
 
 
 class CustomerInvalidOwner(RuleViolation):
@@ -447,6 +474,13 @@ class NotAbandoned(RuleViolation):
     code = "funnel.not_abandoned"
 
 
+class ReactivationOutOfScope(Forbidden):
+    """A manager reactivates only customers whose last owner is in their team or its
+    sub-teams."""
+
+    code = "funnel.reactivation_out_of_scope"
+
+
 class AlreadyReviewed(Conflict):
     """This abandonment has been reviewed already."""
 
@@ -458,7 +492,8 @@ class QuotaExceeded(Conflict):
 
     code = "pool.quota_exceeded"
     title = "Holding limit reached"
-    extras = {"limit": _int("The holding limit", 50), "active": _int("Active customers held", 50)}
+    extras = {"limit": _int("The holding limit", 50), "active": _int("Active customers held", 50),
+              "discovery_bonus": _int("Own finds allowed past the limit (an own find only)", 5)}
 
 
 class AlreadyClaimed(Conflict):
@@ -475,6 +510,16 @@ class InCooldown(Conflict):
     title = "Customer in cooldown"
     extras = {"cooldown_until": _text("When the cooldown ends (ISO 8601)",
                                       "2026-12-20T00:00:00+00:00")}
+
+
+class ReclaimBlocked(Conflict):
+    """The rep released this customer, or lost it to lapse, less than ``reclaim_block_days``
+    ago: it goes to someone else (归续登业务员) unless a manager or director assigns it."""
+
+    code = "pool.reclaim_blocked"
+    title = "Customer recently lost by this rep"
+    extras = {"blocked_until": _text("When the rep may take the customer again (ISO 8601)",
+                                     "2026-12-12T08:00:00+00:00")}
 
 
 class NotClaimable(Conflict):
@@ -494,6 +539,13 @@ class NotReleasable(RuleViolation):
 
     code = "pool.not_releasable"
     extras = {"stage": _text("The customer's stage", "signed")}
+
+
+class HandoverNoRecipient(RuleViolation):
+    """Nobody can take the departing user's signed or implemented customers (no rep in
+    scope, no manager); they never go to the pool, so nothing moves."""
+
+    code = "handover.no_recipient"
 
 
 class HandoverSameUser(RuleViolation):

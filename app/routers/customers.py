@@ -72,7 +72,7 @@ def detail(view: customers_service.CustomerView) -> CustomerDetail:
 
 
 @router.get("", operation_id="customers_list", response_model=Page[CustomerRead],
-            responses=responses(*PAGED))
+            responses=responses(errors.CustomerTooManyContactSearches, *PAGED))
 async def list_customers(
     actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *, filters: Filters,
     sort: Literal["updated_at", "-updated_at", "name", "-name"] = "-updated_at",
@@ -140,7 +140,7 @@ async def import_customers(
 
 @router.get("/export", operation_id="customers_export", response_class=StreamingResponse,
             responses=export_responses("Every customer in the caller's scope matching the filters, "
-                                       "streamed", *PAGED))
+                                       "streamed", errors.CustomerTooManyContactSearches, *PAGED))
 async def export_customers(
     actor: Caller, uow: UoW, fmt: ExportFormat = "csv", *, filters: Filters,
 ) -> StreamingResponse:
@@ -271,6 +271,7 @@ def transition_read(view: funnel_service.TransitionView) -> TransitionRead:
              response_model=CustomerRead, responses=responses(errors.NotFound, errors.Forbidden,
                                                               errors.InvalidTransition,
                                                               errors.RequirementUnmet, errors.CooldownActive,
+                                                              errors.ReactivationOutOfScope,
                                                               *IDEMPOTENT, *WRITES))
 async def transition_customer(customer_id: uuid.UUID, body: TransitionCreate, actor: Caller, uow: UoW,
                               response: Response) -> CustomerRead:
@@ -310,7 +311,8 @@ async def review_abandonment(customer_id: uuid.UUID, body: AbandonmentReviewCrea
 
 @router.post("/{customer_id}/claim", operation_id="customers_claim", response_model=CustomerRead,
              responses=responses(errors.NotFound, errors.Forbidden, errors.QuotaExceeded,
-                                 errors.AlreadyClaimed, errors.InCooldown, errors.NotClaimable, *IDEMPOTENT,
+                                 errors.AlreadyClaimed, errors.InCooldown, errors.NotClaimable,
+                                 errors.ReclaimBlocked, *IDEMPOTENT,
                                  *WRITES))
 async def claim_customer(customer_id: uuid.UUID, actor: Claimer, uow: UoW,
                          response: Response) -> CustomerRead:
@@ -335,7 +337,7 @@ async def release_customer(customer_id: uuid.UUID, actor: Caller, uow: UoW, resp
 @router.post("/{customer_id}/assign", operation_id="customers_assign", response_model=CustomerRead,
              responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerInvalidOwner,
                                  errors.QuotaExceeded, errors.AlreadyClaimed, errors.InCooldown,
-                                 errors.NotClaimable, *IDEMPOTENT, *WRITES))
+                                 errors.NotClaimable, errors.ReclaimBlocked, *IDEMPOTENT, *WRITES))
 async def assign_customer(customer_id: uuid.UUID, body: AssignRequest, actor: Allocator, uow: UoW,
                           response: Response) -> CustomerRead:
     """Give the customer to a rep (from the pool, or reassign within your teams)."""

@@ -39,6 +39,15 @@ _CONTRACT = {
     "cancel_reason": None, "service_start": "2027-01-01", "service_end": "2027-12-31",
     "created_at": _AT, "updated_at": _AT, "version": 2,
 }
+_COMPLAINT_ID = "e3a1f7c2-5b6d-4e8f-9a0b-1c2d3e4f5a60"
+_COMPLAINT = {
+    "id": _COMPLAINT_ID, "customer_id": _CUSTOMER_ID, "category": "delivery", "severity": "high",
+    "subject": "货物到货破损", "description": "Two of ten crates arrived damaged", "handler_id": _OWNER_ID,
+    "status": "open", "respond_by": "2026-11-26T15:04:16.818265Z",
+    "resolve_by": "2026-11-28T15:04:16.818265Z", "responded_at": None, "resolved_at": None,
+    "closed_at": None, "resolution": None, "overdue": False, "responded_on_time": False,
+    "created_by": _OWNER_ID, "created_at": _AT, "updated_at": _AT, "version": 1,
+}
 
 REQUESTS: dict[str, dict[str, Any]] = {
     "customers_create": {
@@ -57,6 +66,12 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "activities_create": {"customer_id": _CUSTOMER_ID, "type": "call", "occurred_at": _AT,
                           "subject": "Introduction", "outcome": "Asked for a quote"},
     "pool_allocate": {"strategy": "fat_man", "dry_run": True},
+    "complaints_create": {"customer_id": _CUSTOMER_ID, "category": "delivery", "severity": "high",
+                          "subject": "货物到货破损", "description": "Two of ten crates arrived damaged",
+                          "handler_id": _OWNER_ID},
+    "complaints_update": {"status": "in_progress"},
+    "surveys_create": {"customer_id": _CUSTOMER_ID, "kind": "nps", "score": 9, "comment": "Quick fix",
+                       "complaint_id": _COMPLAINT_ID},
 }
 
 RESPONSES: dict[str, dict[str, Any]] = {
@@ -71,6 +86,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "pool_allocate": {"strategy": "fat_man", "dry_run": True, "assignments": [
         {"customer_id": _CUSTOMER_ID, "owner_id": _OWNER_ID, "team_id": _TEAM_ID,
          "reason": "rank 1 of 3 by signed amount (90000.00)", "applied": False}], "unassigned": []},
+    "complaints_create": _COMPLAINT,
+    "complaints_update": {**_COMPLAINT, "status": "in_progress", "responded_at": _AT,
+                          "responded_on_time": True, "version": 2},
 }
 
 

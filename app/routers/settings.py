@@ -1,4 +1,5 @@
-"""Policy settings: the ideal funnel, the pool rules and credit (admins and directors edit them)."""
+"""Policy settings: the ideal funnel, the pool rules, credit, grading and complaint deadlines
+(admins and directors edit them)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from app.routers.schemas.credit import CreditSettings
 from app.routers.schemas.funnel import FunnelSettings, PoolSettings, settings_doc
 from app.routers.schemas.grading import GradingSettings
 from app.routers.schemas.reports_funnel import ReportSettings
+from app.routers.schemas.service import ServiceSettings
 from app.services import settings as settings_service
 from app.services.context import UnitOfWork
 
 router = APIRouter(prefix="/settings", tags=["settings"])
 
 Editor = Annotated[Principal, allow(Role.admin, Role.director)]
-Doc = TypeVar("Doc", FunnelSettings, PoolSettings, GradingSettings, CreditSettings, ReportSettings)
+Doc = TypeVar("Doc", FunnelSettings, PoolSettings, GradingSettings, CreditSettings, ReportSettings,
+                ServiceSettings)
 
 
 async def _read(uow: UnitOfWork, actor: Principal, response: Response, *, key: str, schema: type[Doc]) -> Doc:
@@ -97,6 +100,23 @@ async def get_credit(actor: Caller, uow: UoW, response: Response) -> CreditSetti
 async def put_credit(body: CreditSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
                      response: Response) -> CreditSettings:
     return await _replace(uow, actor, response, key="credit", body=body,
+                          expected_version=expected_version)
+
+
+@router.get("/service", operation_id="settings_get_service", response_model=ServiceSettings,
+            responses=responses())
+async def get_service(actor: Caller, uow: UoW, response: Response) -> ServiceSettings:
+    """Complaint deadlines per severity: hours to respond and days to resolve."""
+    return await _read(uow, actor, response, key="service", schema=ServiceSettings)
+
+
+@router.put("/service", operation_id="settings_put_service", response_model=ServiceSettings,
+            responses=responses(errors.Forbidden, *VERSIONED, *WRITES))
+async def put_service(body: ServiceSettings, actor: Editor, uow: UoW, expected_version: IfMatch,
+                      response: Response) -> ServiceSettings:
+    """Replace the complaint deadlines (a more severe complaint never gets longer; the response is
+    due no later than the resolution). Open complaints keep the deadlines they were given."""
+    return await _replace(uow, actor, response, key="service", body=body,
                           expected_version=expected_version)
 
 

@@ -80,7 +80,8 @@ Handover = Annotated[Principal, allow(*pool_service.HANDOVER_ROLES)]
 
 @router.post("/{user_id}/handover", operation_id="users_handover", response_model=HandoverRead,
              responses=responses(errors.NotFound, errors.Forbidden, errors.CustomerInvalidOwner,
-                                 errors.QuotaExceeded, errors.HandoverSameUser, *IDEMPOTENT, *WRITES))
+                                 errors.QuotaExceeded, errors.HandoverSameUser, errors.HandoverNoRecipient,
+                                 *IDEMPOTENT, *WRITES))
 async def handover_user(user_id: uuid.UUID, body: HandoverRequest, actor: Handover,
                         uow: UoW) -> HandoverRead:
     """Hand a departing user's customers over (fat-man, all to the pool, or to one user) and

@@ -58,8 +58,8 @@ async def get_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.U
 
 async def log_activity(uow: UnitOfWork, actor: Principal, *, values: dict[str, Any],
                        activity_id: uuid.UUID | None = None) -> Activity:
-    """Record an activity; the customer's ``last_contact_at`` moves forward to it, and a
-    ``next_follow_up_at`` becomes a task for the author."""
+    """Record an activity; the customer's ``last_contact_at`` (the latest live activity)
+    moves forward to it, and a ``next_follow_up_at`` becomes a task for the author."""
     async with uow:
         activity = await log_activity_in(uow, actor, values=values, activity_id=activity_id)
         await uow.commit()
@@ -119,7 +119,9 @@ async def update_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: 
     diff = apply_changes(activity, changes)
     if diff:
         await uow.flush()
-        await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
+        if "occurred_at" in diff:
+            # Derived, not just moved forward: back-dating the latest contact moves it back.
+            await uow.customers.recompute_last_contact(customer.id)
         if "next_follow_up_at" in diff:
             await tasks_service.schedule_follow_up_in(uow, activity=activity, now=now)
     return activity
@@ -135,7 +137,8 @@ async def delete_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uui
 
 async def delete_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
                              expected_version: int | None) -> Activity:
-    """Soft delete; an open follow-up task of the activity is cancelled with it."""
+    """Soft delete; an open follow-up task of the activity is cancelled with it, and the
+    customer's ``last_contact_at`` is derived again from the activities left."""
     activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True),
                      "Activity")
     customer = found(await uow.customers.get(activity.customer_id, principal=actor), "Customer")
@@ -146,5 +149,7 @@ async def delete_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: 
     now = utcnow()
     activity.deleted_at = now
     await uow.flush()
+    # A deleted contact no longer keeps the protection period alive.
+    await uow.customers.recompute_last_contact(customer.id)
     await tasks_service.schedule_follow_up_in(uow, activity=activity, now=now)
     return activity

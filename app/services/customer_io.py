@@ -308,6 +308,6 @@ def export_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilt
                      fmt: exports.ExportFormat, now: dt.datetime | None = None) -> exports.Export:
     """Every customer in the caller's scope matching the list filters, streamed in keyset
     chunks of ``exports.EXPORT_CHUNK`` (contacts masked as in the API)."""
-    fetch = _customer_chunks(uow, actor, customers_service.customer_filters(filters))
+    fetch = _customer_chunks(uow, actor, customers_service.customer_filters(filters, actor))
     chunks = exports.stream(fetch, fmt=fmt, columns=EXPORT_COLUMNS, to_cells=_csv_cells)
     return exports.export_of("customers", fmt, chunks, now=now)

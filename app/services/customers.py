@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -21,12 +22,14 @@ from app.domain.errors import (
     CustomerDuplicate,
     CustomerInvalidOwner,
     CustomerMergeSelf,
+    CustomerTooManyContactSearches,
     Forbidden,
     InvalidInput,
     RequirementUnmet,
 )
 from app.domain.funnel import Stage, StageFacts, is_out_of_funnel_on_create, missing_requirements
-from app.domain.ownership import InitialOwner, check_quota, decide_initial_owner
+from app.domain.ownership import InitialOwner, check_discovery_quota, check_quota, decide_initial_owner
+from app.domain.ratelimit import SlidingWindow
 from app.domain.roles import (
     DUPLICATE_OVERRIDERS,
     Principal,
@@ -73,11 +76,16 @@ class CustomerView:
 
 @dataclass(frozen=True, slots=True)
 class DuplicateCandidate:
-    id: uuid.UUID
-    name: str
+    """A likely duplicate. One the caller may not see (outside their scope, or a pool
+    customer found through contact details that are masked for them) is reported only as
+    existing: ``visible`` false and no id, name, USCC or owner."""
+
+    id: uuid.UUID | None
+    name: str | None
     uscc: str | None
     owner_id: uuid.UUID | None
     matched_on: tuple[str, ...]
+    visible: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,20 +208,37 @@ def _search_filters(q: str | None) -> dict[str, str]:
     return {"q_text": text}
 
 
-def customer_filters(query: CustomerFilters) -> CustomerFilters:
+# Searches by a phone or an email, per user: an exact search is a yes/no oracle for a
+# contact detail, so guessing numbers is slowed down (per process; see docs/service.md).
+CONTACT_SEARCHES_PER_MINUTE = 30
+_contact_searches = SlidingWindow(limit=CONTACT_SEARCHES_PER_MINUTE, window=60.0)
+
+
+def customer_filters(query: CustomerFilters, actor: Principal) -> CustomerFilters:
     """The filters of a list (or export) query as the repository uses them: text normalised
-    like stored data, the raw search ``q`` classified into its one search form."""
-    return replace(
+    like stored data, the raw search ``q`` classified into its one search form.
+
+    A search by phone or email counts against the caller's per-minute allowance, and never
+    matches contact details that are masked for the caller (a match would confirm them)."""
+    filters = replace(
         query, region=normalize.clean_text(query.region),
         industry=normalize.clean_text(query.industry), tag=normalize.clean_text(query.tag),
         q=None, **_search_filters(query.q))
+    if filters.q_phone is not None or filters.q_email is not None:
+        wait = _contact_searches.hit(actor.user_id, now=time.monotonic())
+        if wait is not None:
+            raise CustomerTooManyContactSearches(
+                f"At most {CONTACT_SEARCHES_PER_MINUTE} searches by phone or email a minute; "
+                "try again later", retry_after=wait)
+        filters = replace(filters, contact_owned_only=masks_contact_details(actor, owner_id=None))
+    return filters
 
 
 async def list_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilters,
                          sort: CustomerSort, cursor: str | None, limit: int) -> Page[Customer]:
     """Customers in the caller's scope matching the list filters (``CustomerFilters`` as the
     client sent them; normalised here)."""
-    normalised = customer_filters(filters)
+    normalised = customer_filters(filters, actor)
     async with uow:
         return await uow.customers.list(actor, normalised, sort=sort, cursor=cursor, limit=limit)
 
@@ -259,14 +284,24 @@ async def check_owner_in(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID)
     return owner
 
 
-async def _duplicates(uow: UnitOfWork, *, uscc: str | None, name_key: str | None,
+async def _duplicates(uow: UnitOfWork, actor: Principal, *, uscc: str | None, name_key: str | None,
                       phones: Sequence[str], emails: Sequence[str],
                       exclude_id: uuid.UUID | None = None) -> list[DuplicateCandidate]:
     matches = await uow.customers.find_duplicates(uscc=uscc, name_key=name_key, phones=phones,
                                                   emails=emails, exclude_id=exclude_id)
-    return [DuplicateCandidate(id=m.customer.id, name=m.customer.name, uscc=m.customer.uscc,
-                               owner_id=m.customer.owner_id, matched_on=m.matched_on)
-            for m in matches]
+    candidates = []
+    for m in matches:
+        in_scope = await uow.customers.get(m.customer.id, principal=actor) is not None
+        through_masked = (masks_contact_details(actor, owner_id=m.customer.owner_id)
+                          and bool({"phone", "email"} & set(m.matched_on)))
+        if in_scope and not through_masked:
+            candidates.append(DuplicateCandidate(id=m.customer.id, name=m.customer.name,
+                                                 uscc=m.customer.uscc, owner_id=m.customer.owner_id,
+                                                 matched_on=m.matched_on))
+        else:
+            candidates.append(DuplicateCandidate(id=None, name=None, uscc=None, owner_id=None,
+                                                 matched_on=m.matched_on, visible=False))
+    return candidates
 
 
 async def _check_referrer(uow: UnitOfWork, actor: Principal, referrer_id: uuid.UUID | None, *,
@@ -283,8 +318,8 @@ async def _check_referrer(uow: UnitOfWork, actor: Principal, referrer_id: uuid.U
 def _duplicate_error(candidates: list[DuplicateCandidate]) -> Conflict:
     return CustomerDuplicate(
         "A customer with the same USCC, phone, email or name already exists",
-        candidates=[{"id": str(c.id), "name": c.name, "matched_on": list(c.matched_on)}
-                    for c in candidates],
+        candidates=[{"id": str(c.id) if c.id else None, "name": c.name, "matched_on": list(c.matched_on),
+                     "visible": c.visible} for c in candidates],
     )
 
 
@@ -319,7 +354,7 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         phones = [p for c in normalized_contacts for p in c["phones"]]
         emails = [e for c in normalized_contacts for e in c["emails"]]
         await uow.customers.lock_keys([fields.get("uscc"), fields["name_key"], *phones, *emails])
-        candidates = await _duplicates(uow, uscc=fields.get("uscc"), name_key=fields["name_key"],
+        candidates = await _duplicates(uow, actor, uscc=fields.get("uscc"), name_key=fields["name_key"],
                                        phones=phones, emails=emails)
         if candidates and not allow_duplicate:
             raise _duplicate_error(candidates)
@@ -328,17 +363,25 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         source = fields.get("source") or (Source.self_discovered if actor.role is Role.rep else Source.other)
         policy = await settings_service.pool_policy_in(uow)
         requested: uuid.UUID | None = data.get("owner_id")
-        creator_active = None
+        creator_active = creator_discovered = None
         if requested is None and actor.role is Role.rep:
             # The rep's row guards their holding limit while we count.
             await uow.users.get_unscoped(actor.user_id, for_update=True)
             creator_active = await uow.customers.count_active_owned(actor.user_id)
+            if source == Source.self_discovered:  # the discovery bonus may apply
+                creator_discovered = await uow.customers.count_active_discovered(actor.user_id)
         decision = decide_initial_owner(creator=actor, requested_owner_id=requested, source=source,
-                                        policy=policy, creator_active=creator_active)
+                                        policy=policy, creator_active=creator_active,
+                                        creator_discovered=creator_discovered)
         team_id = None
         if decision.owner_id is not None:
             owner = await check_owner_in(uow, actor, decision.owner_id)
-            check_quota(await uow.customers.count_active_owned(owner.id), policy=policy)
+            active = await uow.customers.count_active_owned(owner.id)
+            if decision.discovered_by == owner.id:  # an own find: the discovery bonus applies
+                check_discovery_quota(active, policy=policy,
+                                      discovered_active=await uow.customers.count_active_discovered(owner.id))
+            else:
+                check_quota(active, policy=policy)
             team_id = owner.team_id
 
         customer, created_contacts = build_customer(
@@ -410,7 +453,7 @@ async def update_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uui
         if fields.get("uscc") or "name_key" in fields:
             await uow.customers.lock_keys([fields.get("uscc"), fields.get("name_key")])
             candidates = await _duplicates(
-                uow, uscc=fields.get("uscc") if fields.get("uscc") != customer.uscc else None,
+                uow, actor, uscc=fields.get("uscc") if fields.get("uscc") != customer.uscc else None,
                 name_key=fields.get("name_key") if fields.get("name_key") != customer.name_key else None,
                 phones=(), emails=(), exclude_id=customer.id)
             if candidates and actor.role not in DUPLICATE_OVERRIDERS:
@@ -446,7 +489,7 @@ async def find_duplicates(uow: UnitOfWork, actor: Principal, *,
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
         contacts = await uow.contacts.for_customer(customer.id)
-        return await _duplicates(uow, uscc=customer.uscc, name_key=customer.name_key,
+        return await _duplicates(uow, actor, uscc=customer.uscc, name_key=customer.name_key,
                                  phones=[p for c in contacts for p in c.phones],
                                  emails=[e for c in contacts for e in c.emails],
                                  exclude_id=customer.id)

@@ -11,7 +11,7 @@ from app.db.base import utcnow
 from app.db.models import AbandonmentReview, Customer, StageTransition
 from app.db.repositories.pagination import Page
 from app.db.uow import UnitOfWork
-from app.domain.errors import AlreadyReviewed, Forbidden, NotAbandoned
+from app.domain.errors import AlreadyReviewed, Forbidden, NotAbandoned, ReactivationOutOfScope
 from app.domain.funnel import (
     Stage,
     StageFacts,
@@ -120,6 +120,8 @@ async def transition_customer(uow: UnitOfWork, actor: Principal, *, customer_id:
         customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True),
                          "Customer")
         _check_mover(actor, customer, Stage(customer.stage), to_stage)
+        if Stage(customer.stage) is Stage.abandoned and actor.role is Role.manager:
+            await _check_reactivation_scope(uow, actor, customer)
         grading_changes: dict[str, list[Any]] = {}
         for name, value in (grading or {}).items():
             # Grade, products and target are what entering `graded` needs; take them along.
@@ -141,6 +143,13 @@ def _check_mover(actor: Principal, customer: Customer, current: Stage, target: S
         raise Forbidden("Your role does not move customers through the funnel")
     if actor.role is Role.rep and customer.owner_id != actor.user_id:
         raise Forbidden("Reps move only their own customers; claim it first")
+
+
+async def _check_reactivation_scope(uow: UnitOfWork, actor: Principal, customer: Customer) -> None:
+    """A manager reactivates only customers whose last owner is in their team tree."""
+    last_owner = await uow.pool.last_owner(customer.id)
+    if last_owner is None or last_owner.team_id not in actor.team_ids:
+        raise ReactivationOutOfScope("Managers reactivate only customers last owned in their own teams")
 
 
 async def list_transitions(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,

@@ -1,4 +1,5 @@
-"""Versioned policy settings (funnel, pool, credit) stored as documents, defaults from the SPEC."""
+"""Versioned policy settings (funnel, pool, credit, grading, service) stored as documents,
+defaults from the SPEC."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ from app.domain.reports import (
     validate_anomaly_policy,
 )
 from app.domain.roles import Principal
+from app.domain.service import (
+    DEFAULT_SERVICE_POLICY,
+    ServicePolicy,
+    Severity,
+    validate_service_policy,
+)
 from app.services.common import check_version
 
 
@@ -179,6 +186,20 @@ def grading_from_doc(doc: dict[str, Any], *, version: int = 1) -> GradingPolicy:
             "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
 
 
+def service_to_doc(policy: ServicePolicy) -> dict[str, Any]:
+    return {name: {s.value: getattr(policy, name)[s] for s in Severity}
+            for name in ("respond_within_hours", "resolve_within_days")}
+
+
+def service_from_doc(doc: dict[str, Any]) -> ServicePolicy:
+    try:
+        return ServicePolicy(**{name: {Severity(k): v for k, v in doc[name].items()}
+                                for name in ("respond_within_hours", "resolve_within_days")})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput("The service settings are not valid", errors=[{
+            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+
+
 def reports_to_doc(policy: AnomalyPolicy) -> dict[str, Any]:
     return {name: value if isinstance(value, int) else str(value)
             for name, value in dataclasses.asdict(policy).items()}
@@ -197,12 +218,14 @@ def reports_from_doc(doc: dict[str, Any]) -> AnomalyPolicy:
 _DEFAULTS = {"funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY), "pool": pool_to_doc(DEFAULT_POOL_POLICY),
              "credit": credit_to_doc(DEFAULT_CREDIT_POLICY),
              "grading": grading_to_doc(DEFAULT_GRADING_POLICY),
+             "service": service_to_doc(DEFAULT_SERVICE_POLICY),
              "reports": reports_to_doc(DEFAULT_ANOMALY_POLICY)}
 _VALIDATE = {
     "funnel": lambda doc: funnel_to_doc(validate_funnel_policy(funnel_from_doc(doc))),
     "pool": lambda doc: pool_to_doc(validate_pool_policy(pool_from_doc(doc))),
     "credit": _validate_credit,
     "grading": lambda doc: grading_to_doc(validate_grading_policy(grading_from_doc(doc))),
+    "service": lambda doc: service_to_doc(validate_service_policy(service_from_doc(doc))),
     "reports": lambda doc: reports_to_doc(validate_anomaly_policy(reports_from_doc(doc))),
 }
 
@@ -233,6 +256,10 @@ async def grading_policy_in(uow: UnitOfWork) -> GradingPolicy:
     """The scorecard policy; its version is the settings version + 1 (1 = the defaults)."""
     doc = await _document(uow, "grading")
     return grading_from_doc(doc.value, version=doc.version + 1)
+
+
+async def service_policy_in(uow: UnitOfWork) -> ServicePolicy:
+    return service_from_doc((await _document(uow, "service")).value)
 
 
 async def anomaly_policy_in(uow: UnitOfWork) -> AnomalyPolicy:

@@ -1,7 +1,7 @@
 """integration: api keys of service accounts
 
 Revision ID: e5a1b7c3d9f2
-Revises: 3f5b39a7fc36
+Revises: 56040f84f1b7
 Create Date: 2026-12-05 06:07:01.463983
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db.types
 
 revision: str = 'e5a1b7c3d9f2'
-down_revision: str | None = '3f5b39a7fc36'
+down_revision: str | None = '56040f84f1b7'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

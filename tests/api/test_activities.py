@@ -359,10 +359,11 @@ class TestUpdateActivity:
         response = await client.patch(target, json={"occurred_at": at(3)}, headers=headers)
         assert response.status_code == 200 and response.json()["occurred_at"] == at(3)
         assert await last_contact(client, org, cust.own) == at(3)
-        # Moving it back does not move the customer's last contact back.
+        # Back-dating it moves the customer's last contact back too (SPEC §5: derived from
+        # the activities, so the protection period cannot be kept alive by an edit).
         response = await client.patch(target, json={"occurred_at": at(-1)}, headers=headers)
         assert response.status_code == 200
-        assert await last_contact(client, org, cust.own) == at(3)
+        assert await last_contact(client, org, cust.own) == at(-1)
         future = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
         response = await client.patch(target, json={"occurred_at": iso(future)}, headers=headers)
         assert_problem(response, 422, "validation_error")

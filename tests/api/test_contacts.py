@@ -83,8 +83,10 @@ class TestMasking:
         assert details(in_detail) == details(in_list) == UNMASKED
 
     async def test_rep_creating_for_the_pool_gets_masked_details(self, client, org, uow_factory):
-        from tests.support.builders import make_customers
+        from tests.support.builders import make_customers, set_pool_policy
 
+        # Past the holding limit and the discovery bonus: the find goes to the pool.
+        await set_pool_policy(uow_factory, org.director, discovery_bonus=0)
         await make_customers(uow_factory, 30, owner=org.rep)
         response = await client.post(CUSTOMERS, headers=access_headers(org.rep), json={
             "name": "超额发现", "contacts": [{"name": "甲", "phones": ["13800138000"]}]})

@@ -39,14 +39,14 @@ async def post(client, user, body, **params):
 def candidates_of(response) -> dict[str, list[str]]:
     body = assert_problem(response, 409, "customer.duplicate")
     for candidate in body["candidates"]:
-        assert set(candidate) == {"id", "name", "matched_on"}, candidate
+        assert set(candidate) == {"id", "name", "matched_on", "visible"}, candidate
     return {c["id"]: c["matched_on"] for c in body["candidates"]}
 
 
 class TestDuplicateOnCreate:
     async def test_same_uscc(self, client, org, uow_factory):
         existing = await make_customer(uow_factory, name="深圳甲公司", uscc=USCC, owner=org.rep2)
-        response = await post(client, org.rep, {"name": "完全不同的名字", "uscc": USCC.lower()})
+        response = await post(client, org.manager, {"name": "完全不同的名字", "uscc": USCC.lower()})
         assert candidates_of(response) == {str(existing.id): ["uscc"]}
         body = response.json()
         assert body["candidates"][0]["name"] == "深圳甲公司"
@@ -82,7 +82,7 @@ class TestDuplicateOnCreate:
     async def test_same_name_ignoring_legal_form_width_and_spaces(self, client, org, uow_factory,
                                                                  stored, typed):
         existing = await make_customer(uow_factory, name=stored, owner=org.other_rep)
-        response = await post(client, org.rep, {"name": typed})
+        response = await post(client, org.other_manager, {"name": typed})
         assert candidates_of(response) == {str(existing.id): ["name"]}
 
     @pytest.mark.parametrize(("stored", "typed"), [
@@ -172,7 +172,7 @@ class TestListDuplicates:
                             contacts=[{"name": "丁", "phones": ["13900139000"]}])
         await make_customer(uow_factory, name="北京星辰科技", deleted=True)
         response = await client.get(DUPLICATES, params={"customer_id": str(subject.id)},
-                                    headers=access_headers(org.rep))
+                                    headers=access_headers(org.manager))
         assert response.status_code == 200, response.text
         items = response.json()["items"]
         assert {i["id"]: i["matched_on"] for i in items} == {
@@ -181,6 +181,17 @@ class TestListDuplicates:
         by_id = {i["id"]: i for i in items}
         assert by_id[str(same_uscc.id)]["uscc"] == USCC and by_id[str(same_uscc.id)]["owner_id"] is None
         assert by_id[str(same_name.id)]["name"] == "北京星辰科技股份有限公司"
+        # To a rep the pool's phones and emails are masked: those matches stay anonymous.
+        response = await client.get(DUPLICATES, params={"customer_id": str(subject.id)},
+                                    headers=access_headers(org.rep))
+        items = response.json()["items"]
+        named = sorted((i["id"], i["name"], i["visible"], i["matched_on"]) for i in items if i["id"])
+        assert named == sorted([
+            (str(same_name.id), "北京星辰科技股份有限公司", True, ["name"]),
+            (str(same_uscc.id), "星辰北京", True, ["uscc"])])
+        assert sorted(i["matched_on"] for i in items if not i["visible"]) == [["email"], ["phone"]]
+        hidden = [i for i in items if not i["visible"]]
+        assert all(i["id"] is None and i["name"] is None and i["uscc"] is None for i in hidden)
 
     async def test_no_duplicates(self, client, org, uow_factory):
         alone = await make_customer(uow_factory, name="独一无二")

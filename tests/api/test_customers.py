@@ -13,6 +13,8 @@ from tests.support.builders import (
     make_customer,
     make_customers,
     make_sales_org,
+    set_pool_policy,
+    update_customer_row,
     valid_uscc,
 )
 
@@ -125,11 +127,51 @@ class TestCreateCustomer:
         assert_problem(response, 422, "customer.invalid_owner")
 
     async def test_rep_over_the_holding_limit_finds_for_the_pool(self, client, org, uow_factory):
+        await set_pool_policy(uow_factory, org.director, discovery_bonus=0)
         await make_customers(uow_factory, 30, owner=org.rep)
         body = await create(client, org.rep, {"name": "第三十一个"})
         assert body["owner_id"] is None and body["team_id"] is None
         assert body["discovered_by"] == str(org.rep.id)
         assert body["source"] == "self_discovered"
+
+    async def test_the_discovery_bonus_past_the_holding_limit(self, client, org, uow_factory):
+        await set_pool_policy(uow_factory, org.director, discovery_bonus=2)
+        await make_customers(uow_factory, 30, owner=org.rep)
+        # Two own finds past the limit stay with the rep (还可增量分配给发掘者) ...
+        for name in ("发掘一", "发掘二"):
+            assert (await create(client, org.rep, {"name": name}))["owner_id"] == str(org.rep.id)
+        # ... the third waits in the pool, marked as theirs.
+        body = await create(client, org.rep, {"name": "发掘三"})
+        assert body["owner_id"] is None and body["discovered_by"] == str(org.rep.id)
+        # The bonus is for own finds only: a customer from elsewhere does not fit.
+        body = await create(client, org.rep, {"name": "展会来的", "source": "exhibition"})
+        assert body["owner_id"] is None
+        # A claim past the limit stays refused.
+        other = await make_customer(uow_factory)
+        response = await client.post(f"{CUSTOMERS}/{other.id}/claim", headers=access_headers(org.rep))
+        assert_problem(response, 409, "pool.quota_exceeded")
+
+    async def test_the_discoverer_gets_their_find_first_once_they_have_room(self, client, org, uow_factory):
+        await set_pool_policy(uow_factory, org.director, discovery_bonus=0, max_active_customers=2)
+        held = await make_customers(uow_factory, 2, owner=org.rep, stage="lead")
+        found = await create(client, org.rep, {"name": "等位的发掘", "grade": "C"})
+        assert found["owner_id"] is None
+        # rep2 out-ranks nobody, but has room; the discoverer has none yet: not theirs.
+        plan = await client.post("/api/v1/pool/allocate", headers=access_headers(org.support),
+                                 json={"strategy": "round_robin", "dry_run": True,
+                                       "customer_ids": [found["id"]],
+                                       "user_ids": [str(org.rep.id), str(org.rep2.id)]})
+        assert [a["owner_id"] for a in plan.json()["assignments"]] == [str(org.rep2.id)]
+        # A slot frees up (a signing): every strategy gives it to the discoverer first.
+        await update_customer_row(uow_factory, held[0].id, stage="signed")
+        for strategy in ("round_robin", "fat_man"):
+            plan = await client.post("/api/v1/pool/allocate", headers=access_headers(org.support),
+                                     json={"strategy": strategy, "dry_run": True,
+                                           "customer_ids": [found["id"]],
+                                           "user_ids": [str(org.rep2.id), str(org.rep.id)]})
+            [assignment] = plan.json()["assignments"]
+            assert assignment["owner_id"] == str(org.rep.id), strategy
+            assert "discoverer" in assignment["reason"]
 
     async def test_only_active_stages_count_against_the_limit(self, client, org, uow_factory):
         await make_customers(uow_factory, 29, owner=org.rep)
@@ -137,8 +179,10 @@ class TestCreateCustomer:
         await make_customers(uow_factory, 3, owner=org.rep, stage="abandoned")
         body = await create(client, org.rep, {"name": "第三十个"})
         assert body["owner_id"] == str(org.rep.id)
-        # ... and that one was the 30th active customer: the next goes to the pool.
-        assert (await create(client, org.rep, {"name": "第三十一个"}))["owner_id"] is None
+        # ... and that one was the 30th active customer: the next one from elsewhere goes
+        # to the pool (an own find could use the discovery bonus).
+        assert (await create(client, org.rep, {"name": "第三十一个", "source": "exhibition"}))[
+            "owner_id"] is None
 
     async def test_assigning_past_the_limit_is_refused(self, client, org, uow_factory):
         await make_customers(uow_factory, 30, owner=org.rep)

@@ -19,6 +19,8 @@ from tests.support.builders import (
     make_customer,
     make_customers,
     make_sales_org,
+    make_team,
+    make_user,
     set_pool_policy,
 )
 
@@ -139,8 +141,44 @@ class TestHandover:
     async def test_pool_strategy(self, client, uow_factory, org, book):
         response = await handover(client, org.director, org.rep, strategy="pool")
         assert response.status_code == 200, response.text
-        assert {item["to_owner_id"] for item in response.json()["items"]} == {None}
-        assert set((await owners(uow_factory, book)).values()) == {None}
+        # Everything goes back to the pool except the signed customer: it goes to a person
+        # (the best seller with room), never to the pool (SPEC §5).
+        assert await owners(uow_factory, book) == {
+            "signed": org.rep2.id, "intent_a": None, "intent_b": None, "lead": None, "resource": None}
+        went = {item["name"]: item["to_owner_id"] for item in response.json()["items"]}
+        assert went["Signed Co"] == str(org.rep2.id) and went["Intent A"] is None
+
+    @pytest.mark.parametrize("strategy", ["pool", "fat_man"])
+    async def test_signed_customers_go_to_the_manager_when_no_seller_has_room(
+            self, client, uow_factory, org, strategy):
+        await set_pool_policy(uow_factory, org.director, max_active_customers=1)
+        # Everybody else in scope is full; a manager of the region hands over.
+        for rep in (org.rep2,):
+            await make_customers(uow_factory, 1, owner=rep, stage="lead")
+        signed = await make_customer(uow_factory, owner=org.rep, stage="signed")
+        implemented = await make_customer(uow_factory, owner=org.rep, stage="implemented")
+        response = await handover(client, org.manager, org.rep, strategy=strategy)
+        assert response.status_code == 200, response.text
+        async with uow_factory() as uow:
+            for customer in (signed, implemented):
+                assert (await uow.customers.get_unscoped(customer.id)).owner_id == org.manager.id
+        reasons = {item["reason"] for item in response.json()["items"]}
+        assert reasons == {"signed customer to the manager: no seller has room",
+                           "implemented customer to the manager: no seller has room"}
+
+    async def test_signed_customers_with_nobody_to_take_them(self, client, uow_factory):
+        # A lone rep in a team without a manager, and no other rep anywhere: nobody can take
+        # the signed customer, so the handover is refused and nothing moves.
+        team = await make_team(uow_factory, name="lonely")
+        director = await make_user(uow_factory, role="director")
+        rep = await make_user(uow_factory, role="rep", team=team)
+        signed = await make_customer(uow_factory, owner=rep, stage="signed")
+        lead = await make_customer(uow_factory, owner=rep, stage="lead")
+        response = await handover(client, director, rep, strategy="pool")
+        assert_problem(response, 422, "handover.no_recipient")
+        async with uow_factory() as uow:
+            for customer in (signed, lead):
+                assert (await uow.customers.get_unscoped(customer.id)).owner_id == rep.id
 
     async def test_to_user(self, client, uow_factory, org, book):
         await set_pool_policy(uow_factory, org.director, max_active_customers=30)

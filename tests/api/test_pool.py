@@ -147,11 +147,30 @@ class TestClaim:
     async def test_already_claimed(self, client, uow_factory, org):
         customer = await make_customer(uow_factory)
         assert (await post(client, org.rep2, customer.id, "claim")).status_code == 200
-        # The loser learns it lost the race, not that the customer vanished.
+        # The loser of the race for a pool customer learns it lost, not that it vanished.
         response = await post(client, org.rep, customer.id, "claim")
         assert_problem(response, 409, "pool.already_claimed")
         response = await post(client, org.rep2, customer.id, "claim")
         assert_problem(response, 409, "pool.already_claimed")
+
+    async def test_someone_elses_customer_is_not_found(self, client, uow_factory, org):
+        # Owned for a while (no recent take from the pool): its existence does not leak.
+        customer = await make_customer(uow_factory, owner=org.rep2)
+        for user in (org.rep, org.other_rep, org.other_manager):
+            assert_problem(await post(client, user, customer.id, "claim"), 404, "not_found")
+        # A manager who can see it learns it is owned.
+        assert_problem(await post(client, org.manager, customer.id, "claim"), 409,
+                       "pool.already_claimed")
+
+    async def test_a_race_window_long_past_is_not_found(self, client, uow_factory, org):
+        customer = await make_customer(uow_factory)
+        assert (await post(client, org.rep2, customer.id, "claim")).status_code == 200
+        async with uow_factory() as uow:
+            for event in (await uow.session.scalars(select(OwnershipEvent).where(
+                    OwnershipEvent.customer_id == customer.id))).all():
+                event.at = event.at - dt.timedelta(minutes=5)
+            await uow.commit()
+        assert_problem(await post(client, org.rep, customer.id, "claim"), 404, "not_found")
 
     async def test_abandoned_customer(self, client, uow_factory, org):
         for cooldown in (utcnow() + dt.timedelta(days=30), None):

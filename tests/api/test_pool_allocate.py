@@ -213,7 +213,7 @@ class TestAllocate:
         assert by_team["assignments"][0]["reason"].startswith("grade A to top team (team signed 150000.00")
 
     async def test_a_reps_own_find_over_the_limit_waits_for_them(self, client, uow_factory, org):
-        await set_pool_policy(uow_factory, org.director, max_active_customers=1)
+        await set_pool_policy(uow_factory, org.director, max_active_customers=1, discovery_bonus=0)
         under = await client.post("/api/v1/customers", headers=access_headers(org.rep2),
                                   json={"name": "Within Limit Co"})
         assert under.status_code == 201, under.text
@@ -237,3 +237,54 @@ class TestAllocate:
             found["id"]: (str(org.rep2.id), "discoverer priority"),
             str(other.id): (str(org.rep.id), "grade A to top seller (signed 100000.00 in ranking window)"),
         }
+
+
+class TestCapacityAwareFatMan:
+    async def test_top_seller_stops_at_the_ideal_holding(self, client, uow_factory, org):
+        # rep is the top seller with plenty of room, but already holds 2 intent customers
+        # (the ideal holding); rep2 ranks next and takes the intent customers.
+        await signed_sale(uow_factory, org.rep, "90000", days_ago=3)
+        await signed_sale(uow_factory, org.rep2, "1000", days_ago=3)
+        await make_customers(uow_factory, 2, owner=org.rep, stage="intent")
+        intents = await make_customers(uow_factory, 2, stage="intent", grade="A")
+        graded = await make_customer(uow_factory, stage="graded", grade="B")
+        body = (await allocate(client, org.support, strategy="fat_man", dry_run=True,
+                               user_ids=[str(org.rep.id), str(org.rep2.id)])).json()
+        lines = {a["customer_id"]: a for a in body["assignments"]}
+        assert {lines[str(c.id)]["owner_id"] for c in intents} == {str(org.rep2.id)}
+        assert lines[str(graded.id)]["owner_id"] == str(org.rep.id)
+        first = lines[str(intents[0].id)]["explanation"]
+        assert (first["rule"], first["rank"], first["stage"], first["stage_holding"],
+                first["stage_cap"], first["free_capacity"]) == ("fat-man", 2, "intent", 0, 2, 30)
+        assert first["signed_amount"] == "1000.00"
+        top = lines[str(graded.id)]["explanation"]
+        assert (top["rank"], top["stage_holding"], top["stage_cap"], top["free_capacity"]) == (1, 0, 10, 28)
+
+    async def test_the_stored_ownership_event_carries_the_explanation(self, client, uow_factory, org):
+        from sqlalchemy import select
+
+        from app.db.models import OwnershipEvent
+
+        await signed_sale(uow_factory, org.rep, "90000", days_ago=3)
+        customer = await make_customer(uow_factory, grade="A")
+        body = (await allocate(client, org.support, strategy="fat_man",
+                               customer_ids=[str(customer.id)])).json()
+        assert body["assignments"][0]["applied"] is True
+        async with uow_factory() as uow:
+            event = (await uow.session.scalars(select(OwnershipEvent).where(
+                OwnershipEvent.customer_id == customer.id))).one()
+        assert event.event == "allocate" and event.to_owner_id == org.rep.id
+        assert "rule fat-man; rank 1, signed 90000.00 in ranking window, free capacity 30" in event.reason
+
+    async def test_managers_who_sell_are_ranked(self, client, uow_factory, org):
+        await signed_sale(uow_factory, org.manager, "500000", days_ago=3)
+        await signed_sale(uow_factory, org.rep, "1000", days_ago=3)
+        customer = await make_customer(uow_factory, grade="A")
+        body = (await allocate(client, org.director, strategy="fat_man", dry_run=True,
+                               customer_ids=[str(customer.id)])).json()
+        assert body["assignments"][0]["owner_id"] == str(org.manager.id)
+        # A manager who has not sold in the window is not ranked; round robin stays with reps.
+        body = (await allocate(client, org.director, strategy="round_robin", dry_run=True,
+                               customer_ids=[str(customer.id)])).json()
+        assert body["assignments"][0]["owner_id"] != str(org.manager.id)
+        assert body["assignments"][0]["explanation"]["rule"] == "round robin"

@@ -194,12 +194,15 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     # The API's views show the demo's point: a worklist with reasons, a recycle preview.
     rep1 = users["rep1"]
     principal = Principal(user_id=rep1.id, role=Role.rep, team_id=rep1.team_id)
-    worklist = await pool_service.worklist(uow_factory(), principal)
-    assert len(worklist) == sum(1 for c in owned if c.owner_id == users["rep1"].id)
+    worklist = (await pool_service.worklist(uow_factory(), principal, limit=500)).items
+    # Only customers with something to do today, each with at least one reason.
+    assert 0 < len(worklist) <= sum(1 for c in owned if c.owner_id == users["rep1"].id)
+    assert all(item.reasons and item.customer.owner_id == rep1.id for item in worklist)
     all_reasons = {r for item in worklist for r in item.reasons}
     support = Principal(user_id=users["support"].id, role=Role.support, team_id=None)
-    everyone = [await pool_service.worklist(uow_factory(), Principal(
-        user_id=users[n].id, role=Role.rep, team_id=users[n].team_id)) for n in demo_org.REP_NAMES]
+    everyone = [(await pool_service.worklist(uow_factory(), Principal(
+        user_id=users[n].id, role=Role.rep, team_id=users[n].team_id), limit=500)).items
+        for n in demo_org.REP_NAMES]
     all_reasons |= {r for items in everyone for item in items for r in item.reasons}
     assert {"protection_lapsing", "follow_up_due", "stalled"} <= all_reasons
     preview = await pool_service.recycle(uow_factory(), support, dry_run=True,

@@ -366,3 +366,116 @@ def test_handover_properties(items: list[HandoverItem], assignees: list[Assignee
         # Signed and implemented customers are never sent to the pool.
         for left in plan.unassigned:
             assert stage_of[str(left.customer_id)] not in (Stage.signed, Stage.implemented)
+
+
+# --- capacity-aware fat-man: the ideal holding per stage (SPEC §5) -------------------------
+
+CAPS = {Stage.resource: None, Stage.graded: 10, Stage.contacted: 13, Stage.lead: 7, Stage.intent: 2}
+
+
+def test_fat_man_stops_at_the_ideal_holding_and_the_next_seller_takes_the_rest() -> None:
+    # The probe of issue 13: the top seller has 20 free slots but already holds 9 graded
+    # customers and 2 intent; of 3 graded and 2 intent customers it takes 1 graded only.
+    top = Assignee(user_id="top", team_id="t1", signed_amount=Decimal("900000"), free_capacity=20,
+                   held={Stage.graded: 9, Stage.intent: 2})
+    second = Assignee(user_id="second", team_id="t1", signed_amount=Decimal("100"), free_capacity=20)
+    customers = [Candidate(customer_id=f"g{i}", grade="A", stage=Stage.graded) for i in range(3)]
+    customers += [Candidate(customer_id=f"i{i}", grade="A", stage=Stage.intent) for i in range(2)]
+    plan = plan_fat_man(customers, [second, top], caps=CAPS)
+    assert owners(plan) == {"g0": "top", "g1": "second", "g2": "second", "i0": "second",
+                            "i1": "second"}
+    first = plan.assignments[0]
+    assert first.explanation is not None
+    assert (first.explanation.rule, first.explanation.rank, first.explanation.free_capacity,
+            first.explanation.stage_holding, first.explanation.stage_cap) == ("fat-man", 1, 20, 9, 10)
+    assert first.explanation.signed_amount == Decimal("900000")
+    later = next(a for a in plan.assignments if a.customer_id == "i1")
+    assert later.explanation is not None
+    assert (later.explanation.rank, later.explanation.stage_holding, later.explanation.stage_cap) == (
+        2, 1, 2)
+    assert "rank 2" in later.explanation.sentence() and "ideal 2" in later.explanation.sentence()
+
+
+def test_nobody_under_the_ideal_holding_leaves_it_in_the_pool() -> None:
+    full = Assignee(user_id="full", free_capacity=30, held={Stage.intent: 2})
+    plan = plan_fat_man([Candidate(customer_id="c", stage=Stage.intent)], [full], caps=CAPS)
+    assert plan.assignments == () and plan.unassigned[0].reason == "no capacity"
+
+
+staged_candidates = st.lists(
+    st.builds(
+        Candidate,
+        customer_id=st.integers(min_value=0, max_value=10**6).map(lambda n: f"c{n}"),
+        grade=st.sampled_from(["A", "B", "C", None]),
+        stage=st.sampled_from(sorted(ACTIVE_STAGES, key=str)),
+        discovered_by=st.one_of(st.none(), st.sampled_from(["u0", "u1", "u2"])),
+    ),
+    max_size=30,
+    unique_by=lambda c: c.customer_id,
+)
+staged_assignees = st.lists(
+    st.builds(
+        Assignee,
+        user_id=st.sampled_from(["u0", "u1", "u2", "u3"]),
+        team_id=st.sampled_from(["t1", "t2"]),
+        signed_amount=st.integers(0, 5).map(Decimal),
+        free_capacity=st.integers(-1, 12),
+        held=st.dictionaries(st.sampled_from(sorted(ACTIVE_STAGES, key=str)), st.integers(0, 14)),
+    ),
+    max_size=4,
+    unique_by=lambda a: a.user_id,
+)
+
+
+@pytest.mark.parametrize("planner", [plan_fat_man, plan_round_robin])
+@given(customers=staged_candidates, assignees=staged_assignees)
+def test_every_allocation_respects_the_ideal_holding_caps(
+    planner: object, customers: list[Candidate], assignees: list[Assignee]
+) -> None:
+    plan = planner(customers, assignees, caps=CAPS)  # type: ignore[operator]
+    check_plan_basics(plan, [str(c.customer_id) for c in customers], assignees)
+    check_capacity(plan, assignees, {str(c.customer_id) for c in customers})
+    stage_of = {str(c.customer_id): c.stage for c in customers}
+    added = Counter((str(a.user_id), stage_of[str(a.customer_id)]) for a in plan.assignments)
+    by_id = {a.user_id: a for a in assignees}
+    for (user, stage), count in added.items():
+        cap = CAPS[stage]
+        if cap is not None:
+            assert by_id[user].held.get(stage, 0) + count <= cap
+    for assignment in plan.assignments:  # every line explains itself
+        explanation = assignment.explanation
+        assert explanation is not None and explanation.free_capacity > 0
+        assert explanation.stage == stage_of[str(assignment.customer_id)]
+        assert explanation.stage_cap is None or explanation.stage_holding < explanation.stage_cap
+
+
+@given(customers=staged_candidates, assignees=staged_assignees)
+def test_capacity_aware_fat_man_never_skips_a_better_seller_with_room(
+    customers: list[Candidate], assignees: list[Assignee]
+) -> None:
+    plan = plan_fat_man(customers, assignees, caps=CAPS)
+    rank = sorted(assignees, key=lambda a: (-a.signed_amount, a.user_id))
+    free = {a.user_id: max(a.free_capacity, 0) for a in assignees}
+    load = Counter({(a.user_id, s): n for a in assignees for s, n in a.held.items()})
+    stage_of = {str(c.customer_id): c.stage for c in customers}
+
+    def room(user: str, stage: Stage) -> bool:
+        cap = CAPS[stage]
+        return free[user] > 0 and (cap is None or load[user, stage] < cap)
+
+    def take(user: str, stage: Stage) -> None:
+        free[user] -= 1
+        load[user, stage] += 1
+
+    for assignment in plan.assignments:
+        if assignment.reason == "discoverer priority":
+            take(str(assignment.user_id), stage_of[str(assignment.customer_id)])
+    for assignment in plan.assignments:
+        if assignment.reason == "discoverer priority":
+            continue
+        stage = stage_of[str(assignment.customer_id)]
+        best = next(a for a in rank if room(a.user_id, stage))
+        assert assignment.user_id == best.user_id
+        assert assignment.explanation is not None
+        assert assignment.explanation.rank == rank.index(best) + 1
+        take(best.user_id, stage)

@@ -16,21 +16,29 @@ from app.domain.errors import Conflict, Forbidden, InvalidInput
 from app.domain.funnel import Stage
 from app.domain.ownership import (
     DEFAULT_POOL_POLICY,
+    WORK_REASONS,
     AlreadyClaimed,
     InCooldown,
     InitialOwner,
     PoolPolicy,
     QuotaExceeded,
+    ReclaimBlocked,
     WorkItemFacts,
     check_claimable,
+    check_discovery_quota,
+    check_not_reclaim_blocked,
     check_quota,
     cooldown_end,
     decide_initial_owner,
+    fits_discovery_quota,
     is_protection_lapsed,
+    is_reclaim_blocked,
     lapses_within,
     protection_deadline,
     reasons,
+    reclaim_blocked_until,
     validate_pool_policy,
+    work_reasons,
     worklist_sort_key,
 )
 from app.domain.roles import Principal, Role
@@ -198,8 +206,10 @@ def test_cooldown_end() -> None:
 # --- worklist ------------------------------------------------------------------------------
 
 
-def item(customer_id: str, stage: Stage = Stage.lead, **flags: object) -> WorkItemFacts:
-    return WorkItemFacts(customer_id=customer_id, stage=stage, **flags)  # type: ignore[arg-type]
+def item(customer_id: str, stage: Stage = Stage.lead, *codes: str,
+         days: Decimal | None = None) -> WorkItemFacts:
+    return WorkItemFacts(customer_id=customer_id, stage=stage, reasons=frozenset(codes),
+                         days_in_previous_stage=days)
 
 
 def ordered(*items: WorkItemFacts) -> list[str]:
@@ -207,84 +217,81 @@ def ordered(*items: WorkItemFacts) -> list[str]:
 
 
 def test_worklist_stage_order_bottom_up() -> None:
-    stages = [
-        Stage.resource,
-        Stage.graded,
-        Stage.contacted,
-        Stage.lead,
-        Stage.intent,
-        Stage.signed,
-        Stage.implemented,
-    ]
-    items = [item(f"c{i}", stage, stalled=True) for i, stage in enumerate(stages)]
+    stages = [Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent,
+              Stage.signed, Stage.implemented]
+    items = [item(f"c{i}", stage, "stalled") for i, stage in enumerate(stages)]
     assert ordered(*items) == ["c6", "c5", "c4", "c3", "c2", "c1", "c0"]
 
 
 def test_worklist_stage_beats_urgency() -> None:
-    urgent_resource = item("r", Stage.resource, protection_lapsing=True, follow_up_due=True)
-    calm_signed = item("s", Stage.signed)
+    urgent_resource = item("r", Stage.resource, "protection_lapsing", "follow_up_due")
+    calm_signed = item("s", Stage.signed, "not_contacted")
     assert ordered(urgent_resource, calm_signed) == ["s", "r"]
 
 
-def test_worklist_urgency_order() -> None:
+def test_worklist_urgency_order_is_the_most_urgent_reason() -> None:
     items = [
-        item("none"),
-        item("overdue", payment_overdue=True),
-        item("stalled", stalled=True),
-        item("follow", follow_up_due=True),
-        item("lapsing", protection_lapsing=True),
-        item("follow+stalled", follow_up_due=True, stalled=True),
+        item("new", Stage.lead, "not_contacted"),
+        item("overdue", Stage.lead, "payment_overdue"),
+        item("stalled", Stage.lead, "stalled"),
+        item("follow", Stage.lead, "follow_up_due"),
+        item("task", Stage.lead, "task_due"),
+        item("lapsing", Stage.lead, "protection_lapsing"),
     ]
-    assert ordered(*items) == ["lapsing", "follow+stalled", "follow", "stalled", "overdue", "none"]
+    assert ordered(*items) == ["overdue", "lapsing", "follow", "task", "stalled", "new"]
 
 
-def test_worklist_fast_movers_first() -> None:
-    items = [
-        item("slow", days_in_previous_stage=Decimal("9.50")),
-        item("none"),
-        item("fast", days_in_previous_stage=Decimal("0.25")),
-        item("mid", days_in_previous_stage=Decimal("3")),
-    ]
-    assert ordered(*items) == ["fast", "mid", "slow", "none"]
+def test_fast_movers_break_ties_within_the_same_urgency_not_after_all_flags() -> None:
+    # Both lapse: the fast mover comes first although the slow one is also stalled.
+    fast = item("fast", Stage.intent, "protection_lapsing", days=Decimal("0.5"))
+    slow = item("slow", Stage.intent, "protection_lapsing", "stalled", days=Decimal("9"))
+    none = item("none", Stage.intent, "protection_lapsing")
+    assert ordered(slow, none, fast) == ["fast", "slow", "none"]
 
 
 def test_worklist_ties_broken_by_id() -> None:
-    assert ordered(item("b"), item("a"), item("c")) == ["a", "b", "c"]
+    assert ordered(item("b", Stage.lead, "stalled"), item("a", Stage.lead, "stalled"),
+                   item("c", Stage.lead, "stalled")) == ["a", "b", "c"]
 
 
-def test_reasons() -> None:
+def test_reasons_most_urgent_first() -> None:
     assert reasons(item("x")) == []
-    everything = item(
-        "x", protection_lapsing=True, follow_up_due=True, stalled=True, payment_overdue=True
-    )
-    assert reasons(everything) == [
-        "protection_lapsing",
-        "follow_up_due",
-        "stalled",
-        "payment_overdue",
-    ]
-    assert reasons(item("x", stalled=True, payment_overdue=True)) == ["stalled", "payment_overdue"]
+    assert reasons(item("x", Stage.lead, *WORK_REASONS)) == list(WORK_REASONS)
+    assert reasons(item("x", Stage.lead, "stalled", "payment_overdue")) == ["payment_overdue", "stalled"]
+
+
+def facts(**overrides: object) -> frozenset[str]:
+    base: dict[str, object] = dict(stage=Stage.lead, now=NOW, policy=POLICY, last_contact_at=NOW - DAY,
+                                   claimed_at=NOW - 3 * DAY, follow_up_at=None, task_due=False,
+                                   stalled=False, payment_overdue=False)
+    base.update(overrides)
+    return work_reasons(**base)  # type: ignore[arg-type]
+
+
+def test_work_reasons() -> None:
+    assert facts() == frozenset()  # contacted yesterday: nothing to do today
+    assert facts(last_contact_at=None) == {"not_contacted"}
+    assert facts(last_contact_at=NOW - 6 * DAY, claimed_at=NOW - 9 * DAY) == {"protection_lapsing"}
+    assert facts(last_contact_at=NOW - 6 * DAY, claimed_at=NOW - 9 * DAY,
+                 policy=replace(POLICY, lapse_warning_days=0)) == frozenset()
+    assert facts(follow_up_at=NOW - TICK) == {"follow_up_due"}
+    assert facts(follow_up_at=NOW - 2 * DAY) == frozenset()  # contact made since
+    assert facts(follow_up_at=NOW + DAY) == frozenset()
+    assert facts(task_due=True, stalled=True, payment_overdue=True) == {
+        "task_due", "stalled", "payment_overdue"}
+    # A signed customer has no protection clock and is not a "new claim".
+    assert facts(stage=Stage.signed, last_contact_at=None, claimed_at=NOW - 30 * DAY) == frozenset()
 
 
 work_items = st.builds(
     WorkItemFacts,
     customer_id=st.uuids().map(str),
     stage=st.sampled_from([s for s in Stage if s != Stage.abandoned]),
-    protection_lapsing=st.booleans(),
-    follow_up_due=st.booleans(),
-    stalled=st.booleans(),
-    payment_overdue=st.booleans(),
+    reasons=st.frozensets(st.sampled_from(WORK_REASONS)),
     days_in_previous_stage=st.one_of(st.none(), st.decimals(min_value=0, max_value=400, places=2)),
 )
-BOTTOM_UP = [
-    Stage.implemented,
-    Stage.signed,
-    Stage.intent,
-    Stage.lead,
-    Stage.contacted,
-    Stage.graded,
-    Stage.resource,
-]
+BOTTOM_UP = [Stage.implemented, Stage.signed, Stage.intent, Stage.lead, Stage.contacted,
+             Stage.graded, Stage.resource]
 
 
 @given(st.lists(work_items, max_size=30))
@@ -294,11 +301,14 @@ def test_worklist_order_properties(items: list[WorkItemFacts]) -> None:
     for first, second in pairwise(result):
         rank_first, rank_second = BOTTOM_UP.index(first.stage), BOTTOM_UP.index(second.stage)
         assert rank_first <= rank_second
-        if rank_first == rank_second and reasons(first) != reasons(second):
-            # Among the same stage, the more urgent flag set never comes second.
-            flags = ["protection_lapsing", "follow_up_due", "stalled", "payment_overdue"]
-            as_bits = [[code in reasons(i) for code in flags] for i in (first, second)]
-            assert as_bits[0] >= as_bits[1]
+        if rank_first == rank_second:
+            # Within a stage the most urgent reason never comes second ...
+            top = [min((WORK_REASONS.index(c) for c in i.reasons), default=99) for i in (first, second)]
+            assert top[0] <= top[1]
+            # ... and within the same urgency, the faster mover comes first.
+            if top[0] == top[1] and None not in (first.days_in_previous_stage,
+                                                 second.days_in_previous_stage):
+                assert first.days_in_previous_stage <= second.days_in_previous_stage
 
 
 # --- a new customer's owner ---------------------------------------------------------------
@@ -355,3 +365,68 @@ def test_the_finder_of_a_self_discovered_customer():
                                 policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by == _OTHER
     assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=None, source="self_discovered",
                                 policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by is None
+
+
+# --- reclaim block ---------------------------------------------------------------------
+
+
+def test_reclaim_block_runs_reclaim_block_days_from_the_loss():
+    policy = PoolPolicy(reclaim_block_days=7)
+    lost = NOW - timedelta(days=3)
+    assert reclaim_blocked_until(lost, policy=policy) == lost + timedelta(days=7)
+    assert reclaim_blocked_until(None, policy=policy) is None
+    assert is_reclaim_blocked(lost, now=NOW, policy=policy)
+    assert not is_reclaim_blocked(lost, now=lost + timedelta(days=7), policy=policy)
+    assert not is_reclaim_blocked(None, now=NOW, policy=policy)
+    assert not is_reclaim_blocked(lost, now=NOW, policy=PoolPolicy(reclaim_block_days=0))
+
+
+def test_check_reclaim_block_raises_with_until_unless_overridden():
+    policy = PoolPolicy(reclaim_block_days=7)
+    lost = NOW - timedelta(days=1)
+    with pytest.raises(ReclaimBlocked) as caught:
+        check_not_reclaim_blocked(lost, now=NOW, policy=policy)
+    assert caught.value.code == "pool.reclaim_blocked"
+    assert caught.value.extra["blocked_until"] == (lost + timedelta(days=7)).isoformat()
+    assert check_not_reclaim_blocked(lost, now=NOW, policy=policy, manual_override=True) is True
+    assert check_not_reclaim_blocked(None, now=NOW, policy=policy) is False
+
+
+
+# --- discovery bonus -------------------------------------------------------------------
+
+
+@given(active=st.integers(0, 60), discovered=st.integers(0, 60), limit=st.integers(1, 30),
+       bonus=st.integers(0, 10))
+def test_the_discovery_bonus_never_exceeds_limit_plus_bonus(active, discovered, limit, bonus):
+    policy = PoolPolicy(max_active_customers=limit, discovery_bonus=bonus)
+    discovered = min(discovered, active)
+    fits = fits_discovery_quota(active, discovered_active=discovered, policy=policy)
+    if fits:
+        assert active + 1 <= limit + bonus
+    # Under the limit an own find always fits; the bonus never lends slots to other finds.
+    if active < limit:
+        assert fits
+    if fits and active + 1 > limit:
+        assert active + 1 - limit <= discovered + 1
+
+
+def test_check_discovery_quota_names_the_bonus():
+    policy = PoolPolicy(max_active_customers=2, discovery_bonus=1)
+    check_discovery_quota(2, discovered_active=0, policy=policy)
+    with pytest.raises(QuotaExceeded) as caught:
+        check_discovery_quota(3, discovered_active=3, policy=policy)
+    assert (caught.value.extra["limit"], caught.value.extra["discovery_bonus"]) == (2, 1)
+
+
+def test_a_reps_own_find_past_the_limit_uses_the_discovery_bonus():
+    policy = PoolPolicy(max_active_customers=2, discovery_bonus=1)
+    own = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
+                               policy=policy, creator_active=2, creator_discovered=0)
+    assert own == InitialOwner(owner_id=_REP.user_id, discovered_by=_REP.user_id)
+    full = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
+                                policy=policy, creator_active=3, creator_discovered=1)
+    assert full == InitialOwner(owner_id=None, discovered_by=_REP.user_id)
+    bought = decide_initial_owner(creator=_REP, requested_owner_id=None, source="web",
+                                  policy=policy, creator_active=2, creator_discovered=0)
+    assert bought.owner_id is None

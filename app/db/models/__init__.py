@@ -42,6 +42,7 @@ from app.db.models.reports import (
     ReportFunnelState,
     Target,
 )
+from app.db.models.service import Complaint, Survey
 from app.db.models.sync import ChangeCounter, ChangeLog, SyncReceipt
 from app.db.models.tasks import Task
 
@@ -52,6 +53,7 @@ __all__ = [
     "Base",
     "ChangeCounter",
     "ChangeLog",
+    "Complaint",
     "Contact",
     "ContactPoint",
     "Contract",
@@ -75,6 +77,7 @@ __all__ = [
     "Setting",
     "SettingHistory",
     "StageTransition",
+    "Survey",
     "SyncReceipt",
     "Target",
     "Task",

@@ -91,6 +91,8 @@ class CustomerFilters:
     q_email: str | None = None
     q_uscc: str | None = None
     q_text: str | None = None
+    # A phone/email search matches owned customers only (the pool's details are masked).
+    contact_owned_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,8 @@ class CustomerRepository:
             stmt = stmt.where(Customer.id.in_(
                 select(ContactPoint.customer_id).where(ContactPoint.kind == kind,
                                                        ContactPoint.value == value)))
+            if f.contact_owned_only:
+                stmt = stmt.where(Customer.owner_id.is_not(None))
         if f.q_uscc is not None:
             stmt = stmt.where(Customer.uscc == f.q_uscc)
         if f.q_text is not None:
@@ -337,6 +341,13 @@ class CustomerRepository:
             Customer.stage.in_([s.value for s in ACTIVE_STAGES]))
         return int(await self.session.scalar(stmt) or 0)
 
+    async def count_active_discovered(self, user_id: uuid.UUID) -> int:
+        """Active customers the user owns and discovered themselves (the discovery bonus)."""
+        stmt = select(func.count()).select_from(Customer).where(
+            Customer.owner_id == user_id, Customer.discovered_by == user_id,
+            Customer.deleted_at.is_(None), Customer.stage.in_([s.value for s in ACTIVE_STAGES]))
+        return int(await self.session.scalar(stmt) or 0)
+
     async def touch_last_contact(self, customer_id: uuid.UUID, at: dt.datetime) -> None:
         """Move ``last_contact_at`` forward only (never back), atomically."""
         result = await self.session.execute(
@@ -348,6 +359,17 @@ class CustomerRepository:
         )
         if result.rowcount:  # type: ignore[attr-defined]
             note_changed(self.session, "customer", [customer_id])
+
+    async def recompute_last_contact(self, customer_id: uuid.UUID) -> None:
+        """Derive ``last_contact_at`` from the customer's live activities again (after one
+        was deleted or back-dated), so the protection period cannot be kept alive by them."""
+        latest = (select(func.max(Activity.occurred_at))
+                  .where(Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+                  .scalar_subquery())
+        await self.session.execute(
+            update(Customer).where(Customer.id == customer_id).values(last_contact_at=latest)
+            .execution_options(synchronize_session=False))
+        note_changed(self.session, "customer", [customer_id])
 
     async def reload(self, customer_id: uuid.UUID) -> Customer:
         """Read a row again after a bulk UPDATE changed it behind the session's back."""

@@ -54,6 +54,21 @@ class TeamRepository:
         stmt = select(Team.id).where(Team.manager_id == user_id)
         return list((await self.session.scalars(stmt)).all())
 
+    async def manager_above(self, team_id: uuid.UUID | None, *,
+                            exclude: uuid.UUID | None = None) -> User | None:
+        """The active manager of ``team_id`` or, failing that, of the nearest ancestor team
+        (``exclude``: someone who does not count, e.g. a departing manager)."""
+        while team_id is not None:
+            team = await self.session.get(Team, team_id)
+            if team is None:
+                return None
+            if team.manager_id is not None and team.manager_id != exclude:
+                manager = await self.session.get(User, team.manager_id)
+                if manager is not None and manager.is_active:
+                    return manager
+            team_id = team.parent_id
+        return None
+
     async def descendants(self, team: Team) -> list[Team]:
         stmt = select(Team).where(Team.path.startswith(team.path), Team.id != team.id)
         return list((await self.session.scalars(stmt)).all())

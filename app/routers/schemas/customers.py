@@ -184,11 +184,13 @@ class CustomerDetail(CustomerRead):
 
 
 class DuplicateRead(Schema):
-    id: uuid.UUID
-    name: str
+    id: uuid.UUID | None = Field(description="Null when the customer is not visible to you")
+    name: str | None = Field(description="Null when the customer is not visible to you")
     uscc: str | None
     owner_id: uuid.UUID | None
     matched_on: list[str]
+    visible: bool = Field(description="False: a customer exists that you may not see (outside your "
+                          "scope, or found through contact details masked for you)")
 
 
 class DuplicateList(Schema):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from app.domain.funnel import AbandonReason, Stage
-from app.routers.schemas.common import DecimalString, PositiveMoney, Schema, UtcDateTime
+from app.routers.schemas.common import DecimalString, Money, PositiveMoney, Schema, UtcDateTime
 from app.routers.schemas.customers import ContactRead, CustomerRead, Grade
 
 Note = Annotated[str, StringConstraints(max_length=2000)]
@@ -91,12 +91,24 @@ class AllocateRequest(Schema):
     limit: int = Field(default=500, ge=1, le=500)
 
 
+class PoolAssignmentExplanationRead(Schema):
+    rule: Literal["fat-man", "round robin", "discoverer priority"]
+    rank: int = Field(description="1 = the best seller over the ranking window of those considered")
+    signed_amount: Money = Field(description="Signed over the trailing ranking_days")
+    free_capacity: int = Field(description="Active customers the user could still take, before this one")
+    stage: Stage
+    stage_holding: int = Field(description="Customers in this stage the user held before this one")
+    stage_cap: int | None = Field(description="Ideal holding per rep for the stage (SPEC §4); null: none")
+
+
 class PoolAssignmentRead(Schema):
     customer_id: uuid.UUID
     owner_id: uuid.UUID
     team_id: uuid.UUID | None
     reason: str
     applied: bool
+    explanation: PoolAssignmentExplanationRead | None = Field(
+        default=None, description="Why this user (fat-man and round robin); null for manual lines")
 
 
 class PoolSkippedRead(Schema):
@@ -161,13 +173,17 @@ class HandoverRead(Schema):
 
 class WorkItemRead(Schema):
     customer: CustomerRead
-    reasons: list[Literal["protection_lapsing", "follow_up_due", "stalled", "payment_overdue"]]
+    reasons: list[str] = Field(description=(
+        "Why the customer needs an action today, most urgent first: payment_overdue, "
+        "complaint_overdue (an overdue complaint you handle or on your customer), "
+        "protection_lapsing, follow_up_due, task_due, stalled, not_contacted"))
     protection_deadline: dt.datetime | None
     follow_up_at: dt.datetime | None
 
 
 class Worklist(Schema):
     items: list[WorkItemRead]
+    next_cursor: str | None = None
 
 
 class IdealStepDoc(Schema):
@@ -189,6 +205,15 @@ class PoolSettings(Schema):
     protection_days: int = Field(ge=1, le=365)
     cooldown_days: int = Field(ge=0, le=3650)
     ranking_days: int = Field(ge=1, le=3650)
+    reclaim_block_days: int = Field(
+        default=7, ge=0, le=365,
+        description="Days a rep who released a customer or lost it to lapse cannot take it back")
+    discovery_bonus: int = Field(
+        default=5, ge=0, le=1000,
+        description="Self-discovered customers a rep may hold beyond max_active_customers")
+    lapse_warning_days: int = Field(
+        default=2, ge=0, le=364,
+        description="The worklist flags protection lapsing within this many days")
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
 
 
