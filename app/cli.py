@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = sub.add_parser("seed-demo", help="create a demo organisation")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing when the database already has users")
+    sub.add_parser("worker", help="deliver webhooks (as its own process; the server runs one too)")
     sub.add_parser("rebuild-report-aggregates",
                    help="recompute the funnel report aggregates from the stored transitions")
     api = sub.add_parser("openapi", help="write openapi/openapi.json and the error table in docs")
@@ -223,7 +224,34 @@ def main(argv: list[str] | None = None) -> int:
         return _reporting_failures(args.command, writers[args.command])
     if args.command == "openapi":
         return cmd_openapi(args.check)
+    if args.command == "worker":
+        return cmd_worker()
     return 2
+
+
+def cmd_worker() -> int:
+    """Deliver webhooks until interrupted."""
+    import asyncio
+    import contextlib
+
+    from app import logs
+    from app.config import get_settings
+    from app.db.engine import make_engine, make_session_factory
+    from app.services import webhook_worker
+
+    settings = get_settings()
+    logs.configure(settings.log_level)
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        try:
+            await webhook_worker.run_forever(make_session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
 
 
 if __name__ == "__main__":

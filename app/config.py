@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     # A key whose request has run this long without an answer is presumed abandoned
     # (the process died): a retry may take it over if nothing was committed.
     idempotency_lease_seconds: int = Field(default=600, ge=1)
+    # How long the change feed (and the mobile sync log) keeps entries; older cursors get 410.
+    change_retention_days: int = Field(default=90, ge=1)
+    # Webhooks: targets on private/loopback networks (and plain http) are refused unless this is
+    # set (tests, on-premises installs); per-attempt timeout; the worker inside the service.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_worker: bool = True
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_concurrency: int = Field(default=10, ge=1, le=100)
+    # A claimed delivery not finished within this long (its worker died) is attempted again.
+    webhook_lease_seconds: int = Field(default=60, ge=5)
+    # An endpoint whose every attempt has failed for this long is disabled.
+    webhook_disable_after_hours: int = Field(default=72, ge=1)
+    # An API key's last_used_at is written at most this often (not on every request).
+    api_key_touch_seconds: int = Field(default=300, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
     recycle_interval_seconds: int = Field(default=300, ge=0)

@@ -17,7 +17,9 @@ from app.config import Settings, get_settings
 from app.db.engine import make_engine, make_session_factory
 from app.routers import (
     activities,
+    api_keys,
     auth,
+    changes,
     complaints,
     contracts,
     credit,
@@ -38,6 +40,7 @@ from app.routers import (
     tasks,
     teams,
     users,
+    webhooks,
 )
 from app.routers import metrics as metrics_router
 from app.routers import (
@@ -46,14 +49,13 @@ from app.routers import (
 from app.routers import (
     sync as sync_router,
 )
-from app.routers.deps import current_principal, declare_read_only_refusal, text_rule
+from app.routers.deps import API_PREFIX, current_principal, declare_read_only_refusal, text_rule
 from app.routers.metrics import Metrics, MetricsMiddleware
 from app.routers.middleware import IdempotencyMiddleware, RequestContextMiddleware
-from app.services import maintenance
+from app.services import maintenance, webhook_worker
 
 log = logging.getLogger("app")
 
-API_PREFIX = "/api/v1"
 DOCS_STATIC_URL = "/docs-static"
 
 DESCRIPTION = """
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, *,
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = []
+        if settings.webhook_worker and settings.env != "test":
+            tasks.append(asyncio.create_task(webhook_worker.run_forever(app.state.session_factory)))
         if settings.recycle_interval_seconds > 0 and settings.env != "test":
             tasks.append(asyncio.create_task(
                 maintenance.run_periodically(app.state.session_factory,
@@ -123,7 +127,8 @@ def create_app(settings: Settings | None = None, *,
                                                   settings_router, credit, reports, tasks,
                                                   sync_router, complaints, surveys, contracts,
                                                   grading, reports_funnel, reports_anomalies,
-                                                  reports_people, targets)),
+                                                  reports_people, targets, api_keys,
+                                                  changes, webhooks)),
                    targets.report_router, receivables.receivables_router,
                    receivables.payments_router):
         declare_read_only_refusal(router.routes)

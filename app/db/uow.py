@@ -16,11 +16,13 @@ from app.db import changes as change_tracking
 from app.db import report_aggregates
 from app.db.base import utcnow
 from app.db.engine import is_unavailable
+from app.db.repositories.api_keys import ApiKeyRepository
 from app.db.repositories.auth import (
     IdempotencyRepository,
     LoginThrottleRepository,
     RefreshTokenRepository,
 )
+from app.db.repositories.change_feed import ChangeFeedRepository
 from app.db.repositories.contracts import ContractRepository
 from app.db.repositories.credit import CreditRepository
 from app.db.repositories.customers import (
@@ -29,6 +31,7 @@ from app.db.repositories.customers import (
     CustomerRepository,
     HistoryRepository,
 )
+from app.db.repositories.exports import ExportRepository
 from app.db.repositories.funnel import FunnelRepository
 from app.db.repositories.grading import GradingRepository
 from app.db.repositories.org import TeamRepository, UserRepository
@@ -40,6 +43,7 @@ from app.db.repositories.settings import SettingsRepository
 from app.db.repositories.sync import ChangeLogRepository, SyncRepository
 from app.db.repositories.targets import TargetRepository
 from app.db.repositories.tasks import TaskRepository
+from app.db.repositories.webhooks import WebhookRepository
 from app.domain.errors import (
     IdempotencySuperseded,
     IntegrityConflict,
@@ -88,6 +92,10 @@ class UnitOfWork:
         self.receivables = ReceivableRepository(self.session)
         self.credit = CreditRepository(self.session)
         self.grading = GradingRepository(self.session)
+        self.api_keys = ApiKeyRepository(self.session)
+        self.exports = ExportRepository(self.session)
+        self.change_feed = ChangeFeedRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
         self.complaints = ComplaintRepository(self.session)
         self.surveys = SurveyRepository(self.session)
         self.reports = ReportRepository(self.session)
@@ -130,6 +138,9 @@ class UnitOfWork:
                 if not await self.idempotency.mark_committed(record_id, attempt=attempt, now=utcnow()):
                     raise IdempotencySuperseded(
                         "A retry with this Idempotency-Key has taken over this request")
+            if self.changes.events:
+                # The outbox: webhook deliveries commit (or roll back) with the change.
+                await self.webhooks.enqueue(self.changes.events, at=utcnow())
             if self.changes:
                 # Last thing before COMMIT: the change-log counter's row lock is held only
                 # this long, and it orders commits by sequence number (gap-free pulls).

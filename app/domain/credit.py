@@ -878,3 +878,11 @@ def credit_warnings(*, state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT
         warnings.append(CreditWarning(code="credit.grade_dropped",
                                       message="The customer's grade dropped."))
     return warnings
+
+
+def receivable_standing(amount: Decimal, paid: Decimal, *, written_off: bool) -> tuple[str, Decimal]:
+    """A receivable's status (``open``, ``paid`` or ``written_off``) and what is still owed."""
+    outstanding = max(amount - paid, Decimal(0))
+    if written_off:
+        return "written_off", outstanding
+    return ("paid" if outstanding == 0 else "open"), outstanding

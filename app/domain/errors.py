@@ -143,6 +143,13 @@ class RateLimited(DomainError):
     title = "Too many requests"
 
 
+class Gone(DomainError):
+    """Something the client refers to existed but is kept no longer (an expired cursor)."""
+
+    code = "gone"
+    title = "Gone"
+
+
 class ServiceUnavailable(DomainError):
     """A dependency the service needs (the database) does not answer."""
 
@@ -730,6 +737,49 @@ class SyncInvalidCursor(BadRequest):
     code = "sync.invalid_cursor"
 
 
+# --------------------------------------------------------------------------- integration
+
+
+class MissingScope(Forbidden):
+    """The API key lacks the scope this path needs, or API keys may not call it at all."""
+
+    code = "forbidden.scope"
+    title = "Missing scope"
+    extras = {"required_scope": Extra("string", "The scope the path needs (null when no key may "
+                                      "call it, or keys may only read it)", "contracts:read")}
+
+
+class ApiKeyTeamNotFound(RuleViolation):
+    """The team an API key is restricted to does not exist."""
+
+    code = "api_key.team_not_found"
+    extras = {"team_id": _text("The team id given", "5f0c…")}
+
+
+class ApiKeyRevoked(RuleViolation):
+    """A revoked API key cannot be rotated; issue a new one."""
+
+    code = "api_key.revoked"
+
+
+class ChangesScopeRestricted(Forbidden):
+    """The change feed covers every record: a caller limited to a team or to their own
+    records pulls the lists with ``updated_since`` instead."""
+
+    code = "changes.scope_restricted"
+
+
+class CursorExpired(Gone):
+    """The change-feed cursor is older than the retained log; resync from a fresh cursor."""
+
+    code = "changes.cursor_expired"
+    extras = {"purged_through": _int("The last sequence number no longer kept", 41250)}
+
+
+class WebhookDeliverySucceeded(RuleViolation):
+    """A delivery that succeeded is not retried."""
+
+    code = "webhook.delivery_succeeded"
 class ReportInvalidPeriod(InvalidInput):
     """A report period whose `from` is not before `to`, longer than 3 years, or outside 1970–2100."""
 

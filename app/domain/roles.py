@@ -51,10 +51,15 @@ class Principal:
     team_id: uuid.UUID | None
     # For managers: every team they manage plus descendants. Empty for other roles.
     team_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    # Set when the caller is an API key: which key, the scopes it holds, and (for a key
+    # restricted to a team) the narrower data scope it sees instead of its role's.
+    key_id: uuid.UUID | None = None
+    key_scopes: frozenset[str] | None = None
+    restricted_scope: Scope | None = None
 
     @property
     def scope(self) -> Scope:
-        return DATA_SCOPE[self.role]
+        return self.restricted_scope or DATA_SCOPE[self.role]
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from app.domain import errors
 from app.domain.roles import Principal
-from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, UpdatedSince, allow, set_etag
 from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page, UtcDateTime
 from app.routers.schemas.customers import (
@@ -33,11 +33,13 @@ async def list_activities(actor: Caller, uow: UoW, cursor: Cursor = None, limit:
                           customer_id: uuid.UUID | None = None, type: ActivityType | None = None,
                           created_by: uuid.UUID | None = None,
                           occurred_from: UtcDateTime | None = None,
-                          occurred_to: UtcDateTime | None = None) -> Page[ActivityRead]:
+                          occurred_to: UtcDateTime | None = None,
+                          updated_since: UpdatedSince = None) -> Page[ActivityRead]:
     """Activities on customers in the caller's scope, newest first."""
     page = await activities_service.list_activities(
         uow, actor, customer_id=customer_id, type_=type, created_by=created_by,
-        occurred_from=occurred_from, occurred_to=occurred_to, cursor=cursor, limit=limit)
+        occurred_from=occurred_from, occurred_to=occurred_to, updated_since=updated_since,
+        cursor=cursor, limit=limit)
     return Page[ActivityRead](items=[activity_read(a) for a in page.items],
                               next_cursor=page.next_cursor)
 

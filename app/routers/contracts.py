@@ -5,26 +5,41 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from app.domain import errors
-from app.domain.contracts import ContractStatus
 from app.domain.roles import Principal
-from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.deps import (
+    Caller,
+    Cursor,
+    ExportFormat,
+    IfMatch,
+    Limit,
+    UoW,
+    allow,
+    export_responses,
+    set_etag,
+    streamed,
+)
 from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.contracts import (
     CancelRequest,
     ContractCreate,
+    ContractFilterParams,
     ContractRead,
     ContractUpdate,
     SignRequest,
 )
 from app.services import contracts as contracts_service
+from app.services import exports as exports_service
 
 router = APIRouter(prefix="/contracts", tags=["contracts"])
 
 Drafter = Annotated[Principal, allow(*contracts_service.DRAFTERS)]
+# The list filters, shared by the list and the export.
+Filters = Annotated[ContractFilterParams, Query()]
 Signer = Annotated[Principal, allow(*contracts_service.SIGNERS)]
 Acceptor = Annotated[Principal, allow(*contracts_service.ACCEPTORS)]
 
@@ -37,14 +52,23 @@ def _read(contract: object, response: Response) -> ContractRead:
 
 @router.get("", operation_id="contracts_list", response_model=Page[ContractRead],
             responses=responses(*PAGED))
-async def list_contracts(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-                         customer_id: uuid.UUID | None = None,
-                         status: ContractStatus | None = None) -> Page[ContractRead]:
+async def list_contracts(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *,
+                         filters: Filters) -> Page[ContractRead]:
     """Contracts of customers in the caller's scope, newest first."""
-    page = await contracts_service.list_contracts(uow, actor, customer_id=customer_id, status=status,
-                                                  cursor=cursor, limit=limit)
+    page = await contracts_service.list_contracts(uow, actor, **filters.model_dump(), cursor=cursor,
+                                                  limit=limit)
     return Page[ContractRead](items=[ContractRead.model_validate(c) for c in page.items],
                               next_cursor=page.next_cursor)
+
+
+@router.get("/export", operation_id="contracts_export", response_class=StreamingResponse,
+            responses=export_responses("Every contract in the caller's scope matching the filters, "
+                                       "streamed"))
+async def export_contracts(actor: Caller, uow: UoW, fmt: ExportFormat = "csv", *,
+                           filters: Filters) -> StreamingResponse:
+    """Stream every contract in the caller's scope (the list filters apply) as CSV (UTF-8 with
+    BOM) or NDJSON, in id order. Columns: docs/integration.md."""
+    return streamed(exports_service.export_contracts(uow, actor, **filters.model_dump(), fmt=fmt))
 
 
 @router.post("", operation_id="contracts_create", response_model=ContractRead,

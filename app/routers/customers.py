@@ -10,7 +10,18 @@ from fastapi.responses import StreamingResponse
 
 from app.domain import errors
 from app.domain.roles import MASTER_DATA_STEWARDS, MASTER_DATA_WRITERS, Principal, Role
-from app.routers.deps import Caller, Cursor, IfMatch, Limit, UoW, allow, set_etag
+from app.routers.deps import (
+    Caller,
+    Cursor,
+    ExportFormat,
+    IfMatch,
+    Limit,
+    UoW,
+    allow,
+    export_responses,
+    set_etag,
+    streamed,
+)
 from app.routers.problems import IDEMPOTENT, PAGED, VERSIONED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.customers import (
@@ -128,23 +139,16 @@ async def import_customers(
 
 
 @router.get("/export", operation_id="customers_export", response_class=StreamingResponse,
-            responses={200: {"description": "Every customer in the caller's scope matching the "
-                             "filters, streamed", "content": {
-                                 "text/csv": {"schema": {"type": "string"}},
-                                 "application/x-ndjson": {"schema": {"type": "string"}}}},
-                       **responses(errors.CustomerTooManyContactSearches, *PAGED)})
+            responses=export_responses("Every customer in the caller's scope matching the filters, "
+                                       "streamed", errors.CustomerTooManyContactSearches, *PAGED))
 async def export_customers(
-    actor: Caller, uow: UoW,
-    fmt: Annotated[Literal["csv", "ndjson"], Query(alias="format")] = "csv", *, filters: Filters,
+    actor: Caller, uow: UoW, fmt: ExportFormat = "csv", *, filters: Filters,
 ) -> StreamingResponse:
     """Stream every customer in the caller's scope (the list filters apply) as CSV (UTF-8 with
     BOM, for Excel) or NDJSON; contact details masked as in the API. Columns:
     docs/import-export.md."""
-    export = customer_io_service.export_customers(uow, actor, filters=customer_filters(filters),
-                                                  fmt=fmt)
-    return StreamingResponse(export.chunks, media_type=export.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{export.filename}"',
-        "Cache-Control": "no-store"})
+    return streamed(customer_io_service.export_customers(
+        uow, actor, filters=customer_filters(filters), fmt=fmt))
 
 
 @router.get("/{customer_id}", operation_id="customers_get", response_model=CustomerDetail,

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 
+from app.domain import apikeys
 from app.domain.errors import BadIfMatch, Forbidden, Unauthorized
 from app.domain.roles import READ_ONLY_ROLES, Principal, Role
-from app.routers.problems import also_answers
-from app.routers.schemas.common import text_fault
+from app.routers.problems import Entry, also_answers, responses
+from app.routers.schemas.common import UPDATED_SINCE, UtcDateTime, text_fault
+from app.services import api_keys as api_keys_service
 from app.services import auth as auth_service
 from app.services.context import DEFAULT_LIMIT, MAX_LIMIT, UnitOfWork
 
+API_PREFIX = "/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -59,12 +63,26 @@ async def current_principal(
 ) -> Principal:
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
-    principal = await auth_service.principal_for_token(uow, token=token)
+    if apikeys.looks_like_key(token):
+        principal = await api_keys_service.principal_for_key(uow, key=token)
+        check_key_scope(request, principal)
+    else:
+        principal = await auth_service.principal_for_token(uow, token=token)
     # Every write behind this dependency declares the 403 (declare_read_only_refusal).
     if principal.role in READ_ONLY_ROLES and request.method not in READ_METHODS:
         raise Forbidden(f"Your role ({principal.role}) only reads; it may not change anything")
     request.state.principal = principal
     return principal
+
+
+def check_key_scope(request: Request, principal: Principal) -> None:
+    """An API key may call a route only with the scope the route's path needs."""
+    if principal.key_scopes is None:
+        return
+    route = request.scope.get("route")
+    path = getattr(route, "path_format", request.url.path)
+    apikeys.check_scope(principal.key_scopes, method=request.method,
+                        path=path.removeprefix(API_PREFIX))
 
 
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -100,6 +118,7 @@ IfMatch = Annotated[int | None, Depends(if_match)]
 
 Cursor = Annotated[str | None, Query(description="Opaque cursor from the previous page")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")]
+UpdatedSince = Annotated[UtcDateTime | None, Query(description=UPDATED_SINCE)]
 DEFAULT_PAGE_SIZE = DEFAULT_LIMIT
 
 
@@ -107,3 +126,19 @@ def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
+ExportFormat = Annotated[Literal["csv", "ndjson"], Query(alias="format")]
+
+
+def export_responses(description: str, *entries: Entry) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a streamed export route that can answer ``entries``."""
+    return {200: {"description": description, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}}}},
+        **responses(*entries)}
+
+
+def streamed(export: Any) -> StreamingResponse:
+    """An export (``filename``, ``media_type``, ``chunks``) as a download."""
+    return StreamingResponse(export.chunks, media_type=export.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{export.filename}"',
+        "Cache-Control": "no-store"})

@@ -28,6 +28,7 @@ STATUS_BY_KIND: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.BadRequest, 400),
     (errors.TooLarge, 413),
     (errors.RateLimited, 429),
+    (errors.Gone, 410),
     (errors.ServiceUnavailable, 503),
     (errors.MethodNotAllowed, 405),
     (errors.NotAcceptable, 406),
@@ -151,9 +152,10 @@ def install(app: FastAPI) -> None:
 
 Entry = type[errors.DomainError]
 
-# Any operation behind a bearer token can answer these; every operation that reads the
-# database can answer 503; every operation can answer a validation error.
-AUTHENTICATED: tuple[Entry, ...] = (errors.Unauthorized,)
+# Any operation behind a bearer token can answer these (an API key is a bearer token too, and
+# one without the scope the path needs is refused); every operation that reads the database
+# can answer 503; every operation can answer a validation error.
+AUTHENTICATED: tuple[Entry, ...] = (errors.Unauthorized, errors.MissingScope)
 ALWAYS: tuple[Entry, ...] = (errors.InvalidInput, errors.ServiceUnavailable)
 # Bundles for the conventions many operations share.
 PAGED: tuple[Entry, ...] = (errors.InvalidCursor,)

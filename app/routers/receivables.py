@@ -3,43 +3,67 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from app.domain import errors
 from app.domain.roles import Principal
-from app.routers.deps import Caller, Cursor, Limit, UoW, allow, set_etag
+from app.routers.deps import (
+    Caller,
+    Cursor,
+    ExportFormat,
+    Limit,
+    UoW,
+    allow,
+    export_responses,
+    set_etag,
+    streamed,
+)
 from app.routers.problems import IDEMPOTENT, PAGED, WRITES, responses
 from app.routers.schemas.common import Page
 from app.routers.schemas.contracts import (
     PaymentCreate,
+    PaymentFilterParams,
     PaymentRead,
     ReceivableCreate,
+    ReceivableFilterParams,
     ReceivableRead,
     WriteOffRequest,
     payment_read,
     receivable_read,
 )
+from app.services import exports as exports_service
 from app.services import receivables as receivables_service
 
 receivables_router = APIRouter(prefix="/receivables", tags=["receivables"])
 payments_router = APIRouter(prefix="/payments", tags=["payments"])
 
 Finance = Annotated[Principal, allow(*receivables_service.FINANCE_ROLES)]
+# The list filters, each shared by a list and its export.
+ReceivableFilters = Annotated[ReceivableFilterParams, Query()]
+PaymentFilters = Annotated[PaymentFilterParams, Query()]
 
 
 @receivables_router.get("", operation_id="receivables_list", response_model=Page[ReceivableRead],
                         responses=responses(*PAGED))
-async def list_receivables(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-                           customer_id: uuid.UUID | None = None, contract_id: uuid.UUID | None = None,
-                           status: Literal["open", "paid", "written_off"] | None = None,
-                           overdue: bool | None = None) -> Page[ReceivableRead]:
+async def list_receivables(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *,
+                           filters: ReceivableFilters) -> Page[ReceivableRead]:
     """Receivables in the caller's scope, by due date."""
-    page = await receivables_service.list_receivables(uow, actor, customer_id=customer_id,
-                                                      contract_id=contract_id, status=status,
-                                                      overdue=overdue, cursor=cursor, limit=limit)
+    page = await receivables_service.list_receivables(uow, actor, **filters.model_dump(),
+                                                      cursor=cursor, limit=limit)
     return Page[ReceivableRead](items=[receivable_read(r) for r in page.items], next_cursor=page.next_cursor)
+
+
+@receivables_router.get("/export", operation_id="receivables_export", response_class=StreamingResponse,
+                        responses=export_responses("Every receivable in the caller's scope matching "
+                                                   "the filters, streamed"))
+async def export_receivables(actor: Caller, uow: UoW, fmt: ExportFormat = "csv", *,
+                             filters: ReceivableFilters) -> StreamingResponse:
+    """Stream every receivable in the caller's scope (the list filters apply) as CSV (UTF-8 with
+    BOM) or NDJSON, in id order. Columns: docs/integration.md."""
+    return streamed(exports_service.export_receivables(uow, actor, **filters.model_dump(), fmt=fmt))
 
 
 @receivables_router.post("", operation_id="receivables_create", response_model=ReceivableRead,
@@ -82,11 +106,23 @@ async def write_off(receivable_id: uuid.UUID, body: WriteOffRequest, actor: Fina
 
 @payments_router.get("", operation_id="payments_list", response_model=Page[PaymentRead],
                      responses=responses(*PAGED))
-async def list_payments(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50,
-                        customer_id: uuid.UUID | None = None) -> Page[PaymentRead]:
-    page = await receivables_service.list_payments(uow, actor, customer_id=customer_id, cursor=cursor,
+async def list_payments(actor: Caller, uow: UoW, cursor: Cursor = None, limit: Limit = 50, *,
+                        filters: PaymentFilters) -> Page[PaymentRead]:
+    """Payments of customers in the caller's scope, newest received first. A payment never
+    changes once recorded: `updated_since` selects those recorded since then."""
+    page = await receivables_service.list_payments(uow, actor, **filters.model_dump(), cursor=cursor,
                                                    limit=limit)
     return Page[PaymentRead](items=[payment_read(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@payments_router.get("/export", operation_id="payments_export", response_class=StreamingResponse,
+                     responses=export_responses("Every payment in the caller's scope matching the "
+                                                "filters, streamed"))
+async def export_payments(actor: Caller, uow: UoW, fmt: ExportFormat = "csv", *,
+                          filters: PaymentFilters) -> StreamingResponse:
+    """Stream every payment in the caller's scope (with its allocations) as CSV (UTF-8 with BOM;
+    allocations as `receivable_id:amount;…`) or NDJSON, in id order."""
+    return streamed(exports_service.export_payments(uow, actor, **filters.model_dump(), fmt=fmt))
 
 
 @payments_router.post("", operation_id="payments_create", response_model=PaymentRead,

@@ -42,11 +42,13 @@ def _check_times(values: dict[str, Any], now: dt.datetime) -> None:
 async def list_activities(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None,
                           type_: str | None, created_by: uuid.UUID | None,
                           occurred_from: dt.datetime | None, occurred_to: dt.datetime | None,
+                          updated_since: dt.datetime | None = None,
                           cursor: str | None, limit: int) -> Page[Activity]:
     async with uow:
         return await uow.activities.list(actor, customer_id=customer_id, type_=type_,
                                          created_by=created_by, occurred_from=occurred_from,
-                                         occurred_to=occurred_to, cursor=cursor, limit=limit)
+                                         occurred_to=occurred_to, updated_since=updated_since,
+                                         cursor=cursor, limit=limit)
 
 
 async def get_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID) -> Activity:

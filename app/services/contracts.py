@@ -84,13 +84,14 @@ async def list_contracts(
     *,
     customer_id: uuid.UUID | None,
     status: ContractStatus | None,
+    updated_since: dt.datetime | None = None,
     cursor: str | None,
     limit: int,
 ) -> Page[Contract]:
     async with uow:
         return await uow.contracts.list(
-            actor, customer_id=customer_id, status=status, cursor=cursor, limit=limit
-        )
+            actor, customer_id=customer_id, status=status, updated_since=updated_since, cursor=cursor,
+            limit=limit)
 
 
 async def get_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID) -> Contract:

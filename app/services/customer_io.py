@@ -6,14 +6,9 @@ its rows is ``app.services.customer_rows``."""
 from __future__ import annotations
 
 import asyncio
-import codecs
-import csv
 import dataclasses
 import datetime as dt
-import io
-import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,19 +21,18 @@ from app.domain.funnel import Stage
 from app.domain.ownership import PoolPolicy, check_quota, decide_initial_owner
 from app.domain.roles import DUPLICATE_OVERRIDERS, Principal, masks_contact_details
 from app.services import customers as customers_service
+from app.services import exports
 from app.services import funnel as funnel_service
 from app.services import settings as settings_service
 from app.services.customer_rows import ImportRow, parse_upload, row_error
 from app.services.spreadsheets import MAX_BYTES, MAX_ROWS
 
 ImportMode = Literal["all_or_nothing", "partial"]
-ExportFormat = Literal["csv", "ndjson"]
 
 # The upload limits the route applies while reading the request (MAX_BYTES) and the tests use.
-__all__ = ["MAX_BYTES", "MAX_ROWS", "Export", "ImportReport", "export_customers", "import_customers"]
+__all__ = ["MAX_BYTES", "MAX_ROWS", "ImportReport", "export_customers", "import_customers"]
 
 INSERT_BATCH = 500
-EXPORT_CHUNK = 1_000
 MAX_CANDIDATES = 20
 
 
@@ -259,21 +253,6 @@ EXPORT_COLUMNS = ("id", "name", "kind", "uscc", "industry", "region", "size", "a
 # enums and timestamps never start with these characters.
 _FORMULA_GUARDED = frozenset({"name", "industry", "region", "address", "website", "tags",
                               "contacts", "emails"})
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
-
-
-@dataclass(frozen=True, slots=True)
-class Export:
-    filename: str
-    media_type: str
-    chunks: AsyncIterator[bytes]
-
-
-def _timestamp(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def _record(customer: Customer, contacts: list[customers_service.ContactView]) -> dict[str, Any]:
     def text(value: Any) -> str | None:
         return None if value is None else str(value)
@@ -287,8 +266,9 @@ def _record(customer: Customer, contacts: list[customers_service.ContactView]) -
         "contacts": [{"id": str(c.id), "name": c.name, "title": c.title, "phones": c.phones,
                       "emails": c.emails, "wechat": c.wechat, "is_primary": c.is_primary,
                       "masked": c.masked} for c in contacts],
-        "completeness": customer.completeness, "created_at": _timestamp(customer.created_at),
-        "updated_at": _timestamp(customer.updated_at), "deleted_at": _timestamp(customer.deleted_at),
+        "completeness": customer.completeness, "created_at": exports.timestamp(customer.created_at),
+        "updated_at": exports.timestamp(customer.updated_at),
+        "deleted_at": exports.timestamp(customer.deleted_at),
         "merged_into": text(customer.merged_into),
     }
 
@@ -299,42 +279,17 @@ def _csv_cells(record: dict[str, Any]) -> list[str]:
             "contacts": ";".join(c["name"] for c in contacts),
             "phones": ";".join(p for c in contacts for p in c["phones"]),
             "emails": ";".join(e for c in contacts for e in c["emails"])}
-    cells = []
-    for column in EXPORT_COLUMNS:
-        value = flat[column]
-        cell = "" if value is None else str(value)
-        if column in _FORMULA_GUARDED and cell.startswith(_FORMULA_START):
-            cell = "'" + cell
-        cells.append(cell)
-    return cells
+    return exports.csv_cells(flat, EXPORT_COLUMNS, _FORMULA_GUARDED)
 
 
-def _encode(records: list[dict[str, Any]], fmt: ExportFormat) -> bytes:
-    if fmt == "ndjson":
-        return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
-                       for r in records).encode()
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(_csv_cells(r) for r in records)
-    return buffer.getvalue().encode()
-
-
-async def _export_chunks(uow: UnitOfWork, actor: Principal, filters: CustomerFilters,
-                         fmt: ExportFormat) -> AsyncIterator[bytes]:
-    if fmt == "csv":
-        header = io.StringIO()
-        csv.writer(header).writerow(EXPORT_COLUMNS)
-        # The BOM makes Excel read the file as UTF-8 (Chinese names stay readable).
-        yield codecs.BOM_UTF8 + header.getvalue().encode()
-    after: uuid.UUID | None = None
-    while True:
+def _customer_chunks(uow: UnitOfWork, actor: Principal, filters: CustomerFilters) -> exports.FetchChunk:
+    async def fetch(after: uuid.UUID | None) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
         # A short transaction per chunk: the response streams long after the request's
         # dependencies are done, and no snapshot is held open for the whole download.
         async with uow:
             customers = await uow.customers.chunk_after(actor, filters, after_id=after,
-                                                        limit=EXPORT_CHUNK)
+                                                        limit=exports.EXPORT_CHUNK)
             contacts = await uow.contacts.for_customers([c.id for c in customers])
-        if not customers:
-            return
         by_customer: dict[uuid.UUID, list[Contact]] = {}
         for contact in contacts:
             by_customer.setdefault(contact.customer_id, []).append(contact)
@@ -344,17 +299,15 @@ async def _export_chunks(uow: UnitOfWork, actor: Principal, filters: CustomerFil
             views = [customers_service.contact_view(c, masked=masked)
                      for c in by_customer.get(customer.id, [])]
             records.append(_record(customer, views))
-        yield _encode(records, fmt)
-        if len(customers) < EXPORT_CHUNK:
-            return
-        after = customers[-1].id
+        return records, (customers[-1].id if len(customers) == exports.EXPORT_CHUNK else None)
+
+    return fetch
 
 
 def export_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilters,
-                     fmt: ExportFormat, now: dt.datetime | None = None) -> Export:
+                     fmt: exports.ExportFormat, now: dt.datetime | None = None) -> exports.Export:
     """Every customer in the caller's scope matching the list filters, streamed in keyset
-    chunks of ``EXPORT_CHUNK`` (contacts masked as in the API)."""
-    filters = customers_service.customer_filters(filters, actor)
-    stamp = (now or utcnow()).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Export(filename=f"customers-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt],
-                  chunks=_export_chunks(uow, actor, filters, fmt))
+    chunks of ``exports.EXPORT_CHUNK`` (contacts masked as in the API)."""
+    fetch = _customer_chunks(uow, actor, customers_service.customer_filters(filters, actor))
+    chunks = exports.stream(fetch, fmt=fmt, columns=EXPORT_COLUMNS, to_cells=_csv_cells)
+    return exports.export_of("customers", fmt, chunks, now=now)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db.engine import is_unavailable
 from app.db.uow import UnitOfWork
 from app.services import auth as auth_service
+from app.services import changes as changes_service
 from app.services import idempotency as idempotency_service
 from app.services import pool as pool_service
 
@@ -25,6 +26,9 @@ async def run_once(session_factory: async_sessionmaker[AsyncSession]) -> None:
     forgotten = await auth_service.purge_login_throttle(UnitOfWork(session_factory))
     if forgotten:
         log.info("forgot old failed logins", extra={"count": forgotten})
+    purged = await changes_service.purge_expired(UnitOfWork(session_factory))
+    if purged:
+        log.info("purged expired change-log entries", extra={"count": purged})
     recycled = await pool_service.recycle(UnitOfWork(session_factory), None)
     if recycled.released or recycled.cooldowns_ended:
         log.info("pool recycled", extra={"released": len(recycled.released),

@@ -66,6 +66,7 @@ async def list_receivables(
     contract_id: uuid.UUID | None,
     status: Literal["open", "paid", "written_off"] | None,
     overdue: bool | None,
+    updated_since: dt.datetime | None = None,
     cursor: str | None,
     limit: int,
 ) -> Page[ReceivableView]:
@@ -76,6 +77,7 @@ async def list_receivables(
             contract_id=contract_id,
             status=status,
             overdue_at=overdue_before(utcnow(), business_tz()) if overdue else None,
+            updated_since=updated_since,
             cursor=cursor,
             limit=limit,
         )
@@ -318,10 +320,12 @@ async def record_payment(
 
 
 async def list_payments(
-    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None, cursor: str | None, limit: int
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None,
+    updated_since: dt.datetime | None = None, cursor: str | None, limit: int
 ) -> Page[PaymentView]:
     async with uow:
-        page = await uow.receivables.list_payments(actor, customer_id=customer_id, cursor=cursor, limit=limit)
+        page = await uow.receivables.list_payments(actor, customer_id=customer_id,
+                                                   updated_since=updated_since, cursor=cursor, limit=limit)
         applications = await uow.receivables.applications_of([p.id for p in page.items])
         by_payment: dict[uuid.UUID, list[PaymentApplication]] = {}
         for row in applications:

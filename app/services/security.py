@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
+from app.domain import apikeys
 from app.domain.errors import Unauthorized, WeakPassword
 
 ALGORITHM = "HS256"
@@ -101,3 +103,31 @@ def new_refresh_token() -> tuple[str, str]:
 
 def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    """A freshly made API key: ``key`` is shown once; ``lookup`` and ``key_hash`` are stored."""
+
+    key: str
+    lookup: str
+    key_hash: str
+
+
+_LOOKUP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_api_key() -> NewApiKey:
+    lookup = "".join(secrets.choice(_LOOKUP_ALPHABET) for _ in range(apikeys.LOOKUP_LEN))
+    key = f"{apikeys.KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}"
+    return NewApiKey(key=key, lookup=lookup, key_hash=hash_api_key(key))
+
+
+def hash_api_key(key: str) -> str:
+    # The key carries 256 random bits, so a fast hash is enough (nothing to brute-force).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_matches(key: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a presented key with the stored hash."""
+    return hmac.compare_digest(hash_api_key(key), stored_hash)

@@ -434,10 +434,12 @@ async def pull(uow: UnitOfWork, actor: Principal, *, cursor: str | None, limit: 
     position = decode_cursor(actor, cursor) if cursor else None
     async with uow:
         head = await uow.change_log.head()
-        reset = position is None or position.scope != scope.fingerprint or position.seq > head
+        reset = (position is None or position.scope != scope.fingerprint or position.seq > head
+                 or position.seq < await uow.change_feed.purged_through())
         if position is None or reset:
-            # A new device, a changed scope (role, teams) or a database restored to an
-            # earlier point: start over from a snapshot.
+            # A new device, a changed scope (role, teams), a database restored to an
+            # earlier point, or a cursor older than the log's retention: start over from a
+            # snapshot.
             position = Position(scope=scope.fingerprint, seq=head, snapshot=True)
         if position.snapshot:
             changes, following = await _snapshot_page(uow, actor, scope, position, limit)

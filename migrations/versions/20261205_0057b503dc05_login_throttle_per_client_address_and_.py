@@ -1,7 +1,7 @@
 """login throttle per (client address, username); the per-user lockout columns go
 
 Revision ID: 0057b503dc05
-Revises: 56040f84f1b7
+Revises: f7b2c4d6e8a1
 Create Date: 2026-12-05 06:30:55.343808
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.db.types
 
 revision: str = '0057b503dc05'
-down_revision: str | None = '56040f84f1b7'
+down_revision: str | None = 'f7b2c4d6e8a1'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

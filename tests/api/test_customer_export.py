@@ -12,6 +12,7 @@ import pytest
 
 from app.db.repositories.customers import CustomerRepository
 from app.services import customer_io as customer_io_service
+from app.services import exports as exports_service
 from tests.support.builders import (
     access_headers,
     assert_problem,
@@ -210,7 +211,7 @@ async def test_the_generator_yields_chunk_by_chunk(org, uow_factory, monkeypatch
     from app.domain.roles import Principal, Role
     from app.services.customers import CustomerFilters
 
-    monkeypatch.setattr(customer_io_service, "EXPORT_CHUNK", 10)
+    monkeypatch.setattr(exports_service, "EXPORT_CHUNK", 10)
     await make_customers(uow_factory, 25)
     actor = Principal(user_id=org.support.id, role=Role.support, team_id=None)
     result = customer_io_service.export_customers(uow_factory(), actor, filters=CustomerFilters(),

@@ -25,7 +25,11 @@ BATCHED = {
     "sync.push": "one transaction per chunk of changes, so a large push holds no long locks",
     "sync._run_chunk": "the transaction of one sync push chunk",
     "customer_io.export_customers": "a streamed export reads one keyset chunk per transaction",
-    "customer_io._export_chunks": "the per-chunk transactions of a streamed export",
+    "customer_io._customer_chunks": "the per-chunk transactions of a streamed export",
+    "exports._fetcher": "the per-chunk transactions of a streamed contract/receivable/payment export",
+    "exports.export_contracts": "a streamed export reads one keyset chunk per transaction",
+    "exports.export_receivables": "a streamed export reads one keyset chunk per transaction",
+    "exports.export_payments": "a streamed export reads one keyset chunk per transaction",
 }
 # The demo data generator (app/demo, several batches on purpose) is not a service any more.
 

@@ -28,6 +28,13 @@ from app.db.models.funnel import (
     StageTransition,
 )
 from app.db.models.grading import CustomerGrading
+from app.db.models.integration import (
+    ApiKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 from app.db.models.org import Team, User
 from app.db.models.reports import (
     ReportFunnelCount,
@@ -42,6 +49,7 @@ from app.db.models.tasks import Task
 __all__ = [
     "AbandonmentReview",
     "Activity",
+    "ApiKey",
     "Base",
     "ChangeCounter",
     "ChangeLog",
@@ -76,4 +84,8 @@ __all__ = [
     "Task",
     "Team",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]

@@ -62,15 +62,24 @@ class ContractRepository:
         *,
         customer_id: uuid.UUID | None,
         status: ContractStatus | None,
+        updated_since: dt.datetime | None = None,
         cursor: str | None,
         limit: int,
     ) -> Page[Contract]:
+        stmt = self.filtered(principal, customer_id=customer_id, status=status, updated_since=updated_since)
+        return await newest_first(self.session, stmt, Contract, cursor=cursor, limit=limit)
+
+    def filtered(self, principal: Principal, *, customer_id: uuid.UUID | None,
+                 status: ContractStatus | None, updated_since: dt.datetime | None) -> Select[tuple[Contract]]:
+        """Contracts in the caller's scope matching the list filters (the list and the export)."""
         stmt = scoped_by_customer(select(Contract), principal, Contract.customer_id)
         if customer_id is not None:
             stmt = stmt.where(Contract.customer_id == customer_id)
         if status is not None:
             stmt = stmt.where(Contract.status == status)
-        return await newest_first(self.session, stmt, Contract, cursor=cursor, limit=limit)
+        if updated_since is not None:
+            stmt = stmt.where(Contract.updated_at >= updated_since)
+        return stmt
 
     async def billed(self, contract_id: uuid.UUID) -> Decimal:
         total = await self.session.scalar(

@@ -532,6 +532,7 @@ class ActivityRepository:
     async def list(self, principal: Principal, *, customer_id: uuid.UUID | None,
                    type_: str | None, created_by: uuid.UUID | None,
                    occurred_from: dt.datetime | None, occurred_to: dt.datetime | None,
+                   updated_since: dt.datetime | None = None,
                    cursor: str | None, limit: int) -> Page[Activity]:
         stmt = self.visible_to(principal)
         if customer_id is not None:
@@ -544,6 +545,8 @@ class ActivityRepository:
             stmt = stmt.where(Activity.occurred_at >= occurred_from)
         if occurred_to is not None:
             stmt = stmt.where(Activity.occurred_at < occurred_to)
+        if updated_since is not None:
+            stmt = stmt.where(Activity.updated_at >= updated_since)
         return await paginate(self.session, stmt, sort="-occurred_at",
                               keys=[Activity.occurred_at, Activity.id],
                               key_of=lambda a: [a.occurred_at, a.id], cursor=cursor, limit=limit,

@@ -126,7 +126,7 @@ class GradingRepository:
                 update(Customer).where(Customer.id.in_(customer_ids))
                 .values(grade=grade, version=Customer.version + 1, updated_at=now)
                 .execution_options(synchronize_session=False))
-        note_changed(self.session, "customer", list(grades))
+        note_changed(self.session, "customer", list(grades), event="customer.grade_changed")
         # Customers this session has already loaded show the rows just written.
         for customer_id, grade in grades.items():
             loaded = self.session.identity_map.get(identity_key(Customer, customer_id))

@@ -81,7 +81,7 @@ class PoolRepository:
             .execution_options(synchronize_session=False))
         taken = result.rowcount == 1  # type: ignore[attr-defined]
         if taken:
-            note_changed(self.session, "customer", [customer_id])
+            note_changed(self.session, "customer", [customer_id], event="customer.owner_changed")
         return taken
 
     async def pool_candidates(self, *, now: dt.datetime, customer_ids: Sequence[uuid.UUID] | None,

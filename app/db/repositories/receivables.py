@@ -58,9 +58,27 @@ class ReceivableRepository:
         contract_id: uuid.UUID | None,
         status: Literal["open", "paid", "written_off"] | None,
         overdue_at: dt.datetime | None,
+        updated_since: dt.datetime | None = None,
         cursor: str | None,
         limit: int,
     ) -> Page[Receivable]:
+        stmt = self.filtered(principal, customer_id=customer_id, contract_id=contract_id, status=status,
+                             overdue_at=overdue_at, updated_since=updated_since)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="due_at",
+            keys=[Receivable.due_at, Receivable.id],
+            key_of=lambda r: [r.due_at, r.id],
+            cursor=cursor,
+            limit=limit,
+        )
+
+    def filtered(self, principal: Principal, *, customer_id: uuid.UUID | None,
+                 contract_id: uuid.UUID | None, status: Literal["open", "paid", "written_off"] | None,
+                 overdue_at: dt.datetime | None,
+                 updated_since: dt.datetime | None) -> Select[tuple[Receivable]]:
+        """Receivables in the caller's scope matching the list filters (the list and the export)."""
         stmt = scoped_by_customer(select(Receivable), principal, Receivable.customer_id)
         if customer_id is not None:
             stmt = stmt.where(Receivable.customer_id == customer_id)
@@ -77,15 +95,9 @@ class ReceivableRepository:
             stmt = stmt.where(
                 Receivable.written_off_at.is_(None), outstanding > 0, Receivable.due_at < overdue_at
             )
-        return await paginate(
-            self.session,
-            stmt,
-            sort="due_at",
-            keys=[Receivable.due_at, Receivable.id],
-            key_of=lambda r: [r.due_at, r.id],
-            cursor=cursor,
-            limit=limit,
-        )
+        if updated_since is not None:
+            stmt = stmt.where(Receivable.updated_at >= updated_since)
+        return stmt
 
     async def open_of(self, customer_id: uuid.UUID) -> list[Receivable]:
         """Open items of a customer, oldest due first, locked for a payment to be applied."""
@@ -146,11 +158,10 @@ class ReceivableRepository:
         return list((await self.session.scalars(stmt)).all())
 
     async def list_payments(
-        self, principal: Principal, *, customer_id: uuid.UUID | None, cursor: str | None, limit: int
+        self, principal: Principal, *, customer_id: uuid.UUID | None,
+        updated_since: dt.datetime | None = None, cursor: str | None, limit: int
     ) -> Page[Payment]:
-        stmt = scoped_by_customer(select(Payment), principal, Payment.customer_id)
-        if customer_id is not None:
-            stmt = stmt.where(Payment.customer_id == customer_id)
+        stmt = self.payments_filtered(principal, customer_id=customer_id, updated_since=updated_since)
         return await paginate(
             self.session,
             stmt,
@@ -161,6 +172,17 @@ class ReceivableRepository:
             limit=limit,
             direction="desc",
         )
+
+    def payments_filtered(self, principal: Principal, *, customer_id: uuid.UUID | None,
+                          updated_since: dt.datetime | None) -> Select[tuple[Payment]]:
+        """Payments in the caller's scope matching the list filters (the list and the export).
+        A payment never changes once recorded, so "changed since" is "recorded since"."""
+        stmt = scoped_by_customer(select(Payment), principal, Payment.customer_id)
+        if customer_id is not None:
+            stmt = stmt.where(Payment.customer_id == customer_id)
+        if updated_since is not None:
+            stmt = stmt.where(Payment.created_at >= updated_since)
+        return stmt
 
     async def get_payment(self, payment_id: uuid.UUID, *, principal: Principal) -> Payment | None:
         stmt = scoped_by_customer(select(Payment).where(Payment.id == payment_id), principal,

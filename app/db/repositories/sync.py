@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.changes import ChangeSet
+from app.db.changes import DEVICE_ENTITIES, ChangeSet
 from app.db.models import (
     Activity,
     ChangeCounter,
@@ -216,7 +216,8 @@ class ChangeLogRepository:
         return int(value or 0)
 
     async def page(self, scope: SyncScope, *, after: int, upto: int, limit: int) -> list[ChangeLog]:
-        stmt = select(ChangeLog).where(ChangeLog.seq > after, ChangeLog.seq <= upto)
+        stmt = select(ChangeLog).where(ChangeLog.seq > after, ChangeLog.seq <= upto,
+                                       ChangeLog.entity.in_(DEVICE_ENTITIES))
         clause = log_clause(scope)
         if clause is not None:
             stmt = stmt.where(clause)

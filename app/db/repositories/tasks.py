@@ -45,6 +45,7 @@ class TaskFilters:
     status: str | None = None
     due_from: dt.datetime | None = None
     due_to: dt.datetime | None = None
+    updated_since: dt.datetime | None = None
 
 
 class TaskRepository:
@@ -98,6 +99,8 @@ class TaskRepository:
             stmt = stmt.where(Task.due_at >= filters.due_from)
         if filters.due_to is not None:
             stmt = stmt.where(Task.due_at < filters.due_to)
+        if filters.updated_since is not None:
+            stmt = stmt.where(Task.updated_at >= filters.updated_since)
         direction: Literal["asc", "desc"] = "desc" if sort.startswith("-") else "asc"
         return await paginate(self.session, stmt, sort=sort, keys=[Task.due_at, Task.id],
                               key_of=lambda t: [t.due_at, t.id], cursor=cursor, limit=limit,

@@ -212,3 +212,6 @@ def _in_record_window(value: dt.datetime) -> dt.datetime:
 
 # A stored timestamp (an activity, a due date, a signing, a payment), within the window above.
 RecordDateTime = Annotated[UtcDateTime, AfterValidator(_in_record_window)]
+# The incremental-pull filter's meaning, wherever a list takes ``updated_since``.
+UPDATED_SINCE = ("Only records created or changed at or after this time (incremental pull; "
+                 "see docs/integration.md for the overlap to allow)")

@@ -6,22 +6,50 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.domain.contracts import ContractStatus
 from app.routers.schemas.common import (
+    UPDATED_SINCE,
     Money,
     NameRule,
     PatchSchema,
     PositiveMoney,
     RecordDateTime,
     Schema,
+    UtcDateTime,
 )
 
 ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
                            NameRule]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Terms = Annotated[int, Field(ge=0, le=3650)]
+
+
+class ContractFilterParams(BaseModel):
+    """The contract filters, shared by the list and the export (query parameters)."""
+
+    customer_id: uuid.UUID | None = None
+    status: ContractStatus | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
+
+
+class ReceivableFilterParams(BaseModel):
+    """The receivable filters, shared by the list and the export (query parameters)."""
+
+    customer_id: uuid.UUID | None = None
+    contract_id: uuid.UUID | None = None
+    status: Literal["open", "paid", "written_off"] | None = None
+    overdue: bool | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
+
+
+class PaymentFilterParams(BaseModel):
+    """The payment filters, shared by the list and the export (query parameters). A payment
+    never changes once recorded: ``updated_since`` selects those recorded since then."""
+
+    customer_id: uuid.UUID | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
 
 
 class ContractCreate(Schema):
@@ -119,6 +147,7 @@ class ReceivableRead(Schema):
     written_off_at: dt.datetime | None
     write_off_reason: str | None
     created_at: dt.datetime
+    updated_at: dt.datetime
     version: int
     applications: list[PaymentApplicationRead] = Field(
         description="The money applied to it: payments and credit balance, in order")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints, WithJsonSchema
 from app.domain.customers import Source
 from app.domain.funnel import Stage
 from app.routers.schemas.common import (
+    UPDATED_SINCE,
     NameRule,
     PatchSchema,
     PositiveMoney,
@@ -61,7 +62,7 @@ class CustomerFilterParams(BaseModel):
     q: Text200 | None = Field(default=None, description=(
         "Search: a phone (any format), an email, a USCC, or a fragment of the customer's or a "
         "contact's name"))
-    updated_since: UtcDateTime | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
     include_deleted: bool = Field(default=False, description="Include soft-deleted and merged "
                                   "customers (tombstones)")
 

@@ -9,7 +9,14 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.domain.tasks import TaskSource, TaskStatus
-from app.routers.schemas.common import NameRule, PatchSchema, RecordDateTime, Schema, UtcDateTime
+from app.routers.schemas.common import (
+    UPDATED_SINCE,
+    NameRule,
+    PatchSchema,
+    RecordDateTime,
+    Schema,
+    UtcDateTime,
+)
 
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200), NameRule]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
@@ -24,6 +31,7 @@ class TaskFilterParams(BaseModel):
     status: TaskStatus | None = None
     due_from: UtcDateTime | None = None
     due_to: UtcDateTime | None = None
+    updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
 
 
 class TaskCreate(Schema):
