@@ -64,13 +64,14 @@ async def current_principal(
     if not token:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'")
     if apikeys.looks_like_key(token):
+        # A key's scopes decide what it may do (only `webhooks:manage` writes anything).
         principal = await api_keys_service.principal_for_key(uow, key=token)
         check_key_scope(request, principal)
     else:
         principal = await auth_service.principal_for_token(uow, token=token)
-    # Every write behind this dependency declares the 403 (declare_read_only_refusal).
-    if principal.role in READ_ONLY_ROLES and request.method not in READ_METHODS:
-        raise Forbidden(f"Your role ({principal.role}) only reads; it may not change anything")
+        # Every write behind this dependency declares the 403 (declare_read_only_refusal).
+        if principal.role in READ_ONLY_ROLES and request.method not in READ_METHODS:
+            raise Forbidden(f"Your role ({principal.role}) only reads; it may not change anything")
     request.state.principal = principal
     return principal
 
