@@ -25,9 +25,11 @@ from standardwebhooks.webhooks import Webhook
 
 from app.config import get_settings
 from app.db.base import utcnow
+from app.db.engine import is_unavailable
 from app.db.models import WebhookAttempt
 from app.db.uow import UnitOfWork
 from app.domain import webhooks as rules
+from app.domain.errors import ServiceUnavailable
 
 log = logging.getLogger("app.webhooks")
 _BATCH = 100
@@ -182,8 +184,12 @@ async def run_forever(session_factory: async_sessionmaker[AsyncSession],
             try:
                 if await run_once(session_factory, client):
                     continue
-            except Exception:  # one bad batch must not stop delivery
-                log.exception("webhook delivery batch failed")
+            except Exception as exc:  # one bad batch must not stop delivery
+                if is_unavailable(exc) or isinstance(exc, ServiceUnavailable):
+                    # An outage: the deliveries wait in the outbox until the database is back.
+                    log.warning("webhook delivery skipped: the database is not reachable")
+                else:
+                    log.exception("webhook delivery batch failed")
             await asyncio.sleep(settings.webhook_poll_seconds)
     finally:
         if own:
