@@ -46,6 +46,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.domain.contracts import renewal_rate
 from app.domain.errors import InvalidInput, ReportInvalidPeriod
 from app.domain.funnel import (
     FUNNEL_ORDER,
@@ -55,6 +56,7 @@ from app.domain.funnel import (
     days_in_stage,
     is_later,
 )
+from app.domain.service import ServiceCounts, service_figures_of
 
 ENTERED = "entered"
 CONVERTED = "converted"
@@ -618,6 +620,11 @@ class PerformanceCounts:
     lead_signed: int = 0
     releases: int = 0
     abandonments: int = 0
+    # Of the customers the rep owns: complaints and survey answers of the period, and
+    # the service periods ending in it that were due and renewed (SPEC §6, §10).
+    service: ServiceCounts = field(default_factory=ServiceCounts)
+    renewals_due: int = 0
+    renewals_renewed: int = 0
 
     def __add__(self, other: PerformanceCounts) -> PerformanceCounts:
         return PerformanceCounts(**{name: getattr(self, name) + getattr(other, name)
@@ -630,20 +637,25 @@ class Performance:
     new_customers: int
     conversion: Decimal | None
     abandon_claim_ratio: Decimal | None
-    # Complaints, satisfaction and renewals are not recorded yet: unknown, not zero.
-    complaints_on_time_rate: Decimal | None = None
-    csat_avg: Decimal | None = None
-    nps: Decimal | None = None
-    renewal_rate: Decimal | None = None
+    # None where there is nothing to count (no complaint, no answer, nothing due): unknown, not zero.
+    complaints_on_time_rate: Decimal | None
+    csat_avg: Decimal | None
+    nps: Decimal | None
+    renewal_rate: Decimal | None
 
 
 def performance(counts: PerformanceCounts) -> Performance:
     """New customers (claimed + assigned + self-discovered), lead → signed conversion (of
-    the leads entered in the period, those that reached signed) and abandon ÷ claim."""
+    the leads entered in the period, those that reached signed), abandon ÷ claim, and the
+    service and renewal figures of the counts (so a team's are those of its summed counts)."""
+    service = service_figures_of(counts.service)
     return Performance(counts=counts,
                        new_customers=counts.claimed + counts.assigned + counts.self_discovered,
                        conversion=ratio(counts.lead_signed, counts.lead_entered),
-                       abandon_claim_ratio=ratio(counts.abandonments, counts.claimed))
+                       abandon_claim_ratio=ratio(counts.abandonments, counts.claimed),
+                       complaints_on_time_rate=service.complaints_on_time_rate,
+                       csat_avg=service.csat_avg, nps=service.nps,
+                       renewal_rate=renewal_rate(counts.renewals_due, counts.renewals_renewed))
 
 
 # --- churn risk (流失预警, SPEC §8) -------------------------------------------------------------

@@ -166,19 +166,46 @@ def _rounded(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceCounts:
+    """The counts behind a rep's or team's service figures; they add up over reps and teams
+    (rates and averages do not)."""
+
+    complaints: int = 0
+    responded_on_time: int = 0
+    csat_responses: int = 0
+    csat_total: int = 0
+    nps_responses: int = 0
+    nps_promoters: int = 0
+    nps_detractors: int = 0
+
+    def __add__(self, other: ServiceCounts) -> ServiceCounts:
+        return ServiceCounts(*(getattr(self, name) + getattr(other, name)
+                               for name in self.__dataclass_fields__))
+
+
+def service_counts(*, complaints: Iterable[tuple[dt.datetime | None, dt.datetime]],
+                   csat_scores: Iterable[int], nps_scores: Iterable[int]) -> ServiceCounts:
+    """``complaints`` are ``(responded_at, respond_by)`` pairs of the complaints opened in the
+    period; a promoter answers 9–10, a detractor 0–6."""
+    pairs, csat, nps = list(complaints), list(csat_scores), list(nps_scores)
+    return ServiceCounts(
+        complaints=len(pairs),
+        responded_on_time=sum(1 for responded_at, respond_by in pairs
+                              if responded_on_time(responded_at=responded_at, respond_by=respond_by)),
+        csat_responses=len(csat), csat_total=sum(csat), nps_responses=len(nps),
+        nps_promoters=sum(1 for s in nps if s >= 9), nps_detractors=sum(1 for s in nps if s <= 6))
+
+
 def csat_average(scores: Iterable[int]) -> Decimal | None:
-    values = list(scores)
-    return _rounded(Decimal(sum(values)) / len(values)) if values else None
+    counts = service_counts(complaints=[], csat_scores=scores, nps_scores=[])
+    return service_figures_of(counts).csat_avg
 
 
 def net_promoter_score(scores: Iterable[int]) -> Decimal | None:
     """NPS = % promoters (9–10) − % detractors (0–6), from −100 to 100; ``None`` without answers."""
-    values = list(scores)
-    if not values:
-        return None
-    promoters = sum(1 for s in values if s >= 9)
-    detractors = sum(1 for s in values if s <= 6)
-    return _rounded(Decimal(100 * (promoters - detractors)) / len(values))
+    counts = service_counts(complaints=[], csat_scores=[], nps_scores=scores)
+    return service_figures_of(counts).nps
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,19 +221,27 @@ class ServiceFigures:
     nps: Decimal | None
 
 
+def _share(part: int, whole: int, *, scale: int = 1) -> Decimal | None:
+    return _rounded(Decimal(scale * part) / whole) if whole else None
+
+
+def service_figures_of(counts: ServiceCounts) -> ServiceFigures:
+    """The on-time rate (share of complaints responded to before their ``respond_by``), the
+    CSAT average and the NPS of these counts; each ``None`` where there is nothing to count."""
+    c = counts
+    return ServiceFigures(
+        complaints=c.complaints, responded_on_time=c.responded_on_time,
+        complaints_on_time_rate=_share(c.responded_on_time, c.complaints),
+        csat_responses=c.csat_responses, csat_avg=_share(c.csat_total, c.csat_responses),
+        nps_responses=c.nps_responses,
+        nps=_share(c.nps_promoters - c.nps_detractors, c.nps_responses, scale=100))
+
+
 def service_figures(*, complaints: Iterable[tuple[dt.datetime | None, dt.datetime]],
                     csat_scores: Iterable[int], nps_scores: Iterable[int]) -> ServiceFigures:
-    """``complaints`` are ``(responded_at, respond_by)`` pairs of the complaints opened in the
-    period; the on-time rate is the share responded to before their ``respond_by``."""
-    pairs = list(complaints)
-    on_time = sum(1 for responded_at, respond_by in pairs
-                  if responded_on_time(responded_at=responded_at, respond_by=respond_by))
-    csat, nps = list(csat_scores), list(nps_scores)
-    return ServiceFigures(
-        complaints=len(pairs), responded_on_time=on_time,
-        complaints_on_time_rate=_rounded(Decimal(on_time) / len(pairs)) if pairs else None,
-        csat_responses=len(csat), csat_avg=csat_average(csat),
-        nps_responses=len(nps), nps=net_promoter_score(nps))
+    """The figures of these complaints and answers (see ``service_counts``)."""
+    return service_figures_of(service_counts(complaints=complaints, csat_scores=csat_scores,
+                                             nps_scores=nps_scores))
 
 
 __all__ = [
@@ -214,6 +249,7 @@ __all__ = [
     "TRANSITIONS",
     "ComplaintCategory",
     "ComplaintStatus",
+    "ServiceCounts",
     "ServiceFigures",
     "ServicePolicy",
     "Severity",
@@ -224,7 +260,9 @@ __all__ = [
     "is_overdue",
     "net_promoter_score",
     "responded_on_time",
+    "service_counts",
     "service_figures",
+    "service_figures_of",
     "transition",
     "validate_score",
     "validate_service_policy",

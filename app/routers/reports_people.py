@@ -31,8 +31,10 @@ async def performance(actor: Reader, uow: UoW, group_by: Literal["rep", "team"] 
                       owner_id: OwnerId = None) -> PerformanceReportRead:
     """Per active rep (or per team with its sub-teams, summing its reps) of the scope:
     signed and collected amounts, new customers, lead → signed conversion, claims,
-    releases, abandonments and their ratio to claims. Complaint, satisfaction and renewal
-    figures are null (not zero) until those records exist."""
+    releases, abandonments and their ratio to claims; complaints responded to on time, CSAT
+    average and NPS (of the customers owned, SPEC §10) and the renewal rate (§6), with the
+    counts behind them. A team's figures come from its whole tree's summed counts; a rate is
+    null (not zero) where there is nothing to count."""
     period, lines = await reports_performance.performance_report(
         uow, actor, group_by=group_by, start=from_, end=to, team_id=team_id, owner_id=owner_id)
     items = []
@@ -47,7 +49,11 @@ async def performance(actor: Reader, uow: UoW, group_by: Literal["rep", "team"] 
             lead_entered=c.lead_entered, lead_signed=c.lead_signed, conversion=f.conversion,
             claims=c.claimed, releases=c.releases, abandonments=c.abandonments,
             abandon_claim_ratio=f.abandon_claim_ratio,
-            complaints_on_time_rate=f.complaints_on_time_rate, csat_avg=f.csat_avg, nps=f.nps,
+            complaints=c.service.complaints, complaints_on_time=c.service.responded_on_time,
+            complaints_on_time_rate=f.complaints_on_time_rate,
+            csat_responses=c.service.csat_responses, csat_avg=f.csat_avg,
+            nps_responses=c.service.nps_responses, nps=f.nps,
+            renewals_due=c.renewals_due, renewals_renewed=c.renewals_renewed,
             renewal_rate=f.renewal_rate))
     return PerformanceReportRead(period=period_read(period), group_by=group_by, items=items)
 

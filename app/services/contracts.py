@@ -422,6 +422,23 @@ async def renewal_due_ids_in(
     return {d.customer.id for d in _due_in(grouped, today=today, notice_days=policy.renewal_notice_days)}
 
 
+async def renewal_counts_in(uow: UnitOfWork, *, start: dt.date, end: dt.date,
+                            owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+    """(due, renewed) per current owner for the service periods of their customers that end
+    in ``start``..``end`` (business dates), judged as ``GET /reports/renewals`` judges them."""
+    policy = await settings_service.credit_policy_in(uow)
+    counts: dict[uuid.UUID, tuple[int, int]] = {}
+    rows = await uow.contracts.with_service_periods_owned_by(owner_ids)
+    for customer, contracts in _by_customer(rows).values():
+        if customer.owner_id is None:
+            continue
+        due, renewed = renewal_cohort([_serviced(c) for c in contracts], start=start, end=end,
+                                      notice_days=policy.renewal_notice_days)
+        before = counts.get(customer.owner_id, (0, 0))
+        counts[customer.owner_id] = (before[0] + due, before[1] + renewed)
+    return counts
+
+
 async def renewals(uow: UnitOfWork, actor: Principal, *, as_of: dt.date | None = None,
                    date_from: dt.date | None = None, date_to: dt.date | None = None) -> RenewalsReport:
     """Renewal-due customers in the caller's scope at ``as_of`` (business date, default

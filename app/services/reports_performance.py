@@ -1,6 +1,6 @@
 """Performance per rep or team (SPEC §9): amounts signed and collected, new customers,
-lead → signed conversion, claims, releases, abandonments; complaint, satisfaction and
-renewal figures stay null until those records exist."""
+lead → signed conversion, claims, releases, abandonments, complaints responded to on
+time, CSAT average, NPS and renewal rate — each null where there is nothing to count."""
 
 from __future__ import annotations
 
@@ -26,12 +26,15 @@ from app.domain.reports import (
     resolve_period,
 )
 from app.domain.roles import Principal
+from app.domain.service import ServiceCounts
+from app.services.contracts import renewal_counts_in
 from app.services.reports_funnel import (
     business_today,
     reps_and_teams_in,
     resolve_subject_in,
     team_tree,
 )
+from app.services.surveys import service_counts_in
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,6 +66,9 @@ async def performance_report(uow: UnitOfWork, actor: Principal, *, group_by: Lit
         for owner, metric, key, n in await uow.reports.flow_counts(
                 period, owner_ids=frozenset(ids), team_ids=None, by="owner"):
             flow[(owner, metric, key)] += n
+        service = await service_counts_in(uow, start=start_at, end=end_at, group_by="owner")
+        renewals = await renewal_counts_in(uow, start=period.start,
+                                           end=period.end - dt.timedelta(days=1), owner_ids=ids)
         per_rep = {rep.id: PerformanceCounts(
             signed_amount=signed.get(rep.id, Decimal("0.00")),
             collected_amount=collected.get(rep.id, Decimal("0.00")),
@@ -74,6 +80,9 @@ async def performance_report(uow: UnitOfWork, actor: Principal, *, group_by: Lit
             releases=moves.get((rep.id, "release"), 0),
             abandonments=sum(n for (owner, metric, _), n in flow.items()
                              if owner == rep.id and metric == ABANDONED),
+            service=service.get(rep.id, ServiceCounts()),
+            renewals_due=renewals.get(rep.id, (0, 0))[0],
+            renewals_renewed=renewals.get(rep.id, (0, 0))[1],
         ) for rep in reps}
         if group_by == "rep":
             return period, [PerformanceLine(subject_type="rep", subject_id=rep.id,

@@ -15,7 +15,14 @@ from app.db.repositories.service import GroupBy, SurveyFilters, SurveySort
 from app.db.uow import UnitOfWork
 from app.domain.errors import Forbidden, InvalidInput
 from app.domain.roles import Principal, Role
-from app.domain.service import ServiceFigures, SurveyKind, service_figures, validate_score
+from app.domain.service import (
+    ServiceCounts,
+    ServiceFigures,
+    SurveyKind,
+    service_counts,
+    service_figures_of,
+    validate_score,
+)
 from app.services.common import found
 from app.services.complaints import COMPLAINT_WRITERS
 
@@ -65,11 +72,11 @@ async def create_survey(uow: UnitOfWork, actor: Principal, *, values: dict[str, 
         return survey
 
 
-async def service_figures_in(uow: UnitOfWork, *, start: dt.datetime, end: dt.datetime,
-                             group_by: GroupBy) -> dict[uuid.UUID | None, ServiceFigures]:
-    """Per owner (or team) of the customer: complaints opened in ``[start, end)`` and how many
-    were responded to on time, the CSAT average and the NPS of the answers given then.
-    For the performance report; ``None`` groups the pool's customers."""
+async def service_counts_in(uow: UnitOfWork, *, start: dt.datetime, end: dt.datetime,
+                            group_by: GroupBy) -> dict[uuid.UUID | None, ServiceCounts]:
+    """Per owner (or team) of the customer: the counts of the complaints opened in
+    ``[start, end)`` and of the survey answers given then; they add up over owners and teams.
+    ``None`` groups the pool's customers."""
     complaints: dict[uuid.UUID | None, list[tuple[dt.datetime | None, dt.datetime]]] = defaultdict(list)
     scores: dict[uuid.UUID | None, dict[str, list[int]]] = defaultdict(lambda: {"csat": [], "nps": []})
     for key, responded_at, respond_by in await uow.complaints.opened_between(
@@ -77,6 +84,14 @@ async def service_figures_in(uow: UnitOfWork, *, start: dt.datetime, end: dt.dat
         complaints[key].append((responded_at, respond_by))
     for key, kind, score in await uow.surveys.answered_between(start=start, end=end, group_by=group_by):
         scores[key][kind].append(score)
-    return {key: service_figures(complaints=complaints.get(key, []), csat_scores=scores[key]["csat"],
-                                 nps_scores=scores[key]["nps"])
+    return {key: service_counts(complaints=complaints.get(key, []), csat_scores=scores[key]["csat"],
+                                nps_scores=scores[key]["nps"])
             for key in set(complaints) | set(scores)}
+
+
+async def service_figures_in(uow: UnitOfWork, *, start: dt.datetime, end: dt.datetime,
+                             group_by: GroupBy) -> dict[uuid.UUID | None, ServiceFigures]:
+    """Per owner (or team) of the customer: complaints opened in ``[start, end)`` and how many
+    were responded to on time, the CSAT average and the NPS of the answers given then."""
+    counts = await service_counts_in(uow, start=start, end=end, group_by=group_by)
+    return {key: service_figures_of(c) for key, c in counts.items()}

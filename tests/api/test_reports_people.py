@@ -76,8 +76,10 @@ async def test_performance_per_rep(client, org) -> None:
         "signed_amount": "12000.00", "collected_amount": "6000.00",
         "new_customers": {"total": 5, "claimed": 2, "assigned": 2, "self_discovered": 1},
         "lead_entered": 3, "lead_signed": 1, "conversion": "0.3333", "claims": 2, "releases": 1,
-        "abandonments": 1, "abandon_claim_ratio": "0.5000", "complaints_on_time_rate": None,
-        "csat_avg": None, "nps": None, "renewal_rate": None}
+        "abandonments": 1, "abandon_claim_ratio": "0.5000",
+        "complaints": 0, "complaints_on_time": 0, "complaints_on_time_rate": None,
+        "csat_responses": 0, "csat_avg": None, "nps_responses": 0, "nps": None,
+        "renewals_due": 0, "renewals_renewed": 0, "renewal_rate": None}
     rep2 = lines[str(org.rep2.id)]
     # Nothing to divide: unknown rates, not zero.
     assert (rep2["conversion"], rep2["abandon_claim_ratio"], rep2["signed_amount"]) == (

@@ -171,4 +171,15 @@ class ContractRepository:
         return [(c, cu) for c, cu in (await self.session.execute(stmt)).all()]
 
 
+    async def with_service_periods_owned_by(
+        self, owner_ids: Sequence[uuid.UUID]
+    ) -> list[tuple[Contract, Customer]]:
+        """The same for the customers these reps own now (the performance report, whose
+        scope is the reps it lists)."""
+        if not owner_ids:
+            return []
+        stmt = self._with_service_periods().where(Customer.owner_id.in_(list(owner_ids)))
+        return [(c, cu) for c, cu in (await self.session.execute(stmt)).all()]
+
+
 __all__ = ["ContractFacts", "ContractRepository"]

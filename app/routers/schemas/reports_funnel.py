@@ -143,10 +143,19 @@ class PerformanceRead(Schema):
     releases: int
     abandonments: int
     abandon_claim_ratio: Decimal | None
-    complaints_on_time_rate: Decimal | None = Field(description="Null until complaints are recorded")
-    csat_avg: Decimal | None = Field(description="Null until surveys are recorded")
-    nps: Decimal | None = Field(description="Null until surveys are recorded")
-    renewal_rate: Decimal | None = Field(description="Null until renewals are recorded")
+    complaints: int = Field(description="Complaints opened in the period on the customers owned")
+    complaints_on_time: int = Field(description="Of those, responded to (in progress) by respond_by")
+    complaints_on_time_rate: Decimal | None = Field(
+        description="complaints_on_time ÷ complaints, to 2 places; null without complaints")
+    csat_responses: int = Field(description="CSAT answers (1–5) given in the period")
+    csat_avg: Decimal | None = Field(description="Average CSAT score, to 2 places; null without answers")
+    nps_responses: int = Field(description="NPS answers (0–10) given in the period")
+    nps: Decimal | None = Field(
+        description="% promoters (9–10) − % detractors (0–6), −100 to 100; null without answers")
+    renewals_due: int = Field(description="Service periods of the customers owned ending in the period")
+    renewals_renewed: int = Field(description="Of those, renewed by a contract signed in their window")
+    renewal_rate: Decimal | None = Field(
+        description="renewals_renewed ÷ renewals_due, to 4 places; null when nothing was due")
 
 
 class PerformanceReportRead(Schema):
