@@ -51,9 +51,14 @@ test-pg: install ## run the tests on a fresh PostgreSQL database (CRM_PG_ADMIN_U
 	trap '$(BIN)/python scripts/pg_db.py drop '"$$db" EXIT; \
 	CRM_TEST_DATABASE_URL="$$($(BIN)/python scripts/pg_db.py url $$db)" $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff and the import-layer contracts
+lint: install ## ruff (lint and format check) and the import-layer contracts
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+format: install ## format the code (ruff format), as CI checks it
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 openapi: install ## regenerate openapi/openapi.json
 	$(BIN)/crm openapi

@@ -53,8 +53,11 @@ def cmd_openapi(check: bool) -> int:
     """Write (or check) openapi/openapi.json and the error table of docs/api-conventions.md."""
     generated = {OPENAPI_FILE: openapi_document(), CONVENTIONS_FILE: conventions_document()}
     if check:
-        stale = [path for path, text in generated.items()
-                 if (path.read_text(encoding="utf-8") if path.exists() else "") != text]
+        stale = [
+            path
+            for path, text in generated.items()
+            if (path.read_text(encoding="utf-8") if path.exists() else "") != text
+        ]
         for path in stale:
             print(f"{path} is out of date; run 'crm openapi' and commit it", file=sys.stderr)
         if not stale:
@@ -90,12 +93,19 @@ def cmd_serve(host: str, port: int, workers: int, reload: bool) -> int:
     import uvicorn
 
     if problem := _port_taken(host, port):
-        print(f"crm serve: {problem}. Is another server running? Stop it or pass --port.",
-              file=sys.stderr)
+        print(f"crm serve: {problem}. Is another server running? Stop it or pass --port.", file=sys.stderr)
         return 1
 
-    uvicorn.run("app.main:build_app", factory=True, host=host, port=port, workers=workers,
-                reload=reload, log_config=None, proxy_headers=True)
+    uvicorn.run(
+        "app.main:build_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_config=None,
+        proxy_headers=True,
+    )
 
 
 async def _with_uow(work):  # type: ignore[no-untyped-def]
@@ -117,10 +127,19 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     from app.services import users as users_service
 
     system = Principal(user_id=uuid.UUID(int=0), role=Role.admin, team_id=None)
-    user = asyncio.run(_with_uow(lambda uow: users_service.create_user(
-        uow, system, username=args.username, password=args.password, role=Role(args.role),
-        team_id=uuid.UUID(args.team) if args.team else None, full_name=args.full_name or "",
-    )))
+    user = asyncio.run(
+        _with_uow(
+            lambda uow: users_service.create_user(
+                uow,
+                system,
+                username=args.username,
+                password=args.password,
+                role=Role(args.role),
+                team_id=uuid.UUID(args.team) if args.team else None,
+                full_name=args.full_name or "",
+            )
+        )
+    )
     print(f"created user {user.username} ({user.role}) id={user.id}")
     return 0
 
@@ -132,8 +151,7 @@ def cmd_seed_demo(if_empty: bool) -> int:
     if result is None:
         print("database already has users; demo data not seeded")
         return 0
-    print("Demo organisation created. Log in with any of these (password for all: "
-          f"{result.password}):")
+    print(f"Demo organisation created. Log in with any of these (password for all: {result.password}):")
     for username, role in result.users:
         print(f"  {username:<12} {role}")
     for line in result.summary:
@@ -163,11 +181,13 @@ def _reporting_failures(command: str, run: Callable[[], int]) -> int:
         print(f"crm {command}: {exc.detail}{hint}", file=sys.stderr)
     except Exception as exc:
         if is_unavailable(exc):
-            print(f"crm {command}: the database is not reachable ({type(exc).__name__}); "
-                  "is it running, and is CRM_DATABASE_URL right?", file=sys.stderr)
+            print(
+                f"crm {command}: the database is not reachable ({type(exc).__name__}); "
+                "is it running, and is CRM_DATABASE_URL right?",
+                file=sys.stderr,
+            )
         elif _schema_missing(exc):
-            print(f"crm {command}: the database has no tables yet; run 'crm migrate' first",
-                  file=sys.stderr)
+            print(f"crm {command}: the database has no tables yet; run 'crm migrate' first", file=sys.stderr)
         else:
             raise
     return 1
@@ -179,8 +199,10 @@ def _schema_missing(exc: BaseException) -> bool:
     return "no such table" in str(orig) or getattr(orig, "sqlstate", None) == "42P01"
 
 
-SEED_HINT = (" — the database already holds demo data (or users with its usernames); seed an empty "
-             "database, or pass --if-empty to skip quietly when it has users")
+SEED_HINT = (
+    " — the database already holds demo data (or users with its usernames); seed an empty "
+    "database, or pass --if-empty to skip quietly when it has users"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,17 +217,21 @@ def main(argv: list[str] | None = None) -> int:
     create = sub.add_parser("create-user", help="create a user account")
     create.add_argument("--username", required=True)
     create.add_argument("--password", required=True)
-    create.add_argument("--role", required=True,
-                        choices=["admin", "director", "manager", "rep", "support", "finance",
-                                 "integration"])
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "director", "manager", "rep", "support", "finance", "integration"],
+    )
     create.add_argument("--team")
     create.add_argument("--full-name")
     seed = sub.add_parser("seed-demo", help="create a demo organisation")
-    seed.add_argument("--if-empty", action="store_true",
-                      help="do nothing when the database already has users")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the database already has users"
+    )
     sub.add_parser("worker", help="deliver webhooks (as its own process; the server runs one too)")
-    sub.add_parser("rebuild-report-aggregates",
-                   help="recompute the funnel report aggregates from the stored transitions")
+    sub.add_parser(
+        "rebuild-report-aggregates", help="recompute the funnel report aggregates from the stored transitions"
+    )
     api = sub.add_parser("openapi", help="write openapi/openapi.json and the error table in docs")
     api.add_argument("--check", action="store_true", help="fail if the file is out of date")
     args = parser.parse_args(argv)

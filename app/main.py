@@ -70,13 +70,13 @@ API-first sales CRM: customers, the sales funnel, the pool, credit and receivabl
 """
 
 
-def create_app(settings: Settings | None = None, *,
-               session_factory: async_sessionmaker[AsyncSession] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, session_factory: async_sessionmaker[AsyncSession] | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     engine = None
     if session_factory is None:
-        engine = make_engine(settings.database_url, echo=settings.db_echo,
-                             pool_size=settings.db_pool_size)
+        engine = make_engine(settings.database_url, echo=settings.db_echo, pool_size=settings.db_pool_size)
         session_factory = make_session_factory(engine)
 
     @contextlib.asynccontextmanager
@@ -85,10 +85,15 @@ def create_app(settings: Settings | None = None, *,
         if settings.webhook_worker and settings.env != "test":
             tasks.append(asyncio.create_task(webhook_worker.run_forever(app.state.session_factory)))
         if settings.recycle_interval_seconds > 0 and settings.env != "test":
-            tasks.append(asyncio.create_task(
-                maintenance.run_periodically(app.state.session_factory,
-                                             settings.recycle_interval_seconds,
-                                             on_sweep=app.state.metrics.sweep_done)))
+            tasks.append(
+                asyncio.create_task(
+                    maintenance.run_periodically(
+                        app.state.session_factory,
+                        settings.recycle_interval_seconds,
+                        on_sweep=app.state.metrics.sweep_done,
+                    )
+                )
+            )
         try:
             yield
         finally:
@@ -103,8 +108,13 @@ def create_app(settings: Settings | None = None, *,
     # FastAPIOffline serves /docs and /redoc with the Swagger UI and ReDoc files it ships, so
     # the pages work without internet (FastAPI's own pages load them from a CDN).
     app = FastAPIOffline(
-        title="Sales CRM API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan,
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url="/redoc",
+        title="Sales CRM API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url="/redoc",
         static_url=DOCS_STATIC_URL,
         swagger_ui_parameters={"persistAuthorization": True},
         separate_input_output_schemas=False,
@@ -123,24 +133,52 @@ def create_app(settings: Settings | None = None, *,
     app.include_router(public)
     # Every other router is authenticated by default through its parent.
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(current_principal)])
-    for router in (*(module.router for module in (me, users, teams, customers, activities, pool,
-                                                  settings_router, credit, reports, tasks,
-                                                  sync_router, complaints, surveys, contracts,
-                                                  grading, reports_funnel, reports_anomalies,
-                                                  reports_people, targets, api_keys,
-                                                  changes, webhooks)),
-                   targets.report_router, receivables.receivables_router,
-                   receivables.payments_router):
+    for router in (
+        *(
+            module.router
+            for module in (
+                me,
+                users,
+                teams,
+                customers,
+                activities,
+                pool,
+                settings_router,
+                credit,
+                reports,
+                tasks,
+                sync_router,
+                complaints,
+                surveys,
+                contracts,
+                grading,
+                reports_funnel,
+                reports_anomalies,
+                reports_people,
+                targets,
+                api_keys,
+                changes,
+                webhooks,
+            )
+        ),
+        targets.report_router,
+        receivables.receivables_router,
+        receivables.payments_router,
+    ):
         declare_read_only_refusal(router.routes)
         protected.include_router(router)
     app.include_router(protected)
 
-    app.add_middleware(IdempotencyMiddleware,
-                       session_factory_of=lambda scope: scope["app"].state.session_factory)
+    app.add_middleware(
+        IdempotencyMiddleware, session_factory_of=lambda scope: scope["app"].state.session_factory
+    )
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
-            allow_methods=["*"], allow_headers=["*"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(MetricsMiddleware, metrics_of=lambda scope: scope["app"].state.metrics)

@@ -86,19 +86,47 @@ def free_port() -> int:
 class Server:
     """``crm serve`` in its own process group, on a free loopback port."""
 
-    def __init__(self, url: str, workers: int, log_path: Path, secret: str, *, app_dir: Path = ROOT,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        workers: int,
+        log_path: Path,
+        secret: str,
+        *,
+        app_dir: Path = ROOT,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_ENV": "production",
-               "CRM_SECRET_KEY": secret, "CRM_ACCESS_TOKEN_MINUTES": "240",
-               "PYTHONPATH": str(app_dir), **(extra_env or {})}
+        env = {
+            **os.environ,
+            "CRM_DATABASE_URL": url,
+            "CRM_ENV": "production",
+            "CRM_SECRET_KEY": secret,
+            "CRM_ACCESS_TOKEN_MINUTES": "240",
+            "PYTHONPATH": str(app_dir),
+            **(extra_env or {}),
+        }
         self.log_file = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(self.port), "--workers", str(workers)],
-            cwd=app_dir, env=env, stdout=self.log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
+            cwd=app_dir,
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     async def wait_ready(self, seconds: float = 60) -> None:
         import httpx
@@ -160,12 +188,19 @@ def make_org(rng: Any, *, staff_role: str) -> BenchOrg:
     names = {director: "director", staff: f"{staff_role}1"}
     names.update({m: f"manager{k + 1}" for k, m in enumerate(managers)})
     names.update({r: f"rep{k + 1}" for k, r in enumerate(reps)})
-    return BenchOrg(director, staff, staff_role, teams, managers, reps,
-                    {r: teams[k // REPS_PER_TEAM] for k, r in enumerate(reps)}, names)
+    return BenchOrg(
+        director,
+        staff,
+        staff_role,
+        teams,
+        managers,
+        reps,
+        {r: teams[k // REPS_PER_TEAM] for k, r in enumerate(reps)},
+        names,
+    )
 
 
-async def create_org(conn: Any, org: BenchOrg, now: Any, *, password: str,
-                     team_names: Sequence[str]) -> None:
+async def create_org(conn: Any, org: BenchOrg, now: Any, *, password: str, team_names: Sequence[str]) -> None:
     """Insert the organisation with plain SQL (asyncpg connection); every user has ``password``."""
     from app.services.security import hash_password
 
@@ -173,12 +208,22 @@ async def create_org(conn: Any, org: BenchOrg, now: Any, *, password: str,
     root = uuid.uuid4()
     await conn.execute(
         "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, version) "
-        "VALUES ($1, $2, NULL, $3, NULL, $4, $4, 1)", root, "全国销售部", f"/{root}/", now)
+        "VALUES ($1, $2, NULL, $3, NULL, $4, $4, 1)",
+        root,
+        "全国销售部",
+        f"/{root}/",
+        now,
+    )
     for k, team in enumerate(org.team_ids):
         await conn.execute(
             "INSERT INTO team (id, name, parent_id, path, manager_id, created_at, updated_at, "
             "version) VALUES ($1, $2, $3, $4, NULL, $5, $5, 1)",
-            team, team_names[k % len(team_names)], root, f"/{root}/{team}/", now)
+            team,
+            team_names[k % len(team_names)],
+            root,
+            f"/{root}/{team}/",
+            now,
+        )
     users = [(org.director_id, "director", None), (org.staff_id, org.staff_role, None)]
     users += [(m, "manager", org.team_ids[k]) for k, m in enumerate(org.manager_ids)]
     users += [(r, "rep", org.rep_team[r]) for r in org.rep_ids]
@@ -186,8 +231,11 @@ async def create_org(conn: Any, org: BenchOrg, now: Any, *, password: str,
         "INSERT INTO user_account (id, username, full_name, email, role, team_id, password_hash, "
         "is_active, created_at, updated_at, version) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, $8, 1)",
-        [(u, org.usernames[u], org.usernames[u], f"{org.usernames[u]}@bench.example", role,
-          team, pw, now) for u, role, team in users])
+        [
+            (u, org.usernames[u], org.usernames[u], f"{org.usernames[u]}@bench.example", role, team, pw, now)
+            for u, role, team in users
+        ],
+    )
     for k, team in enumerate(org.team_ids):
         await conn.execute("UPDATE team SET manager_id = $1 WHERE id = $2", org.manager_ids[k], team)
 
@@ -208,9 +256,15 @@ class HttpConnection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                      json_body: Any = None, headers: dict[str, str] | None = None
-                      ) -> tuple[int, bytes]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         """(status, body) of one request; the latency a caller measures includes reading it all."""
         target = f"{path}?{urlencode(params)}" if params else path
         body = b"" if json_body is None else json.dumps(json_body, ensure_ascii=False).encode()
@@ -319,27 +373,42 @@ class CpuMeter:
 
         conn = await asyncpg.connect(asyncpg_url(self.url))
         try:
-            self.pg_pids = [r["pid"] for r in await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                db_name(self.url))]
+            self.pg_pids = [
+                r["pid"]
+                for r in await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    db_name(self.url),
+                )
+            ]
         finally:
             await conn.close()
 
     def snapshot(self) -> tuple[float, int, int, int, dict[int, int]]:
         server = sum(_proc_ticks(p) for root in self.server_pids for p in _descendants(root))
-        return (time.monotonic(), _machine_busy_ticks(), _proc_ticks(os.getpid()), server,
-                {p: _proc_ticks(p) for p in self.pg_pids})
+        return (
+            time.monotonic(),
+            _machine_busy_ticks(),
+            _proc_ticks(os.getpid()),
+            server,
+            {p: _proc_ticks(p) for p in self.pg_pids},
+        )
 
     @staticmethod
-    def cores(a: tuple[float, int, int, int, dict[int, int]],
-              b: tuple[float, int, int, int, dict[int, int]]) -> dict[str, float]:
+    def cores(
+        a: tuple[float, int, int, int, dict[int, int]], b: tuple[float, int, int, int, dict[int, int]]
+    ) -> dict[str, float]:
         """Backends that connected meanwhile (the pool grows lazily) count from zero: call
         ``refresh_pg_pids`` before taking ``b``."""
         seconds = max(b[0] - a[0], 1e-6)
         busy, client, server = ((b[i] - a[i]) / CLK_TCK / seconds for i in range(1, 4))
         pg = sum(t - a[4].get(p, 0) for p, t in b[4].items()) / CLK_TCK / seconds
-        return {"busy": round(busy, 2), "client": round(client, 2), "server": round(server, 2),
-                "postgres": round(pg, 2), "other": round(max(0.0, busy - client - server - pg), 2)}
+        return {
+            "busy": round(busy, 2),
+            "client": round(client, 2),
+            "server": round(server, 2),
+            "postgres": round(pg, 2),
+            "other": round(max(0.0, busy - client - server - pg), 2),
+        }
 
     async def wait_quiet(self, max_wait: float, threshold: float = 0.3) -> float:
         started = time.monotonic()

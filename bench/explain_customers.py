@@ -46,14 +46,19 @@ async def main_async(args: argparse.Namespace) -> None:
     director = await raw.fetchval("SELECT id FROM user_account WHERE username = 'director'")
     rep = await raw.fetchrow(
         "SELECT u.id FROM user_account u JOIN customer c ON c.owner_id = u.id WHERE u.role = 'rep' "
-        "GROUP BY u.id ORDER BY count(*) DESC LIMIT 1")
+        "GROUP BY u.id ORDER BY count(*) DESC LIMIT 1"
+    )
     owned = await raw.fetchrow(
         "SELECT owner_id, stage FROM customer WHERE owner_id = $1 GROUP BY owner_id, stage "
-        "ORDER BY count(*) DESC LIMIT 1", rep["id"])
+        "ORDER BY count(*) DESC LIMIT 1",
+        rep["id"],
+    )
     sample = await raw.fetchrow(
         "SELECT c.id, c.name, c.uscc, p.value AS phone FROM customer c "
         "JOIN contact_point p ON p.customer_id = c.id AND p.kind = 'phone' "
-        "WHERE c.uscc IS NOT NULL ORDER BY c.id LIMIT 1 OFFSET $1", rng.randrange(1000))
+        "WHERE c.uscc IS NOT NULL ORDER BY c.id LIMIT 1 OFFSET $1",
+        rng.randrange(1000),
+    )
     name = sample["name"]
     core = name[:6] if "（" in name else re.sub(r"^(.*?)(..)(..)(..)(有限|股份|集团).*$", r"\2\3\4", name)
     fragment = core[1:5]
@@ -62,8 +67,9 @@ async def main_async(args: argparse.Namespace) -> None:
     captured: list[tuple[str, Any]] = []
 
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                executemany: bool) -> None:
+    def capture(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         captured.append((statement, parameters))
 
     director_p = Principal(user_id=director, role=Role.director, team_id=None)
@@ -75,21 +81,36 @@ async def main_async(args: argparse.Namespace) -> None:
         async with factory() as session:
             repo = CustomerRepository(session)
             for _ in range(page - 1):
-                result = await repo.list(director_p, CustomerFilters(), sort="-updated_at",
-                                         cursor=cursor, limit=50)
+                result = await repo.list(
+                    director_p, CustomerFilters(), sort="-updated_at", cursor=cursor, limit=50
+                )
                 cursor = result.next_cursor
         return cursor
 
     page200 = await cursor_for_page(args.page)
     cases: list[tuple[str, Principal, CustomerFilters, str | None]] = [
-        ("list_stage_owner", director_p, CustomerFilters(owner_id=owned["owner_id"],
-                                                         stage=owned["stage"]), None),
-        ("list_stage_owner_rep", rep_p, CustomerFilters(owner_id=owned["owner_id"],
-                                                        stage=owned["stage"]), None),
+        (
+            "list_stage_owner",
+            director_p,
+            CustomerFilters(owner_id=owned["owner_id"], stage=owned["stage"]),
+            None,
+        ),
+        (
+            "list_stage_owner_rep",
+            rep_p,
+            CustomerFilters(owner_id=owned["owner_id"], stage=owned["stage"]),
+            None,
+        ),
         ("list_page1", director_p, CustomerFilters(), None),
         ("list_page200", director_p, CustomerFilters(), page200),
-        ("q_phone", director_p, CustomerFilters(**_search_filters(
-            f"{sample['phone'][3:6]} {sample['phone'][6:10]} {sample['phone'][10:]}")), None),
+        (
+            "q_phone",
+            director_p,
+            CustomerFilters(
+                **_search_filters(f"{sample['phone'][3:6]} {sample['phone'][6:10]} {sample['phone'][10:]}")
+            ),
+            None,
+        ),
         ("q_uscc", director_p, CustomerFilters(**_search_filters(sample["uscc"])), None),
         ("q_name", director_p, CustomerFilters(**_search_filters(fragment)), None),
         ("q_name_2chars", director_p, CustomerFilters(**_search_filters(core[:2])), None),
@@ -100,12 +121,16 @@ async def main_async(args: argparse.Namespace) -> None:
         captured.clear()
         async with factory() as session:
             t = time.perf_counter()
-            page = await CustomerRepository(session).list(principal, filters, sort="-updated_at",
-                                                          cursor=cursor, limit=50)
+            page = await CustomerRepository(session).list(
+                principal, filters, sort="-updated_at", cursor=cursor, limit=50
+            )
             took = (time.perf_counter() - t) * 1000
         statement, params = captured[-1]
-        given = {f.name: getattr(filters, f.name) for f in dataclasses.fields(filters)
-                 if getattr(filters, f.name) not in (None, False)}
+        given = {
+            f.name: getattr(filters, f.name)
+            for f in dataclasses.fields(filters)
+            if getattr(filters, f.name) not in (None, False)
+        }
         print(f"\n=== {key}: {len(page.items)} rows, {took:.1f} ms through SQLAlchemy; {given}")
         print(statement)
         print("params:", params)

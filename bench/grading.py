@@ -115,39 +115,144 @@ TEAM_NAMES = [f"销售{k + 1}组" for k in range(5)]
 # ------------------------------------------------------------------------------------------
 
 CUSTOMER_COLUMNS = [
-    "id", "name", "name_key", "kind", "industry", "region", "size", "stage", "grade", "owner_id",
-    "team_id", "source", "interests", "tags", "recommended_products", "last_contact_at",
-    "claimed_at", "stage_entered_at", "out_of_funnel", "completeness", "created_by",
-    "created_at", "updated_at", "version",
+    "id",
+    "name",
+    "name_key",
+    "kind",
+    "industry",
+    "region",
+    "size",
+    "stage",
+    "grade",
+    "owner_id",
+    "team_id",
+    "source",
+    "interests",
+    "tags",
+    "recommended_products",
+    "last_contact_at",
+    "claimed_at",
+    "stage_entered_at",
+    "out_of_funnel",
+    "completeness",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
 ]
-CONTACT_COLUMNS = ["id", "customer_id", "name", "title", "phones", "emails", "is_primary",
-                   "created_at", "updated_at", "version"]
-CONTRACT_COLUMNS = ["id", "customer_id", "number", "amount", "payment_terms_days", "status",
-                    "owner_id", "team_id", "created_by", "signed_at", "signed_by", "accepted_at",
-                    "completed_at", "cancelled_at", "cancel_reason", "created_at", "updated_at",
-                    "version"]
-RECEIVABLE_COLUMNS = ["id", "contract_id", "customer_id", "amount", "paid_amount", "issued_at",
-                      "due_at", "written_off_at", "write_off_reason", "written_off_by",
-                      "created_by", "created_at", "updated_at", "version"]
-PAYMENT_COLUMNS = ["id", "customer_id", "amount", "unallocated_amount", "received_at",
-                   "reference", "created_by", "created_at"]
+CONTACT_COLUMNS = [
+    "id",
+    "customer_id",
+    "name",
+    "title",
+    "phones",
+    "emails",
+    "is_primary",
+    "created_at",
+    "updated_at",
+    "version",
+]
+CONTRACT_COLUMNS = [
+    "id",
+    "customer_id",
+    "number",
+    "amount",
+    "payment_terms_days",
+    "status",
+    "owner_id",
+    "team_id",
+    "created_by",
+    "signed_at",
+    "signed_by",
+    "accepted_at",
+    "completed_at",
+    "cancelled_at",
+    "cancel_reason",
+    "created_at",
+    "updated_at",
+    "version",
+]
+RECEIVABLE_COLUMNS = [
+    "id",
+    "contract_id",
+    "customer_id",
+    "amount",
+    "paid_amount",
+    "issued_at",
+    "due_at",
+    "written_off_at",
+    "write_off_reason",
+    "written_off_by",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
+]
+PAYMENT_COLUMNS = [
+    "id",
+    "customer_id",
+    "amount",
+    "unallocated_amount",
+    "received_at",
+    "reference",
+    "created_by",
+    "created_at",
+]
 ALLOCATION_COLUMNS = ["id", "payment_id", "receivable_id", "amount"]
 HISTORY_COLUMNS = ["id", "customer_id", "at", "actor_id", "action", "entity", "entity_id", "changes"]
 CHANGE_LOG_COLUMNS = ["seq", "entity", "entity_id", "customer_id", "op", "owner_id", "team_id", "at"]
 
-TABLES = ["customer", "contact", "contract", "receivable", "payment", "payment_allocation",
-          "customer_history", "change_log"]
-COLUMNS = {"customer": CUSTOMER_COLUMNS, "contact": CONTACT_COLUMNS, "contract": CONTRACT_COLUMNS,
-           "receivable": RECEIVABLE_COLUMNS, "payment": PAYMENT_COLUMNS,
-           "payment_allocation": ALLOCATION_COLUMNS, "customer_history": HISTORY_COLUMNS,
-           "change_log": CHANGE_LOG_COLUMNS}
+TABLES = [
+    "customer",
+    "contact",
+    "contract",
+    "receivable",
+    "payment",
+    "payment_allocation",
+    "customer_history",
+    "change_log",
+]
+COLUMNS = {
+    "customer": CUSTOMER_COLUMNS,
+    "contact": CONTACT_COLUMNS,
+    "contract": CONTRACT_COLUMNS,
+    "receivable": RECEIVABLE_COLUMNS,
+    "payment": PAYMENT_COLUMNS,
+    "payment_allocation": ALLOCATION_COLUMNS,
+    "customer_history": HISTORY_COLUMNS,
+    "change_log": CHANGE_LOG_COLUMNS,
+}
 
-SOURCES = ["import"] * 8 + ["web"] * 3 + ["exhibition"] * 2 + ["referral"] * 2 + \
-          ["self_discovered"] * 3 + ["inbound_call", "other"]
-INDUSTRIES = ["信息技术", "装备制造", "批发零售", "医药健康", "化工材料", "建筑建材", "新能源",
-              "交通物流", "文化传媒", "教育培训"]
-REGIONS = ["北京市", "上海市", "广东省深圳市", "浙江省杭州市", "江苏省苏州市", "四川省成都市",
-           "湖北省武汉市", "山东省青岛市"]
+SOURCES = (
+    ["import"] * 8
+    + ["web"] * 3
+    + ["exhibition"] * 2
+    + ["referral"] * 2
+    + ["self_discovered"] * 3
+    + ["inbound_call", "other"]
+)
+INDUSTRIES = [
+    "信息技术",
+    "装备制造",
+    "批发零售",
+    "医药健康",
+    "化工材料",
+    "建筑建材",
+    "新能源",
+    "交通物流",
+    "文化传媒",
+    "教育培训",
+]
+REGIONS = [
+    "北京市",
+    "上海市",
+    "广东省深圳市",
+    "浙江省杭州市",
+    "江苏省苏州市",
+    "四川省成都市",
+    "湖北省武汉市",
+    "山东省青岛市",
+]
 EARLY_STAGES = ["resource", "graded", "contacted", "lead", "intent"]
 
 # Customer profiles: (share, contract amount range in CNY (log-uniform), billed share range,
@@ -163,12 +268,10 @@ MARGIN = 2 * DAY  # no timestamp within this of a window edge
 
 @dataclass
 class Rows:
-    tables: dict[str, list[tuple[Any, ...]]] = field(
-        default_factory=lambda: {t: [] for t in TABLES})
+    tables: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: {t: [] for t in TABLES})
 
 
-def _avoid(moment: dt.datetime, edges: list[dt.datetime], lo: dt.datetime, hi: dt.datetime
-           ) -> dt.datetime:
+def _avoid(moment: dt.datetime, edges: list[dt.datetime], lo: dt.datetime, hi: dt.datetime) -> dt.datetime:
     """Move ``moment`` out of ±MARGIN around each edge, staying within [lo, hi]."""
     for edge in edges:
         if abs(moment - edge) < MARGIN:
@@ -184,8 +287,9 @@ def _log_uniform(rng: random.Random, lo: int, hi: int) -> int:
     return int(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, now: dt.datetime,
-             seq_start: int) -> tuple[Rows, dict[str, int]]:
+def generate(
+    start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, now: dt.datetime, seq_start: int
+) -> tuple[Rows, dict[str, int]]:
     """Rows for customers start..stop-1 of one kind (deterministic for a seed and chunk)."""
     rng = random.Random(f"{seed}:{trading}:{start}")
     out = Rows()
@@ -234,13 +338,28 @@ def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, 
                 contract_id = uuid.UUID(int=rng.getrandbits(128), version=4)
                 amount = _log_uniform(rng, *amount_range) // 100 * 10_000  # whole hundreds, cents
                 completed = signed_at < year_ago and rng.random() < 0.7
-                contracts.append((
-                    contract_id, cid, f"HT-{i:07d}-{k + 1}", cents(amount), 30,
-                    (ContractStatus.completed if completed else ContractStatus.signed).value,
-                    owner, owner_team, owner, signed_at,
-                    owner, signed_at + 20 * DAY if completed else None,
-                    signed_at + 40 * DAY if completed else None, None, None,
-                    signed_at - 3 * DAY, signed_at + (40 * DAY if completed else DAY), 2))
+                contracts.append(
+                    (
+                        contract_id,
+                        cid,
+                        f"HT-{i:07d}-{k + 1}",
+                        cents(amount),
+                        30,
+                        (ContractStatus.completed if completed else ContractStatus.signed).value,
+                        owner,
+                        owner_team,
+                        owner,
+                        signed_at,
+                        owner,
+                        signed_at + 20 * DAY if completed else None,
+                        signed_at + 40 * DAY if completed else None,
+                        None,
+                        None,
+                        signed_at - 3 * DAY,
+                        signed_at + (40 * DAY if completed else DAY),
+                        2,
+                    )
+                )
                 # Receivables issued in the last 12 months (never within the window edges).
                 issue_from = max(signed_at + DAY, now - 355 * DAY)
                 if issue_from >= now - DAY:
@@ -249,11 +368,10 @@ def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, 
                 parts = rng.choice((1, 1, 2, 3))
                 shares = sorted(rng.random() for _ in range(parts - 1))
                 bounds = [0, *[int(billed * s) // 100 * 100 for s in shares], billed]
-                issues = sorted(issue_from + (now - DAY - issue_from) * rng.random()
-                                for _ in range(parts))
+                issues = sorted(issue_from + (now - DAY - issue_from) * rng.random() for _ in range(parts))
                 for r_amount, issued in zip(
-                        (b - a for a, b in itertools.pairwise(bounds)), issues,
-                        strict=True):
+                    (b - a for a, b in itertools.pairwise(bounds)), issues, strict=True
+                ):
                     if r_amount <= 0:
                         continue
                     rid = uuid.UUID(int=rng.getrandbits(128), version=4)
@@ -261,28 +379,54 @@ def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, 
                     is_due = due < now
                     roll = rng.random()
                     if is_due:
-                        paid = r_amount if roll < p_full else (
-                            int(r_amount * rng.uniform(0.2, 0.9)) if roll < p_full + p_part else 0)
+                        paid = (
+                            r_amount
+                            if roll < p_full
+                            else (int(r_amount * rng.uniform(0.2, 0.9)) if roll < p_full + p_part else 0)
+                        )
                     else:
                         paid = r_amount if roll < p_early else 0
                     written_off = None
                     if paid < r_amount and is_due and now - due > 90 * DAY and rng.random() < 0.03:
                         written_off = due + 60 * DAY
-                    t["receivable"].append((
-                        rid, contract_id, cid, cents(r_amount), cents(paid), issued, due,
-                        written_off, "uncollectable" if written_off else None,
-                        org.staff_id if written_off else None, org.staff_id, issued, issued,
-                        1))
+                    t["receivable"].append(
+                        (
+                            rid,
+                            contract_id,
+                            cid,
+                            cents(r_amount),
+                            cents(paid),
+                            issued,
+                            due,
+                            written_off,
+                            "uncollectable" if written_off else None,
+                            org.staff_id if written_off else None,
+                            org.staff_id,
+                            issued,
+                            issued,
+                            1,
+                        )
+                    )
                     if paid:
                         pid = uuid.UUID(int=rng.getrandbits(128), version=4)
                         latest = min(due + 20 * DAY, now - dt.timedelta(hours=1))
                         received = issued + (latest - issued) * rng.uniform(0.05, 1.0)
                         over = rng.choice((0, 0, 0, 0, 0, 0, 0, 0, 0, 50_000)) if paid == r_amount else 0
-                        t["payment"].append((
-                            pid, cid, cents(paid + over), cents(over), received, f"BANK-{pid.hex[:12]}",
-                            org.staff_id, received))
-                        t["payment_allocation"].append((
-                            uuid.UUID(int=rng.getrandbits(128), version=4), pid, rid, cents(paid)))
+                        t["payment"].append(
+                            (
+                                pid,
+                                cid,
+                                cents(paid + over),
+                                cents(over),
+                                received,
+                                f"BANK-{pid.hex[:12]}",
+                                org.staff_id,
+                                received,
+                            )
+                        )
+                        t["payment_allocation"].append(
+                            (uuid.UUID(int=rng.getrandbits(128), version=4), pid, rid, cents(paid))
+                        )
             t["contract"].extend(contracts)
             last_contact = now - rng.random() * 60 * DAY
             claimed = first - 60 * DAY
@@ -296,24 +440,82 @@ def generate(start: int, stop: int, *, trading: bool, org: BenchOrg, seed: int, 
                 status = rng.choice((ContractStatus.draft, ContractStatus.cancelled)).value
                 contract_id = uuid.UUID(int=rng.getrandbits(128), version=4)
                 when = now - rng.random() * 100 * DAY
-                t["contract"].append((
-                    contract_id, cid, f"HT-P{i:07d}-1", cents(_log_uniform(rng, 50_000, 2_000_000) * 100),
-                    30, status, owner, owner_team, owner, None, None, None, None,
-                    when + DAY if status == ContractStatus.cancelled else None,
-                    "customer withdrew" if status == ContractStatus.cancelled else None, when, when, 1))
-        t["customer"].append((
-            cid, name, normalize.dedup_name_key(name), "company", rng.choice(INDUSTRIES),
-            rng.choice(REGIONS), size, stage, grade, owner, owner_team, source, "[]",
-            json.dumps(tags), json.dumps(products, ensure_ascii=False), last_contact, claimed,
-            now - rng.random() * 100 * DAY, False, 70, org.director_id, created, now - DAY, 1))
-        t["contact"].append((
-            uuid.UUID(int=rng.getrandbits(128), version=4), cid, "张伟", "采购经理",
-            json.dumps([f"+861380{i % 10_000_000:07d}"]) if rng.random() < 0.9 else "[]",
-            json.dumps([f"buyer{i}@bench.example"]) if rng.random() < 0.6 else "[]",
-            True, created, created, 1))
-        t["customer_history"].append((
-            uuid.UUID(int=rng.getrandbits(128), version=4), cid, created, org.director_id,
-            "create", "customer", cid, json.dumps({"name": [None, name]}, ensure_ascii=False)))
+                t["contract"].append(
+                    (
+                        contract_id,
+                        cid,
+                        f"HT-P{i:07d}-1",
+                        cents(_log_uniform(rng, 50_000, 2_000_000) * 100),
+                        30,
+                        status,
+                        owner,
+                        owner_team,
+                        owner,
+                        None,
+                        None,
+                        None,
+                        None,
+                        when + DAY if status == ContractStatus.cancelled else None,
+                        "customer withdrew" if status == ContractStatus.cancelled else None,
+                        when,
+                        when,
+                        1,
+                    )
+                )
+        t["customer"].append(
+            (
+                cid,
+                name,
+                normalize.dedup_name_key(name),
+                "company",
+                rng.choice(INDUSTRIES),
+                rng.choice(REGIONS),
+                size,
+                stage,
+                grade,
+                owner,
+                owner_team,
+                source,
+                "[]",
+                json.dumps(tags),
+                json.dumps(products, ensure_ascii=False),
+                last_contact,
+                claimed,
+                now - rng.random() * 100 * DAY,
+                False,
+                70,
+                org.director_id,
+                created,
+                now - DAY,
+                1,
+            )
+        )
+        t["contact"].append(
+            (
+                uuid.UUID(int=rng.getrandbits(128), version=4),
+                cid,
+                "张伟",
+                "采购经理",
+                json.dumps([f"+861380{i % 10_000_000:07d}"]) if rng.random() < 0.9 else "[]",
+                json.dumps([f"buyer{i}@bench.example"]) if rng.random() < 0.6 else "[]",
+                True,
+                created,
+                created,
+                1,
+            )
+        )
+        t["customer_history"].append(
+            (
+                uuid.UUID(int=rng.getrandbits(128), version=4),
+                cid,
+                created,
+                org.director_id,
+                "create",
+                "customer",
+                cid,
+                json.dumps({"name": [None, name]}, ensure_ascii=False),
+            )
+        )
         seq += 1
         t["change_log"].append((seq, "customer", cid, cid, "upsert", owner, owner_team, created))
     return out, profiles
@@ -330,7 +532,9 @@ async def secondary_indexes(conn: Any) -> list[tuple[str, str]]:
         "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_class t ON t.oid = i.indrelid "
         "WHERE t.relname = ANY($1::text[]) AND NOT i.indisprimary AND NOT i.indisunique "
-        "ORDER BY c.relname", TABLES)
+        "ORDER BY c.relname",
+        TABLES,
+    )
     return [(r["name"], r["def"]) for r in rows]
 
 
@@ -363,14 +567,15 @@ async def load(url: str, size: int, non_trading: int, seed: int, chunk: int) -> 
             for start in range(0, total, chunk):
                 stop = min(start + chunk, total)
                 rows, prof = await asyncio.to_thread(
-                    generate, start, stop, trading=trading, org=org, seed=seed, now=now,
-                    seq_start=seq)
+                    generate, start, stop, trading=trading, org=org, seed=seed, now=now, seq_start=seq
+                )
                 seq += stop - start
                 async with conn.transaction():
                     for table in TABLES:
                         if rows.tables[table]:
-                            await conn.copy_records_to_table(table, records=rows.tables[table],
-                                                             columns=COLUMNS[table])
+                            await conn.copy_records_to_table(
+                                table, records=rows.tables[table], columns=COLUMNS[table]
+                            )
                             counts[table] += len(rows.tables[table])
                 for k, v in prof.items():
                     profiles[k] += v
@@ -415,8 +620,13 @@ async def load(url: str, size: int, non_trading: int, seed: int, chunk: int) -> 
     timings["vacuum_analyze_s"] = time.perf_counter() - t3
     timings["total_s"] = time.perf_counter() - t0
     log(f"loaded {dict(counts)} in {timings['total_s']:.0f}s; database size {db_size}")
-    return {"timings_s": {k: round(v, 1) for k, v in timings.items()}, "rows": dict(counts),
-            "profiles": dict(profiles), "database_size": db_size, "data_as_of": now.isoformat()}
+    return {
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "rows": dict(counts),
+        "profiles": dict(profiles),
+        "database_size": db_size,
+        "data_as_of": now.isoformat(),
+    }
 
 
 # ------------------------------------------------------------------------------------------
@@ -434,25 +644,32 @@ async def db_state(url: str) -> dict[str, Any]:
 
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
-        grades = {r["grade"] or "-": r["n"] for r in await conn.fetch(
-            "SELECT c.grade, count(*) AS n FROM customer c WHERE EXISTS (SELECT 1 FROM contract k "
-            "WHERE k.customer_id = c.id AND k.status IN ('signed', 'completed')) "
-            "GROUP BY c.grade ORDER BY 1")}
+        grades = {
+            r["grade"] or "-": r["n"]
+            for r in await conn.fetch(
+                "SELECT c.grade, count(*) AS n FROM customer c WHERE EXISTS (SELECT 1 FROM contract k "
+                "WHERE k.customer_id = c.id AND k.status IN ('signed', 'completed')) "
+                "GROUP BY c.grade ORDER BY 1"
+            )
+        }
         return {
             "gradings": await conn.fetchval("SELECT count(*) FROM customer_grading"),
             "regrade_history": await conn.fetchval(
-                "SELECT count(*) FROM customer_history WHERE action = 'regrade'"),
+                "SELECT count(*) FROM customer_history WHERE action = 'regrade'"
+            ),
             "change_log": await conn.fetchval("SELECT count(*) FROM change_log"),
             "drops_logged": await conn.fetchval(
-                "SELECT count(*) FROM customer_grading WHERE change = 'down'"),
+                "SELECT count(*) FROM customer_grading WHERE change = 'down'"
+            ),
             "trading_grades": grades,
         }
     finally:
         await conn.close()
 
 
-async def timed_batch(client: Any, url: str, meter: CpuMeter, quiet_wait: float, label: str
-                      ) -> dict[str, Any]:
+async def timed_batch(
+    client: Any, url: str, meter: CpuMeter, quiet_wait: float, label: str
+) -> dict[str, Any]:
     waited = await meter.wait_quiet(quiet_wait) if quiet_wait > 0 else 0.0
     before = await db_state(url)
     await meter.refresh_pg_pids()
@@ -468,8 +685,15 @@ async def timed_batch(client: Any, url: str, meter: CpuMeter, quiet_wait: float,
     body = r.json()
     stored = {k: after[k] - before[k] for k in ("gradings", "regrade_history", "change_log")}
     log(f"{label}: {seconds:.1f}s  {body}  stored {stored}  cpu {cpu}")
-    return {"label": label, "seconds": round(seconds, 2), "response": body, "stored": stored,
-            "grades_after": after["trading_grades"], "cpu_cores": cpu, "quiet_wait_s": waited}
+    return {
+        "label": label,
+        "seconds": round(seconds, 2),
+        "response": body,
+        "stored": stored,
+        "grades_after": after["trading_grades"],
+        "cpu_cores": cpu,
+        "quiet_wait_s": waited,
+    }
 
 
 async def sample_ids(url: str, seed: int, n: int = 2000) -> list[str]:
@@ -479,25 +703,41 @@ async def sample_ids(url: str, seed: int, n: int = 2000) -> list[str]:
     try:
         total = await conn.fetchval("SELECT count(*) FROM customer")
         pct = min(100.0, 100.0 * n * 1.3 / max(total, 1))
-        rows = await conn.fetch(f"SELECT id FROM customer TABLESAMPLE BERNOULLI ({pct}) "
-                                f"REPEATABLE ({seed}) LIMIT {n}")
+        rows = await conn.fetch(
+            f"SELECT id FROM customer TABLESAMPLE BERNOULLI ({pct}) REPEATABLE ({seed}) LIMIT {n}"
+        )
     finally:
         await conn.close()
     return [str(r["id"]) for r in rows]
 
 
-async def grade_latency(bases: list[str], token: str, ids: list[str], *, concurrency: int,
-                        requests: int, warmup: int, max_seconds: float, seed: int,
-                        meter: CpuMeter) -> dict[str, Any]:
+async def grade_latency(
+    bases: list[str],
+    token: str,
+    ids: list[str],
+    *,
+    concurrency: int,
+    requests: int,
+    warmup: int,
+    max_seconds: float,
+    seed: int,
+    meter: CpuMeter,
+) -> dict[str, Any]:
     import httpx
 
     latencies: list[float] = []
     errors: list[str] = []
     headers = {"Authorization": f"Bearer {token}"}
     # Client k talks to server k mod n, as behind a load balancer.
-    clients = [httpx.AsyncClient(base_url=bases[k % len(bases)], headers=headers, timeout=60,
-                                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
-               for k in range(concurrency)]
+    clients = [
+        httpx.AsyncClient(
+            base_url=bases[k % len(bases)],
+            headers=headers,
+            timeout=60,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+        for k in range(concurrency)
+    ]
 
     async def loop(k: int, count: int, record: bool, deadline: float) -> bool:
         rng = random.Random(f"{seed}:{k}:{record}")
@@ -516,16 +756,18 @@ async def grade_latency(bases: list[str], token: str, ids: list[str], *, concurr
 
     try:
         deadline = time.monotonic() + max_seconds / 3
-        await asyncio.gather(*(loop(k, max(1, warmup // concurrency), False, deadline)
-                               for k in range(concurrency)))
+        await asyncio.gather(
+            *(loop(k, max(1, warmup // concurrency), False, deadline) for k in range(concurrency))
+        )
         warm_errors = list(errors)
         errors.clear()
         await meter.refresh_pg_pids()
         cpu0 = meter.snapshot()
         started = time.perf_counter()
         deadline = time.monotonic() + max_seconds
-        stopped = await asyncio.gather(*(loop(k, max(1, requests // concurrency), True, deadline)
-                                         for k in range(concurrency)))
+        stopped = await asyncio.gather(
+            *(loop(k, max(1, requests // concurrency), True, deadline) for k in range(concurrency))
+        )
         seconds = time.perf_counter() - started
         await meter.refresh_pg_pids()
         cpu = meter.cores(cpu0, meter.snapshot())
@@ -533,13 +775,21 @@ async def grade_latency(bases: list[str], token: str, ids: list[str], *, concurr
         for c in clients:
             await c.aclose()
     lat = sorted(latencies)
-    return {"n": len(lat), "errors": len(errors), "seconds": round(seconds, 2),
-            "rps": round(len(lat) / seconds, 1) if seconds else 0.0,
-            "p50_ms": round(percentile(lat, 0.50), 1), "p95_ms": round(percentile(lat, 0.95), 1),
-            "p99_ms": round(percentile(lat, 0.99), 1), "max_ms": round(lat[-1], 1) if lat else 0,
-            "mean_ms": round(statistics.fmean(lat), 1) if lat else 0, "concurrency": concurrency,
-            "stopped_by_time": any(stopped), "cpu_cores": cpu,
-            "error_sample": (errors or warm_errors or [None])[0]}
+    return {
+        "n": len(lat),
+        "errors": len(errors),
+        "seconds": round(seconds, 2),
+        "rps": round(len(lat) / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(percentile(lat, 0.50), 1),
+        "p95_ms": round(percentile(lat, 0.95), 1),
+        "p99_ms": round(percentile(lat, 0.99), 1),
+        "max_ms": round(lat[-1], 1) if lat else 0,
+        "mean_ms": round(statistics.fmean(lat), 1) if lat else 0,
+        "concurrency": concurrency,
+        "stopped_by_time": any(stopped),
+        "cpu_cores": cpu,
+        "error_sample": (errors or warm_errors or [None])[0],
+    }
 
 
 async def measure_http(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
@@ -548,19 +798,26 @@ async def measure_http(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     # No periodic pool-recycling sweep writing in the middle of a measurement.
-    servers = [Server(args.db_url, args.workers,
-                      RESULTS_DIR / f"server-grading-{args.size}-{stamp}-{k}.log", secret,
-                      extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"})
-               for k in range(args.servers)]
+    servers = [
+        Server(
+            args.db_url,
+            args.workers,
+            RESULTS_DIR / f"server-grading-{args.size}-{stamp}-{k}.log",
+            secret,
+            extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"},
+        )
+        for k in range(args.servers)
+    ]
     try:
         for server in servers:
             await server.wait_ready()
-        log(f"{args.servers} server(s) × {args.workers} worker(s) ready: "
-            + ", ".join(s.base for s in servers))
+        log(
+            f"{args.servers} server(s) × {args.workers} worker(s) ready: "
+            + ", ".join(s.base for s in servers)
+        )
         meter = CpuMeter([s.proc.pid for s in servers], args.db_url)
         async with httpx.AsyncClient(base_url=servers[0].base, timeout=args.batch_timeout) as client:
-            r = await client.post("/api/v1/auth/token",
-                                  data={"username": "director", "password": PASSWORD})
+            r = await client.post("/api/v1/auth/token", data={"username": "director", "password": PASSWORD})
             r.raise_for_status()
             token = r.json()["access_token"]
             client.headers["Authorization"] = f"Bearer {token}"
@@ -569,9 +826,17 @@ async def measure_http(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
             rerun = await timed_batch(client, args.db_url, meter, args.quiet_wait, "re-run")
         ids = await sample_ids(args.db_url, args.seed)
         waited = await meter.wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else 0.0
-        get = await grade_latency([s.base for s in servers], token, ids, concurrency=args.concurrency,
-                                  requests=args.requests, warmup=args.warmup,
-                                  max_seconds=args.max_seconds, seed=args.seed, meter=meter)
+        get = await grade_latency(
+            [s.base for s in servers],
+            token,
+            ids,
+            concurrency=args.concurrency,
+            requests=args.requests,
+            warmup=args.warmup,
+            max_seconds=args.max_seconds,
+            seed=args.seed,
+            meter=meter,
+        )
         get["quiet_wait_s"] = waited
         log(f"GET grade: {get}")
     finally:
@@ -623,13 +888,15 @@ class SqlTimer:
         from sqlalchemy import event
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                    executemany: bool) -> None:
+        def _before(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+        ) -> None:
             conn.info.setdefault("bench_t", []).append(time.perf_counter())
 
         @event.listens_for(engine.sync_engine, "after_cursor_execute")
-        def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                   executemany: bool) -> None:
+        def _after(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+        ) -> None:
             elapsed = time.perf_counter() - conn.info["bench_t"].pop()
             kind = self.kind(statement)
             if kind.startswith("ids:"):
@@ -675,9 +942,11 @@ async def reset_gradings(url: str) -> None:
         base = await conn.fetchval("SELECT count(*) FROM customer")
         await conn.execute("TRUNCATE customer_grading")
         await conn.execute("DELETE FROM customer_history WHERE action = 'regrade'")
-        await conn.execute("UPDATE customer c SET grade = b.grade, version = 1 FROM "
-                           "bench_initial_grade b WHERE b.id = c.id AND "
-                           "(c.grade IS DISTINCT FROM b.grade OR c.version <> 1)")
+        await conn.execute(
+            "UPDATE customer c SET grade = b.grade, version = 1 FROM "
+            "bench_initial_grade b WHERE b.id = c.id AND "
+            "(c.grade IS DISTINCT FROM b.grade OR c.version <> 1)"
+        )
         await conn.execute("DELETE FROM change_log WHERE seq > $1", base)
         await conn.execute("UPDATE change_counter SET value = $1 WHERE id = 1", base)
         for table in ("customer", "customer_grading", "customer_history", "change_log"):
@@ -722,8 +991,11 @@ async def explain(url: str, captured: list[tuple[str, str, Any]]) -> list[dict[s
     try:
         seen: set[str] = set()
         for kind, statement, parameters in captured:
-            if kind in seen or not statement.lstrip().upper().startswith(("SELECT", "UPDATE")) \
-                    or kind.startswith(("change log", "settings", "other")):
+            if (
+                kind in seen
+                or not statement.lstrip().upper().startswith(("SELECT", "UPDATE"))
+                or kind.startswith(("change log", "settings", "other"))
+            ):
                 continue
             seen.add(kind)
             params = list(parameters) if isinstance(parameters, list | tuple) else []
@@ -732,22 +1004,33 @@ async def explain(url: str, captured: list[tuple[str, str, Any]]) -> list[dict[s
             await tr.start()
             try:  # rolled back: the UPDATE must not stick
                 await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-                plans["custom"] = _plan_lines(await conn.fetch(
-                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, *params))
+                plans["custom"] = _plan_lines(
+                    await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *params)
+                )
                 await conn.execute("PREPARE bench_q AS " + statement)
                 await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                plans["generic"] = _plan_lines(await conn.fetch(
-                    "EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_q("
-                    + ", ".join(_literal(v) for v in params) + ")"))
+                plans["generic"] = _plan_lines(
+                    await conn.fetch(
+                        "EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_q("
+                        + ", ".join(_literal(v) for v in params)
+                        + ")"
+                    )
+                )
             finally:
                 await tr.rollback()
                 with contextlib.suppress(asyncpg.PostgresError):
                     await conn.execute("DEALLOCATE bench_q")
             short = re.sub(r"\$\d+::UUID(, )?", "", statement)
             short = re.sub(r"IN \(\s*\)", "IN (<ids>)", short)
-            out.append({"kind": kind, "sql": " ".join(short.split())[:700],
-                        "custom_ms": _execution_ms(plans["custom"]),
-                        "generic_ms": _execution_ms(plans["generic"]), "plans": plans})
+            out.append(
+                {
+                    "kind": kind,
+                    "sql": " ".join(short.split())[:700],
+                    "custom_ms": _execution_ms(plans["custom"]),
+                    "generic_ms": _execution_ms(plans["generic"]),
+                    "plans": plans,
+                }
+            )
     finally:
         await conn.close()
     return out
@@ -781,16 +1064,30 @@ async def profile(args: argparse.Namespace) -> dict[str, Any]:
             result = await grading_service.run_batch(UnitOfWork(make_session_factory(engine)), None)
             seconds = time.perf_counter() - t
             sql_total = sum(sql.seconds.values())
-            runs.append({
-                "label": label, "seconds": round(seconds, 2),
-                "result": {k: getattr(result, k) for k in ("scored", "ineligible", "up", "down",
-                                                           "same", "new")},
-                "sql_seconds": round(sql_total, 2),
-                "sql": sorted(({"kind": k, "seconds": round(v, 2), "calls": sql.calls[k]}
-                               for k, v in sql.seconds.items()), key=lambda d: -d["seconds"]),
-                "calls": sorted(({"call": k, "seconds": round(v, 2), "calls": calls.calls[k]}
-                                 for k, v in calls.seconds.items()), key=lambda d: -d["seconds"]),
-            })
+            runs.append(
+                {
+                    "label": label,
+                    "seconds": round(seconds, 2),
+                    "result": {
+                        k: getattr(result, k) for k in ("scored", "ineligible", "up", "down", "same", "new")
+                    },
+                    "sql_seconds": round(sql_total, 2),
+                    "sql": sorted(
+                        (
+                            {"kind": k, "seconds": round(v, 2), "calls": sql.calls[k]}
+                            for k, v in sql.seconds.items()
+                        ),
+                        key=lambda d: -d["seconds"],
+                    ),
+                    "calls": sorted(
+                        (
+                            {"call": k, "seconds": round(v, 2), "calls": calls.calls[k]}
+                            for k, v in calls.seconds.items()
+                        ),
+                        key=lambda d: -d["seconds"],
+                    ),
+                }
+            )
             log(f"profile {label}: {seconds:.1f}s, SQL {sql_total:.1f}s")
             for row in runs[-1]["calls"]:
                 log(f"    {row['seconds']:>7.2f}s  {row['calls']:>6}x  {row['call']}")
@@ -823,8 +1120,13 @@ def machine_info() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return {"cpus": os.cpu_count(), "cpu_model": cpu, "ram_gb": round(mem_kb / 1024**2, 1),
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "ram_gb": round(mem_kb / 1024**2, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 async def pg_info(url: str) -> dict[str, Any]:
@@ -832,40 +1134,71 @@ async def pg_info(url: str) -> dict[str, Any]:
 
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
-        return {"version": await conn.fetchval("SHOW server_version"),
-                "settings": {r["name"]: f"{r['setting']}{r['unit'] or ''}" for r in await conn.fetch(
+        return {
+            "version": await conn.fetchval("SHOW server_version"),
+            "settings": {
+                r["name"]: f"{r['setting']}{r['unit'] or ''}"
+                for r in await conn.fetch(
                     "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1::text[])",
-                    ["shared_buffers", "work_mem", "effective_cache_size", "random_page_cost",
-                     "jit", "synchronous_commit", "max_parallel_workers_per_gather"])}}
+                    [
+                        "shared_buffers",
+                        "work_mem",
+                        "effective_cache_size",
+                        "random_page_cost",
+                        "jit",
+                        "synchronous_commit",
+                        "max_parallel_workers_per_gather",
+                    ],
+                )
+            },
+        }
     finally:
         await conn.close()
 
 
 def markdown(size: int, http: dict[str, Any]) -> str:
-    lines = ["| run | customers | up | down | same | new | ineligible | gradings stored | seconds |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| run | customers | up | down | same | new | ineligible | gradings stored | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for run in http["runs"]:
         b = run["response"]
         customers = b["scored"] + b["ineligible"]
-        lines.append(f"| {run['label']} | {customers:,} | {b['up']:,} | {b['down']:,} | "
-                     f"{b['same']:,} | {b['new']:,} | {b['ineligible']:,} | "
-                     f"{run['stored']['gradings']:,} | {run['seconds']:.1f} |")
+        lines.append(
+            f"| {run['label']} | {customers:,} | {b['up']:,} | {b['down']:,} | "
+            f"{b['same']:,} | {b['new']:,} | {b['ineligible']:,} | "
+            f"{run['stored']['gradings']:,} | {run['seconds']:.1f} |"
+        )
     g = http["get_grade"]
-    lines += ["", "Trading customers by grade after each run: " + "; ".join(
-        f"{run['label']}: " + ", ".join(f"{k} {v:,}" for k, v in run["grades_after"].items())
-        for run in http["runs"])]
-    lines += ["", f"GET /customers/{{id}}/grade, {g['concurrency']} clients: n={g['n']} "
-              f"p50={g['p50_ms']} ms p95={g['p95_ms']} ms p99={g['p99_ms']} ms "
-              f"{g['rps']} req/s errors={g['errors']}"]
+    lines += [
+        "",
+        "Trading customers by grade after each run: "
+        + "; ".join(
+            f"{run['label']}: " + ", ".join(f"{k} {v:,}" for k, v in run["grades_after"].items())
+            for run in http["runs"]
+        ),
+    ]
+    lines += [
+        "",
+        f"GET /customers/{{id}}/grade, {g['concurrency']} clients: n={g['n']} "
+        f"p50={g['p50_ms']} ms p95={g['p95_ms']} ms p99={g['p99_ms']} ms "
+        f"{g['rps']} req/s errors={g['errors']}",
+    ]
     return "\n".join(lines)
 
 
 def git_rev() -> str | None:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "migrations"],
-                               cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "app", "migrations"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -873,14 +1206,19 @@ def git_rev() -> str | None:
 
 async def main_async(args: argparse.Namespace) -> int:
     if not db_name(args.db_url).startswith("crm_bench"):
-        print("the database name must start with 'crm_bench' (it is dropped and re-created)",
-              file=sys.stderr)
+        print("the database name must start with 'crm_bench' (it is dropped and re-created)", file=sys.stderr)
         return 2
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    doc: dict[str, Any] = {"benchmark": "grading", "size": args.size, "non_trading": args.non_trading,
-                           "started": stamp, "git": git_rev(), "label": args.label,
-                           "config": {k: v for k, v in vars(args).items() if k != "db_url"},
-                           "machine": machine_info()}
+    doc: dict[str, Any] = {
+        "benchmark": "grading",
+        "size": args.size,
+        "non_trading": args.non_trading,
+        "started": stamp,
+        "git": git_rev(),
+        "label": args.label,
+        "config": {k: v for k, v in vars(args).items() if k != "db_url"},
+        "machine": machine_info(),
+    }
     try:
         if not args.skip_load:
             doc["load"] = await load(args.db_url, args.size, args.non_trading, args.seed, args.chunk)
@@ -898,22 +1236,26 @@ async def main_async(args: argparse.Namespace) -> int:
             await drop_database(args.db_url)
             log(f"dropped {db_name(args.db_url)}")
     first = http["runs"][0]
-    doc["verdict"] = {"target_seconds": TARGET_SECONDS, "first_run_seconds": first["seconds"],
-                      "target_met": args.size >= 100_000 and first["seconds"] < TARGET_SECONDS,
-                      "rerun_stored_nothing": http["runs"][1]["stored"]["gradings"] == 0}
+    doc["verdict"] = {
+        "target_seconds": TARGET_SECONDS,
+        "first_run_seconds": first["seconds"],
+        "target_met": args.size >= 100_000 and first["seconds"] < TARGET_SECONDS,
+        "rerun_stored_nothing": http["runs"][1]["stored"]["gradings"] == 0,
+    }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     label = f"-{args.label}" if args.label else ""
     out = RESULTS_DIR / f"grading-{args.size}-{stamp}{label}.json"
     out.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
     print()
-    print(f"### Grading batch — {args.size:,} trading customers "
-          f"(+{args.non_trading:,} non-trading)\n")
+    print(f"### Grading batch — {args.size:,} trading customers (+{args.non_trading:,} non-trading)\n")
     print(markdown(args.size, http))
     print()
-    print(f"first run {first['seconds']:.1f}s: target (100,000 in < {TARGET_SECONDS:g}s) "
-          f"{'met' if doc['verdict']['target_met'] else 'NOT met'}"
-          f"{'' if args.size >= 100_000 else ' (smaller size: not the target run)'}; re-run stored "
-          f"{http['runs'][1]['stored']['gradings']} gradings")
+    print(
+        f"first run {first['seconds']:.1f}s: target (100,000 in < {TARGET_SECONDS:g}s) "
+        f"{'met' if doc['verdict']['target_met'] else 'NOT met'}"
+        f"{'' if args.size >= 100_000 else ' (smaller size: not the target run)'}; re-run stored "
+        f"{http['runs'][1]['stored']['gradings']} gradings"
+    )
     if "load" in doc:
         print(f"load: {doc['load']['timings_s']}  rows: {doc['load']['rows']}")
     print(f"results: {out.relative_to(ROOT)}")
@@ -924,25 +1266,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=100_000, help="trading customers to load")
     p.add_argument("--non-trading", type=int, default=5_000, help="customers without trading")
-    p.add_argument("--db-url", default=DEFAULT_DB,
-                   help="postgresql+asyncpg://… URL; the database name must start with crm_bench")
-    p.add_argument("--skip-load", action="store_true",
-                   help="use an already loaded database (kept by an earlier --keep run)")
+    p.add_argument(
+        "--db-url",
+        default=DEFAULT_DB,
+        help="postgresql+asyncpg://… URL; the database name must start with crm_bench",
+    )
+    p.add_argument(
+        "--skip-load",
+        action="store_true",
+        help="use an already loaded database (kept by an earlier --keep run)",
+    )
     p.add_argument("--keep", action="store_true", help="do not drop the database at the end")
-    p.add_argument("--profile", action="store_true",
-                   help="also time every query of the batch in-process and EXPLAIN one chunk")
-    p.add_argument("--servers", type=int, default=2,
-                   help="server processes; the batch runs on the first, GET clients are spread "
-                        "over all (one 2-worker server lets one worker take most connections)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also time every query of the batch in-process and EXPLAIN one chunk",
+    )
+    p.add_argument(
+        "--servers",
+        type=int,
+        default=2,
+        help="server processes; the batch runs on the first, GET clients are spread "
+        "over all (one 2-worker server lets one worker take most connections)",
+    )
     p.add_argument("--workers", type=int, default=1, help="uvicorn workers per server")
     p.add_argument("--concurrency", type=int, default=8, help="clients for GET grade")
     p.add_argument("--requests", type=int, default=800, help="measured GET grade requests")
     p.add_argument("--warmup", type=int, default=80, help="warm-up GET grade requests")
     p.add_argument("--max-seconds", type=float, default=60, help="time bound of the GET loop")
     p.add_argument("--batch-timeout", type=float, default=900, help="HTTP timeout of a batch run")
-    p.add_argument("--quiet-wait", type=float, default=60,
-                   help="before each measurement wait up to this long for other processes to go "
-                        "(nearly) idle; 0 disables")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60,
+        help="before each measurement wait up to this long for other processes to go "
+        "(nearly) idle; 0 disables",
+    )
     p.add_argument("--chunk", type=int, default=20_000, help="customers per COPY batch")
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--label", default="", help="suffix for the result file name")

@@ -51,10 +51,23 @@ def _customer(name: str, now: dt.datetime) -> Any:
     from app.db.models import Customer
     from app.domain.normalize import dedup_name_key
 
-    return Customer(id=uuid.uuid4(), name=name, name_key=dedup_name_key(name), kind="company",
-                    stage="resource", source="import", tags=[], interests=[], recommended_products=[],
-                    region="上海市", industry="信息技术", completeness=40, stage_entered_at=now,
-                    created_at=now, updated_at=now)
+    return Customer(
+        id=uuid.uuid4(),
+        name=name,
+        name_key=dedup_name_key(name),
+        kind="company",
+        stage="resource",
+        source="import",
+        tags=[],
+        interests=[],
+        recommended_products=[],
+        region="上海市",
+        industry="信息技术",
+        completeness=40,
+        stage_entered_at=now,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def setup(url: str) -> Any:
@@ -67,8 +80,14 @@ async def setup(url: str) -> Any:
     engine = make_engine(url, pool_size=12)
     factory = make_session_factory(engine)
     async with UnitOfWork(factory) as uow:
-        uow.users.add(User(username="bench-admin", role="admin", full_name="bench",
-                           password_hash=security.hash_password(PASSWORD)))
+        uow.users.add(
+            User(
+                username="bench-admin",
+                role="admin",
+                full_name="bench",
+                password_hash=security.hash_password(PASSWORD),
+            )
+        )
         await uow.commit()
     return engine, factory
 
@@ -94,14 +113,16 @@ async def token(base: str) -> dict[str, str]:
     import httpx
 
     async with httpx.AsyncClient(base_url=base) as client:
-        response = await client.post("/api/v1/auth/token",
-                                     data={"username": "bench-admin", "password": PASSWORD})
+        response = await client.post(
+            "/api/v1/auth/token", data={"username": "bench-admin", "password": PASSWORD}
+        )
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def follow(conn: HttpConnection, cursor: str | None, *,
-                 limit: int = 500) -> tuple[list[dict], str, bool]:
+async def follow(
+    conn: HttpConnection, cursor: str | None, *, limit: int = 500
+) -> tuple[list[dict], str, bool]:
     params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
     status, body = await conn.request("GET", "/api/v1/changes", params=params)
     if status != 200:
@@ -111,6 +132,7 @@ async def follow(conn: HttpConnection, cursor: str | None, *,
 
 
 # --- 1. drain ---------------------------------------------------------------------------
+
 
 async def bench_drain(factory: Any, base: str, headers: dict[str, str], changes: int) -> dict[str, Any]:
     log(f"drain: writing {changes} changes")
@@ -129,8 +151,14 @@ async def bench_drain(factory: Any, base: str, headers: dict[str, str], changes:
             if not more:
                 break
         elapsed = time.monotonic() - t0
-        runs.append({"changes": seen, "pages": pages, "seconds": round(elapsed, 2),
-                     "changes_per_s": round(seen / elapsed)})
+        runs.append(
+            {
+                "changes": seen,
+                "pages": pages,
+                "seconds": round(elapsed, 2),
+                "changes_per_s": round(seen / elapsed),
+            }
+        )
         log(f"drain: {seen} changes in {elapsed:.1f} s ({seen / elapsed:.0f}/s)")
     await conn.close()
     return {"load_seconds": round(load_s, 1), "runs": runs}
@@ -138,8 +166,10 @@ async def bench_drain(factory: Any, base: str, headers: dict[str, str], changes:
 
 # --- 2. concurrent writers and a poller ----------------------------------------------------
 
-async def bench_writers(factory: Any, base: str, headers: dict[str, str], writers: int,
-                        seconds: float) -> dict[str, Any]:
+
+async def bench_writers(
+    factory: Any, base: str, headers: dict[str, str], writers: int, seconds: float
+) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from app.db.models import ChangeLog
@@ -188,26 +218,39 @@ async def bench_writers(factory: Any, base: str, headers: dict[str, str], writer
     await poller
     await conn.close()
     async with UnitOfWork(factory) as uow:
-        logged = (await uow.session.scalars(select(ChangeLog.seq).where(ChangeLog.seq > start_seq)
-                                            .order_by(ChangeLog.seq))).all()
-        in_log = await uow.session.scalar(select(func.count()).select_from(ChangeLog)
-                                          .where(ChangeLog.seq > start_seq))
+        logged = (
+            await uow.session.scalars(
+                select(ChangeLog.seq).where(ChangeLog.seq > start_seq).order_by(ChangeLog.seq)
+            )
+        ).all()
+        in_log = await uow.session.scalar(
+            select(func.count()).select_from(ChangeLog).where(ChangeLog.seq > start_seq)
+        )
     seqs = [s for s, _ in seen]
     all_created = set().union(*created)
     result = {
-        "writers": writers, "seconds": seconds, "commits": sum(commits),
-        "customers_created": len(all_created), "log_rows": int(in_log or 0), "poller_entries": len(seen),
-        "duplicates": len(seqs) - len(set(seqs)), "missing": len(set(logged) - set(seqs)),
+        "writers": writers,
+        "seconds": seconds,
+        "commits": sum(commits),
+        "customers_created": len(all_created),
+        "log_rows": int(in_log or 0),
+        "poller_entries": len(seen),
+        "duplicates": len(seqs) - len(set(seqs)),
+        "missing": len(set(logged) - set(seqs)),
         "in_commit_order": seqs == sorted(seqs),
         "every_created_customer_seen": all_created <= {i for _, i in seen},
     }
-    result["exactly_once"] = (result["duplicates"] == 0 and result["missing"] == 0
-                              and result["poller_entries"] == result["log_rows"])
+    result["exactly_once"] = (
+        result["duplicates"] == 0
+        and result["missing"] == 0
+        and result["poller_entries"] == result["log_rows"]
+    )
     log(f"writers: {result}")
     return result
 
 
 # --- 3. webhooks ----------------------------------------------------------------------------
+
 
 class Receiver:
     """A local HTTP receiver: verifies every signature, fails 30% of first attempts (500)."""
@@ -267,21 +310,38 @@ class Receiver:
 
 
 def start_worker(url: str, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CRM_DATABASE_URL": url, "CRM_ENV": "production", "CRM_SECRET_KEY": SECRET,
-           "CRM_WEBHOOK_ALLOW_PRIVATE": "true", "CRM_WEBHOOK_POLL_SECONDS": "0.1",
-           "CRM_WEBHOOK_LEASE_SECONDS": "10", "CRM_WEBHOOK_CONCURRENCY": "20", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=env,
-                            stdout=log_path.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": url,
+        "CRM_ENV": "production",
+        "CRM_SECRET_KEY": SECRET,
+        "CRM_WEBHOOK_ALLOW_PRIVATE": "true",
+        "CRM_WEBHOOK_POLL_SECONDS": "0.1",
+        "CRM_WEBHOOK_LEASE_SECONDS": "10",
+        "CRM_WEBHOOK_CONCURRENCY": "20",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
-async def bench_webhooks(url: str, factory: Any, base: str, headers: dict[str, str], events: int,
-                         workers: int, kill: bool) -> dict[str, Any]:
+async def bench_webhooks(
+    url: str, factory: Any, base: str, headers: dict[str, str], events: int, workers: int, kill: bool
+) -> dict[str, Any]:
     import httpx
 
     async with httpx.AsyncClient(base_url=base, headers=headers) as client:
         receiver_port = free_port()
-        response = await client.post("/api/v1/webhooks", json={
-            "url": f"http://127.0.0.1:{receiver_port}/hook", "events": ["customer.created"]})
+        response = await client.post(
+            "/api/v1/webhooks",
+            json={"url": f"http://127.0.0.1:{receiver_port}/hook", "events": ["customer.created"]},
+        )
         response.raise_for_status()
         secret = response.json()["secret"]
     receiver = Receiver(secret)
@@ -312,9 +372,13 @@ async def bench_webhooks(url: str, factory: Any, base: str, headers: dict[str, s
     elapsed = time.monotonic() - t0
     first_latency = sorted(receiver.first_seen[i] - receiver.event_time[i] for i in receiver.first_seen)
     result = {
-        "events": events, "worker_processes": workers, "killed": killed,
-        "delivered": len(receiver.delivered), "all_delivered": len(receiver.delivered) == events,
-        "requests": receiver.requests, "bad_signatures": receiver.bad_signatures,
+        "events": events,
+        "worker_processes": workers,
+        "killed": killed,
+        "delivered": len(receiver.delivered),
+        "all_delivered": len(receiver.delivered) == events,
+        "requests": receiver.requests,
+        "bad_signatures": receiver.bad_signatures,
         # At least once: a delivery whose worker was killed after sending is sent again.
         "duplicate_successes": receiver.successes - len(receiver.delivered),
         "first_attempt_failures": sum(1 for i in receiver.first_seen if receiver.fails_first(i)),
@@ -345,23 +409,41 @@ async def main() -> None:
     await recreate_database(args.db_url)
     run_migrations(args.db_url)
     engine, factory = await setup(args.db_url)
-    server = Server(args.db_url, 1, RESULTS_DIR / "integration-server.log", SECRET,
-                    extra_env={"CRM_WEBHOOK_WORKER": "false", "CRM_RECYCLE_INTERVAL_SECONDS": "0",
-                               "CRM_WEBHOOK_ALLOW_PRIVATE": "true"})
-    results: dict[str, Any] = {"at": dt.datetime.now(dt.UTC).isoformat(), "args": vars(args),
-                               "cpus": os.cpu_count()}
+    server = Server(
+        args.db_url,
+        1,
+        RESULTS_DIR / "integration-server.log",
+        SECRET,
+        extra_env={
+            "CRM_WEBHOOK_WORKER": "false",
+            "CRM_RECYCLE_INTERVAL_SECONDS": "0",
+            "CRM_WEBHOOK_ALLOW_PRIVATE": "true",
+        },
+    )
+    results: dict[str, Any] = {
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "args": vars(args),
+        "cpus": os.cpu_count(),
+    }
     try:
         await server.wait_ready()
         headers = await token(server.base)
         if "drain" in only:
             results["drain"] = await bench_drain(factory, server.base, headers, args.changes)
         if "writers" in only:
-            results["writers"] = await bench_writers(factory, server.base, headers, args.writers,
-                                                     args.seconds)
+            results["writers"] = await bench_writers(
+                factory, server.base, headers, args.writers, args.seconds
+            )
         if "webhooks" in only:
-            results["webhooks"] = await bench_webhooks(args.db_url, factory, server.base, headers,
-                                                       args.events, args.worker_processes,
-                                                       not args.no_kill)
+            results["webhooks"] = await bench_webhooks(
+                args.db_url,
+                factory,
+                server.base,
+                headers,
+                args.events,
+                args.worker_processes,
+                not args.no_kill,
+            )
     finally:
         server.stop()
         await engine.dispose()

@@ -65,18 +65,64 @@ from bench.common import (  # noqa: E402
 PASSWORD = "bench-password-1"
 FUNNEL = ["resource", "graded", "contacted", "lead", "intent", "signed", "implemented"]
 REASONS = ["refused", "unreachable", "unsuitable", "bought_competitor", "duplicate", "other"]
-CUSTOMER_COLUMNS = ["id", "name", "name_key", "kind", "stage", "owner_id", "team_id", "source",
-                    "interests", "tags", "recommended_products", "target_amount", "grade",
-                    "stage_entered_at", "out_of_funnel", "completeness", "created_at",
-                    "updated_at", "version"]
-TRANSITION_COLUMNS = ["id", "customer_id", "from_stage", "to_stage", "kind", "at", "owner_id",
-                      "team_id", "reason", "skipped", "out_of_funnel", "director_override"]
-CONTRACT_COLUMNS = ["id", "customer_id", "number", "amount", "payment_terms_days", "status",
-                    "owner_id", "team_id", "signed_at", "created_at", "updated_at", "version"]
+CUSTOMER_COLUMNS = [
+    "id",
+    "name",
+    "name_key",
+    "kind",
+    "stage",
+    "owner_id",
+    "team_id",
+    "source",
+    "interests",
+    "tags",
+    "recommended_products",
+    "target_amount",
+    "grade",
+    "stage_entered_at",
+    "out_of_funnel",
+    "completeness",
+    "created_at",
+    "updated_at",
+    "version",
+]
+TRANSITION_COLUMNS = [
+    "id",
+    "customer_id",
+    "from_stage",
+    "to_stage",
+    "kind",
+    "at",
+    "owner_id",
+    "team_id",
+    "reason",
+    "skipped",
+    "out_of_funnel",
+    "director_override",
+]
+CONTRACT_COLUMNS = [
+    "id",
+    "customer_id",
+    "number",
+    "amount",
+    "payment_terms_days",
+    "status",
+    "owner_id",
+    "team_id",
+    "signed_at",
+    "created_at",
+    "updated_at",
+    "version",
+]
 
 
-def history(rng: random.Random, owners: list[uuid.UUID], team_of: dict[uuid.UUID, uuid.UUID],
-            start: dt.datetime, now: dt.datetime) -> tuple[list[tuple], dict[str, Any]]:
+def history(
+    rng: random.Random,
+    owners: list[uuid.UUID],
+    team_of: dict[uuid.UUID, uuid.UUID],
+    start: dt.datetime,
+    now: dt.datetime,
+) -> tuple[list[tuple], dict[str, Any]]:
     """One customer's transitions (rows) and final state."""
     owner = rng.choice(owners)
     at = start + dt.timedelta(seconds=rng.uniform(0, (now - start).total_seconds() * 0.9))
@@ -117,8 +163,13 @@ def history(rng: random.Random, owners: list[uuid.UUID], team_of: dict[uuid.UUID
         rows.append((stage, target, "forward", at, owner, None, step == 2))
         out = out or step == 2
         stage = target
-    return rows, {"stage": stage, "owner": owner, "team": team_of.get(owner) if owner else None,
-                  "entered": rows[-1][3], "out": out}
+    return rows, {
+        "stage": stage,
+        "owner": owner,
+        "team": team_of.get(owner) if owner else None,
+        "entered": rows[-1][3],
+        "out": out,
+    }
 
 
 async def load(url: str, n: int, seed: int) -> dict[str, Any]:
@@ -131,8 +182,13 @@ async def load(url: str, n: int, seed: int) -> dict[str, Any]:
     conn = await asyncpg.connect(asyncpg_url(url))
     counts = Counter()
     try:
-        await create_org(conn, org, now, password=PASSWORD,
-                         team_names=["华东一组", "华东二组", "华南组", "华北组", "西南组"])
+        await create_org(
+            conn,
+            org,
+            now,
+            password=PASSWORD,
+            team_names=["华东一组", "华东二组", "华南组", "华北组", "西南组"],
+        )
         chunk = 20_000
         for first in range(0, n, chunk):
             customers, transitions, contracts = [], [], []
@@ -141,25 +197,69 @@ async def load(url: str, n: int, seed: int) -> dict[str, Any]:
                 cid = uuid.UUID(int=rng.getrandbits(128), version=4)
                 name = f"基准客户{k:07d}"
                 created = rows[0][3]
-                customers.append((cid, name, name, "company", final["stage"], final["owner"],
-                                  final["team"], "import", "[]", "[]", '["CRM标准版"]',
-                                  Decimal(rng.randrange(1, 200) * 1000), "B", final["entered"],
-                                  final["out"], 50, created, final["entered"], 1))
+                customers.append(
+                    (
+                        cid,
+                        name,
+                        name,
+                        "company",
+                        final["stage"],
+                        final["owner"],
+                        final["team"],
+                        "import",
+                        "[]",
+                        "[]",
+                        '["CRM标准版"]',
+                        Decimal(rng.randrange(1, 200) * 1000),
+                        "B",
+                        final["entered"],
+                        final["out"],
+                        50,
+                        created,
+                        final["entered"],
+                        1,
+                    )
+                )
                 for from_stage, to_stage, kind, at, owner, reason, skipped in rows:
-                    transitions.append((uuid.uuid4(), cid, from_stage, to_stage, kind, at, owner,
-                                        org.rep_team.get(owner) if owner else None, reason, "[]",
-                                        skipped, False))
+                    transitions.append(
+                        (
+                            uuid.uuid4(),
+                            cid,
+                            from_stage,
+                            to_stage,
+                            kind,
+                            at,
+                            owner,
+                            org.rep_team.get(owner) if owner else None,
+                            reason,
+                            "[]",
+                            skipped,
+                            False,
+                        )
+                    )
                     if to_stage == "signed":
-                        contracts.append((uuid.uuid4(), cid, f"B-{cid.hex[:16]}-{len(contracts)}",
-                                          Decimal(rng.randrange(5, 500) * 1000), 30, "signed",
-                                          owner, org.rep_team.get(owner) if owner else None,
-                                          at, at, at, 1))
+                        contracts.append(
+                            (
+                                uuid.uuid4(),
+                                cid,
+                                f"B-{cid.hex[:16]}-{len(contracts)}",
+                                Decimal(rng.randrange(5, 500) * 1000),
+                                30,
+                                "signed",
+                                owner,
+                                org.rep_team.get(owner) if owner else None,
+                                at,
+                                at,
+                                at,
+                                1,
+                            )
+                        )
             await conn.copy_records_to_table("customer", records=customers, columns=CUSTOMER_COLUMNS)
-            await conn.copy_records_to_table("stage_transition", records=transitions,
-                                             columns=TRANSITION_COLUMNS)
+            await conn.copy_records_to_table(
+                "stage_transition", records=transitions, columns=TRANSITION_COLUMNS
+            )
             await conn.copy_records_to_table("contract", records=contracts, columns=CONTRACT_COLUMNS)
-            counts.update(customers=len(customers), transitions=len(transitions),
-                          contracts=len(contracts))
+            counts.update(customers=len(customers), transitions=len(transitions), contracts=len(contracts))
             log(f"loaded {counts['customers']} customers, {counts['transitions']} transitions")
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -169,6 +269,7 @@ async def load(url: str, n: int, seed: int) -> dict[str, Any]:
 
 def _engine(url: str) -> Any:
     from app.db.engine import make_engine
+
     return make_engine(url)
 
 
@@ -199,26 +300,37 @@ async def compare(url: str) -> dict[str, Any]:
 
     engine = _engine(url)
     async with engine.connect() as conn:
-        expected = await conn.run_sync(lambda c: recompute(
-            report_aggregates.histories(c), get_settings().tz).cleaned())
-        counts = Counter({(r.day, back(r.owner_id), back(r.team_id), r.metric, r.key): r.count
-                          for r in await conn.execute(select(ReportFunnelCount.__table__))})
-        durations = Counter({(r.day, back(r.owner_id), back(r.team_id), r.stage, r.centidays): r.count
-                             for r in await conn.execute(select(ReportFunnelDuration.__table__))})
+        expected = await conn.run_sync(
+            lambda c: recompute(report_aggregates.histories(c), get_settings().tz).cleaned()
+        )
+        counts = Counter(
+            {
+                (r.day, back(r.owner_id), back(r.team_id), r.metric, r.key): r.count
+                for r in await conn.execute(select(ReportFunnelCount.__table__))
+            }
+        )
+        durations = Counter(
+            {
+                (r.day, back(r.owner_id), back(r.team_id), r.stage, r.centidays): r.count
+                for r in await conn.execute(select(ReportFunnelDuration.__table__))
+            }
+        )
     await engine.dispose()
-    return {"count_rows": len(counts), "duration_rows": len(durations),
-            "counts_equal": counts == expected.counts,
-            "durations_equal": durations == expected.durations,
-            "count_differences": len(set(counts.items()) ^ set(expected.counts.items())),
-            "duration_differences": len(set(durations.items()) ^ set(expected.durations.items()))}
+    return {
+        "count_rows": len(counts),
+        "duration_rows": len(durations),
+        "counts_equal": counts == expected.counts,
+        "durations_equal": durations == expected.durations,
+        "count_differences": len(set(counts.items()) ^ set(expected.counts.items())),
+        "duration_differences": len(set(durations.items()) ^ set(expected.durations.items())),
+    }
 
 
 async def token(base: str, username: str) -> str:
     import httpx
 
     async with httpx.AsyncClient(base_url=base) as client:
-        response = await client.post("/api/v1/auth/token",
-                                     data={"username": username, "password": PASSWORD})
+        response = await client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
         response.raise_for_status()
         return str(response.json()["access_token"])
 
@@ -229,8 +341,11 @@ async def live_moves(base: str, url: str, director: str, count: int) -> int:
     import asyncpg
 
     conn = await asyncpg.connect(asyncpg_url(url))
-    rows = await conn.fetch("SELECT id, stage FROM customer WHERE stage IN ('lead', 'intent', "
-                            "'contacted') AND owner_id IS NOT NULL ORDER BY id LIMIT $1", count)
+    rows = await conn.fetch(
+        "SELECT id, stage FROM customer WHERE stage IN ('lead', 'intent', "
+        "'contacted') AND owner_id IS NOT NULL ORDER BY id LIMIT $1",
+        count,
+    )
     await conn.close()
     client = HttpConnection(base, {"Authorization": f"Bearer {director}"})
     moved = 0
@@ -239,17 +354,19 @@ async def live_moves(base: str, url: str, director: str, count: int) -> int:
         if k % 3 == 0:
             body = {"to_stage": "abandoned", "reason": "refused", "note": "bench"}
         else:
-            body = {"to_stage": {"lead": "contacted", "intent": "lead", "contacted": "graded"}[stage],
-                    "reason": "bench step back"}
-        status, _ = await client.request("POST", f"/api/v1/customers/{row['id']}/transitions",
-                                         json_body=body)
+            body = {
+                "to_stage": {"lead": "contacted", "intent": "lead", "contacted": "graded"}[stage],
+                "reason": "bench step back",
+            }
+        status, _ = await client.request("POST", f"/api/v1/customers/{row['id']}/transitions", json_body=body)
         moved += status == 200
     await client.close()
     return moved
 
 
-async def measure(base: str, tokens: dict[str, str], org: Any, now: dt.datetime, clients: int,
-                  seconds: float) -> dict[str, dict[str, float]]:
+async def measure(
+    base: str, tokens: dict[str, str], org: Any, now: dt.datetime, clients: int, seconds: float
+) -> dict[str, dict[str, float]]:
     this_month = now.date().replace(day=1)
     year_ago = now.date().replace(day=1) - dt.timedelta(days=365)
     month = {"from": this_month.isoformat()}
@@ -266,8 +383,7 @@ async def measure(base: str, tokens: dict[str, str], org: Any, now: dt.datetime,
         ("anomalies company month", "director", "/api/v1/reports/anomalies", month),
         ("anomalies company year", "director", "/api/v1/reports/anomalies", year),
         ("performance reps year", "director", "/api/v1/reports/performance", year),
-        ("performance teams month", "director", "/api/v1/reports/performance",
-         {**month, "group_by": "team"}),
+        ("performance teams month", "director", "/api/v1/reports/performance", {**month, "group_by": "team"}),
         ("targets", "director", "/api/v1/reports/targets", {}),
     ]
     timings: dict[str, list[float]] = {name: [] for name, *_ in kinds}
@@ -275,8 +391,9 @@ async def measure(base: str, tokens: dict[str, str], org: Any, now: dt.datetime,
     deadline = time.monotonic() + seconds
 
     async def client_loop(number: int) -> None:
-        connections = {who: HttpConnection(base, {"Authorization": f"Bearer {tokens[who]}"})
-                       for who in tokens}
+        connections = {
+            who: HttpConnection(base, {"Authorization": f"Bearer {tokens[who]}"}) for who in tokens
+        }
         k = number
         while time.monotonic() < deadline:
             name, who, path, params = kinds[k % len(kinds)]
@@ -294,8 +411,12 @@ async def measure(base: str, tokens: dict[str, str], org: Any, now: dt.datetime,
     result = {}
     for name, values in timings.items():
         ordered = sorted(values)
-        result[name] = {"n": len(ordered), "p50": percentile(ordered, 0.5),
-                        "p95": percentile(ordered, 0.95), "p99": percentile(ordered, 0.99)}
+        result[name] = {
+            "n": len(ordered),
+            "p50": percentile(ordered, 0.5),
+            "p95": percentile(ordered, 0.95),
+            "p99": percentile(ordered, 0.99),
+        }
     result["_errors"] = dict(errors)  # type: ignore[assignment]
     return result
 
@@ -325,24 +446,46 @@ async def main() -> None:
     secret = secrets.token_urlsafe(40)
     results_dir = ROOT / "bench" / "results"
     results_dir.mkdir(exist_ok=True)
-    server = Server(args.db_url, args.workers, results_dir / "reports-server.log", secret,
-                    extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"})
+    server = Server(
+        args.db_url,
+        args.workers,
+        results_dir / "reports-server.log",
+        secret,
+        extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"},
+    )
     org = loaded["org"]
     try:
         await server.wait_ready()
-        tokens = {"director": await token(server.base, "director"),
-                  "manager": await token(server.base, "manager1"),
-                  "rep": await token(server.base, org.usernames[org.rep_ids[0]])}
+        tokens = {
+            "director": await token(server.base, "director"),
+            "manager": await token(server.base, "manager1"),
+            "rep": await token(server.base, org.usernames[org.rep_ids[0]]),
+        }
         # The reports need targets to track.
         period = loaded["now"].strftime("%Y-%m")
         director = HttpConnection(server.base, {"Authorization": f"Bearer {tokens['director']}"})
-        await director.request("POST", "/api/v1/targets", json_body={
-            "period": period, "level": "company", "signed_amount": "50000000",
-            "collected_amount": "40000000"})
+        await director.request(
+            "POST",
+            "/api/v1/targets",
+            json_body={
+                "period": period,
+                "level": "company",
+                "signed_amount": "50000000",
+                "collected_amount": "40000000",
+            },
+        )
         for team in org.team_ids:
-            await director.request("POST", "/api/v1/targets", json_body={
-                "period": period, "level": "team", "team_id": str(team),
-                "signed_amount": "9000000", "collected_amount": "8000000"})
+            await director.request(
+                "POST",
+                "/api/v1/targets",
+                json_body={
+                    "period": period,
+                    "level": "team",
+                    "team_id": str(team),
+                    "signed_amount": "9000000",
+                    "collected_amount": "8000000",
+                },
+            )
         await director.close()
         meter = CpuMeter([server.proc.pid], args.db_url)
         await meter.refresh_pg_pids()
@@ -357,13 +500,24 @@ async def main() -> None:
     log(f"{moved} live transitions through the API during the load")
     check = await compare(args.db_url)
     log(f"aggregates against a from-scratch computation: {check}")
-    result = {"customers": args.customers, "counts": loaded["counts"], "clients": args.clients,
-              "workers": args.workers, "seconds": args.seconds, "load_seconds": load_seconds,
-              "rebuild_seconds": rebuild_seconds, "live_transitions": moved, "timings": timings,
-              "cpu": cpu, "check": check}
+    result = {
+        "customers": args.customers,
+        "counts": loaded["counts"],
+        "clients": args.clients,
+        "workers": args.workers,
+        "seconds": args.seconds,
+        "load_seconds": load_seconds,
+        "rebuild_seconds": rebuild_seconds,
+        "live_transitions": moved,
+        "timings": timings,
+        "cpu": cpu,
+        "check": check,
+    }
     (results_dir / f"reports-{args.customers}.json").write_text(json.dumps(result, indent=2, default=str))
-    print(f"\n{args.customers} customers, {loaded['counts']['transitions']} transitions, "
-          f"{args.clients} clients, {args.workers} workers\n")
+    print(
+        f"\n{args.customers} customers, {loaded['counts']['transitions']} transitions, "
+        f"{args.clients} clients, {args.workers} workers\n"
+    )
     print("| report | n | p50 ms | p95 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |")
     for name, t in timings.items():
         if not name.startswith("_"):

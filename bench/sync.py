@@ -105,9 +105,17 @@ async def load(url: str) -> dict[str, Any]:
     async with UnitOfWork(factory) as uow:
         uow.teams.add(Team(id=team_id, name="华东一组", path=f"/{team_id}/"))
         await uow.flush()
-        users = {name: User(id=uuid.uuid4(), username=f"bench-{name}", role=role, team_id=team_id,
-                            password_hash=password_hash, full_name=name)
-                 for name, role in (("manager", "manager"), ("puller", "rep"), ("pusher", "rep"))}
+        users = {
+            name: User(
+                id=uuid.uuid4(),
+                username=f"bench-{name}",
+                role=role,
+                team_id=team_id,
+                password_hash=password_hash,
+                full_name=name,
+            )
+            for name, role in (("manager", "manager"), ("puller", "rep"), ("pusher", "rep"))
+        }
         for user in users.values():
             uow.users.add(user)
         await uow.commit()
@@ -119,33 +127,77 @@ async def load(url: str) -> dict[str, Any]:
             for i in range(CUSTOMERS):
                 name = f"{who}客户{i:02d}有限公司"
                 customer = Customer(
-                    id=uuid.uuid4(), name=name, name_key=dedup_name_key(name), kind="company",
-                    stage=rng.choice(["graded", "contacted", "lead", "intent"]), source="import",
-                    owner_id=owner.id, team_id=team_id, claimed_at=now, stage_entered_at=now,
-                    tags=["重点客户"], interests=[], recommended_products=["CRM专业版"],
-                    region="上海市", industry="信息技术", completeness=60, created_at=now,
-                    updated_at=now)
+                    id=uuid.uuid4(),
+                    name=name,
+                    name_key=dedup_name_key(name),
+                    kind="company",
+                    stage=rng.choice(["graded", "contacted", "lead", "intent"]),
+                    source="import",
+                    owner_id=owner.id,
+                    team_id=team_id,
+                    claimed_at=now,
+                    stage_entered_at=now,
+                    tags=["重点客户"],
+                    interests=[],
+                    recommended_products=["CRM专业版"],
+                    region="上海市",
+                    industry="信息技术",
+                    completeness=60,
+                    created_at=now,
+                    updated_at=now,
+                )
                 uow.customers.add(customer)
                 ids.append(customer.id)
             await uow.flush()
             for cid in ids:
                 for k in range(2):
-                    uow.contacts.add(Contact(id=uuid.uuid4(), customer_id=cid, name=f"联系人{k}",
-                                             title="采购经理", phones=[f"+86138{rng.randrange(10**8):08d}"],
-                                             emails=[], created_at=now, updated_at=now))
-                uow.tasks.add(Task(id=uuid.uuid4(), assignee_id=owner.id, customer_id=cid, title="回访",
-                                   due_at=now + dt.timedelta(days=3), status="open", source="manual",
-                                   created_by=owner.id, created_at=now, updated_at=now))
+                    uow.contacts.add(
+                        Contact(
+                            id=uuid.uuid4(),
+                            customer_id=cid,
+                            name=f"联系人{k}",
+                            title="采购经理",
+                            phones=[f"+86138{rng.randrange(10**8):08d}"],
+                            emails=[],
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                uow.tasks.add(
+                    Task(
+                        id=uuid.uuid4(),
+                        assignee_id=owner.id,
+                        customer_id=cid,
+                        title="回访",
+                        due_at=now + dt.timedelta(days=3),
+                        status="open",
+                        source="manual",
+                        created_by=owner.id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             if who == "puller":
                 for cid in ids:
                     for k in range(ACTIVITIES_PER_CUSTOMER):
                         at = now - dt.timedelta(hours=k * 7 + rng.randrange(6))
-                        uow.activities.add(Activity(
-                            id=uuid.uuid4(), customer_id=cid, type=rng.choice(["call", "visit", "email"]),
-                            occurred_at=at, duration_minutes=rng.randrange(5, 90),
-                            subject=f"第{k}次跟进", notes="客户关注价格与实施周期，约下周演示。",
-                            outcome="有兴趣", created_by=owner.id, device_id="bench-phone",
-                            received_at=at, created_at=at, updated_at=at))
+                        uow.activities.add(
+                            Activity(
+                                id=uuid.uuid4(),
+                                customer_id=cid,
+                                type=rng.choice(["call", "visit", "email"]),
+                                occurred_at=at,
+                                duration_minutes=rng.randrange(5, 90),
+                                subject=f"第{k}次跟进",
+                                notes="客户关注价格与实施周期，约下周演示。",
+                                outcome="有兴趣",
+                                created_by=owner.id,
+                                device_id="bench-phone",
+                                received_at=at,
+                                created_at=at,
+                                updated_at=at,
+                            )
+                        )
             await uow.commit()
         owned[who] = ids
     await engine.dispose()
@@ -157,40 +209,59 @@ def push_batch(customer_ids: list[uuid.UUID], rng: random.Random) -> list[dict[s
     changes = []
     for i in range(PUSH_SIZE):
         data: dict[str, Any] = {
-            "customer_id": str(customer_ids[i % len(customer_ids)]), "type": rng.choice(["call", "visit"]),
+            "customer_id": str(customer_ids[i % len(customer_ids)]),
+            "type": rng.choice(["call", "visit"]),
             "occurred_at": (now - dt.timedelta(minutes=rng.randrange(1, 60 * 24))).isoformat(),
-            "duration_minutes": rng.randrange(5, 60), "subject": "离线拜访", "notes": "演示后客户要报价",
+            "duration_minutes": rng.randrange(5, 60),
+            "subject": "离线拜访",
+            "notes": "演示后客户要报价",
         }
         if i % 10 == 0:
             data["next_follow_up_at"] = (now + dt.timedelta(days=2)).isoformat()
         if i % 3 == 0:
             data["location"] = {"lat": 31.23 + rng.random() / 100, "lng": 121.47, "accuracy": 12.0}
-        changes.append({"entity": "activity", "op": "upsert", "id": str(uuid.uuid4()),
-                        "base_version": None, "data": data})
+        changes.append(
+            {
+                "entity": "activity",
+                "op": "upsert",
+                "id": str(uuid.uuid4()),
+                "base_version": None,
+                "data": data,
+            }
+        )
     return changes
 
 
-async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int,
-                  budget_s: float, quiet_wait: float) -> dict[str, dict[str, Any]]:
+async def measure(
+    base: str, loaded: dict[str, Any], *, rounds: int, warmup: int, budget_s: float, quiet_wait: float
+) -> dict[str, dict[str, Any]]:
     import httpx
 
     rng = random.Random(7)
-    results: dict[str, list[float]] = {"push": [], "push re-sent": [], "first pull": [],
-                                       "incremental pull": []}
+    results: dict[str, list[float]] = {
+        "push": [],
+        "push re-sent": [],
+        "first pull": [],
+        "incremental pull": [],
+    }
     sizes: dict[str, Any] = {}
     noise: list[float] = []
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         tokens = {}
         for who in ("puller", "pusher"):
-            response = await client.post("/api/v1/auth/token", data={
-                "username": loaded["users"][who], "password": PASSWORD})
+            response = await client.post(
+                "/api/v1/auth/token", data={"username": loaded["users"][who], "password": PASSWORD}
+            )
             response.raise_for_status()
             tokens[who] = {"Authorization": f"Bearer {response.json()['access_token']}"}
 
         async def push(changes: list[dict[str, Any]]) -> float:
             started = time.perf_counter()
-            response = await client.post("/api/v1/sync/push", headers=tokens["pusher"],
-                                          json={"device_id": "bench-tablet", "changes": changes})
+            response = await client.post(
+                "/api/v1/sync/push",
+                headers=tokens["pusher"],
+                json={"device_id": "bench-tablet", "changes": changes},
+            )
             elapsed = time.perf_counter() - started
             response.raise_for_status()
             statuses = {r["status"] for r in response.json()["results"]}
@@ -221,8 +292,9 @@ async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int
             resend_s = await push(batch)
             pull_s, changes, pages, cursor = await first_pull()
             started = time.perf_counter()
-            response = await client.get("/api/v1/sync/pull", params={"cursor": cursor},
-                                        headers=tokens["puller"])
+            response = await client.get(
+                "/api/v1/sync/pull", params={"cursor": cursor}, headers=tokens["puller"]
+            )
             incremental_s = time.perf_counter() - started
             response.raise_for_status()
             if i < warmup:
@@ -235,11 +307,17 @@ async def measure(base: str, loaded: dict[str, Any], *, rounds: int, warmup: int
             sizes = {"pull_changes": changes, "pull_pages": pages}
     summary = {}
     for name, values in results.items():
-        summary[name] = {"n": len(values), "p50_ms": round(statistics.median(values), 1),
-                         "p95_ms": round(nearest_rank(values, 95), 1), "max_ms": round(max(values), 1)}
+        summary[name] = {
+            "n": len(values),
+            "p50_ms": round(statistics.median(values), 1),
+            "p95_ms": round(nearest_rank(values, 95), 1),
+            "max_ms": round(max(values), 1),
+        }
     summary["first pull"].update(changes=sizes.get("pull_changes"), pages=sizes.get("pull_pages"))
-    summary["machine"] = {"busy_before_round_median": round(statistics.median(noise), 2),
-                          "busy_before_round_max": round(max(noise), 2)}
+    summary["machine"] = {
+        "busy_before_round_median": round(statistics.median(noise), 2),
+        "busy_before_round_max": round(max(noise), 2),
+    }
     return summary
 
 
@@ -249,8 +327,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--budget", type=float, default=900, help="seconds, all rounds together")
-    parser.add_argument("--quiet-wait", type=float, default=20,
-                        help="seconds to wait for an idle machine before each round")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=20, help="seconds to wait for an idle machine before each round"
+    )
     args = parser.parse_args()
     name = db_name(args.db_url)
     if not name.startswith("crm_bench") or not args.db_url.startswith("postgresql"):
@@ -270,22 +349,46 @@ def main() -> int:
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    server = Server(args.db_url, 1, RESULTS_DIR / f"server-sync-{stamp}.log", secret,
-                    extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"})
+    server = Server(
+        args.db_url,
+        1,
+        RESULTS_DIR / f"server-sync-{stamp}.log",
+        secret,
+        extra_env={"CRM_RECYCLE_INTERVAL_SECONDS": "0"},
+    )
     try:
         asyncio.run(server.wait_ready())
-        print(f"== measuring against {server.base}: {args.rounds} rounds after {args.warmup} warm-up",
-              flush=True)
-        summary = asyncio.run(measure(server.base, loaded, rounds=args.rounds, warmup=args.warmup,
-                                      budget_s=args.budget, quiet_wait=args.quiet_wait))
+        print(
+            f"== measuring against {server.base}: {args.rounds} rounds after {args.warmup} warm-up",
+            flush=True,
+        )
+        summary = asyncio.run(
+            measure(
+                server.base,
+                loaded,
+                rounds=args.rounds,
+                warmup=args.warmup,
+                budget_s=args.budget,
+                quiet_wait=args.quiet_wait,
+            )
+        )
     finally:
         server.stop()
 
-    result = {"benchmark": "sync", "at": stamp, "database": "postgresql", "rounds": args.rounds,
-              "warmup": args.warmup, "push_size": PUSH_SIZE, "customers": CUSTOMERS,
-              "activities": CUSTOMERS * ACTIVITIES_PER_CUSTOMER,
-              "python": platform.python_version(), "machine": platform.machine(),
-              "cpus": os.cpu_count(), "scenarios": summary}
+    result = {
+        "benchmark": "sync",
+        "at": stamp,
+        "database": "postgresql",
+        "rounds": args.rounds,
+        "warmup": args.warmup,
+        "push_size": PUSH_SIZE,
+        "customers": CUSTOMERS,
+        "activities": CUSTOMERS * ACTIVITIES_PER_CUSTOMER,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "scenarios": summary,
+    }
     out = RESULTS_DIR / f"sync-{stamp}.json"
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print("\n| scenario | n | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- | --- |")
@@ -293,10 +396,14 @@ def main() -> int:
         if scenario != "machine":
             print(f"| {scenario} | {row['n']} | {row['p50_ms']} | {row['p95_ms']} | {row['max_ms']} |")
     machine = summary["machine"]
-    print(f"\nmachine busy (other processes) before a round: median "
-          f"{machine['busy_before_round_median']:.0%}, max {machine['busy_before_round_max']:.0%}")
-    print(f"\nfirst pull: {summary['first pull']['changes']} changes in "
-          f"{summary['first pull']['pages']} pages; results in {out.relative_to(ROOT)}")
+    print(
+        f"\nmachine busy (other processes) before a round: median "
+        f"{machine['busy_before_round_median']:.0%}, max {machine['busy_before_round_max']:.0%}"
+    )
+    print(
+        f"\nfirst pull: {summary['first pull']['changes']} changes in "
+        f"{summary['first pull']['pages']} pages; results in {out.relative_to(ROOT)}"
+    )
     return 0
 
 

@@ -24,8 +24,7 @@ def _for_dialect(dialect: str):  # type: ignore[no-untyped-def]
 
     def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
         ddl_if = getattr(obj, "_ddl_if", None)
-        return not (type_ == "index" and ddl_if is not None and ddl_if.dialect
-                    and ddl_if.dialect != dialect)
+        return not (type_ == "index" and ddl_if is not None and ddl_if.dialect and ddl_if.dialect != dialect)
 
     return include_object
 
@@ -33,9 +32,12 @@ def _for_dialect(dialect: str):  # type: ignore[no-untyped-def]
 def _configure(connection: Connection | None = None, url: str | None = None) -> None:
     is_sqlite = (url or str(connection.engine.url)).startswith("sqlite")  # type: ignore[union-attr]
     context.configure(
-        connection=connection, url=url, target_metadata=target_metadata,
+        connection=connection,
+        url=url,
+        target_metadata=target_metadata,
         include_object=_for_dialect("sqlite" if is_sqlite else "postgresql"),
-        compare_type=True, render_as_batch=is_sqlite,
+        compare_type=True,
+        render_as_batch=is_sqlite,
         literal_binds=connection is None,
     )
 

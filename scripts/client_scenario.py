@@ -42,34 +42,54 @@ def run(base_url: str, package: str, username: str, director: str, password: str
 
     done: list[str] = []
     anonymous = client_mod.Client(base_url=base_url, raise_on_unexpected_status=True)
-    tokens = expect(call("auth.auth_token", client=anonymous,
-                         body=models.TokenForm(username=username, password=password)),
-                    models.TokenPairRead, "log in")
-    client = client_mod.AuthenticatedClient(base_url=base_url, token=tokens.access_token,
-                                            raise_on_unexpected_status=True)
+    tokens = expect(
+        call(
+            "auth.auth_token", client=anonymous, body=models.TokenForm(username=username, password=password)
+        ),
+        models.TokenPairRead,
+        "log in",
+    )
+    client = client_mod.AuthenticatedClient(
+        base_url=base_url, token=tokens.access_token, raise_on_unexpected_status=True
+    )
     me = expect(call("me.me_get", client=client), models.MeRead, "who am I")
     done.append(f"logged in as {me.username} ({me.role})")
 
     suffix = uuid.uuid4().hex[:8]
-    contact = models.ContactIn(name="王经理 Wang", phones=[f"1390000{int(suffix[:4], 16) % 10000:04d}"],
-                               is_primary=True)
-    customer = expect(call("customers.customers_create", client=client,
-                           body=models.CustomerCreate(name=f"Client Scenario Co {suffix}",
-                                                      contacts=[contact], region="上海"),
-                           idempotency_key=f"scenario-{suffix}"),
-                      models.CustomerDetail, "create a customer")
+    contact = models.ContactIn(
+        name="王经理 Wang", phones=[f"1390000{int(suffix[:4], 16) % 10000:04d}"], is_primary=True
+    )
+    customer = expect(
+        call(
+            "customers.customers_create",
+            client=client,
+            body=models.CustomerCreate(
+                name=f"Client Scenario Co {suffix}", contacts=[contact], region="上海"
+            ),
+            idempotency_key=f"scenario-{suffix}",
+        ),
+        models.CustomerDetail,
+        "create a customer",
+    )
     assert customer.contacts and customer.contacts[0].name == contact.name, customer.contacts
-    contacts = expect(call("customers.contacts_list", client=client, customer_id=customer.id),
-                      models.ContactPage, "list its contacts")
+    contacts = expect(
+        call("customers.contacts_list", client=client, customer_id=customer.id),
+        models.ContactPage,
+        "list its contacts",
+    )
     assert [c.id for c in contacts.items] == [customer.contacts[0].id], contacts
     done.append(f"created customer {customer.name} with contact {contacts.items[0].name}")
 
     seen: list[Any] = []
     cursor: Any = None
     for _ in range(3):
-        page = expect(call("customers.customers_list", client=client, limit=2,
-                           **({"cursor": cursor} if cursor else {})),
-                      models.CustomerPage, "page through customers")
+        page = expect(
+            call(
+                "customers.customers_list", client=client, limit=2, **({"cursor": cursor} if cursor else {})
+            ),
+            models.CustomerPage,
+            "page through customers",
+        )
         assert all(isinstance(c, models.CustomerRead) for c in page.items)
         seen += page.items
         cursor = page.next_cursor
@@ -78,47 +98,93 @@ def run(base_url: str, package: str, username: str, director: str, password: str
     assert len({c.id for c in seen}) == len(seen), "pages overlap"
     done.append(f"paged through {len(seen)} customers, 2 a page")
 
-    expect(call("activities.activities_create", client=client,
-                body=models.ActivityCreate(customer_id=customer.id, type_=models.ActivityType.CALL,
-                                           occurred_at=dt.datetime.now(dt.UTC), subject="Introduction")),
-           models.ActivityRead, "log a call")
-    moves = [models.TransitionCreate(to_stage=models.Stage.GRADED, grade=models.Grade.A,
-                                     recommended_products=["ERP"], target_amount="80000.00")]
-    moves += [models.TransitionCreate(to_stage=stage) for stage in
-              (models.Stage.CONTACTED, models.Stage.LEAD, models.Stage.INTENT)]
+    expect(
+        call(
+            "activities.activities_create",
+            client=client,
+            body=models.ActivityCreate(
+                customer_id=customer.id,
+                type_=models.ActivityType.CALL,
+                occurred_at=dt.datetime.now(dt.UTC),
+                subject="Introduction",
+            ),
+        ),
+        models.ActivityRead,
+        "log a call",
+    )
+    moves = [
+        models.TransitionCreate(
+            to_stage=models.Stage.GRADED,
+            grade=models.Grade.A,
+            recommended_products=["ERP"],
+            target_amount="80000.00",
+        )
+    ]
+    moves += [
+        models.TransitionCreate(to_stage=stage)
+        for stage in (models.Stage.CONTACTED, models.Stage.LEAD, models.Stage.INTENT)
+    ]
     for move in moves:
-        moved = expect(call("customers.customers_transition", client=client, customer_id=customer.id,
-                            body=move), models.CustomerRead, f"move to {move.to_stage}")
+        moved = expect(
+            call("customers.customers_transition", client=client, customer_id=customer.id, body=move),
+            models.CustomerRead,
+            f"move to {move.to_stage}",
+        )
         assert moved.stage == move.to_stage, moved.stage
     done.append("moved it resource → graded → contacted → lead → intent")
 
-    contract = expect(call("contracts.contracts_create", client=client,
-                           body=models.ContractCreate(customer_id=customer.id, number=f"HT-{suffix}",
-                                                      amount="20000.00"),
-                           idempotency_key=f"contract-{suffix}"),
-                      models.ContractRead, "draft a contract")
+    contract = expect(
+        call(
+            "contracts.contracts_create",
+            client=client,
+            body=models.ContractCreate(customer_id=customer.id, number=f"HT-{suffix}", amount="20000.00"),
+            idempotency_key=f"contract-{suffix}",
+        ),
+        models.ContractRead,
+        "draft a contract",
+    )
     # A new customer has no credit yet: a director signs, overriding the credit block.
-    director_tokens = expect(call("auth.auth_token", client=anonymous, body=models.TokenForm(
-        username=director, password=password)), models.TokenPairRead, "log in as the director")
-    director_client = client_mod.AuthenticatedClient(base_url=base_url, token=director_tokens.access_token,
-                                                     raise_on_unexpected_status=True)
+    director_tokens = expect(
+        call(
+            "auth.auth_token", client=anonymous, body=models.TokenForm(username=director, password=password)
+        ),
+        models.TokenPairRead,
+        "log in as the director",
+    )
+    director_client = client_mod.AuthenticatedClient(
+        base_url=base_url, token=director_tokens.access_token, raise_on_unexpected_status=True
+    )
     override = models.CreditOverride(reason="New customer; credit check done offline")
-    signed = expect(call("contracts.contracts_sign", client=director_client, contract_id=contract.id,
-                         body=models.SignRequest(override=override)), models.ContractRead, "sign it")
+    signed = expect(
+        call(
+            "contracts.contracts_sign",
+            client=director_client,
+            contract_id=contract.id,
+            body=models.SignRequest(override=override),
+        ),
+        models.ContractRead,
+        "sign it",
+    )
     assert signed.status.value == "signed" and signed.amount == "20000.00", signed
-    customer_now = expect(call("customers.customers_get", client=client, customer_id=customer.id),
-                          models.CustomerDetail, "read the customer")
+    customer_now = expect(
+        call("customers.customers_get", client=client, customer_id=customer.id),
+        models.CustomerDetail,
+        "read the customer",
+    )
     assert customer_now.stage == models.Stage.SIGNED, customer_now.stage
     done.append(f"signed contract {signed.number} for {signed.amount}; the customer is signed")
 
-    credit = expect(call("settings.settings_get_credit", client=client), models.CreditSettings,
-                    "read the credit settings")
+    credit = expect(
+        call("settings.settings_get_credit", client=client), models.CreditSettings, "read the credit settings"
+    )
     assert isinstance(credit.default_credit_limit, str) and credit.provision_rates.current, credit
-    funnel = expect(call("settings.settings_get_funnel", client=client), models.FunnelSettings,
-                    "read the funnel settings")
+    funnel = expect(
+        call("settings.settings_get_funnel", client=client), models.FunnelSettings, "read the funnel settings"
+    )
     assert len(funnel.steps) == 6 and isinstance(funnel.steps[0], models.IdealStepDoc)
-    done.append(f"read settings: default credit limit {credit.default_credit_limit}, "
-                f"{len(funnel.steps)} funnel steps")
+    done.append(
+        f"read settings: default credit limit {credit.default_credit_limit}, {len(funnel.steps)} funnel steps"
+    )
     return done
 
 

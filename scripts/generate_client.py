@@ -38,9 +38,21 @@ def generate(openapi: Path, output: Path) -> list[str]:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     run = subprocess.run(  # noqa: S603 - a fixed command from this venv
-        [str(bin_dir / "openapi-python-client"), "generate", "--path", str(openapi),
-         "--output-path", str(output), "--meta", "none"],
-        capture_output=True, text=True, env=env, check=False)
+        [
+            str(bin_dir / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(openapi),
+            "--output-path",
+            str(output),
+            "--meta",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     lines = [line for line in (run.stdout + run.stderr).splitlines() if line.strip()]
     unexpected = [line for line in lines if not line.startswith("Generating ")]
     if run.returncode != 0 and not unexpected:
@@ -59,8 +71,9 @@ def untyped_successes(openapi: dict, output: Path) -> list[str]:
                 tag = _snake(operation.get("tags", ["default"])[0])
                 module = output / "api" / tag / f"{_snake(operation['operationId'])}.py"
                 source = module.read_text(encoding="utf-8") if module.exists() else ""
-                parsed = re.search(rf"if response\.status_code == {status}:\n\s+response_{status} = (.+)",
-                                   source)
+                parsed = re.search(
+                    rf"if response\.status_code == {status}:\n\s+response_{status} = (.+)", source
+                )
                 if parsed is None or parsed.group(1).strip() in ("None", "cast(Any, None)"):
                     missing.append(f"{method.upper()} {path} {status}: no typed body in {module.name}")
     return missing

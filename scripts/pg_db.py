@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         print(app_url(args.name))
         return 0
     asyncio.run(_run(args.action, args.name))
-    print(f"{'created' if args.action == 'create' else 'dropped'} database {args.name}",
-          file=sys.stderr)
+    print(f"{'created' if args.action == 'create' else 'dropped'} database {args.name}", file=sys.stderr)
     return 0
 
 

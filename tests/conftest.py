@@ -21,8 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 _TMP = Path(tempfile.mkdtemp(prefix="crm-test-"))
 TEST_DATABASE_URL = os.environ.get("CRM_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{_TMP}/test.db"
-os.environ.update(CRM_ENV="test", CRM_DATABASE_URL=TEST_DATABASE_URL,
-                  CRM_SECRET_KEY="test-secret-key-0123456789-abcdefghijklmnop")
+os.environ.update(
+    CRM_ENV="test",
+    CRM_DATABASE_URL=TEST_DATABASE_URL,
+    CRM_SECRET_KEY="test-secret-key-0123456789-abcdefghijklmnop",
+)
 
 from app.config import get_settings  # noqa: E402
 from app.db.engine import make_engine  # noqa: E402
@@ -62,8 +65,9 @@ async def session_factory(engine: AsyncEngine) -> AsyncIterator[async_sessionmak
     """Sessions joined to one outer transaction that is rolled back after the test."""
     async with engine.connect() as conn:
         outer = await conn.begin()
-        yield async_sessionmaker(bind=conn, expire_on_commit=False, autoflush=False,
-                                 join_transaction_mode="create_savepoint")
+        yield async_sessionmaker(
+            bind=conn, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+        )
         await outer.rollback()
 
 
@@ -78,8 +82,9 @@ def app() -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI, session_factory: async_sessionmaker[AsyncSession]
-                 ) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    app: FastAPI, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
     # One app per run (building it is slow); each test points it at its own transaction.
     app.state.session_factory = session_factory
     checked = DeclaredCodes(app)
@@ -88,7 +93,8 @@ async def client(app: FastAPI, session_factory: async_sessionmaker[AsyncSession]
         yield c
     assert not checked.undeclared, (
         "answers whose code the route's responses= does not list (add the catalogue entry): "
-        f"{sorted(set(checked.undeclared))}")
+        f"{sorted(set(checked.undeclared))}"
+    )
 
 
 @pytest.fixture
@@ -105,5 +111,3 @@ async def committed_factory(engine: AsyncEngine) -> AsyncIterator[async_sessionm
             await conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
             for table in reversed(Base.metadata.sorted_tables):
                 await conn.execute(table.delete())
-
-

@@ -23,9 +23,15 @@ from app.db.models import Activity, Contact, Contract, Customer, Payment, Receiv
 
 _INFO_KEY = "crm.change_set"
 
-SYNCABLE: dict[type[Any], str] = {Customer: "customer", Contact: "contact", Activity: "activity",
-                                  Task: "task", Contract: "contract", Receivable: "receivable",
-                                  Payment: "payment"}
+SYNCABLE: dict[type[Any], str] = {
+    Customer: "customer",
+    Contact: "contact",
+    Activity: "activity",
+    Task: "task",
+    Contract: "contract",
+    Receivable: "receivable",
+    Payment: "payment",
+}
 # Within one transaction parents are logged before children, so a device that applies the
 # log in order meets a customer before its contacts, activities and tasks (and a feed
 # reader a contract before its receivables).
@@ -95,13 +101,16 @@ class ChangeSet:
             return
         key = (entity, obj.id)
         previous = self._seen.get(key)
-        self._set(key, Seen(
-            customer_id=obj.id if entity == "customer" else obj.customer_id,
-            deleted=hard_deleted or getattr(obj, "deleted_at", None) is not None,
-            assignee_id=obj.assignee_id if entity == "task" else None,
-            created=created or (previous is not None and previous.created),
-            known=True,
-        ))
+        self._set(
+            key,
+            Seen(
+                customer_id=obj.id if entity == "customer" else obj.customer_id,
+                deleted=hard_deleted or getattr(obj, "deleted_at", None) is not None,
+                assignee_id=obj.assignee_id if entity == "task" else None,
+                created=created or (previous is not None and previous.created),
+                known=True,
+            ),
+        )
 
     def emit(self, type_: str, **data: Any) -> None:
         self.events.append(Event(type_, {k: _plain(v) for k, v in data.items()}))
@@ -138,8 +147,9 @@ def attach(session: AsyncSession) -> ChangeSet:
     return changes
 
 
-def note_changed(session: AsyncSession | Session, entity: str, ids: Iterable[uuid.UUID], *,
-                 event: str | None = None) -> None:
+def note_changed(
+    session: AsyncSession | Session, entity: str, ids: Iterable[uuid.UUID], *, event: str | None = None
+) -> None:
     """For repositories: rows of ``entity`` changed by a bulk UPDATE/INSERT the ORM did not see
     (and, with ``event``, the webhook event each of them raises, e.g. ``customer.owner_changed``)."""
     changes = session.info.get(_INFO_KEY)
@@ -218,5 +228,13 @@ def _after_flush(session: Session, _context: Any) -> None:
         changes.capture(obj, hard_deleted=True)
 
 
-__all__ = ["DEVICE_ENTITIES", "ENTITY_ORDER", "SYNCABLE", "ChangeSet", "Event", "Seen", "attach",
-           "note_changed"]
+__all__ = [
+    "DEVICE_ENTITIES",
+    "ENTITY_ORDER",
+    "SYNCABLE",
+    "ChangeSet",
+    "Event",
+    "Seen",
+    "attach",
+    "note_changed",
+]

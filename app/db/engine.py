@@ -53,7 +53,8 @@ def is_unavailable(exc: BaseException) -> bool:
         if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES):
             return True
         if isinstance(current, sqlite3.OperationalError) and str(current).lower().startswith(
-                _SQLITE_UNAVAILABLE):
+            _SQLITE_UNAVAILABLE
+        ):
             return True
         pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
     return False
@@ -72,8 +73,12 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEn
         # timeout, pg_terminate_backend) — without a round trip. A connection lost while
         # in use fails that unit of work with 503 (see UnitOfWork) and leaves the pool.
         # pool_recycle renews connections every 30 minutes.
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-                      connect_args={"timeout": CONNECT_TIMEOUT_SECONDS})
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+            connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        )
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -43,15 +43,20 @@ def _after_flush(session: Session, _context: Any) -> None:
     # In after_flush the session still lists what this flush inserted, in insertion order.
     new = [obj for obj in session.new if isinstance(obj, StageTransition)]
     if new:
-        record(session.connection(), [move_of(t) for t in new],
-               get_settings().tz)
+        record(session.connection(), [move_of(t) for t in new], get_settings().tz)
 
 
 def move_of(transition: Any) -> Move:
-    return Move(customer_id=transition.customer_id, from_stage=transition.from_stage,
-                to_stage=transition.to_stage, at=transition.at, owner_id=transition.owner_id,
-                team_id=transition.team_id, reason=transition.reason,
-                out_of_funnel=bool(transition.out_of_funnel))
+    return Move(
+        customer_id=transition.customer_id,
+        from_stage=transition.from_stage,
+        to_stage=transition.to_stage,
+        at=transition.at,
+        owner_id=transition.owner_id,
+        team_id=transition.team_id,
+        reason=transition.reason,
+        out_of_funnel=bool(transition.out_of_funnel),
+    )
 
 
 def record(conn: Connection, moves: list[Move], tz: ZoneInfo) -> None:
@@ -59,10 +64,12 @@ def record(conn: Connection, moves: list[Move], tz: ZoneInfo) -> None:
     by_customer: dict[uuid.UUID, list[Move]] = defaultdict(list)
     for move in sorted(moves, key=lambda m: m.at):  # stable: equal times keep their order
         by_customer[move.customer_id].append(move)
-    states = {row.customer_id: RunState.from_doc(
-        {"out_of_funnel": row.out_of_funnel, "visits": row.visits["visits"]})
-        for row in conn.execute(select(_STATE).where(
-            _STATE.c.customer_id.in_(list(by_customer))))}
+    states = {
+        row.customer_id: RunState.from_doc(
+            {"out_of_funnel": row.out_of_funnel, "visits": row.visits["visits"]}
+        )
+        for row in conn.execute(select(_STATE).where(_STATE.c.customer_id.in_(list(by_customer))))
+    }
     total = Aggregates()
     for customer_id, history in by_customer.items():
         state = states.get(customer_id)
@@ -75,8 +82,9 @@ def record(conn: Connection, moves: list[Move], tz: ZoneInfo) -> None:
     _add(conn, total)
 
 
-def _upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], *, keys: list[str],
-            increment: str | None) -> None:
+def _upsert(
+    conn: Connection, table: Any, rows: list[dict[str, Any]], *, keys: list[str], increment: str | None
+) -> None:
     if not rows:
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
@@ -89,9 +97,14 @@ def _upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], *, keys: l
 
 
 def _write_states(conn: Connection, states: dict[uuid.UUID, RunState]) -> None:
-    rows = [{"customer_id": customer_id, "out_of_funnel": state.out_of_funnel,
-             "visits": {"visits": state.to_doc()["visits"]}}
-            for customer_id, state in sorted(states.items())]
+    rows = [
+        {
+            "customer_id": customer_id,
+            "out_of_funnel": state.out_of_funnel,
+            "visits": {"visits": state.to_doc()["visits"]},
+        }
+        for customer_id, state in sorted(states.items())
+    ]
     _upsert(conn, _STATE, rows, keys=["customer_id"], increment=None)
 
 
@@ -100,29 +113,57 @@ def _nil(value: uuid.UUID | None) -> uuid.UUID:
 
 
 def _add(conn: Connection, aggregates: Aggregates) -> None:
-    counts = [{"day": day, "owner_id": _nil(owner), "team_id": _nil(team), "metric": metric,
-               "key": key, "count": n}
-              for (day, owner, team, metric, key), n in aggregates.counts.items() if n]
+    counts = [
+        {"day": day, "owner_id": _nil(owner), "team_id": _nil(team), "metric": metric, "key": key, "count": n}
+        for (day, owner, team, metric, key), n in aggregates.counts.items()
+        if n
+    ]
     counts.sort(key=lambda r: (r["day"], r["owner_id"], r["team_id"], r["metric"], r["key"]))
-    durations = [{"day": day, "owner_id": _nil(owner), "team_id": _nil(team), "stage": stage,
-                  "centidays": value, "count": n}
-                 for (day, owner, team, stage, value), n in aggregates.durations.items() if n]
-    durations.sort(key=lambda r: (r["day"], r["owner_id"], r["team_id"], r["stage"],
-                                  r["centidays"]))
+    durations = [
+        {
+            "day": day,
+            "owner_id": _nil(owner),
+            "team_id": _nil(team),
+            "stage": stage,
+            "centidays": value,
+            "count": n,
+        }
+        for (day, owner, team, stage, value), n in aggregates.durations.items()
+        if n
+    ]
+    durations.sort(key=lambda r: (r["day"], r["owner_id"], r["team_id"], r["stage"], r["centidays"]))
     for start in range(0, len(counts), _CHUNK):
-        _upsert(conn, _COUNT, counts[start:start + _CHUNK],
-                keys=["day", "owner_id", "team_id", "metric", "key"], increment="count")
+        _upsert(
+            conn,
+            _COUNT,
+            counts[start : start + _CHUNK],
+            keys=["day", "owner_id", "team_id", "metric", "key"],
+            increment="count",
+        )
     for start in range(0, len(durations), _CHUNK):
-        _upsert(conn, _DURATION, durations[start:start + _CHUNK],
-                keys=["day", "owner_id", "team_id", "stage", "centidays"], increment="count")
+        _upsert(
+            conn,
+            _DURATION,
+            durations[start : start + _CHUNK],
+            keys=["day", "owner_id", "team_id", "stage", "centidays"],
+            increment="count",
+        )
 
 
 def histories(conn: Connection, transitions: Any = None) -> Iterator[list[Move]]:
     """Every customer's stored moves, in order, one customer at a time, read in pages by
     customer id (so the caller may write between pages on the same connection)."""
     table = transitions if transitions is not None else StageTransition.__table__
-    columns = (table.c.customer_id, table.c.from_stage, table.c.to_stage, table.c.at,
-               table.c.owner_id, table.c.team_id, table.c.reason, table.c.out_of_funnel)
+    columns = (
+        table.c.customer_id,
+        table.c.from_stage,
+        table.c.to_stage,
+        table.c.at,
+        table.c.owner_id,
+        table.c.team_id,
+        table.c.reason,
+        table.c.out_of_funnel,
+    )
     order = (table.c.customer_id, table.c.at, table.c.id)
     after: uuid.UUID | None = None
     while True:
@@ -136,8 +177,12 @@ def histories(conn: Connection, transitions: Any = None) -> Iterator[list[Move]]
             last = rows[-1].customer_id
             rows = [m for m in rows if m.customer_id != last]
             if not rows:  # one customer with a page of history or more: read it whole
-                rows = [move_of(row) for row in conn.execute(
-                    select(*columns).where(table.c.customer_id == last).order_by(*order))]
+                rows = [
+                    move_of(row)
+                    for row in conn.execute(
+                        select(*columns).where(table.c.customer_id == last).order_by(*order)
+                    )
+                ]
         grouped: dict[uuid.UUID, list[Move]] = {}
         for move in rows:
             grouped.setdefault(move.customer_id, []).append(move)

@@ -60,8 +60,9 @@ class UnitOfWork:
 
     session: AsyncSession
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], *,
-                 fence: tuple[uuid.UUID, int] | None = None) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, fence: tuple[uuid.UUID, int] | None = None
+    ) -> None:
         self._session_factory = session_factory
         # (idempotency record id, attempt) of the request this unit of work serves: its
         # first commit marks the key committed, or fails if a retry has taken the key over.
@@ -123,8 +124,9 @@ class UnitOfWork:
         if unavailable:
             # Refused, starting up, shut down, lost mid-transaction, or no free pooled
             # connection: nothing was committed, and the client may retry.
-            raise ServiceUnavailable("The database is not reachable; retry the request",
-                                     retry_after=RETRY_AFTER_SECONDS) from exc
+            raise ServiceUnavailable(
+                "The database is not reachable; retry the request", retry_after=RETRY_AFTER_SECONDS
+            ) from exc
 
     async def flush(self) -> None:
         async with _translated_errors():
@@ -137,7 +139,8 @@ class UnitOfWork:
                 record_id, attempt = self._fence
                 if not await self.idempotency.mark_committed(record_id, attempt=attempt, now=utcnow()):
                     raise IdempotencySuperseded(
-                        "A retry with this Idempotency-Key has taken over this request")
+                        "A retry with this Idempotency-Key has taken over this request"
+                    )
             if self.changes.events:
                 # The outbox: webhook deliveries commit (or roll back) with the change.
                 await self.webhooks.enqueue(self.changes.events, at=utcnow())
@@ -185,6 +188,4 @@ class _translated_errors:
         if isinstance(exc, StaleDataError):
             raise VersionMismatch("The record was changed by someone else; reload it") from exc
         if isinstance(exc, IntegrityError):
-            raise IntegrityConflict(
-                "The change conflicts with existing data"
-            ) from exc
+            raise IntegrityConflict("The change conflicts with existing data") from exc

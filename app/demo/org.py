@@ -46,19 +46,27 @@ async def seed_org(uow: UnitOfWork, password_hash: str) -> Org:
     region_id, east_id, west_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     teams = {
         "region": Team(id=region_id, name="华东大区 East China", path=f"/{region_id}/"),
-        "east": Team(id=east_id, name="上海一组 Shanghai Group", parent_id=region_id,
-                     path=f"/{region_id}/{east_id}/"),
-        "west": Team(id=west_id, name="杭州二组 Hangzhou Group", parent_id=region_id,
-                     path=f"/{region_id}/{west_id}/"),
+        "east": Team(
+            id=east_id, name="上海一组 Shanghai Group", parent_id=region_id, path=f"/{region_id}/{east_id}/"
+        ),
+        "west": Team(
+            id=west_id, name="杭州二组 Hangzhou Group", parent_id=region_id, path=f"/{region_id}/{west_id}/"
+        ),
     }
     for team in teams.values():
         uow.teams.add(team)
     await uow.flush()
     users: dict[str, User] = {}
     for username, role, team_key, full_name in PEOPLE:
-        user = User(id=uuid.uuid4(), username=username, role=role.value,
-                    team_id=teams[team_key].id if team_key else None, full_name=full_name,
-                    password_hash=password_hash, email=f"{username}@demo.example")
+        user = User(
+            id=uuid.uuid4(),
+            username=username,
+            role=role.value,
+            team_id=teams[team_key].id if team_key else None,
+            full_name=full_name,
+            password_hash=password_hash,
+            email=f"{username}@demo.example",
+        )
         uow.users.add(user)
         users[username] = user
     await uow.flush()

@@ -17,8 +17,13 @@ _T = TypeVar("_T")
 
 POOL_SOURCES = [("import", 55), ("web", 15), ("exhibition", 14), ("inbound_call", 8), ("other", 8)]
 # Share of a rep's active customers per stage (resource…intent), close to the ideal funnel.
-_OWNED_MIX = [(Stage.resource, 8), (Stage.graded, 22), (Stage.contacted, 32), (Stage.lead, 22),
-              (Stage.intent, 16)]
+_OWNED_MIX = [
+    (Stage.resource, 8),
+    (Stage.graded, 22),
+    (Stage.contacted, 32),
+    (Stage.lead, 22),
+    (Stage.intent, 16),
+]
 # Reps' active customers relative to the holding limit: one full, one near it, two with room.
 _REP_LOAD = {"rep1": -2, "rep2": 0, "rep3": -9, "rep4": -18}
 WINDOW_DAYS = 118  # histories are backdated over the last ~120 days
@@ -35,11 +40,10 @@ def _quota(total: int, mix: Sequence[tuple[_T, int]]) -> list[_T]:
     return [item for item, _ in mix for _ in range(counts[item])]
 
 
-def _path_to(gen: Gen, stage: Stage, *, start: Stage = Stage.resource,
-             variants: bool = True) -> list[Stage]:
+def _path_to(gen: Gen, stage: Stage, *, start: Stage = Stage.resource, variants: bool = True) -> list[Stage]:
     """The stages a customer passes from ``start`` to ``stage``: normally every one in order;
     sometimes skipping one (out of funnel) or stepping back once with a reason."""
-    path = list(FUNNEL_ORDER[stage_position(start) + 1: stage_position(stage) + 1])
+    path = list(FUNNEL_ORDER[stage_position(start) + 1 : stage_position(stage) + 1])
     roll = gen.rng.random()
     skippable = [s for s in path[:-1] if s in (Stage.contacted, Stage.lead)]
     bounceable = [i for i, s in enumerate(path) if s in (Stage.graded, Stage.contacted, Stage.lead)]
@@ -49,23 +53,30 @@ def _path_to(gen: Gen, stage: Stage, *, start: Stage = Stage.resource,
         i = gen.rng.choice(bounceable)
         ahead = next_stage(path[i])
         assert ahead is not None
-        path[i + 1: i + 1] = [ahead, path[i]]
+        path[i + 1 : i + 1] = [ahead, path[i]]
     return path
 
 
 def _plan_pool_fresh(gen: Gen) -> None:
     """Imported or inbound prospects nobody has touched yet."""
     support = gen.org.support
-    Story(gen, "pool", source=gen.weighted(POOL_SOURCES), created_by=support,
-           at=gen.ago(gen.rng.uniform(0.2, WINDOW_DAYS)), graded=False).finish()
+    Story(
+        gen,
+        "pool",
+        source=gen.weighted(POOL_SOURCES),
+        created_by=support,
+        at=gen.ago(gen.rng.uniform(0.2, WINDOW_DAYS)),
+        graded=False,
+    ).finish()
 
 
 def _plan_pool_graded(gen: Gen) -> None:
     """Support verified and graded them in the pool (the best resources for allocation)."""
     support = gen.org.support
     created = gen.ago(gen.rng.uniform(2, WINDOW_DAYS))
-    story = Story(gen, "pool graded", source=gen.weighted(POOL_SOURCES), created_by=support,
-                   at=created, graded=True)
+    story = Story(
+        gen, "pool graded", source=gen.weighted(POOL_SOURCES), created_by=support, at=created, graded=True
+    )
     story.move(Stage.graded, gen.between(created, min(created + dt.timedelta(days=6), gen.now)), support)
     story.finish()
 
@@ -74,14 +85,24 @@ def _plan_pool_released(gen: Gen) -> None:
     """A rep claimed it, found no need and released it back to the pool."""
     rep = gen.rng.choice(gen.org.reps)
     created = gen.ago(gen.rng.uniform(10, WINDOW_DAYS))
-    story = Story(gen, "pool released", source=gen.weighted(POOL_SOURCES), created_by=gen.org.support,
-                   at=created, graded=False)
+    story = Story(
+        gen,
+        "pool released",
+        source=gen.weighted(POOL_SOURCES),
+        created_by=gen.org.support,
+        at=created,
+        graded=False,
+    )
     claimed = gen.between(created, min(created + dt.timedelta(days=20), gen.ago(5)))
     story.claim(claimed, rep)
     released = claimed + dt.timedelta(days=gen.rng.uniform(0.5, 4))
     story.talk(gen.between(claimed, released), rep, kinds=[("call", 100)])
-    story.to_pool(released, event="release", actor=rep,
-                  reason=gen.rng.choice(["客户暂无需求", "非目标行业", "已有合作伙伴"]))
+    story.to_pool(
+        released,
+        event="release",
+        actor=rep,
+        reason=gen.rng.choice(["客户暂无需求", "非目标行业", "已有合作伙伴"]),
+    )
     story.finish()
 
 
@@ -94,14 +115,24 @@ def _plan_pool_recycled(gen: Gen) -> None:
     path = _path_to(gen, stage, variants=False)
     claimed = last_contact - dt.timedelta(days=gen.rng.uniform(3, 20))
     created = claimed - dt.timedelta(days=gen.rng.uniform(0.5, 20))
-    story = Story(gen, "pool recycled", source=gen.weighted(POOL_SOURCES), created_by=gen.org.support,
-                   at=created, graded=True)
+    story = Story(
+        gen,
+        "pool recycled",
+        source=gen.weighted(POOL_SOURCES),
+        created_by=gen.org.support,
+        at=created,
+        graded=True,
+    )
     story.claim(claimed, rep)
     entered = gen.between(claimed, last_contact)
     story.walk(path, gen.spread(claimed, entered, len(path)), rep, claimed)
     story.talk(last_contact, rep)
-    story.to_pool(last_contact + dt.timedelta(days=protection, minutes=gen.rng.randint(1, 300)),
-                  event="recycle", actor=None, reason="protection_expired")
+    story.to_pool(
+        last_contact + dt.timedelta(days=protection, minutes=gen.rng.randint(1, 300)),
+        event="recycle",
+        actor=None,
+        reason="protection_expired",
+    )
     story.finish()
 
 
@@ -118,14 +149,27 @@ def _plan_abandoned(gen: Gen, *, cooled: bool, reactivate: bool = False) -> None
         age = rng.uniform(1, max(min(85, cooldown - 1), 1.5))
     abandoned_at = gen.ago(age)
     available = max(WINDOW_DAYS, age + 6) - age
-    before = gen.weighted([(Stage.resource, 10), (Stage.graded, 25), (Stage.contacted, 35),
-                           (Stage.lead, 20), (Stage.intent, 10)])
+    before = gen.weighted(
+        [
+            (Stage.resource, 10),
+            (Stage.graded, 25),
+            (Stage.contacted, 35),
+            (Stage.lead, 20),
+            (Stage.intent, 10),
+        ]
+    )
     path = _path_to(gen, before)
     span = min(rng.uniform(3, 8) + 4 * len(path), available * 0.7)
     claimed = abandoned_at - dt.timedelta(days=span)
     created = claimed - dt.timedelta(days=rng.uniform(0.2, available - span))
-    story = Story(gen, "abandoned", source=gen.weighted(POOL_SOURCES), created_by=gen.org.support,
-                   at=created, graded=before is not Stage.resource)
+    story = Story(
+        gen,
+        "abandoned",
+        source=gen.weighted(POOL_SOURCES),
+        created_by=gen.org.support,
+        at=created,
+        graded=before is not Stage.resource,
+    )
     story.claim(claimed, rep)
     last_move = claimed + dt.timedelta(days=span * rng.uniform(0.5, 0.8))
     story.walk(path, gen.spread(claimed, last_move, len(path)), rep, claimed)
@@ -145,10 +189,17 @@ def _plan_abandoned_by_support(gen: Gen) -> None:
     """Support cleaned the pool: a duplicate or unsuitable record, abandoned in cooldown."""
     support = gen.org.support
     abandoned_at = gen.ago(gen.rng.uniform(1, max(min(60, gen.policy.cooldown_days - 1), 1.5)))
-    story = Story(gen, "abandoned", source="import", created_by=support,
-                   at=abandoned_at - dt.timedelta(days=gen.rng.uniform(0.5, 20)), graded=False)
-    story.abandon(abandoned_at, support,
-                  reason=gen.rng.choice([AbandonReason.duplicate, AbandonReason.unsuitable]))
+    story = Story(
+        gen,
+        "abandoned",
+        source="import",
+        created_by=support,
+        at=abandoned_at - dt.timedelta(days=gen.rng.uniform(0.5, 20)),
+        graded=False,
+    )
+    story.abandon(
+        abandoned_at, support, reason=gen.rng.choice([AbandonReason.duplicate, AbandonReason.unsuitable])
+    )
     story.finish()
 
 
@@ -157,14 +208,20 @@ def _plan_owned(gen: Gen, rep: User, stage: Stage, *, lapsing: bool) -> None:
     contact kept within the protection period (some about to lapse), follow-ups planned."""
     rng = gen.rng
     protection = gen.policy.protection_days
-    anchor_age = (rng.uniform(protection - 1.9, protection - 0.2) if lapsing
-                  else rng.uniform(0.05, max(protection - 2.2, 0.3)))
+    anchor_age = (
+        rng.uniform(protection - 1.9, protection - 0.2)
+        if lapsing
+        else rng.uniform(0.05, max(protection - 2.2, 0.3))
+    )
     anchor = gen.ago(anchor_age)  # the last contact (or the claim, for customers not contacted yet)
     direct = stage in (Stage.lead, Stage.intent) and rng.random() < 0.12
     mode = "direct" if direct else gen.weighted([("claim", 62), ("assign", 20), ("self", 18)])
     path = [] if direct else _path_to(gen, stage)
-    talks = direct or stage_position(stage) >= stage_position(Stage.contacted) or (
-        stage is Stage.graded and rng.random() < 0.5)
+    talks = (
+        direct
+        or stage_position(stage) >= stage_position(Stage.contacted)
+        or (stage is Stage.graded and rng.random() < 0.5)
+    )
     if talks:
         span = min(rng.uniform(2, 10) + 5 * len(path), 90.0)
         claimed = anchor - dt.timedelta(days=span)
@@ -175,21 +232,48 @@ def _plan_owned(gen: Gen, rep: User, stage: Stage, *, lapsing: bool) -> None:
     room = max(WINDOW_DAYS - (gen.now - claimed).total_seconds() / 86_400, 0.5)
     if mode in ("claim", "assign"):
         created = claimed - dt.timedelta(days=rng.uniform(0.1, min(room, 40)))
-        story = Story(gen, "owned", source=gen.weighted(POOL_SOURCES), created_by=gen.org.support,
-                       at=created, graded=bool(path))
+        story = Story(
+            gen,
+            "owned",
+            source=gen.weighted(POOL_SOURCES),
+            created_by=gen.org.support,
+            at=created,
+            graded=bool(path),
+        )
         if mode == "claim":
             story.claim(claimed, rep)
         else:
             manager = gen.org.manager_of(rep)
-            story.claim(claimed, rep, event="assign", actor=manager,
-                        reason=rng.choice(["组内分配", "胖子原则：优先分配给业绩靠前的销售"]))
+            story.claim(
+                claimed,
+                rep,
+                event="assign",
+                actor=manager,
+                reason=rng.choice(["组内分配", "胖子原则：优先分配给业绩靠前的销售"]),
+            )
     elif mode == "self":
-        story = Story(gen, "owned", source="self_discovered", created_by=rep, at=claimed,
-                       graded=bool(path), owner=rep, discovered_by=rep)
+        story = Story(
+            gen,
+            "owned",
+            source="self_discovered",
+            created_by=rep,
+            at=claimed,
+            graded=bool(path),
+            owner=rep,
+            discovered_by=rep,
+        )
     else:
-        story = Story(gen, "owned, created beyond graded", source=rng.choice(["referral", "inbound_call"]),
-                       created_by=rep, at=claimed, graded=True, stage=stage, owner=rep,
-                       discovered_by=rep)
+        story = Story(
+            gen,
+            "owned, created beyond graded",
+            source=rng.choice(["referral", "inbound_call"]),
+            created_by=rep,
+            at=claimed,
+            graded=True,
+            stage=stage,
+            owner=rep,
+            discovered_by=rep,
+        )
         referrers = [d.customer for d in gen.drafts if d.customer.created_at < claimed]
         if story.customer.source == "referral" and referrers:
             story.customer.referred_by = rng.choice(referrers).id
@@ -238,4 +322,3 @@ def plan_customers(gen: Gen) -> list[Draft]:
     for _ in range(3):
         _plan_abandoned(gen, cooled=True, reactivate=True)
     return gen.drafts
-

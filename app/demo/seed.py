@@ -45,9 +45,9 @@ class SeedResult:
     summary: list[str] = field(default_factory=list)
 
 
-
-async def seed_demo_with(uow: UnitOfWork, *, if_empty: bool,
-                         now: dt.datetime | None = None) -> SeedResult | None:
+async def seed_demo_with(
+    uow: UnitOfWork, *, if_empty: bool, now: dt.datetime | None = None
+) -> SeedResult | None:
     """Seed the demo organisation and customers in one transaction (nothing if ``if_empty``
     and users exist). ``now`` anchors every generated time (default: the current time)."""
     now = now or utcnow()
@@ -71,8 +71,11 @@ async def seed_demo_with(uow: UnitOfWork, *, if_empty: bool,
             stored = await uow.customers.get_unscoped(draft.customer.id)
             if stored is not None:
                 draft.customer.stage = stored.stage
-    return SeedResult(password=DEMO_PASSWORD, users=[(u, r.value) for u, r, _, _ in PEOPLE],
-                      summary=[*_summary(gen, drafts), trading])
+    return SeedResult(
+        password=DEMO_PASSWORD,
+        users=[(u, r.value) for u, r, _, _ in PEOPLE],
+        summary=[*_summary(gen, drafts), trading],
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -116,29 +119,50 @@ def _summary(gen: Gen, drafts: Sequence[Draft]) -> list[str]:
     now, policy = gen.now, gen.policy
     customers = [d.customer for d in drafts]
     stages = Counter(c.stage for c in customers)
-    per_stage = ", ".join(f"{s.value} {stages[s.value]}" for s in (*FUNNEL_ORDER, Stage.abandoned)
-                          if stages[s.value])
+    per_stage = ", ".join(
+        f"{s.value} {stages[s.value]}" for s in (*FUNNEL_ORDER, Stage.abandoned) if stages[s.value]
+    )
     pool = [c for c in customers if c.owner_id is None]
-    claimable = [c for c in pool if c.stage != Stage.abandoned.value
-                 and (c.cooldown_until is None or c.cooldown_until <= now)]
+    claimable = [
+        c
+        for c in pool
+        if c.stage != Stage.abandoned.value and (c.cooldown_until is None or c.cooldown_until <= now)
+    ]
     cooling = [c for c in pool if c.cooldown_until is not None and c.cooldown_until > now]
     cooled = [c for c in pool if c.cooldown_until is not None and c.cooldown_until <= now]
-    active = Counter(c.owner_id for c in customers
-                     if c.owner_id is not None and Stage(c.stage) in ACTIVE_STAGES)
+    active = Counter(
+        c.owner_id for c in customers if c.owner_id is not None and Stage(c.stage) in ACTIVE_STAGES
+    )
     reps = ", ".join(f"{rep.username} {active[rep.id]}" for rep in gen.org.reps)
     owned = [c for c in customers if c.owner_id is not None]
-    lapsing = [c for c in owned if lapses_within(last_contact_at=c.last_contact_at,
-                                                 claimed_at=c.claimed_at, now=now, policy=policy)]
+    lapsing = [
+        c
+        for c in owned
+        if lapses_within(last_contact_at=c.last_contact_at, claimed_at=c.claimed_at, now=now, policy=policy)
+    ]
     horizon = now + dt.timedelta(days=2)
-    lapsed_by_horizon = [c for c in owned if (deadline := protection_deadline(
-        last_contact_at=c.last_contact_at, claimed_at=c.claimed_at, policy=policy)) and deadline < horizon]
+    lapsed_by_horizon = [
+        c
+        for c in owned
+        if (
+            deadline := protection_deadline(
+                last_contact_at=c.last_contact_at, claimed_at=c.claimed_at, policy=policy
+            )
+        )
+        and deadline < horizon
+    ]
     follow_ups: dict[uuid.UUID, dt.datetime] = {}
     for d in drafts:
         planned = [a.next_follow_up_at for a in d.activities if a.next_follow_up_at is not None]
         if planned:
             follow_ups[d.customer.id] = max(planned)
-    due = [c for c in owned if (f := follow_ups.get(c.id)) is not None and f <= now
-           and (c.last_contact_at is None or c.last_contact_at < f)]
+    due = [
+        c
+        for c in owned
+        if (f := follow_ups.get(c.id)) is not None
+        and f <= now
+        and (c.last_contact_at is None or c.last_contact_at < f)
+    ]
     transitions = [t for d in drafts for t in d.transitions]
     kinds = Counter(t.kind for t in transitions)
     out_of_funnel = sum(1 for c in customers if c.out_of_funnel)
@@ -157,7 +181,7 @@ def _summary(gen: Gen, drafts: Sequence[Draft]) -> list[str]:
         f"worklists: {len(lapsing)} customers with protection lapsing within 2 days, "
         f"{len(due)} follow-ups due",
         f"try: POST /api/v1/auth/token as rep1 / {DEMO_PASSWORD}, then GET /api/v1/me/worklist",
-        f"try: POST /api/v1/pool/recycle {{\"dry_run\": true, \"as_of\": \"{jsonable(horizon)}\"}} "
+        f'try: POST /api/v1/pool/recycle {{"dry_run": true, "as_of": "{jsonable(horizon)}"}} '
         f"as support → {len(lapsed_by_horizon)} would lapse, {len(cooled)} cooldowns end",
         "try: as rep2 (at the holding limit) GET /api/v1/pool, then POST /api/v1/customers/{id}/claim "
         "→ 409 pool.quota_exceeded",

@@ -132,9 +132,7 @@ def _check_unique(customer_ids: Sequence[Id], assignees: Sequence[Assignee]) -> 
         seen: set[str] = set()
         for index, value in enumerate(ids):
             if str(value) in seen:
-                errors.append(
-                    {"loc": [label, index], "msg": f"duplicate id {value}", "type": "value_error"}
-                )
+                errors.append({"loc": [label, index], "msg": f"duplicate id {value}", "type": "value_error"})
             seen.add(str(value))
     if errors:
         raise InvalidInput("Allocation input has duplicates.", errors=errors)
@@ -144,14 +142,10 @@ class _Pool:
     """Free capacity and per-stage holding per assignee; ids compared as strings so UUID
     and str ids mix. ``caps`` is the ideal holding per rep per stage (SPEC §4)."""
 
-    def __init__(
-        self, assignees: Sequence[Assignee], caps: Mapping[Stage, int | None] | None = None
-    ) -> None:
+    def __init__(self, assignees: Sequence[Assignee], caps: Mapping[Stage, int | None] | None = None) -> None:
         self.assignees = list(assignees)
         self.by_id = {str(assignee.user_id): assignee for assignee in assignees}
-        self.free = {
-            str(assignee.user_id): max(assignee.free_capacity, 0) for assignee in assignees
-        }
+        self.free = {str(assignee.user_id): max(assignee.free_capacity, 0) for assignee in assignees}
         self.caps = dict(caps or {})
         self.load = {
             (str(assignee.user_id), stage): count
@@ -186,11 +180,7 @@ class _Pool:
         if candidate.discovered_by is None:
             return None
         assignee = self.by_id.get(str(candidate.discovered_by))
-        if (
-            assignee is None
-            or not self.has_room(assignee, candidate.stage)
-            or not candidate.allows(assignee)
-        ):
+        if assignee is None or not self.has_room(assignee, candidate.stage) or not candidate.allows(assignee):
             return None
         return assignee
 
@@ -255,21 +245,14 @@ def _plan(
     ``choose`` answers the assignee, the reason and the rule applied."""
     _check_unique([candidate.customer_id for candidate in customers], assignees)
     pool = _Pool(assignees, caps)
-    rank = {
-        str(a.user_id): index + 1
-        for index, a in enumerate(_seller_ranking(assignees, by_team=by_team))
-    }
+    rank = {str(a.user_id): index + 1 for index, a in enumerate(_seller_ranking(assignees, by_team=by_team))}
     ordered = _by_grade(customers)
     placed: dict[str, Assignment] = {}
 
     def place(candidate: Candidate, assignee: Assignee, reason: str, rule: str) -> None:
-        explanation = pool.explain(
-            assignee, candidate.stage, rule=rule, rank=rank[str(assignee.user_id)]
-        )
+        explanation = pool.explain(assignee, candidate.stage, rule=rule, rank=rank[str(assignee.user_id)])
         pool.take(assignee, candidate.stage)
-        placed[str(candidate.customer_id)] = _assign(
-            assignee, candidate.customer_id, reason, explanation
-        )
+        placed[str(candidate.customer_id)] = _assign(assignee, candidate.customer_id, reason, explanation)
 
     for candidate in ordered:
         discoverer = pool.discoverer(candidate)
@@ -286,9 +269,7 @@ def _plan(
         place(candidate, *choice)
     # Report in processing order (grade order), the order the customers were decided in.
     assignments = tuple(
-        placed[str(candidate.customer_id)]
-        for candidate in ordered
-        if str(candidate.customer_id) in placed
+        placed[str(candidate.customer_id)] for candidate in ordered if str(candidate.customer_id) in placed
     )
     return Plan(assignments=assignments, unassigned=tuple(unassigned))
 
@@ -376,9 +357,7 @@ def plan_handover(
     to_person = to_people | CONTRACT_STAGES
     priority = sorted(
         (item for item in customers if item.stage in to_person),
-        key=lambda item: (
-            not item.renewal_due, -stage_position(item.stage), grade_rank(item.grade)
-        ),
+        key=lambda item: (not item.renewal_due, -stage_position(item.stage), grade_rank(item.grade)),
     )
     assignments: list[Assignment] = []
     unassigned: list[Unassigned] = []
@@ -388,8 +367,13 @@ def plan_handover(
         best = next((assignee for assignee in allowed if pool.has_room(assignee)), None)
         if best is None and not consumes:
             if fallback is not None:
-                assignments.append(_assign(fallback, item.customer_id,
-                                           f"{item.stage} customer to the manager: no seller has room"))
+                assignments.append(
+                    _assign(
+                        fallback,
+                        item.customer_id,
+                        f"{item.stage} customer to the manager: no seller has room",
+                    )
+                )
                 continue
             best = allowed[0] if allowed else None
         if best is None:
@@ -405,7 +389,5 @@ def plan_handover(
         assignments.append(_assign(best, item.customer_id, reason))
     for item in customers:
         if item.stage not in to_person:
-            unassigned.append(
-                Unassigned(customer_id=item.customer_id, reason=f"back to pool ({item.stage})")
-            )
+            unassigned.append(Unassigned(customer_id=item.customer_id, reason=f"back to pool ({item.stage})"))
     return Plan(assignments=tuple(assignments), unassigned=tuple(unassigned))

@@ -13,8 +13,18 @@ LOOKUP_LEN = 12
 
 # Read scopes, one per collection an integrator pulls (SPEC §11). The integration role is
 # read-only for business data (SPEC §2), so there are no write scopes for it to hold.
-READ_RESOURCES = ("customers", "contacts", "activities", "tasks", "contracts", "receivables",
-                  "payments", "credit", "reports", "changes")
+READ_RESOURCES = (
+    "customers",
+    "contacts",
+    "activities",
+    "tasks",
+    "contracts",
+    "receivables",
+    "payments",
+    "credit",
+    "reports",
+    "changes",
+)
 SCOPES: frozenset[str] = frozenset({f"{r}:read" for r in READ_RESOURCES} | {"webhooks:manage"})
 
 # Path prefixes (under /api/v1, as route templates) to the resource they belong to; the
@@ -49,8 +59,7 @@ def required_scope(method: str, path: str) -> str | None:
         return None
     matching = [(prefix, resource) for prefix, resource in _RESOURCES if _matches(path, prefix)]
     if not matching:
-        raise MissingScope("API keys may not call this path; log in as a person",
-                           required_scope=None)
+        raise MissingScope("API keys may not call this path; log in as a person", required_scope=None)
     resource = max(matching, key=lambda pair: len(pair[0]))[1]
     if resource == "webhooks":
         return "webhooks:manage"
@@ -68,16 +77,25 @@ def check_scope(granted: frozenset[str], *, method: str, path: str) -> None:
 def validate_scopes(scopes: list[str]) -> frozenset[str]:
     unknown = sorted(set(scopes) - SCOPES)
     if unknown or not scopes:
-        raise InvalidInput("Unknown or missing scopes", errors=[{
-            "loc": ["body", "scopes"], "type": "enum",
-            "msg": "must be a non-empty list of: " + ", ".join(sorted(SCOPES))}])
+        raise InvalidInput(
+            "Unknown or missing scopes",
+            errors=[
+                {
+                    "loc": ["body", "scopes"],
+                    "type": "enum",
+                    "msg": "must be a non-empty list of: " + ", ".join(sorted(SCOPES)),
+                }
+            ],
+        )
     return frozenset(scopes)
 
 
 def validate_expiry(expires_at: dt.datetime | None, *, now: dt.datetime) -> None:
     if expires_at is not None and expires_at <= now:
-        raise InvalidInput("The expiry is in the past", errors=[{
-            "loc": ["body", "expires_at"], "type": "value_error", "msg": "must be in the future"}])
+        raise InvalidInput(
+            "The expiry is in the past",
+            errors=[{"loc": ["body", "expires_at"], "type": "value_error", "msg": "must be in the future"}],
+        )
 
 
 def looks_like_key(token: str) -> bool:
@@ -86,7 +104,7 @@ def looks_like_key(token: str) -> bool:
 
 def lookup_of(key: str) -> str | None:
     """The stored lookup part of a presented key, or None if it is not shaped like one."""
-    body = key[len(KEY_PREFIX):]
+    body = key[len(KEY_PREFIX) :]
     lookup, sep, secret = body.partition("_")
     if not sep or len(lookup) != LOOKUP_LEN or not secret:
         return None
@@ -98,7 +116,6 @@ def display_prefix(lookup: str) -> str:
     return KEY_PREFIX + lookup
 
 
-def is_due_for_touch(last_used_at: dt.datetime | None, *, now: dt.datetime,
-                     every: dt.timedelta) -> bool:
+def is_due_for_touch(last_used_at: dt.datetime | None, *, now: dt.datetime, every: dt.timedelta) -> bool:
     """Record use only when the stored time is older than ``every``: no write per request."""
     return last_used_at is None or now - last_used_at >= every

@@ -38,9 +38,16 @@ def parse_types(raw: str | None) -> tuple[str, ...] | None:
     wanted = tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
     unknown = [t for t in wanted if t not in FEED_TYPES]
     if unknown:
-        raise InvalidInput("Unknown change types", errors=[{
-            "loc": ["query", "types"], "type": "enum",
-            "msg": "must be a comma-separated list of: " + ", ".join(FEED_TYPES)}])
+        raise InvalidInput(
+            "Unknown change types",
+            errors=[
+                {
+                    "loc": ["query", "types"],
+                    "type": "enum",
+                    "msg": "must be a comma-separated list of: " + ", ".join(FEED_TYPES),
+                }
+            ],
+        )
     return wanted
 
 
@@ -50,7 +57,8 @@ def check_retained(after: int, *, purged_through: int) -> None:
         raise CursorExpired(
             "The cursor is older than the change feed keeps; resync: note a fresh cursor "
             "(GET /changes?from=now), export the collections, then follow the feed from it",
-            purged_through=purged_through)
+            purged_through=purged_through,
+        )
 
 
 @dataclass(frozen=True, slots=True)

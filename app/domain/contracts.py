@@ -58,17 +58,13 @@ def check_draftable(*, customer_stage: Stage) -> None:
 def check_editable(status: ContractStatus) -> None:
     """Only a draft's terms may change."""
     if status is not ContractStatus.draft:
-        raise ContractNotDraft(
-            "Only a draft contract can be changed", contract_status=status.value
-        )
+        raise ContractNotDraft("Only a draft contract can be changed", contract_status=status.value)
 
 
 def decide_sign(status: ContractStatus, *, customer_stage: Stage) -> Stage | None:
     """Check a draft may be signed; answer the stage the customer moves to, if any."""
     if status is not ContractStatus.draft:
-        raise ContractNotDraft(
-            "Only a draft contract can be signed", contract_status=status.value
-        )
+        raise ContractNotDraft("Only a draft contract can be signed", contract_status=status.value)
     _abandoned(customer_stage)
     return Stage.signed if customer_stage in SIGNABLE_FROM else None
 
@@ -97,9 +93,7 @@ def stage_after_cancel(was: ContractStatus, *, customer_stage: Stage, other_sign
 def check_acceptable(status: ContractStatus) -> None:
     """Implementation acceptance is recorded on a signed contract only."""
     if status is not ContractStatus.signed:
-        raise ContractNotSigned(
-            "Only a signed contract can be accepted", contract_status=status.value
-        )
+        raise ContractNotSigned("Only a signed contract can be accepted", contract_status=status.value)
 
 
 def check_billable(status: ContractStatus) -> None:
@@ -140,9 +134,16 @@ __all__ = [
 def check_service_period(start: date | None, end: date | None) -> None:
     """A service period ends on or after it starts."""
     if start is not None and end is not None and end < start:
-        raise InvalidInput("The service period ends before it starts", errors=[{
-            "loc": ["body", "service_end"], "msg": "must not be before service_start",
-            "type": "value_error"}])
+        raise InvalidInput(
+            "The service period ends before it starts",
+            errors=[
+                {
+                    "loc": ["body", "service_end"],
+                    "msg": "must not be before service_start",
+                    "type": "value_error",
+                }
+            ],
+        )
 
 
 def renewal_window_start(service_end: date, notice_days: int) -> date:
@@ -150,12 +151,17 @@ def renewal_window_start(service_end: date, notice_days: int) -> date:
     return service_end - timedelta(days=notice_days)
 
 
-def is_renewal_due(*, stage: Stage, service_end: date | None, renewed: bool, today: date,
-                   notice_days: int) -> bool:
+def is_renewal_due(
+    *, stage: Stage, service_end: date | None, renewed: bool, today: date, notice_days: int
+) -> bool:
     """SPEC §6 Renewals: an implemented customer whose (latest) service ends within
     ``notice_days`` — or has ended — and that has not signed a renewal in the window."""
-    return (stage is Stage.implemented and service_end is not None and not renewed
-            and today >= renewal_window_start(service_end, notice_days))
+    return (
+        stage is Stage.implemented
+        and service_end is not None
+        and not renewed
+        and today >= renewal_window_start(service_end, notice_days)
+    )
 
 
 def renewal_rate(due: int, renewed: int) -> Decimal | None:
@@ -175,16 +181,22 @@ class ServicedContract:
     service_end: date | None = None
 
 
-def _renewed(contracts: Sequence[ServicedContract], ending: ServicedContract, *, notice_days: int,
-             until: date | None) -> bool:
+def _renewed(
+    contracts: Sequence[ServicedContract], ending: ServicedContract, *, notice_days: int, until: date | None
+) -> bool:
     assert ending.service_end is not None
     since = renewal_window_start(ending.service_end, notice_days)
-    return any(c.contract_id != ending.contract_id and c.signed_on >= since
-               and (until is None or c.signed_on <= until) for c in contracts)
+    return any(
+        c.contract_id != ending.contract_id
+        and c.signed_on >= since
+        and (until is None or c.signed_on <= until)
+        for c in contracts
+    )
 
 
-def renewal_due(contracts: Sequence[ServicedContract], *, stage: Stage, today: date,
-                notice_days: int) -> ServicedContract | None:
+def renewal_due(
+    contracts: Sequence[ServicedContract], *, stage: Stage, today: date, notice_days: int
+) -> ServicedContract | None:
     """The contract a customer is renewal-due for (its latest service end), or None. A
     contract signed since the window opened renews it, whenever signed."""
     periods = [c for c in contracts if c.service_end is not None]
@@ -192,13 +204,15 @@ def renewal_due(contracts: Sequence[ServicedContract], *, stage: Stage, today: d
         return None
     latest = max(periods, key=lambda c: (c.service_end, str(c.contract_id)))
     renewed = _renewed(contracts, latest, notice_days=notice_days, until=None)
-    due = is_renewal_due(stage=stage, service_end=latest.service_end, renewed=renewed, today=today,
-                         notice_days=notice_days)
+    due = is_renewal_due(
+        stage=stage, service_end=latest.service_end, renewed=renewed, today=today, notice_days=notice_days
+    )
     return latest if due else None
 
 
-def renewal_cohort(contracts: Sequence[ServicedContract], *, start: date, end: date,
-                   notice_days: int) -> tuple[int, int]:
+def renewal_cohort(
+    contracts: Sequence[ServicedContract], *, start: date, end: date, notice_days: int
+) -> tuple[int, int]:
     """(due, renewed) for one customer's service periods ending in [start, end]: each is
     renewed when another contract was signed within its window (notice_days before its end
     up to the end)."""

@@ -91,14 +91,16 @@ class AgingBucket(StrEnum):
         return _BUCKET_LABELS[self]
 
 
-_BUCKET_LABELS: Mapping[AgingBucket, str] = MappingProxyType({
-    AgingBucket.current: "current",
-    AgingBucket.d1_30: "1-30",
-    AgingBucket.d31_60: "31-60",
-    AgingBucket.d61_90: "61-90",
-    AgingBucket.d91_180: "91-180",
-    AgingBucket.over_180: ">180",
-})
+_BUCKET_LABELS: Mapping[AgingBucket, str] = MappingProxyType(
+    {
+        AgingBucket.current: "current",
+        AgingBucket.d1_30: "1-30",
+        AgingBucket.d31_60: "31-60",
+        AgingBucket.d61_90: "61-90",
+        AgingBucket.d91_180: "91-180",
+        AgingBucket.over_180: ">180",
+    }
+)
 
 # Upper bound (inclusive) of days past due for each bucket; over_180 is open-ended.
 _BUCKET_UPPER_DAYS: tuple[tuple[int, AgingBucket], ...] = (
@@ -164,22 +166,23 @@ class CreditPolicy:
     warn_ratio: Decimal = Decimal("0.80")
     default_payment_terms_days: int = 30
     provision_rates: Mapping[AgingBucket, Decimal] = field(
-        default_factory=_default_provision_rates, hash=False)
+        default_factory=_default_provision_rates, hash=False
+    )
     collection_actions: Mapping[AgingBucket, str] = field(
-        default_factory=_default_collection_actions, hash=False)
-    grade_factors: Mapping[str, Decimal] = field(
-        default_factory=_default_grade_factors, hash=False)
+        default_factory=_default_collection_actions, hash=False
+    )
+    grade_factors: Mapping[str, Decimal] = field(default_factory=_default_grade_factors, hash=False)
     min_repayment_rate: Decimal = Decimal("0.5")
     # Days before a service period ends that its customer is renewal-due (SPEC §6 Renewals).
     renewal_notice_days: int = 60
     # The limit of a customer without a credit profile of its own, by grade.
     default_limits_by_grade: Mapping[str, Decimal] = field(
-        default_factory=_default_limits_by_grade, hash=False)
+        default_factory=_default_limits_by_grade, hash=False
+    )
 
     def __post_init__(self) -> None:
         # Copy into read-only views so a frozen policy cannot change under a caller's dict.
-        for name in ("provision_rates", "collection_actions", "grade_factors",
-                     "default_limits_by_grade"):
+        for name in ("provision_rates", "collection_actions", "grade_factors", "default_limits_by_grade"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
 
@@ -248,17 +251,22 @@ def collection_action(bucket: AgingBucket, policy: CreditPolicy = DEFAULT_CREDIT
     return policy.collection_actions[bucket]
 
 
-def provision_rate(bucket: AgingBucket, policy: CreditPolicy = DEFAULT_CREDIT_POLICY, *,
-                   written_off: bool = False) -> Decimal:
+def provision_rate(
+    bucket: AgingBucket, policy: CreditPolicy = DEFAULT_CREDIT_POLICY, *, written_off: bool = False
+) -> Decimal:
     """Bad-debt provision rate; a written-off receivable is provided for in full."""
     if written_off:
         return WRITE_OFF_PROVISION_RATE
     return policy.provision_rates[bucket]
 
 
-def provision(amount: Decimal, bucket: AgingBucket,
-              policy: CreditPolicy = DEFAULT_CREDIT_POLICY, *,
-              written_off: bool = False) -> Decimal:
+def provision(
+    amount: Decimal,
+    bucket: AgingBucket,
+    policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+    *,
+    written_off: bool = False,
+) -> Decimal:
     """Provision for an outstanding ``amount`` in ``bucket``, to the cent."""
     return money(amount * provision_rate(bucket, policy, written_off=written_off))
 
@@ -266,8 +274,7 @@ def provision(amount: Decimal, bucket: AgingBucket,
 # --------------------------------------------------------------------------- exposure
 
 
-def exposure(open_receivables: Decimal, signed_unbilled: Decimal,
-             credit_balance: Decimal = ZERO) -> Decimal:
+def exposure(open_receivables: Decimal, signed_unbilled: Decimal, credit_balance: Decimal = ZERO) -> Decimal:
     """Exposure = open receivables + signed-but-unbilled contract amounts − credit balance,
     never below zero (SPEC §6): a deposit lets a cash-first customer sign."""
     return money(max(open_receivables + signed_unbilled - credit_balance, ZERO))
@@ -355,9 +362,14 @@ def _override_allowed(role: str, *, exposure_after: Decimal, policy: CreditPolic
     return ceiling is not None and exposure_after <= ceiling
 
 
-def check_can_approve_override(*, approver_role: str, approver_id: Hashable,
-                               requester_id: Hashable, exposure_after: Decimal,
-                               policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> None:
+def check_can_approve_override(
+    *,
+    approver_role: str,
+    approver_id: Hashable,
+    requester_id: Hashable,
+    exposure_after: Decimal,
+    policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+) -> None:
     """Raise unless ``approver`` may approve a credit override taking the customer's
     exposure to ``exposure_after``; nobody approves their own request."""
     if approver_id == requester_id:
@@ -366,13 +378,20 @@ def check_can_approve_override(*, approver_role: str, approver_id: Hashable,
         raise OverrideNotAllowed(
             f"Role {approver_role!r} may not approve an override to an exposure of "
             f"{money_str(exposure_after)}.",
-            role=approver_role, exposure_after=money_str(exposure_after),
-            required_role=required_approver_role(exposure_after, policy))
+            role=approver_role,
+            exposure_after=money_str(exposure_after),
+            required_role=required_approver_role(exposure_after, policy),
+        )
 
 
-def decide_signing(*, state: CreditState, amount: Decimal,
-                   policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
-                   override: Override | None = None, actor_role: str) -> SigningDecision:
+def decide_signing(
+    *,
+    state: CreditState,
+    amount: Decimal,
+    policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+    override: Override | None = None,
+    actor_role: str,
+) -> SigningDecision:
     """Check a contract of ``amount`` against credit; raise if blocked and not overridden.
 
     A hold is checked before the limit. One override may lift both blocks. Its authority
@@ -390,8 +409,7 @@ def decide_signing(*, state: CreditState, amount: Decimal,
     if override is not None and not override.reason.strip():
         raise OverrideReasonRequired(
             "A credit override needs a reason.",
-            errors=[{"loc": ["override", "reason"], "msg": "must not be empty",
-                     "type": "value_error"}],
+            errors=[{"loc": ["override", "reason"], "msg": "must not be empty", "type": "value_error"}],
         )
 
     limit = money(state.credit_limit)
@@ -402,8 +420,7 @@ def decide_signing(*, state: CreditState, amount: Decimal,
     shortfall = money(max(after - limit, ZERO))
     on_hold = is_on_hold(state, policy)
     overridden: list[str] = []
-    authority = (override.approved_role if override is not None and override.approved_role
-                 else actor_role)
+    authority = override.approved_role if override is not None and override.approved_role else actor_role
 
     if on_hold:
         if override is None:
@@ -446,15 +463,20 @@ def decide_signing(*, state: CreditState, amount: Decimal,
     )
 
 
-def _not_allowed(role: str, block: str, after: Decimal, policy: CreditPolicy, *,
-                 shortfall: Decimal | None = None) -> OverrideNotAllowed:
+def _not_allowed(
+    role: str, block: str, after: Decimal, policy: CreditPolicy, *, shortfall: Decimal | None = None
+) -> OverrideNotAllowed:
     ceiling = override_ceiling(role, policy)
     extra: dict[str, object] = {"shortfall": money_str(shortfall)} if shortfall is not None else {}
     return OverrideNotAllowed(
         f"Role {role!r} may not override to an exposure of {money_str(after)} after signing.",
-        block=block, role=role, exposure_after=money_str(after),
+        block=block,
+        role=role,
+        exposure_after=money_str(after),
         override_ceiling=None if ceiling is None or not ceiling.is_finite() else money_str(ceiling),
-        manager_limit_max=money_str(policy.manager_limit_max), **extra)
+        manager_limit_max=money_str(policy.manager_limit_max),
+        **extra,
+    )
 
 
 # --------------------------------------------------------------------------- limit approval
@@ -464,13 +486,11 @@ def _check_limit_value(requested_limit: Decimal) -> None:
     if requested_limit < 0:
         raise InvalidInput(
             "A credit limit must not be negative.",
-            errors=[{"loc": ["requested_limit"], "msg": "must not be negative",
-                     "type": "value_error"}],
+            errors=[{"loc": ["requested_limit"], "msg": "must not be negative", "type": "value_error"}],
         )
 
 
-def required_approver_role(requested_limit: Decimal,
-                           policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> str:
+def required_approver_role(requested_limit: Decimal, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> str:
     """Lowest role that may approve a new limit of ``requested_limit``."""
     _check_limit_value(requested_limit)
     if requested_limit <= policy.manager_limit_max:
@@ -495,9 +515,14 @@ def approval_ceiling(role: str, policy: CreditPolicy = DEFAULT_CREDIT_POLICY) ->
     return None
 
 
-def check_can_approve(*, approver_role: str, approver_id: Hashable, requester_id: Hashable,
-                      requested_limit: Decimal,
-                      policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> None:
+def check_can_approve(
+    *,
+    approver_role: str,
+    approver_id: Hashable,
+    requester_id: Hashable,
+    requested_limit: Decimal,
+    policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+) -> None:
     """Raise unless ``approver`` may approve this limit request."""
     _check_limit_value(requested_limit)
     if approver_id == requester_id:
@@ -512,14 +537,23 @@ def check_can_approve(*, approver_role: str, approver_id: Hashable, requester_id
         )
 
 
-def can_approve(*, approver_role: str, approver_id: Hashable, requester_id: Hashable,
-                requested_limit: Decimal,
-                policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> bool:
+def can_approve(
+    *,
+    approver_role: str,
+    approver_id: Hashable,
+    requester_id: Hashable,
+    requested_limit: Decimal,
+    policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+) -> bool:
     """Whether ``approver`` may approve this limit request (see ``check_can_approve``)."""
     try:
-        check_can_approve(approver_role=approver_role, approver_id=approver_id,
-                          requester_id=requester_id, requested_limit=requested_limit,
-                          policy=policy)
+        check_can_approve(
+            approver_role=approver_role,
+            approver_id=approver_id,
+            requester_id=requester_id,
+            requested_limit=requested_limit,
+            policy=policy,
+        )
     except (SelfApproval, ApprovalNotAllowed):
         return False
     return True
@@ -541,10 +575,15 @@ class SuggestedLimit:
     repayment_rate: Decimal | None  # None when nothing was billed
 
 
-def suggested_limit(*, grade: str | None, monthly_billed: Sequence[Decimal],
-                    billed_total: Decimal, paid_total: Decimal,
-                    payment_terms_days: int | None = None,
-                    policy: CreditPolicy = DEFAULT_CREDIT_POLICY) -> SuggestedLimit:
+def suggested_limit(
+    *,
+    grade: str | None,
+    monthly_billed: Sequence[Decimal],
+    billed_total: Decimal,
+    paid_total: Decimal,
+    payment_terms_days: int | None = None,
+    policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+) -> SuggestedLimit:
     """Average monthly billed (12 months) × terms/30 × grade factor; 0 for poor payers.
 
     An ungraded customer (``grade=None``) gets the lowest configured factor: credit is
@@ -553,24 +592,26 @@ def suggested_limit(*, grade: str | None, monthly_billed: Sequence[Decimal],
     """
     errors: list[dict[str, object]] = []
     if len(monthly_billed) > 12:
-        errors.append({"loc": ["monthly_billed"], "msg": "at most 12 months",
-                       "type": "value_error"})
+        errors.append({"loc": ["monthly_billed"], "msg": "at most 12 months", "type": "value_error"})
     if any(m < 0 for m in monthly_billed):
-        errors.append({"loc": ["monthly_billed"], "msg": "amounts must not be negative",
-                       "type": "value_error"})
+        errors.append(
+            {"loc": ["monthly_billed"], "msg": "amounts must not be negative", "type": "value_error"}
+        )
     if billed_total < 0 or paid_total < 0:
-        errors.append({"loc": ["billed_total"], "msg": "totals must not be negative",
-                       "type": "value_error"})
+        errors.append({"loc": ["billed_total"], "msg": "totals must not be negative", "type": "value_error"})
     terms = payment_terms_days
     if terms is None:
         terms = policy.default_payment_terms_days
     if terms < 0:
-        errors.append({"loc": ["payment_terms_days"], "msg": "must not be negative",
-                       "type": "value_error"})
+        errors.append({"loc": ["payment_terms_days"], "msg": "must not be negative", "type": "value_error"})
     if grade is not None and grade not in policy.grade_factors:
-        errors.append({"loc": ["grade"], "type": "value_error",
-                       "msg": f"unknown grade; expected one of "
-                              f"{', '.join(sorted(policy.grade_factors))}"})
+        errors.append(
+            {
+                "loc": ["grade"],
+                "type": "value_error",
+                "msg": f"unknown grade; expected one of {', '.join(sorted(policy.grade_factors))}",
+            }
+        )
     if errors:
         raise InvalidInput("Cannot suggest a credit limit from these inputs.", errors=errors)
 
@@ -585,9 +626,15 @@ def suggested_limit(*, grade: str | None, monthly_billed: Sequence[Decimal],
     steps = [f"average monthly billed over 12 months: {money_str(average)}"]
 
     def result(amount: Decimal, rate: Decimal | None) -> SuggestedLimit:
-        return SuggestedLimit(amount=money(amount), reasoning=tuple(steps), grade=grade,
-                              grade_factor=factor, average_monthly_billed=average,
-                              payment_terms_days=terms, repayment_rate=rate)
+        return SuggestedLimit(
+            amount=money(amount),
+            reasoning=tuple(steps),
+            grade=grade,
+            grade_factor=factor,
+            average_monthly_billed=average,
+            payment_terms_days=terms,
+            repayment_rate=rate,
+        )
 
     if billed_total == 0:
         steps.append("no billing history: suggested limit 0.00")
@@ -645,9 +692,12 @@ def _application_error(errors: list[dict[str, object]]) -> PaymentApplicationInv
     return PaymentApplicationInvalid("The payment application is invalid.", errors=errors)
 
 
-def apply_payment(*, amount: Decimal, open_items: Sequence[OpenItem],
-                     explicit: Sequence[tuple[Hashable, Decimal]] | None = None,
-                     ) -> PaymentApplicationResult:
+def apply_payment(
+    *,
+    amount: Decimal,
+    open_items: Sequence[OpenItem],
+    explicit: Sequence[tuple[Hashable, Decimal]] | None = None,
+) -> PaymentApplicationResult:
     """Spread a payment over open receivables; what is left becomes customer credit.
 
     Without ``explicit`` the oldest due date is paid first, ties broken by the id's
@@ -656,17 +706,31 @@ def apply_payment(*, amount: Decimal, open_items: Sequence[OpenItem],
     money goes.
     """
     if amount <= 0:
-        raise _application_error([{"loc": ["amount"], "msg": "must be greater than 0",
-                                  "type": "value_error"}])
+        raise _application_error(
+            [{"loc": ["amount"], "msg": "must be greater than 0", "type": "value_error"}]
+        )
     by_id: dict[Hashable, OpenItem] = {}
     for item in open_items:
         if item.receivable_id in by_id:
-            raise _application_error([{"loc": ["open_items"], "type": "value_error",
-                                      "msg": f"receivable {item.receivable_id} listed twice"}])
+            raise _application_error(
+                [
+                    {
+                        "loc": ["open_items"],
+                        "type": "value_error",
+                        "msg": f"receivable {item.receivable_id} listed twice",
+                    }
+                ]
+            )
         if item.outstanding < 0:
-            raise _application_error([{"loc": ["open_items"], "type": "value_error",
-                                      "msg": f"receivable {item.receivable_id} has a negative "
-                                             "outstanding amount"}])
+            raise _application_error(
+                [
+                    {
+                        "loc": ["open_items"],
+                        "type": "value_error",
+                        "msg": f"receivable {item.receivable_id} has a negative outstanding amount",
+                    }
+                ]
+            )
         by_id[item.receivable_id] = item
 
     if explicit is not None:
@@ -685,33 +749,49 @@ def apply_payment(*, amount: Decimal, open_items: Sequence[OpenItem],
     return PaymentApplicationResult(parts=tuple(parts), unapplied=left)
 
 
-def _apply_explicit(*, amount: Decimal, by_id: Mapping[Hashable, OpenItem],
-                       explicit: Sequence[tuple[Hashable, Decimal]]) -> PaymentApplicationResult:
+def _apply_explicit(
+    *, amount: Decimal, by_id: Mapping[Hashable, OpenItem], explicit: Sequence[tuple[Hashable, Decimal]]
+) -> PaymentApplicationResult:
     errors: list[dict[str, object]] = []
     seen: set[Hashable] = set()
     total = ZERO
     for index, (receivable_id, part) in enumerate(explicit):
         loc = ["allocations", index]
         if receivable_id in seen:
-            errors.append({"loc": loc, "type": "value_error",
-                           "msg": f"receivable {receivable_id} allocated twice"})
+            errors.append(
+                {"loc": loc, "type": "value_error", "msg": f"receivable {receivable_id} allocated twice"}
+            )
         seen.add(receivable_id)
         item = by_id.get(receivable_id)
         if item is None:
-            errors.append({"loc": loc, "type": "value_error",
-                           "msg": f"receivable {receivable_id} is not open for this customer"})
+            errors.append(
+                {
+                    "loc": loc,
+                    "type": "value_error",
+                    "msg": f"receivable {receivable_id} is not open for this customer",
+                }
+            )
         if part <= 0:
-            errors.append({"loc": loc, "type": "value_error",
-                           "msg": "allocated amount must be greater than 0"})
+            errors.append(
+                {"loc": loc, "type": "value_error", "msg": "allocated amount must be greater than 0"}
+            )
         elif item is not None and part > item.outstanding:
-            errors.append({"loc": loc, "type": "value_error",
-                           "msg": f"{money_str(part)} exceeds the outstanding "
-                                  f"{money_str(item.outstanding)}"})
+            errors.append(
+                {
+                    "loc": loc,
+                    "type": "value_error",
+                    "msg": f"{money_str(part)} exceeds the outstanding {money_str(item.outstanding)}",
+                }
+            )
         total += part
     if total > amount:
-        errors.append({"loc": ["allocations"], "type": "value_error",
-                       "msg": f"allocations total {money_str(total)} exceeds the payment "
-                              f"{money_str(amount)}"})
+        errors.append(
+            {
+                "loc": ["allocations"],
+                "type": "value_error",
+                "msg": f"allocations total {money_str(total)} exceeds the payment {money_str(amount)}",
+            }
+        )
     if errors:
         raise _application_error(errors)
     parts = tuple(AppliedPart(receivable_id=rid, amount=part) for rid, part in explicit)
@@ -740,12 +820,10 @@ class CreditPart:
 
 
 def _oldest_credit_first(credits: Sequence[CreditItem]) -> list[CreditItem]:
-    return sorted((c for c in credits if c.remaining > 0),
-                  key=lambda c: (c.received_at, str(c.payment_id)))
+    return sorted((c for c in credits if c.remaining > 0), key=lambda c: (c.received_at, str(c.payment_id)))
 
 
-def apply_credit(*, credits: Sequence[CreditItem],
-                 open_items: Sequence[OpenItem]) -> tuple[CreditPart, ...]:
+def apply_credit(*, credits: Sequence[CreditItem], open_items: Sequence[OpenItem]) -> tuple[CreditPart, ...]:
     """Apply a customer's credit balance to its open receivables: the oldest due
     receivable first, paid from the oldest credit first, until one of them runs out.
     Every cent taken from a credit item goes to exactly one receivable."""
@@ -760,25 +838,29 @@ def apply_credit(*, credits: Sequence[CreditItem],
             part = min(owed, left[id(credit)])
             if part <= 0:
                 continue
-            parts.append(CreditPart(payment_id=credit.payment_id,
-                                    receivable_id=item.receivable_id, amount=part))
+            parts.append(
+                CreditPart(payment_id=credit.payment_id, receivable_id=item.receivable_id, amount=part)
+            )
             left[id(credit)] -= part
             owed -= part
     return tuple(parts)
 
 
-def take_refund(*, credits: Sequence[CreditItem],
-                amount: Decimal) -> tuple[tuple[Hashable, Decimal], ...]:
+def take_refund(*, credits: Sequence[CreditItem], amount: Decimal) -> tuple[tuple[Hashable, Decimal], ...]:
     """Which payments' credit a refund of ``amount`` pays back: the oldest first."""
     if amount <= 0:
-        raise InvalidInput("A refund must be positive.", errors=[{
-            "loc": ["body", "amount"], "msg": "must be greater than 0", "type": "value_error"}])
+        raise InvalidInput(
+            "A refund must be positive.",
+            errors=[{"loc": ["body", "amount"], "msg": "must be greater than 0", "type": "value_error"}],
+        )
     sources = _oldest_credit_first(credits)
     balance = sum((c.remaining for c in sources), ZERO)
     if amount > balance:
         raise RefundExceedsBalance(
             f"A refund of {money_str(amount)} exceeds the credit balance {money_str(balance)}.",
-            credit_balance=money_str(balance), amount=money_str(amount))
+            credit_balance=money_str(balance),
+            amount=money_str(amount),
+        )
     taken: list[tuple[Hashable, Decimal]] = []
     left = amount
     for credit in sources:
@@ -801,8 +883,12 @@ class StatementKind(StrEnum):
 
 
 # Within one instant: what is billed comes before what settles it.
-_KIND_ORDER = {StatementKind.receivable: 0, StatementKind.payment: 1,
-               StatementKind.credit_applied: 2, StatementKind.write_off: 3}
+_KIND_ORDER = {
+    StatementKind.receivable: 0,
+    StatementKind.payment: 1,
+    StatementKind.credit_applied: 2,
+    StatementKind.write_off: 3,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -825,8 +911,9 @@ class StatementLine:
     balance: Decimal
 
 
-def statement_lines(opening_balance: Decimal,
-                    entries: Sequence[StatementEntry]) -> tuple[tuple[StatementLine, ...], Decimal]:
+def statement_lines(
+    opening_balance: Decimal, entries: Sequence[StatementEntry]
+) -> tuple[tuple[StatementLine, ...], Decimal]:
     """The entries in time order with a running balance, and the closing balance
     (= opening + debits − credits)."""
     balance = money(opening_balance)
@@ -848,8 +935,13 @@ class CreditWarning:
     message: str
 
 
-def credit_warnings(*, state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
-                    grade_dropped: bool = False, overdue_count: int = 0) -> list[CreditWarning]:
+def credit_warnings(
+    *,
+    state: CreditState,
+    policy: CreditPolicy = DEFAULT_CREDIT_POLICY,
+    grade_dropped: bool = False,
+    overdue_count: int = 0,
+) -> list[CreditWarning]:
     """Warnings for a customer's credit position, most severe first.
 
     ``credit.exposure_high`` is only raised against a positive limit: a zero limit means
@@ -857,26 +949,34 @@ def credit_warnings(*, state: CreditState, policy: CreditPolicy = DEFAULT_CREDIT
     """
     warnings: list[CreditWarning] = []
     if is_on_hold(state, policy):
-        why = "manual hold" if state.on_hold_flag else (
-            f"a receivable is {state.max_days_overdue} days overdue "
-            f"(hold after {policy.hold_after_overdue_days})")
-        warnings.append(CreditWarning(code="credit.on_hold",
-                                      message=f"Customer is on credit hold: {why}."))
+        why = (
+            "manual hold"
+            if state.on_hold_flag
+            else (
+                f"a receivable is {state.max_days_overdue} days overdue "
+                f"(hold after {policy.hold_after_overdue_days})"
+            )
+        )
+        warnings.append(CreditWarning(code="credit.on_hold", message=f"Customer is on credit hold: {why}."))
     if overdue_count > 0 or state.max_days_overdue > 0:
         count = f"{overdue_count} receivable(s)" if overdue_count > 0 else "A receivable"
-        warnings.append(CreditWarning(
-            code="credit.overdue",
-            message=f"{count} overdue; oldest {state.max_days_overdue} days past due."))
+        warnings.append(
+            CreditWarning(
+                code="credit.overdue",
+                message=f"{count} overdue; oldest {state.max_days_overdue} days past due.",
+            )
+        )
     limit = state.credit_limit
     if limit > 0 and state.exposure >= policy.warn_ratio * limit:
         share = (state.exposure / limit * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-        warnings.append(CreditWarning(
-            code="credit.exposure_high",
-            message=f"Exposure {money_str(state.exposure)} is {share}% of the limit "
-                    f"{money_str(limit)}."))
+        warnings.append(
+            CreditWarning(
+                code="credit.exposure_high",
+                message=f"Exposure {money_str(state.exposure)} is {share}% of the limit {money_str(limit)}.",
+            )
+        )
     if grade_dropped:
-        warnings.append(CreditWarning(code="credit.grade_dropped",
-                                      message="The customer's grade dropped."))
+        warnings.append(CreditWarning(code="credit.grade_dropped", message="The customer's grade dropped."))
     return warnings
 
 

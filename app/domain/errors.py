@@ -113,11 +113,15 @@ class InvalidInput(DomainError):
 
     code = "validation_error"
     title = "Validation error"
-    extras = {"errors": Extra("array", "One entry per problem: loc, msg, type",
-                              [{"loc": ["body", "name"], "msg": "Field required", "type": "missing"}])}
+    extras = {
+        "errors": Extra(
+            "array",
+            "One entry per problem: loc, msg, type",
+            [{"loc": ["body", "name"], "msg": "Field required", "type": "missing"}],
+        )
+    }
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
-                 **extra: Any) -> None:
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.errors = errors or []
 
@@ -330,11 +334,17 @@ class CustomerDuplicate(Conflict):
     """A customer with the same USCC, phone, email or name exists already."""
 
     code = "customer.duplicate"
-    extras = {"candidates": Extra(
-        "array", "The existing customers: id, name, matched_on, visible (false: one you may not "
-        "see, reported without id or name)",
-        [{"id": "3c1d…", "name": "杭州示例科技有限公司", "matched_on": ["uscc"], "visible": True},
-         {"id": None, "name": None, "matched_on": ["phone"], "visible": False}])}
+    extras = {
+        "candidates": Extra(
+            "array",
+            "The existing customers: id, name, matched_on, visible (false: one you may not "
+            "see, reported without id or name)",
+            [
+                {"id": "3c1d…", "name": "杭州示例科技有限公司", "matched_on": ["uscc"], "visible": True},
+                {"id": None, "name": None, "matched_on": ["phone"], "visible": False},
+            ],
+        )
+    }
 
 
 class CustomerTooManyContactSearches(RateLimited):
@@ -350,9 +360,11 @@ class ComplaintInvalidTransition(Conflict):
 
     code = "complaint.invalid_transition"
     title = "Invalid complaint transition"
-    extras = {"from": _text("The complaint's status", "closed"),
-              "to": _text("The status asked for", "in_progress"),
-              "allowed": _texts("The statuses it may move to", [])}
+    extras = {
+        "from": _text("The complaint's status", "closed"),
+        "to": _text("The status asked for", "in_progress"),
+        "allowed": _texts("The statuses it may move to", []),
+    }
 
 
 class ComplaintInvalidHandler(RuleViolation):
@@ -379,8 +391,9 @@ class ImportUnsupportedFormat(RuleViolation):
     """The uploaded file is neither CSV nor XLSX."""
 
     code = "import.unsupported_format"
-    extras = {"accepted": _texts("The formats the import reads",
-                                 ["text/csv (UTF-8, UTF-8 with BOM, GBK/GB18030)"])}
+    extras = {
+        "accepted": _texts("The formats the import reads", ["text/csv (UTF-8, UTF-8 with BOM, GBK/GB18030)"])
+    }
 
 
 class ImportUnreadable(RuleViolation):
@@ -393,8 +406,10 @@ class ImportTooLarge(TooLarge):
     """The uploaded file has more bytes or rows than an import takes."""
 
     code = "import.too_large"
-    extras = {"max_bytes": _int("Largest file accepted, in bytes", 10485760),
-              "max_rows": _int("Most data rows accepted", 10000)}
+    extras = {
+        "max_bytes": _int("Largest file accepted, in bytes", 10485760),
+        "max_rows": _int("Most data rows accepted", 10000),
+    }
 
 
 class ImportEmpty(RuleViolation):
@@ -407,16 +422,23 @@ class ImportMissingColumns(RuleViolation):
     """The header row lacks a column the import needs."""
 
     code = "import.missing_columns"
-    extras = {"missing": _texts("The columns needed", ["name"]),
-              "unknown_columns": _texts("Header cells that name no known column", ["备注2"])}
+    extras = {
+        "missing": _texts("The columns needed", ["name"]),
+        "unknown_columns": _texts("Header cells that name no known column", ["备注2"]),
+    }
 
 
 class ImportRowsRejected(RuleViolation):
     """An all-or-nothing import found rejected or duplicate rows; nothing was imported."""
 
     code = "import.rejected"
-    extras = {"report": Extra("object", "The import report (rows, rejected, duplicates, …)",
-                              {"rows": 3, "imported": 0, "rejected": [{"row": 2, "errors": []}]})}
+    extras = {
+        "report": Extra(
+            "object",
+            "The import report (rows, rejected, duplicates, …)",
+            {"rows": 3, "imported": 0, "rejected": [{"row": 2, "errors": []}]},
+        )
+    }
 
 
 class ActivityAlreadyExists(Conflict):
@@ -451,8 +473,11 @@ class InvalidTransition(Conflict):
 
     code = "funnel.invalid_transition"
     title = "Invalid funnel transition"
-    extras = {"allowed": _texts("The stages that can be reached from here", ["graded", "abandoned"]),
-              "from": _FROM, "to": _TO}
+    extras = {
+        "allowed": _texts("The stages that can be reached from here", ["graded", "abandoned"]),
+        "from": _FROM,
+        "to": _TO,
+    }
 
 
 class RequirementUnmet(RuleViolation):
@@ -460,10 +485,15 @@ class RequirementUnmet(RuleViolation):
 
     code = "funnel.requirement_unmet"
     title = "Funnel requirement unmet"
-    extras = {"missing": _texts("What the move needs", ["grade", "target_amount"]),
-              "from": _FROM, "to": _TO,
-              "abandon_reasons": _texts("The reason codes an abandonment takes",
-                                        ["refused", "unreachable", "unsuitable", "bought_competitor"])}
+    extras = {
+        "missing": _texts("What the move needs", ["grade", "target_amount"]),
+        "from": _FROM,
+        "to": _TO,
+        "abandon_reasons": _texts(
+            "The reason codes an abandonment takes",
+            ["refused", "unreachable", "unsuitable", "bought_competitor"],
+        ),
+    }
 
 
 class CooldownActive(Conflict):
@@ -471,8 +501,7 @@ class CooldownActive(Conflict):
 
     code = "funnel.cooldown_active"
     title = "Customer in cooldown"
-    extras = {"cooldown_until": _text("When the cooldown ends (ISO 8601)",
-                                      "2026-12-20T00:00:00+00:00")}
+    extras = {"cooldown_until": _text("When the cooldown ends (ISO 8601)", "2026-12-20T00:00:00+00:00")}
 
 
 class NotAbandoned(RuleViolation):
@@ -499,8 +528,11 @@ class QuotaExceeded(Conflict):
 
     code = "pool.quota_exceeded"
     title = "Holding limit reached"
-    extras = {"limit": _int("The holding limit", 50), "active": _int("Active customers held", 50),
-              "discovery_bonus": _int("Own finds allowed past the limit (an own find only)", 5)}
+    extras = {
+        "limit": _int("The holding limit", 50),
+        "active": _int("Active customers held", 50),
+        "discovery_bonus": _int("Own finds allowed past the limit (an own find only)", 5),
+    }
 
 
 class AlreadyClaimed(Conflict):
@@ -515,8 +547,7 @@ class InCooldown(Conflict):
 
     code = "pool.cooldown_active"
     title = "Customer in cooldown"
-    extras = {"cooldown_until": _text("When the cooldown ends (ISO 8601)",
-                                      "2026-12-20T00:00:00+00:00")}
+    extras = {"cooldown_until": _text("When the cooldown ends (ISO 8601)", "2026-12-20T00:00:00+00:00")}
 
 
 class ReclaimBlocked(Conflict):
@@ -525,8 +556,11 @@ class ReclaimBlocked(Conflict):
 
     code = "pool.reclaim_blocked"
     title = "Customer recently lost by this rep"
-    extras = {"blocked_until": _text("When the rep may take the customer again (ISO 8601)",
-                                     "2026-12-12T08:00:00+00:00")}
+    extras = {
+        "blocked_until": _text(
+            "When the rep may take the customer again (ISO 8601)", "2026-12-12T08:00:00+00:00"
+        )
+    }
 
 
 class NotClaimable(Conflict):
@@ -615,9 +649,11 @@ class OverBilled(RuleViolation):
     """Billing this amount would exceed the contract amount."""
 
     code = "receivable.over_billed"
-    extras = {"contract_amount": _money("The contract amount", "100000.00"),
-              "billed": _money("Billed so far", "80000.00"),
-              "remaining": _money("What can still be billed", "20000.00")}
+    extras = {
+        "contract_amount": _money("The contract amount", "100000.00"),
+        "billed": _money("Billed so far", "80000.00"),
+        "remaining": _money("What can still be billed", "20000.00"),
+    }
 
 
 class ReceivableWrittenOff(Conflict):
@@ -643,9 +679,11 @@ class CreditOnHold(Conflict):
 
     code = "credit.on_hold"
     title = "Customer on credit hold"
-    extras = {"max_days_overdue": _int("Days the oldest open receivable is overdue", 75),
-              "hold_after_overdue_days": _int("Overdue days that put a customer on hold", 60),
-              "manual_hold": Extra("boolean", "Whether someone put the customer on hold", False)}
+    extras = {
+        "max_days_overdue": _int("Days the oldest open receivable is overdue", 75),
+        "hold_after_overdue_days": _int("Overdue days that put a customer on hold", 60),
+        "manual_hold": Extra("boolean", "Whether someone put the customer on hold", False),
+    }
 
 
 class CreditLimitExceeded(Conflict):
@@ -653,10 +691,12 @@ class CreditLimitExceeded(Conflict):
 
     code = "credit.limit_exceeded"
     title = "Credit limit exceeded"
-    extras = {"limit": _money("The credit limit", "500000.00"),
-              "exposure": _money("Open receivables plus signed, unbilled contracts", "420000.00"),
-              "available": _money("Limit minus exposure", "80000.00"),
-              "shortfall": _money("How much the amount exceeds what is available", "20000.00")}
+    extras = {
+        "limit": _money("The credit limit", "500000.00"),
+        "exposure": _money("Open receivables plus signed, unbilled contracts", "420000.00"),
+        "available": _money("Limit minus exposure", "80000.00"),
+        "shortfall": _money("How much the amount exceeds what is available", "20000.00"),
+    }
 
 
 class OverrideNotAllowed(Forbidden):
@@ -664,15 +704,18 @@ class OverrideNotAllowed(Forbidden):
 
     code = "credit.override_not_allowed"
     title = "Credit override not allowed"
-    extras = {"block": _text("The code of the block refused", "credit.limit_exceeded"),
-              "role": _text("The role whose authority was measured", "manager"),
-              "exposure_after": _money("The exposure once the contract is signed", "120000.00"),
-              "override_ceiling": _money("The most exposure after signing the role may accept "
-                                         "(absent for roles that never override)", "100000.00"),
-              "required_role": _text("The lowest role that may approve (an override request)",
-                                     "finance"),
-              "shortfall": _money("The shortfall (a limit block)", "20000.00"),
-              "manager_limit_max": _money("The most a manager may override", "100000.00")}
+    extras = {
+        "block": _text("The code of the block refused", "credit.limit_exceeded"),
+        "role": _text("The role whose authority was measured", "manager"),
+        "exposure_after": _money("The exposure once the contract is signed", "120000.00"),
+        "override_ceiling": _money(
+            "The most exposure after signing the role may accept (absent for roles that never override)",
+            "100000.00",
+        ),
+        "required_role": _text("The lowest role that may approve (an override request)", "finance"),
+        "shortfall": _money("The shortfall (a limit block)", "20000.00"),
+        "manager_limit_max": _money("The most a manager may override", "100000.00"),
+    }
 
 
 class OverrideReasonRequired(InvalidInput):
@@ -686,9 +729,11 @@ class ApprovalNotAllowed(Forbidden):
 
     code = "credit.approval_not_allowed"
     title = "Credit limit approval not allowed"
-    extras = {"role": _text("The caller's role", "manager"),
-              "requested_limit": _money("The limit asked for", "800000.00"),
-              "required_role": _text("The lowest role that may approve it", "finance")}
+    extras = {
+        "role": _text("The caller's role", "manager"),
+        "requested_limit": _money("The limit asked for", "800000.00"),
+        "required_role": _text("The lowest role that may approve it", "finance"),
+    }
 
 
 class SelfApproval(Forbidden):
@@ -703,8 +748,10 @@ class RefundExceedsBalance(Conflict):
 
     code = "credit.refund_exceeds_balance"
     title = "Refund exceeds the credit balance"
-    extras = {"credit_balance": _money("The customer's credit balance", "300.00"),
-              "amount": _money("The refund asked for", "500.00")}
+    extras = {
+        "credit_balance": _money("The customer's credit balance", "300.00"),
+        "amount": _money("The refund asked for", "500.00"),
+    }
 
 
 class RequestNotPending(Conflict):
@@ -745,8 +792,13 @@ class MissingScope(Forbidden):
 
     code = "forbidden.scope"
     title = "Missing scope"
-    extras = {"required_scope": Extra("string", "The scope the path needs (null when no key may "
-                                      "call it, or keys may only read it)", "contracts:read")}
+    extras = {
+        "required_scope": Extra(
+            "string",
+            "The scope the path needs (null when no key may call it, or keys may only read it)",
+            "contracts:read",
+        )
+    }
 
 
 class ApiKeyTeamNotFound(RuleViolation):
@@ -780,6 +832,8 @@ class WebhookDeliverySucceeded(RuleViolation):
     """A delivery that succeeded is not retried."""
 
     code = "webhook.delivery_succeeded"
+
+
 class ReportInvalidPeriod(InvalidInput):
     """A report period whose `from` is not before `to`, longer than 3 years, or outside 1970–2100."""
 
@@ -806,6 +860,11 @@ class TargetInvalidParent(RuleViolation):
 
 def catalogue() -> list[type[DomainError]]:
     """Every error the service can answer, in the order declared above."""
-    return [value for value in globals().values()
-            if isinstance(value, type) and issubclass(value, DomainError)
-            and value is not DomainError and value.__module__ == __name__]
+    return [
+        value
+        for value in globals().values()
+        if isinstance(value, type)
+        and issubclass(value, DomainError)
+        and value is not DomainError
+        and value.__module__ == __name__
+    ]

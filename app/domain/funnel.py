@@ -313,8 +313,7 @@ def replay(transitions: Iterable[Transition], *, start: Stage = Stage.resource) 
     for number, transition in enumerate(transitions):
         if transition.from_stage != stage:
             raise ValueError(
-                f"transition {number} starts at {transition.from_stage} "
-                f"but the customer was in {stage}"
+                f"transition {number} starts at {transition.from_stage} but the customer was in {stage}"
             )
         stage = transition.to_stage
     return stage
@@ -413,17 +412,13 @@ def validate_funnel_policy(policy: FunnelPolicy) -> FunnelPolicy:
         conversion = step.ideal_conversion
         if conversion is not None:
             if not _is_number(conversion):
-                errors.append(
-                    _error([*loc, "ideal_conversion"], "must be a decimal number", "type_error")
-                )
+                errors.append(_error([*loc, "ideal_conversion"], "must be a decimal number", "type_error"))
             elif not 0 <= conversion <= 1:
                 errors.append(_error([*loc, "ideal_conversion"], "must be between 0 and 1"))
         holding = step.ideal_holding_per_rep
         if holding is not None:
             if not isinstance(holding, int) or isinstance(holding, bool):
-                errors.append(
-                    _error([*loc, "ideal_holding_per_rep"], "must be an integer", "type_error")
-                )
+                errors.append(_error([*loc, "ideal_holding_per_rep"], "must be an integer", "type_error"))
             elif holding < 0:
                 errors.append(_error([*loc, "ideal_holding_per_rep"], "must not be negative"))
     for from_stage, to_stage in IDEAL_STEP_PAIRS:
@@ -436,9 +431,7 @@ def validate_funnel_policy(policy: FunnelPolicy) -> FunnelPolicy:
 
 def _seconds(delta: timedelta) -> Decimal:
     # Exact, unlike timedelta.total_seconds() which goes through float.
-    return (
-        Decimal(delta.days) * _DAY + Decimal(delta.seconds) + Decimal(delta.microseconds) / (10**6)
-    )
+    return Decimal(delta.days) * _DAY + Decimal(delta.seconds) + Decimal(delta.microseconds) / (10**6)
 
 
 def days_in_stage(entered_at: datetime, *, now: datetime) -> Decimal:
@@ -447,9 +440,7 @@ def days_in_stage(entered_at: datetime, *, now: datetime) -> Decimal:
     return days.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def is_stalled(
-    stage: Stage, *, stage_entered_at: datetime, now: datetime, policy: FunnelPolicy
-) -> bool:
+def is_stalled(stage: Stage, *, stage_entered_at: datetime, now: datetime, policy: FunnelPolicy) -> bool:
     """Time in ``stage`` exceeds the ideal days of the step out of it × stall factor.
 
     ``signed`` uses the signed → implemented step; ``implemented`` and ``abandoned`` have

@@ -48,9 +48,15 @@ class GradeSuggestion:
     reasons: tuple[str, ...]
 
 
-def suggest_initial_grade(*, size: str | None, source: str | None, is_trial_user: bool,
-                          has_verified_contact: bool, has_fitting_product: bool,
-                          decision_maker_reachable: bool | None = None) -> GradeSuggestion:
+def suggest_initial_grade(
+    *,
+    size: str | None,
+    source: str | None,
+    is_trial_user: bool,
+    has_verified_contact: bool,
+    has_fitting_product: bool,
+    decision_maker_reachable: bool | None = None,
+) -> GradeSuggestion:
     """Suggest A/B/C for a customer entering ``graded`` (the rep decides).
 
     A-signals win over C-signals: a customer who called us or is trying the product is
@@ -59,8 +65,9 @@ def suggest_initial_grade(*, size: str | None, source: str | None, is_trial_user
     a verified way to reach it. Everything else is an ordinary B.
     """
     if size is not None and size not in SIZE_BANDS:
-        raise InvalidInput("Unknown company size band.", errors=[
-            _err(["size"], f"expected one of {', '.join(SIZE_BANDS)}")])
+        raise InvalidInput(
+            "Unknown company size band.", errors=[_err(["size"], f"expected one of {', '.join(SIZE_BANDS)}")]
+        )
 
     a_reasons: list[str] = []
     if source in INBOUND_SOURCES:
@@ -82,8 +89,14 @@ def suggest_initial_grade(*, size: str | None, source: str | None, is_trial_user
 
     b_reasons = ["ordinary company: need uncertain but possible"]
     if size in LARGER_SIZE_BANDS:
-        missing = [what for what, ok in (("fitting product", has_fitting_product),
-                                         ("verified contact", has_verified_contact)) if not ok]
+        missing = [
+            what
+            for what, ok in (
+                ("fitting product", has_fitting_product),
+                ("verified contact", has_verified_contact),
+            )
+            if not ok
+        ]
         b_reasons.append(f"larger company but missing {' and '.join(missing)}")
     return GradeSuggestion(grade="B", reasons=tuple(b_reasons))
 
@@ -105,11 +118,9 @@ class GradingPolicy:
     """
 
     version: int = 1
-    signed_amount_thresholds: tuple[Decimal, ...] = _decimals(
-        "10000000", "8000000", "5000000", "1000000")
+    signed_amount_thresholds: tuple[Decimal, ...] = _decimals("10000000", "8000000", "5000000", "1000000")
     repayment_rate_thresholds: tuple[Decimal, ...] = _decimals("1.00", "0.80", "0.50", "0.30")
-    outstanding_thresholds: tuple[Decimal, ...] = _decimals(
-        "10000", "200000", "800000", "2000000")
+    outstanding_thresholds: tuple[Decimal, ...] = _decimals("10000", "200000", "800000", "2000000")
     grade_a_min_total: int = 24
     grade_b_min_total: int = 16
     trailing_months: int = 12
@@ -123,9 +134,11 @@ def validate_grading_policy(policy: GradingPolicy) -> GradingPolicy:
     """Return ``policy`` if coherent, else raise InvalidInput listing every problem."""
     errors: list[dict[str, object]] = []
     bands = len(BAND_SCORES) - 1
-    for name, descending in (("signed_amount_thresholds", True),
-                             ("repayment_rate_thresholds", True),
-                             ("outstanding_thresholds", False)):
+    for name, descending in (
+        ("signed_amount_thresholds", True),
+        ("repayment_rate_thresholds", True),
+        ("outstanding_thresholds", False),
+    ):
         values: tuple[Decimal, ...] = getattr(policy, name)
         if len(values) != bands:
             errors.append(_err(["policy", name], f"needs exactly {bands} thresholds"))
@@ -140,8 +153,7 @@ def validate_grading_policy(policy: GradingPolicy) -> GradingPolicy:
         if not MIN_TOTAL <= getattr(policy, name) <= MAX_TOTAL:
             errors.append(_err(["policy", name], f"must be within {MIN_TOTAL}..{MAX_TOTAL}"))
     if policy.grade_a_min_total <= policy.grade_b_min_total:
-        errors.append(_err(["policy", "grade_a_min_total"],
-                           "must be greater than grade_b_min_total"))
+        errors.append(_err(["policy", "grade_a_min_total"], "must be greater than grade_b_min_total"))
     for name in ("version", "trailing_months", "min_trading_days"):
         if getattr(policy, name) <= 0:
             errors.append(_err(["policy", name], "must be positive"))
@@ -194,16 +206,18 @@ def _fmt_rate(value: Decimal) -> str:
     return f"{(value * 100).normalize():f}%"
 
 
-def _score_at_least(value: Decimal, thresholds: Sequence[Decimal],
-                    fmt: Callable[[Decimal], str]) -> tuple[int, str]:
+def _score_at_least(
+    value: Decimal, thresholds: Sequence[Decimal], fmt: Callable[[Decimal], str]
+) -> tuple[int, str]:
     for threshold, score in zip(thresholds, BAND_SCORES, strict=False):
         if value >= threshold:
             return score, f"≥ {fmt(threshold)}"
     return BAND_SCORES[-1], f"< {fmt(thresholds[-1])}"
 
 
-def _score_at_most(value: Decimal, thresholds: Sequence[Decimal],
-                   fmt: Callable[[Decimal], str]) -> tuple[int, str]:
+def _score_at_most(
+    value: Decimal, thresholds: Sequence[Decimal], fmt: Callable[[Decimal], str]
+) -> tuple[int, str]:
     for threshold, score in zip(thresholds, BAND_SCORES, strict=False):
         if value <= threshold:
             return score, f"≤ {fmt(threshold)}"
@@ -211,9 +225,11 @@ def _score_at_most(value: Decimal, thresholds: Sequence[Decimal],
 
 
 def _check_facts(facts: TradingFacts) -> None:
-    errors = [_err(["facts", name], "must not be negative")
-              for name in ("signed_amount", "billed", "paid", "outstanding_at_period_end")
-              if getattr(facts, name) < 0]
+    errors = [
+        _err(["facts", name], "must not be negative")
+        for name in ("signed_amount", "billed", "paid", "outstanding_at_period_end")
+        if getattr(facts, name) < 0
+    ]
     if errors:
         raise InvalidInput("Trading facts are invalid.", errors=errors)
 
@@ -237,8 +253,7 @@ def grade_for_total(total: int, policy: GradingPolicy = DEFAULT_GRADING_POLICY) 
     return "C"
 
 
-def score_customer(facts: TradingFacts,
-                   policy: GradingPolicy = DEFAULT_GRADING_POLICY) -> Scorecard:
+def score_customer(facts: TradingFacts, policy: GradingPolicy = DEFAULT_GRADING_POLICY) -> Scorecard:
     """Score the trailing window and grade it (A ≥ ``grade_a_min_total``, B ≥ ..., else C).
 
     Nothing billed in the window scores the repayment factor as 100%: nothing fell due
@@ -248,8 +263,15 @@ def score_customer(facts: TradingFacts,
     _check_facts(facts)
 
     def ineligible(reason: str) -> Scorecard:
-        return Scorecard(eligible=False, grade=None, total=None, factors=(),
-                         reasons=(reason,), policy_version=policy.version, inputs=facts)
+        return Scorecard(
+            eligible=False,
+            grade=None,
+            total=None,
+            factors=(),
+            reasons=(reason,),
+            policy_version=policy.version,
+            inputs=facts,
+        )
 
     if facts.first_trading_date is None:
         return ineligible("no trading history")
@@ -258,7 +280,8 @@ def score_customer(facts: TradingFacts,
         return ineligible(f"trading for {days} days; scoring needs {policy.min_trading_days}")
 
     amount_score, amount_band = _score_at_least(
-        facts.signed_amount, policy.signed_amount_thresholds, _fmt_amount)
+        facts.signed_amount, policy.signed_amount_thresholds, _fmt_amount
+    )
 
     # Compare the exact ratio; the stored value is only for display.
     rate = repayment_rate(billed=facts.billed, paid=facts.paid)
@@ -267,26 +290,41 @@ def score_customer(facts: TradingFacts,
         rate_band = "nothing billed: scored as 100%"
     else:
         rate_score, rate_band = _score_at_least(
-            facts.paid / facts.billed, policy.repayment_rate_thresholds, _fmt_rate)
+            facts.paid / facts.billed, policy.repayment_rate_thresholds, _fmt_rate
+        )
 
     outstanding_score, outstanding_band = _score_at_most(
-        facts.outstanding_at_period_end, policy.outstanding_thresholds, _fmt_amount)
+        facts.outstanding_at_period_end, policy.outstanding_thresholds, _fmt_amount
+    )
 
     factors = (
-        FactorScore(factor=FACTOR_SIGNED_AMOUNT, value=facts.signed_amount,
-                    score=amount_score, band=amount_band),
-        FactorScore(factor=FACTOR_REPAYMENT_RATE, value=rate, score=rate_score,
-                    band=rate_band),
-        FactorScore(factor=FACTOR_OUTSTANDING, value=facts.outstanding_at_period_end,
-                    score=outstanding_score, band=outstanding_band),
+        FactorScore(
+            factor=FACTOR_SIGNED_AMOUNT, value=facts.signed_amount, score=amount_score, band=amount_band
+        ),
+        FactorScore(factor=FACTOR_REPAYMENT_RATE, value=rate, score=rate_score, band=rate_band),
+        FactorScore(
+            factor=FACTOR_OUTSTANDING,
+            value=facts.outstanding_at_period_end,
+            score=outstanding_score,
+            band=outstanding_band,
+        ),
     )
     total = sum(f.score for f in factors)
     grade = grade_for_total(total, policy)
-    cut = {"A": f"≥ {policy.grade_a_min_total}", "B": f"≥ {policy.grade_b_min_total}",
-           "C": f"< {policy.grade_b_min_total}"}[grade]
-    return Scorecard(eligible=True, grade=grade, total=total, factors=factors,
-                     reasons=(f"total {total} {cut}: grade {grade}",),
-                     policy_version=policy.version, inputs=facts)
+    cut = {
+        "A": f"≥ {policy.grade_a_min_total}",
+        "B": f"≥ {policy.grade_b_min_total}",
+        "C": f"< {policy.grade_b_min_total}",
+    }[grade]
+    return Scorecard(
+        eligible=True,
+        grade=grade,
+        total=total,
+        factors=factors,
+        reasons=(f"total {total} {cut}: grade {grade}",),
+        policy_version=policy.version,
+        inputs=facts,
+    )
 
 
 # --------------------------------------------------------------------------- changes
@@ -296,8 +334,7 @@ GradeChange = Literal["up", "down", "same", "new"]
 
 def _check_grade(grade: str | None, loc: str) -> None:
     if grade is not None and grade not in _GRADE_RANK:
-        raise InvalidInput("Unknown grade.", errors=[
-            _err([loc], f"expected one of {', '.join(GRADES)}")])
+        raise InvalidInput("Unknown grade.", errors=[_err([loc], f"expected one of {', '.join(GRADES)}")])
 
 
 def grade_change(old: str | None, new: str | None) -> GradeChange:

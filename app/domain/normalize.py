@@ -139,8 +139,9 @@ def normalize_email(raw: str, *, loc: Loc = ("email",)) -> str:
     text = text.lower() if text else None
     problem = _email_problem(text)
     if problem is not None or text is None:
-        raise _invalid("Invalid email address.", loc=loc, msg=problem or "email is empty",
-                       type_="value_error.email")
+        raise _invalid(
+            "Invalid email address.", loc=loc, msg=problem or "email is empty", type_="value_error.email"
+        )
     return text
 
 
@@ -170,8 +171,10 @@ def _uscc_problem(code: str | None) -> str | None:
         return f"length: must be {USCC_LENGTH} characters, got {len(code or '')}"
     for position, ch in enumerate(code, start=1):
         if ch not in _USCC_VALUE:
-            return (f"character: {ch!r} at position {position} is not allowed "
-                    "(digits and capital letters except I, O, S, V, Z)")
+            return (
+                f"character: {ch!r} at position {position} is not allowed "
+                "(digits and capital letters except I, O, S, V, Z)"
+            )
     if uscc_check_char(code[:-1]) != code[-1]:
         return "check character: the last character does not match the first 17"
     return None
@@ -184,8 +187,9 @@ def validate_uscc(code: str, *, loc: Loc = ("uscc",)) -> str:
     problem = _uscc_problem(text)
     if problem is not None or text is None:
         problem = problem or "length: empty"
-        raise _invalid(f"Invalid unified social credit code: {problem}.", loc=loc,
-                       msg=problem, type_="value_error.uscc")
+        raise _invalid(
+            f"Invalid unified social credit code: {problem}.", loc=loc, msg=problem, type_="value_error.uscc"
+        )
     return text
 
 
@@ -207,9 +211,7 @@ _LATIN_SUFFIXES: Final = frozenset(
     {"ltd", "limited", "inc", "corp", "corporation", "llc", "gmbh", "co", "company"}
 )
 _NON_ASCII_GAP: Final = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])")
-_SCRIPT_BOUNDARY: Final = re.compile(
-    r"(?<=[a-z0-9])(?=[^\x00-\x7f])|(?<=[^\x00-\x7f])(?=[a-z0-9])"
-)
+_SCRIPT_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[^\x00-\x7f])|(?<=[^\x00-\x7f])(?=[a-z0-9])")
 
 
 def _name_tokens(name: str) -> list[str]:

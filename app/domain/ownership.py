@@ -57,9 +57,7 @@ def validate_pool_policy(policy: PoolPolicy) -> PoolPolicy:
         if not isinstance(value, int) or isinstance(value, bool):
             errors.append({"loc": [name], "msg": "must be an integer", "type": "type_error"})
         elif value < minimum:
-            errors.append(
-                {"loc": [name], "msg": f"must be at least {minimum}", "type": "value_error"}
-            )
+            errors.append({"loc": [name], "msg": f"must be at least {minimum}", "type": "value_error"})
     if errors:
         raise InvalidInput("The pool policy is not valid.", errors=errors)
     return policy
@@ -88,9 +86,7 @@ def is_protection_lapsed(
     policy: PoolPolicy,
 ) -> bool:
     """Contact interrupted for *more than* ``protection_days``: the deadline itself is kept."""
-    deadline = protection_deadline(
-        last_contact_at=last_contact_at, claimed_at=claimed_at, policy=policy
-    )
+    deadline = protection_deadline(last_contact_at=last_contact_at, claimed_at=claimed_at, policy=policy)
     return deadline is not None and now > deadline
 
 
@@ -104,9 +100,7 @@ def lapses_within(
 ) -> bool:
     """Not lapsed yet, but will be within ``days`` (default: the policy's
     ``lapse_warning_days``; the worklist's "about to lapse")."""
-    deadline = protection_deadline(
-        last_contact_at=last_contact_at, claimed_at=claimed_at, policy=policy
-    )
+    deadline = protection_deadline(last_contact_at=last_contact_at, claimed_at=claimed_at, policy=policy)
     window = policy.lapse_warning_days if days is None else days
     return deadline is not None and now <= deadline <= now + timedelta(days=window)
 
@@ -118,8 +112,7 @@ def check_quota(active_count: int, *, policy: PoolPolicy, adding: int = 1) -> No
     """Raise QuotaExceeded unless ``adding`` more active customers fit under the limit."""
     if active_count + adding > policy.max_active_customers:
         raise QuotaExceeded(
-            f"The owner holds {active_count} active customers; the limit is "
-            f"{policy.max_active_customers}.",
+            f"The owner holds {active_count} active customers; the limit is {policy.max_active_customers}.",
             limit=policy.max_active_customers,
             active=active_count,
         )
@@ -189,8 +182,9 @@ def is_reclaim_blocked(lost_at: datetime | None, *, now: datetime, policy: PoolP
     return until is not None and now < until
 
 
-def check_not_reclaim_blocked(lost_at: datetime | None, *, now: datetime, policy: PoolPolicy,
-                              manual_override: bool = False) -> bool:
+def check_not_reclaim_blocked(
+    lost_at: datetime | None, *, now: datetime, policy: PoolPolicy, manual_override: bool = False
+) -> bool:
     """Raise ReclaimBlocked while the block runs, unless a manager's or director's manual
     assignment overrides it; answer whether an override was needed (to record it)."""
     if not is_reclaim_blocked(lost_at, now=now, policy=policy):
@@ -255,14 +249,11 @@ def decide_initial_owner(
             elif (
                 source == Source.self_discovered
                 and creator_discovered is not None
-                and fits_discovery_quota(
-                    creator_active, discovered_active=creator_discovered, policy=policy
-                )
+                and fits_discovery_quota(creator_active, discovered_active=creator_discovered, policy=policy)
             ):
                 owner_id = creator.user_id  # past the limit, within the discovery bonus
     finder = owner_id if found_by_owner else creator.user_id
-    return InitialOwner(owner_id=owner_id,
-                        discovered_by=finder if source == Source.self_discovered else None)
+    return InitialOwner(owner_id=owner_id, discovered_by=finder if source == Source.self_discovered else None)
 
 
 # --- worklist order (上行原则) ---------------------------------------------------------------
@@ -328,9 +319,7 @@ def work_reasons(
         "payment_overdue": payment_overdue,
         "complaint_overdue": complaint_overdue,
         "protection_lapsing": active
-        and lapses_within(
-            last_contact_at=last_contact_at, claimed_at=claimed_at, now=now, policy=policy
-        ),
+        and lapses_within(last_contact_at=last_contact_at, claimed_at=claimed_at, now=now, policy=policy),
         "follow_up_due": follow_up_at is not None
         and follow_up_at <= now
         and (last_contact_at is None or last_contact_at < follow_up_at),

@@ -65,8 +65,7 @@ ABANDONED = "abandoned"
 ABANDONED_FROM = "abandoned_from"
 SIGNED_OUT_OF_FUNNEL = "signed_out_of_funnel"
 REACHED_SIGNED = "reached_signed"
-METRICS = (ENTERED, CONVERTED, EXIT_FORWARD, ABANDONED, ABANDONED_FROM, SIGNED_OUT_OF_FUNNEL,
-           REACHED_SIGNED)
+METRICS = (ENTERED, CONVERTED, EXIT_FORWARD, ABANDONED, ABANDONED_FROM, SIGNED_OUT_OF_FUNNEL, REACHED_SIGNED)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -99,8 +98,10 @@ class Aggregates:
 
     def cleaned(self) -> Aggregates:
         """Without zero entries, for comparisons."""
-        return Aggregates(Counter({k: v for k, v in self.counts.items() if v}),
-                          Counter({k: v for k, v in self.durations.items() if v}))
+        return Aggregates(
+            Counter({k: v for k, v in self.counts.items() if v}),
+            Counter({k: v for k, v in self.durations.items() if v}),
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -120,19 +121,35 @@ class RunState:
     visits: tuple[Visit, ...] = ()
 
     def to_doc(self) -> dict[str, Any]:
-        return {"out_of_funnel": self.out_of_funnel,
-                "visits": [{"stage": v.stage, "at": v.at.isoformat(),
-                            "owner_id": None if v.owner_id is None else str(v.owner_id),
-                            "team_id": None if v.team_id is None else str(v.team_id),
-                            "done": v.done} for v in self.visits]}
+        return {
+            "out_of_funnel": self.out_of_funnel,
+            "visits": [
+                {
+                    "stage": v.stage,
+                    "at": v.at.isoformat(),
+                    "owner_id": None if v.owner_id is None else str(v.owner_id),
+                    "team_id": None if v.team_id is None else str(v.team_id),
+                    "done": v.done,
+                }
+                for v in self.visits
+            ],
+        }
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> RunState:
-        return cls(out_of_funnel=bool(doc.get("out_of_funnel")), visits=tuple(
-            Visit(stage=v["stage"], at=dt.datetime.fromisoformat(v["at"]),
-                  owner_id=None if v["owner_id"] is None else uuid.UUID(v["owner_id"]),
-                  team_id=None if v["team_id"] is None else uuid.UUID(v["team_id"]),
-                  done=bool(v["done"])) for v in doc.get("visits", ())))
+        return cls(
+            out_of_funnel=bool(doc.get("out_of_funnel")),
+            visits=tuple(
+                Visit(
+                    stage=v["stage"],
+                    at=dt.datetime.fromisoformat(v["at"]),
+                    owner_id=None if v["owner_id"] is None else uuid.UUID(v["owner_id"]),
+                    team_id=None if v["team_id"] is None else uuid.UUID(v["team_id"]),
+                    done=bool(v["done"]),
+                )
+                for v in doc.get("visits", ())
+            ),
+        )
 
 
 def business_day(at: dt.datetime, tz: ZoneInfo) -> dt.date:
@@ -149,9 +166,12 @@ def _starts_run(move: Move) -> bool:
 
 
 def _is_forward(move: Move) -> bool:
-    return (move.from_stage is not None and move.to_stage != Stage.abandoned.value
-            and move.from_stage != Stage.abandoned.value
-            and is_later(Stage(move.to_stage), Stage(move.from_stage)))
+    return (
+        move.from_stage is not None
+        and move.to_stage != Stage.abandoned.value
+        and move.from_stage != Stage.abandoned.value
+        and is_later(Stage(move.to_stage), Stage(move.from_stage))
+    )
 
 
 def _position(stage: str) -> int:
@@ -184,16 +204,16 @@ def advance(state: RunState | None, move: Move, tz: ZoneInfo) -> tuple[RunState,
                 delta.counts[(*entry, REACHED_SIGNED, visit.stage)] += 1
         for index, visit in enumerate(visits):
             if not visit.done and _position(visit.stage) < target:
-                visits[index] = Visit(stage=visit.stage, at=visit.at, owner_id=visit.owner_id,
-                                      team_id=visit.team_id, done=True)
+                visits[index] = Visit(
+                    stage=visit.stage, at=visit.at, owner_id=visit.owner_id, team_id=visit.team_id, done=True
+                )
                 entry = (business_day(visit.at, tz), visit.owner_id, visit.team_id)
                 delta.counts[(*entry, CONVERTED, visit.stage)] += 1
                 delta.durations[(*entry, visit.stage, centidays(visit.at, move.at))] += 1
     else:  # a backward step: not an exit, not an entry
         return RunState(out_of_funnel=out_of_funnel, visits=tuple(visits)), delta
     if all(visit.stage != move.to_stage for visit in visits):
-        visits.append(Visit(stage=move.to_stage, at=move.at, owner_id=move.owner_id,
-                            team_id=move.team_id))
+        visits.append(Visit(stage=move.to_stage, at=move.at, owner_id=move.owner_id, team_id=move.team_id))
         delta.counts[(*here, ENTERED, move.to_stage)] += 1
         if move.to_stage == Stage.signed.value and out_of_funnel:
             delta.counts[(*here, SIGNED_OUT_OF_FUNNEL, Stage.signed.value)] += 1
@@ -216,7 +236,7 @@ def recompute(histories: Iterable[Sequence[Move]], tz: ZoneInfo) -> Aggregates:
             flagged_at.append(flagged)
         position = 0
         for run in runs:
-            _recompute_run(run, flagged_at[position:position + len(run)], tz, result)
+            _recompute_run(run, flagged_at[position : position + len(run)], tz, result)
             position += len(run)
     return result
 
@@ -238,11 +258,17 @@ def _recompute_run(run: list[Move], flagged: list[bool], tz: ZoneInfo, result: A
         result.counts[(*here, ENTERED, move.to_stage)] += 1
         if move.to_stage == Stage.signed.value and flagged[index]:
             result.counts[(*here, SIGNED_OUT_OF_FUNNEL, Stage.signed.value)] += 1
-        beyond = next((later for later in run[index + 1:] if _is_forward(later)
-                       and _position(later.to_stage) > _position(move.to_stage)), None)
+        beyond = next(
+            (
+                later
+                for later in run[index + 1 :]
+                if _is_forward(later) and _position(later.to_stage) > _position(move.to_stage)
+            ),
+            None,
+        )
         if _position(move.to_stage) < _SIGNED and any(
-                _is_forward(later) and _position(later.to_stage) >= _SIGNED
-                for later in run[index + 1:]):
+            _is_forward(later) and _position(later.to_stage) >= _SIGNED for later in run[index + 1 :]
+        ):
             result.counts[(*here, REACHED_SIGNED, move.to_stage)] += 1
         if beyond is not None:
             result.counts[(*here, CONVERTED, move.to_stage)] += 1
@@ -292,6 +318,7 @@ class Period:
     def utc_bounds(self, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
         def at_midnight(day: dt.date) -> dt.datetime:
             return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.UTC)
+
         return at_midnight(self.start), at_midnight(self.end)
 
 
@@ -300,8 +327,11 @@ MAX_PERIOD_DAYS = 3 * 366
 
 def month_of(day: dt.date) -> Period:
     start = day.replace(day=1)
-    end = (start.replace(year=start.year + 1, month=1) if start.month == 12
-           else start.replace(month=start.month + 1))
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
     return Period(start=start, end=end)
 
 
@@ -327,10 +357,15 @@ def resolve_period(start: dt.date | None, end: dt.date | None, *, today: dt.date
     before it, and both within the years stored timestamps may take (1970–2100)."""
     if start is None and end is None:
         return month_of(today)
-    outside = [{"loc": ["query", name], "msg": f"must lie between {PERIOD_EARLIEST} and {PERIOD_LATEST}",
-                "type": "value_error"}
-               for name, day in (("from", start), ("to", end))
-               if day is not None and not PERIOD_EARLIEST <= day <= PERIOD_LATEST]
+    outside = [
+        {
+            "loc": ["query", name],
+            "msg": f"must lie between {PERIOD_EARLIEST} and {PERIOD_LATEST}",
+            "type": "value_error",
+        }
+        for name, day in (("from", start), ("to", end))
+        if day is not None and not PERIOD_EARLIEST <= day <= PERIOD_LATEST
+    ]
     if outside:  # before any arithmetic: year 1 or 9999 would overflow it
         raise ReportInvalidPeriod("The report period is not valid.", errors=outside)
     if start is None:
@@ -340,11 +375,11 @@ def resolve_period(start: dt.date | None, end: dt.date | None, *, today: dt.date
         end = month_of(start).end
     errors: list[dict[str, Any]] = []
     if start >= end:
-        errors.append({"loc": ["query", "from"], "msg": "must be before `to`",
-                       "type": "value_error"})
+        errors.append({"loc": ["query", "from"], "msg": "must be before `to`", "type": "value_error"})
     elif end > _years_after(start, 3):
-        errors.append({"loc": ["query", "to"], "msg": "the period may be at most 3 years long",
-                       "type": "value_error"})
+        errors.append(
+            {"loc": ["query", "to"], "msg": "the period may be at most 3 years long", "type": "value_error"}
+        )
     if errors:
         raise ReportInvalidPeriod("The report period is not valid.", errors=errors)
     return Period(start=start, end=end)
@@ -406,53 +441,77 @@ class FlowFigures:
     forward_exits: int
 
 
-def flow_figures(period: Period, policy: FunnelPolicy, counts: Mapping[tuple[str, str], int],
-                 histograms: Mapping[str, Mapping[int, int]]) -> FlowFigures:
+def flow_figures(
+    period: Period,
+    policy: FunnelPolicy,
+    counts: Mapping[tuple[str, str], int],
+    histograms: Mapping[str, Mapping[int, int]],
+) -> FlowFigures:
     """The step figures of §9 from summed counters ((metric, key) → n) and per-stage
     duration histograms, beside the ideal."""
     steps = []
     for step in policy.steps:
         entered = counts.get((ENTERED, step.from_stage.value), 0)
         converted = counts.get((CONVERTED, step.from_stage.value), 0)
-        steps.append(StepFigures(
-            from_stage=step.from_stage, to_stage=step.to_stage, entered=entered,
-            converted=converted, conversion=ratio(converted, entered),
-            ideal_conversion=step.ideal_conversion,
-            median_days=median_days(histograms.get(step.from_stage.value, {})),
-            ideal_days=step.ideal_days))
+        steps.append(
+            StepFigures(
+                from_stage=step.from_stage,
+                to_stage=step.to_stage,
+                entered=entered,
+                converted=converted,
+                conversion=ratio(converted, entered),
+                ideal_conversion=step.ideal_conversion,
+                median_days=median_days(histograms.get(step.from_stage.value, {})),
+                ideal_days=step.ideal_days,
+            )
+        )
     by_reason = {reason.value: counts.get((ABANDONED, reason.value), 0) for reason in AbandonReason}
     return FlowFigures(
-        period=period, steps=tuple(steps), abandoned=sum(by_reason.values()),
-        abandoned_by_reason=by_reason, signed=counts.get((ENTERED, Stage.signed.value), 0),
+        period=period,
+        steps=tuple(steps),
+        abandoned=sum(by_reason.values()),
+        abandoned_by_reason=by_reason,
+        signed=counts.get((ENTERED, Stage.signed.value), 0),
         out_of_funnel_signed=counts.get((SIGNED_OUT_OF_FUNNEL, Stage.signed.value), 0),
-        forward_exits=sum(n for (metric, _), n in counts.items() if metric == EXIT_FORWARD))
+        forward_exits=sum(n for (metric, _), n in counts.items() if metric == EXIT_FORWARD),
+    )
 
 
 REPORT_STAGES: tuple[Stage, ...] = (*FUNNEL_ORDER, Stage.abandoned)
 
 
-def stage_figures(snapshots: Mapping[Stage, StageSnapshot], *, reps: int,
-                  policy: FunnelPolicy) -> tuple[StageFigures, ...]:
+def stage_figures(
+    snapshots: Mapping[Stage, StageSnapshot], *, reps: int, policy: FunnelPolicy
+) -> tuple[StageFigures, ...]:
     """Each stage now, with the holding per rep (owned customers ÷ reps in scope) against
     the ideal holding of the step out of it."""
     figures = []
     for stage in REPORT_STAGES:
-        snap = snapshots.get(stage) or StageSnapshot(stage=stage, count=0, owned=0,
-                                                     amount=Decimal("0.00"), stalled=0)
+        snap = snapshots.get(stage) or StageSnapshot(
+            stage=stage, count=0, owned=0, amount=Decimal("0.00"), stalled=0
+        )
         step = policy.step_from(stage)
-        figures.append(StageFigures(
-            stage=stage, count=snap.count, amount=snap.amount,
-            holding_per_rep=None if reps == 0 else
-            (Decimal(snap.owned) / reps).quantize(_CENT, rounding=ROUND_HALF_UP),
-            ideal_holding=None if step is None else step.ideal_holding_per_rep,
-            stalled=snap.stalled))
+        figures.append(
+            StageFigures(
+                stage=stage,
+                count=snap.count,
+                amount=snap.amount,
+                holding_per_rep=None
+                if reps == 0
+                else (Decimal(snap.owned) / reps).quantize(_CENT, rounding=ROUND_HALF_UP),
+                ideal_holding=None if step is None else step.ideal_holding_per_rep,
+                stalled=snap.stalled,
+            )
+        )
     return tuple(figures)
 
 
 def stall_limits(policy: FunnelPolicy, *, now: dt.datetime) -> dict[Stage, dt.datetime]:
     """Per stage with a step out of it: customers that entered it before this are stalled."""
-    return {step.from_stage: now - dt.timedelta(
-        seconds=float(step.ideal_days * policy.stall_factor * 86_400)) for step in policy.steps}
+    return {
+        step.from_stage: now - dt.timedelta(seconds=float(step.ideal_days * policy.stall_factor * 86_400))
+        for step in policy.steps
+    }
 
 
 # --- anomalies (意外状态) ---------------------------------------------------------------------
@@ -487,10 +546,14 @@ class AnomalyPolicy:
 
 
 DEFAULT_ANOMALY_POLICY = AnomalyPolicy()
-_SHARES = ("out_of_funnel_share", "low_conversion_factor", "abandonment_share", "holding_deviation",
-           "activity_drop_ratio")
-_FACTORS = ("intent_holding_factor", "long_cycle_factor", "abandon_claim_ratio",
-            "churn_interval_factor")
+_SHARES = (
+    "out_of_funnel_share",
+    "low_conversion_factor",
+    "abandonment_share",
+    "holding_deviation",
+    "activity_drop_ratio",
+)
+_FACTORS = ("intent_holding_factor", "long_cycle_factor", "abandon_claim_ratio", "churn_interval_factor")
 
 
 def validate_anomaly_policy(policy: AnomalyPolicy) -> AnomalyPolicy:
@@ -499,17 +562,22 @@ def validate_anomaly_policy(policy: AnomalyPolicy) -> AnomalyPolicy:
     for name in _SHARES:
         value = getattr(policy, name)
         if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= 1:
-            errors.append({"loc": [name], "msg": "must be a number from 0 to 1",
-                           "type": "value_error"})
+            errors.append({"loc": [name], "msg": "must be a number from 0 to 1", "type": "value_error"})
     for name in _FACTORS:
         value = getattr(policy, name)
         if not isinstance(value, Decimal) or not value.is_finite() or not 0 < value <= 1000:
-            errors.append({"loc": [name], "msg": "must be a number above 0 (at most 1000)",
-                           "type": "value_error"})
+            errors.append(
+                {"loc": [name], "msg": "must be a number above 0 (at most 1000)", "type": "value_error"}
+            )
     count = policy.low_conversion_min_entered
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1_000_000:
-        errors.append({"loc": ["low_conversion_min_entered"],
-                       "msg": "must be a whole number from 1 to 1000000", "type": "value_error"})
+        errors.append(
+            {
+                "loc": ["low_conversion_min_entered"],
+                "msg": "must be a whole number from 1 to 1000000",
+                "type": "value_error",
+            }
+        )
     if errors:
         raise InvalidInput("The report thresholds are not valid.", errors=errors)
     return policy
@@ -537,53 +605,89 @@ def _above(value: Decimal, threshold: Decimal) -> bool:
     return value > threshold
 
 
-def detect_anomalies(figures: SubjectFigures, *, policy: AnomalyPolicy,
-                     funnel: FunnelPolicy) -> list[Anomaly]:
+def detect_anomalies(
+    figures: SubjectFigures, *, policy: AnomalyPolicy, funnel: FunnelPolicy
+) -> list[Anomaly]:
     """Every anomaly of SPEC §9 the figures show, each with its value, threshold and the
     counts behind it."""
     flow = figures.flow
     found: list[Anomaly] = []
     share = ratio(flow.out_of_funnel_signed, flow.signed)
     if share is not None and _above(share, policy.out_of_funnel_share):
-        found.append(Anomaly(kind=AnomalyKind.out_of_funnel_signings, value=share,
-                             threshold=policy.out_of_funnel_share,
-                             detail={"signed": flow.signed,
-                                     "out_of_funnel_signed": flow.out_of_funnel_signed}))
+        found.append(
+            Anomaly(
+                kind=AnomalyKind.out_of_funnel_signings,
+                value=share,
+                threshold=policy.out_of_funnel_share,
+                detail={"signed": flow.signed, "out_of_funnel_signed": flow.out_of_funnel_signed},
+            )
+        )
     intent_step = funnel.step_from(Stage.intent)
     intent_holding = figures.holding_per_rep.get(Stage.intent)
-    if (intent_step is not None and intent_step.ideal_holding_per_rep and intent_holding is not None
-            and flow.signed == 0):
-        limit = (policy.intent_holding_factor * intent_step.ideal_holding_per_rep)
+    if (
+        intent_step is not None
+        and intent_step.ideal_holding_per_rep
+        and intent_holding is not None
+        and flow.signed == 0
+    ):
+        limit = policy.intent_holding_factor * intent_step.ideal_holding_per_rep
         if intent_holding >= limit:
-            found.append(Anomaly(kind=AnomalyKind.intent_without_signings, value=intent_holding,
-                                 threshold=limit.quantize(_CENT),
-                                 detail={"intent_holding_per_rep": str(intent_holding),
-                                         "ideal_holding": intent_step.ideal_holding_per_rep,
-                                         "signed": 0}))
+            found.append(
+                Anomaly(
+                    kind=AnomalyKind.intent_without_signings,
+                    value=intent_holding,
+                    threshold=limit.quantize(_CENT),
+                    detail={
+                        "intent_holding_per_rep": str(intent_holding),
+                        "ideal_holding": intent_step.ideal_holding_per_rep,
+                        "signed": 0,
+                    },
+                )
+            )
     for step in flow.steps:
-        step_detail = {"from_stage": step.from_stage.value, "to_stage": step.to_stage.value,
-                       "entered": step.entered, "converted": step.converted}
-        if (step.conversion is not None and step.ideal_conversion is not None
-                and step.entered >= policy.low_conversion_min_entered):
+        step_detail = {
+            "from_stage": step.from_stage.value,
+            "to_stage": step.to_stage.value,
+            "entered": step.entered,
+            "converted": step.converted,
+        }
+        if (
+            step.conversion is not None
+            and step.ideal_conversion is not None
+            and step.entered >= policy.low_conversion_min_entered
+        ):
             limit = (step.ideal_conversion * policy.low_conversion_factor).quantize(_RATE)
             if step.conversion < limit:
-                found.append(Anomaly(kind=AnomalyKind.low_conversion, value=step.conversion,
-                                     threshold=limit,
-                                     detail={**step_detail,
-                                             "ideal_conversion": str(step.ideal_conversion)}))
+                found.append(
+                    Anomaly(
+                        kind=AnomalyKind.low_conversion,
+                        value=step.conversion,
+                        threshold=limit,
+                        detail={**step_detail, "ideal_conversion": str(step.ideal_conversion)},
+                    )
+                )
         if step.median_days is not None:
             limit = (step.ideal_days * policy.long_cycle_factor).quantize(_CENT)
             if _above(step.median_days, limit):
-                found.append(Anomaly(kind=AnomalyKind.long_cycle, value=step.median_days,
-                                     threshold=limit,
-                                     detail={**step_detail, "ideal_days": str(step.ideal_days)}))
+                found.append(
+                    Anomaly(
+                        kind=AnomalyKind.long_cycle,
+                        value=step.median_days,
+                        threshold=limit,
+                        detail={**step_detail, "ideal_days": str(step.ideal_days)},
+                    )
+                )
     exits = flow.forward_exits + flow.abandoned
     abandon_share = ratio(flow.abandoned, exits)
     if abandon_share is not None and _above(abandon_share, policy.abandonment_share):
-        found.append(Anomaly(kind=AnomalyKind.high_abandonment, value=abandon_share,
-                             threshold=policy.abandonment_share,
-                             detail={"abandoned": flow.abandoned, "exits": exits,
-                                     "by_reason": flow.abandoned_by_reason}))
+        found.append(
+            Anomaly(
+                kind=AnomalyKind.high_abandonment,
+                value=abandon_share,
+                threshold=policy.abandonment_share,
+                detail={"abandoned": flow.abandoned, "exits": exits, "by_reason": flow.abandoned_by_reason},
+            )
+        )
     for ideal in funnel.steps:
         holding = figures.holding_per_rep.get(ideal.from_stage)
         if holding is None or not ideal.ideal_holding_per_rep:
@@ -591,16 +695,28 @@ def detect_anomalies(figures: SubjectFigures, *, policy: AnomalyPolicy,
         off = ratio(abs(holding - ideal.ideal_holding_per_rep), ideal.ideal_holding_per_rep)
         assert off is not None
         if _above(off, policy.holding_deviation):
-            found.append(Anomaly(kind=AnomalyKind.holding_off_ideal, value=off,
-                                 threshold=policy.holding_deviation,
-                                 detail={"stage": ideal.from_stage.value,
-                                         "holding_per_rep": str(holding),
-                                         "ideal_holding": ideal.ideal_holding_per_rep}))
+            found.append(
+                Anomaly(
+                    kind=AnomalyKind.holding_off_ideal,
+                    value=off,
+                    threshold=policy.holding_deviation,
+                    detail={
+                        "stage": ideal.from_stage.value,
+                        "holding_per_rep": str(holding),
+                        "ideal_holding": ideal.ideal_holding_per_rep,
+                    },
+                )
+            )
     claim_ratio = ratio(flow.abandoned, figures.claims)
     if claim_ratio is not None and _above(claim_ratio, policy.abandon_claim_ratio):
-        found.append(Anomaly(kind=AnomalyKind.high_abandon_claim_ratio, value=claim_ratio,
-                             threshold=policy.abandon_claim_ratio,
-                             detail={"abandoned": flow.abandoned, "claims": figures.claims}))
+        found.append(
+            Anomaly(
+                kind=AnomalyKind.high_abandon_claim_ratio,
+                value=claim_ratio,
+                threshold=policy.abandon_claim_ratio,
+                detail={"abandoned": flow.abandoned, "claims": figures.claims},
+            )
+        )
     return found
 
 
@@ -627,8 +743,9 @@ class PerformanceCounts:
     renewals_renewed: int = 0
 
     def __add__(self, other: PerformanceCounts) -> PerformanceCounts:
-        return PerformanceCounts(**{name: getattr(self, name) + getattr(other, name)
-                                    for name in self.__dataclass_fields__})
+        return PerformanceCounts(
+            **{name: getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__}
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -649,13 +766,16 @@ def performance(counts: PerformanceCounts) -> Performance:
     the leads entered in the period, those that reached signed), abandon ÷ claim, and the
     service and renewal figures of the counts (so a team's are those of its summed counts)."""
     service = service_figures_of(counts.service)
-    return Performance(counts=counts,
-                       new_customers=counts.claimed + counts.assigned + counts.self_discovered,
-                       conversion=ratio(counts.lead_signed, counts.lead_entered),
-                       abandon_claim_ratio=ratio(counts.abandonments, counts.claimed),
-                       complaints_on_time_rate=service.complaints_on_time_rate,
-                       csat_avg=service.csat_avg, nps=service.nps,
-                       renewal_rate=renewal_rate(counts.renewals_due, counts.renewals_renewed))
+    return Performance(
+        counts=counts,
+        new_customers=counts.claimed + counts.assigned + counts.self_discovered,
+        conversion=ratio(counts.lead_signed, counts.lead_entered),
+        abandon_claim_ratio=ratio(counts.abandonments, counts.claimed),
+        complaints_on_time_rate=service.complaints_on_time_rate,
+        csat_avg=service.csat_avg,
+        nps=service.nps,
+        renewal_rate=renewal_rate(counts.renewals_due, counts.renewals_renewed),
+    )
 
 
 # --- churn risk (流失预警, SPEC §8) -------------------------------------------------------------
@@ -670,8 +790,14 @@ class ChurnRisk:
     figures: dict[str, Any]
 
 
-def churn_risk(signings: Sequence[dt.datetime], *, recent_activities: int,
-               earlier_activities: int, now: dt.datetime, policy: AnomalyPolicy) -> ChurnRisk | None:
+def churn_risk(
+    signings: Sequence[dt.datetime],
+    *,
+    recent_activities: int,
+    earlier_activities: int,
+    now: dt.datetime,
+    policy: AnomalyPolicy,
+) -> ChurnRisk | None:
     """A trading customer (two or more signed contracts) at risk, with the reasons and the
     figures behind them; None when not at risk (or not trading)."""
     if len(signings) < 2:
@@ -681,18 +807,21 @@ def churn_risk(signings: Sequence[dt.datetime], *, recent_activities: int,
     median_interval = median_days(Counter(intervals))
     since_last = days_in_stage(ordered[-1], now=now)
     figures: dict[str, Any] = {
-        "contracts": len(ordered), "last_contract_at": ordered[-1].isoformat(),
+        "contracts": len(ordered),
+        "last_contract_at": ordered[-1].isoformat(),
         "days_since_last_contract": str(since_last),
         "median_interval_days": None if median_interval is None else str(median_interval),
         "activities_last_90_days": recent_activities,
-        "activities_previous_90_days": earlier_activities}
+        "activities_previous_90_days": earlier_activities,
+    }
     reasons = []
     if median_interval and since_last > median_interval * policy.churn_interval_factor:
         reasons.append("overdue_contract")
-        figures["interval_limit_days"] = str(
-            (median_interval * policy.churn_interval_factor).quantize(_CENT))
-    if (earlier_activities >= MIN_EARLIER_ACTIVITIES
-            and recent_activities < earlier_activities * policy.activity_drop_ratio):
+        figures["interval_limit_days"] = str((median_interval * policy.churn_interval_factor).quantize(_CENT))
+    if (
+        earlier_activities >= MIN_EARLIER_ACTIVITIES
+        and recent_activities < earlier_activities * policy.activity_drop_ratio
+    ):
         reasons.append("activity_drop")
         figures["activity_limit"] = str(earlier_activities * policy.activity_drop_ratio)
     return ChurnRisk(reasons=tuple(reasons), figures=figures) if reasons else None

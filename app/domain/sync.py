@@ -106,8 +106,7 @@ def plan_page(scope: SyncScope, entries: Iterable[LogEntry]) -> list[Step]:
             if action is None:
                 continue
             if entry.entity == "customer" and action in (Action.delete, Action.scope_exit):
-                for child in [k for k, s in steps.items()
-                              if s.customer_id == entry.entity_id and k != key]:
+                for child in [k for k, s in steps.items() if s.customer_id == entry.entity_id and k != key]:
                     del steps[child]
             previous = steps.get(key)
             if previous is not None and previous.action is Action.enter and action is Action.upsert:
@@ -132,5 +131,16 @@ def _own_routing_action(scope: SyncScope, entry: LogEntry) -> Action | None:
     return Action.scope_exit if before else None
 
 
-__all__ = ["DEFAULT_PULL_LIMIT", "ENTITIES", "MAX_PULL_LIMIT", "MAX_PUSH_CHANGES", "PUSHABLE",
-           "PUSH_OPS", "Action", "LogEntry", "Step", "SyncScope", "plan_page"]
+__all__ = [
+    "DEFAULT_PULL_LIMIT",
+    "ENTITIES",
+    "MAX_PULL_LIMIT",
+    "MAX_PUSH_CHANGES",
+    "PUSHABLE",
+    "PUSH_OPS",
+    "Action",
+    "LogEntry",
+    "Step",
+    "SyncScope",
+    "plan_page",
+]

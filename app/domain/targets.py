@@ -34,9 +34,16 @@ def parse_period(text: str) -> Period:
     match = _PERIOD.match(text or "")
     month = None if match is None or match["month"] is None else int(match["month"])
     if match is None or (month is not None and not 1 <= month <= 12) or int(match["year"]) < 1900:
-        raise InvalidInput("The period is not valid.", errors=[{
-            "loc": ["period"], "msg": "must be a year (2026), a quarter (2026-Q4) or a month "
-            "(2026-12)", "type": "value_error"}])
+        raise InvalidInput(
+            "The period is not valid.",
+            errors=[
+                {
+                    "loc": ["period"],
+                    "msg": "must be a year (2026), a quarter (2026-Q4) or a month (2026-12)",
+                    "type": "value_error",
+                }
+            ],
+        )
     year = int(match["year"])
     if month is not None:
         first, months = month, 1
@@ -50,10 +57,16 @@ def parse_period(text: str) -> Period:
     return Period(start=start, end=end)
 
 
-def subject_key(*, period: str, level: Level, team_id: uuid.UUID | None,
-                owner_id: uuid.UUID | None, product: str | None, region: str | None) -> str:
-    parts = [period, level.value, str(team_id or ""), str(owner_id or ""), product or "",
-             region or ""]
+def subject_key(
+    *,
+    period: str,
+    level: Level,
+    team_id: uuid.UUID | None,
+    owner_id: uuid.UUID | None,
+    product: str | None,
+    region: str | None,
+) -> str:
+    parts = [period, level.value, str(team_id or ""), str(owner_id or ""), product or "", region or ""]
     return "|".join(parts)
 
 
@@ -61,25 +74,39 @@ def check_shape(level: Level, *, team_id: uuid.UUID | None, owner_id: uuid.UUID 
     """A company target names no team or rep, a team target a team, a rep target a rep."""
     errors = []
     if level is Level.company and (team_id or owner_id):
-        errors.append({"loc": ["body", "level"], "msg": "a company target has no team_id or "
-                       "owner_id", "type": "value_error"})
+        errors.append(
+            {
+                "loc": ["body", "level"],
+                "msg": "a company target has no team_id or owner_id",
+                "type": "value_error",
+            }
+        )
     if level is Level.team and (team_id is None or owner_id is not None):
-        errors.append({"loc": ["body", "team_id"], "msg": "a team target needs team_id and no "
-                       "owner_id", "type": "value_error"})
+        errors.append(
+            {
+                "loc": ["body", "team_id"],
+                "msg": "a team target needs team_id and no owner_id",
+                "type": "value_error",
+            }
+        )
     if level is Level.rep and owner_id is None:
-        errors.append({"loc": ["body", "owner_id"], "msg": "a rep target needs owner_id",
-                       "type": "value_error"})
+        errors.append(
+            {"loc": ["body", "owner_id"], "msg": "a rep target needs owner_id", "type": "value_error"}
+        )
     if errors:
         raise InvalidInput("The target is not valid.", errors=errors)
 
 
-def check_parent(*, level: Level, period: str, parent_level: Level, parent_period: str,
-                 parent_covers_subject: bool) -> None:
+def check_parent(
+    *, level: Level, period: str, parent_level: Level, parent_period: str, parent_covers_subject: bool
+) -> None:
     """The parent is one level up, for the same period, and its subject contains the child's."""
     if parent_level not in PARENT_LEVELS[level]:
-        raise TargetInvalidParent(f"A {level} target decomposes a "
-                            f"{' or '.join(sorted(PARENT_LEVELS[level])) or 'no'} target, "
-                            f"not a {parent_level} one.")
+        raise TargetInvalidParent(
+            f"A {level} target decomposes a "
+            f"{' or '.join(sorted(PARENT_LEVELS[level])) or 'no'} target, "
+            f"not a {parent_level} one."
+        )
     if parent_period != period:
         raise TargetInvalidParent("A target decomposes a target of the same period.")
     if not parent_covers_subject:

@@ -18,8 +18,9 @@ class TaskSource(StrEnum):
     follow_up = "follow_up"
 
 
-def completed_at_for(*, old_status: str | None, new_status: str, current: dt.datetime | None,
-                     now: dt.datetime) -> dt.datetime | None:
+def completed_at_for(
+    *, old_status: str | None, new_status: str, current: dt.datetime | None, now: dt.datetime
+) -> dt.datetime | None:
     """A task is completed when it leaves ``open`` (done or cancelled), and no longer once it
     is reopened; closing an already closed task keeps the first time."""
     if new_status == TaskStatus.open:

@@ -12,9 +12,18 @@ from app.domain.errors import InvalidInput
 # SPEC §11's event types this service emits. (receivable.overdue, credit.warning and
 # complaint.created need the jobs and the complaints of other issues; they are listed in
 # docs/integration.md as not emitted yet.)
-EVENT_TYPES = ("customer.created", "customer.updated", "customer.deleted", "customer.merged",
-               "customer.stage_changed", "customer.owner_changed", "customer.grade_changed",
-               "contract.signed", "contract.cancelled", "payment.received")
+EVENT_TYPES = (
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "customer.merged",
+    "customer.stage_changed",
+    "customer.owner_changed",
+    "customer.grade_changed",
+    "contract.signed",
+    "contract.cancelled",
+    "payment.received",
+)
 TEST_EVENT = "webhook.test"
 
 # Retries: exponential from FIRST_DELAY, capped at MAX_DELAY, with full jitter; a delivery is
@@ -39,9 +48,16 @@ def gives_up(event_at: dt.datetime, now: dt.datetime) -> bool:
 def validate_events(events: list[str]) -> list[str]:
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown or not events:
-        raise InvalidInput("Unknown or missing event types", errors=[{
-            "loc": ["body", "events"], "type": "enum",
-            "msg": "must be a non-empty list of: " + ", ".join(EVENT_TYPES)}])
+        raise InvalidInput(
+            "Unknown or missing event types",
+            errors=[
+                {
+                    "loc": ["body", "events"],
+                    "type": "enum",
+                    "msg": "must be a non-empty list of: " + ", ".join(EVENT_TYPES),
+                }
+            ],
+        )
     return sorted(set(events))
 
 
@@ -49,9 +65,16 @@ def validate_url(url: str, *, allow_http: bool) -> str:
     parts = urlsplit(url)
     ok = parts.scheme == "https" or (allow_http and parts.scheme == "http")
     if not ok or not parts.hostname or parts.username or parts.password:
-        raise InvalidInput("The URL must be https://host/… without credentials", errors=[{
-            "loc": ["body", "url"], "type": "value_error",
-            "msg": "must be an https URL (http only where private targets are allowed)"}])
+        raise InvalidInput(
+            "The URL must be https://host/… without credentials",
+            errors=[
+                {
+                    "loc": ["body", "url"],
+                    "type": "value_error",
+                    "msg": "must be an https URL (http only where private targets are allowed)",
+                }
+            ],
+        )
     return url
 
 
@@ -60,5 +83,12 @@ def is_public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
-                or ip.is_reserved or ip.is_unspecified or not ip.is_global)
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
+    )

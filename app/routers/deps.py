@@ -51,8 +51,9 @@ def declare_read_only_refusal(routes: list[Any]) -> None:
 
 def get_uow(request: Request) -> UnitOfWork:
     # IdempotencyMiddleware leaves the key it reserved for this request here.
-    return UnitOfWork(request.app.state.session_factory,
-                      fence=getattr(request.state, "idempotency_fence", None))
+    return UnitOfWork(
+        request.app.state.session_factory, fence=getattr(request.state, "idempotency_fence", None)
+    )
 
 
 UoW = Annotated[UnitOfWork, Depends(get_uow)]
@@ -82,8 +83,7 @@ def check_key_scope(request: Request, principal: Principal) -> None:
         return
     route = request.scope.get("route")
     path = getattr(route, "path_format", request.url.path)
-    apikeys.check_scope(principal.key_scopes, method=request.method,
-                        path=path.removeprefix(API_PREFIX))
+    apikeys.check_scope(principal.key_scopes, method=request.method, path=path.removeprefix(API_PREFIX))
 
 
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -132,14 +132,25 @@ ExportFormat = Annotated[Literal["csv", "ndjson"], Query(alias="format")]
 
 def export_responses(description: str, *entries: Entry) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a streamed export route that can answer ``entries``."""
-    return {200: {"description": description, "content": {
-        "text/csv": {"schema": {"type": "string"}},
-        "application/x-ndjson": {"schema": {"type": "string"}}}},
-        **responses(*entries)}
+    return {
+        200: {
+            "description": description,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        },
+        **responses(*entries),
+    }
 
 
 def streamed(export: Any) -> StreamingResponse:
     """An export (``filename``, ``media_type``, ``chunks``) as a download."""
-    return StreamingResponse(export.chunks, media_type=export.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{export.filename}"',
-        "Cache-Control": "no-store"})
+    return StreamingResponse(
+        export.chunks,
+        media_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -23,8 +23,12 @@ async def live() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", operation_id="health_ready", response_model=Health,
-            responses=responses(errors.ServiceUnavailable, authenticated=False))
+@router.get(
+    "/readyz",
+    operation_id="health_ready",
+    response_model=Health,
+    responses=responses(errors.ServiceUnavailable, authenticated=False),
+)
 async def ready(uow: UoW) -> Health:
     """The database answers."""
     await health_service.check_database(uow)

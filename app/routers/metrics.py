@@ -35,21 +35,38 @@ class Metrics:
 
     def __init__(self, session_factory_of: Any) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("crm_http_requests", "HTTP requests answered, by route template and status",
-                                ["method", "route", "status"], registry=self.registry)
+        self.requests = Counter(
+            "crm_http_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
-            "crm_http_request_duration_seconds", "Time to answer, by route template",
-            ["method", "route"], registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-        self.in_flight = Gauge("crm_http_requests_in_flight", "Requests being answered now",
-                               registry=self.registry)
-        self.sweeps = Counter("crm_background_sweeps", "Housekeeping sweeps, by result "
-                              "(ok, failed, skipped: the database was unreachable)", ["result"],
-                              registry=self.registry)
-        self.sweep_duration = Histogram("crm_background_sweep_duration_seconds",
-                                        "Time one housekeeping sweep took", registry=self.registry)
-        self.last_sweep = Gauge("crm_background_sweep_last_success_timestamp_seconds",
-                                "When the last sweep succeeded (Unix time)", registry=self.registry)
+            "crm_http_request_duration_seconds",
+            "Time to answer, by route template",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.in_flight = Gauge(
+            "crm_http_requests_in_flight", "Requests being answered now", registry=self.registry
+        )
+        self.sweeps = Counter(
+            "crm_background_sweeps",
+            "Housekeeping sweeps, by result (ok, failed, skipped: the database was unreachable)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.sweep_duration = Histogram(
+            "crm_background_sweep_duration_seconds",
+            "Time one housekeeping sweep took",
+            registry=self.registry,
+        )
+        self.last_sweep = Gauge(
+            "crm_background_sweep_last_success_timestamp_seconds",
+            "When the last sweep succeeded (Unix time)",
+            registry=self.registry,
+        )
         self.registry.register(_PoolCollector(session_factory_of))
 
     def sweep_done(self, result: str, seconds: float) -> None:
@@ -68,13 +85,17 @@ class _PoolCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         bind = self.session_factory_of().kw.get("bind")
         pool = getattr(getattr(bind, "sync_engine", None), "pool", None)
-        figures = {name: getattr(pool, name, None)
-                   for name in ("size", "checkedout", "checkedin", "overflow")}
+        figures = {
+            name: getattr(pool, name, None) for name in ("size", "checkedout", "checkedin", "overflow")
+        }
         if pool is None or not all(callable(f) for f in figures.values()):
             return
-        family = GaugeMetricFamily("crm_db_pool_connections", "Database connections of this process: "
-                                   "in_use, idle, overflow (opened beyond the pool size), size",
-                                   labels=["state"])
+        family = GaugeMetricFamily(
+            "crm_db_pool_connections",
+            "Database connections of this process: "
+            "in_use, idle, overflow (opened beyond the pool size), size",
+            labels=["state"],
+        )
         family.add_metric(["in_use"], figures["checkedout"]())
         family.add_metric(["idle"], figures["checkedin"]())
         family.add_metric(["overflow"], max(figures["overflow"](), 0))
@@ -120,8 +141,7 @@ def _template(scope: Scope) -> str:
     if scope.get("route") is None:
         return UNMATCHED
     names = {str(value): name for name, value in (scope.get("path_params") or {}).items()}
-    return "/".join(f"{{{names[part]}}}" if part in names else part
-                    for part in scope["path"].split("/"))
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in scope["path"].split("/"))
 
 
 def _allowed(request: Request) -> bool:
@@ -137,16 +157,18 @@ def _allowed(request: Request) -> bool:
     sent = request.headers.get("authorization", "")
     if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
         return True
-    networks = [ipaddress.ip_network(n.strip(), strict=False)
-                for n in settings.metrics_allow.split(",") if n.strip()]
+    networks = [
+        ipaddress.ip_network(n.strip(), strict=False) for n in settings.metrics_allow.split(",") if n.strip()
+    ]
     return address is not None and any(address in network for network in networks)
 
 
-@router.get("/metrics", include_in_schema=False,
-            responses=responses(errors.Forbidden, authenticated=False))
+@router.get("/metrics", include_in_schema=False, responses=responses(errors.Forbidden, authenticated=False))
 async def metrics(request: Request) -> Response:
     """Prometheus text format; see docs/operations.md for what each metric means."""
     if not _allowed(request):
-        raise errors.Forbidden("Metrics are served to the loopback address, with CRM_METRICS_TOKEN, or "
-                        "to the networks in CRM_METRICS_ALLOW")
+        raise errors.Forbidden(
+            "Metrics are served to the loopback address, with CRM_METRICS_TOKEN, or "
+            "to the networks in CRM_METRICS_ALLOW"
+        )
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

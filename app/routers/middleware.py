@@ -77,13 +77,17 @@ class RequestContextMiddleware:
                 error_log.exception("unhandled error")
             if response_started:
                 raise
-            response = (render_domain_error(unavailable) if unavailable is not None
-                        else internal_error_response())
+            response = (
+                render_domain_error(unavailable) if unavailable is not None else internal_error_response()
+            )
             await response(scope, receive, send_with_id)
         finally:
             access_log.info(
-                "request", extra={
-                    "method": scope["method"], "path": scope["path"], "status": status,
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
@@ -115,14 +119,20 @@ class IdempotencyMiddleware:
 
         body = await _read_body(receive)
         request_hash = hashlib.sha256(
-            b"\n".join([scope["method"].encode(), scope["path"].encode(),
-                        scope.get("query_string", b""), body])
+            b"\n".join(
+                [scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body]
+            )
         ).hexdigest()
         uow = UnitOfWork(self.session_factory_of(scope))
         try:
-            begun = await idempotency_service.begin(uow, user_id=user_id, key=key,
-                                                    method=scope["method"], path=scope["path"],
-                                                    request_hash=request_hash)
+            begun = await idempotency_service.begin(
+                uow,
+                user_id=user_id,
+                key=key,
+                method=scope["method"],
+                path=scope["path"],
+                request_hash=request_hash,
+            )
         except DomainError as exc:
             await render_domain_error(exc)(scope, _replay_body(body, receive), send)
             return
@@ -148,12 +158,15 @@ class IdempotencyMiddleware:
         finally:
             if 200 <= captured["status"] < 300:
                 headers = {
-                    k.decode("latin-1"): v.decode("latin-1") for k, v in captured["headers"]
+                    k.decode("latin-1"): v.decode("latin-1")
+                    for k, v in captured["headers"]
                     if k.decode("latin-1").lower() in _REPLAYED_HEADERS
                 }
                 stored = idempotency_service.StoredResponse(
-                    status_code=captured["status"], body=bytes(captured["body"]),
-                    content_type=headers.pop("content-type", None), headers=headers,
+                    status_code=captured["status"],
+                    body=bytes(captured["body"]),
+                    content_type=headers.pop("content-type", None),
+                    headers=headers,
                 )
                 await idempotency_service.finish(uow, record_id=begun.record_id, response=stored)
             else:
@@ -166,8 +179,7 @@ class IdempotencyMiddleware:
         if scheme.lower() != "bearer" or not token:
             return None
         try:
-            claims = security.decode_access_token(
-                token.strip(), secret=get_settings().effective_secret_key())
+            claims = security.decode_access_token(token.strip(), secret=get_settings().effective_secret_key())
         except DomainError:
             return None
         return claims.user_id
@@ -203,7 +215,6 @@ async def _send_stored(send: Send, stored: idempotency_service.StoredResponse) -
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in stored.headers.items()]
     if stored.content_type:
         headers.append((b"content-type", stored.content_type.encode("latin-1")))
-    headers += [(b"content-length", str(len(stored.body)).encode()),
-                (b"idempotent-replayed", b"true")]
+    headers += [(b"content-length", str(len(stored.body)).encode()), (b"idempotent-replayed", b"true")]
     await send({"type": "http.response.start", "status": stored.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": stored.body})

@@ -29,12 +29,11 @@ _REF = "#/components/schemas/"
 HEADERS: dict[str, dict[str, Any]] = {
     "X-Request-ID": {
         "description": "The request's id: the one sent, if sane, or a generated one. It is in "
-                       "every log line of the request; quote it when reporting a problem.",
+        "every log line of the request; quote it when reporting a problem.",
         "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,128}$"},
     },
     "ETag": {
-        "description": 'The record\'s version, as `"<version>"`; send it back in `If-Match` '
-                       "to update it.",
+        "description": 'The record\'s version, as `"<version>"`; send it back in `If-Match` to update it.',
         "schema": {"type": "string", "pattern": r'^"\d+"$', "examples": ['"3"']},
     },
     "Location": {
@@ -43,7 +42,7 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored answer to an earlier request with the "
-                       "same `Idempotency-Key` (nothing was done again).",
+        "same `Idempotency-Key` (nothing was done again).",
         "schema": {"type": "string", "enum": ["true"]},
     },
     "Retry-After": {
@@ -57,12 +56,11 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
     "in": "header",
     "required": False,
     "description": "Make the POST safe to retry: the first 2xx answer is stored for 24 hours and "
-                   "a repeat with the same key, path and body answers it again (with "
-                   "`Idempotent-Replayed: true`) without doing anything. The same key with "
-                   "another body answers 422 `idempotency.key_reused`; a repeat while the first "
-                   "still runs answers 409 `idempotency.in_progress`.",
-    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$",
-               "examples": ["7d1c2a8e-create-rep9"]},
+    "a repeat with the same key, path and body answers it again (with "
+    "`Idempotent-Replayed: true`) without doing anything. The same key with "
+    "another body answers 422 `idempotency.key_reused`; a repeat while the first "
+    "still runs answers 409 `idempotency.in_progress`.",
+    "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,255}$", "examples": ["7d1c2a8e-create-rep9"]},
 }
 
 # The paths the database never answers for (the liveness probe), and the ones the
@@ -71,7 +69,8 @@ NO_DATABASE_PATHS = frozenset({"/healthz"})
 UNAUTHENTICATED_PREFIX = "/api/v1/auth/"
 
 SERVICE_UNAVAILABLE_DESCRIPTION = (
-    "Service Unavailable: the database does not answer (`service_unavailable`); retry later.")
+    "Service Unavailable: the database does not answer (`service_unavailable`); retry later."
+)
 
 
 def _header_ref(name: str) -> dict[str, str]:
@@ -99,8 +98,7 @@ def _idempotency(operation: dict[str, Any]) -> None:
     responses.setdefault("422", {"description": "Unprocessable Content"})
     for status, response in responses.items():
         if status.startswith("2"):
-            response.setdefault("headers", {})["Idempotent-Replayed"] = _header_ref(
-                "Idempotent-Replayed")
+            response.setdefault("headers", {})["Idempotent-Replayed"] = _header_ref("Idempotent-Replayed")
 
 
 def _response_headers(schema: dict[str, Any], operation: dict[str, Any]) -> None:
@@ -130,10 +128,14 @@ def _schema_name(name: str) -> str:
 
 def _renamed(node: Any, names: dict[str, str]) -> Any:
     if isinstance(node, dict):
-        return {key: (_REF + names[value[len(_REF):]]
-                      if key == "$ref" and isinstance(value, str) and value[len(_REF):] in names
-                      else _renamed(value, names))
-                for key, value in node.items()}
+        return {
+            key: (
+                _REF + names[value[len(_REF) :]]
+                if key == "$ref" and isinstance(value, str) and value[len(_REF) :] in names
+                else _renamed(value, names)
+            )
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_renamed(item, names) for item in node]
     return node
@@ -144,8 +146,7 @@ def _rename_schemas(schema: dict[str, Any]) -> dict[str, Any]:
     names = {name: _schema_name(name) for name in components if _schema_name(name) != name}
     if len(set(names.values()) | (set(components) - set(names))) != len(components):
         raise RuntimeError(f"schema names collide after renaming: {names}")
-    schema["components"]["schemas"] = {names.get(name, name): body
-                                       for name, body in components.items()}
+    schema["components"]["schemas"] = {names.get(name, name): body for name, body in components.items()}
     for name in names.values():
         schema["components"]["schemas"][name]["title"] = name
     return _renamed(schema, names)
@@ -155,8 +156,13 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     """The generated schema, completed as the module docstring says (cached on the app)."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes, separate_input_output_schemas=False)
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        separate_input_output_schemas=False,
+    )
     schema = _rename_schemas(schema)
     components = schema["components"]
     components["headers"] = HEADERS
@@ -165,8 +171,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         for method, operation in path_item.items():
             operation.setdefault("responses", {})
             if path not in NO_DATABASE_PATHS:
-                operation["responses"].setdefault(
-                    "503", {"description": SERVICE_UNAVAILABLE_DESCRIPTION})
+                operation["responses"].setdefault("503", {"description": SERVICE_UNAVAILABLE_DESCRIPTION})
             if method == "post" and not path.startswith(UNAUTHENTICATED_PREFIX):
                 _idempotency(operation)
     problems.finish_openapi(schema)  # may add 400: headers go on after it

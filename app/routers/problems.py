@@ -74,10 +74,16 @@ def status_for(exc: errors.DomainError) -> int:
     return status_of(type(exc))
 
 
-def problem_response(*, status: int, code: str, detail: str, title: str | None = None,
-                     errors_: list[dict[str, Any]] | None = None,
-                     extra: dict[str, Any] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    detail: str,
+    title: str | None = None,
+    errors_: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"urn:crm:problem:{code}",
         "title": title or HTTPStatus(status).phrase,
@@ -89,15 +95,17 @@ def problem_response(*, status: int, code: str, detail: str, title: str | None =
         body["errors"] = errors_
     for key, value in (extra or {}).items():
         body.setdefault(key, value)
-    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers,
-                        media_type=PROBLEM_JSON)
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def _clean_validation_errors(raw: list[Any]) -> list[dict[str, Any]]:
     # Drop "input" and "ctx": they can echo secrets (passwords) or unserialisable objects.
     return [
-        {"loc": [str(p) if not isinstance(p, int) else p for p in error_loc(e)],
-         "msg": str(e.get("msg", "")), "type": str(e.get("type", "value_error"))}
+        {
+            "loc": [str(p) if not isinstance(p, int) else p for p in error_loc(e)],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "value_error")),
+        }
         for e in raw
     ]
 
@@ -114,14 +122,22 @@ def render_domain_error(exc: errors.DomainError) -> JSONResponse:
     if status in (429, 503) and "retry_after" in exc.extra:
         headers = {"Retry-After": str(exc.extra["retry_after"])}
     errors_ = _clean_validation_errors(exc.errors) if isinstance(exc, errors.InvalidInput) else None
-    return problem_response(status=status, code=exc.code, detail=exc.detail,
-                            title=exc.title, errors_=errors_, extra=exc.extra, headers=headers)
+    return problem_response(
+        status=status,
+        code=exc.code,
+        detail=exc.detail,
+        title=exc.title,
+        errors_=errors_,
+        extra=exc.extra,
+        headers=headers,
+    )
 
 
 def internal_error_response() -> JSONResponse:
     """The one answer to an unexpected error: nothing about its cause reaches the client."""
-    return problem_response(status=500, code=errors.InternalError.code,
-                            detail="An unexpected error occurred; it has been logged")
+    return problem_response(
+        status=500, code=errors.InternalError.code, detail="An unexpected error occurred; it has been logged"
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -131,18 +147,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(status=422, code=errors.InvalidInput.code,
-                                title=errors.InvalidInput.title,
-                                detail="The request is not valid; see errors",
-                                errors_=_clean_validation_errors(list(exc.errors())))
+        return problem_response(
+            status=422,
+            code=errors.InvalidInput.code,
+            title=errors.InvalidInput.title,
+            detail="The request is not valid; see errors",
+            errors_=_clean_validation_errors(list(exc.errors())),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         fallback = errors.InternalError if exc.status_code >= 500 else errors.BadRequest
         code = CODE_BY_STATUS.get(exc.status_code, fallback.code)
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(status=exc.status_code, code=code, detail=detail,
-                                headers=dict(exc.headers or {}) or None)
+        return problem_response(
+            status=exc.status_code, code=code, detail=detail, headers=dict(exc.headers or {}) or None
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -160,8 +180,12 @@ ALWAYS: tuple[Entry, ...] = (errors.InvalidInput, errors.ServiceUnavailable)
 # Bundles for the conventions many operations share.
 PAGED: tuple[Entry, ...] = (errors.InvalidCursor,)
 VERSIONED: tuple[Entry, ...] = (errors.BadIfMatch, errors.VersionMismatch)
-IDEMPOTENT: tuple[Entry, ...] = (errors.IdempotencyKeyReused, errors.IdempotencyInProgress,
-                                 errors.IdempotencyResponseLost, errors.IdempotencySuperseded)
+IDEMPOTENT: tuple[Entry, ...] = (
+    errors.IdempotencyKeyReused,
+    errors.IdempotencyInProgress,
+    errors.IdempotencyResponseLost,
+    errors.IdempotencySuperseded,
+)
 WRITES: tuple[Entry, ...] = (errors.IntegrityConflict,)
 
 
@@ -173,9 +197,14 @@ def meaning(error: Entry) -> str:
 
 def example(error: Entry) -> dict[str, Any]:
     """A problem body as ``error`` answers it, with an example of each extra member."""
-    return {"type": f"urn:crm:problem:{error.code}", "title": error.title,
-            "status": status_of(error), "detail": meaning(error), "code": error.code,
-            **{name: extra.example for name, extra in error.extras.items()}}
+    return {
+        "type": f"urn:crm:problem:{error.code}",
+        "title": error.title,
+        "status": status_of(error),
+        "detail": meaning(error),
+        "code": error.code,
+        **{name: extra.example for name, extra in error.extras.items()},
+    }
 
 
 def _describe(error: Entry) -> str:
@@ -199,8 +228,9 @@ def responses(*entries: Entry, authenticated: bool = True) -> dict[int | str, di
     return {status: problem_doc(status, listed) for status, listed in sorted(by_status.items())}
 
 
-def also_answers(responses_: dict[int | str, dict[str, Any]],
-                 entry: Entry) -> dict[int | str, dict[str, Any]]:
+def also_answers(
+    responses_: dict[int | str, dict[str, Any]], entry: Entry
+) -> dict[int | str, dict[str, Any]]:
     """The status of ``entry`` in ``responses_``, with ``entry`` added to the codes it lists
     (for a rule that many routes share and one place enforces)."""
     status = status_of(entry)
@@ -215,15 +245,23 @@ def problem_doc(status: int, entries: list[Entry]) -> dict[str, Any]:
         "model": Problem,
         "description": f"{HTTPStatus(status).phrase}. The `code` is one of:\n\n{lines}",
         "x-problem-codes": [entry.code for entry in entries],
-        "content": {PROBLEM_JSON: {"examples": {
-            entry.code: {"summary": entry.title, "value": example(entry)} for entry in entries}}},
+        "content": {
+            PROBLEM_JSON: {
+                "examples": {
+                    entry.code: {"summary": entry.title, "value": example(entry)} for entry in entries
+                }
+            }
+        },
     }
 
 
 def declared_codes(responses_: dict[int | str, dict[str, Any]]) -> dict[int, set[str]]:
     """The codes a route's ``responses=`` lists, per status."""
-    return {int(status): set(doc.get("x-problem-codes", ())) for status, doc in responses_.items()
-            if str(status).isdigit() and int(status) >= 400}
+    return {
+        int(status): set(doc.get("x-problem-codes", ()))
+        for status, doc in responses_.items()
+        if str(status).isdigit() and int(status) >= 400
+    }
 
 
 def finish_openapi(schema: dict[str, Any]) -> None:
@@ -271,10 +309,12 @@ def catalogue_markdown() -> str:
     """The table of every code for ``docs/api-conventions.md``, in status order."""
     rows = ["| Status | Code | Title | Meaning | Extra members |", "| --- | --- | --- | --- | --- |"]
     for entry in sorted(errors.catalogue(), key=status_of):
-        extras = "<br>".join(f"`{name}` ({extra.type}): {extra.description}"
-                             for name, extra in entry.extras.items())
-        rows.append(f"| {status_of(entry)} | `{entry.code}` | {entry.title} | {meaning(entry)} "
-                    f"| {extras or '–'} |")
+        extras = "<br>".join(
+            f"`{name}` ({extra.type}): {extra.description}" for name, extra in entry.extras.items()
+        )
+        rows.append(
+            f"| {status_of(entry)} | `{entry.code}` | {entry.title} | {meaning(entry)} | {extras or '–'} |"
+        )
     return "\n".join([CATALOGUE_START, *rows, CATALOGUE_END])
 
 

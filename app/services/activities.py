@@ -34,21 +34,43 @@ def _require_logger(actor: Principal, customer: Customer) -> None:
 def _check_times(values: dict[str, Any], now: dt.datetime) -> None:
     occurred = values.get("occurred_at")
     if occurred is not None and occurred > now + CLOCK_SKEW:
-        raise InvalidInput("An activity cannot have happened in the future", errors=[{
-            "loc": ["body", "occurred_at"], "msg": "occurred_at is in the future",
-            "type": "value_error.future"}])
+        raise InvalidInput(
+            "An activity cannot have happened in the future",
+            errors=[
+                {
+                    "loc": ["body", "occurred_at"],
+                    "msg": "occurred_at is in the future",
+                    "type": "value_error.future",
+                }
+            ],
+        )
 
 
-async def list_activities(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None,
-                          type_: str | None, created_by: uuid.UUID | None,
-                          occurred_from: dt.datetime | None, occurred_to: dt.datetime | None,
-                          updated_since: dt.datetime | None = None,
-                          cursor: str | None, limit: int) -> Page[Activity]:
+async def list_activities(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    type_: str | None,
+    created_by: uuid.UUID | None,
+    occurred_from: dt.datetime | None,
+    occurred_to: dt.datetime | None,
+    updated_since: dt.datetime | None = None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Activity]:
     async with uow:
-        return await uow.activities.list(actor, customer_id=customer_id, type_=type_,
-                                         created_by=created_by, occurred_from=occurred_from,
-                                         occurred_to=occurred_to, updated_since=updated_since,
-                                         cursor=cursor, limit=limit)
+        return await uow.activities.list(
+            actor,
+            customer_id=customer_id,
+            type_=type_,
+            created_by=created_by,
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
+            updated_since=updated_since,
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 async def get_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID) -> Activity:
@@ -56,8 +78,9 @@ async def get_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.U
         return found(await uow.activities.get(activity_id, principal=actor), "Activity")
 
 
-async def log_activity(uow: UnitOfWork, actor: Principal, *, values: dict[str, Any],
-                       activity_id: uuid.UUID | None = None) -> Activity:
+async def log_activity(
+    uow: UnitOfWork, actor: Principal, *, values: dict[str, Any], activity_id: uuid.UUID | None = None
+) -> Activity:
     """Record an activity; the customer's ``last_contact_at`` (the latest live activity)
     moves forward to it, and a ``next_follow_up_at`` becomes a task for the author."""
     async with uow:
@@ -66,19 +89,29 @@ async def log_activity(uow: UnitOfWork, actor: Principal, *, values: dict[str, A
         return activity
 
 
-async def log_activity_in(uow: UnitOfWork, actor: Principal, *, values: dict[str, Any],
-                          activity_id: uuid.UUID | None = None,
-                          now: dt.datetime | None = None) -> Activity:
+async def log_activity_in(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    values: dict[str, Any],
+    activity_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> Activity:
     now = now or utcnow()
     _check_times(values, now)
     customer = found(await uow.customers.get(values["customer_id"], principal=actor), "Customer")
     _require_logger(actor, customer)
     if activity_id is not None and await uow.activities.exists_any(activity_id):
-        raise ActivityAlreadyExists("An activity with this id already exists",
-                                    id=str(activity_id))
+        raise ActivityAlreadyExists("An activity with this id already exists", id=str(activity_id))
     await _check_contact(uow, customer, values.get("contact_id"))
-    activity = Activity(id=activity_id or uuid.uuid4(), created_by=actor.user_id, received_at=now,
-                        created_at=now, updated_at=now, **values)
+    activity = Activity(
+        id=activity_id or uuid.uuid4(),
+        created_by=actor.user_id,
+        received_at=now,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
     uow.activities.add(activity)
     await uow.flush()
     await uow.customers.touch_last_contact(customer.id, activity.occurred_at)
@@ -88,27 +121,46 @@ async def log_activity_in(uow: UnitOfWork, actor: Principal, *, values: dict[str
 
 async def _check_contact(uow: UnitOfWork, customer: Customer, contact_id: uuid.UUID | None) -> None:
     if contact_id is not None and await uow.contacts.get(customer.id, contact_id) is None:
-        raise InvalidInput("The contact does not belong to this customer", errors=[{
-            "loc": ["body", "contact_id"], "msg": "unknown contact for this customer",
-            "type": "value_error.contact"}])
+        raise InvalidInput(
+            "The contact does not belong to this customer",
+            errors=[
+                {
+                    "loc": ["body", "contact_id"],
+                    "msg": "unknown contact for this customer",
+                    "type": "value_error.contact",
+                }
+            ],
+        )
 
 
-async def update_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
-                          expected_version: int | None, changes: dict[str, Any]) -> Activity:
+async def update_activity(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    activity_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> Activity:
     async with uow:
-        activity = await update_activity_in(uow, actor, activity_id=activity_id,
-                                            expected_version=expected_version, changes=changes)
+        activity = await update_activity_in(
+            uow, actor, activity_id=activity_id, expected_version=expected_version, changes=changes
+        )
         await uow.commit()
         return activity
 
 
-async def update_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
-                             expected_version: int | None, changes: dict[str, Any],
-                             now: dt.datetime | None = None) -> Activity:
+async def update_activity_in(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    activity_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+    now: dt.datetime | None = None,
+) -> Activity:
     now = now or utcnow()
     _check_times(changes, now)
-    activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True),
-                     "Activity")
+    activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True), "Activity")
     customer = found(await uow.customers.get(activity.customer_id, principal=actor), "Customer")
     _require_logger(actor, customer)
     if actor.role is Role.rep and activity.created_by != actor.user_id:
@@ -127,20 +179,20 @@ async def update_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: 
     return activity
 
 
-async def delete_activity(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
-                          expected_version: int | None) -> None:
+async def delete_activity(
+    uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID, expected_version: int | None
+) -> None:
     async with uow:
-        await delete_activity_in(uow, actor, activity_id=activity_id,
-                                 expected_version=expected_version)
+        await delete_activity_in(uow, actor, activity_id=activity_id, expected_version=expected_version)
         await uow.commit()
 
 
-async def delete_activity_in(uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID,
-                             expected_version: int | None) -> Activity:
+async def delete_activity_in(
+    uow: UnitOfWork, actor: Principal, *, activity_id: uuid.UUID, expected_version: int | None
+) -> Activity:
     """Soft delete; an open follow-up task of the activity is cancelled with it, and the
     customer's ``last_contact_at`` is derived again from the activities left."""
-    activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True),
-                     "Activity")
+    activity = found(await uow.activities.get(activity_id, principal=actor, for_update=True), "Activity")
     customer = found(await uow.customers.get(activity.customer_id, principal=actor), "Customer")
     _require_logger(actor, customer)
     if actor.role is Role.rep and activity.created_by != actor.user_id:

@@ -30,8 +30,9 @@ class IssuedKey:
 _BAD_KEY = "The API key is invalid, expired or revoked"
 
 
-async def list_keys(uow: UnitOfWork, actor: Principal, *, include_revoked: bool, cursor: str | None,
-                    limit: int) -> Page[ApiKey]:
+async def list_keys(
+    uow: UnitOfWork, actor: Principal, *, include_revoked: bool, cursor: str | None, limit: int
+) -> Page[ApiKey]:
     async with uow:
         return await uow.api_keys.list(include_revoked=include_revoked, cursor=cursor, limit=limit)
 
@@ -41,9 +42,15 @@ async def get_key(uow: UnitOfWork, actor: Principal, *, key_id: uuid.UUID) -> Ap
         return found(await uow.api_keys.get(key_id), "API key")
 
 
-async def create_key(uow: UnitOfWork, actor: Principal, *, name: str, scopes: list[str],
-                     team_id: uuid.UUID | None = None,
-                     expires_at: dt.datetime | None = None) -> IssuedKey:
+async def create_key(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    name: str,
+    scopes: list[str],
+    team_id: uuid.UUID | None = None,
+    expires_at: dt.datetime | None = None,
+) -> IssuedKey:
     now = utcnow()
     granted = apikeys.validate_scopes(scopes)
     apikeys.validate_expiry(expires_at, now=now)
@@ -53,14 +60,29 @@ async def create_key(uow: UnitOfWork, actor: Principal, *, name: str, scopes: li
         account_id = uuid.uuid4()
         # The service account: a user of role integration nobody can log in as (its
         # password is a random secret thrown away at once).
-        uow.users.add(User(id=account_id, username=f"svc-{account_id.hex[:16]}", full_name=name,
-                           role=Role.integration.value, team_id=team_id,
-                           password_hash=security.hash_password(secrets.token_urlsafe(32))))
+        uow.users.add(
+            User(
+                id=account_id,
+                username=f"svc-{account_id.hex[:16]}",
+                full_name=name,
+                role=Role.integration.value,
+                team_id=team_id,
+                password_hash=security.hash_password(secrets.token_urlsafe(32)),
+            )
+        )
         await uow.flush()
         made = security.new_api_key()
-        record = ApiKey(name=name, user_id=account_id, lookup=made.lookup, key_hash=made.key_hash,
-                        scopes=sorted(granted), team_id=team_id, created_by=actor.user_id,
-                        created_at=now, expires_at=expires_at)
+        record = ApiKey(
+            name=name,
+            user_id=account_id,
+            lookup=made.lookup,
+            key_hash=made.key_hash,
+            scopes=sorted(granted),
+            team_id=team_id,
+            created_by=actor.user_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
         uow.api_keys.add(record)
         await uow.commit()
         return IssuedKey(record=record, key=made.key)
@@ -100,19 +122,29 @@ async def principal_for_key(uow: UnitOfWork, *, key: str) -> Principal:
         if record is None:
             security.api_key_matches(key, "0" * 64)  # the same work whether or not it exists
             raise Unauthorized(_BAD_KEY)
-        if (not security.api_key_matches(key, record.key_hash) or record.revoked_at is not None
-                or (record.expires_at is not None and record.expires_at <= now)):
+        if (
+            not security.api_key_matches(key, record.key_hash)
+            or record.revoked_at is not None
+            or (record.expires_at is not None and record.expires_at <= now)
+        ):
             raise Unauthorized(_BAD_KEY)
         account = await uow.users.get_unscoped(record.user_id)
         if account is None or not account.is_active:
             raise Unauthorized(_BAD_KEY)
         every = dt.timedelta(seconds=get_settings().api_key_touch_seconds)
-        if (apikeys.is_due_for_touch(record.last_used_at, now=now, every=every)
-                and await uow.api_keys.touch(record.id, now=now, older_than=now - every)):
+        if apikeys.is_due_for_touch(record.last_used_at, now=now, every=every) and await uow.api_keys.touch(
+            record.id, now=now, older_than=now - every
+        ):
             await uow.commit()
         team_ids: frozenset[uuid.UUID] = frozenset()
         if record.team_id is not None:
             team_ids = await uow.teams.subtree_ids([record.team_id])
-        return Principal(user_id=account.id, role=Role.integration, team_id=record.team_id,
-                         team_ids=team_ids, key_id=record.id, key_scopes=frozenset(record.scopes),
-                         restricted_scope=Scope.team if record.team_id is not None else None)
+        return Principal(
+            user_id=account.id,
+            role=Role.integration,
+            team_id=record.team_id,
+            team_ids=team_ids,
+            key_id=record.id,
+            key_scopes=frozenset(record.scopes),
+            restricted_scope=Scope.team if record.team_id is not None else None,
+        )

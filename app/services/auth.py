@@ -60,8 +60,10 @@ async def login(uow: UnitOfWork, *, username: str, password: str, client_address
         throttle = await uow.login_throttle.get(key)
         if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
             security.verify_password(password, None)
-            raise TooManyAttempts("Too many failed logins; try again later",
-                                  retry_after=int((throttle.locked_until - now).total_seconds()) + 1)
+            raise TooManyAttempts(
+                "Too many failed logins; try again later",
+                retry_after=int((throttle.locked_until - now).total_seconds()) + 1,
+            )
         user = await uow.users.get_by_username(username)
         verified = security.verify_password(password, user.password_hash if user else None)
         if user is None or not verified or not user.is_active:
@@ -86,18 +88,25 @@ async def purge_login_throttle(uow: UnitOfWork) -> int:
         return removed
 
 
-async def _issue_pair(uow: UnitOfWork, user: User, *, family_id: uuid.UUID,
-                      now: dt.datetime) -> TokenPair:
+async def _issue_pair(uow: UnitOfWork, user: User, *, family_id: uuid.UUID, now: dt.datetime) -> TokenPair:
     settings = get_settings()
     access, expires_in = security.issue_access_token(
-        user_id=user.id, role=user.role, secret=settings.effective_secret_key(),
-        minutes=settings.access_token_minutes, now=now,
+        user_id=user.id,
+        role=user.role,
+        secret=settings.effective_secret_key(),
+        minutes=settings.access_token_minutes,
+        now=now,
     )
     refresh, refresh_hash = security.new_refresh_token()
-    uow.refresh_tokens.add(RefreshToken(
-        user_id=user.id, family_id=family_id, token_hash=refresh_hash, created_at=now,
-        expires_at=now + dt.timedelta(days=settings.refresh_token_days),
-    ))
+    uow.refresh_tokens.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=refresh_hash,
+            created_at=now,
+            expires_at=now + dt.timedelta(days=settings.refresh_token_days),
+        )
+    )
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=expires_in)
 
 

@@ -44,11 +44,19 @@ def _require_all_scope(actor: Principal) -> None:
     if actor.scope is not Scope.all:
         raise ChangesScopeRestricted(
             "The change feed covers every record; a caller limited to a team or to "
-            "their own records pulls the lists with updated_since instead")
+            "their own records pulls the lists with updated_since instead"
+        )
 
 
-async def read(uow: UnitOfWork, actor: Principal, *, cursor: str | None, limit: int,
-               types: str | None, from_now: bool = False) -> FeedPage:
+async def read(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    cursor: str | None,
+    limit: int,
+    types: str | None,
+    from_now: bool = False,
+) -> FeedPage:
     """The entries after ``cursor`` in commit order (the oldest retained first without one)."""
     _require_all_scope(actor)
     wanted = feed.parse_types(types)
@@ -100,12 +108,24 @@ def _entry(row: Any, record: Any) -> FeedEntry:
     merged_into = getattr(record, "merged_into", None) if row.entity == "customer" else None
     op = feed.feed_op(row.op, merged_into=merged_into)
     if op.op != "upsert" or record is None:
-        return FeedEntry(seq=row.seq, type=row.entity, op=op.op, id=row.entity_id, at=row.at,
-                         merged_into=merged_into if op.op == "merge" else None)
+        return FeedEntry(
+            seq=row.seq,
+            type=row.entity,
+            op=op.op,
+            id=row.entity_id,
+            at=row.at,
+            merged_into=merged_into if op.op == "merge" else None,
+        )
     # Payments never change once recorded, so they carry no version.
-    return FeedEntry(seq=row.seq, type=row.entity, op=op.op, id=row.entity_id, at=row.at,
-                     version=getattr(getattr(record, "receivable", record), "version", None),
-                     record=record)
+    return FeedEntry(
+        seq=row.seq,
+        type=row.entity,
+        op=op.op,
+        id=row.entity_id,
+        at=row.at,
+        version=getattr(getattr(record, "receivable", record), "version", None),
+        record=record,
+    )
 
 
 async def purge_expired(uow: UnitOfWork) -> int:

@@ -90,8 +90,13 @@ async def list_contracts(
 ) -> Page[Contract]:
     async with uow:
         return await uow.contracts.list(
-            actor, customer_id=customer_id, status=status, updated_since=updated_since, cursor=cursor,
-            limit=limit)
+            actor,
+            customer_id=customer_id,
+            status=status,
+            updated_since=updated_since,
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 async def get_contract(uow: UnitOfWork, actor: Principal, *, contract_id: uuid.UUID) -> Contract:
@@ -319,8 +324,9 @@ async def complete_if_settled_in(
     status = ContractStatus(contract.status)
     if status is not ContractStatus.signed or contract.accepted_at is None:
         return  # not completable: spare the sum
-    if not is_complete(status, accepted=True, paid=await uow.contracts.paid(contract.id),
-                       amount=contract.amount):
+    if not is_complete(
+        status, accepted=True, paid=await uow.contracts.paid(contract.id), amount=contract.amount
+    ):
         return
     contract.status = ContractStatus.completed
     contract.completed_at = now
@@ -384,8 +390,11 @@ class RenewalsReport:
 
 def _serviced(contract: Contract) -> ServicedContract:
     signed_at = contract.signed_at or contract.created_at
-    return ServicedContract(contract_id=contract.id, signed_on=business_date(signed_at, business_tz()),
-                            service_end=contract.service_end)
+    return ServicedContract(
+        contract_id=contract.id,
+        signed_on=business_date(signed_at, business_tz()),
+        service_end=contract.service_end,
+    )
 
 
 def _by_customer(rows: list[tuple[Contract, Customer]]) -> dict[uuid.UUID, tuple[Customer, list[Contract]]]:
@@ -395,17 +404,27 @@ def _by_customer(rows: list[tuple[Contract, Customer]]) -> dict[uuid.UUID, tuple
     return grouped
 
 
-def _due_in(grouped: dict[uuid.UUID, tuple[Customer, list[Contract]]], *, today: dt.date,
-            notice_days: int) -> list[RenewalDue]:
+def _due_in(
+    grouped: dict[uuid.UUID, tuple[Customer, list[Contract]]], *, today: dt.date, notice_days: int
+) -> list[RenewalDue]:
     due = []
     for customer, contracts in grouped.values():
         by_id = {c.id: c for c in contracts}
-        ending = renewal_due([_serviced(c) for c in contracts], stage=Stage(customer.stage), today=today,
-                             notice_days=notice_days)
+        ending = renewal_due(
+            [_serviced(c) for c in contracts],
+            stage=Stage(customer.stage),
+            today=today,
+            notice_days=notice_days,
+        )
         if ending is not None and ending.service_end is not None:
-            due.append(RenewalDue(customer=customer, contract=by_id[ending.contract_id],  # type: ignore[index]
-                                  service_end=ending.service_end,
-                                  days_left=(ending.service_end - today).days))
+            due.append(
+                RenewalDue(
+                    customer=customer,
+                    contract=by_id[ending.contract_id],  # type: ignore[index]
+                    service_end=ending.service_end,
+                    days_left=(ending.service_end - today).days,
+                )
+            )
     due.sort(key=lambda d: (d.service_end, d.customer.name, str(d.customer.id)))
     return due
 
@@ -422,8 +441,9 @@ async def renewal_due_ids_in(
     return {d.customer.id for d in _due_in(grouped, today=today, notice_days=policy.renewal_notice_days)}
 
 
-async def renewal_counts_in(uow: UnitOfWork, *, start: dt.date, end: dt.date,
-                            owner_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, int]]:
+async def renewal_counts_in(
+    uow: UnitOfWork, *, start: dt.date, end: dt.date, owner_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int, int]]:
     """(due, renewed) per current owner for the service periods of their customers that end
     in ``start``..``end`` (business dates), judged as ``GET /reports/renewals`` judges them."""
     policy = await settings_service.credit_policy_in(uow)
@@ -432,15 +452,22 @@ async def renewal_counts_in(uow: UnitOfWork, *, start: dt.date, end: dt.date,
     for customer, contracts in _by_customer(rows).values():
         if customer.owner_id is None:
             continue
-        due, renewed = renewal_cohort([_serviced(c) for c in contracts], start=start, end=end,
-                                      notice_days=policy.renewal_notice_days)
+        due, renewed = renewal_cohort(
+            [_serviced(c) for c in contracts], start=start, end=end, notice_days=policy.renewal_notice_days
+        )
         before = counts.get(customer.owner_id, (0, 0))
         counts[customer.owner_id] = (before[0] + due, before[1] + renewed)
     return counts
 
 
-async def renewals(uow: UnitOfWork, actor: Principal, *, as_of: dt.date | None = None,
-                   date_from: dt.date | None = None, date_to: dt.date | None = None) -> RenewalsReport:
+async def renewals(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    as_of: dt.date | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> RenewalsReport:
     """Renewal-due customers in the caller's scope at ``as_of`` (business date, default
     today), soonest end first; and the renewal rate of the service periods that ended in
     ``date_from``..``date_to`` (default: the twelve months up to ``as_of``)."""
@@ -449,11 +476,15 @@ async def renewals(uow: UnitOfWork, actor: Principal, *, as_of: dt.date | None =
     try:
         start = date_from or end - dt.timedelta(days=365)
     except OverflowError as exc:
-        raise InvalidInput("The period is out of range", errors=[{
-            "loc": ["query", "from"], "msg": "date out of range", "type": "value_error"}]) from exc
+        raise InvalidInput(
+            "The period is out of range",
+            errors=[{"loc": ["query", "from"], "msg": "date out of range", "type": "value_error"}],
+        ) from exc
     if start > end:
-        raise InvalidInput("The period starts after it ends", errors=[{
-            "loc": ["query", "from"], "msg": "must not be after 'to'", "type": "value_error"}])
+        raise InvalidInput(
+            "The period starts after it ends",
+            errors=[{"loc": ["query", "from"], "msg": "must not be after 'to'", "type": "value_error"}],
+        )
     async with uow:
         policy = await settings_service.credit_policy_in(uow)
         rows = await uow.contracts.with_service_periods(actor)
@@ -461,10 +492,17 @@ async def renewals(uow: UnitOfWork, actor: Principal, *, as_of: dt.date | None =
     grouped = _by_customer(rows)
     due_count = renewed_count = 0
     for _, contracts in grouped.values():
-        due, renewed = renewal_cohort([_serviced(c) for c in contracts], start=start, end=end,
-                                      notice_days=notice)
+        due, renewed = renewal_cohort(
+            [_serviced(c) for c in contracts], start=start, end=end, notice_days=notice
+        )
         due_count, renewed_count = due_count + due, renewed_count + renewed
-    return RenewalsReport(as_of=today, renewal_notice_days=notice,
-                          due=_due_in(grouped, today=today, notice_days=notice), date_from=start, date_to=end,
-                          due_count=due_count, renewed_count=renewed_count,
-                          renewal_rate=renewal_rate(due_count, renewed_count))
+    return RenewalsReport(
+        as_of=today,
+        renewal_notice_days=notice,
+        due=_due_in(grouped, today=today, notice_days=notice),
+        date_from=start,
+        date_to=end,
+        due_count=due_count,
+        renewed_count=renewed_count,
+        renewal_rate=renewal_rate(due_count, renewed_count),
+    )

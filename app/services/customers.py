@@ -101,12 +101,18 @@ class ContactInput:
 
 def contact_view(contact: Contact, *, masked: bool) -> ContactView:
     return ContactView(
-        id=contact.id, customer_id=contact.customer_id, name=contact.name, title=contact.title,
+        id=contact.id,
+        customer_id=contact.customer_id,
+        name=contact.name,
+        title=contact.title,
         phones=[normalize.mask_phone(p) for p in contact.phones] if masked else list(contact.phones),
         emails=[normalize.mask_email(e) for e in contact.emails] if masked else list(contact.emails),
         wechat=(normalize.mask_text(contact.wechat) if masked and contact.wechat else contact.wechat),
-        is_primary=contact.is_primary, notes=None if masked else contact.notes,
-        created_at=contact.created_at, updated_at=contact.updated_at, version=contact.version,
+        is_primary=contact.is_primary,
+        notes=None if masked else contact.notes,
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+        version=contact.version,
         masked=masked,
     )
 
@@ -124,26 +130,34 @@ def _collect(errors: list[dict[str, Any]], fn: Any, *args: Any, **kwargs: Any) -
         return None
 
 
-def normalize_contact(data: ContactInput, *, loc: tuple[str | int, ...],
-                       errors: list[dict[str, Any]]) -> dict[str, Any]:
+def normalize_contact(
+    data: ContactInput, *, loc: tuple[str | int, ...], errors: list[dict[str, Any]]
+) -> dict[str, Any]:
     name = normalize.clean_text(data.name)
     if not name:
         errors.append({"loc": [*loc, "name"], "msg": "A contact needs a name", "type": "missing"})
-    phones = [_collect(errors, normalize.normalize_phone, p, loc=(*loc, "phones", i))
-              for i, p in enumerate(data.phones)]
-    emails = [_collect(errors, normalize.normalize_email, e, loc=(*loc, "emails", i))
-              for i, e in enumerate(data.emails)]
+    phones = [
+        _collect(errors, normalize.normalize_phone, p, loc=(*loc, "phones", i))
+        for i, p in enumerate(data.phones)
+    ]
+    emails = [
+        _collect(errors, normalize.normalize_email, e, loc=(*loc, "emails", i))
+        for i, e in enumerate(data.emails)
+    ]
     return {
-        "name": name or "", "title": normalize.clean_text(data.title),
+        "name": name or "",
+        "title": normalize.clean_text(data.title),
         "phones": list(dict.fromkeys(p for p in phones if p)),
         "emails": list(dict.fromkeys(e for e in emails if e)),
-        "wechat": normalize.clean_text(data.wechat), "is_primary": data.is_primary,
+        "wechat": normalize.clean_text(data.wechat),
+        "is_primary": data.is_primary,
         "notes": (data.notes or "").strip() or None,
     }
 
 
-def normalize_customer_fields(data: dict[str, Any], *, kind: str,
-                               errors: list[dict[str, Any]]) -> dict[str, Any]:
+def normalize_customer_fields(
+    data: dict[str, Any], *, kind: str, errors: list[dict[str, Any]]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "name" in data:
         name = normalize.clean_text(data["name"])
@@ -157,14 +171,20 @@ def normalize_customer_fields(data: dict[str, Any], *, kind: str,
         if raw is None:
             out["uscc"] = None
         elif kind != "company":
-            errors.append({"loc": ["body", "uscc"], "msg": "Only companies have a unified social "
-                           "credit code", "type": "value_error.uscc"})
+            errors.append(
+                {
+                    "loc": ["body", "uscc"],
+                    "msg": "Only companies have a unified social credit code",
+                    "type": "value_error.uscc",
+                }
+            )
         else:
             out["uscc"] = _collect(errors, normalize.validate_uscc, raw, loc=("body", "uscc"))
     for name in _TEXT_FIELDS:
         if name in data:
-            out[name] = (data[name] or "").strip() or None if name == "notes" \
-                else normalize.clean_text(data[name])
+            out[name] = (
+                (data[name] or "").strip() or None if name == "notes" else normalize.clean_text(data[name])
+            )
     for name in ("tags", "interests", "recommended_products"):
         if name in data:
             cleaned = [normalize.clean_text(v) for v in (data[name] or [])]
@@ -179,13 +199,21 @@ def normalize_customer_fields(data: dict[str, Any], *, kind: str,
 
 
 def completeness_of(customer: Customer, contacts: Sequence[Any]) -> int:
-    return normalize.completeness(kind=customer.kind, fields={
-        "name": customer.name, "uscc": customer.uscc, "industry": customer.industry,
-        "region": customer.region, "size": customer.size, "address": customer.address,
-        "website": customer.website, "source": customer.source,
-        "has_contact": bool(contacts),
-        "has_contact_phone_or_email": any(c.phones or c.emails for c in contacts),
-    })
+    return normalize.completeness(
+        kind=customer.kind,
+        fields={
+            "name": customer.name,
+            "uscc": customer.uscc,
+            "industry": customer.industry,
+            "region": customer.region,
+            "size": customer.size,
+            "address": customer.address,
+            "website": customer.website,
+            "source": customer.source,
+            "has_contact": bool(contacts),
+            "has_contact_phone_or_email": any(c.phones or c.emails for c in contacts),
+        },
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -221,21 +249,33 @@ def customer_filters(query: CustomerFilters, actor: Principal) -> CustomerFilter
     A search by phone or email counts against the caller's per-minute allowance, and never
     matches contact details that are masked for the caller (a match would confirm them)."""
     filters = replace(
-        query, region=normalize.clean_text(query.region),
-        industry=normalize.clean_text(query.industry), tag=normalize.clean_text(query.tag),
-        q=None, **_search_filters(query.q))
+        query,
+        region=normalize.clean_text(query.region),
+        industry=normalize.clean_text(query.industry),
+        tag=normalize.clean_text(query.tag),
+        q=None,
+        **_search_filters(query.q),
+    )
     if filters.q_phone is not None or filters.q_email is not None:
         wait = _contact_searches.hit(actor.user_id, now=time.monotonic())
         if wait is not None:
             raise CustomerTooManyContactSearches(
-                f"At most {CONTACT_SEARCHES_PER_MINUTE} searches by phone or email a minute; "
-                "try again later", retry_after=wait)
+                f"At most {CONTACT_SEARCHES_PER_MINUTE} searches by phone or email a minute; try again later",
+                retry_after=wait,
+            )
         filters = replace(filters, contact_owned_only=masks_contact_details(actor, owner_id=None))
     return filters
 
 
-async def list_customers(uow: UnitOfWork, actor: Principal, *, filters: CustomerFilters,
-                         sort: CustomerSort, cursor: str | None, limit: int) -> Page[Customer]:
+async def list_customers(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    filters: CustomerFilters,
+    sort: CustomerSort,
+    cursor: str | None,
+    limit: int,
+) -> Page[Customer]:
     """Customers in the caller's scope matching the list filters (``CustomerFilters`` as the
     client sent them; normalised here)."""
     normalised = customer_filters(filters, actor)
@@ -249,16 +289,19 @@ async def _view(uow: UnitOfWork, actor: Principal, customer: Customer) -> Custom
     return CustomerView(customer, [contact_view(c, masked=masked) for c in contacts])
 
 
-async def get_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                       include_deleted: bool = False) -> CustomerView:
+async def get_customer(
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID, include_deleted: bool = False
+) -> CustomerView:
     async with uow:
-        customer = found(await uow.customers.get(customer_id, principal=actor,
-                                                 include_deleted=include_deleted), "Customer")
+        customer = found(
+            await uow.customers.get(customer_id, principal=actor, include_deleted=include_deleted), "Customer"
+        )
         return await _view(uow, actor, customer)
 
 
-async def customer_history(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                           cursor: str | None, limit: int) -> Page[CustomerHistory]:
+async def customer_history(
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID, cursor: str | None, limit: int
+) -> Page[CustomerHistory]:
     async with uow:
         found(await uow.customers.get(customer_id, principal=actor, include_deleted=True), "Customer")
         return await uow.history.list(customer_id, cursor=cursor, limit=limit)
@@ -284,48 +327,87 @@ async def check_owner_in(uow: UnitOfWork, actor: Principal, owner_id: uuid.UUID)
     return owner
 
 
-async def _duplicates(uow: UnitOfWork, actor: Principal, *, uscc: str | None, name_key: str | None,
-                      phones: Sequence[str], emails: Sequence[str],
-                      exclude_id: uuid.UUID | None = None) -> list[DuplicateCandidate]:
-    matches = await uow.customers.find_duplicates(uscc=uscc, name_key=name_key, phones=phones,
-                                                  emails=emails, exclude_id=exclude_id)
+async def _duplicates(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    uscc: str | None,
+    name_key: str | None,
+    phones: Sequence[str],
+    emails: Sequence[str],
+    exclude_id: uuid.UUID | None = None,
+) -> list[DuplicateCandidate]:
+    matches = await uow.customers.find_duplicates(
+        uscc=uscc, name_key=name_key, phones=phones, emails=emails, exclude_id=exclude_id
+    )
     candidates = []
     for m in matches:
         in_scope = await uow.customers.get(m.customer.id, principal=actor) is not None
-        through_masked = (masks_contact_details(actor, owner_id=m.customer.owner_id)
-                          and bool({"phone", "email"} & set(m.matched_on)))
+        through_masked = masks_contact_details(actor, owner_id=m.customer.owner_id) and bool(
+            {"phone", "email"} & set(m.matched_on)
+        )
         if in_scope and not through_masked:
-            candidates.append(DuplicateCandidate(id=m.customer.id, name=m.customer.name,
-                                                 uscc=m.customer.uscc, owner_id=m.customer.owner_id,
-                                                 matched_on=m.matched_on))
+            candidates.append(
+                DuplicateCandidate(
+                    id=m.customer.id,
+                    name=m.customer.name,
+                    uscc=m.customer.uscc,
+                    owner_id=m.customer.owner_id,
+                    matched_on=m.matched_on,
+                )
+            )
         else:
-            candidates.append(DuplicateCandidate(id=None, name=None, uscc=None, owner_id=None,
-                                                 matched_on=m.matched_on, visible=False))
+            candidates.append(
+                DuplicateCandidate(
+                    id=None, name=None, uscc=None, owner_id=None, matched_on=m.matched_on, visible=False
+                )
+            )
     return candidates
 
 
-async def _check_referrer(uow: UnitOfWork, actor: Principal, referrer_id: uuid.UUID | None, *,
-                          customer_id: uuid.UUID | None) -> None:
+async def _check_referrer(
+    uow: UnitOfWork, actor: Principal, referrer_id: uuid.UUID | None, *, customer_id: uuid.UUID | None
+) -> None:
     """A referrer must be another live customer the caller can see."""
     if referrer_id is None:
         return
     if referrer_id == customer_id or await uow.customers.get(referrer_id, principal=actor) is None:
-        raise InvalidInput("The referring customer is unknown", errors=[{
-            "loc": ["body", "referred_by"], "msg": "not a customer you can see (or the customer itself)",
-            "type": "value_error"}])
+        raise InvalidInput(
+            "The referring customer is unknown",
+            errors=[
+                {
+                    "loc": ["body", "referred_by"],
+                    "msg": "not a customer you can see (or the customer itself)",
+                    "type": "value_error",
+                }
+            ],
+        )
 
 
 def _duplicate_error(candidates: list[DuplicateCandidate]) -> Conflict:
     return CustomerDuplicate(
         "A customer with the same USCC, phone, email or name already exists",
-        candidates=[{"id": str(c.id) if c.id else None, "name": c.name, "matched_on": list(c.matched_on),
-                     "visible": c.visible} for c in candidates],
+        candidates=[
+            {
+                "id": str(c.id) if c.id else None,
+                "name": c.name,
+                "matched_on": list(c.matched_on),
+                "visible": c.visible,
+            }
+            for c in candidates
+        ],
     )
 
 
-async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, Any],
-                          contacts: Sequence[ContactInput] = (), allow_duplicate: bool = False,
-                          now: dt.datetime | None = None) -> CustomerView:
+async def create_customer(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    data: dict[str, Any],
+    contacts: Sequence[ContactInput] = (),
+    allow_duplicate: bool = False,
+    now: dt.datetime | None = None,
+) -> CustomerView:
     """Create a customer (and its contacts). A rep's own find is theirs within the holding
     limit; past it, or when support creates one, it goes to the pool."""
     if allow_duplicate and actor.role not in DUPLICATE_OVERRIDERS:
@@ -334,28 +416,41 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
     errors: list[dict[str, Any]] = []
     kind = data.get("kind", "company")
     fields = normalize_customer_fields(data, kind=kind, errors=errors)
-    normalized_contacts = [normalize_contact(c, loc=("body", "contacts", i), errors=errors)
-                           for i, c in enumerate(contacts)]
+    normalized_contacts = [
+        normalize_contact(c, loc=("body", "contacts", i), errors=errors) for i, c in enumerate(contacts)
+    ]
     stage = Stage(data.get("stage") or Stage.resource)
     if stage not in CREATABLE_STAGES:
-        errors.append({"loc": ["body", "stage"], "msg": "A new customer starts at most at intent; "
-                       "signing goes through a contract", "type": "value_error.stage"})
+        errors.append(
+            {
+                "loc": ["body", "stage"],
+                "msg": "A new customer starts at most at intent; signing goes through a contract",
+                "type": "value_error.stage",
+            }
+        )
     if errors:
         raise InvalidInput("The customer is not valid; see errors", errors=errors)
     if stage != Stage.resource:
-        missing = missing_requirements(Stage.graded, StageFacts(
-            grade=fields.get("grade"), recommended_products=tuple(fields.get("recommended_products", ())),
-            target_amount=fields.get("target_amount")))
+        missing = missing_requirements(
+            Stage.graded,
+            StageFacts(
+                grade=fields.get("grade"),
+                recommended_products=tuple(fields.get("recommended_products", ())),
+                target_amount=fields.get("target_amount"),
+            ),
+        )
         if missing:
-            raise RequirementUnmet(f"A customer created at {stage} needs: {', '.join(missing)}",
-                                   missing=missing)
+            raise RequirementUnmet(
+                f"A customer created at {stage} needs: {', '.join(missing)}", missing=missing
+            )
 
     async with uow:
         phones = [p for c in normalized_contacts for p in c["phones"]]
         emails = [e for c in normalized_contacts for e in c["emails"]]
         await uow.customers.lock_keys([fields.get("uscc"), fields["name_key"], *phones, *emails])
-        candidates = await _duplicates(uow, actor, uscc=fields.get("uscc"), name_key=fields["name_key"],
-                                       phones=phones, emails=emails)
+        candidates = await _duplicates(
+            uow, actor, uscc=fields.get("uscc"), name_key=fields["name_key"], phones=phones, emails=emails
+        )
         if candidates and not allow_duplicate:
             raise _duplicate_error(candidates)
         await _check_referrer(uow, actor, fields.get("referred_by"), customer_id=None)
@@ -370,24 +465,38 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
             creator_active = await uow.customers.count_active_owned(actor.user_id)
             if source == Source.self_discovered:  # the discovery bonus may apply
                 creator_discovered = await uow.customers.count_active_discovered(actor.user_id)
-        decision = decide_initial_owner(creator=actor, requested_owner_id=requested, source=source,
-                                        policy=policy, creator_active=creator_active,
-                                        creator_discovered=creator_discovered)
+        decision = decide_initial_owner(
+            creator=actor,
+            requested_owner_id=requested,
+            source=source,
+            policy=policy,
+            creator_active=creator_active,
+            creator_discovered=creator_discovered,
+        )
         team_id = None
         if decision.owner_id is not None:
             owner = await check_owner_in(uow, actor, decision.owner_id)
             active = await uow.customers.count_active_owned(owner.id)
             if decision.discovered_by == owner.id:  # an own find: the discovery bonus applies
-                check_discovery_quota(active, policy=policy,
-                                      discovered_active=await uow.customers.count_active_discovered(owner.id))
+                check_discovery_quota(
+                    active,
+                    policy=policy,
+                    discovered_active=await uow.customers.count_active_discovered(owner.id),
+                )
             else:
                 check_quota(active, policy=policy)
             team_id = owner.team_id
 
         customer, created_contacts = build_customer(
-            customer_id=uuid.uuid4(), fields={**fields, "kind": kind, "source": source}, stage=stage,
-            owner=decision, team_id=team_id, created_by=actor.user_id, now=now,
-            contacts=normalized_contacts)
+            customer_id=uuid.uuid4(),
+            fields={**fields, "kind": kind, "source": source},
+            stage=stage,
+            owner=decision,
+            team_id=team_id,
+            created_by=actor.user_id,
+            now=now,
+            contacts=normalized_contacts,
+        )
         uow.customers.add(customer)
         await uow.flush()
         for contact in created_contacts:
@@ -396,50 +505,98 @@ async def create_customer(uow: UnitOfWork, actor: Principal, *, data: dict[str, 
         for contact in created_contacts:
             await uow.contacts.replace_points(contact)
         funnel_service.record_entry_in(uow, customer, actor_id=actor.user_id, now=now)
-        uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="create", at=now,
-                           changes=created_changes(customer, len(created_contacts)))
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor.user_id,
+            action="create",
+            at=now,
+            changes=created_changes(customer, len(created_contacts)),
+        )
         await uow.commit()
         masked = masks_contact_details(actor, owner_id=customer.owner_id)
         return CustomerView(customer, [contact_view(c, masked=masked) for c in created_contacts])
 
 
-def build_customer(*, customer_id: uuid.UUID, fields: dict[str, Any], stage: Stage,
-                   owner: InitialOwner, team_id: uuid.UUID | None, created_by: uuid.UUID,
-                   now: dt.datetime, contacts: Sequence[dict[str, Any]]) -> tuple[Customer, list[Contact]]:
+def build_customer(
+    *,
+    customer_id: uuid.UUID,
+    fields: dict[str, Any],
+    stage: Stage,
+    owner: InitialOwner,
+    team_id: uuid.UUID | None,
+    created_by: uuid.UUID,
+    now: dt.datetime,
+    contacts: Sequence[dict[str, Any]],
+) -> tuple[Customer, list[Contact]]:
     """A new customer (normalised ``fields``, including kind and source) and its contacts, not
     yet added to the session: it enters ``stage`` now, is claimed now when it has an owner,
     and its completeness is computed. Create and import both build customers here."""
     customer = Customer(
-        id=customer_id, stage=stage.value, owner_id=owner.owner_id, team_id=team_id,
-        discovered_by=owner.discovered_by, created_by=created_by,
-        claimed_at=now if owner.owner_id else None, stage_entered_at=now,
-        out_of_funnel=is_out_of_funnel_on_create(stage), created_at=now, updated_at=now,
+        id=customer_id,
+        stage=stage.value,
+        owner_id=owner.owner_id,
+        team_id=team_id,
+        discovered_by=owner.discovered_by,
+        created_by=created_by,
+        claimed_at=now if owner.owner_id else None,
+        stage_entered_at=now,
+        out_of_funnel=is_out_of_funnel_on_create(stage),
+        created_at=now,
+        updated_at=now,
         **{"interests": [], "recommended_products": [], **fields},
     )
-    created = [Contact(id=uuid.uuid4(), customer_id=customer.id, created_at=now, updated_at=now,
-                       **values) for values in contacts]
+    created = [
+        Contact(id=uuid.uuid4(), customer_id=customer.id, created_at=now, updated_at=now, **values)
+        for values in contacts
+    ]
     customer.completeness = completeness_of(customer, created)
     return customer, created
 
 
-_AUDITED_ON_CREATE = ("name", "kind", "uscc", "industry", "region", "size", "address", "website",
-                      "stage", "grade", "owner_id", "team_id", "source", "discovered_by",
-                      "referred_by", "tags", "interests", "recommended_products", "target_amount")
+_AUDITED_ON_CREATE = (
+    "name",
+    "kind",
+    "uscc",
+    "industry",
+    "region",
+    "size",
+    "address",
+    "website",
+    "stage",
+    "grade",
+    "owner_id",
+    "team_id",
+    "source",
+    "discovered_by",
+    "referred_by",
+    "tags",
+    "interests",
+    "recommended_products",
+    "target_amount",
+)
 
 
 def created_changes(customer: Customer, contact_count: int) -> dict[str, list[Any]]:
-    changes = {name: [None, jsonable(getattr(customer, name))] for name in _AUDITED_ON_CREATE
-               if getattr(customer, name) not in (None, [], "")}
+    changes = {
+        name: [None, jsonable(getattr(customer, name))]
+        for name in _AUDITED_ON_CREATE
+        if getattr(customer, name) not in (None, [], "")
+    }
     if contact_count:
         changes["contacts"] = [0, contact_count]
     return changes
 
 
-async def update_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                          expected_version: int | None, changes: dict[str, Any]) -> CustomerView:
+async def update_customer(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> CustomerView:
     async with uow:
-        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True),
-                         "Customer")
+        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
         require_editor(actor, customer)
         check_version(customer, expected_version)
         errors: list[dict[str, Any]] = []
@@ -453,9 +610,14 @@ async def update_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uui
         if fields.get("uscc") or "name_key" in fields:
             await uow.customers.lock_keys([fields.get("uscc"), fields.get("name_key")])
             candidates = await _duplicates(
-                uow, actor, uscc=fields.get("uscc") if fields.get("uscc") != customer.uscc else None,
+                uow,
+                actor,
+                uscc=fields.get("uscc") if fields.get("uscc") != customer.uscc else None,
                 name_key=fields.get("name_key") if fields.get("name_key") != customer.name_key else None,
-                phones=(), emails=(), exclude_id=customer.id)
+                phones=(),
+                emails=(),
+                exclude_id=customer.id,
+            )
             if candidates and actor.role not in DUPLICATE_OVERRIDERS:
                 raise _duplicate_error(candidates)
         diff = apply_changes(customer, fields)
@@ -463,80 +625,101 @@ async def update_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uui
         if diff:
             contacts = await uow.contacts.for_customer(customer.id)
             customer.completeness = completeness_of(customer, contacts)
-            uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="update",
-                               changes=diff)
+            uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="update", changes=diff)
             await uow.commit()
         return await _view(uow, actor, customer)
 
 
-async def delete_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                          expected_version: int | None) -> None:
+async def delete_customer(
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID, expected_version: int | None
+) -> None:
     """Soft delete: the row stays (history, integrators' tombstones) but leaves every list."""
     async with uow:
-        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True),
-                         "Customer")
+        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
         require_editor(actor, customer)
         check_version(customer, expected_version)
         now = utcnow()
         customer.deleted_at = now
-        uow.history.record(customer_id=customer.id, actor_id=actor.user_id, action="delete",
-                           changes={"deleted_at": [None, now.isoformat()]}, at=now)
+        uow.history.record(
+            customer_id=customer.id,
+            actor_id=actor.user_id,
+            action="delete",
+            changes={"deleted_at": [None, now.isoformat()]},
+            at=now,
+        )
         await uow.commit()
 
 
-async def find_duplicates(uow: UnitOfWork, actor: Principal, *,
-                          customer_id: uuid.UUID) -> list[DuplicateCandidate]:
+async def find_duplicates(
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID
+) -> list[DuplicateCandidate]:
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
         contacts = await uow.contacts.for_customer(customer.id)
-        return await _duplicates(uow, actor, uscc=customer.uscc, name_key=customer.name_key,
-                                 phones=[p for c in contacts for p in c.phones],
-                                 emails=[e for c in contacts for e in c.emails],
-                                 exclude_id=customer.id)
+        return await _duplicates(
+            uow,
+            actor,
+            uscc=customer.uscc,
+            name_key=customer.name_key,
+            phones=[p for c in contacts for p in c.phones],
+            emails=[e for c in contacts for e in c.emails],
+            exclude_id=customer.id,
+        )
 
 
-async def merge_customers(uow: UnitOfWork, actor: Principal, *, survivor_id: uuid.UUID,
-                          duplicate_id: uuid.UUID) -> CustomerView:
+async def merge_customers(
+    uow: UnitOfWork, actor: Principal, *, survivor_id: uuid.UUID, duplicate_id: uuid.UUID
+) -> CustomerView:
     """Fold a duplicate into the survivor; the duplicate stays as a tombstone (merged_into)."""
     if survivor_id == duplicate_id:
         raise CustomerMergeSelf("A customer cannot be merged into itself")
     async with uow:
         # Lock both rows in id order so two opposite merges cannot deadlock.
         first, second = sorted([survivor_id, duplicate_id])
-        locked = {cid: await uow.customers.get(cid, principal=actor, for_update=True)
-                  for cid in (first, second)}
+        locked = {
+            cid: await uow.customers.get(cid, principal=actor, for_update=True) for cid in (first, second)
+        }
         survivor = found(locked[survivor_id], "Customer")
         duplicate = found(locked[duplicate_id], "Duplicate customer")
         now = utcnow()
         moved = {
             "contacts": await uow.contacts.move_all(from_customer=duplicate.id, to_customer=survivor.id),
-            "activities": await uow.activities.move_all(from_customer=duplicate.id,
-                                                        to_customer=survivor.id),
+            "activities": await uow.activities.move_all(from_customer=duplicate.id, to_customer=survivor.id),
         }
         moved["tasks"] = await uow.tasks.move_all(from_customer=duplicate.id, to_customer=survivor.id)
-        moved["funnel_records"] = (
-            await uow.funnel.move_all(from_customer=duplicate.id, to_customer=survivor.id)
-            + await uow.pool.move_events(from_customer=duplicate.id, to_customer=survivor.id))
-        moved["history"] = await uow.history.move_all(from_customer=duplicate.id,
-                                                      to_customer=survivor.id)
-        fill = {name: getattr(duplicate, name) for name in
-                ("uscc", "industry", "region", "size", "address", "website")
-                if getattr(survivor, name) in (None, "") and getattr(duplicate, name)}
+        moved["funnel_records"] = await uow.funnel.move_all(
+            from_customer=duplicate.id, to_customer=survivor.id
+        ) + await uow.pool.move_events(from_customer=duplicate.id, to_customer=survivor.id)
+        moved["history"] = await uow.history.move_all(from_customer=duplicate.id, to_customer=survivor.id)
+        fill = {
+            name: getattr(duplicate, name)
+            for name in ("uscc", "industry", "region", "size", "address", "website")
+            if getattr(survivor, name) in (None, "") and getattr(duplicate, name)
+        }
         fill["tags"] = list(dict.fromkeys([*survivor.tags, *duplicate.tags]))
         fill["interests"] = list(dict.fromkeys([*survivor.interests, *duplicate.interests]))
-        if duplicate.last_contact_at and (survivor.last_contact_at is None
-                                          or duplicate.last_contact_at > survivor.last_contact_at):
+        if duplicate.last_contact_at and (
+            survivor.last_contact_at is None or duplicate.last_contact_at > survivor.last_contact_at
+        ):
             fill["last_contact_at"] = duplicate.last_contact_at
         diff = apply_changes(survivor, fill)
         duplicate.merged_into = survivor.id
         duplicate.deleted_at = now
         await uow.flush()
         survivor.completeness = completeness_of(survivor, await uow.contacts.for_customer(survivor.id))
-        uow.history.record(customer_id=survivor.id, actor_id=actor.user_id, action="merge", at=now,
-                           changes={**diff, "merged_from": [None, str(duplicate.id)],
-                                    "moved": [None, moved]})
-        uow.history.record(customer_id=duplicate.id, actor_id=actor.user_id, action="merged_into",
-                           at=now, changes={"merged_into": [None, str(survivor.id)],
-                                            "deleted_at": [None, now.isoformat()]})
+        uow.history.record(
+            customer_id=survivor.id,
+            actor_id=actor.user_id,
+            action="merge",
+            at=now,
+            changes={**diff, "merged_from": [None, str(duplicate.id)], "moved": [None, moved]},
+        )
+        uow.history.record(
+            customer_id=duplicate.id,
+            actor_id=actor.user_id,
+            action="merged_into",
+            at=now,
+            changes={"merged_into": [None, str(survivor.id)], "deleted_at": [None, now.isoformat()]},
+        )
         await uow.commit()
         return await _view(uow, actor, survivor)

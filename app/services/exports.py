@@ -64,18 +64,19 @@ def csv_cells(record: Record, columns: Sequence[str], guarded: frozenset[str]) -
     return cells
 
 
-def _encode(records: list[Record], fmt: ExportFormat,
-            to_cells: Callable[[Record], list[str]]) -> bytes:
+def _encode(records: list[Record], fmt: ExportFormat, to_cells: Callable[[Record], list[str]]) -> bytes:
     if fmt == "ndjson":
-        return "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
-                       for r in records).encode()
+        return "".join(
+            json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records
+        ).encode()
     buffer = io.StringIO()
     csv.writer(buffer).writerows(to_cells(r) for r in records)
     return buffer.getvalue().encode()
 
 
-async def stream(fetch: FetchChunk, *, fmt: ExportFormat, columns: Sequence[str],
-                 to_cells: Callable[[Record], list[str]]) -> AsyncIterator[bytes]:
+async def stream(
+    fetch: FetchChunk, *, fmt: ExportFormat, columns: Sequence[str], to_cells: Callable[[Record], list[str]]
+) -> AsyncIterator[bytes]:
     """The export's bytes: for CSV a header row (after a BOM, so Excel reads UTF-8), then each
     chunk's records as CSV rows or NDJSON lines."""
     if fmt == "csv":
@@ -91,8 +92,9 @@ async def stream(fetch: FetchChunk, *, fmt: ExportFormat, columns: Sequence[str]
             return
 
 
-def export_of(name: str, fmt: ExportFormat, chunks: AsyncIterator[bytes], *,
-              now: dt.datetime | None = None) -> Export:
+def export_of(
+    name: str, fmt: ExportFormat, chunks: AsyncIterator[bytes], *, now: dt.datetime | None = None
+) -> Export:
     stamp = (now or utcnow()).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return Export(filename=f"{name}-{stamp}.{fmt}", media_type=MEDIA_TYPES[fmt], chunks=chunks)
 
@@ -101,15 +103,55 @@ def export_of(name: str, fmt: ExportFormat, chunks: AsyncIterator[bytes], *,
 # Contracts, receivables, payments
 # ----------------------------------------------------------------------------------------
 
-CONTRACT_COLUMNS = ("id", "customer_id", "number", "amount", "payment_terms_days", "status",
-                    "owner_id", "team_id", "created_by", "signed_at", "signed_by", "override_reason",
-                    "override_by", "accepted_at", "completed_at", "cancelled_at", "cancel_reason",
-                    "created_at", "updated_at", "version")
-RECEIVABLE_COLUMNS = ("id", "contract_id", "customer_id", "amount", "paid_amount", "outstanding",
-                      "status", "issued_at", "due_at", "written_off_at", "write_off_reason",
-                      "created_at", "updated_at", "version")
-PAYMENT_COLUMNS = ("id", "customer_id", "amount", "unallocated_amount", "received_at", "reference",
-                   "created_by", "created_at", "allocations")
+CONTRACT_COLUMNS = (
+    "id",
+    "customer_id",
+    "number",
+    "amount",
+    "payment_terms_days",
+    "status",
+    "owner_id",
+    "team_id",
+    "created_by",
+    "signed_at",
+    "signed_by",
+    "override_reason",
+    "override_by",
+    "accepted_at",
+    "completed_at",
+    "cancelled_at",
+    "cancel_reason",
+    "created_at",
+    "updated_at",
+    "version",
+)
+RECEIVABLE_COLUMNS = (
+    "id",
+    "contract_id",
+    "customer_id",
+    "amount",
+    "paid_amount",
+    "outstanding",
+    "status",
+    "issued_at",
+    "due_at",
+    "written_off_at",
+    "write_off_reason",
+    "created_at",
+    "updated_at",
+    "version",
+)
+PAYMENT_COLUMNS = (
+    "id",
+    "customer_id",
+    "amount",
+    "unallocated_amount",
+    "received_at",
+    "reference",
+    "created_by",
+    "created_at",
+    "allocations",
+)
 _FREE_TEXT = frozenset({"number", "override_reason", "cancel_reason", "write_off_reason", "reference"})
 
 
@@ -122,8 +164,9 @@ def _contract_record(contract: Contract) -> Record:
 
 
 def _receivable_record(receivable: Receivable) -> Record:
-    status, outstanding = receivable_standing(receivable.amount, receivable.paid_amount,
-                                              written_off=receivable.written_off_at is not None)
+    status, outstanding = receivable_standing(
+        receivable.amount, receivable.paid_amount, written_off=receivable.written_off_at is not None
+    )
     stored = [c for c in RECEIVABLE_COLUMNS if c not in ("status", "outstanding")]
     return {**_fields(receivable, stored), "status": status, "outstanding": plain(outstanding)}
 
@@ -133,19 +176,26 @@ def _cells(columns: Sequence[str]) -> Callable[[Record], list[str]]:
 
 
 def _payment_cells(record: Record) -> list[str]:
-    flat = {**record, "allocations": ";".join(f"{a['receivable_id']}:{a['amount']}"
-                                              for a in record["allocations"])}
+    flat = {
+        **record,
+        "allocations": ";".join(f"{a['receivable_id']}:{a['amount']}" for a in record["allocations"]),
+    }
     return csv_cells(flat, PAYMENT_COLUMNS, _FREE_TEXT)
 
 
-def _fetcher(uow: UnitOfWork, build: Callable[[UnitOfWork], Any], id_column: Any,
-             to_records: Callable[[UnitOfWork, list[Any]], Awaitable[list[Record]]]) -> FetchChunk:
+def _fetcher(
+    uow: UnitOfWork,
+    build: Callable[[UnitOfWork], Any],
+    id_column: Any,
+    to_records: Callable[[UnitOfWork, list[Any]], Awaitable[list[Record]]],
+) -> FetchChunk:
     async def fetch(after: uuid.UUID | None) -> tuple[list[Record], uuid.UUID | None]:
         # A short transaction per chunk: the response streams long after the request's
         # dependencies are done.
         async with uow:
-            rows = await uow.exports.chunk_after(build(uow), id_column=id_column, after_id=after,
-                                                 limit=EXPORT_CHUNK)
+            rows = await uow.exports.chunk_after(
+                build(uow), id_column=id_column, after_id=after, limit=EXPORT_CHUNK
+            )
             records = await to_records(uow, rows)
         return records, (rows[-1].id if len(rows) == EXPORT_CHUNK else None)
 
@@ -159,43 +209,90 @@ def _each(convert: Callable[[Any], Record]) -> Callable[[UnitOfWork, list[Any]],
     return records
 
 
-def export_contracts(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None,
-                     status: str | None, updated_since: dt.datetime | None, fmt: ExportFormat) -> Export:
+def export_contracts(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    status: str | None,
+    updated_since: dt.datetime | None,
+    fmt: ExportFormat,
+) -> Export:
     """Every contract in the caller's scope matching the list filters, streamed by id."""
-    fetch = _fetcher(uow, lambda u: u.contracts.filtered(
-        actor, customer_id=customer_id, status=status, updated_since=updated_since),
-        Contract.id, _each(_contract_record))
-    return export_of("contracts", fmt, stream(fetch, fmt=fmt, columns=CONTRACT_COLUMNS,
-                                              to_cells=_cells(CONTRACT_COLUMNS)))
+    fetch = _fetcher(
+        uow,
+        lambda u: u.contracts.filtered(
+            actor, customer_id=customer_id, status=status, updated_since=updated_since
+        ),
+        Contract.id,
+        _each(_contract_record),
+    )
+    return export_of(
+        "contracts", fmt, stream(fetch, fmt=fmt, columns=CONTRACT_COLUMNS, to_cells=_cells(CONTRACT_COLUMNS))
+    )
 
 
-def export_receivables(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None,
-                       contract_id: uuid.UUID | None,
-                       status: Literal["open", "paid", "written_off"] | None, overdue: bool | None,
-                       updated_since: dt.datetime | None, fmt: ExportFormat) -> Export:
+def export_receivables(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+    status: Literal["open", "paid", "written_off"] | None,
+    overdue: bool | None,
+    updated_since: dt.datetime | None,
+    fmt: ExportFormat,
+) -> Export:
     """Every receivable in the caller's scope matching the list filters, streamed by id."""
     # "Overdue" as the list means it: past due by calendar days in the business time zone.
     overdue_at = overdue_before(utcnow(), business_tz()) if overdue else None
-    fetch = _fetcher(uow, lambda u: u.receivables.filtered(
-        actor, customer_id=customer_id, contract_id=contract_id, status=status, overdue_at=overdue_at,
-        updated_since=updated_since), Receivable.id, _each(_receivable_record))
-    return export_of("receivables", fmt, stream(fetch, fmt=fmt, columns=RECEIVABLE_COLUMNS,
-                                                to_cells=_cells(RECEIVABLE_COLUMNS)))
+    fetch = _fetcher(
+        uow,
+        lambda u: u.receivables.filtered(
+            actor,
+            customer_id=customer_id,
+            contract_id=contract_id,
+            status=status,
+            overdue_at=overdue_at,
+            updated_since=updated_since,
+        ),
+        Receivable.id,
+        _each(_receivable_record),
+    )
+    return export_of(
+        "receivables",
+        fmt,
+        stream(fetch, fmt=fmt, columns=RECEIVABLE_COLUMNS, to_cells=_cells(RECEIVABLE_COLUMNS)),
+    )
 
 
 async def _payment_records(uow: UnitOfWork, payments: list[Payment]) -> list[Record]:
     by_payment: dict[uuid.UUID, list[Record]] = {}
     for row in await uow.receivables.applications_of([p.id for p in payments]):
         by_payment.setdefault(row.payment_id, []).append(
-            {"receivable_id": str(row.receivable_id), "amount": plain(row.amount)})
+            {"receivable_id": str(row.receivable_id), "amount": plain(row.amount)}
+        )
     stored = [c for c in PAYMENT_COLUMNS if c != "allocations"]
     return [{**_fields(p, stored), "allocations": by_payment.get(p.id, [])} for p in payments]
 
 
-def export_payments(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None,
-                    updated_since: dt.datetime | None, fmt: ExportFormat) -> Export:
+def export_payments(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    updated_since: dt.datetime | None,
+    fmt: ExportFormat,
+) -> Export:
     """Every payment in the caller's scope (with its allocations), streamed by id."""
-    fetch = _fetcher(uow, lambda u: u.receivables.payments_filtered(
-        actor, customer_id=customer_id, updated_since=updated_since), Payment.id, _payment_records)
-    return export_of("payments", fmt, stream(fetch, fmt=fmt, columns=PAYMENT_COLUMNS,
-                                             to_cells=_payment_cells))
+    fetch = _fetcher(
+        uow,
+        lambda u: u.receivables.payments_filtered(
+            actor, customer_id=customer_id, updated_since=updated_since
+        ),
+        Payment.id,
+        _payment_records,
+    )
+    return export_of(
+        "payments", fmt, stream(fetch, fmt=fmt, columns=PAYMENT_COLUMNS, to_cells=_payment_cells)
+    )

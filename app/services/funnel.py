@@ -40,7 +40,8 @@ async def stage_facts_in(uow: UnitOfWork, customer: Customer) -> StageFacts:
     """What the funnel rules need to know about a customer, read from the database."""
     contracts = await uow.contracts.facts(customer.id)
     return StageFacts(
-        grade=customer.grade, recommended_products=tuple(customer.recommended_products),
+        grade=customer.grade,
+        recommended_products=tuple(customer.recommended_products),
         target_amount=customer.target_amount,
         activity_count=await uow.activities.count_for_customer(customer.id),
         cooldown_until=customer.cooldown_until,
@@ -51,36 +52,69 @@ async def stage_facts_in(uow: UnitOfWork, customer: Customer) -> StageFacts:
     )
 
 
-def record_entry_in(uow: UnitOfWork, customer: Customer, *, actor_id: uuid.UUID | None,
-                 now: dt.datetime) -> None:
+def record_entry_in(
+    uow: UnitOfWork, customer: Customer, *, actor_id: uuid.UUID | None, now: dt.datetime
+) -> None:
     """The stage a customer is created in, so its history replays from the start."""
-    uow.funnel.add_transition(StageTransition(
-        customer_id=customer.id, from_stage=None, to_stage=customer.stage, kind="created", at=now,
-        actor_id=actor_id, owner_id=customer.owner_id, team_id=customer.team_id,
-        out_of_funnel=customer.out_of_funnel))
+    uow.funnel.add_transition(
+        StageTransition(
+            customer_id=customer.id,
+            from_stage=None,
+            to_stage=customer.stage,
+            kind="created",
+            at=now,
+            actor_id=actor_id,
+            owner_id=customer.owner_id,
+            team_id=customer.team_id,
+            out_of_funnel=customer.out_of_funnel,
+        )
+    )
 
 
-async def apply_transition_in(uow: UnitOfWork, *, actor_id: uuid.UUID | None, customer: Customer,
-                           to_stage: Stage, reason: str | None = None, note: str | None = None,
-                           director_override: bool = False, now: dt.datetime,
-                           extra_changes: dict[str, list[Any]] | None = None) -> StageTransition:
+async def apply_transition_in(
+    uow: UnitOfWork,
+    *,
+    actor_id: uuid.UUID | None,
+    customer: Customer,
+    to_stage: Stage,
+    reason: str | None = None,
+    note: str | None = None,
+    director_override: bool = False,
+    now: dt.datetime,
+    extra_changes: dict[str, list[Any]] | None = None,
+) -> StageTransition:
     """Decide a move with the funnel rules and store it: the customer's stage fields, the
     transition row, the ownership release of an abandonment, and a history entry.
     Used by HTTP transitions and by contract signing, cancelling and completion alike."""
     current = Stage(customer.stage)
     facts = await stage_facts_in(uow, customer)
     decision = decide_transition(
-        TransitionRequest(current=current, target=to_stage, reason=reason, note=note, now=now,
-                          director_override=director_override), facts)
+        TransitionRequest(
+            current=current,
+            target=to_stage,
+            reason=reason,
+            note=note,
+            now=now,
+            director_override=director_override,
+        ),
+        facts,
+    )
     policy = await settings_service.pool_policy_in(uow)
     owner_before, team_before = customer.owner_id, customer.team_id
     stored = StageTransition(
-        customer_id=customer.id, from_stage=current.value, to_stage=to_stage.value,
-        kind=decision.kind.value, at=now, actor_id=actor_id,
-        reason=None if decision.reason is None else str(decision.reason), note=decision.note,
-        owner_id=owner_before, team_id=team_before,
+        customer_id=customer.id,
+        from_stage=current.value,
+        to_stage=to_stage.value,
+        kind=decision.kind.value,
+        at=now,
+        actor_id=actor_id,
+        reason=None if decision.reason is None else str(decision.reason),
+        note=decision.note,
+        owner_id=owner_before,
+        team_id=team_before,
         days_in_from_stage=days_in_stage(customer.stage_entered_at, now=now),
-        skipped=[s.value for s in decision.skipped], out_of_funnel=decision.out_of_funnel,
+        skipped=[s.value for s in decision.skipped],
+        out_of_funnel=decision.out_of_funnel,
         director_override=director_override and decision.kind is TransitionKind.reactivate,
     )
     uow.funnel.add_transition(stored)
@@ -101,24 +135,38 @@ async def apply_transition_in(uow: UnitOfWork, *, actor_id: uuid.UUID | None, cu
         customer.team_id = None
         customer.claimed_at = None
         changes["owner_id"] = [str(owner_before), None]
-        uow.pool.record_ownership(customer_id=customer.id, event="abandon", from_owner_id=owner_before,
-                                    to_owner_id=None, actor_id=actor_id, reason=stored.reason, at=now)
-    uow.history.record(customer_id=customer.id, actor_id=actor_id, action="transition",
-                       changes=changes, at=now)
+        uow.pool.record_ownership(
+            customer_id=customer.id,
+            event="abandon",
+            from_owner_id=owner_before,
+            to_owner_id=None,
+            actor_id=actor_id,
+            reason=stored.reason,
+            at=now,
+        )
+    uow.history.record(
+        customer_id=customer.id, actor_id=actor_id, action="transition", changes=changes, at=now
+    )
     return stored
 
 
-async def transition_customer(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                              to_stage: Stage, reason: str | None = None, note: str | None = None,
-                              grading: dict[str, Any] | None = None,
-                              director_override: bool = False) -> Customer:
+async def transition_customer(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID,
+    to_stage: Stage,
+    reason: str | None = None,
+    note: str | None = None,
+    grading: dict[str, Any] | None = None,
+    director_override: bool = False,
+) -> Customer:
     """Move a customer to ``to_stage`` if the funnel rules allow it; store the move."""
     if director_override and actor.role is not Role.director:
         raise Forbidden("Only a director may override a cooldown")
     now = utcnow()
     async with uow:
-        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True),
-                         "Customer")
+        customer = found(await uow.customers.get(customer_id, principal=actor, for_update=True), "Customer")
         _check_mover(actor, customer, Stage(customer.stage), to_stage)
         if Stage(customer.stage) is Stage.abandoned and actor.role is Role.manager:
             await _check_reactivation_scope(uow, actor, customer)
@@ -127,9 +175,17 @@ async def transition_customer(uow: UnitOfWork, actor: Principal, *, customer_id:
             # Grade, products and target are what entering `graded` needs; take them along.
             grading_changes[name] = [jsonable(getattr(customer, name)), jsonable(value)]
             setattr(customer, name, value)
-        await apply_transition_in(uow, actor_id=actor.user_id, customer=customer, to_stage=to_stage,
-                               reason=reason, note=note, director_override=director_override, now=now,
-                               extra_changes=grading_changes)
+        await apply_transition_in(
+            uow,
+            actor_id=actor.user_id,
+            customer=customer,
+            to_stage=to_stage,
+            reason=reason,
+            note=note,
+            director_override=director_override,
+            now=now,
+            extra_changes=grading_changes,
+        )
         await uow.commit()
         return customer
 
@@ -152,18 +208,21 @@ async def _check_reactivation_scope(uow: UnitOfWork, actor: Principal, customer:
         raise ReactivationOutOfScope("Managers reactivate only customers last owned in their own teams")
 
 
-async def list_transitions(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                           cursor: str | None, limit: int) -> Page[TransitionView]:
+async def list_transitions(
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID, cursor: str | None, limit: int
+) -> Page[TransitionView]:
     async with uow:
         found(await uow.customers.get(customer_id, principal=actor, include_deleted=True), "Customer")
         page = await uow.funnel.transitions(customer_id, cursor=cursor, limit=limit)
         reviews = await uow.funnel.reviews_for([t.id for t in page.items if t.to_stage == "abandoned"])
-        return Page(items=[TransitionView(t, reviews.get(t.id)) for t in page.items],
-                    next_cursor=page.next_cursor)
+        return Page(
+            items=[TransitionView(t, reviews.get(t.id)) for t in page.items], next_cursor=page.next_cursor
+        )
 
 
-async def review_abandonment(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                             agree: bool, comment: str | None) -> AbandonmentReview:
+async def review_abandonment(
+    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID, agree: bool, comment: str | None
+) -> AbandonmentReview:
     """The owner's manager (or a director) evaluates the customer's latest abandonment."""
     now = utcnow()
     async with uow:
@@ -175,14 +234,21 @@ async def review_abandonment(uow: UnitOfWork, actor: Principal, *, customer_id: 
             raise Forbidden("Only the manager of the rep who abandoned it reviews an abandonment")
         if (await uow.funnel.reviews_for([transition.id])).get(transition.id) is not None:
             raise AlreadyReviewed("This abandonment has been reviewed already")
-        review = AbandonmentReview(transition_id=transition.id, customer_id=customer_id,
-                                   reviewer_id=actor.user_id, verdict="agree" if agree else "disagree",
-                                   comment=(comment or "").strip() or None, at=now)
+        review = AbandonmentReview(
+            transition_id=transition.id,
+            customer_id=customer_id,
+            reviewer_id=actor.user_id,
+            verdict="agree" if agree else "disagree",
+            comment=(comment or "").strip() or None,
+            at=now,
+        )
         uow.funnel.add_review(review)
-        uow.history.record(customer_id=customer_id, actor_id=actor.user_id, action="abandonment_review",
-                           changes={"verdict": [None, review.verdict], "comment": [None, review.comment]},
-                           at=now)
+        uow.history.record(
+            customer_id=customer_id,
+            actor_id=actor.user_id,
+            action="abandonment_review",
+            changes={"verdict": [None, review.verdict], "comment": [None, review.comment]},
+            at=now,
+        )
         await uow.commit()
         return review
-
-

@@ -15,8 +15,9 @@ def outage(exc: BaseException) -> ServiceUnavailable | None:
     if isinstance(exc, ServiceUnavailable):
         return exc
     if is_unavailable(exc):
-        return ServiceUnavailable("The database is not reachable; retry the request",
-                                  retry_after=RETRY_AFTER_SECONDS)
+        return ServiceUnavailable(
+            "The database is not reachable; retry the request", retry_after=RETRY_AFTER_SECONDS
+        )
     return None
 
 
@@ -25,5 +26,4 @@ async def check_database(uow: UnitOfWork) -> None:
         async with uow:
             await uow.session.execute(text("SELECT 1"))
     except Exception as exc:
-        raise ServiceUnavailable("The database is not reachable",
-                                 retry_after=RETRY_AFTER_SECONDS) from exc
+        raise ServiceUnavailable("The database is not reachable", retry_after=RETRY_AFTER_SECONDS) from exc

@@ -47,8 +47,9 @@ def _decode_headers(raw: str | None) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in raw.splitlines() if ": " in line)
 
 
-async def begin(uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, path: str,
-                request_hash: str) -> Begun:
+async def begin(
+    uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, path: str, request_hash: str
+) -> Begun:
     now = utcnow()
     async with uow:
         existing = await uow.idempotency.get(user_id, key)
@@ -58,7 +59,11 @@ async def begin(uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, p
             existing = None
         if existing is None:
             record = IdempotencyRecord(
-                user_id=user_id, key=key, method=method, path=path, request_hash=request_hash,
+                user_id=user_id,
+                key=key,
+                method=method,
+                path=path,
+                request_hash=request_hash,
                 created_at=now,
                 expires_at=now + dt.timedelta(hours=get_settings().idempotency_hours),
             )
@@ -80,7 +85,8 @@ async def begin(uow: UnitOfWork, *, user_id: uuid.UUID, key: str, method: str, p
             return await _unanswered(uow, existing, now=now)
         return Begun(
             replay=StoredResponse(
-                status_code=existing.status_code, body=existing.response_body or b"",
+                status_code=existing.status_code,
+                body=existing.response_body or b"",
                 content_type=existing.content_type,
                 headers=_decode_headers(existing.response_headers),
             ),
@@ -95,11 +101,12 @@ async def _unanswered(uow: UnitOfWork, record: IdempotencyRecord, *, now: dt.dat
     if abandoned and record.committed_at is not None:
         raise IdempotencyResponseLost(
             "The request with this Idempotency-Key was carried out, but its response "
-            "was lost; look the result up rather than retrying")
+            "was lost; look the result up rather than retrying"
+        )
     held_by = record.attempt  # read first: the update below refreshes the loaded record
     if abandoned and await uow.idempotency.take_over(
-            record.id, attempt=held_by, now=now,
-            expires_at=now + dt.timedelta(hours=settings.idempotency_hours)):
+        record.id, attempt=held_by, now=now, expires_at=now + dt.timedelta(hours=settings.idempotency_hours)
+    ):
         await uow.commit()
         return Begun(replay=None, record_id=record.id, attempt=held_by + 1)
     raise IdempotencyInProgress("A request with this Idempotency-Key is still being processed")

@@ -31,13 +31,18 @@ async def run_once(session_factory: async_sessionmaker[AsyncSession]) -> None:
         log.info("purged expired change-log entries", extra={"count": purged})
     recycled = await pool_service.recycle(UnitOfWork(session_factory), None)
     if recycled.released or recycled.cooldowns_ended:
-        log.info("pool recycled", extra={"released": len(recycled.released),
-                                         "cooldowns_ended": len(recycled.cooldowns_ended)})
+        log.info(
+            "pool recycled",
+            extra={"released": len(recycled.released), "cooldowns_ended": len(recycled.cooldowns_ended)},
+        )
 
 
-async def run_periodically(session_factory: async_sessionmaker[AsyncSession],
-                           interval_seconds: int, *,
-                           on_sweep: Callable[[str, float], None] | None = None) -> None:
+async def run_periodically(
+    session_factory: async_sessionmaker[AsyncSession],
+    interval_seconds: int,
+    *,
+    on_sweep: Callable[[str, float], None] | None = None,
+) -> None:
     """Sweep every ``interval_seconds``; ``on_sweep(result, seconds)`` hears how each went
     ("ok", "failed", or "skipped" when the database was unreachable)."""
     while True:

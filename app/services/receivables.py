@@ -103,8 +103,10 @@ async def apply_credit_in(
     receivables = {r.id: r for r in open_items}
     payments = {p.id: p for p in credit}
     parts = apply_credit(
-        credits=[CreditItem(payment_id=p.id, received_at=p.received_at, remaining=p.unallocated_amount)
-                 for p in credit],
+        credits=[
+            CreditItem(payment_id=p.id, received_at=p.received_at, remaining=p.unallocated_amount)
+            for p in credit
+        ],
         open_items=[_open_item(r) for r in open_items],
     )
     positions = await uow.receivables.next_positions([p.id for p in credit])
@@ -114,8 +116,11 @@ async def apply_credit_in(
         payment.unallocated_amount = payment.unallocated_amount - part.amount
         receivable.paid_amount = receivable.paid_amount + part.amount
         row = PaymentApplication(
-            payment_id=payment.id, receivable_id=receivable.id, amount=part.amount,
-            position=positions[payment.id], applied_at=max(payment.received_at, receivable.issued_at),
+            payment_id=payment.id,
+            receivable_id=receivable.id,
+            amount=part.amount,
+            position=positions[payment.id],
+            applied_at=max(payment.received_at, receivable.issued_at),
             from_credit=True,
         )
         positions[payment.id] += 1
@@ -138,8 +143,11 @@ async def apply_credit_in(
 
 
 def _open_item(receivable: Receivable) -> OpenItem:
-    return OpenItem(receivable_id=receivable.id, due_at=receivable.due_at.date(),
-                    outstanding=receivable.amount - receivable.paid_amount)
+    return OpenItem(
+        receivable_id=receivable.id,
+        due_at=receivable.due_at.date(),
+        outstanding=receivable.amount - receivable.paid_amount,
+    )
 
 
 async def create_receivable(
@@ -292,8 +300,11 @@ async def record_payment(
             receivable = by_id[part.receivable_id]  # type: ignore[index]
             receivable.paid_amount = receivable.paid_amount + part.amount
             row = PaymentApplication(
-                payment_id=payment.id, receivable_id=receivable.id, amount=part.amount,
-                position=position, applied_at=max(received_at, receivable.issued_at),
+                payment_id=payment.id,
+                receivable_id=receivable.id,
+                amount=part.amount,
+                position=position,
+                applied_at=max(received_at, receivable.issued_at),
             )
             uow.receivables.add(row)
             rows.append(row)
@@ -320,12 +331,18 @@ async def record_payment(
 
 
 async def list_payments(
-    uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID | None,
-    updated_since: dt.datetime | None = None, cursor: str | None, limit: int
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID | None,
+    updated_since: dt.datetime | None = None,
+    cursor: str | None,
+    limit: int,
 ) -> Page[PaymentView]:
     async with uow:
-        page = await uow.receivables.list_payments(actor, customer_id=customer_id,
-                                                   updated_since=updated_since, cursor=cursor, limit=limit)
+        page = await uow.receivables.list_payments(
+            actor, customer_id=customer_id, updated_since=updated_since, cursor=cursor, limit=limit
+        )
         applications = await uow.receivables.applications_of([p.id for p in page.items])
         by_payment: dict[uuid.UUID, list[PaymentApplication]] = {}
         for row in applications:
@@ -355,8 +372,10 @@ async def refund_credit(
     first and recorded on each payment it came from."""
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("A refund needs a reason", errors=[{
-            "loc": ["body", "reason"], "msg": "must not be empty", "type": "value_error"}])
+        raise InvalidInput(
+            "A refund needs a reason",
+            errors=[{"loc": ["body", "reason"], "msg": "must not be empty", "type": "value_error"}],
+        )
     now = utcnow()
     if refunded_at is not None and refunded_at > now:
         raise _future("refunded_at", refunded_at, now)
@@ -365,8 +384,10 @@ async def refund_credit(
         credit = await uow.receivables.credit_of(customer.id)
         payments = {p.id: p for p in credit}
         taken = take_refund(
-            credits=[CreditItem(payment_id=p.id, received_at=p.received_at, remaining=p.unallocated_amount)
-                     for p in credit],
+            credits=[
+                CreditItem(payment_id=p.id, received_at=p.received_at, remaining=p.unallocated_amount)
+                for p in credit
+            ],
             amount=amount,
         )
         for payment_id, part in taken:
@@ -374,8 +395,13 @@ async def refund_credit(
             payment.unallocated_amount = payment.unallocated_amount - part
             payment.refunded_amount = payment.refunded_amount + part
         refund = CreditRefund(
-            customer_id=customer.id, amount=amount, refunded_at=refunded_at or now, reason=reason,
-            reference=reference, created_by=actor.user_id, created_at=now,
+            customer_id=customer.id,
+            amount=amount,
+            refunded_at=refunded_at or now,
+            reason=reason,
+            reference=reference,
+            created_by=actor.user_id,
+            created_at=now,
         )
         uow.receivables.add(refund)
         await uow.flush()

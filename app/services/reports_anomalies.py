@@ -54,11 +54,13 @@ class _Sums:
     def __init__(self) -> None:
         self.counts: dict[uuid.UUID | None, Counter[tuple[str, str]]] = defaultdict(Counter)
         self.durations: dict[uuid.UUID | None, dict[str, Counter[int]]] = defaultdict(
-            lambda: defaultdict(Counter))
+            lambda: defaultdict(Counter)
+        )
         self.owned: dict[uuid.UUID | None, Counter[str]] = defaultdict(Counter)
 
-    def merged(self, keys: Iterable[uuid.UUID]) -> tuple[Counter[tuple[str, str]],
-                                                         dict[str, Counter[int]], Counter[str]]:
+    def merged(
+        self, keys: Iterable[uuid.UUID]
+    ) -> tuple[Counter[tuple[str, str]], dict[str, Counter[int]], Counter[str]]:
         counts: Counter[tuple[str, str]] = Counter()
         durations: dict[str, Counter[int]] = defaultdict(Counter)
         owned: Counter[str] = Counter()
@@ -70,62 +72,99 @@ class _Sums:
         return counts, durations, owned
 
 
-async def _sums(uow: UnitOfWork, period: Period, *, by: str, owner_ids: frozenset[uuid.UUID] | None,
-                team_ids: frozenset[uuid.UUID] | None) -> _Sums:
+async def _sums(
+    uow: UnitOfWork,
+    period: Period,
+    *,
+    by: str,
+    owner_ids: frozenset[uuid.UUID] | None,
+    team_ids: frozenset[uuid.UUID] | None,
+) -> _Sums:
     sums = _Sums()
     for key, metric, name, n in await uow.reports.flow_counts(
-            period, owner_ids=owner_ids, team_ids=team_ids, by=by):  # type: ignore[arg-type]
+        period, owner_ids=owner_ids, team_ids=team_ids, by=by
+    ):  # type: ignore[arg-type]
         sums.counts[key][(metric, name)] += n
     for key, stage, value, n in await uow.reports.flow_durations(
-            period, owner_ids=owner_ids, team_ids=team_ids, by=by):  # type: ignore[arg-type]
+        period, owner_ids=owner_ids, team_ids=team_ids, by=by
+    ):  # type: ignore[arg-type]
         sums.durations[key][stage][value] += n
-    for key, stage, n in await uow.reports.owned_by_stage(
-            owner_ids=owner_ids, team_ids=team_ids, by=by):  # type: ignore[arg-type]
+    for key, stage, n in await uow.reports.owned_by_stage(owner_ids=owner_ids, team_ids=team_ids, by=by):  # type: ignore[arg-type]
         sums.owned[key][stage] += n
     return sums
 
 
-def _figures(period: Period, funnel: FunnelPolicy, merged: tuple[Counter[tuple[str, str]],
-             dict[str, Counter[int]], Counter[str]], *, reps: int, claims: int) -> SubjectFigures:
+def _figures(
+    period: Period,
+    funnel: FunnelPolicy,
+    merged: tuple[Counter[tuple[str, str]], dict[str, Counter[int]], Counter[str]],
+    *,
+    reps: int,
+    claims: int,
+) -> SubjectFigures:
     counts, durations, owned = merged
-    holding = {stage: None if reps == 0 else
-               (Decimal(owned.get(stage.value, 0)) / reps).quantize(_CENT, rounding=ROUND_HALF_UP)
-               for stage in Stage}
-    return SubjectFigures(flow=flow_figures(period, funnel, counts, durations),
-                          holding_per_rep=holding, claims=claims)
+    holding = {
+        stage: None
+        if reps == 0
+        else (Decimal(owned.get(stage.value, 0)) / reps).quantize(_CENT, rounding=ROUND_HALF_UP)
+        for stage in Stage
+    }
+    return SubjectFigures(
+        flow=flow_figures(period, funnel, counts, durations), holding_per_rep=holding, claims=claims
+    )
 
 
-async def anomalies(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
-                    end: dt.date | None, team_id: uuid.UUID | None = None,
-                    owner_id: uuid.UUID | None = None,
-                    now: dt.datetime | None = None) -> AnomalyReport:
+async def anomalies(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    team_id: uuid.UUID | None = None,
+    owner_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> AnomalyReport:
     period = resolve_period(start, end, today=business_today(now or utcnow()))
     async with uow:
         subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
         funnel = await settings_service.funnel_policy_in(uow)
         policy = await settings_service.anomaly_policy_in(uow)
         reps, teams = await reps_and_teams_in(uow, subject)
-        by_owner = await _sums(uow, period, by="owner", owner_ids=subject.owner_ids,
-                               team_ids=subject.team_ids)
+        by_owner = await _sums(
+            uow, period, by="owner", owner_ids=subject.owner_ids, team_ids=subject.team_ids
+        )
         start_at, end_at = period.utc_bounds(get_settings().tz)
-        claims = await uow.reports.claims_by_owner(start_at, end_at,
-                                                   owner_ids=[rep.id for rep in reps])
+        claims = await uow.reports.claims_by_owner(start_at, end_at, owner_ids=[rep.id for rep in reps])
         findings: list[Finding] = []
         for rep in reps:
-            figures = _figures(period, funnel, by_owner.merged([rep.id]), reps=1,
-                               claims=claims.get(rep.id, 0))
-            findings += [Finding(subject_type="rep", subject_id=rep.id,
-                                 subject_name=rep.full_name or rep.username, anomaly=a)
-                         for a in detect_anomalies(figures, policy=policy, funnel=funnel)]
+            figures = _figures(
+                period, funnel, by_owner.merged([rep.id]), reps=1, claims=claims.get(rep.id, 0)
+            )
+            findings += [
+                Finding(
+                    subject_type="rep",
+                    subject_id=rep.id,
+                    subject_name=rep.full_name or rep.username,
+                    anomaly=a,
+                )
+                for a in detect_anomalies(figures, policy=policy, funnel=funnel)
+            ]
         if teams:
-            by_team = await _sums(uow, period, by="team", owner_ids=subject.owner_ids,
-                                  team_ids=subject.team_ids)
+            by_team = await _sums(
+                uow, period, by="team", owner_ids=subject.owner_ids, team_ids=subject.team_ids
+            )
             for team in teams:
                 tree = team_tree(team, teams)
                 members = [rep for rep in reps if rep.team_id in tree]
-                figures = _figures(period, funnel, by_team.merged(tree), reps=len(members),
-                                   claims=sum(claims.get(rep.id, 0) for rep in members))
-                findings += [Finding(subject_type="team", subject_id=team.id,
-                                     subject_name=team.name, anomaly=a)
-                             for a in detect_anomalies(figures, policy=policy, funnel=funnel)]
+                figures = _figures(
+                    period,
+                    funnel,
+                    by_team.merged(tree),
+                    reps=len(members),
+                    claims=sum(claims.get(rep.id, 0) for rep in members),
+                )
+                findings += [
+                    Finding(subject_type="team", subject_id=team.id, subject_name=team.name, anomaly=a)
+                    for a in detect_anomalies(figures, policy=policy, funnel=funnel)
+                ]
         return AnomalyReport(period=period, items=tuple(findings))

@@ -32,9 +32,16 @@ class AtRisk:
     risk: ChurnRisk
 
 
-async def churn_risk_list(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID | None,
-                          owner_id: uuid.UUID | None, cursor: str | None, limit: int,
-                          now: dt.datetime | None = None) -> Page[AtRisk]:
+async def churn_risk_list(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    team_id: uuid.UUID | None,
+    owner_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+    now: dt.datetime | None = None,
+) -> Page[AtRisk]:
     now = now or utcnow()
     after = None
     if cursor is not None:
@@ -47,7 +54,8 @@ async def churn_risk_list(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UU
         examined = 0
         while len(items) < limit and examined < _MAX_EXAMINED:
             batch = await uow.reports.churn_candidates(
-                owner_ids=subject.owner_ids, team_ids=subject.team_ids, after=after, limit=_BATCH)
+                owner_ids=subject.owner_ids, team_ids=subject.team_ids, after=after, limit=_BATCH
+            )
             if not batch:
                 return Page(items=items, next_cursor=None)
             ids = [row[0] for row in batch]
@@ -57,11 +65,17 @@ async def churn_risk_list(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UU
                 examined += 1
                 after = (value, customer_id)
                 recent, earlier = activity.get(customer_id, (0, 0))
-                risk = churn_risk(signings.get(customer_id, []), recent_activities=recent,
-                                  earlier_activities=earlier, now=now, policy=policy)
+                risk = churn_risk(
+                    signings.get(customer_id, []),
+                    recent_activities=recent,
+                    earlier_activities=earlier,
+                    now=now,
+                    policy=policy,
+                )
                 if risk is not None:
-                    items.append(AtRisk(customer_id=customer_id, name=name, owner_id=owner,
-                                        value=value, risk=risk))
+                    items.append(
+                        AtRisk(customer_id=customer_id, name=name, owner_id=owner, value=value, risk=risk)
+                    )
                     if len(items) == limit:
                         break
             if len(batch) < _BATCH and (len(items) < limit or after == (batch[-1][3], batch[-1][0])):

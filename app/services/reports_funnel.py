@@ -69,16 +69,18 @@ def business_today(now: dt.datetime) -> dt.date:
     return now.astimezone(get_settings().tz).date()
 
 
-async def resolve_subject_in(uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID | None,
-                          owner_id: uuid.UUID | None) -> Subject:
+async def resolve_subject_in(
+    uow: UnitOfWork, actor: Principal, *, team_id: uuid.UUID | None, owner_id: uuid.UUID | None
+) -> Subject:
     """The report's subject within the caller's scope; a team or user outside it is not
     found. Without either: a rep's own figures, a manager's teams, everyone else the company."""
     team_ids: frozenset[uuid.UUID] | None = None
     subject: Subject | None = None
     if team_id is not None:
         team = await uow.teams.get_unscoped(team_id)
-        if team is None or not (actor.scope is Scope.all
-                                or (actor.scope is Scope.team and team.id in actor.team_ids)):
+        if team is None or not (
+            actor.scope is Scope.all or (actor.scope is Scope.team and team.id in actor.team_ids)
+        ):
             raise NotFound("Team not found")
         team_ids = await uow.teams.subtree_ids([team.id])
         subject = Subject(type="team", id=team.id, name=team.name, team_ids=team_ids)
@@ -87,18 +89,23 @@ async def resolve_subject_in(uow: UnitOfWork, actor: Principal, *, team_id: uuid
         visible = user is not None and (
             actor.scope is Scope.all
             or (actor.scope is Scope.team and user.team_id in actor.team_ids)
-            or user.id == actor.user_id)
+            or user.id == actor.user_id
+        )
         if user is None or not visible:
             raise NotFound("User not found")
-        return Subject(type="rep", id=user.id, name=user.full_name or user.username,
-                       owner_ids=frozenset({user.id}), team_ids=team_ids)
+        return Subject(
+            type="rep",
+            id=user.id,
+            name=user.full_name or user.username,
+            owner_ids=frozenset({user.id}),
+            team_ids=team_ids,
+        )
     if subject is not None:
         return subject
     if actor.scope is Scope.own:
         user = await uow.users.get_unscoped(actor.user_id)
         name = "" if user is None else user.full_name or user.username
-        return Subject(type="rep", id=actor.user_id, name=name,
-                       owner_ids=frozenset({actor.user_id}))
+        return Subject(type="rep", id=actor.user_id, name=name, owner_ids=frozenset({actor.user_id}))
     if actor.scope is Scope.team:
         return Subject(type="team", id=actor.team_id, name="", team_ids=actor.team_ids)
     return Subject(type="company", id=None, name="")
@@ -116,8 +123,14 @@ def team_tree(team: Team, teams: list[Team]) -> set[uuid.UUID]:
     return {t.id for t in teams if t.path.startswith(team.path)}
 
 
-async def _flow_in(uow: UnitOfWork, subject: Subject, period: Period, *, policy: FunnelPolicy,
-                weeks: list[Period] | None = None) -> list[FlowFigures]:
+async def _flow_in(
+    uow: UnitOfWork,
+    subject: Subject,
+    period: Period,
+    *,
+    policy: FunnelPolicy,
+    weeks: list[Period] | None = None,
+) -> list[FlowFigures]:
     """Flow figures of ``period`` (or of each of ``weeks``, which partition it)."""
     parts = weeks or [period]
     counts: dict[int, Counter[tuple[str, str]]] = defaultdict(Counter)
@@ -130,18 +143,26 @@ async def _flow_in(uow: UnitOfWork, subject: Subject, period: Period, *, policy:
 
     by = "all" if weeks is None else "day"
     for day, metric, key, n in await uow.reports.flow_counts(
-            period, owner_ids=subject.owner_ids, team_ids=subject.team_ids, by=by):
+        period, owner_ids=subject.owner_ids, team_ids=subject.team_ids, by=by
+    ):
         counts[part_of(day)][(metric, key)] += n
     for day, stage, value, n in await uow.reports.flow_durations(
-            period, owner_ids=subject.owner_ids, team_ids=subject.team_ids, by=by):
+        period, owner_ids=subject.owner_ids, team_ids=subject.team_ids, by=by
+    ):
         histograms[part_of(day)][stage][value] += n
     return [flow_figures(part, policy, counts[i], histograms[i]) for i, part in enumerate(parts)]
 
 
-async def funnel_report(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
-                        end: dt.date | None, team_id: uuid.UUID | None = None,
-                        owner_id: uuid.UUID | None = None,
-                        now: dt.datetime | None = None) -> FunnelReport:
+async def funnel_report(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    team_id: uuid.UUID | None = None,
+    owner_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> FunnelReport:
     now = now or utcnow()
     period = resolve_period(start, end, today=business_today(now))
     async with uow:
@@ -149,22 +170,34 @@ async def funnel_report(uow: UnitOfWork, actor: Principal, *, start: dt.date | N
         return await funnel_report_in(uow, subject, period, now=now)
 
 
-async def funnel_report_in(uow: UnitOfWork, subject: Subject, period: Period, *,
-                           now: dt.datetime) -> FunnelReport:
+async def funnel_report_in(
+    uow: UnitOfWork, subject: Subject, period: Period, *, now: dt.datetime
+) -> FunnelReport:
     policy = await settings_service.funnel_policy_in(uow)
     snapshots = await uow.reports.stage_snapshot(
-        owner_ids=subject.owner_ids, team_ids=subject.team_ids,
-        stalled_before=stall_limits(policy, now=now))
+        owner_ids=subject.owner_ids, team_ids=subject.team_ids, stalled_before=stall_limits(policy, now=now)
+    )
     reps = await uow.reports.rep_count(owner_ids=subject.owner_ids, team_ids=subject.team_ids)
     (flow,) = await _flow_in(uow, subject, period, policy=policy)
-    return FunnelReport(subject=subject, period=period, as_of=now,
-                        stages=stage_figures(snapshots, reps=reps, policy=policy), flow=flow)
+    return FunnelReport(
+        subject=subject,
+        period=period,
+        as_of=now,
+        stages=stage_figures(snapshots, reps=reps, policy=policy),
+        flow=flow,
+    )
 
 
-async def funnel_weekly(uow: UnitOfWork, actor: Principal, *, start: dt.date | None,
-                        end: dt.date | None, team_id: uuid.UUID | None = None,
-                        owner_id: uuid.UUID | None = None,
-                        now: dt.datetime | None = None) -> WeeklyFunnel:
+async def funnel_weekly(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    team_id: uuid.UUID | None = None,
+    owner_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> WeeklyFunnel:
     period = resolve_period(start, end, today=business_today(now or utcnow()))
     async with uow:
         subject = await resolve_subject_in(uow, actor, team_id=team_id, owner_id=owner_id)
@@ -179,7 +212,8 @@ async def rebuild_aggregates(uow: UnitOfWork) -> int:
     zone = get_settings().tz
     async with uow:
         replayed = await uow.session.run_sync(
-            lambda session: report_aggregates.rebuild(session.connection(), zone))
+            lambda session: report_aggregates.rebuild(session.connection(), zone)
+        )
         await uow.commit()
         return int(replayed)
 

@@ -45,11 +45,17 @@ class PerformanceLine:
     figures: Performance
 
 
-async def performance_report(uow: UnitOfWork, actor: Principal, *, group_by: Literal["rep", "team"],
-                             start: dt.date | None, end: dt.date | None,
-                             team_id: uuid.UUID | None = None, owner_id: uuid.UUID | None = None,
-                             now: dt.datetime | None = None
-                             ) -> tuple[Period, list[PerformanceLine]]:
+async def performance_report(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    group_by: Literal["rep", "team"],
+    start: dt.date | None,
+    end: dt.date | None,
+    team_id: uuid.UUID | None = None,
+    owner_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[Period, list[PerformanceLine]]:
     """One line per active rep (or per team, summing its current reps and sub-teams') of
     the subject within the caller's scope."""
     period = resolve_period(start, end, today=business_today(now or utcnow()))
@@ -64,34 +70,52 @@ async def performance_report(uow: UnitOfWork, actor: Principal, *, group_by: Lit
         found = await uow.reports.self_discovered(start_at, end_at, owner_ids=ids)
         flow: Counter[tuple[uuid.UUID, str, str]] = Counter()
         for owner, metric, key, n in await uow.reports.flow_counts(
-                period, owner_ids=frozenset(ids), team_ids=None, by="owner"):
+            period, owner_ids=frozenset(ids), team_ids=None, by="owner"
+        ):
             flow[(owner, metric, key)] += n
         service = await service_counts_in(uow, start=start_at, end=end_at, group_by="owner")
-        renewals = await renewal_counts_in(uow, start=period.start,
-                                           end=period.end - dt.timedelta(days=1), owner_ids=ids)
-        per_rep = {rep.id: PerformanceCounts(
-            signed_amount=signed.get(rep.id, Decimal("0.00")),
-            collected_amount=collected.get(rep.id, Decimal("0.00")),
-            claimed=moves.get((rep.id, "claim"), 0),
-            assigned=sum(moves.get((rep.id, e), 0) for e in ("assign", "allocate", "handover")),
-            self_discovered=found.get(rep.id, 0),
-            lead_entered=flow[(rep.id, ENTERED, Stage.lead.value)],
-            lead_signed=flow[(rep.id, REACHED_SIGNED, Stage.lead.value)],
-            releases=moves.get((rep.id, "release"), 0),
-            abandonments=sum(n for (owner, metric, _), n in flow.items()
-                             if owner == rep.id and metric == ABANDONED),
-            service=service.get(rep.id, ServiceCounts()),
-            renewals_due=renewals.get(rep.id, (0, 0))[0],
-            renewals_renewed=renewals.get(rep.id, (0, 0))[1],
-        ) for rep in reps}
+        renewals = await renewal_counts_in(
+            uow, start=period.start, end=period.end - dt.timedelta(days=1), owner_ids=ids
+        )
+        per_rep = {
+            rep.id: PerformanceCounts(
+                signed_amount=signed.get(rep.id, Decimal("0.00")),
+                collected_amount=collected.get(rep.id, Decimal("0.00")),
+                claimed=moves.get((rep.id, "claim"), 0),
+                assigned=sum(moves.get((rep.id, e), 0) for e in ("assign", "allocate", "handover")),
+                self_discovered=found.get(rep.id, 0),
+                lead_entered=flow[(rep.id, ENTERED, Stage.lead.value)],
+                lead_signed=flow[(rep.id, REACHED_SIGNED, Stage.lead.value)],
+                releases=moves.get((rep.id, "release"), 0),
+                abandonments=sum(
+                    n for (owner, metric, _), n in flow.items() if owner == rep.id and metric == ABANDONED
+                ),
+                service=service.get(rep.id, ServiceCounts()),
+                renewals_due=renewals.get(rep.id, (0, 0))[0],
+                renewals_renewed=renewals.get(rep.id, (0, 0))[1],
+            )
+            for rep in reps
+        }
         if group_by == "rep":
-            return period, [PerformanceLine(subject_type="rep", subject_id=rep.id,
-                                            subject_name=rep.full_name or rep.username,
-                                            figures=performance(per_rep[rep.id])) for rep in reps]
+            return period, [
+                PerformanceLine(
+                    subject_type="rep",
+                    subject_id=rep.id,
+                    subject_name=rep.full_name or rep.username,
+                    figures=performance(per_rep[rep.id]),
+                )
+                for rep in reps
+            ]
         lines = []
         for team in teams:
             tree = team_tree(team, teams)
             total = sum((per_rep[rep.id] for rep in reps if rep.team_id in tree), PerformanceCounts())
-            lines.append(PerformanceLine(subject_type="team", subject_id=team.id,
-                                         subject_name=team.name, figures=performance(total)))
+            lines.append(
+                PerformanceLine(
+                    subject_type="team",
+                    subject_id=team.id,
+                    subject_name=team.name,
+                    figures=performance(total),
+                )
+            )
         return period, lines

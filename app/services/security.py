@@ -53,9 +53,10 @@ def check_password_policy(password: str, *, user_inputs: tuple[str, ...] = ()) -
     result = zxcvbn(password[:_ZXCVBN_MAX_CHARS], user_inputs=[u for u in user_inputs if u])
     if result["score"] < MIN_PASSWORD_SCORE:
         hint = (result["feedback"].get("warning") or "It is too easy to guess").rstrip(".")
-        raise WeakPassword(f"The password is too weak: {hint}; use a longer phrase of unusual words",
-                           errors=[{"loc": ["body", "password"], "msg": f"too weak: {hint}",
-                                    "type": "password_too_weak"}])
+        raise WeakPassword(
+            f"The password is too weak: {hint}; use a longer phrase of unusual words",
+            errors=[{"loc": ["body", "password"], "msg": f"too weak: {hint}", "type": "password_too_weak"}],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +66,9 @@ class AccessClaims:
     expires_at: dt.datetime
 
 
-def issue_access_token(*, user_id: uuid.UUID, role: str, secret: str, minutes: int,
-                       now: dt.datetime) -> tuple[str, int]:
+def issue_access_token(
+    *, user_id: uuid.UUID, role: str, secret: str, minutes: int, now: dt.datetime
+) -> tuple[str, int]:
     expires = now + dt.timedelta(minutes=minutes)
     claims = {
         "sub": str(user_id),
@@ -81,8 +83,9 @@ def issue_access_token(*, user_id: uuid.UUID, role: str, secret: str, minutes: i
 
 def decode_access_token(token: str, *, secret: str) -> AccessClaims:
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
-                            options={"require_exp": True, "require_sub": True})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require_exp": True, "require_sub": True}
+        )
         if claims.get("typ") != "access":
             raise JWTError("not an access token")
         return AccessClaims(

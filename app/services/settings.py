@@ -54,26 +54,39 @@ class Versioned:
 def funnel_to_doc(policy: FunnelPolicy) -> dict[str, Any]:
     return {
         "stall_factor": str(policy.stall_factor),
-        "steps": [{"from_stage": s.from_stage.value, "to_stage": s.to_stage.value,
-                   "ideal_days": str(s.ideal_days),
-                   "ideal_conversion": None if s.ideal_conversion is None else str(s.ideal_conversion),
-                   "ideal_holding_per_rep": s.ideal_holding_per_rep} for s in policy.steps],
+        "steps": [
+            {
+                "from_stage": s.from_stage.value,
+                "to_stage": s.to_stage.value,
+                "ideal_days": str(s.ideal_days),
+                "ideal_conversion": None if s.ideal_conversion is None else str(s.ideal_conversion),
+                "ideal_holding_per_rep": s.ideal_holding_per_rep,
+            }
+            for s in policy.steps
+        ],
     }
 
 
 def funnel_from_doc(doc: dict[str, Any]) -> FunnelPolicy:
     try:
-        steps = tuple(IdealStep(
-            from_stage=Stage(s["from_stage"]), to_stage=Stage(s["to_stage"]),
-            ideal_days=Decimal(str(s["ideal_days"])),
-            ideal_conversion=None if s.get("ideal_conversion") is None
-            else Decimal(str(s["ideal_conversion"])),
-            ideal_holding_per_rep=s.get("ideal_holding_per_rep"),
-        ) for s in doc["steps"])
+        steps = tuple(
+            IdealStep(
+                from_stage=Stage(s["from_stage"]),
+                to_stage=Stage(s["to_stage"]),
+                ideal_days=Decimal(str(s["ideal_days"])),
+                ideal_conversion=None
+                if s.get("ideal_conversion") is None
+                else Decimal(str(s["ideal_conversion"])),
+                ideal_holding_per_rep=s.get("ideal_holding_per_rep"),
+            )
+            for s in doc["steps"]
+        )
         return FunnelPolicy(steps=steps, stall_factor=Decimal(str(doc["stall_factor"])))
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise InvalidInput("The funnel settings are not valid", errors=[{
-            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+        raise InvalidInput(
+            "The funnel settings are not valid",
+            errors=[{"loc": ["body"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
 
 
 def pool_to_doc(policy: PoolPolicy) -> dict[str, Any]:
@@ -84,8 +97,10 @@ def pool_from_doc(doc: dict[str, Any]) -> PoolPolicy:
     try:
         return PoolPolicy(**doc)
     except TypeError as exc:
-        raise InvalidInput("The pool settings are not valid", errors=[{
-            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+        raise InvalidInput(
+            "The pool settings are not valid",
+            errors=[{"loc": ["body"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
 
 
 # The credit document also carries ``default_credit_limit`` (the limit a customer's credit
@@ -93,8 +108,9 @@ def pool_from_doc(doc: dict[str, Any]) -> PoolPolicy:
 DEFAULT_CREDIT_LIMIT = Decimal("0.00")
 
 
-def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAULT_CREDIT_LIMIT
-                  ) -> dict[str, Any]:
+def credit_to_doc(
+    policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAULT_CREDIT_LIMIT
+) -> dict[str, Any]:
     return {
         "manager_limit_max": f"{policy.manager_limit_max:.2f}",
         "finance_limit_max": f"{policy.finance_limit_max:.2f}",
@@ -104,18 +120,22 @@ def credit_to_doc(policy: CreditPolicy, *, default_credit_limit: Decimal = DEFAU
         "renewal_notice_days": policy.renewal_notice_days,
         "default_credit_limit": f"{default_credit_limit:.2f}",
         "min_repayment_rate": str(policy.min_repayment_rate),
-        "provision_rates": {b.value: str(policy.provision_rates[b]) for b in AgingBucket
-                            if b in policy.provision_rates},
-        "collection_actions": {b.value: policy.collection_actions[b] for b in AgingBucket
-                               if b in policy.collection_actions},
+        "provision_rates": {
+            b.value: str(policy.provision_rates[b]) for b in AgingBucket if b in policy.provision_rates
+        },
+        "collection_actions": {
+            b.value: policy.collection_actions[b] for b in AgingBucket if b in policy.collection_actions
+        },
         "grade_factors": {g: str(f) for g, f in policy.grade_factors.items()},
         "default_limits_by_grade": {g: f"{v:.2f}" for g, v in policy.default_limits_by_grade.items()},
     }
 
 
 def _credit_error(exc: Exception) -> InvalidInput:
-    return InvalidInput("The credit settings are not valid", errors=[{
-        "loc": ["body"], "msg": str(exc), "type": "value_error"}])
+    return InvalidInput(
+        "The credit settings are not valid",
+        errors=[{"loc": ["body"], "msg": str(exc), "type": "value_error"}],
+    )
 
 
 def _finite(value: Any) -> Decimal:
@@ -139,9 +159,15 @@ def credit_from_doc(doc: dict[str, Any]) -> CreditPolicy:
             collection_actions={AgingBucket(k): str(v) for k, v in doc["collection_actions"].items()},
             grade_factors={str(k): _finite(v) for k, v in doc["grade_factors"].items()},
             # Documents stored before the setting existed get the defaults.
-            **({"default_limits_by_grade": {str(k): _finite(v)
-                                            for k, v in doc["default_limits_by_grade"].items()}}
-               if "default_limits_by_grade" in doc else {}),
+            **(
+                {
+                    "default_limits_by_grade": {
+                        str(k): _finite(v) for k, v in doc["default_limits_by_grade"].items()
+                    }
+                }
+                if "default_limits_by_grade" in doc
+                else {}
+            ),
         )
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise _credit_error(exc) from exc
@@ -153,9 +179,16 @@ def default_credit_limit_from_doc(doc: dict[str, Any]) -> Decimal:
     except ArithmeticError as exc:
         raise _credit_error(exc) from exc
     if not value.is_finite() or value < 0:
-        raise InvalidInput("The credit settings are not valid", errors=[{
-            "loc": ["body", "default_credit_limit"], "msg": "must be a non-negative amount",
-            "type": "value_error"}])
+        raise InvalidInput(
+            "The credit settings are not valid",
+            errors=[
+                {
+                    "loc": ["body", "default_credit_limit"],
+                    "msg": "must be a non-negative amount",
+                    "type": "value_error",
+                }
+            ],
+        )
     return value.quantize(Decimal("0.01"))
 
 
@@ -169,8 +202,12 @@ _GRADING_FIELDS = ("signed_amount_thresholds", "repayment_rate_thresholds", "out
 
 def grading_to_doc(policy: GradingPolicy) -> dict[str, Any]:
     doc: dict[str, Any] = {name: [str(v) for v in getattr(policy, name)] for name in _GRADING_FIELDS}
-    doc.update(grade_a_min_total=policy.grade_a_min_total, grade_b_min_total=policy.grade_b_min_total,
-               trailing_months=policy.trailing_months, min_trading_days=policy.min_trading_days)
+    doc.update(
+        grade_a_min_total=policy.grade_a_min_total,
+        grade_b_min_total=policy.grade_b_min_total,
+        trailing_months=policy.trailing_months,
+        min_trading_days=policy.min_trading_days,
+    )
     return doc
 
 
@@ -179,47 +216,70 @@ def grading_from_doc(doc: dict[str, Any], *, version: int = 1) -> GradingPolicy:
         return GradingPolicy(
             version=version,
             **{name: tuple(Decimal(str(v)) for v in doc[name]) for name in _GRADING_FIELDS},
-            grade_a_min_total=int(doc["grade_a_min_total"]), grade_b_min_total=int(doc["grade_b_min_total"]),
-            trailing_months=int(doc["trailing_months"]), min_trading_days=int(doc["min_trading_days"]))
+            grade_a_min_total=int(doc["grade_a_min_total"]),
+            grade_b_min_total=int(doc["grade_b_min_total"]),
+            trailing_months=int(doc["trailing_months"]),
+            min_trading_days=int(doc["min_trading_days"]),
+        )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise InvalidInput("The grading settings are not valid", errors=[{
-            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+        raise InvalidInput(
+            "The grading settings are not valid",
+            errors=[{"loc": ["body"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
 
 
 def service_to_doc(policy: ServicePolicy) -> dict[str, Any]:
-    return {name: {s.value: getattr(policy, name)[s] for s in Severity}
-            for name in ("respond_within_hours", "resolve_within_days")}
+    return {
+        name: {s.value: getattr(policy, name)[s] for s in Severity}
+        for name in ("respond_within_hours", "resolve_within_days")
+    }
 
 
 def service_from_doc(doc: dict[str, Any]) -> ServicePolicy:
     try:
-        return ServicePolicy(**{name: {Severity(k): v for k, v in doc[name].items()}
-                                for name in ("respond_within_hours", "resolve_within_days")})
+        return ServicePolicy(
+            **{
+                name: {Severity(k): v for k, v in doc[name].items()}
+                for name in ("respond_within_hours", "resolve_within_days")
+            }
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInput("The service settings are not valid", errors=[{
-            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+        raise InvalidInput(
+            "The service settings are not valid",
+            errors=[{"loc": ["body"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
 
 
 def reports_to_doc(policy: AnomalyPolicy) -> dict[str, Any]:
-    return {name: value if isinstance(value, int) else str(value)
-            for name, value in dataclasses.asdict(policy).items()}
+    return {
+        name: value if isinstance(value, int) else str(value)
+        for name, value in dataclasses.asdict(policy).items()
+    }
 
 
 def reports_from_doc(doc: dict[str, Any]) -> AnomalyPolicy:
     try:
-        return AnomalyPolicy(**{
-            name: int(doc[name]) if name == "low_conversion_min_entered" else _finite(doc[name])
-            for name in (f.name for f in dataclasses.fields(AnomalyPolicy))})
+        return AnomalyPolicy(
+            **{
+                name: int(doc[name]) if name == "low_conversion_min_entered" else _finite(doc[name])
+                for name in (f.name for f in dataclasses.fields(AnomalyPolicy))
+            }
+        )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise InvalidInput("The report settings are not valid", errors=[{
-            "loc": ["body"], "msg": str(exc), "type": "value_error"}]) from exc
+        raise InvalidInput(
+            "The report settings are not valid",
+            errors=[{"loc": ["body"], "msg": str(exc), "type": "value_error"}],
+        ) from exc
 
 
-_DEFAULTS = {"funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY), "pool": pool_to_doc(DEFAULT_POOL_POLICY),
-             "credit": credit_to_doc(DEFAULT_CREDIT_POLICY),
-             "grading": grading_to_doc(DEFAULT_GRADING_POLICY),
-             "service": service_to_doc(DEFAULT_SERVICE_POLICY),
-             "reports": reports_to_doc(DEFAULT_ANOMALY_POLICY)}
+_DEFAULTS = {
+    "funnel": funnel_to_doc(DEFAULT_FUNNEL_POLICY),
+    "pool": pool_to_doc(DEFAULT_POOL_POLICY),
+    "credit": credit_to_doc(DEFAULT_CREDIT_POLICY),
+    "grading": grading_to_doc(DEFAULT_GRADING_POLICY),
+    "service": service_to_doc(DEFAULT_SERVICE_POLICY),
+    "reports": reports_to_doc(DEFAULT_ANOMALY_POLICY),
+}
 _VALIDATE = {
     "funnel": lambda doc: funnel_to_doc(validate_funnel_policy(funnel_from_doc(doc))),
     "pool": lambda doc: pool_to_doc(validate_pool_policy(pool_from_doc(doc))),
@@ -280,15 +340,17 @@ async def get_setting(uow: UnitOfWork, actor: Principal, *, key: str) -> Version
         return await _document(uow, key)
 
 
-async def put_setting(uow: UnitOfWork, actor: Principal, *, key: str, value: dict[str, Any],
-                      expected_version: int | None) -> Versioned:
+async def put_setting(
+    uow: UnitOfWork, actor: Principal, *, key: str, value: dict[str, Any], expected_version: int | None
+) -> Versioned:
     """Replace a policy after validating it; every version is kept in history."""
     try:
         normalized = _VALIDATE[key](value)
     except InvalidInput as exc:
         # The domain names fields of the policy; clients read `loc` from the request body.
-        exc.errors = [e if list(e["loc"])[:1] == ["body"] else {**e, "loc": ["body", *e["loc"]]}
-                      for e in exc.errors]
+        exc.errors = [
+            e if list(e["loc"])[:1] == ["body"] else {**e, "loc": ["body", *e["loc"]]} for e in exc.errors
+        ]
         raise
     now = utcnow()
     async with uow:
@@ -304,7 +366,8 @@ async def put_setting(uow: UnitOfWork, actor: Principal, *, key: str, value: dic
             stored.updated_at = now
             stored.updated_by = actor.user_id
         await uow.flush()
-        uow.settings.add_history(SettingHistory(key=key, version=stored.version, value=normalized,
-                                                      at=now, actor_id=actor.user_id))
+        uow.settings.add_history(
+            SettingHistory(key=key, version=stored.version, value=normalized, at=now, actor_id=actor.user_id)
+        )
         await uow.commit()
         return Versioned(value=stored.value, version=stored.version)

@@ -43,8 +43,17 @@ MAX_COLUMNS = 100
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Windows browsers send .csv files as application/vnd.ms-excel; the bytes decide, not the label.
-_CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "text/tab-separated-values",
-                              "application/vnd.ms-excel", "application/octet-stream", ""})
+_CSV_MEDIA_TYPES = frozenset(
+    {
+        "text/csv",
+        "application/csv",
+        "text/plain",
+        "text/tab-separated-values",
+        "application/vnd.ms-excel",
+        "application/octet-stream",
+        "",
+    }
+)
 _CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (BIFF)
@@ -58,8 +67,9 @@ class Sheet:
 
 
 def _unsupported(detail: str) -> RuleViolation:
-    return ImportUnsupportedFormat(detail,
-                         accepted=["text/csv (UTF-8, UTF-8 with BOM, GBK/GB18030)", XLSX_MEDIA_TYPE])
+    return ImportUnsupportedFormat(
+        detail, accepted=["text/csv (UTF-8, UTF-8 with BOM, GBK/GB18030)", XLSX_MEDIA_TYPE]
+    )
 
 
 def _unreadable(detail: str) -> RuleViolation:
@@ -79,11 +89,15 @@ def _detect_format(content: bytes, filename: str | None, content_type: str | Non
         raise _unsupported("Legacy Excel (.xls) files are not supported; save the sheet as .xlsx or CSV")
     if suffix in (".xlsx", ".xlsm") or media_type == XLSX_MEDIA_TYPE:
         raise _unreadable("The file is named or labelled as XLSX but is not a valid workbook")
-    if suffix in _CSV_SUFFIXES or (not suffix and media_type in _CSV_MEDIA_TYPES) \
-            or (media_type.startswith("text/") and suffix not in (".json", ".xml", ".html")):
+    if (
+        suffix in _CSV_SUFFIXES
+        or (not suffix and media_type in _CSV_MEDIA_TYPES)
+        or (media_type.startswith("text/") and suffix not in (".json", ".xml", ".html"))
+    ):
         return "csv"
-    raise _unsupported(f"Unsupported file type ({filename or 'unnamed'}, {media_type or 'no type'}); "
-                       "upload CSV or XLSX")
+    raise _unsupported(
+        f"Unsupported file type ({filename or 'unnamed'}, {media_type or 'no type'}); upload CSV or XLSX"
+    )
 
 
 def _decode(content: bytes) -> tuple[str, str]:
@@ -164,8 +178,10 @@ def _check_xlsx_package(content: bytes) -> None:
                 raise _too_large(f"The workbook has more than {MAX_XLSX_PARTS} parts")
             biggest = max((p.file_size for p in parts), default=0)
             if biggest > MAX_XLSX_PART_BYTES or sum(p.file_size for p in parts) > MAX_XLSX_UNPACKED_BYTES:
-                raise _too_large(f"The workbook unpacks to more than {MAX_XLSX_UNPACKED_BYTES // 2**20} "
-                                 f"MB (or a part to more than {MAX_XLSX_PART_BYTES // 2**20} MB); split it")
+                raise _too_large(
+                    f"The workbook unpacks to more than {MAX_XLSX_UNPACKED_BYTES // 2**20} "
+                    f"MB (or a part to more than {MAX_XLSX_PART_BYTES // 2**20} MB); split it"
+                )
             for part in parts:
                 if not part.filename.endswith((".xml", ".rels")):
                     continue
@@ -173,10 +189,19 @@ def _check_xlsx_package(content: bytes) -> None:
                     # The first element ends the prolog, where a DOCTYPE would have to be.
                     next(iter(iterparse(stream, events=("start",), forbid_dtd=True)), None)
     except DefusedXmlException as exc:
-        raise _unreadable("The XLSX workbook declares a DOCTYPE or entities, which a workbook "
-                          "saved by Excel/WPS never does; it was not read") from exc
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError,
-            ValueError, SyntaxError) as exc:  # ParseError is a SyntaxError
+        raise _unreadable(
+            "The XLSX workbook declares a DOCTYPE or entities, which a workbook "
+            "saved by Excel/WPS never does; it was not read"
+        ) from exc
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        OSError,
+        EOFError,
+        ValueError,
+        SyntaxError,
+    ) as exc:  # ParseError is a SyntaxError
         raise _unreadable("The XLSX workbook cannot be opened; save it again from Excel/WPS") from exc
 
 
@@ -193,8 +218,9 @@ def _read_xlsx(content: bytes) -> Sheet:
         if not workbook.worksheets:
             raise _unreadable("The workbook has no worksheet")
         sheet = workbook.worksheets[0]
-        values = ([_cell_text(v) for v in row]
-                  for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS))
+        values = (
+            [_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        )
         return Sheet("xlsx", None, list(_non_blank(values)))
     except DomainError:
         raise
@@ -204,8 +230,9 @@ def _read_xlsx(content: bytes) -> Sheet:
         workbook.close()
 
 
-def read_sheet(content: bytes, *, filename: str | None, content_type: str | None,
-               known_header: Callable[[str], bool]) -> Sheet:
+def read_sheet(
+    content: bytes, *, filename: str | None, content_type: str | None, known_header: Callable[[str], bool]
+) -> Sheet:
     """The non-blank rows of the first sheet, the header first; ``known_header`` tells a
     header cell the caller recognises (a CSV's delimiter is the one that finds most)."""
     if len(content) > MAX_BYTES:
@@ -214,4 +241,3 @@ def read_sheet(content: bytes, *, filename: str | None, content_type: str | None
         raise ImportEmpty("The file is empty")
     kind = _detect_format(content, filename, content_type)
     return _read_xlsx(content) if kind == "xlsx" else _read_csv(content, known_header)
-

@@ -28,8 +28,12 @@ from app.services.common import business_tz, found
 from app.services.credit import CREDIT_READERS
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_KIND_LABELS = {StatementKind.receivable: "应收", StatementKind.payment: "回款",
-                StatementKind.credit_applied: "预付款冲抵", StatementKind.write_off: "核销"}
+_KIND_LABELS = {
+    StatementKind.receivable: "应收",
+    StatementKind.payment: "回款",
+    StatementKind.credit_applied: "预付款冲抵",
+    StatementKind.write_off: "核销",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +56,26 @@ def _period(date_from: dt.date | None, date_to: dt.date | None) -> tuple[dt.date
     end = date_to or today
     start = date_from or end.replace(day=1)
     if start > end:
-        raise InvalidInput("The period starts after it ends", errors=[{
-            "loc": ["query", "from"], "msg": "must not be after 'to'", "type": "value_error"}])
+        raise InvalidInput(
+            "The period starts after it ends",
+            errors=[{"loc": ["query", "from"], "msg": "must not be after 'to'", "type": "value_error"}],
+        )
     if (end - start).days > 3660:
-        raise InvalidInput("The period is too long", errors=[{
-            "loc": ["query", "from"], "msg": "at most ten years", "type": "value_error"}])
+        raise InvalidInput(
+            "The period is too long",
+            errors=[{"loc": ["query", "from"], "msg": "at most ten years", "type": "value_error"}],
+        )
     return start, end
 
 
-async def statement(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID,
-                    date_from: dt.date | None = None, date_to: dt.date | None = None) -> Statement:
+async def statement(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    customer_id: uuid.UUID,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Statement:
     """The customer's statement for ``date_from``..``date_to`` (calendar days in the business
     time zone, both included). Balances are what is owed on receivables; money not applied
     to any is the credit balance, shown apart."""
@@ -73,8 +87,10 @@ async def statement(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID
         start = business_day_start(start_day, tz)
         end = business_day_start(end_day + dt.timedelta(days=1), tz) - dt.timedelta(microseconds=1)
     except OverflowError as exc:
-        raise InvalidInput("The period is out of range", errors=[{
-            "loc": ["query", "to"], "msg": "date out of range", "type": "value_error"}]) from exc
+        raise InvalidInput(
+            "The period is out of range",
+            errors=[{"loc": ["query", "to"], "msg": "date out of range", "type": "value_error"}],
+        ) from exc
     before = start - dt.timedelta(microseconds=1)
     async with uow:
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
@@ -82,18 +98,32 @@ async def statement(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID
         opening_credit = await uow.receivables.credit_balance_at(customer.id, as_of=before)
         closing_credit = await uow.receivables.credit_balance_at(customer.id, as_of=end)
         receivables, payments, applications = await uow.receivables.statement_facts(
-            customer.id, start=start, end=end)
+            customer.id, start=start, end=end
+        )
     entries: list[StatementEntry] = []
     for receivable, number in receivables:
         if start <= receivable.issued_at <= end:
-            entries.append(StatementEntry(at=receivable.issued_at, kind=StatementKind.receivable,
-                                          reference=number, debit=receivable.amount,
-                                          amount=receivable.amount))
+            entries.append(
+                StatementEntry(
+                    at=receivable.issued_at,
+                    kind=StatementKind.receivable,
+                    reference=number,
+                    debit=receivable.amount,
+                    amount=receivable.amount,
+                )
+            )
         written_off_at = receivable.written_off_at
         if written_off_at is not None and start <= written_off_at <= end:
             left = receivable.amount - receivable.paid_amount
-            entries.append(StatementEntry(at=written_off_at, kind=StatementKind.write_off,
-                                          reference=number, credit=left, amount=left))
+            entries.append(
+                StatementEntry(
+                    at=written_off_at,
+                    kind=StatementKind.write_off,
+                    reference=number,
+                    credit=left,
+                    amount=left,
+                )
+            )
     # Money applied when its payment arrived is shown on the payment's line; the rare part
     # applied later than the receipt (a bill issued after a back-dated payment) on a payment
     # line of its own at that time, so every credit is dated when it reduced the debt.
@@ -101,23 +131,49 @@ async def statement(uow: UnitOfWork, actor: Principal, *, customer_id: uuid.UUID
     for application, payment, number in applications:
         reference = payment.reference or str(payment.id)[:8]
         if application.from_credit:
-            entries.append(StatementEntry(at=application.applied_at, kind=StatementKind.credit_applied,
-                                          reference=f"{number} ← {reference}", credit=application.amount,
-                                          amount=application.amount))
+            entries.append(
+                StatementEntry(
+                    at=application.applied_at,
+                    kind=StatementKind.credit_applied,
+                    reference=f"{number} ← {reference}",
+                    credit=application.amount,
+                    amount=application.amount,
+                )
+            )
         elif application.applied_at == payment.received_at:
             on_receipt[payment.id] = on_receipt.get(payment.id, Decimal(0)) + application.amount
         else:
-            entries.append(StatementEntry(at=application.applied_at, kind=StatementKind.payment,
-                                          reference=f"{reference} → {number}", credit=application.amount))
+            entries.append(
+                StatementEntry(
+                    at=application.applied_at,
+                    kind=StatementKind.payment,
+                    reference=f"{reference} → {number}",
+                    credit=application.amount,
+                )
+            )
     for payment in payments:
-        entries.append(StatementEntry(at=payment.received_at, kind=StatementKind.payment,
-                                      reference=payment.reference or str(payment.id)[:8],
-                                      credit=on_receipt.get(payment.id, Decimal(0)), amount=payment.amount))
+        entries.append(
+            StatementEntry(
+                at=payment.received_at,
+                kind=StatementKind.payment,
+                reference=payment.reference or str(payment.id)[:8],
+                credit=on_receipt.get(payment.id, Decimal(0)),
+                amount=payment.amount,
+            )
+        )
     lines, closing = statement_lines(opening, entries)
-    return Statement(company_name=get_settings().company_name, customer_id=customer.id,
-                     customer_name=customer.name, date_from=start_day, date_to=end_day,
-                     opening_balance=money(opening), lines=lines, closing_balance=closing,
-                     opening_credit_balance=money(opening_credit), credit_balance=money(closing_credit))
+    return Statement(
+        company_name=get_settings().company_name,
+        customer_id=customer.id,
+        customer_name=customer.name,
+        date_from=start_day,
+        date_to=end_day,
+        opening_balance=money(opening),
+        lines=lines,
+        closing_balance=closing,
+        opening_credit_balance=money(opening_credit),
+        credit_balance=money(closing_credit),
+    )
 
 
 def line_date(line: StatementLine) -> dt.date:
@@ -147,8 +203,16 @@ def statement_xlsx(data: Statement) -> bytes:
     sheet.append([data.date_from.isoformat(), "期初余额", "", None, None, data.opening_balance])
     for line in data.lines:
         entry = line.entry
-        sheet.append([line_date(line).isoformat(), _KIND_LABELS[entry.kind], entry.reference,
-                      entry.debit or None, entry.credit or None, line.balance])
+        sheet.append(
+            [
+                line_date(line).isoformat(),
+                _KIND_LABELS[entry.kind],
+                entry.reference,
+                entry.debit or None,
+                entry.credit or None,
+                line.balance,
+            ]
+        )
     sheet.append([data.date_to.isoformat(), "期末余额", "", None, None, data.closing_balance])
     sheet.append([])
     sheet.append(["期末预付款余额", "", "", None, None, data.credit_balance])

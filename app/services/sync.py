@@ -89,23 +89,35 @@ class PushResult:
 
 def payload_hash(item: PushItem) -> str:
     """What a re-sent change is recognised by: its entity, op and data, canonically."""
-    canonical = json.dumps({"entity": item.entity, "op": item.op, "data": item.values or {}},
-                           sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    canonical = json.dumps(
+        {"entity": item.entity, "op": item.op, "data": item.values or {}},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def push(uow: UnitOfWork, actor: Principal, *, device_id: str,
-               items: Sequence[PushItem]) -> list[PushResult]:
+async def push(
+    uow: UnitOfWork, actor: Principal, *, device_id: str, items: Sequence[PushItem]
+) -> list[PushResult]:
     """Apply a batch in order; each change answers applied, conflict or rejected."""
     if len(items) > MAX_PUSH_CHANGES:
-        raise SyncBatchTooLarge(f"A push carries at most {MAX_PUSH_CHANGES} changes; split the batch",
-                                limit=MAX_PUSH_CHANGES, size=len(items))
+        raise SyncBatchTooLarge(
+            f"A push carries at most {MAX_PUSH_CHANGES} changes; split the batch",
+            limit=MAX_PUSH_CHANGES,
+            size=len(items),
+        )
     if actor.role not in PUSHERS:
         raise Forbidden("Your role does not push changes")
     results: list[PushResult] = []
     for start in range(0, len(items), ITEMS_PER_TRANSACTION):
-        results.extend(await _push_chunk(uow, actor, device_id=device_id,
-                                         items=items[start:start + ITEMS_PER_TRANSACTION]))
+        results.extend(
+            await _push_chunk(
+                uow, actor, device_id=device_id, items=items[start : start + ITEMS_PER_TRANSACTION]
+            )
+        )
     return results
 
 
@@ -113,8 +125,9 @@ class _ChangeFailed(Exception):
     """A change failed while changes were applied without savepoints: redo the chunk."""
 
 
-async def _push_chunk(uow: UnitOfWork, actor: Principal, *, device_id: str,
-                      items: Sequence[PushItem]) -> list[PushResult]:
+async def _push_chunk(
+    uow: UnitOfWork, actor: Principal, *, device_id: str, items: Sequence[PushItem]
+) -> list[PushResult]:
     # Optimistically without savepoints (most batches are all good, and a savepoint per
     # change costs round trips); if any change fails, the chunk is rolled back and redone
     # with a savepoint around each change, so the failure undoes only its own work.
@@ -124,20 +137,23 @@ async def _push_chunk(uow: UnitOfWork, actor: Principal, *, device_id: str,
         return await _run_chunk(uow, actor, device_id=device_id, items=items, isolate=True)
 
 
-async def _run_chunk(uow: UnitOfWork, actor: Principal, *, device_id: str, items: Sequence[PushItem],
-                     isolate: bool) -> list[PushResult]:
+async def _run_chunk(
+    uow: UnitOfWork, actor: Principal, *, device_id: str, items: Sequence[PushItem], isolate: bool
+) -> list[PushResult]:
     now = utcnow()
     async with uow:
         if isolate:
-            results = [await _push_isolated(uow, actor, device_id=device_id, item=item, now=now)
-                       for item in items]
+            results = [
+                await _push_isolated(uow, actor, device_id=device_id, item=item, now=now) for item in items
+            ]
         else:
             known = await _look_up(uow, actor, device_id=device_id, items=items)
             results = []
             for item in items:
                 try:
-                    results.append(await _push_one(uow, actor, device_id=device_id, item=item,
-                                                   now=now, known=known))
+                    results.append(
+                        await _push_one(uow, actor, device_id=device_id, item=item, now=now, known=known)
+                    )
                 except DomainError as exc:
                     raise _ChangeFailed from exc
         # Server copies as this transaction leaves them (a later change in the batch may
@@ -147,9 +163,14 @@ async def _run_chunk(uow: UnitOfWork, actor: Principal, *, device_id: str, items
             if result.status == "conflict" and result.entity is not None:
                 wanted[result.entity].add(result.id)
         copies = {entity: await uow.sync.by_ids(entity, ids) for entity, ids in wanted.items()}
-        results = [dataclasses.replace(r, server=copies[r.entity].get(r.id), version=_version_of(
-                       copies[r.entity].get(r.id))) if r.status == "conflict" and r.entity else r
-                   for r in results]
+        results = [
+            dataclasses.replace(
+                r, server=copies[r.entity].get(r.id), version=_version_of(copies[r.entity].get(r.id))
+            )
+            if r.status == "conflict" and r.entity
+            else r
+            for r in results
+        ]
         await uow.commit()
     return results
 
@@ -168,8 +189,7 @@ class _Known:
     receipts: dict[tuple[str, uuid.UUID], Any]
 
 
-async def _look_up(uow: UnitOfWork, actor: Principal, *, device_id: str,
-                   items: Sequence[PushItem]) -> _Known:
+async def _look_up(uow: UnitOfWork, actor: Principal, *, device_id: str, items: Sequence[PushItem]) -> _Known:
     ids: dict[str, list[uuid.UUID]] = defaultdict(list)
     for item in items:
         if item.errors is None and item.id is not None:
@@ -181,22 +201,31 @@ async def _look_up(uow: UnitOfWork, actor: Principal, *, device_id: str,
         if records:
             visible = await uow.sync.visible_ids(entity, list(records), actor)
             known.visible.update((entity, i) for i in visible)
-        receipts = await uow.sync.receipts(user_id=actor.user_id, device_id=device_id, entity=entity,
-                                           ids=entity_ids)
+        receipts = await uow.sync.receipts(
+            user_id=actor.user_id, device_id=device_id, entity=entity, ids=entity_ids
+        )
         known.receipts.update({(entity, i): r for i, r in receipts.items()})
     return known
 
 
-async def _push_one(uow: UnitOfWork, actor: Principal, *, device_id: str, item: PushItem,
-                    now: dt.datetime, known: _Known) -> PushResult:
+async def _push_one(
+    uow: UnitOfWork, actor: Principal, *, device_id: str, item: PushItem, now: dt.datetime, known: _Known
+) -> PushResult:
     if item.errors is not None:
-        return PushResult(id=item.raw_id, status="rejected", entity=None, code=item.code,
-                          detail=item.detail, errors=item.errors)
+        return PushResult(
+            id=item.raw_id,
+            status="rejected",
+            entity=None,
+            code=item.code,
+            detail=item.detail,
+            errors=item.errors,
+        )
     return await _apply(uow, actor, device_id=device_id, item=item, now=now, known=known)
 
 
-async def _push_isolated(uow: UnitOfWork, actor: Principal, *, device_id: str, item: PushItem,
-                         now: dt.datetime) -> PushResult:
+async def _push_isolated(
+    uow: UnitOfWork, actor: Principal, *, device_id: str, item: PushItem, now: dt.datetime
+) -> PushResult:
     """One change in a savepoint of its own: a failure undoes only this change."""
     for attempt in (1, 2):
         try:
@@ -216,19 +245,29 @@ async def _push_isolated(uow: UnitOfWork, actor: Principal, *, device_id: str, i
 
 def _rejected(item: PushItem, exc: DomainError) -> PushResult:
     if isinstance(exc, InvalidInput) and exc.errors:
-        errors = [{**e, "loc": ["data", *e.get("loc", [])[1:]] if list(e.get("loc", []))[:1] == ["body"]
-                   else list(e.get("loc", []))} for e in exc.errors]
+        errors = [
+            {
+                **e,
+                "loc": ["data", *e.get("loc", [])[1:]]
+                if list(e.get("loc", []))[:1] == ["body"]
+                else list(e.get("loc", [])),
+            }
+            for e in exc.errors
+        ]
     else:
         errors = [{"loc": [], "msg": exc.detail, "type": exc.code}]
-    return PushResult(id=item.id, status="rejected", entity=item.entity, code=exc.code,
-                      detail=exc.detail, errors=errors)
+    return PushResult(
+        id=item.id, status="rejected", entity=item.entity, code=exc.code, detail=exc.detail, errors=errors
+    )
 
 
 def _missing(entity: str, values: dict[str, Any]) -> None:
     absent = [name for name in _REQUIRED_ON_CREATE[entity] if values.get(name) is None]
     if absent:
-        raise InvalidInput(f"A new {entity} needs: {', '.join(absent)}", errors=[
-            {"loc": ["body", name], "msg": "Field required", "type": "missing"} for name in absent])
+        raise InvalidInput(
+            f"A new {entity} needs: {', '.join(absent)}",
+            errors=[{"loc": ["body", name], "msg": "Field required", "type": "missing"} for name in absent],
+        )
 
 
 def _as_changes(item: PushItem, current: Any) -> dict[str, Any]:
@@ -238,16 +277,18 @@ def _as_changes(item: PushItem, current: Any) -> dict[str, Any]:
     errors = []
     for name in _IMMUTABLE[item.entity]:
         if name in changes and changes.pop(name) != getattr(current, name):
-            errors.append({"loc": ["body", name], "msg": f"{name} cannot change",
-                           "type": "value_error.immutable"})
+            errors.append(
+                {"loc": ["body", name], "msg": f"{name} cannot change", "type": "value_error.immutable"}
+            )
     if errors:
         raise InvalidInput("Fields fixed at creation cannot change", errors=errors)
     changes.pop("device_id", None)
     return changes
 
 
-async def _apply(uow: UnitOfWork, actor: Principal, *, device_id: str, item: PushItem,
-                 now: dt.datetime, known: _Known) -> PushResult:
+async def _apply(
+    uow: UnitOfWork, actor: Principal, *, device_id: str, item: PushItem, now: dt.datetime, known: _Known
+) -> PushResult:
     assert item.id is not None
     key = (item.entity, item.id)
     digest = payload_hash(item)
@@ -260,8 +301,17 @@ async def _apply(uow: UnitOfWork, actor: Principal, *, device_id: str, item: Pus
         record = await _create(uow, actor, item=item, device_id=device_id, now=now)
         known.records[key] = record
         known.visible.add(key)
-        await _receipt(uow, actor, device_id=device_id, item=item, base=0, record=record,
-                       digest=digest, now=now, known=known)
+        await _receipt(
+            uow,
+            actor,
+            device_id=device_id,
+            item=item,
+            base=0,
+            record=record,
+            digest=digest,
+            now=now,
+            known=known,
+        )
         return PushResult(id=item.id, status="applied", entity=item.entity, version=record.version)
 
     if key not in known.visible:
@@ -269,8 +319,9 @@ async def _apply(uow: UnitOfWork, actor: Principal, *, device_id: str, item: Pus
     if current.deleted_at is not None:
         if item.op == "delete":  # already gone: the device's wish holds
             return PushResult(id=item.id, status="applied", entity=item.entity, version=current.version)
-        raise SyncRecordDeleted(f"The {item.entity} was deleted on the server; the next pull brings "
-                                "its tombstone")
+        raise SyncRecordDeleted(
+            f"The {item.entity} was deleted on the server; the next pull brings its tombstone"
+        )
 
     expected = current.version
     if base != current.version:
@@ -279,51 +330,85 @@ async def _apply(uow: UnitOfWork, actor: Principal, *, device_id: str, item: Pus
             return PushResult(id=item.id, status="conflict", entity=item.entity)
         if receipt.payload_hash == digest:
             # Re-sent after a lost response: it was applied; apply nothing again.
-            return PushResult(id=item.id, status="applied", entity=item.entity,
-                              version=receipt.result_version)
+            return PushResult(
+                id=item.id, status="applied", entity=item.entity, version=receipt.result_version
+            )
         if receipt.result_version != current.version:
             return PushResult(id=item.id, status="conflict", entity=item.entity)
         # The device edited again on top of its own change whose answer it never got.
 
     if item.op == "delete":
-        record = await (activities_service.delete_activity_in(
-            uow, actor, activity_id=item.id, expected_version=expected) if item.entity == "activity"
-            else tasks_service.delete_task_in(uow, actor, task_id=item.id, expected_version=expected))
+        record = await (
+            activities_service.delete_activity_in(uow, actor, activity_id=item.id, expected_version=expected)
+            if item.entity == "activity"
+            else tasks_service.delete_task_in(uow, actor, task_id=item.id, expected_version=expected)
+        )
     else:
         changes = _as_changes(item, current)
         if item.entity == "activity":
             record = await activities_service.update_activity_in(
-                uow, actor, activity_id=item.id, expected_version=expected, changes=changes, now=now)
+                uow, actor, activity_id=item.id, expected_version=expected, changes=changes, now=now
+            )
         else:
             record = await tasks_service.update_task_in(
-                uow, actor, task_id=item.id, expected_version=expected, changes=changes, now=now)
-    await _receipt(uow, actor, device_id=device_id, item=item, base=base, record=record,
-                   digest=digest, now=now, known=known)
+                uow, actor, task_id=item.id, expected_version=expected, changes=changes, now=now
+            )
+    await _receipt(
+        uow,
+        actor,
+        device_id=device_id,
+        item=item,
+        base=base,
+        record=record,
+        digest=digest,
+        now=now,
+        known=known,
+    )
     return PushResult(id=item.id, status="applied", entity=item.entity, version=record.version)
 
 
-async def _create(uow: UnitOfWork, actor: Principal, *, item: PushItem, device_id: str,
-                  now: dt.datetime) -> Any:
+async def _create(
+    uow: UnitOfWork, actor: Principal, *, item: PushItem, device_id: str, now: dt.datetime
+) -> Any:
     assert item.id is not None
     values = dict(item.values or {})
     _missing(item.entity, values)
     if item.entity == "activity":
         values.setdefault("device_id", device_id)
         # occurred_at is the device's; received_at (now) is the server's.
-        return await activities_service.log_activity_in(uow, actor, values=values,
-                                                        activity_id=item.id, now=now)
+        return await activities_service.log_activity_in(
+            uow, actor, values=values, activity_id=item.id, now=now
+        )
     values.pop("device_id", None)
     return await tasks_service.create_task_in(uow, actor, values=values, task_id=item.id, now=now)
 
 
-async def _receipt(uow: UnitOfWork, actor: Principal, *, device_id: str, item: PushItem, base: int,
-                   record: Any, digest: str, now: dt.datetime, known: _Known) -> None:
+async def _receipt(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    device_id: str,
+    item: PushItem,
+    base: int,
+    record: Any,
+    digest: str,
+    now: dt.datetime,
+    known: _Known,
+) -> None:
     assert item.id is not None
     key = (item.entity, item.id)
     known.receipts[key] = uow.sync.put_receipt(
-        known.receipts.get(key), user_id=actor.user_id, device_id=device_id, entity=item.entity,
-        entity_id=item.id, op=item.op, base_version=base, result_version=record.version,
-        payload_hash=digest, at=now)
+        known.receipts.get(key),
+        user_id=actor.user_id,
+        device_id=device_id,
+        entity=item.entity,
+        entity_id=item.id,
+        op=item.op,
+        base_version=base,
+        result_version=record.version,
+        payload_hash=digest,
+        at=now,
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -369,8 +454,10 @@ def _mac(payload: bytes) -> bytes:
 def encode_cursor(actor: Principal, position: Position) -> str:
     body: dict[str, Any] = {"u": str(actor.user_id), "f": position.scope, "s": position.seq}
     if position.snapshot:
-        body["m"] = [None if v is None else str(v) for v in (position.after, position.current,
-                                                             position.child_after, position.task_after)]
+        body["m"] = [
+            None if v is None else str(v)
+            for v in (position.after, position.current, position.child_after, position.task_after)
+        ]
         body["k"] = position.kind
         body["d"] = position.customers_done
     payload = json.dumps(body, separators=(",", ":")).encode()
@@ -395,9 +482,17 @@ def decode_cursor(actor: Principal, cursor: str) -> Position:
         kind = body["k"]
         if kind not in (0, 1, 2):
             raise ValueError("kind")
-        return Position(scope=body["f"], seq=seq, snapshot=True, after=after, current=current,
-                        kind=kind, child_after=child_after, customers_done=bool(body["d"]),
-                        task_after=task_after)
+        return Position(
+            scope=body["f"],
+            seq=seq,
+            snapshot=True,
+            after=after,
+            current=current,
+            kind=kind,
+            child_after=child_after,
+            customers_done=bool(body["d"]),
+            task_after=task_after,
+        )
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise SyncInvalidCursor(_INVALID_CURSOR) from exc
 
@@ -434,8 +529,12 @@ async def pull(uow: UnitOfWork, actor: Principal, *, cursor: str | None, limit: 
     position = decode_cursor(actor, cursor) if cursor else None
     async with uow:
         head = await uow.change_log.head()
-        reset = (position is None or position.scope != scope.fingerprint or position.seq > head
-                 or position.seq < await uow.change_feed.purged_through())
+        reset = (
+            position is None
+            or position.scope != scope.fingerprint
+            or position.seq > head
+            or position.seq < await uow.change_feed.purged_through()
+        )
         if position is None or reset:
             # A new device, a changed scope (role, teams), a database restored to an
             # earlier point, or a cursor older than the log's retention: start over from a
@@ -452,14 +551,26 @@ async def pull(uow: UnitOfWork, actor: Principal, *, cursor: str | None, limit: 
         rows = await uow.change_log.page(scope, after=position.seq, upto=head, limit=limit + 1)
         has_more = len(rows) > limit
         rows = rows[:limit]
-        entries = [LogEntry(seq=r.seq, entity=r.entity, entity_id=r.entity_id, customer_id=r.customer_id,
-                            op=r.op, owner_id=r.owner_id, team_id=r.team_id,
-                            prev_owner_id=r.prev_owner_id, prev_team_id=r.prev_team_id) for r in rows]
+        entries = [
+            LogEntry(
+                seq=r.seq,
+                entity=r.entity,
+                entity_id=r.entity_id,
+                customer_id=r.customer_id,
+                op=r.op,
+                owner_id=r.owner_id,
+                team_id=r.team_id,
+                prev_owner_id=r.prev_owner_id,
+                prev_team_id=r.prev_team_id,
+            )
+            for r in rows
+        ]
         changes = await _materialize(uow, actor, plan_page(scope, entries))
         upto = rows[-1].seq if has_more else head
         following = Position(scope=scope.fingerprint, seq=upto)
-        return PullResult(changes, encode_cursor(actor, following), has_more, reset,
-                          seqs=tuple(r.seq for r in rows))
+        return PullResult(
+            changes, encode_cursor(actor, following), has_more, reset, seqs=tuple(r.seq for r in rows)
+        )
 
 
 def _change(actor: Principal, entity: str, record: Any, *, owner_id: uuid.UUID | None = None) -> PullChange:
@@ -468,8 +579,9 @@ def _change(actor: Principal, entity: str, record: Any, *, owner_id: uuid.UUID |
     return PullChange(entity=entity, op="upsert", id=record.id, version=record.version, record=record)
 
 
-async def _snapshot_page(uow: UnitOfWork, actor: Principal, scope: SyncScope, position: Position,
-                         limit: int) -> tuple[list[PullChange], Position | None]:
+async def _snapshot_page(
+    uow: UnitOfWork, actor: Principal, scope: SyncScope, position: Position, limit: int
+) -> tuple[list[PullChange], Position | None]:
     """One page of the snapshot, and where the next starts (None: the snapshot is complete)."""
     out: list[PullChange] = []
     budget = limit
@@ -508,8 +620,7 @@ async def _snapshot_page(uow: UnitOfWork, actor: Principal, scope: SyncScope, po
         if partial is not None and budget > 0:
             out.append(_change(actor, "customer", partial))
             p = dataclasses.replace(p, current=partial.id, kind=0, child_after=None)
-            budget, p = await _stream_children(uow, actor, out, p, budget - 1,
-                                               owner_id=partial.owner_id)
+            budget, p = await _stream_children(uow, actor, out, p, budget - 1, owner_id=partial.owner_id)
             if p.current is not None:
                 return out, p
     if not p.customers_done:
@@ -528,8 +639,15 @@ def _entity_of(record: Any) -> str:
     return type(record).__name__.lower()
 
 
-async def _stream_children(uow: UnitOfWork, actor: Principal, out: list[PullChange], p: Position,
-                           budget: int, *, owner_id: uuid.UUID | None) -> tuple[int, Position]:
+async def _stream_children(
+    uow: UnitOfWork,
+    actor: Principal,
+    out: list[PullChange],
+    p: Position,
+    budget: int,
+    *,
+    owner_id: uuid.UUID | None,
+) -> tuple[int, Position]:
     """Send the current customer's children from where the last page stopped."""
     assert p.current is not None
     for kind in range(p.kind, len(CHILD_KINDS)):
@@ -551,8 +669,9 @@ async def _materialize(uow: UnitOfWork, actor: Principal, steps: list[Step]) -> 
     for step in steps:
         if step.action is not Action.scope_exit:
             ids[step.entity].add(step.entity_id)
-    records = {entity: await uow.sync.by_ids(entity, ids[entity])
-               for entity in ("contact", "activity", "task")}
+    records = {
+        entity: await uow.sync.by_ids(entity, ids[entity]) for entity in ("contact", "activity", "task")
+    }
     children = await uow.sync.children(entering) if entering else {}
     # Customers: the ones in the steps, and the owners of contacts (for masking).
     ids["customer"].update(c.customer_id for c in records["contact"].values())
@@ -573,16 +692,22 @@ async def _materialize(uow: UnitOfWork, actor: Principal, steps: list[Step]) -> 
             sent.add(key)
             continue
         record = records[step.entity].get(step.entity_id)
-        if (record is not None and step.entity != "customer" and step.customer_id is not None
-                and record.customer_id != step.customer_id):
+        if (
+            record is not None
+            and step.entity != "customer"
+            and step.customer_id is not None
+            and record.customer_id != step.customer_id
+        ):
             continue  # moved to another customer since: a later row of the log places it
         sent.add(key)
         if record is None or record.deleted_at is not None:
-            out.append(PullChange(entity=step.entity, op="delete", id=step.entity_id,
-                                  version=_version_of(record)))
+            out.append(
+                PullChange(entity=step.entity, op="delete", id=step.entity_id, version=_version_of(record))
+            )
             continue
-        out.append(_change(actor, step.entity, record,
-                           owner_id=owner_of(getattr(record, "customer_id", None))))
+        out.append(
+            _change(actor, step.entity, record, owner_id=owner_of(getattr(record, "customer_id", None)))
+        )
         if step.action is Action.enter:
             for child in children.get(record.id, []):
                 child_key = (_entity_of(child), child.id)
@@ -592,5 +717,17 @@ async def _materialize(uow: UnitOfWork, actor: Principal, steps: list[Step]) -> 
     return out
 
 
-__all__ = ["ITEMS_PER_TRANSACTION", "PUSHERS", "Position", "PullChange", "PullResult", "PushItem",
-           "PushResult", "decode_cursor", "encode_cursor", "payload_hash", "pull", "push"]
+__all__ = [
+    "ITEMS_PER_TRANSACTION",
+    "PUSHERS",
+    "Position",
+    "PullChange",
+    "PullResult",
+    "PushItem",
+    "PushResult",
+    "decode_cursor",
+    "encode_cursor",
+    "payload_hash",
+    "pull",
+    "push",
+]

@@ -43,8 +43,9 @@ def _check_setter(actor: Principal, level: Level, team_id: uuid.UUID | None) -> 
         raise NotFound("User not found")
 
 
-async def _subject_team(uow: UnitOfWork, level: Level, *, team_id: uuid.UUID | None,
-                        owner_id: uuid.UUID | None) -> uuid.UUID | None:
+async def _subject_team(
+    uow: UnitOfWork, level: Level, *, team_id: uuid.UUID | None, owner_id: uuid.UUID | None
+) -> uuid.UUID | None:
     """The team a target is kept under: its team, or the rep's team."""
     if level is Level.team:
         assert team_id is not None
@@ -64,30 +65,57 @@ async def _check_parent(uow: UnitOfWork, actor: Principal, target: Target) -> No
     covers = True
     if parent.team_id is not None:
         covers = target.team_id in await uow.teams.subtree_ids([parent.team_id])
-    check_parent(level=Level(target.level), period=target.period, parent_level=Level(parent.level),
-                 parent_period=parent.period, parent_covers_subject=covers and parent.id != target.id)
+    check_parent(
+        level=Level(target.level),
+        period=target.period,
+        parent_level=Level(parent.level),
+        parent_period=parent.period,
+        parent_covers_subject=covers and parent.id != target.id,
+    )
 
 
-async def create_target(uow: UnitOfWork, actor: Principal, *, period: str, level: Level,
-                        team_id: uuid.UUID | None, owner_id: uuid.UUID | None,
-                        parent_id: uuid.UUID | None, signed_amount: Decimal,
-                        collected_amount: Decimal, product: str | None,
-                        region: str | None) -> Target:
+async def create_target(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    period: str,
+    level: Level,
+    team_id: uuid.UUID | None,
+    owner_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+    signed_amount: Decimal,
+    collected_amount: Decimal,
+    product: str | None,
+    region: str | None,
+) -> Target:
     span = parse_period(period)
     check_shape(level, team_id=team_id, owner_id=owner_id)
     now = utcnow()
     async with uow:
         team = await _subject_team(uow, level, team_id=team_id, owner_id=owner_id)
         _check_setter(actor, level, team)
-        key = subject_key(period=period, level=level, team_id=team, owner_id=owner_id,
-                          product=product, region=region)
+        key = subject_key(
+            period=period, level=level, team_id=team, owner_id=owner_id, product=product, region=region
+        )
         if await uow.targets.by_key(key) is not None:
             raise TargetExists("A target for this period, subject, product and region exists")
-        target = Target(period=period, period_start=span.start, period_end=span.end,
-                        level=level.value, team_id=team, owner_id=owner_id, parent_id=parent_id,
-                        signed_amount=signed_amount, collected_amount=collected_amount,
-                        product=product, region=region, subject_key=key, created_by=actor.user_id,
-                        created_at=now, updated_at=now)
+        target = Target(
+            period=period,
+            period_start=span.start,
+            period_end=span.end,
+            level=level.value,
+            team_id=team,
+            owner_id=owner_id,
+            parent_id=parent_id,
+            signed_amount=signed_amount,
+            collected_amount=collected_amount,
+            product=product,
+            region=region,
+            subject_key=key,
+            created_by=actor.user_id,
+            created_at=now,
+            updated_at=now,
+        )
         await _check_parent(uow, actor, target)
         uow.targets.add(target)
         await uow.commit()
@@ -99,18 +127,31 @@ async def get_target(uow: UnitOfWork, actor: Principal, *, target_id: uuid.UUID)
         return found(await uow.targets.get(target_id, principal=actor), "Target")
 
 
-async def list_targets(uow: UnitOfWork, actor: Principal, *, period: str | None,
-                       level: Level | None, cursor: str | None, limit: int) -> Page[Target]:
+async def list_targets(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    period: str | None,
+    level: Level | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[Target]:
     if period is not None:
         parse_period(period)
     async with uow:
-        return await uow.targets.list(actor, period=period,
-                                      level=None if level is None else level.value,
-                                      cursor=cursor, limit=limit)
+        return await uow.targets.list(
+            actor, period=period, level=None if level is None else level.value, cursor=cursor, limit=limit
+        )
 
 
-async def update_target(uow: UnitOfWork, actor: Principal, *, target_id: uuid.UUID,
-                        expected_version: int | None, changes: dict[str, Any]) -> Target:
+async def update_target(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    target_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> Target:
     """Amounts, product, region and parent may change; the period and subject may not."""
     async with uow:
         target = found(await uow.targets.get(target_id, principal=actor, for_update=True), "Target")
@@ -119,8 +160,13 @@ async def update_target(uow: UnitOfWork, actor: Principal, *, target_id: uuid.UU
         for name, value in changes.items():
             setattr(target, name, value)
         target.subject_key = subject_key(
-            period=target.period, level=Level(target.level), team_id=target.team_id,
-            owner_id=target.owner_id, product=target.product, region=target.region)
+            period=target.period,
+            level=Level(target.level),
+            team_id=target.team_id,
+            owner_id=target.owner_id,
+            product=target.product,
+            region=target.region,
+        )
         other = await uow.targets.by_key(target.subject_key)
         if other is not None and other.id != target.id:
             raise TargetExists("A target for this period, subject, product and region exists")
@@ -130,8 +176,9 @@ async def update_target(uow: UnitOfWork, actor: Principal, *, target_id: uuid.UU
         return target
 
 
-async def delete_target(uow: UnitOfWork, actor: Principal, *, target_id: uuid.UUID,
-                        expected_version: int | None) -> None:
+async def delete_target(
+    uow: UnitOfWork, actor: Principal, *, target_id: uuid.UUID, expected_version: int | None
+) -> None:
     async with uow:
         target = found(await uow.targets.get(target_id, principal=actor, for_update=True), "Target")
         _check_setter(actor, Level(target.level), target.team_id)
@@ -157,8 +204,9 @@ class TargetLine:
     children: int
 
 
-async def target_report(uow: UnitOfWork, actor: Principal, *, period: str | None,
-                        now: dt.datetime | None = None) -> tuple[str, list[TargetLine]]:
+async def target_report(
+    uow: UnitOfWork, actor: Principal, *, period: str | None, now: dt.datetime | None = None
+) -> tuple[str, list[TargetLine]]:
     """Every target of the period in the caller's scope against its actuals: signed
     (contracts signed in the period, credited to the owner then) and collected (payments
     received), completion, the even pace to date, and what the children leave unallocated
@@ -172,30 +220,43 @@ async def target_report(uow: UnitOfWork, actor: Principal, *, period: str | None
         children = await uow.targets.children_sums([t.id for t in targets])
         lines = []
         for target in targets:
-            tree = None if target.team_id is None or target.level == Level.rep.value else \
-                await uow.teams.subtree_ids([target.team_id])
+            tree = (
+                None
+                if target.team_id is None or target.level == Level.rep.value
+                else await uow.teams.subtree_ids([target.team_id])
+            )
             actual_signed = actual_collected = None
             if target.product is None:
                 actual_signed = await uow.targets.actual_signed(
-                    start, end, owner_id=target.owner_id, team_ids=tree, region=target.region)
+                    start, end, owner_id=target.owner_id, team_ids=tree, region=target.region
+                )
                 actual_collected = await uow.targets.actual_collected(
-                    start, end, owner_id=target.owner_id, team_ids=tree, region=target.region)
+                    start, end, owner_id=target.owner_id, team_ids=tree, region=target.region
+                )
             sums = children.get(target.id)
-            lines.append(TargetLine(
-                target=target, subject_name=await _name(uow, target),
-                actual_signed=actual_signed, actual_collected=actual_collected,
-                completion_signed=None if actual_signed is None
-                else ratio(actual_signed, target.signed_amount),
-                completion_collected=None if actual_collected is None
-                else ratio(actual_collected, target.collected_amount),
-                expected_to_date=expected_to_date(target.signed_amount, span, today=today),
-                expected_collected_to_date=expected_to_date(target.collected_amount, span,
-                                                            today=today),
-                unallocated_signed=None if target.level == Level.rep.value
-                else target.signed_amount - (sums[0] if sums else 0),
-                unallocated_collected=None if target.level == Level.rep.value
-                else target.collected_amount - (sums[1] if sums else 0),
-                children=sums[2] if sums else 0))
+            lines.append(
+                TargetLine(
+                    target=target,
+                    subject_name=await _name(uow, target),
+                    actual_signed=actual_signed,
+                    actual_collected=actual_collected,
+                    completion_signed=None
+                    if actual_signed is None
+                    else ratio(actual_signed, target.signed_amount),
+                    completion_collected=None
+                    if actual_collected is None
+                    else ratio(actual_collected, target.collected_amount),
+                    expected_to_date=expected_to_date(target.signed_amount, span, today=today),
+                    expected_collected_to_date=expected_to_date(target.collected_amount, span, today=today),
+                    unallocated_signed=None
+                    if target.level == Level.rep.value
+                    else target.signed_amount - (sums[0] if sums else 0),
+                    unallocated_collected=None
+                    if target.level == Level.rep.value
+                    else target.collected_amount - (sums[1] if sums else 0),
+                    children=sums[2] if sums else 0,
+                )
+            )
         return period, lines
 
 

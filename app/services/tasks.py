@@ -44,8 +44,10 @@ def _clean_title(values: dict[str, Any]) -> None:
     if "title" in values:
         title = (values["title"] or "").strip()
         if not title:
-            raise InvalidInput("A task needs a title", errors=[{
-                "loc": ["body", "title"], "msg": "The title cannot be blank", "type": "missing"}])
+            raise InvalidInput(
+                "A task needs a title",
+                errors=[{"loc": ["body", "title"], "msg": "The title cannot be blank", "type": "missing"}],
+            )
         values["title"] = title
     if "notes" in values:
         values["notes"] = (values["notes"] or "").strip() or None
@@ -56,8 +58,9 @@ async def _check_assignee(uow: UnitOfWork, actor: Principal, assignee_id: uuid.U
         raise Forbidden("Reps assign tasks to themselves only")
     user = await uow.users.get_unscoped(assignee_id)
     if user is None or not user.is_active or user.role not in TASK_WRITERS:
-        raise TaskInvalidAssignee("The assignee must be an active user who works on tasks",
-                                  assignee_id=str(assignee_id))
+        raise TaskInvalidAssignee(
+            "The assignee must be an active user who works on tasks", assignee_id=str(assignee_id)
+        )
     if actor.role is Role.manager and assignee_id != actor.user_id and user.team_id not in actor.team_ids:
         raise Forbidden("Managers assign tasks within their own teams only")
 
@@ -67,8 +70,9 @@ async def _check_assignee(uow: UnitOfWork, actor: Principal, assignee_id: uuid.U
 # ----------------------------------------------------------------------------------------
 
 
-async def list_tasks(uow: UnitOfWork, actor: Principal, *, filters: TaskFilters, sort: TaskSort,
-                     cursor: str | None, limit: int) -> Page[Task]:
+async def list_tasks(
+    uow: UnitOfWork, actor: Principal, *, filters: TaskFilters, sort: TaskSort, cursor: str | None, limit: int
+) -> Page[Task]:
     async with uow:
         return await uow.tasks.list(actor, filters, sort=sort, cursor=cursor, limit=limit)
 
@@ -83,8 +87,9 @@ async def get_task(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID) -> 
 # ----------------------------------------------------------------------------------------
 
 
-async def create_task(uow: UnitOfWork, actor: Principal, *, values: dict[str, Any],
-                      task_id: uuid.UUID | None = None) -> Task:
+async def create_task(
+    uow: UnitOfWork, actor: Principal, *, values: dict[str, Any], task_id: uuid.UUID | None = None
+) -> Task:
     """Create a task (the client may supply its id); it is the caller's unless assigned."""
     async with uow:
         task = await create_task_in(uow, actor, values=values, task_id=task_id)
@@ -92,17 +97,25 @@ async def create_task(uow: UnitOfWork, actor: Principal, *, values: dict[str, An
         return task
 
 
-async def update_task(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID,
-                      expected_version: int | None, changes: dict[str, Any]) -> Task:
+async def update_task(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    task_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> Task:
     async with uow:
-        task = await update_task_in(uow, actor, task_id=task_id, expected_version=expected_version,
-                                    changes=changes)
+        task = await update_task_in(
+            uow, actor, task_id=task_id, expected_version=expected_version, changes=changes
+        )
         await uow.commit()
         return task
 
 
-async def delete_task(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID,
-                      expected_version: int | None) -> None:
+async def delete_task(
+    uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID, expected_version: int | None
+) -> None:
     async with uow:
         await delete_task_in(uow, actor, task_id=task_id, expected_version=expected_version)
         await uow.commit()
@@ -113,15 +126,20 @@ async def delete_task(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID,
 # ----------------------------------------------------------------------------------------
 
 
-async def create_task_in(uow: UnitOfWork, actor: Principal, *, values: dict[str, Any],
-                         task_id: uuid.UUID | None = None, now: dt.datetime | None = None) -> Task:
+async def create_task_in(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    values: dict[str, Any],
+    task_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> Task:
     _require_writer(actor)
     now = now or utcnow()
     values = dict(values)
     _clean_title(values)
     if task_id is not None and await uow.tasks.exists_any(task_id):
-        raise TaskAlreadyExists("A task with this id already exists",
-                                id=str(task_id))
+        raise TaskAlreadyExists("A task with this id already exists", id=str(task_id))
     assignee_id = values.pop("assignee_id", None) or actor.user_id
     await _check_assignee(uow, actor, assignee_id)
     customer_id = values.pop("customer_id", None)
@@ -129,28 +147,49 @@ async def create_task_in(uow: UnitOfWork, actor: Principal, *, values: dict[str,
     if activity_id is not None:
         activity = found(await uow.activities.get(activity_id, principal=actor), "Activity")
         if customer_id is not None and customer_id != activity.customer_id:
-            raise InvalidInput("The activity belongs to another customer", errors=[{
-                "loc": ["body", "activity_id"], "msg": "the activity is not on this customer",
-                "type": "value_error.activity"}])
+            raise InvalidInput(
+                "The activity belongs to another customer",
+                errors=[
+                    {
+                        "loc": ["body", "activity_id"],
+                        "msg": "the activity is not on this customer",
+                        "type": "value_error.activity",
+                    }
+                ],
+            )
         customer_id = activity.customer_id
     if customer_id is not None:
         customer = found(await uow.customers.get(customer_id, principal=actor), "Customer")
         if actor.role is Role.rep and customer.owner_id != actor.user_id:
             raise Forbidden("Reps create tasks on their own customers only")
     status = values.pop("status", None) or TaskStatus.open.value
-    task = Task(id=task_id or uuid.uuid4(), assignee_id=assignee_id, customer_id=customer_id,
-                activity_id=activity_id, status=status,
-                completed_at=completed_at_for(old_status=None, new_status=status, current=None, now=now),
-                source=TaskSource.manual.value, created_by=actor.user_id, created_at=now,
-                updated_at=now, **values)
+    task = Task(
+        id=task_id or uuid.uuid4(),
+        assignee_id=assignee_id,
+        customer_id=customer_id,
+        activity_id=activity_id,
+        status=status,
+        completed_at=completed_at_for(old_status=None, new_status=status, current=None, now=now),
+        source=TaskSource.manual.value,
+        created_by=actor.user_id,
+        created_at=now,
+        updated_at=now,
+        **values,
+    )
     uow.tasks.add(task)
     await uow.flush()
     return task
 
 
-async def update_task_in(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID,
-                         expected_version: int | None, changes: dict[str, Any],
-                         now: dt.datetime | None = None) -> Task:
+async def update_task_in(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    task_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+    now: dt.datetime | None = None,
+) -> Task:
     now = now or utcnow()
     changes = dict(changes)
     task = found(await uow.tasks.get(task_id, principal=actor, for_update=True), "Task")
@@ -160,15 +199,17 @@ async def update_task_in(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUI
     if changes.get("assignee_id") not in (None, task.assignee_id):
         await _check_assignee(uow, actor, changes["assignee_id"])
     if "status" in changes and changes["status"] != task.status:
-        changes["completed_at"] = completed_at_for(old_status=task.status, new_status=changes["status"],
-                                                   current=task.completed_at, now=now)
+        changes["completed_at"] = completed_at_for(
+            old_status=task.status, new_status=changes["status"], current=task.completed_at, now=now
+        )
     if apply_changes(task, changes):
         await uow.flush()
     return task
 
 
-async def delete_task_in(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID,
-                         expected_version: int | None) -> Task:
+async def delete_task_in(
+    uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUID, expected_version: int | None
+) -> Task:
     task = found(await uow.tasks.get(task_id, principal=actor, for_update=True), "Task")
     _require_editor(actor, task)
     check_version(task, expected_version)
@@ -184,15 +225,24 @@ async def delete_task_in(uow: UnitOfWork, actor: Principal, *, task_id: uuid.UUI
 
 def _follow_up_task(activity: Activity, *, now: dt.datetime) -> Task:
     assert activity.next_follow_up_at is not None
-    return Task(id=uuid.uuid4(), assignee_id=activity.created_by, customer_id=activity.customer_id,
-                activity_id=activity.id, due_at=activity.next_follow_up_at,
-                title=follow_up_title(activity_type=activity.type, subject=activity.subject),
-                status=TaskStatus.open.value, source=TaskSource.follow_up.value,
-                created_by=activity.created_by, created_at=now, updated_at=now)
+    return Task(
+        id=uuid.uuid4(),
+        assignee_id=activity.created_by,
+        customer_id=activity.customer_id,
+        activity_id=activity.id,
+        due_at=activity.next_follow_up_at,
+        title=follow_up_title(activity_type=activity.type, subject=activity.subject),
+        status=TaskStatus.open.value,
+        source=TaskSource.follow_up.value,
+        created_by=activity.created_by,
+        created_at=now,
+        updated_at=now,
+    )
 
 
-async def schedule_follow_up_in(uow: UnitOfWork, *, activity: Activity, now: dt.datetime,
-                             new_activity: bool = False) -> None:
+async def schedule_follow_up_in(
+    uow: UnitOfWork, *, activity: Activity, now: dt.datetime, new_activity: bool = False
+) -> None:
     """Keep the activity's open follow-up task in line with its ``next_follow_up_at``:
     create it, move its due time, or cancel it when the follow-up (or the activity) goes."""
     if new_activity:

@@ -20,12 +20,20 @@ from app.services import security
 from app.services.common import apply_changes, check_version, found
 
 
-async def list_users(uow: UnitOfWork, actor: Principal, *, role: Role | None = None,
-                     team_id: uuid.UUID | None = None, is_active: bool | None = None,
-                     cursor: str | None, limit: int) -> Page[User]:
+async def list_users(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    role: Role | None = None,
+    team_id: uuid.UUID | None = None,
+    is_active: bool | None = None,
+    cursor: str | None,
+    limit: int,
+) -> Page[User]:
     async with uow:
-        return await uow.users.list(actor, role=role, team_id=team_id, is_active=is_active,
-                                    cursor=cursor, limit=limit)
+        return await uow.users.list(
+            actor, role=role, team_id=team_id, is_active=is_active, cursor=cursor, limit=limit
+        )
 
 
 async def get_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID) -> User:
@@ -38,30 +46,52 @@ async def _require_team(uow: UnitOfWork, team_id: uuid.UUID | None) -> None:
         raise UserTeamNotFound("The team does not exist", team_id=str(team_id))
 
 
-async def create_user(uow: UnitOfWork, actor: Principal, *, username: str, password: str,
-                      role: Role, team_id: uuid.UUID | None = None, full_name: str = "",
-                      email: str | None = None) -> User:
+async def create_user(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    team_id: uuid.UUID | None = None,
+    full_name: str = "",
+    email: str | None = None,
+) -> User:
     async with uow:
         if await uow.users.get_by_username(username) is not None:
             raise UsernameTaken("That username is taken", username=username)
         await _require_team(uow, team_id)
         security.check_password_policy(password, user_inputs=(username, full_name, email or ""))
-        user = User(username=username, password_hash=security.hash_password(password),
-                    role=role.value, team_id=team_id, full_name=full_name, email=email)
+        user = User(
+            username=username,
+            password_hash=security.hash_password(password),
+            role=role.value,
+            team_id=team_id,
+            full_name=full_name,
+            email=email,
+        )
         uow.users.add(user)
         await uow.commit()
         return user
 
 
-async def update_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UUID,
-                      expected_version: int | None, changes: dict[str, Any]) -> User:
+async def update_user(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    user_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> User:
     async with uow:
         user = found(await uow.users.get(user_id, principal=actor, for_update=True), "User")
         check_version(user, expected_version)
         changes = dict(changes)
         if "password" in changes:
-            security.check_password_policy(changes["password"], user_inputs=(
-                user.username, changes.get("full_name") or user.full_name, user.email or ""))
+            security.check_password_policy(
+                changes["password"],
+                user_inputs=(user.username, changes.get("full_name") or user.full_name, user.email or ""),
+            )
             changes["password_hash"] = security.hash_password(changes.pop("password"))
             await uow.refresh_tokens.revoke_all_for_user(user.id, utcnow())
         if "role" in changes and changes["role"] is not None:
@@ -83,7 +113,8 @@ async def deactivate_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UU
         owned = await uow.customers.count_owned(user.id)
         if owned:
             raise UserOwnsCustomers(
-                "The user still owns customers; hand them over first", owned_customers=owned,
+                "The user still owns customers; hand them over first",
+                owned_customers=owned,
             )
         now = utcnow()
         user.is_active = False
@@ -91,4 +122,3 @@ async def deactivate_user(uow: UnitOfWork, actor: Principal, *, user_id: uuid.UU
         await uow.refresh_tokens.revoke_all_for_user(user.id, now)
         await uow.commit()
         return user
-

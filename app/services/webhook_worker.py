@@ -53,15 +53,26 @@ class Outcome:
 
 
 def body_of(event: Any) -> bytes:
-    return json.dumps({"type": event.type, "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
-                       "data": event.data}, ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(
+        {
+            "type": event.type,
+            "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+            "data": event.data,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
 
 
 def signed_headers(*, secret: str, msg_id: str, at: dt.datetime, body: bytes) -> dict[str, str]:
     """The Standard Webhooks headers, signed with the maintained ``standardwebhooks`` package."""
-    return {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": Webhook(secret).sign(msg_id=msg_id, timestamp=at, data=body),
-            "content-type": "application/json", "user-agent": "sales-crm-webhooks/1"}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id=msg_id, timestamp=at, data=body),
+        "content-type": "application/json",
+        "user-agent": "sales-crm-webhooks/1",
+    }
 
 
 async def check_target(url: str, *, allow_private: bool) -> None:
@@ -73,7 +84,8 @@ async def check_target(url: str, *, allow_private: bool) -> None:
     host = parts.hostname or ""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except OSError as exc:
         raise BlockedTarget(f"cannot resolve {host}") from exc
     addresses = {info[4][0] for info in infos}
@@ -92,8 +104,13 @@ async def attempt(client: httpx.AsyncClient, delivery: Any, event: Any, endpoint
         body = body_of(event)
         headers = signed_headers(secret=endpoint.secret, msg_id=str(event.id), at=at, body=body)
         # Redirects are never followed: a receiver must answer at the URL it registered.
-        response = await client.post(endpoint.url, content=body, headers=headers,
-                                     timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        response = await client.post(
+            endpoint.url,
+            content=body,
+            headers=headers,
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+        )
         status_code = response.status_code
         if response.is_redirect:
             error = "redirect not followed"
@@ -117,9 +134,15 @@ async def record(uow: UnitOfWork, outcome: Outcome) -> None:
         delivery = await uow.webhooks.lock_delivery(outcome.delivery_id)
         if delivery is None:  # the endpoint was deleted meanwhile
             return
-        uow.webhooks.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=outcome.at,
-                                        status_code=outcome.status_code, error=outcome.error,
-                                        latency_ms=outcome.latency_ms))
+        uow.webhooks.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempted_at=outcome.at,
+                status_code=outcome.status_code,
+                error=outcome.error,
+                latency_ms=outcome.latency_ms,
+            )
+        )
         delivery.attempts += 1
         delivery.last_status_code, delivery.last_error = outcome.status_code, outcome.error
         now = utcnow()
@@ -131,31 +154,41 @@ async def record(uow: UnitOfWork, outcome: Outcome) -> None:
                 delivery.status, delivery.next_attempt_at, delivery.completed_at = "failed", None, now
             else:
                 delivery.next_attempt_at = now + rules.next_delay(delivery.attempts)
-            await _note_failure(uow, delivery.endpoint_id, now,
-                                after=dt.timedelta(hours=settings.webhook_disable_after_hours))
+            await _note_failure(
+                uow, delivery.endpoint_id, now, after=dt.timedelta(hours=settings.webhook_disable_after_hours)
+            )
         await uow.commit()
 
 
-async def _note_failure(uow: UnitOfWork, endpoint_id: uuid.UUID, now: dt.datetime, *,
-                        after: dt.timedelta) -> None:
+async def _note_failure(
+    uow: UnitOfWork, endpoint_id: uuid.UUID, now: dt.datetime, *, after: dt.timedelta
+) -> None:
     await uow.webhooks.endpoint_failed(endpoint_id, now=now)
     disabled = await uow.webhooks.disable_if_failing_since(
-        endpoint_id, before=now - after, reason=f"every delivery failed for {after} or longer")
+        endpoint_id, before=now - after, reason=f"every delivery failed for {after} or longer"
+    )
     if disabled is not None:
         # The owner is told through the log (alerting watches it) and the endpoint's state.
-        log.warning("webhook endpoint disabled after sustained failure",
-                    extra={"endpoint_id": str(disabled.id), "created_by": str(disabled.created_by),
-                           "url": disabled.url})
+        log.warning(
+            "webhook endpoint disabled after sustained failure",
+            extra={
+                "endpoint_id": str(disabled.id),
+                "created_by": str(disabled.created_by),
+                "url": disabled.url,
+            },
+        )
 
 
-async def run_once(session_factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, *,
-                   limit: int = _BATCH) -> int:
+async def run_once(
+    session_factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, *, limit: int = _BATCH
+) -> int:
     """Claim and attempt one batch of due deliveries; answers how many were attempted."""
     settings = get_settings()
     now = utcnow()
     async with UnitOfWork(session_factory) as uow:
-        ids = await uow.webhooks.claim(now=now, limit=limit,
-                                       lease_until=now + dt.timedelta(seconds=settings.webhook_lease_seconds))
+        ids = await uow.webhooks.claim(
+            now=now, limit=limit, lease_until=now + dt.timedelta(seconds=settings.webhook_lease_seconds)
+        )
         await uow.commit()
     if not ids:
         return 0
@@ -172,8 +205,9 @@ async def run_once(session_factory: async_sessionmaker[AsyncSession], client: ht
     return len(jobs)
 
 
-async def run_forever(session_factory: async_sessionmaker[AsyncSession],
-                      client: httpx.AsyncClient | None = None) -> None:
+async def run_forever(
+    session_factory: async_sessionmaker[AsyncSession], client: httpx.AsyncClient | None = None
+) -> None:
     """Deliver until cancelled; sleeps only when nothing was due. Never blocks a request:
     requests only write the outbox."""
     settings = get_settings()

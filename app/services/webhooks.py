@@ -42,8 +42,9 @@ def _checked(*, url: str | None = None, events: list[str] | None = None) -> dict
     return out
 
 
-async def list_endpoints(uow: UnitOfWork, actor: Principal, *, cursor: str | None,
-                         limit: int) -> Page[WebhookEndpoint]:
+async def list_endpoints(
+    uow: UnitOfWork, actor: Principal, *, cursor: str | None, limit: int
+) -> Page[WebhookEndpoint]:
     async with uow:
         return await uow.webhooks.list(actor, cursor=cursor, limit=limit)
 
@@ -53,19 +54,27 @@ async def get_endpoint(uow: UnitOfWork, actor: Principal, *, endpoint_id: uuid.U
         return found(await uow.webhooks.get(endpoint_id, principal=actor), "Webhook")
 
 
-async def create_endpoint(uow: UnitOfWork, actor: Principal, *, url: str, events: list[str],
-                          description: str | None = None) -> WebhookEndpoint:
+async def create_endpoint(
+    uow: UnitOfWork, actor: Principal, *, url: str, events: list[str], description: str | None = None
+) -> WebhookEndpoint:
     values = _checked(url=url, events=events)
     async with uow:
-        endpoint = WebhookEndpoint(**values, description=description, secret=_secret(),
-                                   created_by=actor.user_id)
+        endpoint = WebhookEndpoint(
+            **values, description=description, secret=_secret(), created_by=actor.user_id
+        )
         uow.webhooks.add(endpoint)
         await uow.commit()
         return endpoint
 
 
-async def update_endpoint(uow: UnitOfWork, actor: Principal, *, endpoint_id: uuid.UUID,
-                          expected_version: int | None, changes: dict[str, Any]) -> WebhookEndpoint:
+async def update_endpoint(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    endpoint_id: uuid.UUID,
+    expected_version: int | None,
+    changes: dict[str, Any],
+) -> WebhookEndpoint:
     changes = {**changes, **_checked(url=changes.get("url"), events=changes.get("events"))}
     async with uow:
         endpoint = found(await uow.webhooks.get(endpoint_id, principal=actor, for_update=True), "Webhook")
@@ -90,32 +99,43 @@ async def send_test(uow: UnitOfWork, actor: Principal, *, endpoint_id: uuid.UUID
     now = utcnow()
     async with uow:
         endpoint = found(await uow.webhooks.get(endpoint_id, principal=actor), "Webhook")
-        delivery = await uow.webhooks.enqueue_one(endpoint.id, rules.TEST_EVENT,
-                                            {"endpoint_id": str(endpoint.id)}, at=now)
+        delivery = await uow.webhooks.enqueue_one(
+            endpoint.id, rules.TEST_EVENT, {"endpoint_id": str(endpoint.id)}, at=now
+        )
         await uow.commit()
         return delivery
 
 
-async def list_deliveries(uow: UnitOfWork, actor: Principal, *, endpoint_id: uuid.UUID,
-                          status: str | None, cursor: str | None, limit: int) -> Page[DeliveryView]:
+async def list_deliveries(
+    uow: UnitOfWork,
+    actor: Principal,
+    *,
+    endpoint_id: uuid.UUID,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[DeliveryView]:
     async with uow:
         found(await uow.webhooks.get(endpoint_id, principal=actor), "Webhook")
         page = await uow.webhooks.deliveries(endpoint_id, status=status, cursor=cursor, limit=limit)
         attempts: dict[uuid.UUID, list[WebhookAttempt]] = {}
         for attempt in await uow.webhooks.attempts_of([d.id for d in page.items]):
             attempts.setdefault(attempt.delivery_id, []).append(attempt)
-        return Page(items=[DeliveryView(d, attempts.get(d.id, [])) for d in page.items],
-                    next_cursor=page.next_cursor)
+        return Page(
+            items=[DeliveryView(d, attempts.get(d.id, [])) for d in page.items], next_cursor=page.next_cursor
+        )
 
 
-async def retry_delivery(uow: UnitOfWork, actor: Principal, *, endpoint_id: uuid.UUID,
-                         delivery_id: uuid.UUID) -> DeliveryView:
+async def retry_delivery(
+    uow: UnitOfWork, actor: Principal, *, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> DeliveryView:
     """Send a delivery again now (a failed one is revived with a fresh retry window)."""
     now = utcnow()
     async with uow:
         found(await uow.webhooks.get(endpoint_id, principal=actor), "Webhook")
-        delivery = found(await uow.webhooks.delivery(delivery_id, endpoint_id=endpoint_id, for_update=True),
-                         "Delivery")
+        delivery = found(
+            await uow.webhooks.delivery(delivery_id, endpoint_id=endpoint_id, for_update=True), "Delivery"
+        )
         if delivery.status == "succeeded":
             raise WebhookDeliverySucceeded("The delivery already succeeded")
         delivery.status, delivery.next_attempt_at, delivery.completed_at = "pending", now, None

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '5e1f0c3a9b27'
-down_revision: str | None = '9cf0f5353cf2'
+revision: str = "5e1f0c3a9b27"
+down_revision: str | None = "9cf0f5353cf2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -33,15 +33,25 @@ def upgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
     op.execute(NAME_GRAMS)
-    op.create_index('ix_customer_name_grams', 'customer', [sa.text('crm_name_grams(name)')],
-                    unique=False, postgresql_using='gin')
-    op.create_index('ix_contact_name_grams', 'contact', [sa.text('crm_name_grams(name)')],
-                    unique=False, postgresql_using='gin')
+    op.create_index(
+        "ix_customer_name_grams",
+        "customer",
+        [sa.text("crm_name_grams(name)")],
+        unique=False,
+        postgresql_using="gin",
+    )
+    op.create_index(
+        "ix_contact_name_grams",
+        "contact",
+        [sa.text("crm_name_grams(name)")],
+        unique=False,
+        postgresql_using="gin",
+    )
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
-    op.drop_index('ix_contact_name_grams', table_name='contact')
-    op.drop_index('ix_customer_name_grams', table_name='customer')
+    op.drop_index("ix_contact_name_grams", table_name="contact")
+    op.drop_index("ix_customer_name_grams", table_name="customer")
     op.execute("DROP FUNCTION crm_name_grams(text)")

@@ -43,10 +43,16 @@ class TestManagement:
         headers = access_headers(getattr(org, role))
         created = await _create(client, org.admin)
         assert_problem(await client.get(KEYS, headers=headers), 403, "forbidden")
-        assert_problem(await client.post(KEYS, headers=headers,
-                                         json={"name": "x", "scopes": ["customers:read"]}), 403, "forbidden")
-        for method, path in (("GET", created["id"]), ("DELETE", created["id"]),
-                             ("POST", f"{created['id']}/rotate")):
+        assert_problem(
+            await client.post(KEYS, headers=headers, json={"name": "x", "scopes": ["customers:read"]}),
+            403,
+            "forbidden",
+        )
+        for method, path in (
+            ("GET", created["id"]),
+            ("DELETE", created["id"]),
+            ("POST", f"{created['id']}/rotate"),
+        ):
             assert_problem(await client.request(method, f"{KEYS}/{path}", headers=headers), 403, "forbidden")
 
     async def test_create_shows_the_key_once_and_stores_only_a_hash(self, client, org, uow_factory):
@@ -64,12 +70,15 @@ class TestManagement:
             stored = await uow.session.scalar(select(ApiKey).where(ApiKey.id == uuid.UUID(created["id"])))
             assert key not in (stored.key_hash, stored.lookup) and len(stored.key_hash) == 64
 
-    @pytest.mark.parametrize("body, loc", [
-        ({"scopes": ["customers:write"]}, "scopes"),
-        ({"scopes": []}, "scopes"),
-        ({"scopes": ["customers:read"], "expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
-        ({"scopes": ["customers:read"], "expires_at": "2099-01-01T00:00:00"}, "expires_at"),
-    ])
+    @pytest.mark.parametrize(
+        "body, loc",
+        [
+            ({"scopes": ["customers:write"]}, "scopes"),
+            ({"scopes": []}, "scopes"),
+            ({"scopes": ["customers:read"], "expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+            ({"scopes": ["customers:read"], "expires_at": "2099-01-01T00:00:00"}, "expires_at"),
+        ],
+    )
     async def test_bad_input_is_422_and_creates_nothing(self, client, org, body, loc):
         response = await client.post(KEYS, headers=access_headers(org.admin), json={"name": "x", **body})
         problem = assert_problem(response, 422)
@@ -77,15 +86,18 @@ class TestManagement:
         assert (await client.get(KEYS, headers=access_headers(org.admin))).json()["items"] == []
 
     async def test_unknown_team_is_422(self, client, org):
-        response = await client.post(KEYS, headers=access_headers(org.admin),
-                                     json={"name": "x", "scopes": ["customers:read"],
-                                           "team_id": str(uuid.uuid4())})
+        response = await client.post(
+            KEYS,
+            headers=access_headers(org.admin),
+            json={"name": "x", "scopes": ["customers:read"], "team_id": str(uuid.uuid4())},
+        )
         assert_problem(response, 422, "api_key.team_not_found")
 
     async def test_unknown_key_is_404(self, client, org):
         for method, suffix in (("GET", ""), ("DELETE", ""), ("POST", "/rotate")):
-            response = await client.request(method, f"{KEYS}/{uuid.uuid4()}{suffix}",
-                                            headers=access_headers(org.admin))
+            response = await client.request(
+                method, f"{KEYS}/{uuid.uuid4()}{suffix}", headers=access_headers(org.admin)
+            )
             assert_problem(response, 404, "not_found")
 
 
@@ -125,11 +137,15 @@ class TestAuthentication:
         assert (await client.get(KEYS, headers=access_headers(org.admin))).json()["items"] == []
         listed = await client.get(KEYS, headers=access_headers(org.admin), params={"include_revoked": True})
         assert [k["id"] for k in listed.json()["items"]] == [created["id"]]
-        account = await client.get(f"/api/v1/users/{created['service_account_id']}",
-                                   headers=access_headers(org.admin))
+        account = await client.get(
+            f"/api/v1/users/{created['service_account_id']}", headers=access_headers(org.admin)
+        )
         assert account.json()["is_active"] is False
-        assert_problem(await client.post(f"{KEYS}/{created['id']}/rotate", headers=access_headers(org.admin)),
-                       422, "api_key.revoked")
+        assert_problem(
+            await client.post(f"{KEYS}/{created['id']}/rotate", headers=access_headers(org.admin)),
+            422,
+            "api_key.revoked",
+        )
 
     async def test_rotation_replaces_the_secret(self, client, org):
         created = await _create(client, org.admin)
@@ -167,14 +183,36 @@ class TestScopes:
         assert problem["required_scope"] == "contracts:read"
         assert_problem(await client.get("/api/v1/payments", headers=headers), 403, "forbidden.scope")
 
-    @pytest.mark.parametrize("method, path", [
-        ("POST", "/api/v1/customers"), ("GET", "/api/v1/users"), ("GET", "/api/v1/api-keys"),
-        ("GET", "/api/v1/settings/pool"), ("GET", "/api/v1/sync/pull"), ("POST", "/api/v1/pool/allocate"),
-    ])
+    @pytest.mark.parametrize(
+        "method, path",
+        [
+            ("POST", "/api/v1/customers"),
+            ("GET", "/api/v1/users"),
+            ("GET", "/api/v1/api-keys"),
+            ("GET", "/api/v1/settings/pool"),
+            ("GET", "/api/v1/sync/pull"),
+            ("POST", "/api/v1/pool/allocate"),
+        ],
+    )
     async def test_paths_outside_the_scopes_are_403_scope(self, client, org, method, path):
-        created = await _create(client, org.admin, scopes=sorted(
-            ["customers:read", "contacts:read", "activities:read", "tasks:read", "contracts:read",
-             "receivables:read", "payments:read", "credit:read", "reports:read", "changes:read"]))
+        created = await _create(
+            client,
+            org.admin,
+            scopes=sorted(
+                [
+                    "customers:read",
+                    "contacts:read",
+                    "activities:read",
+                    "tasks:read",
+                    "contracts:read",
+                    "receivables:read",
+                    "payments:read",
+                    "credit:read",
+                    "reports:read",
+                    "changes:read",
+                ]
+            ),
+        )
         response = await client.request(method, path, headers=_bearer(created["key"]), json={})
         assert_problem(response, 403, "forbidden.scope")
 
@@ -196,6 +234,10 @@ class TestScopes:
         assert (await client.get(f"/api/v1/customers/{mine.id}", headers=headers)).status_code == 200
         assert_problem(await client.get(f"/api/v1/customers/{theirs.id}", headers=headers), 404, "not_found")
         unrestricted = await _create(client, org.admin, name="all")
-        ids = {c["id"] for c in (await client.get("/api/v1/customers",
-                                                   headers=_bearer(unrestricted["key"]))).json()["items"]}
+        ids = {
+            c["id"]
+            for c in (await client.get("/api/v1/customers", headers=_bearer(unrestricted["key"]))).json()[
+                "items"
+            ]
+        }
         assert {str(mine.id), str(theirs.id)} <= ids

@@ -36,8 +36,14 @@ def _segment(obj: dict) -> str:
 
 def _claims(user, **overrides) -> dict:
     now = int(utcnow().timestamp())
-    claims = {"sub": str(user.id), "role": user.role, "typ": "access", "iat": now,
-              "exp": now + 600, "jti": uuid.uuid4().hex}
+    claims = {
+        "sub": str(user.id),
+        "role": user.role,
+        "typ": "access",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
@@ -173,10 +179,15 @@ class TestLoginThrottling:
         inactive = await make_user(uow_factory, is_active=False)
         calls = []
         real = security._passwords.verify
-        monkeypatch.setattr(security._passwords, "verify",
-                            lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
-        attempts = [(user.username, PASSWORD), (user.username, "wrong"), ("no-such-user", "wrong"),
-                    (inactive.username, PASSWORD)]
+        monkeypatch.setattr(
+            security._passwords, "verify", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs)
+        )
+        attempts = [
+            (user.username, PASSWORD),
+            (user.username, "wrong"),
+            ("no-such-user", "wrong"),
+            (inactive.username, PASSWORD),
+        ]
         for username, password in attempts:
             calls.clear()
             await _token(client, username, password)
@@ -193,8 +204,9 @@ async def _expire_lock(uow_factory) -> None:
     from app.db.models import LoginThrottle
 
     async with uow_factory() as uow:
-        await uow.session.execute(update(LoginThrottle).values(
-            locked_until=utcnow() - dt.timedelta(seconds=1)))
+        await uow.session.execute(
+            update(LoginThrottle).values(locked_until=utcnow() - dt.timedelta(seconds=1))
+        )
         await uow.commit()
 
 
@@ -230,7 +242,8 @@ class TestRefresh:
         tokens = await login(client, user.username)
         async with uow_factory() as uow:
             stored = await uow.refresh_tokens.get_by_hash(
-                security.hash_refresh_token(tokens["refresh_token"]))
+                security.hash_refresh_token(tokens["refresh_token"])
+            )
             stored.expires_at = utcnow() - dt.timedelta(seconds=1)
             await uow.commit()
         _assert_401(await _refresh(client, tokens["refresh_token"]), "auth.invalid_refresh_token")
@@ -341,8 +354,16 @@ class TestAccessToken:
         _assert_401(await client.get(ME, headers=_bearer(token)))
 
     async def test_a_token_for_an_unknown_user(self, client):
-        token = jwt.encode({"sub": str(uuid.uuid4()), "typ": "access", "role": "admin",
-                            "exp": int(utcnow().timestamp()) + 600}, SECRET, algorithm="HS256")
+        token = jwt.encode(
+            {
+                "sub": str(uuid.uuid4()),
+                "typ": "access",
+                "role": "admin",
+                "exp": int(utcnow().timestamp()) + 600,
+            },
+            SECRET,
+            algorithm="HS256",
+        )
         _assert_401(await client.get(ME, headers=_bearer(token)))
 
     async def test_a_deactivated_users_token(self, client, uow_factory):
@@ -352,9 +373,16 @@ class TestAccessToken:
     async def test_missing_authorization(self, client):
         _assert_401(await client.get(ME), "unauthorized")
 
-    @pytest.mark.parametrize("value", [
-        "Bearer", "Bearer garbage", "Bearer a.b.c", "Basic dXNlcjpwYXNzd29yZA==", "garbage",
-        "Token abc",
-    ])
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "Bearer",
+            "Bearer garbage",
+            "Bearer a.b.c",
+            "Basic dXNlcjpwYXNzd29yZA==",
+            "garbage",
+            "Token abc",
+        ],
+    )
     async def test_garbage_authorization(self, client, value):
         _assert_401(await client.get(ME, headers={"Authorization": value}))

@@ -69,23 +69,28 @@ class TestAccess:
 
     async def test_keys_need_changes_read_and_no_team_restriction(self, client, org):
         async def key(**body):
-            response = await client.post(f"{API}/api-keys", headers=access_headers(org.admin),
-                                         json={"name": "feed", **body})
+            response = await client.post(
+                f"{API}/api-keys", headers=access_headers(org.admin), json={"name": "feed", **body}
+            )
             return {"Authorization": f"Bearer {response.json()['key']}"}
 
         assert (await client.get(CHANGES, headers=await key(scopes=["changes:read"]))).status_code == 200
-        assert_problem(await client.get(CHANGES, headers=await key(scopes=["customers:read"])),
-                       403, "forbidden.scope")
+        assert_problem(
+            await client.get(CHANGES, headers=await key(scopes=["customers:read"])), 403, "forbidden.scope"
+        )
         restricted = await key(scopes=["changes:read"], team_id=str(org.region.id))
         assert_problem(await client.get(CHANGES, headers=restricted), 403, "changes.scope_restricted")
 
-    @pytest.mark.parametrize("params, status, code", [
-        ({"cursor": "not-a-cursor"}, 400, "pagination.invalid_cursor"),
-        ({"cursor": "eyJzIjoidXNlcm5hbWUiLCJrIjpbXX0"}, 400, "pagination.invalid_cursor"),
-        ({"types": "customer,invoice"}, 422, "validation_error"),
-        ({"limit": 501}, 422, "validation_error"),
-        ({"from": "yesterday"}, 422, "validation_error"),
-    ])
+    @pytest.mark.parametrize(
+        "params, status, code",
+        [
+            ({"cursor": "not-a-cursor"}, 400, "pagination.invalid_cursor"),
+            ({"cursor": "eyJzIjoidXNlcm5hbWUiLCJrIjpbXX0"}, 400, "pagination.invalid_cursor"),
+            ({"types": "customer,invoice"}, 422, "validation_error"),
+            ({"limit": 501}, 422, "validation_error"),
+            ({"from": "yesterday"}, 422, "validation_error"),
+        ],
+    )
     async def test_bad_input(self, client, org, params, status, code):
         response = await client.get(CHANGES, headers=access_headers(org.admin), params=params)
         assert_problem(response, status, code)
@@ -95,24 +100,37 @@ class TestEntries:
     async def test_the_life_of_a_customer_in_commit_order(self, client, org):
         admin, support = access_headers(org.admin), access_headers(org.support)
         start = await _now_cursor(client, admin)
-        created = await client.post(f"{API}/customers", headers=support, json={
-            "name": "甲公司", "kind": "company", "contacts": [{"name": "张三", "phones": ["13800138000"]}]})
+        created = await client.post(
+            f"{API}/customers",
+            headers=support,
+            json={
+                "name": "甲公司",
+                "kind": "company",
+                "contacts": [{"name": "张三", "phones": ["13800138000"]}],
+            },
+        )
         assert created.status_code == 201, created.text
         customer = created.json()
-        patched = await client.patch(f"{API}/customers/{customer['id']}", headers=support,
-                                     json={"industry": "制造"})
+        patched = await client.patch(
+            f"{API}/customers/{customer['id']}", headers=support, json={"industry": "制造"}
+        )
         assert patched.status_code == 200, patched.text
         contact_id = customer["contacts"][0]["id"]
-        removed = await client.delete(f"{API}/customers/{customer['id']}/contacts/{contact_id}",
-                                      headers=support)
+        removed = await client.delete(
+            f"{API}/customers/{customer['id']}/contacts/{contact_id}", headers=support
+        )
         assert removed.status_code == 204, removed.text
         items, _ = await _drain(client, admin, start)
         seen = [(i["type"], i["op"], i["id"]) for i in items]
         # One transaction's entries list parents first (removing the contact also updates
         # the customer's completeness).
-        assert seen == [("customer", "upsert", customer["id"]), ("contact", "upsert", contact_id),
-                        ("customer", "upsert", customer["id"]),
-                        ("customer", "upsert", customer["id"]), ("contact", "delete", contact_id)]
+        assert seen == [
+            ("customer", "upsert", customer["id"]),
+            ("contact", "upsert", contact_id),
+            ("customer", "upsert", customer["id"]),
+            ("customer", "upsert", customer["id"]),
+            ("contact", "delete", contact_id),
+        ]
         seqs = [i["seq"] for i in items]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
         first = items[0]
@@ -149,8 +167,9 @@ class TestEntries:
         duplicate = await make_customer(uow_factory, owner=org.rep, name="乙公司 (重复)")
         doomed = await make_customer(uow_factory, owner=org.rep)
         start = await _now_cursor(client, admin)
-        merged = await client.post(f"{API}/customers/{survivor.id}/merge", headers=support,
-                                   json={"duplicate_id": str(duplicate.id)})
+        merged = await client.post(
+            f"{API}/customers/{survivor.id}/merge", headers=support, json={"duplicate_id": str(duplicate.id)}
+        )
         assert merged.status_code == 200, merged.text
         deleted = await client.delete(f"{API}/customers/{doomed.id}", headers=support)
         assert deleted.status_code == 204, deleted.text
@@ -179,13 +198,19 @@ class TestRetention:
         old_cursor = await _now_cursor(client, admin)
         old = await make_customer(uow_factory, owner=org.rep)
         async with uow_factory() as uow:
-            await uow.session.execute(update(ChangeLog).values(
-                at=utcnow() - dt.timedelta(days=get_settings().change_retention_days + 1)))
+            await uow.session.execute(
+                update(ChangeLog).values(
+                    at=utcnow() - dt.timedelta(days=get_settings().change_retention_days + 1)
+                )
+            )
             await uow.commit()
         fresh = await make_customer(uow_factory, owner=org.rep)
         assert await changes_service.purge_expired(uow_factory()) >= 1
-        problem = assert_problem(await client.get(CHANGES, headers=admin, params={"cursor": old_cursor}),
-                                 410, "changes.cursor_expired")
+        problem = assert_problem(
+            await client.get(CHANGES, headers=admin, params={"cursor": old_cursor}),
+            410,
+            "changes.cursor_expired",
+        )
         assert "resync" in problem["detail"]
         # Without a cursor the feed starts at the oldest entry kept.
         items, _ = await _drain(client, admin)

@@ -25,16 +25,22 @@ org, cust = test_tasks.org, test_tasks.cust
 
 
 async def log(client, user, customer, *, status: int = 201, **fields) -> dict:
-    body = {"customer_id": str(customer.id), "category": "delivery", "severity": "high",
-            "subject": "  货物破损  ", **fields}
+    body = {
+        "customer_id": str(customer.id),
+        "category": "delivery",
+        "severity": "high",
+        "subject": "  货物破损  ",
+        **fields,
+    }
     response = await client.post(COMPLAINTS, json=body, headers=access_headers(user))
     assert response.status_code == status, response.text
     return response.json()
 
 
 async def patch(client, user, complaint: dict, *, expect: int = 200, **fields):
-    response = await client.patch(f"{COMPLAINTS}/{complaint['id']}", json=fields,
-                                  headers=access_headers(user))
+    response = await client.patch(
+        f"{COMPLAINTS}/{complaint['id']}", json=fields, headers=access_headers(user)
+    )
     assert response.status_code == expect, response.text
     return response
 
@@ -65,9 +71,18 @@ class TestCreate:
 
     async def test_support_logs_one_and_the_clock_starts(self, client, org, cust):
         before = utcnow()
-        response = await client.post(COMPLAINTS, headers=access_headers(org.support), json={
-            "customer_id": str(cust.other.id), "category": "product", "severity": "critical",
-            "subject": "设备故障", "description": "无法开机", "handler_id": str(org.support.id)})
+        response = await client.post(
+            COMPLAINTS,
+            headers=access_headers(org.support),
+            json={
+                "customer_id": str(cust.other.id),
+                "category": "product",
+                "severity": "critical",
+                "subject": "设备故障",
+                "description": "无法开机",
+                "handler_id": str(org.support.id),
+            },
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         assert response.headers["etag"] == '"1"'
@@ -81,14 +96,27 @@ class TestCreate:
 
     async def test_subject_is_trimmed_and_required(self, client, org, cust):
         assert (await log(client, org.rep, cust.own))["subject"] == "货物破损"
-        response = await client.post(COMPLAINTS, headers=access_headers(org.rep), json={
-            "customer_id": str(cust.own.id), "category": "delivery", "severity": "high", "subject": "   "})
+        response = await client.post(
+            COMPLAINTS,
+            headers=access_headers(org.rep),
+            json={
+                "customer_id": str(cust.own.id),
+                "category": "delivery",
+                "severity": "high",
+                "subject": "   ",
+            },
+        )
         assert_problem(response, 422, "validation_error")
 
     @pytest.mark.parametrize(("field", "value"), [("category", "weather"), ("severity", "urgent")])
     async def test_unknown_category_or_severity(self, client, org, cust, field, value):
-        body = {"customer_id": str(cust.own.id), "category": "delivery", "severity": "high",
-                "subject": "x", field: value}
+        body = {
+            "customer_id": str(cust.own.id),
+            "category": "delivery",
+            "severity": "high",
+            "subject": "x",
+            field: value,
+        }
         response = await client.post(COMPLAINTS, json=body, headers=access_headers(org.rep))
         assert_problem(response, 422, "validation_error")
 
@@ -111,8 +139,9 @@ class TestCreate:
         assert doc["resolve_within_days"] == {"low": 14, "medium": 7, "high": 3, "critical": 1}
         doc["respond_within_hours"]["high"] = 10
         doc["resolve_within_days"]["high"] = 2
-        put = await client.put(SERVICE_SETTINGS, json=doc,
-                               headers={**access_headers(org.admin), "If-Match": '"0"'})
+        put = await client.put(
+            SERVICE_SETTINGS, json=doc, headers={**access_headers(org.admin), "If-Match": '"0"'}
+        )
         assert put.status_code == 200, put.text
         assert put.json()["version"] == 1 and put.headers["etag"] == '"1"'
         body = await log(client, org.rep, cust.own)
@@ -124,34 +153,44 @@ class TestCreate:
 class TestServiceSettings:
     async def test_only_admins_and_directors_edit(self, client, org):
         doc = (await client.get(SERVICE_SETTINGS, headers=access_headers(org.rep))).json()
-        assert_problem(await client.put(SERVICE_SETTINGS, json=doc, headers=access_headers(org.support)),
-                       403, "forbidden")
+        assert_problem(
+            await client.put(SERVICE_SETTINGS, json=doc, headers=access_headers(org.support)),
+            403,
+            "forbidden",
+        )
 
-    @pytest.mark.parametrize("change", [
-        {"respond_within_hours": {"low": 168, "medium": 72, "high": 24, "critical": 0}},
-        {"respond_within_hours": {"low": 168, "medium": 72, "high": 24}},
-        {"respond_within_hours": {"low": 4, "medium": 72, "high": 24, "critical": 4}},
-        {"resolve_within_days": {"low": 14, "medium": 7, "high": 3, "critical": 5}},
-        {"respond_within_hours": {"low": 168, "medium": 72, "high": 24, "critical": 30}},
-    ])
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"respond_within_hours": {"low": 168, "medium": 72, "high": 24, "critical": 0}},
+            {"respond_within_hours": {"low": 168, "medium": 72, "high": 24}},
+            {"respond_within_hours": {"low": 4, "medium": 72, "high": 24, "critical": 4}},
+            {"resolve_within_days": {"low": 14, "medium": 7, "high": 3, "critical": 5}},
+            {"respond_within_hours": {"low": 168, "medium": 72, "high": 24, "critical": 30}},
+        ],
+    )
     async def test_invalid_documents_change_nothing(self, client, org, change):
         doc = (await client.get(SERVICE_SETTINGS, headers=access_headers(org.admin))).json()
-        response = await client.put(SERVICE_SETTINGS, json={**doc, **change},
-                                    headers=access_headers(org.admin))
+        response = await client.put(
+            SERVICE_SETTINGS, json={**doc, **change}, headers=access_headers(org.admin)
+        )
         assert_problem(response, 422, "validation_error")
         assert (await client.get(SERVICE_SETTINGS, headers=access_headers(org.admin))).json() == doc
 
     async def test_stale_version_is_refused(self, client, org):
         doc = (await client.get(SERVICE_SETTINGS, headers=access_headers(org.admin))).json()
-        response = await client.put(SERVICE_SETTINGS, json=doc, headers={**access_headers(org.admin),
-                                                                         "If-Match": '"3"'})
+        response = await client.put(
+            SERVICE_SETTINGS, json=doc, headers={**access_headers(org.admin), "If-Match": '"3"'}
+        )
         assert_problem(response, 412)
 
 
 class TestScope:
     async def test_each_role_sees_the_complaints_of_customers_in_its_scope(self, client, org, cust):
-        ids = {name: (await log(client, org.support, getattr(cust, name)))["id"]
-               for name in ("own", "mate", "pool", "other")}
+        ids = {
+            name: (await log(client, org.support, getattr(cust, name)))["id"]
+            for name in ("own", "mate", "pool", "other")
+        }
         assert set(await listed(client, org.rep)) == {ids["own"]}
         assert set(await listed(client, org.rep2)) == {ids["mate"]}
         assert set(await listed(client, org.manager)) == {ids["own"], ids["mate"]}
@@ -193,19 +232,27 @@ class TestStatus:
         assert closed["status"] == "closed" and closed["closed_at"] is not None
         assert closed["version"] == 6
 
-    @pytest.mark.parametrize(("path", "target"), [
-        ([], "resolved"), ([], "closed"), (["in_progress"], "open"), (["in_progress"], "closed"),
-        (["in_progress", "resolved"], "open"), (["in_progress", "resolved", "closed"], "in_progress"),
-        (["in_progress", "resolved", "closed"], "open"),
-    ])
+    @pytest.mark.parametrize(
+        ("path", "target"),
+        [
+            ([], "resolved"),
+            ([], "closed"),
+            (["in_progress"], "open"),
+            (["in_progress"], "closed"),
+            (["in_progress", "resolved"], "open"),
+            (["in_progress", "resolved", "closed"], "in_progress"),
+            (["in_progress", "resolved", "closed"], "open"),
+        ],
+    )
     async def test_illegal_moves_answer_409_and_change_nothing(self, client, org, cust, path, target):
         complaint = await log(client, org.support, cust.own)
         for step in path:
             await patch(client, org.support, complaint, status=step)
         url = f"{COMPLAINTS}/{complaint['id']}"
         before = (await client.get(url, headers=access_headers(org.support))).json()
-        response = await client.patch(url, json={"status": target, "subject": "改"},
-                                      headers=access_headers(org.support))
+        response = await client.patch(
+            url, json={"status": target, "subject": "改"}, headers=access_headers(org.support)
+        )
         problem = assert_problem(response, 409, "complaint.invalid_transition")
         assert (problem["from"], problem["to"]) == (before["status"], target)
         after = (await client.get(url, headers=access_headers(org.support))).json()
@@ -217,8 +264,11 @@ class TestStatus:
 
     async def test_if_match(self, client, org, cust):
         complaint = await log(client, org.support, cust.own)
-        response = await client.patch(f"{COMPLAINTS}/{complaint['id']}", json={"status": "in_progress"},
-                                      headers={**access_headers(org.support), "If-Match": '"2"'})
+        response = await client.patch(
+            f"{COMPLAINTS}/{complaint['id']}",
+            json={"status": "in_progress"},
+            headers={**access_headers(org.support), "If-Match": '"2"'},
+        )
         assert_problem(response, 412)
 
     async def test_a_late_response_is_not_on_time(self, client, uow_factory, org, cust):
@@ -243,8 +293,9 @@ class TestStatus:
 
     async def test_null_status_is_refused(self, client, org, cust):
         complaint = await log(client, org.support, cust.own)
-        response = await client.patch(f"{COMPLAINTS}/{complaint['id']}", json={"status": None},
-                                      headers=access_headers(org.support))
+        response = await client.patch(
+            f"{COMPLAINTS}/{complaint['id']}", json={"status": None}, headers=access_headers(org.support)
+        )
         assert_problem(response, 422, "validation_error")
 
 
@@ -292,8 +343,9 @@ class TestHistory:
     async def test_every_change_is_in_the_customers_history(self, client, org, cust):
         complaint = await log(client, org.support, cust.own)
         await patch(client, org.support, complaint, status="in_progress")
-        response = await client.get(f"/api/v1/customers/{cust.own.id}/history",
-                                    headers=access_headers(org.rep), params={"limit": 100})
+        response = await client.get(
+            f"/api/v1/customers/{cust.own.id}/history", headers=access_headers(org.rep), params={"limit": 100}
+        )
         assert response.status_code == 200, response.text
         entries = [e for e in response.json()["items"] if e["entity"] == "complaint"]
         assert {e["action"] for e in entries} == {"complaint_create", "complaint_update"}

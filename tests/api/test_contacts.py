@@ -15,9 +15,15 @@ from tests.support.builders import (
 )
 
 CUSTOMERS = "/api/v1/customers"
-SECRET_CONTACT = {"name": "张三", "title": "总经理", "phones": ["13800138000", "010-6552-9988"],
-                  "emails": ["zhang.san@example.com"], "wechat": "wxid_abc9", "notes": "私人手机勿外传",
-                  "is_primary": True}
+SECRET_CONTACT = {
+    "name": "张三",
+    "title": "总经理",
+    "phones": ["13800138000", "010-6552-9988"],
+    "emails": ["zhang.san@example.com"],
+    "wechat": "wxid_abc9",
+    "notes": "私人手机勿外传",
+    "is_primary": True,
+}
 
 
 @pytest.fixture
@@ -48,10 +54,20 @@ async def search(client, user, q) -> list[str]:
     return [c["id"] for c in response.json()["items"]]
 
 
-UNMASKED = {"phones": ["+8613800138000", "+861065529988"], "emails": ["zhang.san@example.com"],
-            "wechat": "wxid_abc9", "notes": "私人手机勿外传", "masked": False}
-MASKED = {"phones": ["+86138****8000", "+86106***9988"], "emails": ["z***@example.com"],
-          "wechat": "w*******9", "notes": None, "masked": True}
+UNMASKED = {
+    "phones": ["+8613800138000", "+861065529988"],
+    "emails": ["zhang.san@example.com"],
+    "wechat": "wxid_abc9",
+    "notes": "私人手机勿外传",
+    "masked": False,
+}
+MASKED = {
+    "phones": ["+86138****8000", "+86106***9988"],
+    "emails": ["z***@example.com"],
+    "wechat": "w*******9",
+    "notes": None,
+    "masked": True,
+}
 
 
 def details(contact: dict) -> dict:
@@ -88,8 +104,11 @@ class TestMasking:
         # Past the holding limit and the discovery bonus: the find goes to the pool.
         await set_pool_policy(uow_factory, org.director, discovery_bonus=0)
         await make_customers(uow_factory, 30, owner=org.rep)
-        response = await client.post(CUSTOMERS, headers=access_headers(org.rep), json={
-            "name": "超额发现", "contacts": [{"name": "甲", "phones": ["13800138000"]}]})
+        response = await client.post(
+            CUSTOMERS,
+            headers=access_headers(org.rep),
+            json={"name": "超额发现", "contacts": [{"name": "甲", "phones": ["13800138000"]}]},
+        )
         assert response.status_code == 201 and response.json()["owner_id"] is None
         assert response.json()["contacts"][0]["phones"] == ["+86138****8000"]
         stored = await customer_view(client, org.support, response.json()["id"])
@@ -104,25 +123,36 @@ class TestListContacts:
     async def test_out_of_scope_is_404(self, client, org, uow_factory):
         theirs = await make_customer(uow_factory, owner=org.rep2, contacts=[SECRET_CONTACT])
         elsewhere = await make_customer(uow_factory, owner=org.other_rep, contacts=[SECRET_CONTACT])
-        assert_problem(await client.get(contacts_url(theirs.id), headers=access_headers(org.rep)),
-                       404, "not_found")
-        assert_problem(await client.get(contacts_url(elsewhere.id), headers=access_headers(org.manager)),
-                       404, "not_found")
+        assert_problem(
+            await client.get(contacts_url(theirs.id), headers=access_headers(org.rep)), 404, "not_found"
+        )
+        assert_problem(
+            await client.get(contacts_url(elsewhere.id), headers=access_headers(org.manager)),
+            404,
+            "not_found",
+        )
 
     async def test_deleted_customer_is_404(self, client, org, uow_factory):
         gone = await make_customer(uow_factory, owner=org.rep, deleted=True, contacts=[SECRET_CONTACT])
-        assert_problem(await client.get(contacts_url(gone.id), headers=access_headers(org.rep)),
-                       404, "not_found")
+        assert_problem(
+            await client.get(contacts_url(gone.id), headers=access_headers(org.rep)), 404, "not_found"
+        )
 
     async def test_primary_first(self, client, org, uow_factory):
-        customer = await make_customer(uow_factory, owner=org.rep, contacts=[
-            {"name": "甲"}, {"name": "乙", "is_primary": True}, {"name": "丙"}])
+        customer = await make_customer(
+            uow_factory,
+            owner=org.rep,
+            contacts=[{"name": "甲"}, {"name": "乙", "is_primary": True}, {"name": "丙"}],
+        )
         names = [c["name"] for c in await contact_list(client, org.rep, customer.id)]
         assert names[0] == "乙" and sorted(names[1:]) == ["丙", "甲"]
 
     async def test_pages_follow_the_same_order(self, client, org, uow_factory):
-        customer = await make_customer(uow_factory, owner=org.rep, contacts=[
-            {"name": f"联系人{i}", "is_primary": i == 3} for i in range(5)])
+        customer = await make_customer(
+            uow_factory,
+            owner=org.rep,
+            contacts=[{"name": f"联系人{i}", "is_primary": i == 3} for i in range(5)],
+        )
         headers = access_headers(org.rep)
         whole = await contact_list(client, org.rep, customer.id)
         first = await client.get(contacts_url(customer.id), headers=headers, params={"limit": 2})
@@ -135,9 +165,13 @@ class TestListContacts:
 
     async def test_bad_cursor(self, client, org, uow_factory):
         customer = await make_customer(uow_factory, owner=org.rep, contacts=[{"name": "甲"}])
-        assert_problem(await client.get(contacts_url(customer.id), headers=access_headers(org.rep),
-                                        params={"cursor": "not-a-cursor"}),
-                       400, "pagination.invalid_cursor")
+        assert_problem(
+            await client.get(
+                contacts_url(customer.id), headers=access_headers(org.rep), params={"cursor": "not-a-cursor"}
+            ),
+            400,
+            "pagination.invalid_cursor",
+        )
 
 
 class TestCreateContact:
@@ -147,30 +181,41 @@ class TestCreateContact:
 
     async def test_finance_may_not(self, client, org, uow_factory):
         customer = await make_customer(uow_factory, owner=org.rep)
-        response = await client.post(contacts_url(customer.id), json={"name": "x"},
-                                     headers=access_headers(org.finance))
+        response = await client.post(
+            contacts_url(customer.id), json={"name": "x"}, headers=access_headers(org.finance)
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_rep_may_not_add_to_a_pool_customer(self, client, org, uow_factory):
         pool = await make_customer(uow_factory)
-        response = await client.post(contacts_url(pool.id), json={"name": "x"},
-                                     headers=access_headers(org.rep))
+        response = await client.post(
+            contacts_url(pool.id), json={"name": "x"}, headers=access_headers(org.rep)
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_out_of_scope_is_404(self, client, org, uow_factory):
         theirs = await make_customer(uow_factory, owner=org.rep2)
-        response = await client.post(contacts_url(theirs.id), json={"name": "x"},
-                                     headers=access_headers(org.rep))
+        response = await client.post(
+            contacts_url(theirs.id), json={"name": "x"}, headers=access_headers(org.rep)
+        )
         assert_problem(response, 404, "not_found")
-        response = await client.post(contacts_url(uuid.uuid4()), json={"name": "x"},
-                                     headers=access_headers(org.support))
+        response = await client.post(
+            contacts_url(uuid.uuid4()), json={"name": "x"}, headers=access_headers(org.support)
+        )
         assert_problem(response, 404, "not_found")
 
     async def test_rep_adds_to_own_customer(self, client, org, uow_factory):
         customer = await make_customer(uow_factory, owner=org.rep)
-        response = await client.post(contacts_url(customer.id), headers=access_headers(org.rep), json={
-            "name": " 李　四 ", "phones": ["+86 139-0013-9000", "１３９００１３９０００"],
-            "emails": ["Li.Si@Example.com"], "wechat": "ｌｉｓｉ"})
+        response = await client.post(
+            contacts_url(customer.id),
+            headers=access_headers(org.rep),
+            json={
+                "name": " 李　四 ",
+                "phones": ["+86 139-0013-9000", "１３９００１３９０００"],
+                "emails": ["Li.Si@Example.com"],
+                "wechat": "ｌｉｓｉ",
+            },
+        )
         assert response.status_code == 201, response.text
         assert response.headers["etag"] == '"1"'
         body = response.json()
@@ -181,17 +226,20 @@ class TestCreateContact:
         assert await search(client, org.rep, "139 0013 9000") == [str(customer.id)]
         assert await search(client, org.rep, "li.si@EXAMPLE.com") == [str(customer.id)]
 
-    @pytest.mark.parametrize(("body", "loc", "type_"), [
-        ({}, ["body", "name"], "missing"),
-        ({"name": "  "}, ["body", "name"], "missing"),
-        ({"name": "x" * 101}, ["body", "name"], "string_too_long"),
-        ({"name": "x", "phones": ["110"]}, ["body", "phones", 0], "value_error.phone"),
-        ({"name": "x", "phones": ["13800138000 ext. 12"]}, ["body", "phones", 0], "value_error.phone"),
-        ({"name": "x", "emails": ["a@@b.cn"]}, ["body", "emails", 0], "value_error.email"),
-        ({"name": "x", "phones": ["13800138000"] * 11}, ["body", "phones"], "too_long"),
-        ({"name": "x", "is_primary": "perhaps"}, ["body", "is_primary"], "bool_parsing"),
-        ({"name": "x", "customer_id": str(uuid.uuid4())}, ["body", "customer_id"], "extra_forbidden"),
-    ])
+    @pytest.mark.parametrize(
+        ("body", "loc", "type_"),
+        [
+            ({}, ["body", "name"], "missing"),
+            ({"name": "  "}, ["body", "name"], "missing"),
+            ({"name": "x" * 101}, ["body", "name"], "string_too_long"),
+            ({"name": "x", "phones": ["110"]}, ["body", "phones", 0], "value_error.phone"),
+            ({"name": "x", "phones": ["13800138000 ext. 12"]}, ["body", "phones", 0], "value_error.phone"),
+            ({"name": "x", "emails": ["a@@b.cn"]}, ["body", "emails", 0], "value_error.email"),
+            ({"name": "x", "phones": ["13800138000"] * 11}, ["body", "phones"], "too_long"),
+            ({"name": "x", "is_primary": "perhaps"}, ["body", "is_primary"], "bool_parsing"),
+            ({"name": "x", "customer_id": str(uuid.uuid4())}, ["body", "customer_id"], "extra_forbidden"),
+        ],
+    )
     async def test_validation(self, client, org, uow_factory, body, loc, type_):
         customer = await make_customer(uow_factory, owner=org.rep)
         response = await client.post(contacts_url(customer.id), json=body, headers=access_headers(org.rep))
@@ -203,51 +251,79 @@ class TestCreateContact:
 class TestUpdateContact:
     @pytest.fixture
     async def own(self, org, uow_factory):
-        customer = await make_customer(uow_factory, owner=org.rep, contacts=[
-            {"name": "王五", "phones": ["13800138000"], "title": "经理"}])
+        customer = await make_customer(
+            uow_factory,
+            owner=org.rep,
+            contacts=[{"name": "王五", "phones": ["13800138000"], "title": "经理"}],
+        )
         return customer, customer.contacts_[0]
 
     async def test_anonymous(self, client, own):
         customer, contact = own
-        assert_problem(await client.patch(contacts_url(customer.id, contact.id), json={"title": "x"}),
-                       401, "unauthorized")
+        assert_problem(
+            await client.patch(contacts_url(customer.id, contact.id), json={"title": "x"}),
+            401,
+            "unauthorized",
+        )
 
     async def test_finance_may_not(self, client, org, own):
         customer, contact = own
-        response = await client.patch(contacts_url(customer.id, contact.id), json={"title": "x"},
-                                      headers=access_headers(org.finance))
+        response = await client.patch(
+            contacts_url(customer.id, contact.id), json={"title": "x"}, headers=access_headers(org.finance)
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_rep_may_not_change_a_pool_customers_contact(self, client, org, uow_factory):
         pool = await make_customer(uow_factory, contacts=[{"name": "甲"}])
-        response = await client.patch(contacts_url(pool.id, pool.contacts_[0].id), json={"title": "x"},
-                                      headers=access_headers(org.rep))
+        response = await client.patch(
+            contacts_url(pool.id, pool.contacts_[0].id), json={"title": "x"}, headers=access_headers(org.rep)
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_out_of_scope_and_unknown(self, client, org, own, uow_factory):
         customer, contact = own
         other = await make_customer(uow_factory, owner=org.rep)
-        assert_problem(await client.patch(contacts_url(customer.id, contact.id), json={"title": "x"},
-                                          headers=access_headers(org.rep2)), 404, "not_found")
-        assert_problem(await client.patch(contacts_url(customer.id, uuid.uuid4()), json={"title": "x"},
-                                          headers=access_headers(org.rep)), 404, "not_found")
+        assert_problem(
+            await client.patch(
+                contacts_url(customer.id, contact.id), json={"title": "x"}, headers=access_headers(org.rep2)
+            ),
+            404,
+            "not_found",
+        )
+        assert_problem(
+            await client.patch(
+                contacts_url(customer.id, uuid.uuid4()), json={"title": "x"}, headers=access_headers(org.rep)
+            ),
+            404,
+            "not_found",
+        )
         # The contact exists, but under another customer.
-        assert_problem(await client.patch(contacts_url(other.id, contact.id), json={"title": "x"},
-                                          headers=access_headers(org.rep)), 404, "not_found")
+        assert_problem(
+            await client.patch(
+                contacts_url(other.id, contact.id), json={"title": "x"}, headers=access_headers(org.rep)
+            ),
+            404,
+            "not_found",
+        )
 
     async def test_if_match_etag_and_normalisation(self, client, org, own):
         customer, contact = own
         headers = access_headers(org.rep)
-        response = await client.patch(contacts_url(customer.id, contact.id),
-                                      json={"phones": ["139-0013-9000"], "emails": ["W@X.CN"]},
-                                      headers={**headers, "If-Match": '"1"'})
+        response = await client.patch(
+            contacts_url(customer.id, contact.id),
+            json={"phones": ["139-0013-9000"], "emails": ["W@X.CN"]},
+            headers={**headers, "If-Match": '"1"'},
+        )
         assert response.status_code == 200, response.text
         assert response.headers["etag"] == '"2"'
         body = response.json()
         assert body["phones"] == ["+8613900139000"] and body["emails"] == ["w@x.cn"]
         assert body["name"] == "王五" and body["title"] == "经理"
-        stale = await client.patch(contacts_url(customer.id, contact.id), json={"title": "总监"},
-                                   headers={**headers, "If-Match": '"1"'})
+        stale = await client.patch(
+            contacts_url(customer.id, contact.id),
+            json={"title": "总监"},
+            headers={**headers, "If-Match": '"1"'},
+        )
         assert_problem(stale, 412, "conflict.version_mismatch")
         assert (await contact_list(client, org.rep, customer.id))[0]["title"] == "经理"
         # The searchable phones follow the change.
@@ -257,15 +333,18 @@ class TestUpdateContact:
     async def test_nullable_and_required_fields(self, client, org, own):
         customer, contact = own
         headers = access_headers(org.rep)
-        response = await client.patch(contacts_url(customer.id, contact.id), json={"title": None},
-                                      headers=headers)
+        response = await client.patch(
+            contacts_url(customer.id, contact.id), json={"title": None}, headers=headers
+        )
         assert response.status_code == 200 and response.json()["title"] is None
         for field in ("name", "phones", "emails", "is_primary"):
-            response = await client.patch(contacts_url(customer.id, contact.id), json={field: None},
-                                          headers=headers)
+            response = await client.patch(
+                contacts_url(customer.id, contact.id), json={field: None}, headers=headers
+            )
             assert_problem(response, 422, "validation_error")
-        response = await client.patch(contacts_url(customer.id, contact.id), json={"phones": ["abc"]},
-                                      headers=headers)
+        response = await client.patch(
+            contacts_url(customer.id, contact.id), json={"phones": ["abc"]}, headers=headers
+        )
         problem = assert_problem(response, 422, "validation_error")
         assert problem["errors"][0]["loc"] == ["body", "phones", 0]
 
@@ -283,8 +362,9 @@ class TestDeleteContact:
         assert_problem(await client.delete(target, headers=access_headers(org.rep)), 403, "forbidden")
 
     async def test_soft_delete(self, client, org, uow_factory):
-        customer = await make_customer(uow_factory, owner=org.rep, contacts=[
-            {"name": "甲", "phones": ["13800138000"]}, {"name": "乙"}])
+        customer = await make_customer(
+            uow_factory, owner=org.rep, contacts=[{"name": "甲", "phones": ["13800138000"]}, {"name": "乙"}]
+        )
         first, second = customer.contacts_
         headers = access_headers(org.rep)
         target = contacts_url(customer.id, first.id)
@@ -294,10 +374,12 @@ class TestDeleteContact:
         assert response.status_code == 204
         assert [c["id"] for c in await contact_list(client, org.rep, customer.id)] == [str(second.id)]
         assert [c["id"] for c in (await customer_view(client, org.rep, customer.id))["contacts"]] == [
-            str(second.id)]
+            str(second.id)
+        ]
         assert await search(client, org.rep, "13800138000") == []
-        assert_problem(await client.delete(contacts_url(customer.id, first.id), headers=headers),
-                       404, "not_found")
+        assert_problem(
+            await client.delete(contacts_url(customer.id, first.id), headers=headers), 404, "not_found"
+        )
         history = await client.get(f"{CUSTOMERS}/{customer.id}/history", headers=headers)
         [entry] = history.json()["items"]
         assert entry["action"] == "contact_delete" and entry["entity_id"] == str(first.id)

@@ -67,15 +67,17 @@ async def get_customer(client, user, customer) -> dict:
 
 
 async def transitions(client, user, customer) -> list[dict]:
-    response = await client.get(f"{CUSTOMERS}/{customer.id}/transitions", headers=access_headers(user),
-                                params={"limit": 500})
+    response = await client.get(
+        f"{CUSTOMERS}/{customer.id}/transitions", headers=access_headers(user), params={"limit": 500}
+    )
     assert response.status_code == 200, response.text
     return sorted(response.json()["items"], key=lambda t: t["at"])
 
 
 async def history(client, user, customer, action: str) -> list[dict]:
-    response = await client.get(f"{CUSTOMERS}/{customer.id}/history", headers=access_headers(user),
-                                params={"limit": 500})
+    response = await client.get(
+        f"{CUSTOMERS}/{customer.id}/history", headers=access_headers(user), params={"limit": 500}
+    )
     assert response.status_code == 200, response.text
     return [h for h in response.json()["items"] if h["action"] == action]
 
@@ -88,13 +90,17 @@ async def get_contract(client, user, contract_id) -> dict:
 
 class TestCreateContract:
     async def test_anonymous(self, client, lead):
-        response = await client.post(CONTRACTS, json={"customer_id": str(lead.id), "number": "C-1",
-                                                       "amount": "1.00"})
+        response = await client.post(
+            CONTRACTS, json={"customer_id": str(lead.id), "number": "C-1", "amount": "1.00"}
+        )
         assert_problem(response, 401, "unauthorized")
 
     async def test_rep_drafts_for_own_customer(self, client, org, lead):
-        response = await client.post(CONTRACTS, headers=access_headers(org.rep), json={
-            "customer_id": str(lead.id), "number": "HT-2026-001", "amount": "120000"})
+        response = await client.post(
+            CONTRACTS,
+            headers=access_headers(org.rep),
+            json={"customer_id": str(lead.id), "number": "HT-2026-001", "amount": "120000"},
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         assert body["amount"] == "120000.00"
@@ -119,20 +125,29 @@ class TestCreateContract:
 
     async def test_rep_on_another_reps_customer_is_not_found(self, client, org, uow_factory):
         theirs = await make_funnel_customer(uow_factory, owner=org.other_rep, stage="lead")
-        response = await client.post(CONTRACTS, headers=access_headers(org.rep), json={
-            "customer_id": str(theirs.id), "number": "C-X", "amount": "10.00"})
+        response = await client.post(
+            CONTRACTS,
+            headers=access_headers(org.rep),
+            json={"customer_id": str(theirs.id), "number": "C-X", "amount": "10.00"},
+        )
         assert_problem(response, 404, "not_found")
 
     async def test_rep_on_a_pool_customer_is_forbidden(self, client, org, uow_factory):
         # Visible to reps (the pool is in their scope) but not theirs to sell to.
         pooled = await make_funnel_customer(uow_factory, owner=None, stage="lead")
-        response = await client.post(CONTRACTS, headers=access_headers(org.rep), json={
-            "customer_id": str(pooled.id), "number": "C-X", "amount": "10.00"})
+        response = await client.post(
+            CONTRACTS,
+            headers=access_headers(org.rep),
+            json={"customer_id": str(pooled.id), "number": "C-X", "amount": "10.00"},
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_manager_of_another_team_is_not_found(self, client, org, lead):
-        response = await client.post(CONTRACTS, headers=access_headers(org.other_manager), json={
-            "customer_id": str(lead.id), "number": "C-X", "amount": "10.00"})
+        response = await client.post(
+            CONTRACTS,
+            headers=access_headers(org.other_manager),
+            json={"customer_id": str(lead.id), "number": "C-X", "amount": "10.00"},
+        )
         assert_problem(response, 404, "not_found")
 
     @pytest.mark.parametrize("role", ["finance", "director", "manager"])
@@ -144,42 +159,58 @@ class TestCreateContract:
 
     @pytest.mark.parametrize("role", ["support", "admin"])
     async def test_roles_that_do_not_draft(self, client, org, lead, role):
-        response = await client.post(CONTRACTS, headers=access_headers(getattr(org, role)), json={
-            "customer_id": str(lead.id), "number": "C-X", "amount": "10.00"})
+        response = await client.post(
+            CONTRACTS,
+            headers=access_headers(getattr(org, role)),
+            json={"customer_id": str(lead.id), "number": "C-X", "amount": "10.00"},
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_unknown_customer(self, client, org):
-        response = await client.post(CONTRACTS, headers=access_headers(org.finance), json={
-            "customer_id": str(uuid.uuid4()), "number": "C-X", "amount": "10.00"})
+        response = await client.post(
+            CONTRACTS,
+            headers=access_headers(org.finance),
+            json={"customer_id": str(uuid.uuid4()), "number": "C-X", "amount": "10.00"},
+        )
         assert_problem(response, 404, "not_found")
 
     async def test_duplicate_number(self, client, org, lead, uow_factory):
         await draft(client, org.rep, lead, number="HT-1")
         other = await make_funnel_customer(uow_factory, owner=org.rep2, stage="lead")
         for number in ("HT-1", "  HT-1  "):
-            response = await client.post(CONTRACTS, headers=access_headers(org.finance), json={
-                "customer_id": str(other.id), "number": number, "amount": "10.00"})
+            response = await client.post(
+                CONTRACTS,
+                headers=access_headers(org.finance),
+                json={"customer_id": str(other.id), "number": number, "amount": "10.00"},
+            )
             body = assert_problem(response, 409, "contract.number_taken")
             assert body["number"] == "HT-1"
 
     async def test_abandoned_customer(self, client, org, uow_factory):
         abandoned = await make_funnel_customer(uow_factory, owner=None, stage="abandoned")
-        response = await client.post(CONTRACTS, headers=access_headers(org.finance), json={
-            "customer_id": str(abandoned.id), "number": "C-X", "amount": "10.00"})
+        response = await client.post(
+            CONTRACTS,
+            headers=access_headers(org.finance),
+            json={"customer_id": str(abandoned.id), "number": "C-X", "amount": "10.00"},
+        )
         assert_problem(response, 409, "contract.customer_abandoned")
 
-    @pytest.mark.parametrize("body", [
-        {"number": "C-X", "amount": "0"},
-        {"number": "C-X", "amount": "-5.00"},
-        {"number": "C-X", "amount": "1.001"},
-        {"number": "C-X", "amount": "lots"},
-        {"number": "   ", "amount": "1.00"},
-        {"amount": "1.00"},
-        {"number": "C-X", "amount": "1.00", "payment_terms_days": -1},
-    ])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"number": "C-X", "amount": "0"},
+            {"number": "C-X", "amount": "-5.00"},
+            {"number": "C-X", "amount": "1.001"},
+            {"number": "C-X", "amount": "lots"},
+            {"number": "   ", "amount": "1.00"},
+            {"amount": "1.00"},
+            {"number": "C-X", "amount": "1.00", "payment_terms_days": -1},
+        ],
+    )
     async def test_invalid_body(self, client, org, lead, body):
-        response = await client.post(CONTRACTS, headers=access_headers(org.rep),
-                                     json={"customer_id": str(lead.id), **body})
+        response = await client.post(
+            CONTRACTS, headers=access_headers(org.rep), json={"customer_id": str(lead.id), **body}
+        )
         problem = assert_problem(response, 422, "validation_error")
         assert problem["errors"]
 
@@ -192,8 +223,7 @@ class TestListAndGetContracts:
     async def test_scope_and_filters(self, client, org, uow_factory, lead):
         mine = await draft(client, org.rep, lead)
         other_lead = await make_funnel_customer(uow_factory, owner=org.rep, stage="lead")
-        mine_signed = await make_contract(uow_factory, customer=other_lead, amount="5.00",
-                                          status="signed")
+        mine_signed = await make_contract(uow_factory, customer=other_lead, amount="5.00", status="signed")
         theirs_customer = await make_funnel_customer(uow_factory, owner=org.other_rep, stage="lead")
         theirs = await draft(client, org.other_rep, theirs_customer)
 
@@ -211,8 +241,11 @@ class TestListAndGetContracts:
         assert await ids(org.other_manager) == {theirs["id"]}
 
         assert (await get_contract(client, org.manager, mine["id"]))["id"] == mine["id"]
-        for user, contract_id in ((org.rep, theirs["id"]), (org.other_manager, mine["id"]),
-                                  (org.rep, str(uuid.uuid4()))):
+        for user, contract_id in (
+            (org.rep, theirs["id"]),
+            (org.other_manager, mine["id"]),
+            (org.rep, str(uuid.uuid4())),
+        ):
             response = await client.get(contract_url(contract_id), headers=access_headers(user))
             assert_problem(response, 404, "not_found")
 
@@ -227,9 +260,11 @@ class TestUpdateContract:
 
     async def test_patch_a_draft_with_if_match(self, client, org, lead):
         contract = await draft(client, org.rep, lead)
-        response = await client.patch(contract_url(contract["id"]),
-                                      headers={**access_headers(org.rep), "If-Match": '"1"'},
-                                      json={"amount": "99000.50", "payment_terms_days": 15})
+        response = await client.patch(
+            contract_url(contract["id"]),
+            headers={**access_headers(org.rep), "If-Match": '"1"'},
+            json={"amount": "99000.50", "payment_terms_days": 15},
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["amount"] == "99000.50"
@@ -237,49 +272,56 @@ class TestUpdateContract:
         assert body["version"] == 2
         assert response.headers["ETag"] == '"2"'
 
-        stale = await client.patch(contract_url(contract["id"]),
-                                   headers={**access_headers(org.rep), "If-Match": '"1"'},
-                                   json={"amount": "1.00"})
+        stale = await client.patch(
+            contract_url(contract["id"]),
+            headers={**access_headers(org.rep), "If-Match": '"1"'},
+            json={"amount": "1.00"},
+        )
         assert_problem(stale, 412, "conflict.version_mismatch")
         assert (await get_contract(client, org.rep, contract["id"]))["amount"] == "99000.50"
 
     async def test_patch_a_signed_contract(self, client, org, intent):
         contract = await draft(client, org.rep, intent)
         await api_sign_contract(client, org.rep, contract["id"])
-        response = await client.patch(contract_url(contract["id"]), headers=access_headers(org.rep),
-                                      json={"amount": "1.00"})
+        response = await client.patch(
+            contract_url(contract["id"]), headers=access_headers(org.rep), json={"amount": "1.00"}
+        )
         assert_problem(response, 409, "contract.not_draft")
 
     async def test_number_taken(self, client, org, lead):
         await draft(client, org.rep, lead, number="N-1")
         second = await draft(client, org.rep, lead, number="N-2")
-        response = await client.patch(contract_url(second["id"]), headers=access_headers(org.rep),
-                                      json={"number": "N-1"})
+        response = await client.patch(
+            contract_url(second["id"]), headers=access_headers(org.rep), json={"number": "N-1"}
+        )
         assert_problem(response, 409, "contract.number_taken")
-        same = await client.patch(contract_url(second["id"]), headers=access_headers(org.rep),
-                                  json={"number": "N-2"})
+        same = await client.patch(
+            contract_url(second["id"]), headers=access_headers(org.rep), json={"number": "N-2"}
+        )
         assert same.status_code == 200, same.text
 
     async def test_roles_and_scope(self, client, org, lead):
         contract = await draft(client, org.rep, lead)
-        forbidden = await client.patch(contract_url(contract["id"]), headers=access_headers(org.support),
-                                       json={"amount": "1.00"})
+        forbidden = await client.patch(
+            contract_url(contract["id"]), headers=access_headers(org.support), json={"amount": "1.00"}
+        )
         assert_problem(forbidden, 403, "forbidden")
-        hidden = await client.patch(contract_url(contract["id"]), headers=access_headers(org.other_rep),
-                                    json={"amount": "1.00"})
+        hidden = await client.patch(
+            contract_url(contract["id"]), headers=access_headers(org.other_rep), json={"amount": "1.00"}
+        )
         assert_problem(hidden, 404, "not_found")
 
     async def test_null_amount(self, client, org, lead):
         contract = await draft(client, org.rep, lead)
-        response = await client.patch(contract_url(contract["id"]), headers=access_headers(org.rep),
-                                      json={"amount": None})
+        response = await client.patch(
+            contract_url(contract["id"]), headers=access_headers(org.rep), json={"amount": None}
+        )
         assert_problem(response, 422, "validation_error")
 
 
 class TestSignContract:
     async def test_anonymous(self, client):
-        assert_problem(await client.post(contract_url(uuid.uuid4(), "sign"), json={}), 401,
-                       "unauthorized")
+        assert_problem(await client.post(contract_url(uuid.uuid4(), "sign"), json={}), 401, "unauthorized")
 
     async def test_roles_and_scope(self, client, org, intent):
         contract = await draft(client, org.rep, intent)
@@ -293,17 +335,26 @@ class TestSignContract:
         contract = await draft(client, org.rep, lead)
         body = assert_problem(await sign(client, org.rep, contract["id"]), 409, "credit.limit_exceeded")
         assert (body["limit"], body["exposure"], body["available"], body["shortfall"]) == (
-            "0.00", "0.00", "0.00", "120000.00")
+            "0.00",
+            "0.00",
+            "0.00",
+            "120000.00",
+        )
         assert (await get_contract(client, org.rep, contract["id"]))["status"] == "draft"
         assert (await get_customer(client, org.rep, lead))["stage"] == "lead"
 
     async def test_amount_equal_to_available_passes_and_a_cent_more_fails(
-            self, client, org, uow_factory, lead):
+        self, client, org, uow_factory, lead
+    ):
         await set_credit_limit(uow_factory, lead.id, "120000.00")
         over = await draft(client, org.rep, lead, amount="120000.01")
         body = assert_problem(await sign(client, org.rep, over["id"]), 409, "credit.limit_exceeded")
         assert (body["limit"], body["exposure"], body["available"], body["shortfall"]) == (
-            "120000.00", "0.00", "120000.00", "0.01")
+            "120000.00",
+            "0.00",
+            "120000.00",
+            "0.01",
+        )
         exact = await draft(client, org.rep, lead, amount="120000.00")
         signed = await api_sign_contract(client, org.rep, exact["id"])
         assert signed["status"] == "signed"
@@ -314,7 +365,8 @@ class TestSignContract:
         assert (body["exposure"], body["available"], body["shortfall"]) == ("120000.00", "0.00", "0.01")
 
     async def test_exposure_counts_open_receivables_and_signed_unbilled_contracts(
-            self, client, org, uow_factory, intent):
+        self, client, org, uow_factory, intent
+    ):
         fin = org.finance
         # A: 50,000 signed, billed 20,000 of which 5,000 paid → 15,000 open + 30,000 unbilled.
         a = await draft(client, fin, intent, amount="50000.00")
@@ -327,13 +379,21 @@ class TestSignContract:
         # Not exposure: a cancelled signed contract, a fully written-off one, drafts.
         e = await draft(client, fin, intent, amount="7000.00")
         await api_sign_contract(client, fin, e["id"])
-        assert (await client.post(contract_url(e["id"], "cancel"), headers=access_headers(fin),
-                                  json={"reason": "customer withdrew"})).status_code == 200
+        assert (
+            await client.post(
+                contract_url(e["id"], "cancel"),
+                headers=access_headers(fin),
+                json={"reason": "customer withdrew"},
+            )
+        ).status_code == 200
         f = await draft(client, fin, intent, amount="8000.00")
         await api_sign_contract(client, fin, f["id"])
         bad = await api_bill(client, fin, f["id"], "8000.00")
-        written_off = await client.post(f"/api/v1/receivables/{bad['id']}/write-off",
-                                        headers=access_headers(fin), json={"reason": "insolvent"})
+        written_off = await client.post(
+            f"/api/v1/receivables/{bad['id']}/write-off",
+            headers=access_headers(fin),
+            json={"reason": "insolvent"},
+        )
         assert written_off.status_code == 200, written_off.text
         await draft(client, fin, intent, amount="99999.00")
 
@@ -342,20 +402,32 @@ class TestSignContract:
         c = await draft(client, org.rep, intent, amount="45000.01")
         body = assert_problem(await sign(client, org.rep, c["id"]), 409, "credit.limit_exceeded")
         assert (body["limit"], body["exposure"], body["available"], body["shortfall"]) == (
-            "100000.00", "55000.00", "45000.00", "0.01")
-        patched = await client.patch(contract_url(c["id"]), headers=access_headers(org.rep),
-                                     json={"amount": "45000.00"})
+            "100000.00",
+            "55000.00",
+            "45000.00",
+            "0.01",
+        )
+        patched = await client.patch(
+            contract_url(c["id"]), headers=access_headers(org.rep), json={"amount": "45000.00"}
+        )
         assert patched.status_code == 200, patched.text
         assert (await api_sign_contract(client, org.rep, c["id"]))["status"] == "signed"
 
     async def _with_overdue(self, client, org, uow_factory, customer, days: int) -> None:
         contract = await make_contract(uow_factory, customer=customer, amount="1000.00", status="signed")
         now = utcnow()
-        await api_bill(client, org.finance, contract.id, "1000.00",
-                       issued_at=now - dt.timedelta(days=days + 30), due_at=now - dt.timedelta(days=days))
+        await api_bill(
+            client,
+            org.finance,
+            contract.id,
+            "1000.00",
+            issued_at=now - dt.timedelta(days=days + 30),
+            due_at=now - dt.timedelta(days=days),
+        )
 
     async def test_receivable_overdue_61_days_puts_the_customer_on_hold(
-            self, client, org, uow_factory, intent):
+        self, client, org, uow_factory, intent
+    ):
         await self._with_overdue(client, org, uow_factory, intent, days=61)
         contract = await draft(client, org.rep, intent, amount="10.00")
         body = assert_problem(await sign(client, org.rep, contract["id"]), 409, "credit.on_hold")
@@ -375,13 +447,15 @@ class TestSignContract:
         assert body["manual_hold"] is True
 
     @pytest.mark.parametrize(("role", "amount"), [("finance", "1000000.00"), ("director", "5000000.00")])
-    async def test_finance_and_director_override_within_their_ceiling(self, client, org, uow_factory,
-                                                                       lead, role, amount):
+    async def test_finance_and_director_override_within_their_ceiling(
+        self, client, org, uow_factory, lead, role, amount
+    ):
         await set_credit_profile(uow_factory, lead.id, on_hold=True)
         user = getattr(org, role)
         contract = await draft(client, org.rep, lead, amount=amount)
-        signed = await api_sign_contract(client, user, contract["id"],
-                                         override={"reason": "  strategic account  "})
+        signed = await api_sign_contract(
+            client, user, contract["id"], override={"reason": "  strategic account  "}
+        )
         assert signed["status"] == "signed"
         assert signed["override_reason"] == "strategic account"
         assert signed["override_by"] == str(user.id)
@@ -390,8 +464,10 @@ class TestSignContract:
         assert entry["entity_id"] == contract["id"]
         assert entry["actor_id"] == str(user.id)
         assert entry["changes"]["status"] == ["draft", "signed"]
-        assert entry["changes"]["override"] == [None, {
-            "reason": "strategic account", "lifted": ["credit.on_hold", "credit.limit_exceeded"]}]
+        assert entry["changes"]["override"] == [
+            None,
+            {"reason": "strategic account", "lifted": ["credit.on_hold", "credit.limit_exceeded"]},
+        ]
 
     async def test_finance_cannot_override_past_finance_limit_max(self, client, org, lead):
         contract = await draft(client, org.rep, lead, amount="1000000.01")
@@ -412,12 +488,15 @@ class TestSignContract:
     async def test_manager_overrides_within_the_threshold(self, client, org, lead):
         # Limit 0: the shortfall is the whole amount; manager_limit_max is 100,000.
         within = await draft(client, org.rep, lead, amount="100000.00")
-        signed = await api_sign_contract(client, org.manager, within["id"],
-                                         override={"reason": "known payer"})
+        signed = await api_sign_contract(
+            client, org.manager, within["id"], override={"reason": "known payer"}
+        )
         assert signed["override_by"] == str(org.manager.id)
         [entry] = await history(client, org.manager, lead, "contract_sign")
-        assert entry["changes"]["override"] == [None, {"reason": "known payer",
-                                                       "lifted": ["credit.limit_exceeded"]}]
+        assert entry["changes"]["override"] == [
+            None,
+            {"reason": "known payer", "lifted": ["credit.limit_exceeded"]},
+        ]
 
     async def test_manager_cannot_override_a_cent_past_the_threshold(self, client, org, lead):
         over = await draft(client, org.rep, lead, amount="100000.01")
@@ -466,8 +545,10 @@ class TestSignContract:
         past = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
         signed = await api_sign_contract(client, org.rep, contract["id"], signed_at=past.isoformat())
         assert dt.datetime.fromisoformat(signed["signed_at"]) == past
-        assert dt.datetime.fromisoformat(
-            (await get_contract(client, org.rep, contract["id"]))["signed_at"]) == past
+        assert (
+            dt.datetime.fromisoformat((await get_contract(client, org.rep, contract["id"]))["signed_at"])
+            == past
+        )
 
     async def test_naive_signed_at_is_refused(self, client, org, intent):
         contract = await draft(client, org.rep, intent, amount="10.00")
@@ -523,8 +604,9 @@ class TestSignContract:
 
 class TestCancelContract:
     async def cancel(self, client, user, contract_id, reason="customer withdrew"):
-        return await client.post(contract_url(contract_id, "cancel"), headers=access_headers(user),
-                                 json={"reason": reason})
+        return await client.post(
+            contract_url(contract_id, "cancel"), headers=access_headers(user), json={"reason": reason}
+        )
 
     async def test_anonymous(self, client):
         response = await client.post(contract_url(uuid.uuid4(), "cancel"), json={"reason": "x"})
@@ -681,19 +763,24 @@ class TestAcceptAndComplete:
 
 class TestFunnelEntryFromContracts:
     async def move(self, client, user, customer, to_stage):
-        return await client.post(f"{CUSTOMERS}/{customer.id}/transitions", headers=access_headers(user),
-                                 json={"to_stage": to_stage})
+        return await client.post(
+            f"{CUSTOMERS}/{customer.id}/transitions",
+            headers=access_headers(user),
+            json={"to_stage": to_stage},
+        )
 
     async def test_implemented_needs_payment_and_acceptance(self, client, org, uow_factory, intent):
         contract = await draft(client, org.rep, intent, amount="100.00")
         await api_sign_contract(client, org.rep, contract["id"])
-        body = assert_problem(await self.move(client, org.rep, intent, "implemented"), 422,
-                              "funnel.requirement_unmet")
+        body = assert_problem(
+            await self.move(client, org.rep, intent, "implemented"), 422, "funnel.requirement_unmet"
+        )
         assert set(body["missing"]) == {"contract_fully_paid", "acceptance"}
 
         await client.post(contract_url(contract["id"], "accept"), headers=access_headers(org.rep))
-        body = assert_problem(await self.move(client, org.rep, intent, "implemented"), 422,
-                              "funnel.requirement_unmet")
+        body = assert_problem(
+            await self.move(client, org.rep, intent, "implemented"), 422, "funnel.requirement_unmet"
+        )
         assert "contract_fully_paid" in body["missing"]
 
         await api_bill(client, org.finance, contract["id"], "100.00")
@@ -711,8 +798,9 @@ class TestFunnelEntryFromContracts:
         await api_sign_contract(client, org.rep, contract["id"])
         accepted = await client.post(contract_url(contract["id"], "accept"), headers=access_headers(org.rep))
         assert accepted.status_code == 200, accepted.text
-        body = assert_problem(await self.move(client, org.rep, intent, "implemented"), 422,
-                              "funnel.requirement_unmet")
+        body = assert_problem(
+            await self.move(client, org.rep, intent, "implemented"), 422, "funnel.requirement_unmet"
+        )
         assert body["missing"] == ["contract_fully_paid"]
 
     async def test_paid_but_not_accepted(self, client, org, intent):
@@ -720,17 +808,20 @@ class TestFunnelEntryFromContracts:
         await api_sign_contract(client, org.rep, contract["id"])
         await api_bill(client, org.finance, contract["id"], "100.00")
         await api_pay(client, org.finance, intent.id, "100.00")
-        body = assert_problem(await self.move(client, org.rep, intent, "implemented"), 422,
-                              "funnel.requirement_unmet")
+        body = assert_problem(
+            await self.move(client, org.rep, intent, "implemented"), 422, "funnel.requirement_unmet"
+        )
         assert body["missing"] == ["acceptance"]
 
     async def test_signed_needs_a_signed_contract(self, client, org, uow_factory, intent):
-        body = assert_problem(await self.move(client, org.rep, intent, "signed"), 422,
-                              "funnel.requirement_unmet")
+        body = assert_problem(
+            await self.move(client, org.rep, intent, "signed"), 422, "funnel.requirement_unmet"
+        )
         assert body["missing"] == ["signed_contract"]
         await make_contract(uow_factory, customer=intent, amount="10.00", status="draft")
-        body = assert_problem(await self.move(client, org.rep, intent, "signed"), 422,
-                              "funnel.requirement_unmet")
+        body = assert_problem(
+            await self.move(client, org.rep, intent, "signed"), 422, "funnel.requirement_unmet"
+        )
         assert body["missing"] == ["signed_contract"]
 
         await make_contract(uow_factory, customer=intent, amount="10.00", status="signed")
@@ -741,16 +832,21 @@ class TestFunnelEntryFromContracts:
     async def test_signed_back_to_intent_only_after_cancellation(self, client, org, intent):
         contract = await draft(client, org.rep, intent, amount="10.00")
         await api_sign_contract(client, org.rep, contract["id"])
-        response = await client.post(f"{CUSTOMERS}/{intent.id}/transitions",
-                                     headers=access_headers(org.rep),
-                                     json={"to_stage": "intent", "reason": "other"})
+        response = await client.post(
+            f"{CUSTOMERS}/{intent.id}/transitions",
+            headers=access_headers(org.rep),
+            json={"to_stage": "intent", "reason": "other"},
+        )
         assert_problem(response, 409, "funnel.invalid_transition")
 
 
-@pytest.mark.parametrize(("amounts", "total", "limit"), [
-    (("0.10", "0.20"), "0.30", "1.30"),
-    (("33333.33", "33333.33", "33333.34"), "100000.00", "100001.00"),
-])
+@pytest.mark.parametrize(
+    ("amounts", "total", "limit"),
+    [
+        (("0.10", "0.20"), "0.30", "1.30"),
+        (("33333.33", "33333.33", "33333.34"), "100000.00", "100001.00"),
+    ],
+)
 async def test_exposure_sums_are_exact(client, org, uow_factory, intent, amounts, total, limit):
     """Open receivables add up in SQL without float drift on either database."""
     contract = await make_contract(uow_factory, customer=intent, amount=total, status="signed")
@@ -760,4 +856,8 @@ async def test_exposure_sums_are_exact(client, org, uow_factory, intent, amounts
     probe = await draft(client, org.rep, intent, amount="1.01")
     body = assert_problem(await sign(client, org.rep, probe["id"]), 409, "credit.limit_exceeded")
     assert (body["limit"], body["exposure"], body["available"], body["shortfall"]) == (
-        limit, total, "1.00", "0.01")
+        limit,
+        total,
+        "1.00",
+        "0.01",
+    )

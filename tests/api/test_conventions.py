@@ -26,8 +26,12 @@ USERS = "/api/v1/users"
 
 
 def _new_user(**overrides) -> dict:
-    return {"username": f"idem-{uuid.uuid4().hex[:8]}", "password": "a-long-enough-password",
-            "role": "rep", **overrides}
+    return {
+        "username": f"idem-{uuid.uuid4().hex[:8]}",
+        "password": "a-long-enough-password",
+        "role": "rep",
+        **overrides,
+    }
 
 
 async def _count_users(client, headers) -> int:
@@ -71,8 +75,9 @@ class TestProblemJson:
 
     async def test_422_on_a_body_that_is_not_json(self, client, uow_factory):
         admin = await make_user(uow_factory, role="admin")
-        response = await client.post(USERS, content=b"{not json", headers={
-            **access_headers(admin), "Content-Type": "application/json"})
+        response = await client.post(
+            USERS, content=b"{not json", headers={**access_headers(admin), "Content-Type": "application/json"}
+        )
         body = assert_problem(response, 422, "validation_error")
         assert body["errors"]
 
@@ -154,12 +159,14 @@ class TestIdempotencyKey:
         alice = await make_user(uow_factory, role="admin")
         bob = await make_user(uow_factory, role="admin")
         payload = _new_user()
-        first = await client.post(USERS, json=payload,
-                                  headers={**access_headers(alice), "Idempotency-Key": "shared"})
+        first = await client.post(
+            USERS, json=payload, headers={**access_headers(alice), "Idempotency-Key": "shared"}
+        )
         assert first.status_code == 201
         # Bob's request with the same key and body is his own: it runs (and finds the name taken).
-        second = await client.post(USERS, json=payload,
-                                   headers={**access_headers(bob), "Idempotency-Key": "shared"})
+        second = await client.post(
+            USERS, json=payload, headers={**access_headers(bob), "Idempotency-Key": "shared"}
+        )
         assert_problem(second, 409, "user.username_taken")
         assert "idempotent-replayed" not in second.headers
 
@@ -174,7 +181,8 @@ class TestIdempotencyKey:
     # unanswered. Simulated here by keeping the service from storing (or releasing) it.
 
     async def test_a_response_lost_after_the_commit_is_reported_not_run_again(
-            self, client, uow_factory, monkeypatch):
+        self, client, uow_factory, monkeypatch
+    ):
         admin = await make_user(uow_factory, role="admin")
         headers = {**access_headers(admin), "Idempotency-Key": "lost-1"}
         payload = _new_user()
@@ -186,15 +194,18 @@ class TestIdempotencyKey:
         assert (await client.post(USERS, json=payload, headers=headers)).status_code == 201
         count = await _count_users(client, headers)
         # Within the lease the first run may still be answering.
-        assert_problem(await client.post(USERS, json=payload, headers=headers),
-                       409, "idempotency.in_progress")
+        assert_problem(
+            await client.post(USERS, json=payload, headers=headers), 409, "idempotency.in_progress"
+        )
         monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 0)
-        assert_problem(await client.post(USERS, json=payload, headers=headers),
-                       409, "idempotency.response_lost")
+        assert_problem(
+            await client.post(USERS, json=payload, headers=headers), 409, "idempotency.response_lost"
+        )
         assert await _count_users(client, headers) == count
 
     async def test_a_run_that_died_before_committing_is_taken_over_after_the_lease(
-            self, client, uow_factory, monkeypatch):
+        self, client, uow_factory, monkeypatch
+    ):
         admin = await make_user(uow_factory, role="admin")
         headers = {**access_headers(admin), "Idempotency-Key": "died-1"}
         payload = _new_user()
@@ -213,8 +224,9 @@ class TestIdempotencyKey:
         monkeypatch.setattr(users_service, "create_user", dies_the_first_time)
         monkeypatch.setattr(idempotency_service, "release", died_before_releasing)
         assert_problem(await client.post(USERS, json=payload, headers=headers), 500, "internal_error")
-        assert_problem(await client.post(USERS, json=payload, headers=headers),
-                       409, "idempotency.in_progress")
+        assert_problem(
+            await client.post(USERS, json=payload, headers=headers), 409, "idempotency.in_progress"
+        )
         monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 0)
         retried = await client.post(USERS, json=payload, headers=headers)
         assert retried.status_code == 201, retried.text
@@ -228,12 +240,22 @@ class TestIdempotencyKey:
     async def test_a_run_that_lost_its_key_to_a_retry_cannot_commit(self, session_factory, monkeypatch):
         user_id = uuid.uuid4()
         begun = await idempotency_service.begin(
-            UnitOfWork(session_factory), user_id=user_id, key="fenced", method="POST",
-            path=USERS, request_hash="h")
+            UnitOfWork(session_factory),
+            user_id=user_id,
+            key="fenced",
+            method="POST",
+            path=USERS,
+            request_hash="h",
+        )
         monkeypatch.setattr(get_settings(), "idempotency_lease_seconds", 0)
         retry = await idempotency_service.begin(
-            UnitOfWork(session_factory), user_id=user_id, key="fenced", method="POST",
-            path=USERS, request_hash="h")
+            UnitOfWork(session_factory),
+            user_id=user_id,
+            key="fenced",
+            method="POST",
+            path=USERS,
+            request_hash="h",
+        )
         assert (retry.record_id, retry.attempt) == (begun.record_id, 2)
 
         slow_first_run = UnitOfWork(session_factory, fence=(begun.record_id, 1))
@@ -294,8 +316,7 @@ class TestInternalError:
 
         @app.get("/db-gone")
         async def db_gone() -> None:
-            raise ServiceUnavailable("The database connection was lost; retry the request",
-                                     retry_after=1)
+            raise ServiceUnavailable("The database connection was lost; retry the request", retry_after=1)
 
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:

@@ -22,9 +22,31 @@ from tests.support.builders import (
 )
 
 EXPORT = "/api/v1/customers/export"
-COLUMNS = ["id", "name", "kind", "uscc", "industry", "region", "size", "address", "website", "stage",
-           "grade", "owner_id", "team_id", "source", "tags", "contacts", "phones", "emails",
-           "completeness", "created_at", "updated_at", "deleted_at", "merged_into"]
+COLUMNS = [
+    "id",
+    "name",
+    "kind",
+    "uscc",
+    "industry",
+    "region",
+    "size",
+    "address",
+    "website",
+    "stage",
+    "grade",
+    "owner_id",
+    "team_id",
+    "source",
+    "tags",
+    "contacts",
+    "phones",
+    "emails",
+    "completeness",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "merged_into",
+]
 
 
 @pytest.fixture
@@ -77,11 +99,18 @@ class TestExportAll:
     async def test_csv_streams_every_row_once(self, client, org, uow_factory, chunk_reads):
         bulk = await make_customers(uow_factory, 2_500, name_prefix="批量客户", tags=["批量"])
         detailed = await make_customer(
-            uow_factory, name="=HYPERLINK(\"http://evil\")", owner=org.rep, uscc=None,
-            industry="软件", region="浙江杭州", tags=["vip", "华东"],
-            contacts=[{"name": "张三", "phones": ["13800138000"], "emails": ["z@example.com"],
-                       "is_primary": True},
-                      {"name": "李四", "phones": ["13900139000", "010-12345678"]}])
+            uow_factory,
+            name='=HYPERLINK("http://evil")',
+            owner=org.rep,
+            uscc=None,
+            industry="软件",
+            region="浙江杭州",
+            tags=["vip", "华东"],
+            contacts=[
+                {"name": "张三", "phones": ["13800138000"], "emails": ["z@example.com"], "is_primary": True},
+                {"name": "李四", "phones": ["13900139000", "010-12345678"]},
+            ],
+        )
         response = await export(client, org.support)
         assert response.headers["content-type"] == "text/csv; charset=utf-8"
         disposition = response.headers["content-disposition"]
@@ -95,7 +124,7 @@ class TestExportAll:
         assert chunk_reads == [1_000, 1_000, 501]
 
         row = next(r for r in rows if r["id"] == str(detailed.id))
-        assert row["name"] == "'=HYPERLINK(\"http://evil\")"  # no formula in Excel
+        assert row["name"] == '\'=HYPERLINK("http://evil")'  # no formula in Excel
         assert row["owner_id"] == str(org.rep.id) and row["team_id"] == str(org.group.id)
         assert row["tags"] == "vip;华东" and row["contacts"] == "张三;李四"
         assert row["phones"] == "+8613800138000;+8613900139000;+861012345678"
@@ -106,9 +135,12 @@ class TestExportAll:
 
     async def test_ndjson(self, client, org, uow_factory):
         await make_customers(uow_factory, 1_200)
-        customer = await make_customer(uow_factory, name="北京云端信息技术有限公司", owner=org.rep2,
-                                       contacts=[{"name": "王五", "title": "总经理", "wechat": "ww_88",
-                                                  "phones": ["13700137000"]}])
+        customer = await make_customer(
+            uow_factory,
+            name="北京云端信息技术有限公司",
+            owner=org.rep2,
+            contacts=[{"name": "王五", "title": "总经理", "wechat": "ww_88", "phones": ["13700137000"]}],
+        )
         response = await export(client, org.director, format="ndjson")
         assert response.headers["content-type"] == "application/x-ndjson"
         assert response.headers["content-disposition"].endswith('.ndjson"')
@@ -131,14 +163,32 @@ class TestExportAll:
 
 class TestExportScopeAndMasking:
     async def test_rep_sees_own_and_pool_with_pool_contacts_masked(self, client, org, uow_factory):
-        own = await make_customer(uow_factory, name="自己的客户", owner=org.rep,
-                                  contacts=[{"name": "甲", "phones": ["13800138000"],
-                                             "emails": ["jia@example.com"], "wechat": "jia_wx"}])
-        pool = await make_customer(uow_factory, name="公海客户",
-                                   contacts=[{"name": "乙", "phones": ["13900139000"],
-                                              "emails": ["yi.long@example.com"], "wechat": "yi_wx"}])
-        await make_customer(uow_factory, name="同事的客户", owner=org.rep2,
-                            contacts=[{"name": "丙", "phones": ["13700137000"]}])
+        own = await make_customer(
+            uow_factory,
+            name="自己的客户",
+            owner=org.rep,
+            contacts=[
+                {"name": "甲", "phones": ["13800138000"], "emails": ["jia@example.com"], "wechat": "jia_wx"}
+            ],
+        )
+        pool = await make_customer(
+            uow_factory,
+            name="公海客户",
+            contacts=[
+                {
+                    "name": "乙",
+                    "phones": ["13900139000"],
+                    "emails": ["yi.long@example.com"],
+                    "wechat": "yi_wx",
+                }
+            ],
+        )
+        await make_customer(
+            uow_factory,
+            name="同事的客户",
+            owner=org.rep2,
+            contacts=[{"name": "丙", "phones": ["13700137000"]}],
+        )
         await make_customer(uow_factory, name="别队的客户", owner=org.other_rep)
 
         rows = {r["id"]: r for r in csv_rows(await export(client, org.rep))}
@@ -171,8 +221,9 @@ class TestExportScopeAndMasking:
 
 class TestExportFilters:
     async def test_list_filters_apply(self, client, org, uow_factory):
-        lead = await make_customer(uow_factory, owner=org.rep, stage="lead", region="上海",
-                                   industry="制造", tags=["vip"])
+        lead = await make_customer(
+            uow_factory, owner=org.rep, stage="lead", region="上海", industry="制造", tags=["vip"]
+        )
         pool = await make_customer(uow_factory, region="上海", tags=["vip", "cold"])
         deleted = await make_customer(uow_factory, owner=org.rep2, deleted=True)
         others = await make_customers(uow_factory, 5, owner=org.rep2)
@@ -214,7 +265,8 @@ async def test_the_generator_yields_chunk_by_chunk(org, uow_factory, monkeypatch
     monkeypatch.setattr(exports_service, "EXPORT_CHUNK", 10)
     await make_customers(uow_factory, 25)
     actor = Principal(user_id=org.support.id, role=Role.support, team_id=None)
-    result = customer_io_service.export_customers(uow_factory(), actor, filters=CustomerFilters(),
-                                                  fmt="ndjson")
+    result = customer_io_service.export_customers(
+        uow_factory(), actor, filters=CustomerFilters(), fmt="ndjson"
+    )
     pieces = [piece async for piece in result.chunks]
     assert [piece.count(b"\n") for piece in pieces] == [10, 10, 5]

@@ -34,8 +34,9 @@ async def put_settings(client, org, **changes):
 
 
 async def limit_of(client, org, customer) -> str:
-    response = await client.get(f"/api/v1/customers/{customer.id}/credit",
-                                headers=access_headers(org.finance))
+    response = await client.get(
+        f"/api/v1/customers/{customer.id}/credit", headers=access_headers(org.finance)
+    )
     assert response.status_code == 200, response.text
     return response.json()["credit_limit"]
 
@@ -46,8 +47,12 @@ async def test_defaults_are_cash_first(client, org):
 
 
 async def test_a_customer_without_a_profile_has_its_grades_limit(client, uow_factory, org):
-    response = await put_settings(client, org, default_credit_limit="1000.00",
-                                  default_limits_by_grade={"A": "50000.00", "B": "20000.00"})
+    response = await put_settings(
+        client,
+        org,
+        default_credit_limit="1000.00",
+        default_limits_by_grade={"A": "50000.00", "B": "20000.00"},
+    )
     assert response.status_code == 200, response.text
     customers = {}
     for grade in ("A", "B", "C", None):
@@ -56,12 +61,17 @@ async def test_a_customer_without_a_profile_has_its_grades_limit(client, uow_fac
         customers[grade] = customer
     # A and B from the table; C is not listed and the ungraded have no grade: default_credit_limit.
     assert [await limit_of(client, org, customers[g]) for g in ("A", "B", "C", None)] == [
-        "50000.00", "20000.00", "1000.00", "1000.00"]
+        "50000.00",
+        "20000.00",
+        "1000.00",
+        "1000.00",
+    ]
     draft = await api_draft_contract(client, org.rep, customers["A"].id, "50000.00")
     assert (await api_sign_contract(client, org.rep, draft["id"]))["override_reason"] is None
     draft = await api_draft_contract(client, org.rep, customers["B"].id, "20000.01")
-    response = await client.post(f"/api/v1/contracts/{draft['id']}/sign", headers=access_headers(org.rep),
-                                 json={})
+    response = await client.post(
+        f"/api/v1/contracts/{draft['id']}/sign", headers=access_headers(org.rep), json={}
+    )
     assert_problem(response, 409, "credit.limit_exceeded")
 
 
@@ -74,15 +84,26 @@ async def test_negative_default_limits_are_refused(client, org):
 
 async def test_due_date_defaults_to_issue_date_plus_the_contracts_terms(client, uow_factory, org):
     customer = await make_funnel_customer(uow_factory, owner=org.rep, stage="signed")
-    contract = await make_contract(uow_factory, customer=customer, amount="900.00", status="signed",
-                                   payment_terms_days=45)
+    contract = await make_contract(
+        uow_factory, customer=customer, amount="900.00", status="signed", payment_terms_days=45
+    )
     issued = utcnow().replace(microsecond=0) - dt.timedelta(days=2)
-    response = await client.post("/api/v1/receivables", headers=access_headers(org.finance), json={
-        "contract_id": str(contract.id), "amount": "300.00", "issued_at": issued.isoformat()})
+    response = await client.post(
+        "/api/v1/receivables",
+        headers=access_headers(org.finance),
+        json={"contract_id": str(contract.id), "amount": "300.00", "issued_at": issued.isoformat()},
+    )
     assert response.status_code == 201, response.text
     assert dt.datetime.fromisoformat(response.json()["due_at"]) == issued + dt.timedelta(days=45)
     # An explicit due date still wins, and one before the issue date is refused.
-    response = await client.post("/api/v1/receivables", headers=access_headers(org.finance), json={
-        "contract_id": str(contract.id), "amount": "300.00", "issued_at": issued.isoformat(),
-        "due_at": (issued - dt.timedelta(days=1)).isoformat()})
+    response = await client.post(
+        "/api/v1/receivables",
+        headers=access_headers(org.finance),
+        json={
+            "contract_id": str(contract.id),
+            "amount": "300.00",
+            "issued_at": issued.isoformat(),
+            "due_at": (issued - dt.timedelta(days=1)).isoformat(),
+        },
+    )
     assert_problem(response, 422, "validation_error")

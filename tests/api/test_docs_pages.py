@@ -12,10 +12,13 @@ ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 SPEC = re.compile(r"""(?:url:\s*|spec-url=)["']([^"']+)["']""")
 
 
-@pytest.mark.parametrize(("page", "kinds"), [
-    ("/docs", {"swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"}),
-    ("/redoc", {"redoc.standalone.js", "favicon.png"}),
-])
+@pytest.mark.parametrize(
+    ("page", "kinds"),
+    [
+        ("/docs", {"swagger-ui-bundle.js", "swagger-ui.css", "favicon.png"}),
+        ("/redoc", {"redoc.standalone.js", "favicon.png"}),
+    ],
+)
 async def test_docs_page_loads_only_local_assets(client, page, kinds):
     response = await client.get(page)
     assert response.status_code == 200, response.text

@@ -38,16 +38,23 @@ async def book(uow_factory, org):
     await set_pool_policy(uow_factory, org.director, max_active_customers=3)
     for seller, amount in ((org.rep2, "100000"), (org.other_rep, "50000")):
         sale = await make_customer(uow_factory, owner=seller, stage="signed", target_amount=Decimal(amount))
-        await make_contract(uow_factory, customer=sale, amount=amount, status="signed",
-                            signed_at=utcnow() - dt.timedelta(days=7))
+        await make_contract(
+            uow_factory,
+            customer=sale,
+            amount=amount,
+            status="signed",
+            signed_at=utcnow() - dt.timedelta(days=7),
+        )
     await make_customers(uow_factory, 2, owner=org.rep2, stage="lead")
 
     async def held(name, stage, grade=None):
         return await make_customer(uow_factory, name=name, owner=org.rep, stage=stage, grade=grade)
 
     return SimpleNamespace(
-        intent_b=await held("Intent B", "intent", "B"), intent_a=await held("Intent A", "intent", "A"),
-        signed=await held("Signed Co", "signed", "C"), lead=await held("Lead Co", "lead", "A"),
+        intent_b=await held("Intent B", "intent", "B"),
+        intent_a=await held("Intent A", "intent", "A"),
+        signed=await held("Signed Co", "signed", "C"),
+        lead=await held("Lead Co", "lead", "A"),
         resource=await held("Resource Co", "resource"),
     )
 
@@ -67,8 +74,11 @@ async def owners(uow_factory, book) -> dict[str, uuid.UUID | None]:
 
 class TestHandover:
     async def test_anonymous(self, client):
-        assert_problem(await client.post(f"{USERS}/{uuid.uuid4()}/handover", json={"strategy": "pool"}),
-                       401, "unauthorized")
+        assert_problem(
+            await client.post(f"{USERS}/{uuid.uuid4()}/handover", json={"strategy": "pool"}),
+            401,
+            "unauthorized",
+        )
 
     @pytest.mark.parametrize("role", ["rep", "support", "finance"])
     async def test_roles_that_do_not_hand_over(self, client, org, role):
@@ -76,8 +86,11 @@ class TestHandover:
         assert_problem(response, 403, "forbidden")
 
     async def test_unknown_or_out_of_scope_user(self, client, org):
-        response = await client.post(f"{USERS}/{uuid.uuid4()}/handover", headers=access_headers(org.director),
-                                     json={"strategy": "pool"})
+        response = await client.post(
+            f"{USERS}/{uuid.uuid4()}/handover",
+            headers=access_headers(org.director),
+            json={"strategy": "pool"},
+        )
         assert_problem(response, 404, "not_found")
         assert_problem(await handover(client, org.other_manager, org.rep, strategy="pool"), 404, "not_found")
 
@@ -111,18 +124,26 @@ class TestHandover:
         assert response.status_code == 200, response.text
         assert response.json()["dry_run"] is False
         assert await owners(uow_factory, book) == {
-            "signed": org.rep2.id, "intent_a": org.rep2.id, "intent_b": org.other_rep.id,
-            "lead": None, "resource": None}
+            "signed": org.rep2.id,
+            "intent_a": org.rep2.id,
+            "intent_b": org.other_rep.id,
+            "lead": None,
+            "resource": None,
+        }
         async with uow_factory() as uow:
-            events = (await uow.session.scalars(select(OwnershipEvent).where(
-                OwnershipEvent.from_owner_id == org.rep.id))).all()
+            events = (
+                await uow.session.scalars(
+                    select(OwnershipEvent).where(OwnershipEvent.from_owner_id == org.rep.id)
+                )
+            ).all()
             handed = await uow.customers.get_unscoped(book.intent_a.id)
         # History keeps the previous owner of every customer.
         assert len(events) == 5 and {e.event for e in events} == {"handover"}
         assert {e.customer_id: e.to_owner_id for e in events}[book.lead.id] is None
         assert handed.team_id == org.rep2.team_id and handed.claimed_at is not None
-        history = await client.get(f"/api/v1/customers/{book.intent_b.id}/history",
-                                   headers=access_headers(org.director))
+        history = await client.get(
+            f"/api/v1/customers/{book.intent_b.id}/history", headers=access_headers(org.director)
+        )
         entry = next(h for h in history.json()["items"] if h["action"] == "handover")
         assert entry["changes"]["owner_id"] == [str(org.rep.id), str(org.other_rep.id)]
 
@@ -144,13 +165,19 @@ class TestHandover:
         # Everything goes back to the pool except the signed customer: it goes to a person
         # (the best seller with room), never to the pool (SPEC §5).
         assert await owners(uow_factory, book) == {
-            "signed": org.rep2.id, "intent_a": None, "intent_b": None, "lead": None, "resource": None}
+            "signed": org.rep2.id,
+            "intent_a": None,
+            "intent_b": None,
+            "lead": None,
+            "resource": None,
+        }
         went = {item["name"]: item["to_owner_id"] for item in response.json()["items"]}
         assert went["Signed Co"] == str(org.rep2.id) and went["Intent A"] is None
 
     @pytest.mark.parametrize("strategy", ["pool", "fat_man"])
     async def test_signed_customers_go_to_the_manager_when_no_seller_has_room(
-            self, client, uow_factory, org, strategy):
+        self, client, uow_factory, org, strategy
+    ):
         await set_pool_policy(uow_factory, org.director, max_active_customers=1)
         # Everybody else in scope is full; a manager of the region hands over.
         for rep in (org.rep2,):
@@ -163,8 +190,10 @@ class TestHandover:
             for customer in (signed, implemented):
                 assert (await uow.customers.get_unscoped(customer.id)).owner_id == org.manager.id
         reasons = {item["reason"] for item in response.json()["items"]}
-        assert reasons == {"signed customer to the manager: no seller has room",
-                           "implemented customer to the manager: no seller has room"}
+        assert reasons == {
+            "signed customer to the manager: no seller has room",
+            "implemented customer to the manager: no seller has room",
+        }
 
     async def test_signed_customers_with_nobody_to_take_them(self, client, uow_factory):
         # A lone rep in a team without a manager, and no other rep anywhere: nobody can take
@@ -182,29 +211,34 @@ class TestHandover:
 
     async def test_to_user(self, client, uow_factory, org, book):
         await set_pool_policy(uow_factory, org.director, max_active_customers=30)
-        response = await handover(client, org.director, org.rep, strategy="to_user",
-                                  to_user_id=str(org.rep2.id))
+        response = await handover(
+            client, org.director, org.rep, strategy="to_user", to_user_id=str(org.rep2.id)
+        )
         assert response.status_code == 200, response.text
         assert {item["reason"] for item in response.json()["items"]} == {"handed to the named user"}
         assert set((await owners(uow_factory, book)).values()) == {org.rep2.id}
 
     async def test_to_user_over_the_holding_limit(self, client, uow_factory, org, book):
         # rep2 holds 2 of 3; the four active customers do not fit.
-        response = await handover(client, org.director, org.rep, strategy="to_user",
-                                  to_user_id=str(org.rep2.id))
+        response = await handover(
+            client, org.director, org.rep, strategy="to_user", to_user_id=str(org.rep2.id)
+        )
         body = assert_problem(response, 409, "pool.quota_exceeded")
         assert (body["limit"], body["active"]) == (3, 2)
         assert set((await owners(uow_factory, book)).values()) == {org.rep.id}
 
     async def test_to_user_needs_a_valid_other_user(self, client, uow_factory, org, book):
-        body = assert_problem(await handover(client, org.director, org.rep, strategy="to_user"), 422,
-                              "validation_error")
+        body = assert_problem(
+            await handover(client, org.director, org.rep, strategy="to_user"), 422, "validation_error"
+        )
         assert body["errors"][0]["loc"] == ["body", "to_user_id"]
-        response = await handover(client, org.director, org.rep, strategy="to_user",
-                                  to_user_id=str(org.rep.id))
+        response = await handover(
+            client, org.director, org.rep, strategy="to_user", to_user_id=str(org.rep.id)
+        )
         assert_problem(response, 422, "handover.same_user")
-        response = await handover(client, org.director, org.rep, strategy="to_user",
-                                  to_user_id=str(org.finance.id))
+        response = await handover(
+            client, org.director, org.rep, strategy="to_user", to_user_id=str(org.finance.id)
+        )
         assert_problem(response, 422, "customer.invalid_owner")
 
     async def test_nothing_to_hand_over(self, client, org):

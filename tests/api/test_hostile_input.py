@@ -23,22 +23,26 @@ async def org(uow_factory):
 @pytest.mark.parametrize("length", [4_097, 100_000])
 async def test_oversized_password_is_a_failed_login(client, uow_factory, length):
     user = await make_user(uow_factory, role="rep")
-    response = await client.post("/api/v1/auth/token",
-                                 data={"username": user.username, "password": "p" * length})
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": user.username, "password": "p" * length}
+    )
     assert_problem(response, 401, "auth.invalid_credentials")
-    response = await client.post("/api/v1/auth/token",
-                                 data={"username": "nobody-here", "password": "é" * length})
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": "nobody-here", "password": "é" * length}
+    )
     assert_problem(response, 401, "auth.invalid_credentials")
-    response = await client.post("/api/v1/auth/token",
-                                 data={"username": user.username, "password": PASSWORD})
+    response = await client.post("/api/v1/auth/token", data={"username": user.username, "password": PASSWORD})
     assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("exp", [10**30, 10**12, -(10**30)])
 async def test_token_with_absurd_expiry_is_unauthorized(client, uow_factory, exp):
     user = await make_user(uow_factory, role="admin")
-    token = jwt.encode({"sub": str(user.id), "role": "admin", "typ": "access", "exp": exp,
-                        "iat": 0}, get_settings().effective_secret_key(), algorithm="HS256")
+    token = jwt.encode(
+        {"sub": str(user.id), "role": "admin", "typ": "access", "exp": exp, "iat": 0},
+        get_settings().effective_secret_key(),
+        algorithm="HS256",
+    )
     response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert_problem(response, 401, "unauthorized")
 
@@ -57,16 +61,25 @@ SHEET = "xl/worksheets/sheet1.xml"
 
 def sheet_xml(cell: bytes, doctype: bytes = b"") -> bytes:
     """A worksheet with a "name" header and one row holding ``cell`` as an inline string."""
-    return (b'<?xml version="1.0"?>' + doctype
-            + b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-            b'<row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c></row>'
-            b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + cell + b"</t></is></c></row>"
-            b"</sheetData></worksheet>")
+    return (
+        b'<?xml version="1.0"?>'
+        + doctype
+        + b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c></row>'
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + cell + b"</t></is></c></row>"
+        b"</sheetData></worksheet>"
+    )
 
 
-LAUGHS = sheet_xml(b"&lol9;", b'<!DOCTYPE worksheet [<!ENTITY lol "lol">' + b"".join(
-    b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
-    for i in range(1, 10)) + b"]>")
+LAUGHS = sheet_xml(
+    b"&lol9;",
+    b'<!DOCTYPE worksheet [<!ENTITY lol "lol">'
+    + b"".join(
+        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+        for i in range(1, 10)
+    )
+    + b"]>",
+)
 EXTERNAL = sheet_xml(b"&x;", b'<!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/passwd">]>')
 
 

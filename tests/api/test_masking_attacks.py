@@ -21,8 +21,11 @@ async def org(uow_factory):
 
 @pytest.fixture
 async def pool(uow_factory):
-    return await make_customer(uow_factory, name="公海客户", contacts=[
-        {"name": "王总", "phones": [POOL_PHONE], "emails": [POOL_EMAIL]}])
+    return await make_customer(
+        uow_factory,
+        name="公海客户",
+        contacts=[{"name": "王总", "phones": [POOL_PHONE], "emails": [POOL_EMAIL]}],
+    )
 
 
 async def search(client, user, q: str) -> list[str]:
@@ -42,13 +45,17 @@ class TestExactContactSearch:
     async def test_unmasked_callers_and_own_customers_are_found(self, client, uow_factory, org, pool):
         for user in (org.manager, org.support, org.director):
             assert await search(client, user, POOL_PHONE) == [str(pool.id)]
-        own = await make_customer(uow_factory, name="自己的", owner=org.rep,
-                                  contacts=[{"name": "李", "phones": ["13900139000"]}])
+        own = await make_customer(
+            uow_factory, name="自己的", owner=org.rep, contacts=[{"name": "李", "phones": ["13900139000"]}]
+        )
         assert await search(client, org.rep, "139 0013 9000") == [str(own.id)]
 
     async def test_export_does_not_confirm_either(self, client, org, pool):
-        response = await client.get(f"{CUSTOMERS}/export", params={"q": POOL_PHONE, "format": "ndjson"},
-                                    headers=access_headers(org.rep))
+        response = await client.get(
+            f"{CUSTOMERS}/export",
+            params={"q": POOL_PHONE, "format": "ndjson"},
+            headers=access_headers(org.rep),
+        )
         assert response.status_code == 200, response.text
         assert "公海客户" not in response.text
 
@@ -70,15 +77,19 @@ class TestGuessingIsRateLimited:
 class TestDuplicateOutsideScope:
     async def test_another_teams_customer_is_reported_without_id_or_name(self, client, uow_factory, org):
         await make_customer(uow_factory, name="别组的大客户", owner=org.other_rep)
-        response = await client.post(CUSTOMERS, json={"name": "别组的大客户"},
-                                     headers=access_headers(org.rep))
+        response = await client.post(
+            CUSTOMERS, json={"name": "别组的大客户"}, headers=access_headers(org.rep)
+        )
         body = assert_problem(response, 409, "customer.duplicate")
         assert body["candidates"] == [{"id": None, "name": None, "matched_on": ["name"], "visible": False}]
         assert "别组的大客户" not in response.text
 
     async def test_a_masked_pool_phone_is_not_confirmed_by_the_duplicate_check(self, client, org, pool):
-        response = await client.post(CUSTOMERS, headers=access_headers(org.rep), json={
-            "name": "试探公司", "contacts": [{"name": "某", "phones": [POOL_PHONE]}]})
+        response = await client.post(
+            CUSTOMERS,
+            headers=access_headers(org.rep),
+            json={"name": "试探公司", "contacts": [{"name": "某", "phones": [POOL_PHONE]}]},
+        )
         body = assert_problem(response, 409, "customer.duplicate")
         assert body["candidates"] == [{"id": None, "name": None, "matched_on": ["phone"], "visible": False}]
         assert str(pool.id) not in response.text
@@ -87,5 +98,6 @@ class TestDuplicateOutsideScope:
         mine = await make_customer(uow_factory, name="自己的公司", owner=org.rep)
         response = await client.post(CUSTOMERS, json={"name": "自己的公司"}, headers=access_headers(org.rep))
         body = assert_problem(response, 409, "customer.duplicate")
-        assert body["candidates"] == [{"id": str(mine.id), "name": "自己的公司", "matched_on": ["name"],
-                                       "visible": True}]
+        assert body["candidates"] == [
+            {"id": str(mine.id), "name": "自己的公司", "matched_on": ["name"], "visible": True}
+        ]

@@ -25,8 +25,11 @@ RECEIVABLES = "/api/v1/receivables"
 
 
 def payment_body(customer_id, amount, *, received_at=None, allocations=None) -> dict:
-    body = {"customer_id": str(customer_id), "amount": amount,
-            "received_at": (received_at or utcnow() - dt.timedelta(minutes=1)).isoformat()}
+    body = {
+        "customer_id": str(customer_id),
+        "amount": amount,
+        "received_at": (received_at or utcnow() - dt.timedelta(minutes=1)).isoformat(),
+    }
     if allocations is not None:
         body["allocations"] = [{"receivable_id": str(r), "amount": a} for r, a in allocations]
     return body
@@ -80,26 +83,32 @@ def allocated(payment: dict) -> dict[str, str]:
 
 class TestCreatePayment:
     async def test_anonymous(self, client, customer):
-        assert_problem(await client.post(PAYMENTS, json=payment_body(customer.id, "1.00")), 401,
-                       "unauthorized")
+        assert_problem(
+            await client.post(PAYMENTS, json=payment_body(customer.id, "1.00")), 401, "unauthorized"
+        )
 
     @pytest.mark.parametrize("role", ["rep", "manager", "support", "admin"])
     async def test_only_finance_records(self, client, org, customer, role):
-        response = await client.post(PAYMENTS, headers=access_headers(getattr(org, role)),
-                                     json=payment_body(customer.id, "1.00"))
+        response = await client.post(
+            PAYMENTS, headers=access_headers(getattr(org, role)), json=payment_body(customer.id, "1.00")
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_unknown_customer(self, client, org):
-        response = await client.post(PAYMENTS, headers=access_headers(org.finance),
-                                     json=payment_body(uuid.uuid4(), "1.00"))
+        response = await client.post(
+            PAYMENTS, headers=access_headers(org.finance), json=payment_body(uuid.uuid4(), "1.00")
+        )
         assert_problem(response, 404, "not_found")
 
     @pytest.mark.parametrize("role", ["finance", "director"])
     async def test_oldest_due_first(self, client, org, customer, three, role):
         r5, r10, r20 = three
         received = dt.datetime(2026, 6, 1, 10, 0, tzinfo=dt.UTC)
-        response = await client.post(PAYMENTS, headers=access_headers(getattr(org, role)),
-                                     json=payment_body(customer.id, "170", received_at=received))
+        response = await client.post(
+            PAYMENTS,
+            headers=access_headers(getattr(org, role)),
+            json=payment_body(customer.id, "170", received_at=received),
+        )
         assert response.status_code == 201, response.text
         body = response.json()
         assert body["amount"] == "170.00"
@@ -110,7 +119,10 @@ class TestCreatePayment:
         assert response.headers["Location"] == f"/api/v1/payments/{body['id']}"
         assert allocated(body) == {r5["id"]: "50.00", r10["id"]: "100.00", r20["id"]: "20.00"}
         assert await amounts(client, org, r5, r10, r20) == [
-            ("50.00", "0.00", "paid"), ("100.00", "0.00", "paid"), ("20.00", "60.00", "open")]
+            ("50.00", "0.00", "paid"),
+            ("100.00", "0.00", "paid"),
+            ("20.00", "60.00", "open"),
+        ]
 
     async def test_partial_payment_stops_in_the_oldest_item(self, client, org, customer, three):
         r5, r10, r20 = three
@@ -119,25 +131,42 @@ class TestCreatePayment:
         second = await api_pay(client, org.finance, customer.id, "85.00")
         assert allocated(second) == {r10["id"]: "80.00", r20["id"]: "5.00"}
         assert await amounts(client, org, r5, r10, r20) == [
-            ("50.00", "0.00", "paid"), ("100.00", "0.00", "paid"), ("5.00", "75.00", "open")]
+            ("50.00", "0.00", "paid"),
+            ("100.00", "0.00", "paid"),
+            ("5.00", "75.00", "open"),
+        ]
 
     async def test_overdue_items_come_first(self, client, org, customer, contract, three):
         r5, _, _ = three
         now = utcnow()
-        old = await api_bill(client, org.finance, contract.id, "30.00",
-                             issued_at=now - dt.timedelta(days=90), due_at=now - dt.timedelta(days=45))
+        old = await api_bill(
+            client,
+            org.finance,
+            contract.id,
+            "30.00",
+            issued_at=now - dt.timedelta(days=90),
+            due_at=now - dt.timedelta(days=45),
+        )
         payment = await api_pay(client, org.finance, customer.id, "40.00")
         assert allocated(payment) == {old["id"]: "30.00", r5["id"]: "10.00"}
 
     async def test_explicit_allocations_are_honoured(self, client, org, customer, three):
         r5, r10, r20 = three
-        payment = await api_pay(client, org.finance, customer.id, "100.00",
-                                allocations=[(r20["id"], "30.00"), (r10["id"], "25.50")])
+        payment = await api_pay(
+            client,
+            org.finance,
+            customer.id,
+            "100.00",
+            allocations=[(r20["id"], "30.00"), (r10["id"], "25.50")],
+        )
         assert allocated(payment) == {r20["id"]: "30.00", r10["id"]: "25.50"}
         # The payer said where the money goes: the rest is credit, not spread over r5.
         assert payment["unallocated_amount"] == "44.50"
         assert await amounts(client, org, r5, r10, r20) == [
-            ("0.00", "50.00", "open"), ("25.50", "74.50", "open"), ("30.00", "50.00", "open")]
+            ("0.00", "50.00", "open"),
+            ("25.50", "74.50", "open"),
+            ("30.00", "50.00", "open"),
+        ]
 
     async def test_explicit_allocation_up_to_exactly_the_outstanding(self, client, org, customer, three):
         r5, _, _ = three
@@ -147,8 +176,11 @@ class TestCreatePayment:
         assert await amounts(client, org, r5) == [("50.00", "0.00", "paid")]
 
     async def invalid(self, client, org, customer, amount, allocations) -> dict:
-        response = await client.post(PAYMENTS, headers=access_headers(org.finance),
-                                     json=payment_body(customer.id, amount, allocations=allocations))
+        response = await client.post(
+            PAYMENTS,
+            headers=access_headers(org.finance),
+            json=payment_body(customer.id, amount, allocations=allocations),
+        )
         body = assert_problem(response, 422, "payment.allocation_invalid")
         assert body["errors"]
         return body
@@ -159,9 +191,13 @@ class TestCreatePayment:
         await self.invalid(client, org, customer, "100.00", [(r5["id"], "40.01")])
         # Nothing was recorded: the failed payment allocated nothing.
         assert await amounts(client, org, r5, r10, r20) == [
-            ("10.00", "40.00", "open"), ("0.00", "100.00", "open"), ("0.00", "80.00", "open")]
-        listed = await client.get(PAYMENTS, headers=access_headers(org.finance),
-                                  params={"customer_id": str(customer.id)})
+            ("10.00", "40.00", "open"),
+            ("0.00", "100.00", "open"),
+            ("0.00", "80.00", "open"),
+        ]
+        listed = await client.get(
+            PAYMENTS, headers=access_headers(org.finance), params={"customer_id": str(customer.id)}
+        )
         assert len(listed.json()["items"]) == 1
 
     async def test_allocations_summing_over_the_amount(self, client, org, customer, three):
@@ -198,8 +234,11 @@ class TestCreatePayment:
         assert nothing_open["unallocated_amount"] == "12.34"
 
     async def test_future_received_at_is_refused(self, client, org, customer, three):
-        response = await client.post(PAYMENTS, headers=access_headers(org.finance), json=payment_body(
-            customer.id, "10.00", received_at=utcnow() + dt.timedelta(hours=1)))
+        response = await client.post(
+            PAYMENTS,
+            headers=access_headers(org.finance),
+            json=payment_body(customer.id, "10.00", received_at=utcnow() + dt.timedelta(hours=1)),
+        )
         body = assert_problem(response, 422, "validation_error")
         assert ["body", "received_at"] in [e["loc"] for e in body["errors"]]
         assert await amounts(client, org, three[0]) == [("0.00", "50.00", "open")]
@@ -209,13 +248,22 @@ class TestCreatePayment:
         payment = await api_pay(client, org.finance, customer.id, "10.00", received_at=past)
         assert dt.datetime.fromisoformat(payment["received_at"]) == past
 
-    @pytest.mark.parametrize("change", [
-        {"amount": "0"}, {"amount": "-10.00"}, {"amount": "1.005"}, {"received_at": "2026-01-01T00:00:00"},
-        {"allocations": [{"receivable_id": str(uuid.UUID(int=1)), "amount": "0"}]},
-    ])
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"amount": "0"},
+            {"amount": "-10.00"},
+            {"amount": "1.005"},
+            {"received_at": "2026-01-01T00:00:00"},
+            {"allocations": [{"receivable_id": str(uuid.UUID(int=1)), "amount": "0"}]},
+        ],
+    )
     async def test_invalid_body(self, client, org, customer, change):
-        response = await client.post(PAYMENTS, headers=access_headers(org.finance),
-                                     json={**payment_body(customer.id, "10.00"), **change})
+        response = await client.post(
+            PAYMENTS,
+            headers=access_headers(org.finance),
+            json={**payment_body(customer.id, "10.00"), **change},
+        )
         assert_problem(response, 422, "validation_error")
 
 
@@ -230,8 +278,9 @@ class TestListAndGetPayments:
         fin = org.finance
         older = await api_pay(client, fin, customer.id, "60.00", received_at=now - dt.timedelta(days=2))
         newer = await api_pay(client, fin, customer.id, "5.00", received_at=now - dt.timedelta(days=1))
-        response = await client.get(PAYMENTS, headers=access_headers(org.rep),
-                                    params={"customer_id": str(customer.id)})
+        response = await client.get(
+            PAYMENTS, headers=access_headers(org.rep), params={"customer_id": str(customer.id)}
+        )
         assert response.status_code == 200, response.text
         items = response.json()["items"]
         assert [p["id"] for p in items] == [newer["id"], older["id"]]  # newest received first
@@ -243,30 +292,46 @@ class TestListAndGetPayments:
         assert got.status_code == 200, got.text
         assert normalised(got.json()) == normalised(older)
 
-    async def test_allocations_are_read_in_the_order_they_were_applied(self, client, org, customer,
-                                                                       three):
+    async def test_allocations_are_read_in_the_order_they_were_applied(self, client, org, customer, three):
         r5, r10, r20 = three
         # As the caller listed them (here against the due dates), then oldest due first.
-        as_listed = await api_pay(client, org.finance, customer.id, "60.00",
-                                  allocations=[(r20["id"], "30.00"), (r5["id"], "20.00"),
-                                               (r10["id"], "10.00")])
+        as_listed = await api_pay(
+            client,
+            org.finance,
+            customer.id,
+            "60.00",
+            allocations=[(r20["id"], "30.00"), (r5["id"], "20.00"), (r10["id"], "10.00")],
+        )
         oldest_first = await api_pay(client, org.finance, customer.id, "100.00")
-        for payment, order in ((as_listed, [r20["id"], r5["id"], r10["id"]]),
-                               (oldest_first, [r5["id"], r10["id"]])):
+        for payment, order in (
+            (as_listed, [r20["id"], r5["id"], r10["id"]]),
+            (oldest_first, [r5["id"], r10["id"]]),
+        ):
             assert [a["receivable_id"] for a in payment["allocations"]] == order
             got = await client.get(f"{PAYMENTS}/{payment['id']}", headers=access_headers(org.finance))
             assert got.json()["allocations"] == payment["allocations"]
-        listed = (await client.get(PAYMENTS, headers=access_headers(org.finance),
-                                   params={"customer_id": str(customer.id)})).json()["items"]
+        listed = (
+            await client.get(
+                PAYMENTS, headers=access_headers(org.finance), params={"customer_id": str(customer.id)}
+            )
+        ).json()["items"]
         assert {p["id"]: p["allocations"] for p in listed} == {
-            p["id"]: p["allocations"] for p in (as_listed, oldest_first)}
+            p["id"]: p["allocations"] for p in (as_listed, oldest_first)
+        }
 
     async def test_pages(self, client, org, customer):
         now = utcnow()
-        made = [(await api_pay(client, org.finance, customer.id, "1.00",
-                               received_at=now - dt.timedelta(hours=h)))["id"] for h in (3, 1, 2, 5, 4)]
-        pages = await walk_pages(client, PAYMENTS, access_headers(org.finance), limit=2,
-                                 customer_id=str(customer.id))
+        made = [
+            (
+                await api_pay(
+                    client, org.finance, customer.id, "1.00", received_at=now - dt.timedelta(hours=h)
+                )
+            )["id"]
+            for h in (3, 1, 2, 5, 4)
+        ]
+        pages = await walk_pages(
+            client, PAYMENTS, access_headers(org.finance), limit=2, customer_id=str(customer.id)
+        )
         seen = [p["id"] for p in pages]
         assert seen == [made[1], made[2], made[0], made[4], made[3]]
 
@@ -285,8 +350,11 @@ class TestListAndGetPayments:
         assert await ids(org.manager) == {mine["id"]}
         assert await ids(org.other_manager) == {theirs["id"]}
         assert await ids(org.finance) >= {mine["id"], theirs["id"]}
-        for user, payment_id in ((org.rep, theirs["id"]), (org.other_manager, mine["id"]),
-                                 (org.finance, str(uuid.uuid4()))):
+        for user, payment_id in (
+            (org.rep, theirs["id"]),
+            (org.other_manager, mine["id"]),
+            (org.finance, str(uuid.uuid4())),
+        ):
             response = await client.get(f"{PAYMENTS}/{payment_id}", headers=access_headers(user))
             assert_problem(response, 404, "not_found")
 

@@ -14,8 +14,8 @@ from tests.support.builders import access_headers, assert_problem, make_customer
 WRITES = sorted(
     (method.upper(), path)
     for path, operations in create_app().openapi()["paths"].items()
-    for method in operations if method in ("post", "put", "patch", "delete")
-    and not path.startswith("/api/v1/auth/")
+    for method in operations
+    if method in ("post", "put", "patch", "delete") and not path.startswith("/api/v1/auth/")
 )
 
 

@@ -57,19 +57,29 @@ async def ledger(uow_factory, org):
     r = {}
 
     async def bill(key, customer, amount, days_past_due, **kwargs):
-        contract = await make_contract(uow_factory, customer=customer, amount="100000.00",
-                                       status="signed", signed_at=noon(AS_OF, 400))
-        r[key] = await make_receivable(uow_factory, contract=contract, amount=amount,
-                                       due_at=kwargs.pop("due_at", noon(AS_OF, days_past_due)),
-                                       issued_at=kwargs.pop("issued_at", noon(AS_OF, 365)))
+        contract = await make_contract(
+            uow_factory, customer=customer, amount="100000.00", status="signed", signed_at=noon(AS_OF, 400)
+        )
+        r[key] = await make_receivable(
+            uow_factory,
+            contract=contract,
+            amount=amount,
+            due_at=kwargs.pop("due_at", noon(AS_OF, days_past_due)),
+            issued_at=kwargs.pop("issued_at", noon(AS_OF, 365)),
+        )
 
     await bill("a0", a, "1000.00", 0)
     await bill("a1", a, "2000.50", 1)
     await bill("a30", a, "3000.00", 30)
     await bill("a31", a, "4000.00", 31)
     await bill("a60", a, "5000.00", 60)
-    for key, amount, days in (("b61", "6000", 61), ("b90", "7000", 90), ("b91", "8000", 91),
-                              ("b180", "9000", 180), ("b181", "10000", 181)):
+    for key, amount, days in (
+        ("b61", "6000", 61),
+        ("b90", "7000", 90),
+        ("b91", "8000", 91),
+        ("b180", "9000", 180),
+        ("b181", "10000", 181),
+    ):
         await bill(key, b, amount, days)
     await bill("c_future", c, "11000", -5)
     await bill("c_wo_after", c, "12000", 200)
@@ -78,15 +88,35 @@ async def ledger(uow_factory, org):
     await bill("c_late_issue", c, "1500", 0, issued_at=noon(AS_OF, -1), due_at=noon(AS_OF, -30))
     await bill("d45", d, "1600", 45)
 
-    await make_payment(uow_factory, customer=a, amount="500.00", received_at=noon(AS_OF, 3),
-                       allocations=[(r["a30"], "500.00")])
-    await make_payment(uow_factory, customer=a, amount="1000.00", received_at=noon(AS_OF, -3),
-                       allocations=[(r["a60"], "1000.00")])
-    await make_payment(uow_factory, customer=c, amount="3000.00", received_at=noon(AS_OF, 20),
-                       allocations=[(r["c_wo_before"], "3000.00")])
+    await make_payment(
+        uow_factory,
+        customer=a,
+        amount="500.00",
+        received_at=noon(AS_OF, 3),
+        allocations=[(r["a30"], "500.00")],
+    )
+    await make_payment(
+        uow_factory,
+        customer=a,
+        amount="1000.00",
+        received_at=noon(AS_OF, -3),
+        allocations=[(r["a60"], "1000.00")],
+    )
+    await make_payment(
+        uow_factory,
+        customer=c,
+        amount="3000.00",
+        received_at=noon(AS_OF, 20),
+        allocations=[(r["c_wo_before"], "3000.00")],
+    )
     # Fully paid, with 250.00 left over as customer credit (which is not a receivable).
-    await make_payment(uow_factory, customer=c, amount="14250.00", received_at=noon(AS_OF, 50),
-                       allocations=[(r["c_paid"], "14000")])
+    await make_payment(
+        uow_factory,
+        customer=c,
+        amount="14250.00",
+        received_at=noon(AS_OF, 50),
+        allocations=[(r["c_paid"], "14000")],
+    )
     await write_off(uow_factory, r["c_wo_before"], at=noon(AS_OF, 10))
     await write_off(uow_factory, r["c_wo_after"], at=noon(AS_OF, -5))
     return SimpleNamespace(a=a, b=b, c=c, d=d, r=r)
@@ -106,8 +136,14 @@ ROW_A = amounts(current="1000.00", d1_30="4500.50", d31_60="9000.00")
 ROW_B = amounts(d61_90="13000.00", d91_180="17000.00", over_180="10000.00")
 ROW_C = amounts(current="11000.00", over_180="12000.00")
 ROW_D = amounts(d31_60="1600.00")
-TOTALS = amounts(current="12000.00", d1_30="4500.50", d31_60="10600.00", d61_90="13000.00",
-                 d91_180="17000.00", over_180="22000.00")
+TOTALS = amounts(
+    current="12000.00",
+    d1_30="4500.50",
+    d31_60="10600.00",
+    d61_90="13000.00",
+    d91_180="17000.00",
+    over_180="22000.00",
+)
 
 
 class TestArAging:
@@ -116,26 +152,41 @@ class TestArAging:
 
     @pytest.mark.parametrize("role", ["admin", "support"])
     async def test_roles_without_reports(self, client, org, role):
-        assert_problem(await client.get(AGING, headers=access_headers(getattr(org, role))),
-                       403, "forbidden")
+        assert_problem(await client.get(AGING, headers=access_headers(getattr(org, role))), 403, "forbidden")
 
     async def test_bad_parameters(self, client, org):
         headers = access_headers(org.finance)
-        assert_problem(await client.get(AGING, headers=headers, params={"group_by": "region"}),
-                       422, "validation_error")
-        assert_problem(await client.get(AGING, headers=headers, params={"as_of": "31/03/2026"}),
-                       422, "validation_error")
-        assert_problem(await client.get(AGING, headers=headers, params={"as_of": "0001-01-01"}),
-                       422, "validation_error")
-        assert_problem(await client.get(PROVISION, headers=headers, params={"as_of": "0001-01-01"}),
-                       422, "validation_error")
+        assert_problem(
+            await client.get(AGING, headers=headers, params={"group_by": "region"}), 422, "validation_error"
+        )
+        assert_problem(
+            await client.get(AGING, headers=headers, params={"as_of": "31/03/2026"}), 422, "validation_error"
+        )
+        assert_problem(
+            await client.get(AGING, headers=headers, params={"as_of": "0001-01-01"}), 422, "validation_error"
+        )
+        assert_problem(
+            await client.get(PROVISION, headers=headers, params={"as_of": "0001-01-01"}),
+            422,
+            "validation_error",
+        )
         response = await client.get(AGING, headers=headers, params={"as_of": "9999-12-31"})
         assert response.status_code == 200, response.text
 
     def test_the_boundaries_used_match_the_domain(self):
-        for days, bucket in ((0, "current"), (1, "d1_30"), (30, "d1_30"), (31, "d31_60"),
-                             (60, "d31_60"), (61, "d61_90"), (90, "d61_90"), (91, "d91_180"),
-                             (180, "d91_180"), (181, "over_180"), (-5, "current")):
+        for days, bucket in (
+            (0, "current"),
+            (1, "d1_30"),
+            (30, "d1_30"),
+            (31, "d31_60"),
+            (60, "d31_60"),
+            (61, "d61_90"),
+            (90, "d61_90"),
+            (91, "d91_180"),
+            (180, "d91_180"),
+            (181, "over_180"),
+            (-5, "current"),
+        ):
             assert bucket_for(days).value == bucket
 
     async def test_by_customer(self, client, org, ledger):
@@ -159,17 +210,29 @@ class TestArAging:
 
     async def test_collection_actions(self, client, org, ledger):
         report = await get_aging(client, org.finance, as_of=AS_OF.isoformat())
-        assert [(b["code"], b["label"], b["min_days_past_due"], b["max_days_past_due"],
-                 b["collection_action"]) for b in report["buckets"]] == [
-            ("current", "current", None, 0, "none"), ("d1_30", "1-30", 1, 30, "reminder"),
-            ("d31_60", "31-60", 31, 60, "call"), ("d61_90", "61-90", 61, 90, "manager_visit"),
-            ("d91_180", "91-180", 91, 180, "escalation"), ("over_180", ">180", 181, None, "legal")]
+        assert [
+            (b["code"], b["label"], b["min_days_past_due"], b["max_days_past_due"], b["collection_action"])
+            for b in report["buckets"]
+        ] == [
+            ("current", "current", None, 0, "none"),
+            ("d1_30", "1-30", 1, 30, "reminder"),
+            ("d31_60", "31-60", 31, 60, "call"),
+            ("d61_90", "61-90", 61, 90, "manager_visit"),
+            ("d91_180", "91-180", 91, 180, "escalation"),
+            ("over_180", ">180", 181, None, "legal"),
+        ]
         rows = by_name(report)
         alpha = rows["Alpha Co"]
         assert alpha["oldest_bucket"] == "d31_60"
         assert alpha["collection_action"] == "call"
-        assert alpha["actions"] == {"current": "none", "d1_30": "reminder", "d31_60": "call",
-                                    "d61_90": None, "d91_180": None, "over_180": None}
+        assert alpha["actions"] == {
+            "current": "none",
+            "d1_30": "reminder",
+            "d31_60": "call",
+            "d61_90": None,
+            "d91_180": None,
+            "over_180": None,
+        }
         assert rows["Beta Co"]["collection_action"] == "legal"
         assert rows["Delta Co"]["collection_action"] == "call"
 
@@ -191,9 +254,14 @@ class TestArAging:
         assert set(rows) == {str(org.group.id), str(org.other.id), None}
         group = rows[str(org.group.id)]
         assert group["name"] == "group"
-        assert group["amounts"] == amounts(current="1000.00", d1_30="4500.50", d31_60="9000.00",
-                                           d61_90="13000.00", d91_180="17000.00",
-                                           over_180="10000.00")
+        assert group["amounts"] == amounts(
+            current="1000.00",
+            d1_30="4500.50",
+            d31_60="9000.00",
+            d61_90="13000.00",
+            d91_180="17000.00",
+            over_180="10000.00",
+        )
         assert group["total"] == "54500.50"
         assert rows[str(org.other.id)]["amounts"] == ROW_C
         assert rows[None]["total"] == "1600.00"
@@ -203,8 +271,7 @@ class TestArAging:
         later = AS_OF + dt.timedelta(days=10)
         rows = by_name(await get_aging(client, org.finance, as_of=later.isoformat()))
         # 0 → 10, 1 → 11, 30 → 40, 31 → 41 days; the 1000.00 paid on day 3 now counts.
-        assert rows["Alpha Co"]["amounts"] == amounts(d1_30="3000.50", d31_60="6500.00",
-                                                      d61_90="4000.00")
+        assert rows["Alpha Co"]["amounts"] == amounts(d1_30="3000.50", d31_60="6500.00", d61_90="4000.00")
         assert rows["Alpha Co"]["total"] == "13500.50"
         # Written off on day 5: gone; issued on day 1: now there, current.
         assert rows["Gamma Co"]["amounts"] == amounts(current="1500.00", d1_30="11000.00")
@@ -215,8 +282,9 @@ class TestArAging:
         # 30 days past due at AS_OF is 0 days a month earlier, and its 500.00 came later.
         assert rows["Alpha Co"]["amounts"] == amounts(current="6000.50", d1_30="9000.00")
         # Written off and partly paid later: all 13000 open; paid in full before: gone.
-        assert rows["Gamma Co"]["amounts"] == amounts(current="11000.00", d91_180="12000.00",
-                                                      over_180="13000.00")
+        assert rows["Gamma Co"]["amounts"] == amounts(
+            current="11000.00", d91_180="12000.00", over_180="13000.00"
+        )
         assert rows["Gamma Co"]["total"] == "36000.00"
 
     async def test_exact_day_boundaries(self, client, uow_factory, org):
@@ -235,11 +303,17 @@ class TestArAging:
             (start - dt.timedelta(days=180, microseconds=1), "64.00"),  # 181 → >180
         ]
         for due_at, amount in dues:
-            await make_receivable(uow_factory, contract=contract, amount=amount, due_at=due_at,
-                                  issued_at=start - dt.timedelta(days=400))
+            await make_receivable(
+                uow_factory,
+                contract=contract,
+                amount=amount,
+                due_at=due_at,
+                issued_at=start - dt.timedelta(days=400),
+            )
         row = by_name(await get_aging(client, org.rep, as_of=AS_OF.isoformat()))["Edge Co"]
-        assert row["amounts"] == amounts(current="3.00", d1_30="12.00", d31_60="16.00",
-                                         d91_180="32.00", over_180="64.00")
+        assert row["amounts"] == amounts(
+            current="3.00", d1_30="12.00", d31_60="16.00", d91_180="32.00", over_180="64.00"
+        )
 
     async def test_default_date_is_today_and_future_dates_are_allowed(self, client, org, ledger):
         report = await get_aging(client, org.finance)
@@ -276,13 +350,15 @@ class TestBadDebtProvision:
         assert_problem(await client.get(PROVISION, headers=access_headers(org.support)), 403)
 
     async def test_figures(self, client, org, ledger):
-        response = await client.get(PROVISION, headers=access_headers(org.finance),
-                                    params={"as_of": AS_OF.isoformat()})
+        response = await client.get(
+            PROVISION, headers=access_headers(org.finance), params={"as_of": AS_OF.isoformat()}
+        )
         assert response.status_code == 200, response.text
         report = response.json()
         assert report["as_of"] == "2026-03-31"
-        assert [(b["bucket"], b["label"], b["outstanding"], b["rate"], b["provision"])
-                for b in report["buckets"]] == [
+        assert [
+            (b["bucket"], b["label"], b["outstanding"], b["rate"], b["provision"]) for b in report["buckets"]
+        ] == [
             ("current", "current", "12000.00", "0.00", "0.00"),
             ("d1_30", "1-30", "4500.50", "0.01", "45.01"),  # 45.005 rounds half up
             ("d31_60", "31-60", "10600.00", "0.05", "530.00"),
@@ -297,8 +373,11 @@ class TestBadDebtProvision:
 
     async def test_write_off_after_the_date_counts_once_it_happened(self, client, org, ledger):
         later = AS_OF + dt.timedelta(days=10)
-        report = (await client.get(PROVISION, headers=access_headers(org.finance),
-                                   params={"as_of": later.isoformat()})).json()
+        report = (
+            await client.get(
+                PROVISION, headers=access_headers(org.finance), params={"as_of": later.isoformat()}
+            )
+        ).json()
         assert report["written_off"]["amount"] == "22000.00"
         # Beta's 180 and 181 days are now 190 and 191; Gamma's 12000 is written off.
         assert report["buckets"][5]["outstanding"] == "19000.00"
@@ -310,20 +389,33 @@ class TestBadDebtProvision:
         settings["provision_rates"]["d1_30"] = "0.02"
         response = await client.put("/api/v1/settings/credit", headers=headers, json=settings)
         assert response.status_code == 200, response.text
-        report = (await client.get(PROVISION, headers=access_headers(org.finance),
-                                   params={"as_of": AS_OF.isoformat()})).json()
+        report = (
+            await client.get(
+                PROVISION, headers=access_headers(org.finance), params={"as_of": AS_OF.isoformat()}
+            )
+        ).json()
         assert report["buckets"][1]["provision"] == "90.01"
         assert report["total_provision"] == "28020.01"
 
     async def test_scope(self, client, org, ledger):
-        report = (await client.get(PROVISION, headers=access_headers(org.other_rep),
-                                   params={"as_of": AS_OF.isoformat()})).json()
+        report = (
+            await client.get(
+                PROVISION, headers=access_headers(org.other_rep), params={"as_of": AS_OF.isoformat()}
+            )
+        ).json()
         # Gamma (own) and Delta (pool): 11000 current, 12000 >180, 1600 in 31-60.
         assert [b["outstanding"] for b in report["buckets"]] == [
-            "11000.00", "0.00", "1600.00", "0.00", "0.00", "12000.00"]
+            "11000.00",
+            "0.00",
+            "1600.00",
+            "0.00",
+            "0.00",
+            "12000.00",
+        ]
         assert report["written_off"]["amount"] == "10000.00"
         assert report["total_provision"] == "16080.00"
-        rep = (await client.get(PROVISION, headers=access_headers(org.rep),
-                                params={"as_of": AS_OF.isoformat()})).json()
+        rep = (
+            await client.get(PROVISION, headers=access_headers(org.rep), params={"as_of": AS_OF.isoformat()})
+        ).json()
         assert rep["written_off"]["amount"] == "0.00"
         assert rep["outstanding_total"] == "16100.50"

@@ -32,10 +32,19 @@ async def history(uow_factory, customer, owner, *moves) -> None:
     async with uow_factory() as uow:
         for from_stage, to_stage, at, *extra in moves:
             reason = extra[0] if extra else None
-            uow.funnel.add_transition(StageTransition(
-                customer_id=customer.id, from_stage=from_stage, to_stage=to_stage, kind="x", at=at,
-                owner_id=owner.id, team_id=owner.team_id, reason=reason,
-                out_of_funnel=(from_stage, to_stage) == ("graded", "lead")))
+            uow.funnel.add_transition(
+                StageTransition(
+                    customer_id=customer.id,
+                    from_stage=from_stage,
+                    to_stage=to_stage,
+                    kind="x",
+                    at=at,
+                    owner_id=owner.id,
+                    team_id=owner.team_id,
+                    reason=reason,
+                    out_of_funnel=(from_stage, to_stage) == ("graded", "lead"),
+                )
+            )
         await uow.commit()
 
 
@@ -52,33 +61,61 @@ async def march(uow_factory):
     org = await make_sales_org(uow_factory)
     now = utcnow()
     c = {}
-    c["A"] = await make_customer(uow_factory, owner=org.rep, stage="lead",
-                                 target_amount=Decimal("2000"), stage_entered_at=utc(10))
-    c["B"] = await make_customer(uow_factory, owner=org.rep, stage="signed",
-                                 target_amount=Decimal("9999"), stage_entered_at=now)
-    c["C"] = await make_customer(uow_factory, owner=None, stage="abandoned",
-                                 target_amount=Decimal("300"), stage_entered_at=utc(8))
-    c["D"] = await make_customer(uow_factory, owner=org.rep, stage="graded",
-                                 target_amount=Decimal("1000"), stage_entered_at=utc(1))
-    c["E"] = await make_customer(uow_factory, owner=org.other_rep, stage="resource",
-                                 stage_entered_at=now - dt.timedelta(hours=1))
-    c["F"] = await make_customer(uow_factory, owner=org.rep, stage="resource",
-                                 stage_entered_at=now - dt.timedelta(days=3))
-    c["G"] = await make_customer(uow_factory, owner=org.rep2, stage="resource",
-                                 stage_entered_at=now - dt.timedelta(days=1))
+    c["A"] = await make_customer(
+        uow_factory, owner=org.rep, stage="lead", target_amount=Decimal("2000"), stage_entered_at=utc(10)
+    )
+    c["B"] = await make_customer(
+        uow_factory, owner=org.rep, stage="signed", target_amount=Decimal("9999"), stage_entered_at=now
+    )
+    c["C"] = await make_customer(
+        uow_factory, owner=None, stage="abandoned", target_amount=Decimal("300"), stage_entered_at=utc(8)
+    )
+    c["D"] = await make_customer(
+        uow_factory, owner=org.rep, stage="graded", target_amount=Decimal("1000"), stage_entered_at=utc(1)
+    )
+    c["E"] = await make_customer(
+        uow_factory, owner=org.other_rep, stage="resource", stage_entered_at=now - dt.timedelta(hours=1)
+    )
+    c["F"] = await make_customer(
+        uow_factory, owner=org.rep, stage="resource", stage_entered_at=now - dt.timedelta(days=3)
+    )
+    c["G"] = await make_customer(
+        uow_factory, owner=org.rep2, stage="resource", stage_entered_at=now - dt.timedelta(days=1)
+    )
     await make_contract(uow_factory, customer=c["B"], amount="5000", status="signed")
     await make_contract(uow_factory, customer=c["B"], amount="700", status="cancelled")
-    await history(uow_factory, c["A"], org.rep, (None, "resource", utc(2)),
-                  ("resource", "graded", utc(3)), ("graded", "contacted", utc(5)),
-                  ("contacted", "lead", utc(10)))
-    await history(uow_factory, c["B"], org.rep, (None, "resource", utc(2)),
-                  ("resource", "graded", utc(4)), ("graded", "lead", utc(6)),
-                  ("lead", "contacted", utc(7), "not ready"), ("contacted", "lead", utc(8)),
-                  ("lead", "intent", utc(12)), ("intent", "signed", utc(13)))
-    await history(uow_factory, c["C"], org.rep2, (None, "resource", utc(5)),
-                  ("resource", "graded", utc(6, 13)), ("graded", "abandoned", utc(8), "refused"))
-    await history(uow_factory, c["D"], org.rep, (None, "resource", utc(27, month=2)),
-                  ("resource", "graded", utc(1)))
+    await history(
+        uow_factory,
+        c["A"],
+        org.rep,
+        (None, "resource", utc(2)),
+        ("resource", "graded", utc(3)),
+        ("graded", "contacted", utc(5)),
+        ("contacted", "lead", utc(10)),
+    )
+    await history(
+        uow_factory,
+        c["B"],
+        org.rep,
+        (None, "resource", utc(2)),
+        ("resource", "graded", utc(4)),
+        ("graded", "lead", utc(6)),
+        ("lead", "contacted", utc(7), "not ready"),
+        ("contacted", "lead", utc(8)),
+        ("lead", "intent", utc(12)),
+        ("intent", "signed", utc(13)),
+    )
+    await history(
+        uow_factory,
+        c["C"],
+        org.rep2,
+        (None, "resource", utc(5)),
+        ("resource", "graded", utc(6, 13)),
+        ("graded", "abandoned", utc(8), "refused"),
+    )
+    await history(
+        uow_factory, c["D"], org.rep, (None, "resource", utc(27, month=2)), ("resource", "graded", utc(1))
+    )
     await history(uow_factory, c["E"], org.other_rep, (None, "resource", utc(3)))
     await history(uow_factory, c["F"], org.rep, (None, "resource", utc(31, 16, minute=30)))
     await history(uow_factory, c["G"], org.rep2, (None, "resource", utc(28, 16, month=2, minute=30)))
@@ -106,44 +143,85 @@ async def test_the_company_funnel_in_march(client, march) -> None:
     assert body["subject"] == {"type": "company", "id": None, "name": ""}
     steps = steps_of(body)
     expected = {  # entered, converted, conversion, median days
-        "resource": (5, 3, "0.6000", "1.50"),   # A B C E G; F is April's, D February's
-        "graded": (4, 2, "0.5000", "2.00"),     # A B C D; B's skip counts as conversion
+        "resource": (5, 3, "0.6000", "1.50"),  # A B C E G; F is April's, D February's
+        "graded": (4, 2, "0.5000", "2.00"),  # A B C D; B's skip counts as conversion
         "contacted": (1, 1, "1.0000", "5.00"),  # only A: B came back to it, not an entry
-        "lead": (2, 1, "0.5000", "6.00"),       # A B; B's backward step was not an exit
+        "lead": (2, 1, "0.5000", "6.00"),  # A B; B's backward step was not an exit
         "intent": (1, 1, "1.0000", "1.00"),
         "signed": (1, 0, "0.0000", None),
     }
     for stage, (entered, converted, conversion, median) in expected.items():
         step = steps[stage]
-        assert (step["entered"], step["converted"], step["conversion"], step["median_days"]) == \
-            (entered, converted, conversion, median), stage
+        assert (step["entered"], step["converted"], step["conversion"], step["median_days"]) == (
+            entered,
+            converted,
+            conversion,
+            median,
+        ), stage
     assert steps["graded"]["to_stage"] == "contacted"
     assert (steps["graded"]["ideal_conversion"], steps["graded"]["ideal_days"]) == ("0.90", "1")
     assert steps["signed"]["ideal_conversion"] is None
-    assert body["abandoned"] == {"count": 1, "by_reason": {
-        "refused": 1, "unreachable": 0, "unsuitable": 0, "bought_competitor": 0, "duplicate": 0,
-        "other": 0}}
+    assert body["abandoned"] == {
+        "count": 1,
+        "by_reason": {
+            "refused": 1,
+            "unreachable": 0,
+            "unsuitable": 0,
+            "bought_competitor": 0,
+            "duplicate": 0,
+            "other": 0,
+        },
+    }
     assert (body["signed"], body["out_of_funnel_signed"]) == (1, 1)
     assert body["forward_exits"] == 10  # A 3, B 5, C 1, D 1
 
     stages = stages_of(body)
     assert [s["stage"] for s in body["stages"]] == [
-        "resource", "graded", "contacted", "lead", "intent", "signed", "implemented", "abandoned"]
+        "resource",
+        "graded",
+        "contacted",
+        "lead",
+        "intent",
+        "signed",
+        "implemented",
+        "abandoned",
+    ]
     # Three active reps in the company: holding per rep is owned customers ÷ 3.
-    assert stages["resource"] | {} == {"stage": "resource", "count": 3, "amount": "0.00",
-                                       "holding_per_rep": "1.00", "ideal_holding": None,
-                                       "stalled": 1}  # F: 3 days > 1 day × 2
-    assert (stages["graded"]["count"], stages["graded"]["amount"], stages["graded"]["stalled"],
-            stages["graded"]["ideal_holding"], stages["graded"]["holding_per_rep"]) == \
-        (1, "1000.00", 1, 10, "0.33")
-    assert (stages["lead"]["count"], stages["lead"]["amount"], stages["lead"]["ideal_holding"]) == \
-        (1, "2000.00", 7)
+    assert stages["resource"] | {} == {
+        "stage": "resource",
+        "count": 3,
+        "amount": "0.00",
+        "holding_per_rep": "1.00",
+        "ideal_holding": None,
+        "stalled": 1,
+    }  # F: 3 days > 1 day × 2
+    assert (
+        stages["graded"]["count"],
+        stages["graded"]["amount"],
+        stages["graded"]["stalled"],
+        stages["graded"]["ideal_holding"],
+        stages["graded"]["holding_per_rep"],
+    ) == (1, "1000.00", 1, 10, "0.33")
+    assert (stages["lead"]["count"], stages["lead"]["amount"], stages["lead"]["ideal_holding"]) == (
+        1,
+        "2000.00",
+        7,
+    )
     # Signed: the live contract's amount, not the target; the cancelled one does not count.
-    assert (stages["signed"]["count"], stages["signed"]["amount"], stages["signed"]["stalled"]) == \
-        (1, "5000.00", 0)
+    assert (stages["signed"]["count"], stages["signed"]["amount"], stages["signed"]["stalled"]) == (
+        1,
+        "5000.00",
+        0,
+    )
     assert (stages["abandoned"]["count"], stages["abandoned"]["holding_per_rep"]) == (1, "0.00")
-    assert stages["contacted"] == {"stage": "contacted", "count": 0, "amount": "0.00",
-                                   "holding_per_rep": "0.00", "ideal_holding": 13, "stalled": 0}
+    assert stages["contacted"] == {
+        "stage": "contacted",
+        "count": 0,
+        "amount": "0.00",
+        "holding_per_rep": "0.00",
+        "ideal_holding": 13,
+        "stalled": 0,
+    }
 
 
 async def test_a_team_tree_and_a_rep(client, march) -> None:
@@ -160,8 +238,15 @@ async def test_a_team_tree_and_a_rep(client, march) -> None:
     other = (await get(client, march.director, owner_id=str(march.other_rep.id), **MARCH)).json()
     # Nothing entered graded: the conversion and the median are unknown, not zero.
     assert steps_of(other)["graded"] | {} == {
-        "from_stage": "graded", "to_stage": "contacted", "entered": 0, "converted": 0,
-        "conversion": None, "ideal_conversion": "0.90", "median_days": None, "ideal_days": "1"}
+        "from_stage": "graded",
+        "to_stage": "contacted",
+        "entered": 0,
+        "converted": 0,
+        "conversion": None,
+        "ideal_conversion": "0.90",
+        "median_days": None,
+        "ideal_days": "1",
+    }
     assert steps_of(other)["resource"]["entered"] == 1
     assert stages_of(other)["resource"]["holding_per_rep"] == "1.00"
 
@@ -184,9 +269,13 @@ async def test_the_weekly_series(client, march) -> None:
     weeks = response.json()["weeks"]
     # 1 March 2026 is a Sunday: the first ISO week is clipped to one day.
     assert [(w["week"], w["period"]["from"], w["period"]["to"]) for w in weeks] == [
-        ("2026-W09", "2026-03-01", "2026-03-02"), ("2026-W10", "2026-03-02", "2026-03-09"),
-        ("2026-W11", "2026-03-09", "2026-03-16"), ("2026-W12", "2026-03-16", "2026-03-23"),
-        ("2026-W13", "2026-03-23", "2026-03-30"), ("2026-W14", "2026-03-30", "2026-04-01")]
+        ("2026-W09", "2026-03-01", "2026-03-02"),
+        ("2026-W10", "2026-03-02", "2026-03-09"),
+        ("2026-W11", "2026-03-09", "2026-03-16"),
+        ("2026-W12", "2026-03-16", "2026-03-23"),
+        ("2026-W13", "2026-03-23", "2026-03-30"),
+        ("2026-W14", "2026-03-30", "2026-04-01"),
+    ]
     # The manager's region: G (W09); A B C (W10); E is the other team's.
     assert [steps_of(w)["resource"]["entered"] for w in weeks] == [1, 3, 0, 0, 0, 0]
     assert [steps_of(w)["graded"]["entered"] for w in weeks] == [1, 3, 0, 0, 0, 0]
@@ -208,8 +297,11 @@ async def test_each_role_sees_its_scope(client, march) -> None:
     assert steps_of(manager)["resource"]["entered"] == 4
     assert (await get(client, march.manager, team_id=str(march.group.id))).status_code == 200
     assert (await get(client, march.manager, owner_id=str(march.rep2.id))).status_code == 200
-    for params in ({"owner_id": str(march.other_rep.id)}, {"team_id": str(march.other.id)},
-                   {"team_id": "00000000-0000-0000-0000-000000000001"}):
+    for params in (
+        {"owner_id": str(march.other_rep.id)},
+        {"team_id": str(march.other.id)},
+        {"team_id": "00000000-0000-0000-0000-000000000001"},
+    ):
         assert_problem(await get(client, march.manager, **params), 404, "not_found")
 
     for user in (march.finance, march.admin):
@@ -219,12 +311,15 @@ async def test_each_role_sees_its_scope(client, march) -> None:
     assert_problem(await get(client, march.support), 403, "forbidden")
 
 
-@pytest.mark.parametrize("params", [
-    {"from": "2026-03-02", "to": "2026-03-01"},
-    {"from": "2026-03-01", "to": "2026-03-01"},
-    {"from": "2023-03-01", "to": "2026-03-02"},
-    {"from": "2026-13-01"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2026-03-02", "to": "2026-03-01"},
+        {"from": "2026-03-01", "to": "2026-03-01"},
+        {"from": "2023-03-01", "to": "2026-03-02"},
+        {"from": "2026-13-01"},
+    ],
+)
 async def test_bad_periods_are_422(client, march, params) -> None:
     for path in ("/reports/funnel", "/reports/funnel/weekly"):
         problem = assert_problem(await get(client, march.director, path, **params), 422)
@@ -244,12 +339,15 @@ async def test_moves_through_the_api_update_the_report(client, march) -> None:
     """The real endpoints keep the aggregates: a rep creates a customer and grades it."""
     headers = access_headers(march.rep2)
     before = steps_of((await get(client, march.rep2)).json())["resource"]
-    created = await client.post(f"{API}/customers", headers=headers,
-                                json={"name": "Hangzhou Report Test Co", "kind": "company"})
+    created = await client.post(
+        f"{API}/customers", headers=headers, json={"name": "Hangzhou Report Test Co", "kind": "company"}
+    )
     assert created.status_code == 201, created.text
-    moved = await client.post(f"{API}/customers/{created.json()['id']}/transitions", headers=headers,
-                              json={"to_stage": "graded", "grade": "A",
-                                    "recommended_products": ["ERP"], "target_amount": "800.00"})
+    moved = await client.post(
+        f"{API}/customers/{created.json()['id']}/transitions",
+        headers=headers,
+        json={"to_stage": "graded", "grade": "A", "recommended_products": ["ERP"], "target_amount": "800.00"},
+    )
     assert moved.status_code == 200, moved.text
     after = (await get(client, march.rep2)).json()
     assert steps_of(after)["resource"]["entered"] == before["entered"] + 1
@@ -266,12 +364,23 @@ async def test_the_workbook(client, march) -> None:
     response = await get(client, march.director, format="xlsx", **MARCH)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     assert response.headers["content-disposition"] == (
-        'attachment; filename="funnel_2026-03-01_2026-04-01.xlsx"')
+        'attachment; filename="funnel_2026-03-01_2026-04-01.xlsx"'
+    )
     book = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["漏斗汇总", "客户资源", "已分级客户", "已接触客户", "有线索客户",
-                               "意向客户", "签约客户", "已实施客户", "放弃客户"]
+    assert book.sheetnames == [
+        "漏斗汇总",
+        "客户资源",
+        "已分级客户",
+        "已接触客户",
+        "有线索客户",
+        "意向客户",
+        "签约客户",
+        "已实施客户",
+        "放弃客户",
+    ]
     summary = book["漏斗汇总"]
     rows = [list(row) for row in summary.iter_rows(values_only=True)]
     assert rows[3][:6] == ["阶段", "客户数", "金额", "人均持有", "理想持有", "停滞客户数"]
@@ -293,5 +402,6 @@ async def test_the_workbook(client, march) -> None:
 
     mine = openpyxl.load_workbook(io.BytesIO((await get(client, march.rep2, format="xlsx")).content))
     assert [r[0] for r in mine["客户资源"].iter_rows(min_row=2, values_only=True)] == [
-        march.customers["G"].name]
+        march.customers["G"].name
+    ]
     assert_problem(await get(client, march.director, format="pdf"), 422)

@@ -35,8 +35,16 @@ async def listed(client, user, **params) -> list[str]:
 
 
 async def complaint_on(client, user, customer) -> dict:
-    response = await client.post(COMPLAINTS, headers=access_headers(user), json={
-        "customer_id": str(customer.id), "category": "service", "severity": "medium", "subject": "态度"})
+    response = await client.post(
+        COMPLAINTS,
+        headers=access_headers(user),
+        json={
+            "customer_id": str(customer.id),
+            "category": "service",
+            "severity": "medium",
+            "subject": "态度",
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -48,14 +56,23 @@ class TestCreate:
     async def test_an_answer_with_a_comment(self, client, org, cust):
         body = await answer(client, org.rep, cust.own, kind="nps", score=9, comment="很满意")
         assert {k: body[k] for k in ("kind", "score", "comment", "complaint_id", "contract_id")} == {
-            "kind": "nps", "score": 9, "comment": "很满意", "complaint_id": None, "contract_id": None}
+            "kind": "nps",
+            "score": 9,
+            "comment": "很满意",
+            "complaint_id": None,
+            "contract_id": None,
+        }
         assert body["created_by"] == str(org.rep.id)
 
-    @pytest.mark.parametrize(("kind", "score"), [("csat", 0), ("csat", 6), ("nps", 11), ("nps", -1),
-                                                 ("ces", 3)])
+    @pytest.mark.parametrize(
+        ("kind", "score"), [("csat", 0), ("csat", 6), ("nps", 11), ("nps", -1), ("ces", 3)]
+    )
     async def test_scores_outside_the_kind_range(self, client, org, cust, kind, score):
-        response = await client.post(SURVEYS, headers=access_headers(org.rep), json={
-            "customer_id": str(cust.own.id), "kind": kind, "score": score})
+        response = await client.post(
+            SURVEYS,
+            headers=access_headers(org.rep),
+            json={"customer_id": str(cust.own.id), "kind": kind, "score": score},
+        )
         assert_problem(response, 422, "validation_error")
         assert await listed(client, org.admin) == []
 
@@ -88,8 +105,9 @@ class TestCreate:
 
     async def test_in_the_customers_history(self, client, org, cust):
         body = await answer(client, org.rep, cust.own, score=2)
-        response = await client.get(f"/api/v1/customers/{cust.own.id}/history",
-                                    headers=access_headers(org.rep))
+        response = await client.get(
+            f"/api/v1/customers/{cust.own.id}/history", headers=access_headers(org.rep)
+        )
         [entry] = [e for e in response.json()["items"] if e["entity"] == "survey"]
         assert (entry["entity_id"], entry["changes"]["score"]) == (body["id"], [None, 2])
 
@@ -99,8 +117,9 @@ class TestServiceFigures:
         # Two complaints on rep's customer (one responded to at once), none on rep2's.
         first = await complaint_on(client, org.support, cust.own)
         await complaint_on(client, org.support, cust.own)
-        response = await client.patch(f"{COMPLAINTS}/{first['id']}", json={"status": "in_progress"},
-                                      headers=access_headers(org.support))
+        response = await client.patch(
+            f"{COMPLAINTS}/{first['id']}", json={"status": "in_progress"}, headers=access_headers(org.support)
+        )
         assert response.status_code == 200
         for score in (5, 4):
             await answer(client, org.rep, cust.own, score=score)
@@ -111,14 +130,19 @@ class TestServiceFigures:
         async with uow_factory() as uow:
             by_owner = await service_figures_in(uow, start=start, end=end, group_by="owner")
             by_team = await service_figures_in(uow, start=start, end=end, group_by="team")
-            before = await service_figures_in(uow, start=start - dt.timedelta(days=1), end=start,
-                                              group_by="owner")
+            before = await service_figures_in(
+                uow, start=start - dt.timedelta(days=1), end=start, group_by="owner"
+            )
         rep = by_owner[org.rep.id]
         assert (rep.complaints, rep.responded_on_time, rep.complaints_on_time_rate) == (2, 1, Decimal("0.50"))
         assert (rep.csat_avg, rep.nps, rep.nps_responses) == (Decimal("4.50"), Decimal("33.33"), 3)
         rep2 = by_owner[org.rep2.id]
         assert (rep2.complaints, rep2.complaints_on_time_rate, rep2.csat_avg, rep2.nps) == (
-            0, None, None, Decimal("-100.00"))
+            0,
+            None,
+            None,
+            Decimal("-100.00"),
+        )
         team = by_team[org.group.id]
         assert (team.complaints, team.nps_responses, team.nps) == (2, 4, Decimal("0.00"))
         assert before == {}

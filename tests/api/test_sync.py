@@ -50,8 +50,13 @@ def ahead(days: float) -> str:
 
 
 def new_activity(customer: Any, *, aid: str | None = None, **data: Any) -> dict[str, Any]:
-    return {"entity": "activity", "op": "upsert", "id": aid or str(uuid.uuid4()), "base_version": None,
-            "data": {"customer_id": str(customer.id), "type": "call", "occurred_at": ago(2), **data}}
+    return {
+        "entity": "activity",
+        "op": "upsert",
+        "id": aid or str(uuid.uuid4()),
+        "base_version": None,
+        "data": {"customer_id": str(customer.id), "type": "call", "occurred_at": ago(2), **data},
+    }
 
 
 def edit(entity: str, rid: str, base: int, **data: Any) -> dict[str, Any]:
@@ -63,8 +68,13 @@ def delete(entity: str, rid: str, base: int) -> dict[str, Any]:
 
 
 def new_task(*, tid: str | None = None, **data: Any) -> dict[str, Any]:
-    return {"entity": "task", "op": "upsert", "id": tid or str(uuid.uuid4()), "base_version": 0,
-            "data": {"title": "回访", "due_at": ahead(1), **data}}
+    return {
+        "entity": "task",
+        "op": "upsert",
+        "id": tid or str(uuid.uuid4()),
+        "base_version": 0,
+        "data": {"title": "回访", "due_at": ahead(1), **data},
+    }
 
 
 async def count(uow_factory, model, **where) -> int:
@@ -102,8 +112,9 @@ class TestPushRequest:
         assert_problem(response, 401, "unauthorized")
 
     async def test_finance_does_not_push(self, client, org):
-        response = await client.post(PUSH, json={"device_id": "d", "changes": []},
-                                     headers=access_headers(org.finance))
+        response = await client.post(
+            PUSH, json={"device_id": "d", "changes": []}, headers=access_headers(org.finance)
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_batch_too_large(self, client, org, cust, uow_factory):
@@ -113,12 +124,20 @@ class TestPushRequest:
         assert await count(uow_factory, Activity) == 0
         assert len(await device.push([new_activity(cust.own) for _ in range(500)])) == 500
 
-    @pytest.mark.parametrize("body", [{"changes": []}, {"device_id": "", "changes": []},
-                                      {"device_id": "d"}, {"device_id": "d", "changes": [1]},
-                                      {"device_id": "d", "changes": [], "extra": 1}])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"changes": []},
+            {"device_id": "", "changes": []},
+            {"device_id": "d"},
+            {"device_id": "d", "changes": [1]},
+            {"device_id": "d", "changes": [], "extra": 1},
+        ],
+    )
     async def test_malformed_body(self, client, org, body):
-        assert_problem(await client.post(PUSH, json=body, headers=access_headers(org.rep)),
-                       422, "validation_error")
+        assert_problem(
+            await client.post(PUSH, json=body, headers=access_headers(org.rep)), 422, "validation_error"
+        )
 
     async def test_empty(self, client, org):
         assert await Device(client, org.rep).push([]) == []
@@ -127,18 +146,29 @@ class TestPushRequest:
 class TestPushApplies:
     async def test_offline_edits(self, client, org, cust, uow_factory):
         device = Device(client, org.rep, "rep-phone")
-        visit = new_activity(cust.own, type="visit", occurred_at="2026-11-20T09:30:00+08:00",
-                             subject="初访", next_follow_up_at=ahead(2),
-                             location={"lat": 31.2, "lng": 121.5, "accuracy": 8, "address": "上海"})
+        visit = new_activity(
+            cust.own,
+            type="visit",
+            occurred_at="2026-11-20T09:30:00+08:00",
+            subject="初访",
+            next_follow_up_at=ahead(2),
+            location={"lat": 31.2, "lng": 121.5, "accuracy": 8, "address": "上海"},
+        )
         task = new_task(notes="带样品", customer_id=str(cust.own.id))
-        results = await device.push([
-            visit, task,
-            edit("activity", visit["id"], 1, outcome="有兴趣"),
-            edit("task", task["id"], 1, status="done"),
-        ])
+        results = await device.push(
+            [
+                visit,
+                task,
+                edit("activity", visit["id"], 1, outcome="有兴趣"),
+                edit("task", task["id"], 1, status="done"),
+            ]
+        )
         assert [(r["id"], r["status"], r.get("version")) for r in results] == [
-            (visit["id"], "applied", 1), (task["id"], "applied", 1),
-            (visit["id"], "applied", 2), (task["id"], "applied", 2)]
+            (visit["id"], "applied", 1),
+            (task["id"], "applied", 1),
+            (visit["id"], "applied", 2),
+            (task["id"], "applied", 2),
+        ]
         assert all(set(r) == {"id", "status", "version"} for r in results)
 
         response = await client.get(f"/api/v1/activities/{visit['id']}", headers=device.headers)
@@ -147,8 +177,9 @@ class TestPushApplies:
         assert stored["occurred_at"] == "2026-11-20T01:30:00Z" and stored["received_at"] > ago(0.1)
         assert stored["device_id"] == "rep-phone" and stored["outcome"] == "有兴趣"
         assert stored["location"]["address"] == "上海" and stored["version"] == 2
-        response = await client.get("/api/v1/tasks", params={"customer_id": str(cust.own.id)},
-                                    headers=device.headers)
+        response = await client.get(
+            "/api/v1/tasks", params={"customer_id": str(cust.own.id)}, headers=device.headers
+        )
         tasks = {t["id"]: t for t in response.json()["items"]}
         assert tasks[task["id"]]["status"] == "done" and tasks[task["id"]]["completed_at"]
         [follow_up] = [t for t in tasks.values() if t["activity_id"] == visit["id"]]
@@ -165,9 +196,13 @@ class TestPushApplies:
     async def test_delete(self, client, org, cust, uow_factory):
         device = Device(client, org.rep)
         activity = await make_activity(uow_factory, customer=cust.own, created_by=org.rep)
-        results = await device.push([delete("activity", str(activity.id), 1),
-                                     delete("activity", str(activity.id), 1),
-                                     edit("activity", str(activity.id), 2, subject="x")])
+        results = await device.push(
+            [
+                delete("activity", str(activity.id), 1),
+                delete("activity", str(activity.id), 1),
+                edit("activity", str(activity.id), 2, subject="x"),
+            ]
+        )
         assert [r["status"] for r in results] == ["applied", "applied", "rejected"]
         assert results[0]["version"] == results[1]["version"] == 2
         assert results[2]["code"] == "sync.record_deleted"
@@ -223,8 +258,9 @@ class TestPushRetries:
         aid = str(activity.id)
         change = edit("activity", aid, 1, subject="我的")
         await device.push([change])  # lost answer
-        response = await client.patch(f"/api/v1/activities/{aid}", json={"outcome": "经理补充"},
-                                      headers=access_headers(org.manager))
+        response = await client.patch(
+            f"/api/v1/activities/{aid}", json={"outcome": "经理补充"}, headers=access_headers(org.manager)
+        )
         assert response.status_code == 200
         # The device's change was applied (version 2) and is not reported as a conflict.
         assert await device.push([change]) == [{"id": aid, "status": "applied", "version": 2}]
@@ -247,8 +283,9 @@ class TestPushConflicts:
     async def test_tasks_and_deletes_conflict_too(self, client, org, cust):
         task = new_task()
         await Device(client, org.rep).push([task, edit("task", task["id"], 1, title="新")])
-        results = await Device(client, org.rep).push([edit("task", task["id"], 1, title="旧"),
-                                                      delete("task", task["id"], 1)])
+        results = await Device(client, org.rep).push(
+            [edit("task", task["id"], 1, title="旧"), delete("task", task["id"], 1)]
+        )
         assert [r["status"] for r in results] == ["conflict", "conflict"]
         assert all(r["server"]["title"] == "新" for r in results)
 
@@ -276,10 +313,18 @@ class TestPushRejections:
         assert [r["id"] for r in results] == [c["id"] for c in changes]
         got = [(r["status"], r.get("code")) for r in results]
         assert got == [
-            ("applied", None), ("rejected", "sync.unknown_entity"), ("rejected", "sync.unknown_op"),
-            ("rejected", "validation_error"), ("rejected", "validation_error"), ("rejected", "forbidden"),
-            ("rejected", "not_found"), ("rejected", "validation_error"), ("rejected", "validation_error"),
-            ("rejected", "forbidden"), ("rejected", "validation_error"), ("rejected", "validation_error"),
+            ("applied", None),
+            ("rejected", "sync.unknown_entity"),
+            ("rejected", "sync.unknown_op"),
+            ("rejected", "validation_error"),
+            ("rejected", "validation_error"),
+            ("rejected", "forbidden"),
+            ("rejected", "not_found"),
+            ("rejected", "validation_error"),
+            ("rejected", "validation_error"),
+            ("rejected", "forbidden"),
+            ("rejected", "validation_error"),
+            ("rejected", "validation_error"),
             ("applied", None),
         ]
         for result in results:
@@ -288,25 +333,31 @@ class TestPushRejections:
                 assert all(set(e) == {"loc", "msg", "type"} for e in result["errors"])
         assert results[3]["errors"][0]["loc"] == ["id"]
         assert results[4]["errors"][0]["loc"] == ["data", "occurred_at"]
-        assert {tuple(e["loc"]) for e in results[7]["errors"]} == {("data", "customer_id"),
-                                                                  ("data", "occurred_at")}
+        assert {tuple(e["loc"]) for e in results[7]["errors"]} == {
+            ("data", "customer_id"),
+            ("data", "occurred_at"),
+        }
         assert results[8]["errors"][0]["loc"] == ["data", "due"]
         assert results[11]["errors"][0]["loc"] == ["bogus"]
         assert await count(uow_factory, Activity) == 1 and await count(uow_factory, Task) == 1
 
     async def test_records_out_of_scope_are_not_found(self, client, org, cust, uow_factory):
         theirs = await make_activity(uow_factory, customer=cust.mate, created_by=org.rep2, subject="秘密")
-        results = await Device(client, org.rep).push([edit("activity", str(theirs.id), 1, subject="x"),
-                                                      delete("activity", str(theirs.id), 1)])
+        results = await Device(client, org.rep).push(
+            [edit("activity", str(theirs.id), 1, subject="x"), delete("activity", str(theirs.id), 1)]
+        )
         assert [(r["status"], r["code"]) for r in results] == [("rejected", "not_found")] * 2
         assert all("server" not in r for r in results)
 
     async def test_fields_fixed_at_creation(self, client, org, cust, uow_factory):
         activity = await make_activity(uow_factory, customer=cust.own, created_by=org.rep)
         device = Device(client, org.rep)
-        [moved, same] = await device.push([
-            edit("activity", str(activity.id), 1, customer_id=str(cust.mate.id)),
-            edit("activity", str(activity.id), 1, customer_id=str(cust.own.id), subject="ok")])
+        [moved, same] = await device.push(
+            [
+                edit("activity", str(activity.id), 1, customer_id=str(cust.mate.id)),
+                edit("activity", str(activity.id), 1, customer_id=str(cust.own.id), subject="ok"),
+            ]
+        )
         assert moved["status"] == "rejected" and moved["errors"][0]["loc"] == ["data", "customer_id"]
         assert same == {"id": str(activity.id), "status": "applied", "version": 2}
 
@@ -339,8 +390,16 @@ class TestPullRequest:
         assert_problem(other, 400, "sync.invalid_cursor")
         head, _, sig = cursor.partition(".")
         flipped = head[:-2] + ("A" if head[-2] != "A" else "B") + head[-1]
-        for bad in (f"{flipped}.{sig}", f"{head}.{sig[::-1]}", head, "garbage", "", "..", "a.b.c",
-                    "eyJ1IjoxfQ.AAAAAAAAAAAAAAAAAAAAAA"):
+        for bad in (
+            f"{flipped}.{sig}",
+            f"{head}.{sig[::-1]}",
+            head,
+            "garbage",
+            "",
+            "..",
+            "a.b.c",
+            "eyJ1IjoxfQ.AAAAAAAAAAAAAAAAAAAAAA",
+        ):
             response = await client.get(PULL, params={"cursor": bad}, headers=device.headers)
             if bad == "":
                 assert response.status_code == 200  # an empty cursor is no cursor
@@ -359,17 +418,24 @@ class TestPull:
     async def world(self, org, cust, uow_factory):
         """The rep's own customer with activities and tasks, a second own customer, and records
         the rep must never receive."""
-        second = await make_customer(uow_factory, name="第二个", owner=org.rep,
-                                     contacts=[{"name": "丙", "phones": ["13800138000"]}, {"name": "丁"}])
-        activities = [await make_activity(uow_factory, customer=c, created_by=org.rep, subject=f"a{i}")
-                      for i, c in enumerate([cust.own, cust.own, second, second, second])]
+        second = await make_customer(
+            uow_factory,
+            name="第二个",
+            owner=org.rep,
+            contacts=[{"name": "丙", "phones": ["13800138000"]}, {"name": "丁"}],
+        )
+        activities = [
+            await make_activity(uow_factory, customer=c, created_by=org.rep, subject=f"a{i}")
+            for i, c in enumerate([cust.own, cust.own, second, second, second])
+        ]
         await make_activity(uow_factory, customer=cust.mate, created_by=org.rep2)
         await make_activity(uow_factory, customer=cust.pool, created_by=org.manager)
         async with uow_factory() as uow:
             rep = await auth_service.build_principal_in(uow, org.rep)
         for values in ({"customer_id": cust.own.id}, {"customer_id": second.id}, {}):
-            await tasks_service.create_task(uow_factory(), rep,
-                                            values={"title": "t", "due_at": NOW, **values})
+            await tasks_service.create_task(
+                uow_factory(), rep, values={"title": "t", "due_at": NOW, **values}
+            )
         return SimpleNamespace(second=second, activities=activities, rep=rep)
 
     async def test_first_pull_is_a_snapshot_of_the_scope(self, client, org, cust, world, uow_factory):
@@ -399,10 +465,18 @@ class TestPull:
         device = Device(client, org.rep)
         await device.pull_page(limit=3)
         # Meanwhile: a new activity, a deletion, a customer changing hands.
-        await activities_service.log_activity(uow_factory(), world.rep, values={
-            "customer_id": world.second.id, "type": "call", "occurred_at": NOW - dt.timedelta(hours=1)})
-        await activities_service.delete_activity(uow_factory(), world.rep,
-                                                 activity_id=world.activities[4].id, expected_version=1)
+        await activities_service.log_activity(
+            uow_factory(),
+            world.rep,
+            values={
+                "customer_id": world.second.id,
+                "type": "call",
+                "occurred_at": NOW - dt.timedelta(hours=1),
+            },
+        )
+        await activities_service.delete_activity(
+            uow_factory(), world.rep, activity_id=world.activities[4].id, expected_version=1
+        )
         await pool_service.release(uow_factory(), world.rep, customer_id=cust.own.id)
         await device.pull(limit=3)
         assert_same_state(device, await server_state(uow_factory, org.rep))
@@ -412,13 +486,17 @@ class TestPull:
         device = Device(client, org.rep)
         await device.pull()
         headers = device.headers
-        created = await client.post("/api/v1/activities", headers=headers, json={
-            "customer_id": str(cust.own.id), "type": "call", "occurred_at": ago(1), "subject": "新"})
+        created = await client.post(
+            "/api/v1/activities",
+            headers=headers,
+            json={"customer_id": str(cust.own.id), "type": "call", "occurred_at": ago(1), "subject": "新"},
+        )
         gone = world.activities[0]
         assert (await client.delete(f"/api/v1/activities/{gone.id}", headers=headers)).status_code == 204
         contact = cust.own.contacts_[0]
-        response = await client.patch(f"/api/v1/customers/{cust.own.id}/contacts/{contact.id}",
-                                      json={"title": "经理"}, headers=headers)
+        response = await client.patch(
+            f"/api/v1/customers/{cust.own.id}/contacts/{contact.id}", json={"title": "经理"}, headers=headers
+        )
         assert response.status_code == 200, response.text
         # Unrelated writes elsewhere do not reach this device.
         await make_activity(uow_factory, customer=cust.mate, created_by=org.rep2)
@@ -449,8 +527,11 @@ class TestPull:
         rep, rep2, manager = Device(client, org.rep), Device(client, org.rep2), Device(client, org.manager)
         for device in (rep, rep2, manager):
             await device.pull()
-        response = await client.post(f"/api/v1/customers/{world.second.id}/assign",
-                                     json={"owner_id": str(org.rep2.id)}, headers=manager.headers)
+        response = await client.post(
+            f"/api/v1/customers/{world.second.id}/assign",
+            json={"owner_id": str(org.rep2.id)},
+            headers=manager.headers,
+        )
         assert response.status_code == 200, response.text
 
         [page] = await rep.pull()
@@ -461,8 +542,9 @@ class TestPull:
         [page] = await rep2.pull()
         entered = [(c["entity"], c["op"]) for c in page["changes"]]
         assert entered[0] == ("customer", "upsert")
-        assert sorted(entered[1:]) == sorted([("contact", "upsert")] * 2 + [("activity", "upsert")] * 3
-                                             + [("task", "upsert")])
+        assert sorted(entered[1:]) == sorted(
+            [("contact", "upsert")] * 2 + [("activity", "upsert")] * 3 + [("task", "upsert")]
+        )
         # The manager keeps it (same team): just an update.
         [page] = await manager.pull()
         assert [(c["entity"], c["op"]) for c in page["changes"]] == [("customer", "upsert")]
@@ -472,17 +554,20 @@ class TestPull:
     async def test_released_to_the_pool_and_claimed_back(self, client, org, cust, world, uow_factory):
         rep = Device(client, org.rep)
         await rep.pull()
-        response = await client.post(f"/api/v1/customers/{world.second.id}/release", json={},
-                                     headers=rep.headers)
+        response = await client.post(
+            f"/api/v1/customers/{world.second.id}/release", json={}, headers=rep.headers
+        )
         assert response.status_code == 200, response.text
         [page] = await rep.pull()
         assert [(c["op"], c["id"]) for c in page["changes"]] == [("scope_exit", str(world.second.id))]
         # The rep may not claim it straight back (reclaim block); their manager gives it back.
         response = await client.post(f"/api/v1/customers/{world.second.id}/claim", headers=rep.headers)
         assert response.status_code == 409, response.text
-        response = await client.post(f"/api/v1/customers/{world.second.id}/assign",
-                                     json={"owner_id": str(org.rep.id)},
-                                     headers=access_headers(org.manager))
+        response = await client.post(
+            f"/api/v1/customers/{world.second.id}/assign",
+            json={"owner_id": str(org.rep.id)},
+            headers=access_headers(org.manager),
+        )
         assert response.status_code == 200, response.text
         await rep.pull()
         assert str(world.second.id) in rep.records["customer"]
@@ -538,8 +623,10 @@ class TestConcurrentWriters:
     async def test_a_device_ends_with_exactly_the_servers_state(self, committed_client, committed_uow):
         org = await make_sales_org(committed_uow)
         reps = [org.rep, org.rep2]
-        customers = [await make_customer(committed_uow, owner=reps[i % 2], contacts=[{"name": f"c{i}"}])
-                     for i in range(6)]
+        customers = [
+            await make_customer(committed_uow, owner=reps[i % 2], contacts=[{"name": f"c{i}"}])
+            for i in range(6)
+        ]
         principals = {u.id: await _principal(committed_uow, u) for u in (*reps, org.manager, org.director)}
         rng = random.Random(4)
         activity_ids: list[tuple[uuid.UUID, Any]] = []
@@ -547,34 +634,56 @@ class TestConcurrentWriters:
         async def writer(n: int) -> None:
             for step in range(6):
                 customer = rng.choice(customers)
-                owner = principals[customer.owner_id] if customer.owner_id in principals else principals[
-                    org.director.id]
+                owner = (
+                    principals[customer.owner_id]
+                    if customer.owner_id in principals
+                    else principals[org.director.id]
+                )
                 kind = (n + step) % 5
                 try:
                     if kind == 0:
-                        a = await activities_service.log_activity(committed_uow(), owner, values={
-                            "customer_id": customer.id, "type": "call",
-                            "occurred_at": NOW - dt.timedelta(minutes=rng.randint(1, 500)),
-                            "next_follow_up_at": NOW + dt.timedelta(days=1)})
+                        a = await activities_service.log_activity(
+                            committed_uow(),
+                            owner,
+                            values={
+                                "customer_id": customer.id,
+                                "type": "call",
+                                "occurred_at": NOW - dt.timedelta(minutes=rng.randint(1, 500)),
+                                "next_follow_up_at": NOW + dt.timedelta(days=1),
+                            },
+                        )
                         activity_ids.append((a.id, owner))
                     elif kind == 1 and activity_ids:
                         aid, who = rng.choice(activity_ids)
-                        await activities_service.update_activity(committed_uow(), who, activity_id=aid,
-                                                                 expected_version=None,
-                                                                 changes={"subject": f"s{n}-{step}"})
+                        await activities_service.update_activity(
+                            committed_uow(),
+                            who,
+                            activity_id=aid,
+                            expected_version=None,
+                            changes={"subject": f"s{n}-{step}"},
+                        )
                     elif kind == 2 and activity_ids:
                         aid, who = activity_ids.pop(rng.randrange(len(activity_ids)))
-                        await activities_service.delete_activity(committed_uow(), who, activity_id=aid,
-                                                                 expected_version=None)
+                        await activities_service.delete_activity(
+                            committed_uow(), who, activity_id=aid, expected_version=None
+                        )
                     elif kind == 3:
                         target = rng.choice(reps)
-                        await pool_service.assign(committed_uow(), principals[org.manager.id],
-                                                  customer_id=customer.id, owner_id=target.id)
+                        await pool_service.assign(
+                            committed_uow(),
+                            principals[org.manager.id],
+                            customer_id=customer.id,
+                            owner_id=target.id,
+                        )
                         customer.owner_id = target.id
                     else:
                         await customers_service.update_customer(
-                            committed_uow(), principals[org.director.id], customer_id=customer.id,
-                            expected_version=None, changes={"notes": f"n{n}-{step}"})
+                            committed_uow(),
+                            principals[org.director.id],
+                            customer_id=customer.id,
+                            expected_version=None,
+                            changes={"notes": f"n{n}-{step}"},
+                        )
                 except DomainError:
                     pass  # concurrent edits may lose a race (stale version, reassigned customer)
                 except DBAPIError as exc:
@@ -615,12 +724,19 @@ class TestConcurrentWriters:
         async def writer(n: int) -> None:
             for i in range(8):
                 if (n + i) % 2:
-                    await activities_service.log_activity(committed_uow(), rep, values={
-                        "customer_id": customers[(n + i) % 4].id, "type": "visit",
-                        "occurred_at": NOW - dt.timedelta(minutes=n * 10 + i)})
+                    await activities_service.log_activity(
+                        committed_uow(),
+                        rep,
+                        values={
+                            "customer_id": customers[(n + i) % 4].id,
+                            "type": "visit",
+                            "occurred_at": NOW - dt.timedelta(minutes=n * 10 + i),
+                        },
+                    )
                 else:
-                    await tasks_service.create_task(committed_uow(), rep, values={
-                        "title": f"t{n}.{i}", "due_at": NOW})
+                    await tasks_service.create_task(
+                        committed_uow(), rep, values={"title": f"t{n}.{i}", "due_at": NOW}
+                    )
                 await asyncio.sleep(0)
 
         seen: list[int] = []
@@ -654,8 +770,13 @@ class TestConcurrentWriters:
         outcomes = await asyncio.gather(reader(), writers(), return_exceptions=True)
         assert not [o for o in outcomes if isinstance(o, BaseException)], outcomes
         async with committed_uow() as uow:
-            logged = list((await uow.session.scalars(
-                select(ChangeLog.seq).where(ChangeLog.seq > start).order_by(ChangeLog.seq))).all())
+            logged = list(
+                (
+                    await uow.session.scalars(
+                        select(ChangeLog.seq).where(ChangeLog.seq > start).order_by(ChangeLog.seq)
+                    )
+                ).all()
+            )
         assert seen == logged
         assert len(logged) >= 8 * 8  # each write logs its record (and an activity its customer)
 
@@ -665,8 +786,11 @@ class TestPushBatchesInChunks:
         change = new_activity(cust.own)
         again = edit("activity", change["id"], 0, **change["data"], subject="再改")
         results = await Device(client, org.rep).push([change, change, again])
-        assert [(r["status"], r["version"]) for r in results] == [("applied", 1), ("applied", 1),
-                                                                  ("applied", 2)]
+        assert [(r["status"], r["version"]) for r in results] == [
+            ("applied", 1),
+            ("applied", 1),
+            ("applied", 2),
+        ]
 
     async def test_a_failure_is_isolated_across_chunks(self, client, org, cust, uow_factory):
         # Chunks of ITEMS_PER_TRANSACTION: a bad change in the middle of a chunk redoes that

@@ -34,8 +34,16 @@ async def org(uow_factory):
     admin = await make_user(uow_factory, role="admin")
     director = await make_user(uow_factory, role="director")
     return SimpleNamespace(
-        region=region, group=group, squad=squad, other=other, other_child=other_child,
-        manager=manager, rep=rep, other_rep=other_rep, admin=admin, director=director,
+        region=region,
+        group=group,
+        squad=squad,
+        other=other,
+        other_child=other_child,
+        manager=manager,
+        rep=rep,
+        other_rep=other_rep,
+        admin=admin,
+        director=director,
         all_ids={str(t.id) for t in (region, group, squad, other, other_child)},
     )
 
@@ -102,8 +110,9 @@ class TestCreateTeam:
         manager = await make_user(uow_factory, role="manager")
         director = await make_user(uow_factory, role="director")
         headers = access_headers(admin)
-        root = await client.post(TEAMS, json={"name": "North", "manager_id": str(director.id)},
-                                 headers=headers)
+        root = await client.post(
+            TEAMS, json={"name": "North", "manager_id": str(director.id)}, headers=headers
+        )
         assert root.status_code == 201, root.text
         root_body = root.json()
         assert root_body["parent_id"] is None
@@ -112,12 +121,16 @@ class TestCreateTeam:
         assert root.headers["etag"] == '"1"'
         assert root.headers["location"] == f"{TEAMS}/{root_body['id']}"
 
-        child = await client.post(TEAMS, json={"name": "North-1", "parent_id": root_body["id"],
-                                               "manager_id": str(manager.id)}, headers=headers)
+        child = await client.post(
+            TEAMS,
+            json={"name": "North-1", "parent_id": root_body["id"], "manager_id": str(manager.id)},
+            headers=headers,
+        )
         assert child.status_code == 201, child.text
         assert child.json()["parent_id"] == root_body["id"]
-        leaf = await client.post(TEAMS, json={"name": "North-1a", "parent_id": child.json()["id"]},
-                                 headers=headers)
+        leaf = await client.post(
+            TEAMS, json={"name": "North-1a", "parent_id": child.json()["id"]}, headers=headers
+        )
         assert leaf.status_code == 201, leaf.text
 
         # The manager of the child sees it and its descendant, not the root.
@@ -125,8 +138,7 @@ class TestCreateTeam:
         assert seen == {child.json()["id"], leaf.json()["id"]}
 
     @pytest.mark.parametrize("manager_kind", ["rep", "support", "admin", "inactive", "unknown"])
-    async def test_manager_must_be_an_active_manager_or_director(self, client, uow_factory,
-                                                                 manager_kind):
+    async def test_manager_must_be_an_active_manager_or_director(self, client, uow_factory, manager_kind):
         admin = await make_user(uow_factory, role="admin")
         if manager_kind == "unknown":
             manager_id = uuid.uuid4()
@@ -134,20 +146,23 @@ class TestCreateTeam:
             manager_id = (await make_user(uow_factory, role="manager", is_active=False)).id
         else:
             manager_id = (await make_user(uow_factory, role=manager_kind)).id
-        response = await client.post(TEAMS, json={"name": "T", "manager_id": str(manager_id)},
-                                     headers=access_headers(admin))
+        response = await client.post(
+            TEAMS, json={"name": "T", "manager_id": str(manager_id)}, headers=access_headers(admin)
+        )
         assert_problem(response, 422, "team.invalid_manager")
 
     async def test_unknown_parent(self, client, uow_factory):
         admin = await make_user(uow_factory, role="admin")
-        response = await client.post(TEAMS, json={"name": "T", "parent_id": str(uuid.uuid4())},
-                                     headers=access_headers(admin))
+        response = await client.post(
+            TEAMS, json={"name": "T", "parent_id": str(uuid.uuid4())}, headers=access_headers(admin)
+        )
         assert_problem(response, 422, "team.parent_not_found")
 
     async def test_bad_payload(self, client, uow_factory):
         admin = await make_user(uow_factory, role="admin")
-        response = await client.post(TEAMS, json={"name": "   ", "parent_id": "nope"},
-                                     headers=access_headers(admin))
+        response = await client.post(
+            TEAMS, json={"name": "   ", "parent_id": "nope"}, headers=access_headers(admin)
+        )
         body = assert_problem(response, 422, "validation_error")
         assert {("body", "name"), ("body", "parent_id")} <= {tuple(e["loc"]) for e in body["errors"]}
 
@@ -177,57 +192,70 @@ class TestGetTeam:
 
 class TestUpdateTeam:
     async def test_anonymous(self, client, org):
-        assert_problem(await client.patch(f"{TEAMS}/{org.group.id}", json={"name": "x"}),
-                       401, "unauthorized")
+        assert_problem(await client.patch(f"{TEAMS}/{org.group.id}", json={"name": "x"}), 401, "unauthorized")
 
     @pytest.mark.parametrize("role", ["manager", "director", "rep"])
     async def test_only_admins(self, client, org, role):
-        response = await client.patch(f"{TEAMS}/{org.group.id}", json={"name": "x"},
-                                      headers=access_headers(getattr(org, role)))
+        response = await client.patch(
+            f"{TEAMS}/{org.group.id}", json={"name": "x"}, headers=access_headers(getattr(org, role))
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_unknown_id(self, client, org):
-        response = await client.patch(f"{TEAMS}/{uuid.uuid4()}", json={"name": "x"},
-                                      headers=access_headers(org.admin))
+        response = await client.patch(
+            f"{TEAMS}/{uuid.uuid4()}", json={"name": "x"}, headers=access_headers(org.admin)
+        )
         assert_problem(response, 404, "not_found")
 
     @pytest.mark.parametrize("new_parent", ["region", "group", "squad"])
     async def test_reparent_into_own_subtree_is_a_cycle(self, client, org, new_parent):
         headers = access_headers(org.admin)
         before = (await client.get(f"{TEAMS}/{org.region.id}", headers=headers)).json()
-        response = await client.patch(f"{TEAMS}/{org.region.id}",
-                                      json={"parent_id": str(getattr(org, new_parent).id)}, headers=headers)
+        response = await client.patch(
+            f"{TEAMS}/{org.region.id}", json={"parent_id": str(getattr(org, new_parent).id)}, headers=headers
+        )
         assert_problem(response, 422, "team.cycle")
         assert (await client.get(f"{TEAMS}/{org.region.id}", headers=headers)).json() == before
         assert await _team_ids(client, access_headers(org.manager)) == {
-            str(org.region.id), str(org.group.id), str(org.squad.id)}
+            str(org.region.id),
+            str(org.group.id),
+            str(org.squad.id),
+        }
 
     async def test_reparent_moves_the_subtree_into_the_managers_scope(self, client, org):
         manager = access_headers(org.manager)
         assert str(org.other_rep.id) not in await _user_ids(client, manager)
-        response = await client.patch(f"{TEAMS}/{org.other.id}", json={"parent_id": str(org.squad.id)},
-                                      headers=access_headers(org.admin))
+        response = await client.patch(
+            f"{TEAMS}/{org.other.id}",
+            json={"parent_id": str(org.squad.id)},
+            headers=access_headers(org.admin),
+        )
         assert response.status_code == 200, response.text
         assert response.json()["parent_id"] == str(org.squad.id)
         # The descendants moved along: the manager now sees the child team and its rep.
         assert {str(org.other.id), str(org.other_child.id)} <= await _team_ids(client, manager)
         assert str(org.other_rep.id) in await _user_ids(client, manager)
         # Moving a team under its new descendant is now a cycle too.
-        cycle = await client.patch(f"{TEAMS}/{org.region.id}", json={"parent_id": str(org.other_child.id)},
-                                   headers=access_headers(org.admin))
+        cycle = await client.patch(
+            f"{TEAMS}/{org.region.id}",
+            json={"parent_id": str(org.other_child.id)},
+            headers=access_headers(org.admin),
+        )
         assert_problem(cycle, 422, "team.cycle")
 
     async def test_reparent_to_the_root_leaves_the_managers_scope(self, client, org):
-        response = await client.patch(f"{TEAMS}/{org.group.id}", json={"parent_id": None},
-                                      headers=access_headers(org.admin))
+        response = await client.patch(
+            f"{TEAMS}/{org.group.id}", json={"parent_id": None}, headers=access_headers(org.admin)
+        )
         assert response.status_code == 200, response.text
         assert response.json()["parent_id"] is None
         assert await _team_ids(client, access_headers(org.manager)) == {str(org.region.id)}
         assert str(org.rep.id) not in await _user_ids(client, access_headers(org.manager))
 
     async def test_invalid_manager(self, client, org):
-        response = await client.patch(f"{TEAMS}/{org.group.id}", json={"manager_id": str(org.rep.id)},
-                                      headers=access_headers(org.admin))
+        response = await client.patch(
+            f"{TEAMS}/{org.group.id}", json={"manager_id": str(org.rep.id)}, headers=access_headers(org.admin)
+        )
         assert_problem(response, 422, "team.invalid_manager")
 
     async def test_if_match_current_then_stale(self, client, org):
@@ -246,6 +274,9 @@ class TestUpdateTeam:
         assert (await client.get(url, headers=headers)).json()["name"] == "Renamed"
 
     async def test_malformed_if_match(self, client, org):
-        response = await client.patch(f"{TEAMS}/{org.group.id}", json={"name": "x"},
-                                      headers={**access_headers(org.admin), "If-Match": "yesterday"})
+        response = await client.patch(
+            f"{TEAMS}/{org.group.id}",
+            json={"name": "x"},
+            headers={**access_headers(org.admin), "If-Match": "yesterday"},
+        )
         assert_problem(response, 400, "bad_request.if_match")

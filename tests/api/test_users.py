@@ -36,12 +36,20 @@ async def org(uow_factory):
     director = await make_user(uow_factory, role="director")
     support = await make_user(uow_factory, role="support")
     finance = await make_user(uow_factory, role="finance")
-    everyone = [manager, region_rep, group_rep, other_manager, other_rep, admin, director,
-                support, finance]
+    everyone = [manager, region_rep, group_rep, other_manager, other_rep, admin, director, support, finance]
     return SimpleNamespace(
-        region=region, group=group, other=other, manager=manager, region_rep=region_rep,
-        group_rep=group_rep, other_manager=other_manager, other_rep=other_rep, admin=admin,
-        director=director, support=support, finance=finance,
+        region=region,
+        group=group,
+        other=other,
+        manager=manager,
+        region_rep=region_rep,
+        group_rep=group_rep,
+        other_manager=other_manager,
+        other_rep=other_rep,
+        admin=admin,
+        director=director,
+        support=support,
+        finance=finance,
         all_ids={str(u.id) for u in everyone},
     )
 
@@ -92,36 +100,41 @@ class TestListUsers:
         assert pages == (len(org.all_ids) + 1) // 2
 
     async def test_a_full_page_at_the_end_has_no_next_cursor(self, client, org):
-        response = await client.get(USERS, headers=access_headers(org.admin),
-                                    params={"limit": len(org.all_ids)})
+        response = await client.get(
+            USERS, headers=access_headers(org.admin), params={"limit": len(org.all_ids)}
+        )
         body = response.json()
         assert len(body["items"]) == len(org.all_ids)
         assert body["next_cursor"] is None
 
-    @pytest.mark.parametrize("cursor", [
-        "not-a-cursor",
-        "%%%",
-        _cursor({"s": "name", "k": [["v", "a"], ["uuid", str(uuid.UUID(int=1))]]}),
-        _cursor({"s": "username", "k": [["v", "a"]]}),
-        _cursor({"s": "username", "k": [["v", "a"], ["uuid", "not-a-uuid"]]}),
-        _cursor({"s": "username", "k": [["zz", "a"], ["uuid", str(uuid.UUID(int=1))]]}),
-        _cursor(["username"]),
-    ])
+    @pytest.mark.parametrize(
+        "cursor",
+        [
+            "not-a-cursor",
+            "%%%",
+            _cursor({"s": "name", "k": [["v", "a"], ["uuid", str(uuid.UUID(int=1))]]}),
+            _cursor({"s": "username", "k": [["v", "a"]]}),
+            _cursor({"s": "username", "k": [["v", "a"], ["uuid", "not-a-uuid"]]}),
+            _cursor({"s": "username", "k": [["zz", "a"], ["uuid", str(uuid.UUID(int=1))]]}),
+            _cursor(["username"]),
+        ],
+    )
     async def test_malformed_cursor(self, client, org, cursor):
-        response = await client.get(USERS, headers=access_headers(org.admin),
-                                    params={"cursor": cursor})
+        response = await client.get(USERS, headers=access_headers(org.admin), params={"cursor": cursor})
         assert_problem(response, 400, "pagination.invalid_cursor")
 
-    @pytest.mark.parametrize("cursor", [
-        _cursor({"s": "username", "k": [["v", 5], ["uuid", str(uuid.UUID(int=1))]]}),
-        _cursor({"s": "username", "k": [["v", {"x": 1}], ["uuid", str(uuid.UUID(int=1))]]}),
-        _cursor({"s": "username", "k": [["v", "a"], ["v", "not-a-uuid"]]}),
-        _cursor({"s": "username", "k": [["dt", "2026-01-01T00:00:00+00:00"], ["v", 1]]}),
-    ])
+    @pytest.mark.parametrize(
+        "cursor",
+        [
+            _cursor({"s": "username", "k": [["v", 5], ["uuid", str(uuid.UUID(int=1))]]}),
+            _cursor({"s": "username", "k": [["v", {"x": 1}], ["uuid", str(uuid.UUID(int=1))]]}),
+            _cursor({"s": "username", "k": [["v", "a"], ["v", "not-a-uuid"]]}),
+            _cursor({"s": "username", "k": [["dt", "2026-01-01T00:00:00+00:00"], ["v", 1]]}),
+        ],
+    )
     async def test_cursor_with_values_of_the_wrong_type(self, client, org, cursor):
         # Well-formed JSON, but not values of the sort keys' types: a client error, never a 500.
-        response = await client.get(USERS, headers=access_headers(org.admin),
-                                    params={"cursor": cursor})
+        response = await client.get(USERS, headers=access_headers(org.admin), params={"cursor": cursor})
         assert_problem(response, 400, "pagination.invalid_cursor")
 
     @pytest.mark.parametrize("limit", ["0", "501", "-1", "many"])
@@ -162,8 +175,13 @@ class TestListUsers:
 class TestCreateUser:
     @staticmethod
     def _payload(**overrides):
-        return {"username": f"new-{uuid.uuid4().hex[:8]}", "password": "a-long-enough-password",
-                "role": "rep", "full_name": "New Rep", **overrides}
+        return {
+            "username": f"new-{uuid.uuid4().hex[:8]}",
+            "password": "a-long-enough-password",
+            "role": "rep",
+            "full_name": "New Rep",
+            **overrides,
+        }
 
     async def test_anonymous(self, client):
         assert_problem(await client.post(USERS, json=self._payload()), 401, "unauthorized")
@@ -197,8 +215,9 @@ class TestCreateUser:
         assert (await login(client, payload["username"], payload["password"]))["access_token"]
 
     async def test_duplicate_username(self, client, org):
-        response = await client.post(USERS, json=self._payload(username=org.region_rep.username),
-                                     headers=access_headers(org.admin))
+        response = await client.post(
+            USERS, json=self._payload(username=org.region_rep.username), headers=access_headers(org.admin)
+        )
         assert_problem(response, 409, "user.username_taken")
 
     async def test_bad_payload_lists_every_error_and_never_echoes_the_password(self, client, org):
@@ -206,8 +225,9 @@ class TestCreateUser:
         response = await client.post(USERS, json=payload, headers=access_headers(org.admin))
         body = assert_problem(response, 422, "validation_error")
         locs = [tuple(e["loc"]) for e in body["errors"]]
-        assert {("body", "username"), ("body", "password"), ("body", "role"),
-                ("body", "surprise")} <= set(locs)
+        assert {("body", "username"), ("body", "password"), ("body", "role"), ("body", "surprise")} <= set(
+            locs
+        )
         for error in body["errors"]:
             assert set(error) == {"loc", "msg", "type"}
         assert "Sh0rt!" not in response.text
@@ -220,8 +240,9 @@ class TestCreateUser:
         assert "hunter2-super-secret" not in response.text
 
     async def test_unknown_team(self, client, org):
-        response = await client.post(USERS, json=self._payload(team_id=str(uuid.uuid4())),
-                                     headers=access_headers(org.admin))
+        response = await client.post(
+            USERS, json=self._payload(team_id=str(uuid.uuid4())), headers=access_headers(org.admin)
+        )
         assert_problem(response, 422, "user.team_not_found")
 
 
@@ -261,29 +282,35 @@ class TestUpdateUser:
 
     @pytest.mark.parametrize("role", ["director", "manager", "support", "finance"])
     async def test_only_admins(self, client, org, role):
-        response = await client.patch(f"{USERS}/{org.region_rep.id}", json={"full_name": "X"},
-                                      headers=access_headers(getattr(org, role)))
+        response = await client.patch(
+            f"{USERS}/{org.region_rep.id}",
+            json={"full_name": "X"},
+            headers=access_headers(getattr(org, role)),
+        )
         assert_problem(response, 403, "forbidden")
 
     async def test_unknown_id(self, client, org):
-        response = await client.patch(f"{USERS}/{uuid.uuid4()}", json={"full_name": "X"},
-                                      headers=access_headers(org.admin))
+        response = await client.patch(
+            f"{USERS}/{uuid.uuid4()}", json={"full_name": "X"}, headers=access_headers(org.admin)
+        )
         assert_problem(response, 404, "not_found")
 
     async def test_if_match_current_then_stale(self, client, org):
         url = f"{USERS}/{org.region_rep.id}"
         headers = access_headers(org.admin)
         etag = (await client.get(url, headers=headers)).headers["etag"]
-        response = await client.patch(url, json={"full_name": "Renamed"},
-                                      headers={**headers, "If-Match": etag})
+        response = await client.patch(
+            url, json={"full_name": "Renamed"}, headers={**headers, "If-Match": etag}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["full_name"] == "Renamed"
         assert body["version"] == int(etag.strip('"')) + 1
         assert response.headers["etag"] == f'"{body["version"]}"'
 
-        stale = await client.patch(url, json={"full_name": "Lost update"},
-                                   headers={**headers, "If-Match": etag})
+        stale = await client.patch(
+            url, json={"full_name": "Lost update"}, headers={**headers, "If-Match": etag}
+        )
         assert_problem(stale, 412, "conflict.version_mismatch")
         current = await client.get(url, headers=headers)
         assert current.json()["full_name"] == "Renamed"
@@ -300,26 +327,34 @@ class TestUpdateUser:
 
     @pytest.mark.parametrize("value", ["abc", '"v1"', '"1", "2"'])
     async def test_malformed_if_match(self, client, org, value):
-        response = await client.patch(f"{USERS}/{org.region_rep.id}", json={"full_name": "X"},
-                                      headers={**access_headers(org.admin), "If-Match": value})
+        response = await client.patch(
+            f"{USERS}/{org.region_rep.id}",
+            json={"full_name": "X"},
+            headers={**access_headers(org.admin), "If-Match": value},
+        )
         assert_problem(response, 400, "bad_request.if_match")
 
     async def test_unknown_team(self, client, org):
-        response = await client.patch(f"{USERS}/{org.region_rep.id}", json={"team_id": str(uuid.uuid4())},
-                                      headers=access_headers(org.admin))
+        response = await client.patch(
+            f"{USERS}/{org.region_rep.id}",
+            json={"team_id": str(uuid.uuid4())},
+            headers=access_headers(org.admin),
+        )
         assert_problem(response, 422, "user.team_not_found")
 
     async def test_password_change_revokes_refresh_tokens(self, client, org):
         tokens = await login(client, org.region_rep.username)
-        response = await client.patch(f"{USERS}/{org.region_rep.id}",
-                                      json={"password": "a-brand-new-password"},
-                                      headers=access_headers(org.admin))
+        response = await client.patch(
+            f"{USERS}/{org.region_rep.id}",
+            json={"password": "a-brand-new-password"},
+            headers=access_headers(org.admin),
+        )
         assert response.status_code == 200, response.text
-        refreshed = await client.post("/api/v1/auth/refresh",
-                                      json={"refresh_token": tokens["refresh_token"]})
+        refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert_problem(refreshed, 401, "auth.invalid_refresh_token")
-        old = await client.post("/api/v1/auth/token",
-                                data={"username": org.region_rep.username, "password": PASSWORD})
+        old = await client.post(
+            "/api/v1/auth/token", data={"username": org.region_rep.username, "password": PASSWORD}
+        )
         assert_problem(old, 401, "auth.invalid_credentials")
         assert (await login(client, org.region_rep.username, "a-brand-new-password"))["access_token"]
 
@@ -359,13 +394,14 @@ class TestDeactivateUser:
         assert response.headers["etag"] == '"2"'
 
         assert_problem(await client.get("/api/v1/me", headers=rep_headers), 401)
-        assert_problem(await client.get("/api/v1/me", headers={
-            "Authorization": f"Bearer {tokens['access_token']}"}), 401)
-        refreshed = await client.post("/api/v1/auth/refresh",
-                                      json={"refresh_token": tokens["refresh_token"]})
+        assert_problem(
+            await client.get("/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}), 401
+        )
+        refreshed = await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert_problem(refreshed, 401)
-        relogin = await client.post("/api/v1/auth/token",
-                                    data={"username": org.region_rep.username, "password": PASSWORD})
+        relogin = await client.post(
+            "/api/v1/auth/token", data={"username": org.region_rep.username, "password": PASSWORD}
+        )
         assert_problem(relogin, 401, "auth.invalid_credentials")
 
     async def test_deactivating_twice_is_harmless(self, client, org):

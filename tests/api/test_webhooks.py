@@ -68,8 +68,11 @@ async def _deliver(session_factory, receiver) -> int:
 
 async def _make_due(uow_factory):
     async with uow_factory() as uow:
-        await uow.session.execute(update(WebhookDelivery).where(WebhookDelivery.status == "pending")
-                                  .values(next_attempt_at=utcnow() - dt.timedelta(seconds=1)))
+        await uow.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending")
+            .values(next_attempt_at=utcnow() - dt.timedelta(seconds=1))
+        )
         await uow.commit()
 
 
@@ -82,20 +85,24 @@ class TestSubscriptions:
         assert_problem(await client.get(HOOKS, headers=access_headers(getattr(org, role))), 403, "forbidden")
 
     async def test_create_answers_the_secret_once(self, client, org):
-        hook = await _subscribe(client, org.admin, events=["customer.created", "payment.received"],
-                                description="ERP")
+        hook = await _subscribe(
+            client, org.admin, events=["customer.created", "payment.received"], description="ERP"
+        )
         assert hook["secret"].startswith("whsec_") and hook["is_active"] is True
         got = await client.get(f"{HOOKS}/{hook['id']}", headers=access_headers(org.admin))
         assert got.status_code == 200 and "secret" not in got.json()
         assert got.json()["events"] == ["customer.created", "payment.received"]
 
-    @pytest.mark.parametrize("body, loc", [
-        ({"url": "http://receiver.example/hook"}, "url"),
-        ({"url": "https://user:pw@receiver.example/hook"}, "url"),
-        ({"url": "ftp://receiver.example/hook"}, "url"),
-        ({"events": ["customer.exploded"]}, "events"),
-        ({"events": []}, "events"),
-    ])
+    @pytest.mark.parametrize(
+        "body, loc",
+        [
+            ({"url": "http://receiver.example/hook"}, "url"),
+            ({"url": "https://user:pw@receiver.example/hook"}, "url"),
+            ({"url": "ftp://receiver.example/hook"}, "url"),
+            ({"events": ["customer.exploded"]}, "events"),
+            ({"events": []}, "events"),
+        ],
+    )
     async def test_bad_input_is_422(self, client, org, body, loc):
         body = {"url": "https://receiver.example/hook", "events": ["customer.created"], **body}
         problem = assert_problem(await client.post(HOOKS, headers=access_headers(org.admin), json=body), 422)
@@ -104,8 +111,9 @@ class TestSubscriptions:
     async def test_update_and_delete(self, client, org):
         hook = await _subscribe(client, org.admin)
         headers = {**access_headers(org.admin), "If-Match": '"1"'}
-        patched = await client.patch(f"{HOOKS}/{hook['id']}", headers=headers,
-                                     json={"events": ["contract.signed"], "is_active": False})
+        patched = await client.patch(
+            f"{HOOKS}/{hook['id']}", headers=headers, json={"events": ["contract.signed"], "is_active": False}
+        )
         assert patched.status_code == 200, patched.text
         assert patched.json()["events"] == ["contract.signed"] and patched.json()["is_active"] is False
         stale = await client.patch(f"{HOOKS}/{hook['id']}", headers=headers, json={"description": "x"})
@@ -116,14 +124,18 @@ class TestSubscriptions:
 
     async def test_keys_with_webhooks_manage_see_only_their_own(self, client, org):
         async def key(scopes):
-            response = await client.post("/api/v1/api-keys", headers=access_headers(org.admin),
-                                         json={"name": "hooks", "scopes": scopes})
+            response = await client.post(
+                "/api/v1/api-keys",
+                headers=access_headers(org.admin),
+                json={"name": "hooks", "scopes": scopes},
+            )
             return {"Authorization": f"Bearer {response.json()['key']}"}
 
         admins = await _subscribe(client, org.admin)
         manager = await key(["webhooks:manage"])
-        created = await client.post(HOOKS, headers=manager, json={
-            "url": "https://erp.example/hook", "events": ["contract.signed"]})
+        created = await client.post(
+            HOOKS, headers=manager, json={"url": "https://erp.example/hook", "events": ["contract.signed"]}
+        )
         assert created.status_code == 201, created.text
         listed = (await client.get(HOOKS, headers=manager)).json()["items"]
         assert [h["id"] for h in listed] == [created.json()["id"]]
@@ -137,8 +149,11 @@ class TestOutbox:
     async def test_an_event_is_queued_with_the_change(self, client, org):
         hook = await _subscribe(client, org.admin, events=["customer.created", "customer.stage_changed"])
         other = await _subscribe(client, org.admin, events=["payment.received"])
-        created = await client.post("/api/v1/customers", headers=access_headers(org.support),
-                                    json={"name": "丙公司", "kind": "company"})
+        created = await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "丙公司", "kind": "company"},
+        )
         assert created.status_code == 201, created.text
         [delivery] = await _deliveries(client, org.admin, hook["id"])
         assert delivery["event_type"] == "customer.created" and delivery["status"] == "pending"
@@ -150,8 +165,16 @@ class TestOutbox:
         hook = await _subscribe(client, org.admin)
 
         def row(name):
-            return _customer_row(name=name, owner=None, team=None, stage="resource", kind="company",
-                                 uscc=None, source="other", fields={})
+            return _customer_row(
+                name=name,
+                owner=None,
+                team=None,
+                stage="resource",
+                kind="company",
+                uscc=None,
+                source="other",
+                fields={},
+            )
 
         async with uow_factory() as uow:  # flushed, never committed
             uow.customers.add(row("回滚甲"))
@@ -182,8 +205,11 @@ class TestOutbox:
 class TestDelivery:
     async def test_signed_per_standard_webhooks(self, client, org, session_factory, allow_private):
         hook = await _subscribe(client, org.admin)
-        await client.post("/api/v1/customers", headers=access_headers(org.support),
-                          json={"name": "戊公司", "kind": "company"})
+        await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "戊公司", "kind": "company"},
+        )
         receiver = Receiver(200)
         assert await _deliver(session_factory, receiver) == 1
         [request] = receiver.requests
@@ -197,11 +223,15 @@ class TestDelivery:
         assert delivery["attempt_log"][0]["latency_ms"] >= 0
         assert await _deliver(session_factory, receiver) == 0  # nothing left
 
-    async def test_signatures_catch_tampering_wrong_keys_and_replays(self, client, org, session_factory,
-                                                                      allow_private):
+    async def test_signatures_catch_tampering_wrong_keys_and_replays(
+        self, client, org, session_factory, allow_private
+    ):
         hook = await _subscribe(client, org.admin)
-        await client.post("/api/v1/customers", headers=access_headers(org.support),
-                          json={"name": "己公司", "kind": "company"})
+        await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "己公司", "kind": "company"},
+        )
         receiver = Receiver(200)
         await _deliver(session_factory, receiver)
         request = receiver.requests[0]
@@ -213,17 +243,24 @@ class TestDelivery:
             Webhook(other_secret).verify(request.content, headers)
         # A captured request replayed later: the timestamp is outside the 5-minute tolerance.
         old = str(int((utcnow() - dt.timedelta(minutes=10)).timestamp()))
-        resigned = webhook_worker.signed_headers(secret=hook["secret"], msg_id=headers["webhook-id"],
-                                                 at=dt.datetime.fromtimestamp(int(old), dt.UTC),
-                                                 body=request.content)
+        resigned = webhook_worker.signed_headers(
+            secret=hook["secret"],
+            msg_id=headers["webhook-id"],
+            at=dt.datetime.fromtimestamp(int(old), dt.UTC),
+            body=request.content,
+        )
         with pytest.raises(WebhookVerificationError):
             Webhook(hook["secret"]).verify(request.content, resigned)
 
-    async def test_a_failure_is_retried_later_with_the_same_id(self, client, org, session_factory,
-                                                               uow_factory, allow_private):
+    async def test_a_failure_is_retried_later_with_the_same_id(
+        self, client, org, session_factory, uow_factory, allow_private
+    ):
         hook = await _subscribe(client, org.admin)
-        await client.post("/api/v1/customers", headers=access_headers(org.support),
-                          json={"name": "庚公司", "kind": "company"})
+        await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "庚公司", "kind": "company"},
+        )
         receiver = Receiver(500, 200)
         before = utcnow()
         await _deliver(session_factory, receiver)
@@ -239,40 +276,56 @@ class TestDelivery:
         first, second = receiver.requests
         assert first.headers["webhook-id"] == second.headers["webhook-id"]
         Webhook(hook["secret"]).verify(second.content, dict(second.headers))
-        assert (await client.get(f"{HOOKS}/{hook['id']}", headers=access_headers(org.admin))
-                ).json()["failing_since"] is None
+        assert (await client.get(f"{HOOKS}/{hook['id']}", headers=access_headers(org.admin))).json()[
+            "failing_since"
+        ] is None
 
-    async def test_after_the_window_it_fails_and_can_be_retried(self, client, org, session_factory,
-                                                                uow_factory, allow_private):
+    async def test_after_the_window_it_fails_and_can_be_retried(
+        self, client, org, session_factory, uow_factory, allow_private
+    ):
         hook = await _subscribe(client, org.admin)
-        await client.post("/api/v1/customers", headers=access_headers(org.support),
-                          json={"name": "辛公司", "kind": "company"})
+        await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "辛公司", "kind": "company"},
+        )
         async with uow_factory() as uow:
-            await uow.session.execute(update(WebhookDelivery).values(
-                created_at=utcnow() - dt.timedelta(hours=27)))
+            await uow.session.execute(
+                update(WebhookDelivery).values(created_at=utcnow() - dt.timedelta(hours=27))
+            )
             await uow.commit()
         await _deliver(session_factory, Receiver(503))
         [delivery] = await _deliveries(client, org.admin, hook["id"], status="failed")
         assert delivery["next_attempt_at"] is None and delivery["last_error"] == "HTTP 503"
-        retried = await client.post(f"{HOOKS}/{hook['id']}/deliveries/{delivery['id']}/retry",
-                                    headers=access_headers(org.admin))
+        retried = await client.post(
+            f"{HOOKS}/{hook['id']}/deliveries/{delivery['id']}/retry", headers=access_headers(org.admin)
+        )
         assert retried.status_code == 202 and retried.json()["status"] == "pending"
         await _deliver(session_factory, Receiver(200))
         [delivery] = await _deliveries(client, org.admin, hook["id"])
         assert delivery["status"] == "succeeded" and delivery["attempts"] == 2
-        again = await client.post(f"{HOOKS}/{hook['id']}/deliveries/{delivery['id']}/retry",
-                                  headers=access_headers(org.admin))
+        again = await client.post(
+            f"{HOOKS}/{hook['id']}/deliveries/{delivery['id']}/retry", headers=access_headers(org.admin)
+        )
         assert_problem(again, 422, "webhook.delivery_succeeded")
 
-    async def test_sustained_failure_disables_the_endpoint(self, client, org, session_factory,
-                                                           uow_factory, allow_private):
+    async def test_sustained_failure_disables_the_endpoint(
+        self, client, org, session_factory, uow_factory, allow_private
+    ):
         hook = await _subscribe(client, org.admin)
         async with uow_factory() as uow:
-            await uow.session.execute(update(WebhookEndpoint).values(
-                failing_since=utcnow() - dt.timedelta(hours=get_settings().webhook_disable_after_hours + 1)))
+            await uow.session.execute(
+                update(WebhookEndpoint).values(
+                    failing_since=utcnow()
+                    - dt.timedelta(hours=get_settings().webhook_disable_after_hours + 1)
+                )
+            )
             await uow.commit()
-        await client.post("/api/v1/customers", headers=access_headers(org.support),
-                          json={"name": "壬公司", "kind": "company"})
+        await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "壬公司", "kind": "company"},
+        )
         await _deliver(session_factory, Receiver(500))
         got = (await client.get(f"{HOOKS}/{hook['id']}", headers=access_headers(org.admin))).json()
         assert got["is_active"] is False and got["disabled_reason"]
@@ -281,8 +334,11 @@ class TestDelivery:
 
     async def test_redirects_are_not_followed(self, client, org, session_factory, allow_private):
         hook = await _subscribe(client, org.admin)
-        await client.post("/api/v1/customers", headers=access_headers(org.support),
-                          json={"name": "癸公司", "kind": "company"})
+        await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "癸公司", "kind": "company"},
+        )
         receiver = Receiver(302)
         await _deliver(session_factory, receiver)
         assert len(receiver.requests) == 1
@@ -297,11 +353,15 @@ class TestDelivery:
         await _deliver(session_factory, receiver)
         assert json.loads(receiver.requests[0].content)["type"] == "webhook.test"
 
-    async def test_a_worker_that_died_mid_attempt_is_taken_over(self, client, org, session_factory,
-                                                                uow_factory, allow_private):
+    async def test_a_worker_that_died_mid_attempt_is_taken_over(
+        self, client, org, session_factory, uow_factory, allow_private
+    ):
         hook = await _subscribe(client, org.admin)
-        await client.post("/api/v1/customers", headers=access_headers(org.support),
-                          json={"name": "子公司", "kind": "company"})
+        await client.post(
+            "/api/v1/customers",
+            headers=access_headers(org.support),
+            json={"name": "子公司", "kind": "company"},
+        )
         async with uow_factory() as uow:  # a worker claims, then is killed before recording
             now = utcnow()
             claimed = await uow.webhooks.claim(now=now, lease_until=now + dt.timedelta(seconds=60), limit=10)
@@ -315,12 +375,20 @@ class TestDelivery:
 
 
 class TestTargets:
-    @pytest.mark.parametrize("url", [
-        "https://127.0.0.1/hook", "https://localhost/hook", "https://10.1.2.3/hook",
-        "https://192.168.0.10/hook", "https://169.254.169.254/latest/meta-data",
-        "https://[::1]/hook", "https://[::ffff:10.0.0.1]/hook", "https://0.0.0.0/hook",
-        "https://nonexistent.invalid/hook",
-    ])
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://127.0.0.1/hook",
+            "https://localhost/hook",
+            "https://10.1.2.3/hook",
+            "https://192.168.0.10/hook",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/hook",
+            "https://[::ffff:10.0.0.1]/hook",
+            "https://0.0.0.0/hook",
+            "https://nonexistent.invalid/hook",
+        ],
+    )
     async def test_private_targets_are_refused(self, client, org, session_factory, url):
         assert get_settings().webhook_allow_private is False
         hook = await _subscribe(client, org.admin, url=url)

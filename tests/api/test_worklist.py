@@ -42,8 +42,15 @@ async def desk(uow_factory, org):
         return await make_customer(uow_factory, name=name, owner=org.rep, stage=stage, **fields)
 
     async def moved_in(customer, days):
-        await add_transition_row(uow_factory, customer=customer, from_stage="contacted", to_stage="lead",
-                                 owner=org.rep, at=now - DAY, days_in_from_stage=Decimal(days))
+        await add_transition_row(
+            uow_factory,
+            customer=customer,
+            from_stage="contacted",
+            to_stage="lead",
+            owner=org.rep,
+            at=now - DAY,
+            days_in_from_stage=Decimal(days),
+        )
 
     desk = SimpleNamespace(
         resource=await mine("Resource", "resource"),
@@ -52,16 +59,21 @@ async def desk(uow_factory, org):
         lead_stalled=await mine("Lead stalled", "lead", stage_entered_at=now - 11 * DAY),
         lead_follow=await mine("Lead follow-up", "lead", last_contact_at=now - 2 * DAY),
         lead_fast=await mine("Lead fast", "lead"),
-        lead_lapsing=await mine("Lead lapsing", "lead", last_contact_at=now - 6 * DAY,
-                                claimed_at=now - 10 * DAY),
+        lead_lapsing=await mine(
+            "Lead lapsing", "lead", last_contact_at=now - 6 * DAY, claimed_at=now - 10 * DAY
+        ),
         intent=await mine("Intent", "intent"),
         signed=await mine("Signed", "signed", claimed_at=now - 60 * DAY),
         implemented=await mine("Implemented", "implemented"),
     )
     await moved_in(desk.lead_slow, "4.50")
     await moved_in(desk.lead_fast, "0.75")
-    await make_activity(uow_factory, customer=desk.lead_follow, created_by=org.rep,
-                        next_follow_up_at=now - dt.timedelta(hours=1))
+    await make_activity(
+        uow_factory,
+        customer=desk.lead_follow,
+        created_by=org.rep,
+        next_follow_up_at=now - dt.timedelta(hours=1),
+    )
     # Someone else's customer never shows up on this rep's list.
     await make_customer(uow_factory, owner=org.rep2, stage="intent")
     return desk
@@ -82,8 +94,14 @@ class TestWorklist:
         # Idle signed and implemented customers have nothing to do today: not listed.
         assert [i["customer"]["name"] for i in items] == [
             "Intent",
-            "Lead lapsing", "Lead follow-up", "Lead stalled", "Lead fast", "Lead slow",
-            "Lead without history", "Resource"]
+            "Lead lapsing",
+            "Lead follow-up",
+            "Lead stalled",
+            "Lead fast",
+            "Lead slow",
+            "Lead without history",
+            "Resource",
+        ]
 
     async def test_reasons_and_deadlines(self, client, org, desk):
         items = {i["customer"]["name"]: i for i in await worklist(client, org.rep)}
@@ -102,32 +120,51 @@ class TestWorklist:
         assert items["Lead follow-up"]["follow_up_at"] is not None
         assert items["Resource"]["follow_up_at"] is None
 
-    async def test_an_idle_implemented_customer_is_not_above_a_lapsing_intent(self, client, uow_factory,
-                                                                              org):
+    async def test_an_idle_implemented_customer_is_not_above_a_lapsing_intent(self, client, uow_factory, org):
         now = utcnow()
         for n in range(3):
-            await make_customer(uow_factory, name=f"Idle {n}", owner=org.rep, stage="implemented",
-                                claimed_at=now - 300 * DAY)
-        await make_customer(uow_factory, name="Intent lapsing", owner=org.rep, stage="intent",
-                            last_contact_at=now - 6 * DAY, claimed_at=now - 20 * DAY)
+            await make_customer(
+                uow_factory, name=f"Idle {n}", owner=org.rep, stage="implemented", claimed_at=now - 300 * DAY
+            )
+        await make_customer(
+            uow_factory,
+            name="Intent lapsing",
+            owner=org.rep,
+            stage="intent",
+            last_contact_at=now - 6 * DAY,
+            claimed_at=now - 20 * DAY,
+        )
         assert [i["customer"]["name"] for i in await worklist(client, org.rep)] == ["Intent lapsing"]
 
     async def test_several_reasons_are_listed_most_urgent_first(self, client, uow_factory, org):
         now = utcnow()
-        both = await make_customer(uow_factory, name="Both", owner=org.rep, stage="contacted",
-                                   stage_entered_at=now - 30 * DAY, last_contact_at=now - 6 * DAY,
-                                   claimed_at=now - 40 * DAY)
-        await make_activity(uow_factory, customer=both, created_by=org.rep,
-                            next_follow_up_at=now - dt.timedelta(minutes=5))
+        both = await make_customer(
+            uow_factory,
+            name="Both",
+            owner=org.rep,
+            stage="contacted",
+            stage_entered_at=now - 30 * DAY,
+            last_contact_at=now - 6 * DAY,
+            claimed_at=now - 40 * DAY,
+        )
+        await make_activity(
+            uow_factory, customer=both, created_by=org.rep, next_follow_up_at=now - dt.timedelta(minutes=5)
+        )
         [item] = await worklist(client, org.rep)
         assert item["reasons"] == ["protection_lapsing", "follow_up_due", "stalled"]
 
     async def test_a_follow_up_already_made_leaves_nothing_to_do(self, client, uow_factory, org):
         now = utcnow()
-        customer = await make_customer(uow_factory, owner=org.rep, stage="lead",
-                                       last_contact_at=now - dt.timedelta(hours=1), claimed_at=now - 2 * DAY)
-        await make_activity(uow_factory, customer=customer, created_by=org.rep,
-                            next_follow_up_at=now - dt.timedelta(hours=2))
+        customer = await make_customer(
+            uow_factory,
+            owner=org.rep,
+            stage="lead",
+            last_contact_at=now - dt.timedelta(hours=1),
+            claimed_at=now - 2 * DAY,
+        )
+        await make_activity(
+            uow_factory, customer=customer, created_by=org.rep, next_follow_up_at=now - dt.timedelta(hours=2)
+        )
         assert await worklist(client, org.rep) == []
 
     async def test_a_due_open_task_puts_it_on_the_list(self, client, uow_factory, org):
@@ -136,8 +173,11 @@ class TestWorklist:
         customer = await make_customer(uow_factory, name="Task Co", owner=org.rep, stage="lead", **contacted)
         later = await make_customer(uow_factory, name="Later Co", owner=org.rep, stage="lead", **contacted)
         for target, due in ((customer, now - dt.timedelta(hours=1)), (later, now + 3 * DAY)):
-            response = await client.post("/api/v1/tasks", headers=access_headers(org.rep), json={
-                "title": "Send the quote", "customer_id": str(target.id), "due_at": due.isoformat()})
+            response = await client.post(
+                "/api/v1/tasks",
+                headers=access_headers(org.rep),
+                json={"title": "Send the quote", "customer_id": str(target.id), "due_at": due.isoformat()},
+            )
             assert response.status_code == 201, response.text
         items = await worklist(client, org.rep)
         assert [(i["customer"]["name"], i["reasons"]) for i in items] == [("Task Co", ["task_due"])]
@@ -153,15 +193,17 @@ class TestWorklist:
         await make_receivable(uow_factory, contract=contract, amount="1000.00", due_at=now - DAY)
         paid_up = await make_customer(uow_factory, name="Paid up", owner=org.rep, stage="signed")
         settled = await make_contract(uow_factory, customer=paid_up, amount="500.00", status="signed")
-        await make_receivable(uow_factory, contract=settled, amount="500.00", due_at=now - DAY,
-                              paid_amount="500.00")
+        await make_receivable(
+            uow_factory, contract=settled, amount="500.00", due_at=now - DAY, paid_amount="500.00"
+        )
         items = {i["customer"]["name"]: i["reasons"] for i in await worklist(client, org.rep)}
         assert items == {"Owes us": ["payment_overdue"]}
 
     async def test_pages(self, client, org, desk):
         everything = await worklist(client, org.rep)
-        seen = [i["customer"]["id"] for i in await walk_pages(client, WORKLIST, access_headers(org.rep),
-                                                                limit=3)]
+        seen = [
+            i["customer"]["id"] for i in await walk_pages(client, WORKLIST, access_headers(org.rep), limit=3)
+        ]
         assert seen == [i["customer"]["id"] for i in everything]
         bad = await client.get(WORKLIST, headers=access_headers(org.rep), params={"cursor": "nonsense"})
         assert_problem(bad, 400, "pagination.invalid_cursor")
@@ -175,8 +217,12 @@ class TestWorklist:
         mine = [i["customer"]["name"] for i in await worklist(client, org.other_manager, scope="team")]
         assert mine == [other.name]
         for role in ("rep", "director", "support"):
-            response = await client.get(WORKLIST, headers=access_headers(getattr(org, role)),
-                                        params={"scope": "team"})
+            response = await client.get(
+                WORKLIST, headers=access_headers(getattr(org, role)), params={"scope": "team"}
+            )
             assert_problem(response, 403, "forbidden")
-        assert_problem(await client.get(WORKLIST, headers=access_headers(org.manager),
-                                        params={"scope": "everyone"}), 422, "validation_error")
+        assert_problem(
+            await client.get(WORKLIST, headers=access_headers(org.manager), params={"scope": "everyone"}),
+            422,
+            "validation_error",
+        )

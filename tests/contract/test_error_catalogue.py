@@ -34,8 +34,11 @@ def _all_subclasses(cls: type) -> set[type]:
 def test_every_error_class_is_in_the_catalogue() -> None:
     for module in pkgutil.walk_packages([str(APP_DIR)], prefix="app."):
         importlib.import_module(module.name)
-    outside = sorted(f"{c.__module__}.{c.__qualname__}" for c in _all_subclasses(errors.DomainError)
-                     if c.__module__ != errors.__name__ and not c.__module__.startswith("tests."))
+    outside = sorted(
+        f"{c.__module__}.{c.__qualname__}"
+        for c in _all_subclasses(errors.DomainError)
+        if c.__module__ != errors.__name__ and not c.__module__.startswith("tests.")
+    )
     assert not outside, f"declare these errors in app/domain/errors.py instead: {outside}"
 
 
@@ -63,11 +66,13 @@ def _calls_with_code_keyword(path: Path) -> list[str]:
 
 def test_no_module_shadows_a_catalogue_name() -> None:
     names = {entry.__name__ for entry in CATALOGUE}
-    shadows = [f"{path.relative_to(APP_DIR.parent)}: {node.name}"
-               for path in sorted(APP_DIR.rglob("*.py")) if path != Path(errors.__file__)
-               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-               if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-               and node.name in names]
+    shadows = [
+        f"{path.relative_to(APP_DIR.parent)}: {node.name}"
+        for path in sorted(APP_DIR.rglob("*.py"))
+        if path != Path(errors.__file__)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.name in names
+    ]
     assert not shadows, f"these names hide catalogue errors; rename them: {shadows}"
 
 
@@ -93,22 +98,31 @@ def test_every_kind_has_a_status_and_framework_codes_are_catalogued() -> None:
 
 def test_docs_list_every_code_as_the_catalogue_says() -> None:
     assert CONVENTIONS_FILE.read_text(encoding="utf-8") == conventions_document(), (
-        "docs/api-conventions.md's error table differs from app/domain/errors.py: run `crm openapi`")
+        "docs/api-conventions.md's error table differs from app/domain/errors.py: run `crm openapi`"
+    )
     table = CONVENTIONS_FILE.read_text(encoding="utf-8")
     for entry in CATALOGUE:
         assert f"| {problems.status_of(entry)} | `{entry.code}` |" in table, entry.code
 
 
 def _problem_responses() -> list[tuple[str, str, dict[str, Any]]]:
-    return [(f"{method.upper()} {path}", status, response)
-            for path, item in SCHEMA["paths"].items() for method, operation in item.items()
-            for status, response in operation["responses"].items() if int(status) >= 400]
+    return [
+        (f"{method.upper()} {path}", status, response)
+        for path, item in SCHEMA["paths"].items()
+        for method, operation in item.items()
+        for status, response in operation["responses"].items()
+        if int(status) >= 400
+    ]
 
 
-@pytest.mark.parametrize(("operation", "status", "response"), _problem_responses(),
-                         ids=[f"{o} {s}" for o, s, _ in _problem_responses()])
-def test_each_error_response_lists_catalogue_codes_with_examples(operation: str, status: str,
-                                                                 response: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("operation", "status", "response"),
+    _problem_responses(),
+    ids=[f"{o} {s}" for o, s, _ in _problem_responses()],
+)
+def test_each_error_response_lists_catalogue_codes_with_examples(
+    operation: str, status: str, response: dict[str, Any]
+) -> None:
     codes = response.get("x-problem-codes")
     assert codes, f"{operation} {status} lists no codes (use problems.responses(...))"
     for code in codes:
@@ -127,8 +141,11 @@ def test_each_error_response_lists_catalogue_codes_with_examples(operation: str,
 
 
 def _operations() -> list[tuple[str, str, dict[str, Any]]]:
-    return [(method.upper(), path, operation) for path, item in SCHEMA["paths"].items()
-            for method, operation in item.items()]
+    return [
+        (method.upper(), path, operation)
+        for path, item in SCHEMA["paths"].items()
+        for method, operation in item.items()
+    ]
 
 
 def _codes(operation: dict[str, Any], status: str) -> set[str]:
@@ -142,8 +159,9 @@ def _parameter(parameter: dict[str, Any]) -> dict[str, Any]:
     return parameter
 
 
-@pytest.mark.parametrize(("method", "path", "operation"), _operations(),
-                         ids=[f"{m} {p}" for m, p, _ in _operations()])
+@pytest.mark.parametrize(
+    ("method", "path", "operation"), _operations(), ids=[f"{m} {p}" for m, p, _ in _operations()]
+)
 def test_generic_answers_are_declared(method: str, path: str, operation: dict[str, Any]) -> None:
     if path == "/healthz":
         pytest.skip("liveness answers 200 or nothing at all")
@@ -168,20 +186,22 @@ def test_credit_limit_exceeded_is_documented_on_signing() -> None:
 
 
 def _role_guarded(dependant: Any) -> bool:
-    return any(getattr(d.call, "__name__", "").startswith("allow_") or _role_guarded(d)
-               for d in dependant.dependencies)
+    return any(
+        getattr(d.call, "__name__", "").startswith("allow_") or _role_guarded(d)
+        for d in dependant.dependencies
+    )
 
 
 def _routes() -> list[Any]:
     from fastapi import APIRouter
     from fastapi.routing import APIRoute
 
-    modules = [importlib.import_module(m.name) for m in pkgutil.iter_modules(
-        [str(APP_DIR / "routers")], prefix="app.routers.")]
-    routers = {id(v): v for module in modules for v in vars(module).values()
-               if isinstance(v, APIRouter)}
-    return [route for router in routers.values() for route in router.routes
-            if isinstance(route, APIRoute)]
+    modules = [
+        importlib.import_module(m.name)
+        for m in pkgutil.iter_modules([str(APP_DIR / "routers")], prefix="app.routers.")
+    ]
+    routers = {id(v): v for module in modules for v in vars(module).values() if isinstance(v, APIRouter)}
+    return [route for router in routers.values() for route in router.routes if isinstance(route, APIRoute)]
 
 
 @pytest.mark.parametrize("route", _routes(), ids=lambda r: f"{sorted(r.methods)[0]} {r.path}")
@@ -189,7 +209,8 @@ def test_a_route_restricted_to_roles_declares_forbidden(route: Any) -> None:
     if _role_guarded(route.dependant):
         declared = problems.declared_codes(route.responses)
         assert errors.Forbidden.code in declared.get(403, set()), (
-            f"{route.path} lets only some roles in: add errors.Forbidden to its responses")
+            f"{route.path} lets only some roles in: add errors.Forbidden to its responses"
+        )
 
 
 def test_role_guards_are_found() -> None:
@@ -216,8 +237,9 @@ async def test_the_client_check_catches_an_undeclared_code() -> None:
         raise errors.ContractNotDraft("no", contract_status="signed")
 
     checked = DeclaredCodes(mini)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=checked),
-                                 base_url="http://test") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=checked), base_url="http://test"
+    ) as client:
         assert (await client.get("/declared")).status_code == 409
         assert checked.undeclared == []
         assert (await client.get("/undeclared")).status_code == 409

@@ -51,8 +51,7 @@ def test_operation_id_is_resource_action(method: str, path: str, operation: dict
 
 
 @pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
-def test_authenticated_operation_declares_401(method: str, path: str,
-                                              operation: dict[str, Any]) -> None:
+def test_authenticated_operation_declares_401(method: str, path: str, operation: dict[str, Any]) -> None:
     if PUBLIC.match(path):
         pytest.skip("public path")
     assert "401" in operation.get("responses", {}), (
@@ -61,8 +60,7 @@ def test_authenticated_operation_declares_401(method: str, path: str,
 
 
 @pytest.mark.parametrize(("method", "path", "operation"), OPERATIONS, ids=IDS)
-def test_error_responses_are_problem_json(method: str, path: str,
-                                          operation: dict[str, Any]) -> None:
+def test_error_responses_are_problem_json(method: str, path: str, operation: dict[str, Any]) -> None:
     for status, response in operation.get("responses", {}).items():
         if status.isdigit() and int(status) >= 400:
             content = response.get("content", {})
@@ -76,8 +74,10 @@ EXAMPLES = [
     for method, path, operation in OPERATIONS
     for where, content in [
         ("request", operation.get("requestBody", {}).get("content", {}).get("application/json", {})),
-        *((f"response {status}", response.get("content", {}).get("application/json", {}))
-          for status, response in operation.get("responses", {}).items()),
+        *(
+            (f"response {status}", response.get("content", {}).get("application/json", {}))
+            for status, response in operation.get("responses", {}).items()
+        ),
     ]
     if "example" in content
 ]
@@ -85,8 +85,12 @@ EXAMPLES = [
 
 def test_main_operations_have_examples() -> None:
     described = {name.split(" ")[1] for name, _, _ in EXAMPLES}
-    assert {"/api/v1/customers", "/api/v1/contracts", "/api/v1/contracts/{contract_id}/sign",
-            "/api/v1/customers/{customer_id}/contacts"} <= described, described
+    assert {
+        "/api/v1/customers",
+        "/api/v1/contracts",
+        "/api/v1/contracts/{contract_id}/sign",
+        "/api/v1/customers/{customer_id}/contacts",
+    } <= described, described
 
 
 @pytest.mark.parametrize(("where", "example", "schema"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
@@ -113,8 +117,9 @@ def test_headers_are_declared(method: str, path: str, operation: dict[str, Any])
     responses = operation["responses"]
     if method == "POST" and not path.startswith("/api/v1/auth/"):
         assert "Idempotency-Key" in names, f"{method} {path}: Idempotency-Key not declared"
-        assert all("Idempotent-Replayed" in r.get("headers", {})
-                   for s, r in responses.items() if s.startswith("2"))
+        assert all(
+            "Idempotent-Replayed" in r.get("headers", {}) for s, r in responses.items() if s.startswith("2")
+        )
     if method in ("PATCH", "PUT"):
         assert "If-Match" in names, f"{method} {path}: If-Match not declared"
     assert all("X-Request-ID" in r.get("headers", {}) for r in responses.values())

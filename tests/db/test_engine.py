@@ -24,8 +24,9 @@ async def test_a_connection_the_server_closed_is_replaced_on_checkout() -> None:
             first_pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         # The connection is back in the pool; the server now ends its backend.
         async with other.connect() as admin:
-            terminated = (await admin.execute(
-                text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})).scalar_one()
+            terminated = (
+                await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})
+            ).scalar_one()
         assert terminated is True
         await asyncio.sleep(0.2)  # the event loop reads the server's goodbye
 

@@ -44,27 +44,49 @@ async def test_the_migration_back_fills_the_aggregates(tmp_path: Path) -> None:
             rep = user.id
             start = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.UTC)
             for number in range(3):
-                row = _customer_row(name=f"c{number}", owner=user, team=None, stage="lead",
-                                    kind="company", uscc=None, source="other", fields={})
+                row = _customer_row(
+                    name=f"c{number}",
+                    owner=user,
+                    team=None,
+                    stage="lead",
+                    kind="company",
+                    uscc=None,
+                    source="other",
+                    fields={},
+                )
                 session.add(row)
                 await session.flush()
                 customer = row.id
-                path = [(None, "resource"), ("resource", "graded"), ("graded", "lead")][:number + 1]
+                path = [(None, "resource"), ("resource", "graded"), ("graded", "lead")][: number + 1]
                 for hours, (from_stage, to_stage) in enumerate(path):
-                    await conn.execute(insert(StageTransition.__table__).values(
-                        id=uuid.uuid4(), customer_id=customer, from_stage=from_stage,
-                        to_stage=to_stage, kind="x", at=start + dt.timedelta(hours=30 * hours),
-                        owner_id=rep, skipped=[], out_of_funnel=to_stage == "lead",
-                        director_override=False))
+                    await conn.execute(
+                        insert(StageTransition.__table__).values(
+                            id=uuid.uuid4(),
+                            customer_id=customer,
+                            from_stage=from_stage,
+                            to_stage=to_stage,
+                            kind="x",
+                            at=start + dt.timedelta(hours=30 * hours),
+                            owner_id=rep,
+                            skipped=[],
+                            out_of_funnel=to_stage == "lead",
+                            director_override=False,
+                        )
+                    )
         async with engine.begin() as conn:
             await conn.run_sync(_upgrade, "head")
         async with engine.connect() as conn:
-            expected = await conn.run_sync(lambda c: recompute(
-                report_aggregates.histories(c), get_settings().tz).cleaned())
-            counts = {(r.day, r.metric, r.key): r.count
-                      for r in await conn.execute(select(ReportFunnelCount.__table__))}
-            durations = {(r.day, r.stage, r.centidays): r.count
-                         for r in await conn.execute(select(ReportFunnelDuration.__table__))}
+            expected = await conn.run_sync(
+                lambda c: recompute(report_aggregates.histories(c), get_settings().tz).cleaned()
+            )
+            counts = {
+                (r.day, r.metric, r.key): r.count
+                for r in await conn.execute(select(ReportFunnelCount.__table__))
+            }
+            durations = {
+                (r.day, r.stage, r.centidays): r.count
+                for r in await conn.execute(select(ReportFunnelDuration.__table__))
+            }
     finally:
         await engine.dispose()
     assert counts == {(day, metric, key): n for (day, _, _, metric, key), n in expected.counts.items()}

@@ -57,8 +57,10 @@ def _check_history(customer: Customer, transitions: list[StageTransition]) -> No
     assert first.from_stage is None and first.kind == "created"
     assert first.at == customer.created_at
     assert first.out_of_funnel == is_out_of_funnel_on_create(Stage(first.to_stage))
-    domain = [Transition(from_stage=Stage(t.from_stage), to_stage=Stage(t.to_stage),
-                         kind=TransitionKind(t.kind)) for t in moves]
+    domain = [
+        Transition(from_stage=Stage(t.from_stage), to_stage=Stage(t.to_stage), kind=TransitionKind(t.kind))
+        for t in moves
+    ]
     assert replay(domain, start=Stage(first.to_stage)) == Stage(customer.stage), customer.name
     previous = first
     for t in moves:
@@ -83,16 +85,18 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     async with uow_factory() as uow:
         customers = await _all(uow, Customer, Customer.id)
         users = {u.username: u for u in await _all(uow, User, User.username)}
-        transitions = await _all(uow, StageTransition, StageTransition.customer_id,
-                                 StageTransition.at, StageTransition.id)
+        transitions = await _all(
+            uow, StageTransition, StageTransition.customer_id, StageTransition.at, StageTransition.id
+        )
         activities = await _all(uow, Activity, Activity.occurred_at)
         contacts = await _all(uow, Contact, Contact.id)
         events = await _all(uow, OwnershipEvent, OwnershipEvent.at)
         history = await _all(uow, CustomerHistory, CustomerHistory.at)
         reviews = await _all(uow, AbandonmentReview, AbandonmentReview.at)
         points = await uow.session.scalar(select(func.count()).select_from(ContactPoint))
-        active_counts = {name: await uow.customers.count_active_owned(users[name].id)
-                         for name in demo_org.REP_NAMES}
+        active_counts = {
+            name: await uow.customers.count_active_owned(users[name].id) for name in demo_org.REP_NAMES
+        }
 
     assert 250 <= len(customers) <= 400
     by_stage = defaultdict(list)
@@ -131,9 +135,12 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
         assert a.occurred_at <= now
     for c in customers:
         mine = acts[c.id]
-        reached = [t for t in per_customer[c.id]
-                   if t.to_stage != "abandoned"
-                   and stage_position(Stage(t.to_stage)) >= stage_position(Stage.contacted)]
+        reached = [
+            t
+            for t in per_customer[c.id]
+            if t.to_stage != "abandoned"
+            and stage_position(Stage(t.to_stage)) >= stage_position(Stage.contacted)
+        ]
         if reached:
             assert mine, f"{c.name} reached {reached[0].to_stage} without an activity"
             assert mine[0].occurred_at <= reached[0].at
@@ -154,8 +161,9 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
 
     # Protection: nobody lapsed yet, a few about to; some follow-ups due.
     for c in owned:
-        assert not is_protection_lapsed(last_contact_at=c.last_contact_at, claimed_at=c.claimed_at,
-                                        now=now, policy=DEFAULT_POOL_POLICY), c.name
+        assert not is_protection_lapsed(
+            last_contact_at=c.last_contact_at, claimed_at=c.claimed_at, now=now, policy=DEFAULT_POOL_POLICY
+        ), c.name
 
     # Master data: valid codes, phones and emails, graded fields, completeness, audit entry.
     assert len({c.uscc for c in customers}) == len(customers)
@@ -165,8 +173,9 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
         assert c.name_key == normalize.dedup_name_key(c.name)
         assert c.name.endswith(("有限公司", "股份有限公司"))
         assert c.region and c.industry
-        graded = any(t.to_stage == "graded" or t.from_stage == "graded" for t in per_customer[c.id]) \
-            or stage_position(Stage(per_customer[c.id][0].to_stage)) >= stage_position(Stage.graded)
+        graded = any(
+            t.to_stage == "graded" or t.from_stage == "graded" for t in per_customer[c.id]
+        ) or stage_position(Stage(per_customer[c.id][0].to_stage)) >= stage_position(Stage.graded)
         if graded:
             assert c.grade in ("A", "B", "C") and c.recommended_products and c.target_amount > 0
     customer_contacts = defaultdict(list)
@@ -200,16 +209,23 @@ async def test_seed_demo_builds_a_consistent_funnel(uow_factory):
     assert all(item.reasons and item.customer.owner_id == rep1.id for item in worklist)
     all_reasons = {r for item in worklist for r in item.reasons}
     support = Principal(user_id=users["support"].id, role=Role.support, team_id=None)
-    everyone = [(await pool_service.worklist(uow_factory(), Principal(
-        user_id=users[n].id, role=Role.rep, team_id=users[n].team_id), limit=500)).items
-        for n in demo_org.REP_NAMES]
+    everyone = [
+        (
+            await pool_service.worklist(
+                uow_factory(),
+                Principal(user_id=users[n].id, role=Role.rep, team_id=users[n].team_id),
+                limit=500,
+            )
+        ).items
+        for n in demo_org.REP_NAMES
+    ]
     all_reasons |= {r for items in everyone for item in items for r in item.reasons}
     assert {"protection_lapsing", "follow_up_due", "stalled"} <= all_reasons
-    preview = await pool_service.recycle(uow_factory(), support, dry_run=True,
-                                         as_of=now + dt.timedelta(days=7))
+    preview = await pool_service.recycle(
+        uow_factory(), support, dry_run=True, as_of=now + dt.timedelta(days=7)
+    )
     assert preview.released and preview.cooldowns_ended
-    soon = await pool_service.recycle(uow_factory(), support, dry_run=True,
-                                      as_of=now + dt.timedelta(days=2))
+    soon = await pool_service.recycle(uow_factory(), support, dry_run=True, as_of=now + dt.timedelta(days=2))
     assert 0 < len(soon.released) < len(owned)
 
     # A second run on a database with users does nothing.
@@ -226,14 +242,32 @@ def test_seed_plan_is_deterministic():
     def plan():
         east, west = uuid.UUID(int=1), uuid.UUID(int=2)
         teams = {"region": Team(id=uuid.UUID(int=3)), "east": Team(id=east), "west": Team(id=west)}
-        users = {name: User(id=uuid.UUID(int=10 + i), username=name,
-                            team_id=east if name in ("manager1", "rep1", "rep2") else west)
-                 for i, (name, *_rest) in enumerate(demo_org.PEOPLE)}
-        gen = Gen(rng=random.Random(demo_seed.DEMO_SEED), now=now, policy=DEFAULT_POOL_POLICY,
-                         org=demo_org.Org(teams=teams, users=users))
-        return [(d.customer.id, d.customer.name, d.customer.stage, d.customer.owner_id,
-                 d.customer.created_at, len(d.transitions), len(d.activities))
-                for d in plan_customers(gen)]
+        users = {
+            name: User(
+                id=uuid.UUID(int=10 + i),
+                username=name,
+                team_id=east if name in ("manager1", "rep1", "rep2") else west,
+            )
+            for i, (name, *_rest) in enumerate(demo_org.PEOPLE)
+        }
+        gen = Gen(
+            rng=random.Random(demo_seed.DEMO_SEED),
+            now=now,
+            policy=DEFAULT_POOL_POLICY,
+            org=demo_org.Org(teams=teams, users=users),
+        )
+        return [
+            (
+                d.customer.id,
+                d.customer.name,
+                d.customer.stage,
+                d.customer.owner_id,
+                d.customer.created_at,
+                len(d.transitions),
+                len(d.activities),
+            )
+            for d in plan_customers(gen)
+        ]
 
     assert plan() == plan()
 
@@ -246,11 +280,15 @@ async def test_seed_demo_trades_through_contracts(uow_factory):
 
     await demo_seed.seed_demo_with(uow_factory(), if_empty=False)
     async with uow_factory() as uow:
-        statuses = (await uow.session.execute(
-            select(Contract.status, func.count()).group_by(Contract.status))).all()
+        statuses = (
+            await uow.session.execute(select(Contract.status, func.count()).group_by(Contract.status))
+        ).all()
         assert dict(statuses) == {"signed": 7, "completed": 1}
-        overdue = await uow.session.scalar(select(func.count()).select_from(Receivable).where(
-            Receivable.due_at < utcnow(), Receivable.amount > Receivable.paid_amount))
+        overdue = await uow.session.scalar(
+            select(func.count())
+            .select_from(Receivable)
+            .where(Receivable.due_at < utcnow(), Receivable.amount > Receivable.paid_amount)
+        )
         assert overdue >= 3
         finance = await uow.users.get_by_username("finance")
     actor = Principal(user_id=finance.id, role=Role.finance, team_id=None)

@@ -25,9 +25,7 @@ from app.domain.funnel import ACTIVE_STAGES, Stage
 
 
 def rep(user_id: str, signed: str = "0", capacity: int = 5, team: str = "t1") -> Assignee:
-    return Assignee(
-        user_id=user_id, team_id=team, signed_amount=Decimal(signed), free_capacity=capacity
-    )
+    return Assignee(user_id=user_id, team_id=team, signed_amount=Decimal(signed), free_capacity=capacity)
 
 
 def cust(customer_id: str, grade: str | None = None, by: str | None = None) -> Candidate:
@@ -42,9 +40,7 @@ def owners(plan: Plan) -> dict[str, str]:
 
 
 def test_fat_man_best_seller_first_with_reason() -> None:
-    plan = plan_fat_man(
-        [cust("c1", "A")], [rep("low", "10"), rep("top", "120000"), rep("mid", "5000")]
-    )
+    plan = plan_fat_man([cust("c1", "A")], [rep("low", "10"), rep("top", "120000"), rep("mid", "5000")])
     (assignment,) = plan.assignments
     assert assignment.user_id == "top"
     assert assignment.team_id == "t1"
@@ -95,9 +91,7 @@ def test_fat_man_ties_by_user_id_string() -> None:
 
 
 def test_fat_man_skips_full_and_negative_capacity() -> None:
-    plan = plan_fat_man(
-        [cust("c1", "A")], [rep("top", "900", capacity=0), rep("over", "800", capacity=-3)]
-    )
+    plan = plan_fat_man([cust("c1", "A")], [rep("top", "900", capacity=0), rep("over", "800", capacity=-3)])
     assert plan.assignments == ()
     assert plan.unassigned[0].reason == "no capacity"
 
@@ -278,9 +272,7 @@ candidate_lists = st.lists(
 
 
 def check_plan_basics(plan: Plan, customer_ids: list[str], assignees: list[Assignee]) -> None:
-    planned = [str(a.customer_id) for a in plan.assignments] + [
-        str(u.customer_id) for u in plan.unassigned
-    ]
+    planned = [str(a.customer_id) for a in plan.assignments] + [str(u.customer_id) for u in plan.unassigned]
     assert Counter(planned) == Counter(customer_ids)  # every customer exactly once
     known = {a.user_id: a for a in assignees}
     for assignment in plan.assignments:
@@ -376,23 +368,31 @@ CAPS = {Stage.resource: None, Stage.graded: 10, Stage.contacted: 13, Stage.lead:
 def test_fat_man_stops_at_the_ideal_holding_and_the_next_seller_takes_the_rest() -> None:
     # The probe of issue 13: the top seller has 20 free slots but already holds 9 graded
     # customers and 2 intent; of 3 graded and 2 intent customers it takes 1 graded only.
-    top = Assignee(user_id="top", team_id="t1", signed_amount=Decimal("900000"), free_capacity=20,
-                   held={Stage.graded: 9, Stage.intent: 2})
+    top = Assignee(
+        user_id="top",
+        team_id="t1",
+        signed_amount=Decimal("900000"),
+        free_capacity=20,
+        held={Stage.graded: 9, Stage.intent: 2},
+    )
     second = Assignee(user_id="second", team_id="t1", signed_amount=Decimal("100"), free_capacity=20)
     customers = [Candidate(customer_id=f"g{i}", grade="A", stage=Stage.graded) for i in range(3)]
     customers += [Candidate(customer_id=f"i{i}", grade="A", stage=Stage.intent) for i in range(2)]
     plan = plan_fat_man(customers, [second, top], caps=CAPS)
-    assert owners(plan) == {"g0": "top", "g1": "second", "g2": "second", "i0": "second",
-                            "i1": "second"}
+    assert owners(plan) == {"g0": "top", "g1": "second", "g2": "second", "i0": "second", "i1": "second"}
     first = plan.assignments[0]
     assert first.explanation is not None
-    assert (first.explanation.rule, first.explanation.rank, first.explanation.free_capacity,
-            first.explanation.stage_holding, first.explanation.stage_cap) == ("fat-man", 1, 20, 9, 10)
+    assert (
+        first.explanation.rule,
+        first.explanation.rank,
+        first.explanation.free_capacity,
+        first.explanation.stage_holding,
+        first.explanation.stage_cap,
+    ) == ("fat-man", 1, 20, 9, 10)
     assert first.explanation.signed_amount == Decimal("900000")
     later = next(a for a in plan.assignments if a.customer_id == "i1")
     assert later.explanation is not None
-    assert (later.explanation.rank, later.explanation.stage_holding, later.explanation.stage_cap) == (
-        2, 1, 2)
+    assert (later.explanation.rank, later.explanation.stage_holding, later.explanation.stage_cap) == (2, 1, 2)
     assert "rank 2" in later.explanation.sentence() and "ideal 2" in later.explanation.sentence()
 
 

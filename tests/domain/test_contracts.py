@@ -35,13 +35,18 @@ STAGES = list(Stage)
 # each status allows, and the error code of a refusal.
 ALLOWED = {
     # status:      edit   sign   cancel accept bill
-    C.draft:     (True, True, True, False, False),
-    C.signed:    (False, False, True, True, True),
+    C.draft: (True, True, True, False, False),
+    C.signed: (False, False, True, True, True),
     C.completed: (False, False, False, False, False),
     C.cancelled: (False, False, False, False, False),
 }
-REFUSAL = {"edit": "contract.not_draft", "sign": "contract.not_draft", "cancel": "contract.not_cancellable",
-           "accept": "contract.not_signed", "bill": "receivable.contract_not_signed"}
+REFUSAL = {
+    "edit": "contract.not_draft",
+    "sign": "contract.not_draft",
+    "cancel": "contract.not_cancellable",
+    "accept": "contract.not_signed",
+    "bill": "receivable.contract_not_signed",
+}
 
 
 def attempt(action: str, status: ContractStatus) -> None:
@@ -81,8 +86,11 @@ def test_signing_moves_the_customer_to_signed_only_from_an_earlier_active_stage(
             decide_sign(C.draft, customer_stage=stage)
         assert exc.value.code == "contract.customer_abandoned"
         return
-    expected = Stage.signed if stage in {Stage.resource, Stage.graded, Stage.contacted, Stage.lead,
-                                         Stage.intent} else None
+    expected = (
+        Stage.signed
+        if stage in {Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent}
+        else None
+    )
     assert decide_sign(C.draft, customer_stage=stage) is expected
 
 

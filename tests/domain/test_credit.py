@@ -48,11 +48,16 @@ P = DEFAULT_CREDIT_POLICY
 ALL_ROLES = ("admin", "director", "manager", "rep", "support", "finance", "integration")
 
 
-def state(limit: str = "10000", receivables: str = "0", unbilled: str = "0", *,
-          overdue: int = 0, hold: bool = False) -> CreditState:
-    return CreditState(credit_limit=D(limit), open_receivables=D(receivables),
-                       signed_unbilled=D(unbilled), max_days_overdue=overdue,
-                       on_hold_flag=hold)
+def state(
+    limit: str = "10000", receivables: str = "0", unbilled: str = "0", *, overdue: int = 0, hold: bool = False
+) -> CreditState:
+    return CreditState(
+        credit_limit=D(limit),
+        open_receivables=D(receivables),
+        signed_unbilled=D(unbilled),
+        max_days_overdue=overdue,
+        on_hold_flag=hold,
+    )
 
 
 # --------------------------------------------------------------------------- policy
@@ -68,9 +73,21 @@ class TestPolicy:
         assert P.min_repayment_rate == D("0.5")
         assert dict(P.grade_factors) == {"A": D("1.5"), "B": D("1.0"), "C": D("0.5")}
         assert [P.provision_rates[b] for b in AgingBucket] == [
-            D("0"), D("0.01"), D("0.05"), D("0.10"), D("0.30"), D("0.50")]
+            D("0"),
+            D("0.01"),
+            D("0.05"),
+            D("0.10"),
+            D("0.30"),
+            D("0.50"),
+        ]
         assert [P.collection_actions[b] for b in AgingBucket] == [
-            "none", "reminder", "call", "manager_visit", "escalation", "legal"]
+            "none",
+            "reminder",
+            "call",
+            "manager_visit",
+            "escalation",
+            "legal",
+        ]
         assert validate_credit_policy(P) is P
 
     def test_policy_is_frozen_and_maps_read_only(self) -> None:
@@ -87,34 +104,43 @@ class TestPolicy:
         assert CreditPolicy() == P
         assert hash(CreditPolicy()) == hash(P)
 
-    @pytest.mark.parametrize(("changes", "loc"), [
-        ({"manager_limit_max": D("-1")}, "manager_limit_max"),
-        ({"finance_limit_max": D("-1"), "manager_limit_max": D("-2")}, "finance_limit_max"),
-        ({"manager_limit_max": D("1000000.01")}, "manager_limit_max"),
-        ({"hold_after_overdue_days": -1}, "hold_after_overdue_days"),
-        ({"warn_ratio": D("0")}, "warn_ratio"),
-        ({"warn_ratio": D("1.01")}, "warn_ratio"),
-        ({"default_payment_terms_days": -1}, "default_payment_terms_days"),
-        ({"min_repayment_rate": D("1.1")}, "min_repayment_rate"),
-        ({"min_repayment_rate": D("-0.1")}, "min_repayment_rate"),
-        ({"provision_rates": {b: D("0") for b in list(AgingBucket)[:-1]}}, "provision_rates"),
-        ({"provision_rates": {b: D("1.5") for b in AgingBucket}}, "provision_rates"),
-        ({"provision_rates": {**P.provision_rates, AgingBucket.over_180: D("0.2")}},
-         "provision_rates"),
-        ({"collection_actions": {AgingBucket.current: "none"}}, "collection_actions"),
-        ({"grade_factors": {}}, "grade_factors"),
-        ({"grade_factors": {"A": D("-1")}}, "grade_factors"),
-    ])
+    @pytest.mark.parametrize(
+        ("changes", "loc"),
+        [
+            ({"manager_limit_max": D("-1")}, "manager_limit_max"),
+            ({"finance_limit_max": D("-1"), "manager_limit_max": D("-2")}, "finance_limit_max"),
+            ({"manager_limit_max": D("1000000.01")}, "manager_limit_max"),
+            ({"hold_after_overdue_days": -1}, "hold_after_overdue_days"),
+            ({"warn_ratio": D("0")}, "warn_ratio"),
+            ({"warn_ratio": D("1.01")}, "warn_ratio"),
+            ({"default_payment_terms_days": -1}, "default_payment_terms_days"),
+            ({"min_repayment_rate": D("1.1")}, "min_repayment_rate"),
+            ({"min_repayment_rate": D("-0.1")}, "min_repayment_rate"),
+            ({"provision_rates": {b: D("0") for b in list(AgingBucket)[:-1]}}, "provision_rates"),
+            ({"provision_rates": {b: D("1.5") for b in AgingBucket}}, "provision_rates"),
+            ({"provision_rates": {**P.provision_rates, AgingBucket.over_180: D("0.2")}}, "provision_rates"),
+            ({"collection_actions": {AgingBucket.current: "none"}}, "collection_actions"),
+            ({"grade_factors": {}}, "grade_factors"),
+            ({"grade_factors": {"A": D("-1")}}, "grade_factors"),
+        ],
+    )
     def test_invalid_policies(self, changes: dict, loc: str) -> None:
         with pytest.raises(InvalidInput) as exc:
             validate_credit_policy(replace(P, **changes))
         assert ["policy", loc] in [e["loc"] for e in exc.value.errors]
 
     def test_boundary_policies_are_valid(self) -> None:
-        validate_credit_policy(replace(
-            P, manager_limit_max=D("0"), finance_limit_max=D("0"), warn_ratio=D("1"),
-            hold_after_overdue_days=0, min_repayment_rate=D("0"),
-            provision_rates={b: D("1") for b in AgingBucket}))
+        validate_credit_policy(
+            replace(
+                P,
+                manager_limit_max=D("0"),
+                finance_limit_max=D("0"),
+                warn_ratio=D("1"),
+                hold_after_overdue_days=0,
+                min_repayment_rate=D("0"),
+                provision_rates={b: D("1") for b in AgingBucket},
+            )
+        )
 
     def test_all_problems_reported_at_once(self) -> None:
         with pytest.raises(InvalidInput) as exc:
@@ -140,8 +166,9 @@ class TestExposure:
 
 
 class TestHold:
-    @pytest.mark.parametrize(("days", "held"), [(0, False), (59, False), (60, False),
-                                                (61, True), (400, True)])
+    @pytest.mark.parametrize(
+        ("days", "held"), [(0, False), (59, False), (60, False), (61, True), (400, True)]
+    )
     def test_hold_strictly_after_threshold(self, days: int, held: bool) -> None:
         assert is_on_hold(state(overdue=days), P) is held
 
@@ -157,29 +184,29 @@ class TestHold:
 
 class TestSigningLimit:
     def test_well_within_limit(self) -> None:
-        d = decide_signing(state=state("10000", "3000", "2000"), amount=D("1000"),
-                           actor_role="rep")
+        d = decide_signing(state=state("10000", "3000", "2000"), amount=D("1000"), actor_role="rep")
         assert not d.override_used
         assert d.shortfall == D("0.00")
-        assert (d.limit, d.exposure, d.available) == (D("10000.00"), D("5000.00"),
-                                                      D("5000.00"))
+        assert (d.limit, d.exposure, d.available) == (D("10000.00"), D("5000.00"), D("5000.00"))
         assert d.exposure_after == D("6000.00")
         assert d.override_reason is None and d.override_role is None
 
     def test_exactly_at_limit_passes(self) -> None:
-        d = decide_signing(state=state("10000", "3000", "2000"), amount=D("5000.00"),
-                           actor_role="rep")
+        d = decide_signing(state=state("10000", "3000", "2000"), amount=D("5000.00"), actor_role="rep")
         assert d.exposure_after == D("10000.00")
 
     def test_one_cent_over_fails_with_figures(self) -> None:
         with pytest.raises(CreditLimitExceeded) as exc:
-            decide_signing(state=state("10000", "3000", "2000"), amount=D("5000.01"),
-                           actor_role="rep")
+            decide_signing(state=state("10000", "3000", "2000"), amount=D("5000.01"), actor_role="rep")
         err = exc.value
         assert isinstance(err, Conflict)
         assert err.code == "credit.limit_exceeded"
-        assert err.extra == {"limit": "10000.00", "exposure": "5000.00",
-                             "available": "5000.00", "shortfall": "0.01"}
+        assert err.extra == {
+            "limit": "10000.00",
+            "exposure": "5000.00",
+            "available": "5000.00",
+            "shortfall": "0.01",
+        }
 
     def test_zero_limit_refuses_any_amount(self) -> None:
         with pytest.raises(CreditLimitExceeded) as exc:
@@ -210,8 +237,12 @@ OVER = state("10000", "10000")  # available 0
 
 class TestSigningOverride:
     def test_director_overrides_without_bound(self) -> None:
-        d = decide_signing(state=OVER, amount=D("5000000"),
-                           override=Override(reason="  strategic deal "), actor_role="director")
+        d = decide_signing(
+            state=OVER,
+            amount=D("5000000"),
+            override=Override(reason="  strategic deal "),
+            actor_role="director",
+        )
         assert d.override_used
         assert d.overridden == ("credit.limit_exceeded",)
         assert d.override_reason == "strategic deal"
@@ -221,24 +252,28 @@ class TestSigningOverride:
 
     def test_finance_overrides_up_to_finance_limit_max_after_signing(self) -> None:
         # Exposure 10000 before; 990000 more makes exactly 1,000,000.
-        d = decide_signing(state=OVER, amount=D("990000.00"), override=Override(reason="ok"),
-                           actor_role="finance")
+        d = decide_signing(
+            state=OVER, amount=D("990000.00"), override=Override(reason="ok"), actor_role="finance"
+        )
         assert d.override_role == "finance" and d.exposure_after == D("1000000.00")
         with pytest.raises(OverrideNotAllowed) as exc:
-            decide_signing(state=OVER, amount=D("990000.01"), override=Override(reason="ok"),
-                           actor_role="finance")
+            decide_signing(
+                state=OVER, amount=D("990000.01"), override=Override(reason="ok"), actor_role="finance"
+            )
         assert exc.value.extra["exposure_after"] == "1000000.01"
         assert exc.value.extra["override_ceiling"] == "1000000.00"
 
     def test_manager_overrides_up_to_the_threshold_after_signing(self) -> None:
-        d = decide_signing(state=OVER, amount=D("90000.00"),
-                           override=Override(reason="ok"), actor_role="manager")
+        d = decide_signing(
+            state=OVER, amount=D("90000.00"), override=Override(reason="ok"), actor_role="manager"
+        )
         assert d.override_used and d.override_role == "manager"
 
     def test_manager_cannot_override_one_cent_more(self) -> None:
         with pytest.raises(OverrideNotAllowed) as exc:
-            decide_signing(state=OVER, amount=D("90000.01"),
-                           override=Override(reason="ok"), actor_role="manager")
+            decide_signing(
+                state=OVER, amount=D("90000.01"), override=Override(reason="ok"), actor_role="manager"
+            )
         assert isinstance(exc.value, Forbidden)
         assert exc.value.code == "credit.override_not_allowed"
         assert exc.value.extra["shortfall"] == "90000.01"
@@ -248,49 +283,56 @@ class TestSigningOverride:
     def test_manager_authority_is_on_exposure_after_not_shortfall(self) -> None:
         # A fully used 5M limit: a 100k shortfall, but 5.1M exposure after signing.
         with pytest.raises(OverrideNotAllowed) as exc:
-            decide_signing(state=state("5000000", "5000000"), amount=D("100000"),
-                           override=Override(reason="ok"), actor_role="manager")
+            decide_signing(
+                state=state("5000000", "5000000"),
+                amount=D("100000"),
+                override=Override(reason="ok"),
+                actor_role="manager",
+            )
         assert exc.value.extra["shortfall"] == "100000.00"
         assert exc.value.extra["exposure_after"] == "5100000.00"
 
     def test_an_approved_request_carries_the_approvers_authority(self) -> None:
-        d = decide_signing(state=OVER, amount=D("50000"), actor_role="rep",
-                           override=Override(reason="ok", approved_role="manager"))
+        d = decide_signing(
+            state=OVER,
+            amount=D("50000"),
+            actor_role="rep",
+            override=Override(reason="ok", approved_role="manager"),
+        )
         assert d.override_role == "manager"
         with pytest.raises(OverrideNotAllowed):
-            decide_signing(state=OVER, amount=D("90000.01"), actor_role="rep",
-                           override=Override(reason="ok", approved_role="manager"))
+            decide_signing(
+                state=OVER,
+                amount=D("90000.01"),
+                actor_role="rep",
+                override=Override(reason="ok", approved_role="manager"),
+            )
 
     @pytest.mark.parametrize("role", ["rep", "admin", "support", "integration"])
     def test_other_roles_cannot_override(self, role: str) -> None:
         with pytest.raises(OverrideNotAllowed):
-            decide_signing(state=OVER, amount=D("0.01"),
-                           override=Override(reason="please"), actor_role=role)
+            decide_signing(state=OVER, amount=D("0.01"), override=Override(reason="please"), actor_role=role)
 
     @pytest.mark.parametrize("reason", ["", "   "])
     def test_override_needs_reason(self, reason: str) -> None:
         with pytest.raises(OverrideReasonRequired) as exc:
-            decide_signing(state=OVER, amount=D("1"),
-                           override=Override(reason=reason), actor_role="director")
+            decide_signing(state=OVER, amount=D("1"), override=Override(reason=reason), actor_role="director")
         assert exc.value.code == "credit.override_reason_required"
         assert isinstance(exc.value, InvalidInput)
 
     def test_empty_reason_rejected_even_when_not_needed(self) -> None:
         with pytest.raises(OverrideReasonRequired):
-            decide_signing(state=state(), amount=D("1"), override=Override(reason=""),
-                           actor_role="director")
+            decide_signing(state=state(), amount=D("1"), override=Override(reason=""), actor_role="director")
 
     def test_unneeded_override_is_not_recorded(self) -> None:
-        d = decide_signing(state=state(), amount=D("1"), override=Override(reason="x"),
-                           actor_role="rep")
+        d = decide_signing(state=state(), amount=D("1"), override=Override(reason="x"), actor_role="rep")
         assert not d.override_used
         assert d.override_reason is None and d.override_role is None
 
     def test_role_enum_values_work(self) -> None:
         from app.domain.roles import Role
 
-        d = decide_signing(state=OVER, amount=D("1"), override=Override(reason="x"),
-                           actor_role=Role.manager)
+        d = decide_signing(state=OVER, amount=D("1"), override=Override(reason="x"), actor_role=Role.manager)
         assert d.override_used
 
 
@@ -300,12 +342,14 @@ class TestSigningHold:
             decide_signing(state=state(overdue=61), amount=D("1"), actor_role="rep")
         assert isinstance(exc.value, Conflict)
         assert exc.value.code == "credit.on_hold"
-        assert exc.value.extra == {"max_days_overdue": 61, "hold_after_overdue_days": 60,
-                                   "manual_hold": False}
+        assert exc.value.extra == {
+            "max_days_overdue": 61,
+            "hold_after_overdue_days": 60,
+            "manual_hold": False,
+        }
 
     def test_exactly_at_hold_days_signs(self) -> None:
-        assert not decide_signing(state=state(overdue=60), amount=D("1"),
-                                  actor_role="rep").on_hold
+        assert not decide_signing(state=state(overdue=60), amount=D("1"), actor_role="rep").on_hold
 
     def test_manual_hold_blocks(self) -> None:
         with pytest.raises(CreditOnHold) as exc:
@@ -318,38 +362,59 @@ class TestSigningHold:
 
     @pytest.mark.parametrize(("role", "amount"), [("director", "5000000"), ("finance", "1000000")])
     def test_director_and_finance_lift_hold(self, role: str, amount: str) -> None:
-        d = decide_signing(state=state("1E+9", overdue=200), amount=D(amount),
-                           override=Override(reason="paid by wire today"), actor_role=role)
+        d = decide_signing(
+            state=state("1E+9", overdue=200),
+            amount=D(amount),
+            override=Override(reason="paid by wire today"),
+            actor_role=role,
+        )
         assert d.on_hold and d.overridden == ("credit.on_hold",)
 
     def test_manager_lifts_hold_up_to_threshold_amount(self) -> None:
-        d = decide_signing(state=state("1E+9", hold=True), amount=D("100000.00"),
-                           override=Override(reason="x"), actor_role="manager")
+        d = decide_signing(
+            state=state("1E+9", hold=True),
+            amount=D("100000.00"),
+            override=Override(reason="x"),
+            actor_role="manager",
+        )
         assert d.overridden == ("credit.on_hold",)
 
     def test_manager_cannot_lift_hold_for_larger_contract(self) -> None:
         with pytest.raises(OverrideNotAllowed) as exc:
-            decide_signing(state=state("1E+9", hold=True), amount=D("100000.01"),
-                           override=Override(reason="x"), actor_role="manager")
+            decide_signing(
+                state=state("1E+9", hold=True),
+                amount=D("100000.01"),
+                override=Override(reason="x"),
+                actor_role="manager",
+            )
         assert exc.value.extra["block"] == "credit.on_hold"
         assert exc.value.extra["exposure_after"] == "100000.01"
 
     @pytest.mark.parametrize("role", ["rep", "admin", "support", "integration"])
     def test_other_roles_cannot_lift_hold(self, role: str) -> None:
         with pytest.raises(OverrideNotAllowed):
-            decide_signing(state=state(hold=True), amount=D("1"),
-                           override=Override(reason="x"), actor_role=role)
+            decide_signing(
+                state=state(hold=True), amount=D("1"), override=Override(reason="x"), actor_role=role
+            )
 
     def test_one_override_lifts_hold_and_limit(self) -> None:
-        d = decide_signing(state=state("100", overdue=61), amount=D("150"),
-                           override=Override(reason="x"), actor_role="manager")
+        d = decide_signing(
+            state=state("100", overdue=61),
+            amount=D("150"),
+            override=Override(reason="x"),
+            actor_role="manager",
+        )
         assert d.overridden == ("credit.on_hold", "credit.limit_exceeded")
         assert d.shortfall == D("50.00")
 
     def test_manager_may_lift_hold_but_not_a_large_shortfall(self) -> None:
         with pytest.raises(OverrideNotAllowed) as exc:
-            decide_signing(state=state("0", overdue=61), amount=D("100000.01"),
-                           override=Override(reason="x"), actor_role="manager")
+            decide_signing(
+                state=state("0", overdue=61),
+                amount=D("100000.01"),
+                override=Override(reason="x"),
+                actor_role="manager",
+            )
         # the hold check comes first and already refuses the exposure after signing
         assert exc.value.extra["block"] == "credit.on_hold"
 
@@ -358,11 +423,18 @@ class TestSigningHold:
 
 
 class TestApprovals:
-    @pytest.mark.parametrize(("limit", "role"), [
-        ("0", "manager"), ("100000", "manager"), ("100000.00", "manager"),
-        ("100000.01", "finance"), ("1000000", "finance"),
-        ("1000000.01", "director"), ("1E+12", "director"),
-    ])
+    @pytest.mark.parametrize(
+        ("limit", "role"),
+        [
+            ("0", "manager"),
+            ("100000", "manager"),
+            ("100000.00", "manager"),
+            ("100000.01", "finance"),
+            ("1000000", "finance"),
+            ("1000000.01", "director"),
+            ("1E+12", "director"),
+        ],
+    )
     def test_required_approver_role(self, limit: str, role: str) -> None:
         assert required_approver_role(D(limit), P) == role
 
@@ -370,61 +442,89 @@ class TestApprovals:
         with pytest.raises(InvalidInput):
             required_approver_role(D("-0.01"), P)
         with pytest.raises(InvalidInput):
-            check_can_approve(approver_role="director", approver_id=1, requester_id=2,
-                              requested_limit=D("-1"))
+            check_can_approve(
+                approver_role="director", approver_id=1, requester_id=2, requested_limit=D("-1")
+            )
 
-    @pytest.mark.parametrize(("role", "limit", "ok"), [
-        ("manager", "100000.00", True), ("manager", "100000.01", False),
-        ("manager", "0", True),
-        ("finance", "100000.00", True), ("finance", "1000000.00", True),
-        ("finance", "1000000.01", False),
-        ("director", "100", True), ("director", "1000000.01", True),
-        ("director", "1E+15", True),
-        ("admin", "0", False), ("admin", "1", False),
-        ("rep", "1", False), ("support", "1", False), ("integration", "1", False),
-    ])
+    @pytest.mark.parametrize(
+        ("role", "limit", "ok"),
+        [
+            ("manager", "100000.00", True),
+            ("manager", "100000.01", False),
+            ("manager", "0", True),
+            ("finance", "100000.00", True),
+            ("finance", "1000000.00", True),
+            ("finance", "1000000.01", False),
+            ("director", "100", True),
+            ("director", "1000000.01", True),
+            ("director", "1E+15", True),
+            ("admin", "0", False),
+            ("admin", "1", False),
+            ("rep", "1", False),
+            ("support", "1", False),
+            ("integration", "1", False),
+        ],
+    )
     def test_can_approve(self, role: str, limit: str, ok: bool) -> None:
-        assert can_approve(approver_role=role, approver_id="u1", requester_id="u2",
-                           requested_limit=D(limit), policy=P) is ok
+        assert (
+            can_approve(
+                approver_role=role, approver_id="u1", requester_id="u2", requested_limit=D(limit), policy=P
+            )
+            is ok
+        )
 
     def test_denied_approval_names_required_role(self) -> None:
         with pytest.raises(ApprovalNotAllowed) as exc:
-            check_can_approve(approver_role="manager", approver_id="u1", requester_id="u2",
-                              requested_limit=D("100000.01"))
+            check_can_approve(
+                approver_role="manager", approver_id="u1", requester_id="u2", requested_limit=D("100000.01")
+            )
         assert isinstance(exc.value, Forbidden)
         assert exc.value.code == "credit.approval_not_allowed"
-        assert exc.value.extra == {"role": "manager", "requested_limit": "100000.01",
-                                   "required_role": "finance"}
+        assert exc.value.extra == {
+            "role": "manager",
+            "requested_limit": "100000.01",
+            "required_role": "finance",
+        }
 
     @pytest.mark.parametrize("role", ["manager", "finance", "director"])
     def test_self_approval_refused_for_every_role(self, role: str) -> None:
-        assert not can_approve(approver_role=role, approver_id="u1", requester_id="u1",
-                               requested_limit=D("1"))
+        assert not can_approve(
+            approver_role=role, approver_id="u1", requester_id="u1", requested_limit=D("1")
+        )
         with pytest.raises(SelfApproval) as exc:
-            check_can_approve(approver_role=role, approver_id="u1", requester_id="u1",
-                              requested_limit=D("1"))
+            check_can_approve(approver_role=role, approver_id="u1", requester_id="u1", requested_limit=D("1"))
         assert exc.value.code == "credit.self_approval"
 
     def test_thresholds_come_from_policy(self) -> None:
         policy = replace(P, manager_limit_max=D("5000"))
         assert required_approver_role(D("5000.01"), policy) == "finance"
-        assert not can_approve(approver_role="manager", approver_id=1, requester_id=2,
-                               requested_limit=D("5000.01"), policy=policy)
+        assert not can_approve(
+            approver_role="manager",
+            approver_id=1,
+            requester_id=2,
+            requested_limit=D("5000.01"),
+            policy=policy,
+        )
 
 
 # --------------------------------------------------------------------------- suggested limit
 
 
 def suggest(**kw) -> credit.SuggestedLimit:
-    args = {"grade": "B", "monthly_billed": [D("12000")] * 12, "billed_total": D("144000"),
-            "paid_total": D("144000"), "payment_terms_days": 30, "policy": P}
+    args = {
+        "grade": "B",
+        "monthly_billed": [D("12000")] * 12,
+        "billed_total": D("144000"),
+        "paid_total": D("144000"),
+        "payment_terms_days": 30,
+        "policy": P,
+    }
     args.update(kw)
     return suggested_limit(**args)
 
 
 class TestSuggestedLimit:
-    @pytest.mark.parametrize(("grade", "expected"), [("A", "18000.00"), ("B", "12000.00"),
-                                                     ("C", "6000.00")])
+    @pytest.mark.parametrize(("grade", "expected"), [("A", "18000.00"), ("B", "12000.00"), ("C", "6000.00")])
     def test_grade_factor(self, grade: str, expected: str) -> None:
         s = suggest(grade=grade)
         assert s.amount == D(expected)
@@ -439,18 +539,21 @@ class TestSuggestedLimit:
         assert suggest(payment_terms_days=None).payment_terms_days == 30
 
     def test_average_is_over_twelve_months_even_with_fewer(self) -> None:
-        s = suggest(monthly_billed=[D("12000")] * 3, billed_total=D("36000"),
-                    paid_total=D("36000"))
+        s = suggest(monthly_billed=[D("12000")] * 3, billed_total=D("36000"), paid_total=D("36000"))
         assert s.average_monthly_billed == D("3000.00")
         assert s.amount == D("3000.00")
 
     def test_rounding_half_up_to_cents(self) -> None:
-        s = suggest(grade="A", monthly_billed=[D("0.01")], billed_total=D("1"),
-                    paid_total=D("1"))
+        s = suggest(grade="A", monthly_billed=[D("0.01")], billed_total=D("1"), paid_total=D("1"))
         # 0.01 / 12 = 0.00083 → 0.00
         assert s.amount == D("0.00")
-        s = suggest(grade="B", monthly_billed=[D("1.00")] * 1, payment_terms_days=31,
-                    billed_total=D("1"), paid_total=D("1"))
+        s = suggest(
+            grade="B",
+            monthly_billed=[D("1.00")] * 1,
+            payment_terms_days=31,
+            billed_total=D("1"),
+            paid_total=D("1"),
+        )
         # average 0.08 (0.0833 rounded) × 31/30 = 0.0826… → 0.08
         assert s.amount == D("0.08")
 
@@ -489,14 +592,17 @@ class TestSuggestedLimit:
         for figure in ("12000.00", "100.00%", "60/30", "1.5", "36000.00"):
             assert figure in text
 
-    @pytest.mark.parametrize("kw", [
-        {"grade": "Z"},
-        {"monthly_billed": [D("1")] * 13},
-        {"monthly_billed": [D("-1")]},
-        {"billed_total": D("-1")},
-        {"paid_total": D("-1")},
-        {"payment_terms_days": -1},
-    ])
+    @pytest.mark.parametrize(
+        "kw",
+        [
+            {"grade": "Z"},
+            {"monthly_billed": [D("1")] * 13},
+            {"monthly_billed": [D("-1")]},
+            {"billed_total": D("-1")},
+            {"paid_total": D("-1")},
+            {"payment_terms_days": -1},
+        ],
+    )
     def test_invalid_inputs(self, kw: dict) -> None:
         with pytest.raises(InvalidInput):
             suggest(**kw)
@@ -506,35 +612,55 @@ class TestSuggestedLimit:
 
 
 class TestAging:
-    @pytest.mark.parametrize(("days", "bucket"), [
-        (-30, AgingBucket.current), (0, AgingBucket.current),
-        (1, AgingBucket.d1_30), (30, AgingBucket.d1_30),
-        (31, AgingBucket.d31_60), (60, AgingBucket.d31_60),
-        (61, AgingBucket.d61_90), (90, AgingBucket.d61_90),
-        (91, AgingBucket.d91_180), (180, AgingBucket.d91_180),
-        (181, AgingBucket.over_180), (10_000, AgingBucket.over_180),
-    ])
+    @pytest.mark.parametrize(
+        ("days", "bucket"),
+        [
+            (-30, AgingBucket.current),
+            (0, AgingBucket.current),
+            (1, AgingBucket.d1_30),
+            (30, AgingBucket.d1_30),
+            (31, AgingBucket.d31_60),
+            (60, AgingBucket.d31_60),
+            (61, AgingBucket.d61_90),
+            (90, AgingBucket.d61_90),
+            (91, AgingBucket.d91_180),
+            (180, AgingBucket.d91_180),
+            (181, AgingBucket.over_180),
+            (10_000, AgingBucket.over_180),
+        ],
+    )
     def test_bucket_boundaries(self, days: int, bucket: AgingBucket) -> None:
         assert bucket_for(days) is bucket
 
     def test_labels_and_codes(self) -> None:
-        assert [b.label for b in AgingBucket] == [
-            "current", "1-30", "31-60", "61-90", "91-180", ">180"]
+        assert [b.label for b in AgingBucket] == ["current", "1-30", "31-60", "61-90", "91-180", ">180"]
         assert AgingBucket.d1_30 == "d1_30"
 
-    @pytest.mark.parametrize(("bucket", "action"), [
-        (AgingBucket.current, "none"), (AgingBucket.d1_30, "reminder"),
-        (AgingBucket.d31_60, "call"), (AgingBucket.d61_90, "manager_visit"),
-        (AgingBucket.d91_180, "escalation"), (AgingBucket.over_180, "legal"),
-    ])
+    @pytest.mark.parametrize(
+        ("bucket", "action"),
+        [
+            (AgingBucket.current, "none"),
+            (AgingBucket.d1_30, "reminder"),
+            (AgingBucket.d31_60, "call"),
+            (AgingBucket.d61_90, "manager_visit"),
+            (AgingBucket.d91_180, "escalation"),
+            (AgingBucket.over_180, "legal"),
+        ],
+    )
     def test_collection_actions(self, bucket: AgingBucket, action: str) -> None:
         assert collection_action(bucket) == action
 
-    @pytest.mark.parametrize(("bucket", "expected"), [
-        (AgingBucket.current, "0.00"), (AgingBucket.d1_30, "100.00"),
-        (AgingBucket.d31_60, "500.00"), (AgingBucket.d61_90, "1000.00"),
-        (AgingBucket.d91_180, "3000.00"), (AgingBucket.over_180, "5000.00"),
-    ])
+    @pytest.mark.parametrize(
+        ("bucket", "expected"),
+        [
+            (AgingBucket.current, "0.00"),
+            (AgingBucket.d1_30, "100.00"),
+            (AgingBucket.d31_60, "500.00"),
+            (AgingBucket.d61_90, "1000.00"),
+            (AgingBucket.d91_180, "3000.00"),
+            (AgingBucket.over_180, "5000.00"),
+        ],
+    )
     def test_provision_per_bucket(self, bucket: AgingBucket, expected: str) -> None:
         assert provision(D("10000"), bucket, P) == D(expected)
 
@@ -547,8 +673,7 @@ class TestAging:
         assert provision(D("1234.56"), AgingBucket.d1_30, written_off=True) == D("1234.56")
 
     def test_rates_from_policy(self) -> None:
-        policy = replace(P, provision_rates={**P.provision_rates,
-                                             AgingBucket.d1_30: D("0.02")})
+        policy = replace(P, provision_rates={**P.provision_rates, AgingBucket.d1_30: D("0.02")})
         assert provision_rate(AgingBucket.d1_30, policy) == D("0.02")
 
 
@@ -556,12 +681,10 @@ class TestAging:
 
 
 def item(rid: str, due: str, outstanding: str) -> OpenItem:
-    return OpenItem(receivable_id=rid, due_at=date.fromisoformat(due),
-                    outstanding=D(outstanding))
+    return OpenItem(receivable_id=rid, due_at=date.fromisoformat(due), outstanding=D(outstanding))
 
 
-ITEMS = [item("r3", "2024-03-01", "300"), item("r1", "2024-01-01", "100"),
-         item("r2", "2024-02-01", "200")]
+ITEMS = [item("r3", "2024-03-01", "300"), item("r1", "2024-01-01", "100"), item("r2", "2024-02-01", "200")]
 
 
 def as_pairs(result: credit.PaymentApplicationResult) -> list[tuple[object, Decimal]]:
@@ -596,8 +719,7 @@ class TestAllocationAuto:
 
     def test_settled_items_skipped(self) -> None:
         items = [item("old", "2023-01-01", "0"), item("new", "2024-01-01", "10")]
-        assert as_pairs(apply_payment(amount=D("5"), open_items=items)) == [
-            ("new", D("5"))]
+        assert as_pairs(apply_payment(amount=D("5"), open_items=items)) == [("new", D("5"))]
 
     @pytest.mark.parametrize("amount", [D("0"), D("-1")])
     def test_amount_must_be_positive(self, amount: Decimal) -> None:
@@ -614,8 +736,7 @@ class TestAllocationAuto:
 
 class TestAllocationExplicit:
     def test_explicit_taken_as_given_rest_is_credit(self) -> None:
-        r = apply_payment(amount=D("400"), open_items=ITEMS,
-                             explicit=[("r3", D("300")), ("r1", D("50"))])
+        r = apply_payment(amount=D("400"), open_items=ITEMS, explicit=[("r3", D("300")), ("r1", D("50"))])
         assert as_pairs(r) == [("r3", D("300")), ("r1", D("50"))]
         assert r.unapplied == D("50")
 
@@ -627,14 +748,17 @@ class TestAllocationExplicit:
         r = apply_payment(amount=D("10"), open_items=ITEMS, explicit=[])
         assert r.parts == () and r.unapplied == D("10")
 
-    @pytest.mark.parametrize(("amount", "explicit", "fragment"), [
-        ("100", [("nope", D("1"))], "not open"),
-        ("1000", [("r1", D("100.01"))], "exceeds the outstanding"),
-        ("100", [("r2", D("100.01"))], "exceeds the payment"),
-        ("500", [("r1", D("50")), ("r1", D("50"))], "allocated twice"),
-        ("100", [("r1", D("0"))], "greater than 0"),
-        ("100", [("r1", D("-5"))], "greater than 0"),
-    ])
+    @pytest.mark.parametrize(
+        ("amount", "explicit", "fragment"),
+        [
+            ("100", [("nope", D("1"))], "not open"),
+            ("1000", [("r1", D("100.01"))], "exceeds the outstanding"),
+            ("100", [("r2", D("100.01"))], "exceeds the payment"),
+            ("500", [("r1", D("50")), ("r1", D("50"))], "allocated twice"),
+            ("100", [("r1", D("0"))], "greater than 0"),
+            ("100", [("r1", D("-5"))], "greater than 0"),
+        ],
+    )
     def test_invalid_explicit(self, amount: str, explicit: list, fragment: str) -> None:
         with pytest.raises(PaymentApplicationInvalid) as exc:
             apply_payment(amount=D(amount), open_items=ITEMS, explicit=explicit)
@@ -644,8 +768,7 @@ class TestAllocationExplicit:
 
     def test_every_problem_reported(self) -> None:
         with pytest.raises(PaymentApplicationInvalid) as exc:
-            apply_payment(amount=D("10"), open_items=ITEMS,
-                             explicit=[("nope", D("5")), ("r1", D("200"))])
+            apply_payment(amount=D("10"), open_items=ITEMS, explicit=[("nope", D("5")), ("r1", D("200"))])
         assert len(exc.value.errors) == 3  # unknown, over outstanding, over payment
 
 
@@ -653,10 +776,12 @@ cents = st.integers(min_value=0, max_value=10_000_000).map(lambda c: D(c).scaleb
 open_items = st.lists(
     st.tuples(st.integers(min_value=0, max_value=400), cents),
     max_size=12,
-).map(lambda rows: [OpenItem(receivable_id=f"r{i}",
-                             due_at=date(2024, 1, 1) + timedelta(days=days),
-                             outstanding=amount)
-                    for i, (days, amount) in enumerate(rows)])
+).map(
+    lambda rows: [
+        OpenItem(receivable_id=f"r{i}", due_at=date(2024, 1, 1) + timedelta(days=days), outstanding=amount)
+        for i, (days, amount) in enumerate(rows)
+    ]
+)
 
 
 @given(amount=cents.filter(lambda a: a > 0), items=open_items)
@@ -685,9 +810,14 @@ def test_auto_allocation_conserves_money(amount: Decimal, items: list[OpenItem])
 @given(items=open_items.filter(bool), data=st.data())
 def test_explicit_allocation_conserves_money(items: list[OpenItem], data: st.DataObject) -> None:
     chosen = data.draw(st.lists(st.sampled_from(items), unique_by=lambda i: i.receivable_id))
-    explicit = [(i.receivable_id, data.draw(st.integers(1, max(1, int(i.outstanding * 100)))
-                                           .map(lambda c: D(c).scaleb(-2))))
-                for i in chosen if i.outstanding > 0]
+    explicit = [
+        (
+            i.receivable_id,
+            data.draw(st.integers(1, max(1, int(i.outstanding * 100))).map(lambda c: D(c).scaleb(-2))),
+        )
+        for i in chosen
+        if i.outstanding > 0
+    ]
     total = sum((part for _, part in explicit), D(0))
     amount = total + data.draw(cents)
     if amount <= 0:
@@ -729,7 +859,9 @@ class TestWarnings:
 
     def test_on_hold_and_overdue(self) -> None:
         assert codes(credit_warnings(state=state(overdue=61), overdue_count=1)) == [
-            "credit.on_hold", "credit.overdue"]
+            "credit.on_hold",
+            "credit.overdue",
+        ]
         assert codes(credit_warnings(state=state(overdue=60))) == ["credit.overdue"]
 
     def test_manual_hold(self) -> None:
@@ -738,13 +870,11 @@ class TestWarnings:
         assert "manual hold" in ws[0].message
 
     def test_grade_dropped(self) -> None:
-        assert codes(credit_warnings(state=state(), grade_dropped=True)) == [
-            "credit.grade_dropped"]
+        assert codes(credit_warnings(state=state(), grade_dropped=True)) == ["credit.grade_dropped"]
 
     def test_warn_ratio_from_policy(self) -> None:
         policy = replace(P, warn_ratio=D("0.5"))
-        assert codes(credit_warnings(state=state("100", "50"), policy=policy)) == [
-            "credit.exposure_high"]
+        assert codes(credit_warnings(state=state("100", "50"), policy=policy)) == ["credit.exposure_high"]
         assert credit_warnings(state=state("100", "49.99"), policy=policy) == []
 
 
@@ -752,8 +882,7 @@ def test_all_roles_listed_are_known_strings() -> None:
     # guards the override table against a typo in a role name
     for role in ALL_ROLES:
         try:
-            decide_signing(state=state("0"), amount=D("1"), override=Override(reason="x"),
-                           actor_role=role)
+            decide_signing(state=state("0"), amount=D("1"), override=Override(reason="x"), actor_role=role)
         except OverrideNotAllowed:
             assert role not in ("director", "finance", "manager")
         else:

@@ -29,15 +29,21 @@ def credit(pid, remaining, day=0):
 
 
 def item(rid, outstanding, due_day):
-    return OpenItem(receivable_id=rid, due_at=dt.date(2026, 2, 1) + dt.timedelta(days=due_day),
-                    outstanding=D(outstanding))
+    return OpenItem(
+        receivable_id=rid, due_at=dt.date(2026, 2, 1) + dt.timedelta(days=due_day), outstanding=D(outstanding)
+    )
 
 
 def test_oldest_due_first_from_oldest_credit():
-    parts = apply_credit(credits=[credit("late", "50", day=2), credit("early", "100", day=1)],
-                         open_items=[item("r-later", "80", 9), item("r-sooner", "60", 3)])
+    parts = apply_credit(
+        credits=[credit("late", "50", day=2), credit("early", "100", day=1)],
+        open_items=[item("r-later", "80", 9), item("r-sooner", "60", 3)],
+    )
     assert [(p.payment_id, p.receivable_id, p.amount) for p in parts] == [
-        ("early", "r-sooner", D("60")), ("early", "r-later", D("40")), ("late", "r-later", D("40"))]
+        ("early", "r-sooner", D("60")),
+        ("early", "r-later", D("40")),
+        ("late", "r-later", D("40")),
+    ]
 
 
 def test_refund_takes_oldest_credit_and_refuses_more_than_the_balance():

@@ -68,11 +68,16 @@ class TestBusinessDays:
         assert business_day_start(dt.date(2026, 3, 9), NY) == dt.datetime(2026, 3, 9, 4, tzinfo=UTC)
 
 
-instants = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1),
-                        timezones=st.just(UTC))
+instants = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(UTC)
+)
 
 
-@given(due=instants, at=instants, days=st.integers(min_value=1, max_value=400),
-       zone=st.sampled_from([SH, NY, UTC]))
+@given(
+    due=instants,
+    at=instants,
+    days=st.integers(min_value=1, max_value=400),
+    zone=st.sampled_from([SH, NY, UTC]),
+)
 def test_overdue_before_agrees_with_days_overdue(due, at, days, zone):
     assert (days_overdue(due, at, zone) >= days) == (due < overdue_before(at, zone, days=days))

@@ -273,9 +273,7 @@ def test_graded_entry_boundaries(changes: dict[str, object], missing: list[str])
         (S.intent, {"activity_count": 0, "grade": None}, []),
     ],
 )
-def test_other_entry_boundaries(
-    target: Stage, changes: dict[str, object], missing: list[str]
-) -> None:
+def test_other_entry_boundaries(target: Stage, changes: dict[str, object], missing: list[str]) -> None:
     facts = replace(ALL_MET, **changes)
     assert missing_requirements(target, facts) == missing
     current = previous_stage(target)
@@ -370,18 +368,14 @@ def test_abandon_requirements(reason: str | None, note: str | None, missing: lis
         (NOW + timedelta(days=30), True, True),
     ],
 )
-def test_reactivation_after_cooldown(
-    cooldown_until: datetime | None, override: bool, ok: bool
-) -> None:
+def test_reactivation_after_cooldown(cooldown_until: datetime | None, override: bool, ok: bool) -> None:
     facts = StageFacts(cooldown_until=cooldown_until)
     req = request(S.abandoned, S.resource, reason=None, note=None, director_override=override)
     if ok:
         transition = decide_transition(req, facts)
         assert transition.kind == TransitionKind.reactivate
         assert not transition.cooldown and not transition.releases_owner
-        assert allowed_targets(S.abandoned, facts, now=NOW, director_override=override) == [
-            S.resource
-        ]
+        assert allowed_targets(S.abandoned, facts, now=NOW, director_override=override) == [S.resource]
     else:
         with pytest.raises(CooldownActive) as caught:
             decide_transition(req, facts)
@@ -531,9 +525,7 @@ def test_is_stalled_uses_policy() -> None:
     )  # 0.75 days = 18 h
     entered = NOW - timedelta(hours=18)
     assert not is_stalled(S.resource, stage_entered_at=entered, now=NOW, policy=policy)
-    assert is_stalled(
-        S.resource, stage_entered_at=entered - timedelta(seconds=1), now=NOW, policy=policy
-    )
+    assert is_stalled(S.resource, stage_entered_at=entered - timedelta(seconds=1), now=NOW, policy=policy)
 
 
 @pytest.mark.parametrize(
@@ -559,9 +551,7 @@ facts_strategy = st.builds(
     StageFacts,
     grade=st.sampled_from([None, "", "A", "B", "C", "D"]),
     recommended_products=st.sampled_from([(), ("",), ("crm",), ("crm", "erp")]),
-    target_amount=st.sampled_from(
-        [None, Decimal(-5), Decimal(0), Decimal("0.01"), Decimal("125000.00")]
-    ),
+    target_amount=st.sampled_from([None, Decimal(-5), Decimal(0), Decimal("0.01"), Decimal("125000.00")]),
     activity_count=st.integers(min_value=0, max_value=3),
     has_signed_contract=st.booleans(),
     contract_cancelled=st.booleans(),

@@ -35,9 +35,14 @@ AS_OF = date(2025, 6, 30)
 
 
 def initial(**kw) -> tuple[str, tuple[str, ...]]:
-    args = {"size": "50-199", "source": "web", "is_trial_user": False,
-            "has_verified_contact": True, "has_fitting_product": True,
-            "decision_maker_reachable": True}
+    args = {
+        "size": "50-199",
+        "source": "web",
+        "is_trial_user": False,
+        "has_verified_contact": True,
+        "has_fitting_product": True,
+        "decision_maker_reachable": True,
+    }
     args.update(kw)
     s = suggest_initial_grade(**args)
     return s.grade, s.reasons
@@ -53,31 +58,38 @@ class TestInitialGrade:
         assert grade == "A"
         assert any("larger company" in r for r in reasons)
 
-    @pytest.mark.parametrize("kw", [
-        {"size": "50-199"}, {"size": "1-49"},
-        {"size": "1000+", "has_fitting_product": False},
-        {"size": "1000+", "has_verified_contact": False},
-        {"size": None},
-        {"decision_maker_reachable": None},
-    ])
+    @pytest.mark.parametrize(
+        "kw",
+        [
+            {"size": "50-199"},
+            {"size": "1-49"},
+            {"size": "1000+", "has_fitting_product": False},
+            {"size": "1000+", "has_verified_contact": False},
+            {"size": None},
+            {"decision_maker_reachable": None},
+        ],
+    )
     def test_ordinary_company_is_b(self, kw: dict) -> None:
         assert initial(**kw)[0] == "B"
 
     def test_larger_company_missing_things_explains_why(self) -> None:
-        _, reasons = initial(size="1000+", has_fitting_product=False,
-                             has_verified_contact=False)
+        _, reasons = initial(size="1000+", has_fitting_product=False, has_verified_contact=False)
         assert any("fitting product and verified contact" in r for r in reasons)
 
     def test_trial_user_is_a(self) -> None:
-        assert initial(size=None, is_trial_user=True, has_verified_contact=False,
-                       decision_maker_reachable=False) == ("A", ("trial user",))
+        assert initial(
+            size=None, is_trial_user=True, has_verified_contact=False, decision_maker_reachable=False
+        ) == ("A", ("trial user",))
 
     def test_inbound_call_is_a(self) -> None:
-        assert initial(source="inbound_call", size="1-49",
-                       has_fitting_product=False) == ("A", ("inbound enquiry",))
+        assert initial(source="inbound_call", size="1-49", has_fitting_product=False) == (
+            "A",
+            ("inbound enquiry",),
+        )
 
-    @pytest.mark.parametrize("source", ["web", "exhibition", "referral", "self_discovered",
-                                        "import", "other", None])
+    @pytest.mark.parametrize(
+        "source", ["web", "exhibition", "referral", "self_discovered", "import", "other", None]
+    )
     def test_other_sources_are_not_inbound(self, source: str | None) -> None:
         assert initial(source=source)[0] == "B"
 
@@ -86,8 +98,7 @@ class TestInitialGrade:
         assert len(reasons) == 3
 
     def test_unreachable_decision_maker_is_c(self) -> None:
-        assert initial(decision_maker_reachable=False) == (
-            "C", ("decision maker hard to reach",))
+        assert initial(decision_maker_reachable=False) == ("C", ("decision maker hard to reach",))
 
     def test_unclear_situation_is_c(self) -> None:
         grade, reasons = initial(size=None, has_verified_contact=False)
@@ -108,35 +119,38 @@ class TestInitialGrade:
 class TestGradingPolicy:
     def test_defaults_follow_spec(self) -> None:
         assert P.version == 1
-        assert P.signed_amount_thresholds == (D("10000000"), D("8000000"), D("5000000"),
-                                              D("1000000"))
+        assert P.signed_amount_thresholds == (D("10000000"), D("8000000"), D("5000000"), D("1000000"))
         assert P.repayment_rate_thresholds == (D("1"), D("0.8"), D("0.5"), D("0.3"))
-        assert P.outstanding_thresholds == (D("10000"), D("200000"), D("800000"),
-                                            D("2000000"))
+        assert P.outstanding_thresholds == (D("10000"), D("200000"), D("800000"), D("2000000"))
         assert (P.grade_a_min_total, P.grade_b_min_total) == (24, 16)
         assert (P.trailing_months, P.min_trading_days) == (12, 180)
         assert validate_grading_policy(P) is P
         assert hash(GradingPolicy()) == hash(P)
 
-    @pytest.mark.parametrize(("changes", "loc"), [
-        ({"signed_amount_thresholds": (D(3), D(2), D(1))}, "signed_amount_thresholds"),
-        ({"signed_amount_thresholds": (D(4), D(3), D(3), D(1))}, "signed_amount_thresholds"),
-        ({"signed_amount_thresholds": (D(1), D(2), D(3), D(4))}, "signed_amount_thresholds"),
-        ({"signed_amount_thresholds": (D(3), D(2), D(1), D(-1))}, "signed_amount_thresholds"),
-        ({"repayment_rate_thresholds": (D("1"), D("0.8"), D("0.8"), D("0.3"))},
-         "repayment_rate_thresholds"),
-        ({"outstanding_thresholds": (D(4), D(3), D(2), D(1))}, "outstanding_thresholds"),
-        ({"outstanding_thresholds": (D(1), D(2), D(2), D(3))}, "outstanding_thresholds"),
-        ({"outstanding_thresholds": (D(1), D(2), D(3), D(4), D(5))}, "outstanding_thresholds"),
-        ({"grade_a_min_total": 16}, "grade_a_min_total"),
-        ({"grade_a_min_total": 15}, "grade_a_min_total"),
-        ({"grade_a_min_total": 31}, "grade_a_min_total"),
-        ({"grade_b_min_total": 5}, "grade_b_min_total"),
-        ({"version": 0}, "version"),
-        ({"trailing_months": 0}, "trailing_months"),
-        ({"min_trading_days": 0}, "min_trading_days"),
-        ({"min_trading_days": -1}, "min_trading_days"),
-    ])
+    @pytest.mark.parametrize(
+        ("changes", "loc"),
+        [
+            ({"signed_amount_thresholds": (D(3), D(2), D(1))}, "signed_amount_thresholds"),
+            ({"signed_amount_thresholds": (D(4), D(3), D(3), D(1))}, "signed_amount_thresholds"),
+            ({"signed_amount_thresholds": (D(1), D(2), D(3), D(4))}, "signed_amount_thresholds"),
+            ({"signed_amount_thresholds": (D(3), D(2), D(1), D(-1))}, "signed_amount_thresholds"),
+            (
+                {"repayment_rate_thresholds": (D("1"), D("0.8"), D("0.8"), D("0.3"))},
+                "repayment_rate_thresholds",
+            ),
+            ({"outstanding_thresholds": (D(4), D(3), D(2), D(1))}, "outstanding_thresholds"),
+            ({"outstanding_thresholds": (D(1), D(2), D(2), D(3))}, "outstanding_thresholds"),
+            ({"outstanding_thresholds": (D(1), D(2), D(3), D(4), D(5))}, "outstanding_thresholds"),
+            ({"grade_a_min_total": 16}, "grade_a_min_total"),
+            ({"grade_a_min_total": 15}, "grade_a_min_total"),
+            ({"grade_a_min_total": 31}, "grade_a_min_total"),
+            ({"grade_b_min_total": 5}, "grade_b_min_total"),
+            ({"version": 0}, "version"),
+            ({"trailing_months": 0}, "trailing_months"),
+            ({"min_trading_days": 0}, "min_trading_days"),
+            ({"min_trading_days": -1}, "min_trading_days"),
+        ],
+    )
     def test_invalid_policies(self, changes: dict, loc: str) -> None:
         with pytest.raises(InvalidInput) as exc:
             validate_grading_policy(replace(P, **changes))
@@ -147,21 +161,34 @@ class TestGradingPolicy:
         validate_grading_policy(replace(P, grade_a_min_total=7, grade_b_min_total=6))
 
     def test_thresholds_may_start_at_zero(self) -> None:
-        validate_grading_policy(replace(
-            P, outstanding_thresholds=(D(0), D(1), D(2), D(3)),
-            repayment_rate_thresholds=(D(3), D(2), D(1), D(0))))
+        validate_grading_policy(
+            replace(
+                P,
+                outstanding_thresholds=(D(0), D(1), D(2), D(3)),
+                repayment_rate_thresholds=(D(3), D(2), D(1), D(0)),
+            )
+        )
 
 
 # --------------------------------------------------------------------------- scorecard
 
 
-def facts(*, signed: str = "0", billed: str = "100", paid: str = "100",
-          outstanding: str = "0", days: int | None = 365) -> TradingFacts:
+def facts(
+    *,
+    signed: str = "0",
+    billed: str = "100",
+    paid: str = "100",
+    outstanding: str = "0",
+    days: int | None = 365,
+) -> TradingFacts:
     return TradingFacts(
-        signed_amount=D(signed), billed=D(billed), paid=D(paid),
+        signed_amount=D(signed),
+        billed=D(billed),
+        paid=D(paid),
         outstanding_at_period_end=D(outstanding),
         first_trading_date=None if days is None else AS_OF - timedelta(days=days),
-        as_of=AS_OF)
+        as_of=AS_OF,
+    )
 
 
 def factor(card: Scorecard, name: str) -> tuple[int, str]:
@@ -170,35 +197,41 @@ def factor(card: Scorecard, name: str) -> tuple[int, str]:
 
 
 class TestSignedAmountBands:
-    @pytest.mark.parametrize(("signed", "score", "band"), [
-        ("100000000", 10, "≥ 10,000,000"),
-        ("10000000", 10, "≥ 10,000,000"),
-        ("9999999.99", 8, "≥ 8,000,000"),
-        ("8000000", 8, "≥ 8,000,000"),
-        ("7999999.99", 6, "≥ 5,000,000"),
-        ("5000000", 6, "≥ 5,000,000"),
-        ("4999999.99", 4, "≥ 1,000,000"),
-        ("1000000", 4, "≥ 1,000,000"),
-        ("999999.99", 2, "< 1,000,000"),
-        ("0", 2, "< 1,000,000"),
-    ])
+    @pytest.mark.parametrize(
+        ("signed", "score", "band"),
+        [
+            ("100000000", 10, "≥ 10,000,000"),
+            ("10000000", 10, "≥ 10,000,000"),
+            ("9999999.99", 8, "≥ 8,000,000"),
+            ("8000000", 8, "≥ 8,000,000"),
+            ("7999999.99", 6, "≥ 5,000,000"),
+            ("5000000", 6, "≥ 5,000,000"),
+            ("4999999.99", 4, "≥ 1,000,000"),
+            ("1000000", 4, "≥ 1,000,000"),
+            ("999999.99", 2, "< 1,000,000"),
+            ("0", 2, "< 1,000,000"),
+        ],
+    )
     def test_band(self, signed: str, score: int, band: str) -> None:
         assert factor(score_customer(facts(signed=signed)), "signed_amount") == (score, band)
 
 
 class TestRepaymentRateBands:
-    @pytest.mark.parametrize(("paid", "score", "band"), [
-        ("150", 10, "≥ 100%"),
-        ("100", 10, "≥ 100%"),
-        ("99.99", 8, "≥ 80%"),
-        ("80", 8, "≥ 80%"),
-        ("79.99", 6, "≥ 50%"),
-        ("50", 6, "≥ 50%"),
-        ("49.99", 4, "≥ 30%"),
-        ("30", 4, "≥ 30%"),
-        ("29.99", 2, "< 30%"),
-        ("0", 2, "< 30%"),
-    ])
+    @pytest.mark.parametrize(
+        ("paid", "score", "band"),
+        [
+            ("150", 10, "≥ 100%"),
+            ("100", 10, "≥ 100%"),
+            ("99.99", 8, "≥ 80%"),
+            ("80", 8, "≥ 80%"),
+            ("79.99", 6, "≥ 50%"),
+            ("50", 6, "≥ 50%"),
+            ("49.99", 4, "≥ 30%"),
+            ("30", 4, "≥ 30%"),
+            ("29.99", 2, "< 30%"),
+            ("0", 2, "< 30%"),
+        ],
+    )
     def test_band(self, paid: str, score: int, band: str) -> None:
         card = score_customer(facts(billed="100", paid=paid))
         assert factor(card, "repayment_rate") == (score, band)
@@ -230,27 +263,38 @@ class TestRepaymentRateBands:
 
 
 class TestOutstandingBands:
-    @pytest.mark.parametrize(("outstanding", "score", "band"), [
-        ("0", 10, "≤ 10,000"),
-        ("10000", 10, "≤ 10,000"),
-        ("10000.01", 8, "≤ 200,000"),
-        ("200000", 8, "≤ 200,000"),
-        ("200000.01", 6, "≤ 800,000"),
-        ("800000", 6, "≤ 800,000"),
-        ("800000.01", 4, "≤ 2,000,000"),
-        ("2000000", 4, "≤ 2,000,000"),
-        ("2000000.01", 2, "> 2,000,000"),
-        ("99000000", 2, "> 2,000,000"),
-    ])
+    @pytest.mark.parametrize(
+        ("outstanding", "score", "band"),
+        [
+            ("0", 10, "≤ 10,000"),
+            ("10000", 10, "≤ 10,000"),
+            ("10000.01", 8, "≤ 200,000"),
+            ("200000", 8, "≤ 200,000"),
+            ("200000.01", 6, "≤ 800,000"),
+            ("800000", 6, "≤ 800,000"),
+            ("800000.01", 4, "≤ 2,000,000"),
+            ("2000000", 4, "≤ 2,000,000"),
+            ("2000000.01", 2, "> 2,000,000"),
+            ("99000000", 2, "> 2,000,000"),
+        ],
+    )
     def test_band(self, outstanding: str, score: int, band: str) -> None:
         card = score_customer(facts(outstanding=outstanding))
         assert factor(card, "outstanding") == (score, band)
 
 
 class TestGradeCutoffs:
-    @pytest.mark.parametrize(("total", "grade"), [
-        (30, "A"), (24, "A"), (23, "B"), (16, "B"), (15, "C"), (6, "C"),
-    ])
+    @pytest.mark.parametrize(
+        ("total", "grade"),
+        [
+            (30, "A"),
+            (24, "A"),
+            (23, "B"),
+            (16, "B"),
+            (15, "C"),
+            (6, "C"),
+        ],
+    )
     def test_grade_for_total(self, total: int, grade: str) -> None:
         assert grade_for_total(total, P) == grade
 
@@ -260,35 +304,37 @@ class TestGradeCutoffs:
         assert grade_for_total(19, policy) == "B"
         assert grade_for_total(9, policy) == "C"
 
-    @pytest.mark.parametrize(("kw", "total", "grade"), [
-        # 10 + 10 + 10
-        ({"signed": "10000000"}, 30, "A"),
-        # 6 + 10 + 8 = 24
-        ({"signed": "5000000", "outstanding": "200000"}, 24, "A"),
-        # 4 + 10 + 8 = 22
-        ({"signed": "1000000", "outstanding": "200000"}, 22, "B"),
-        # 2 + 6 + 8 = 16
-        ({"paid": "50", "outstanding": "200000"}, 16, "B"),
-        # 2 + 6 + 6 = 14
-        ({"paid": "50", "outstanding": "800000"}, 14, "C"),
-        # 2 + 2 + 2
-        ({"paid": "0", "outstanding": "1E+7"}, 6, "C"),
-    ])
+    @pytest.mark.parametrize(
+        ("kw", "total", "grade"),
+        [
+            # 10 + 10 + 10
+            ({"signed": "10000000"}, 30, "A"),
+            # 6 + 10 + 8 = 24
+            ({"signed": "5000000", "outstanding": "200000"}, 24, "A"),
+            # 4 + 10 + 8 = 22
+            ({"signed": "1000000", "outstanding": "200000"}, 22, "B"),
+            # 2 + 6 + 8 = 16
+            ({"paid": "50", "outstanding": "200000"}, 16, "B"),
+            # 2 + 6 + 6 = 14
+            ({"paid": "50", "outstanding": "800000"}, 14, "C"),
+            # 2 + 2 + 2
+            ({"paid": "0", "outstanding": "1E+7"}, 6, "C"),
+        ],
+    )
     def test_scorecard_totals(self, kw: dict, total: int, grade: str) -> None:
         card = score_customer(facts(**kw))
         assert card.eligible
         assert (card.total, card.grade) == (total, grade)
         assert card.reasons == (
-            f"total {total} {'≥ 24' if grade == 'A' else '≥ 16' if grade == 'B' else '< 16'}"
-            f": grade {grade}",)
+            f"total {total} {'≥ 24' if grade == 'A' else '≥ 16' if grade == 'B' else '< 16'}: grade {grade}",
+        )
 
     def test_scorecard_keeps_inputs_and_version(self) -> None:
         f = facts(signed="5000000")
         card = score_customer(f, replace(P, version=7))
         assert card.inputs is f
         assert card.policy_version == 7
-        assert [x.factor for x in card.factors] == ["signed_amount", "repayment_rate",
-                                                    "outstanding"]
+        assert [x.factor for x in card.factors] == ["signed_amount", "repayment_rate", "outstanding"]
         assert card.factors[0].value == D("5000000")
 
     def test_thresholds_come_from_policy(self) -> None:
@@ -331,12 +377,20 @@ money = st.integers(min_value=0, max_value=2_000_000_000).map(lambda c: D(c).sca
 
 
 @given(a=money, b=money, billed=money, paid=money, outstanding=money)
-def test_score_monotone_in_signed_amount(a: Decimal, b: Decimal, billed: Decimal,
-                                         paid: Decimal, outstanding: Decimal) -> None:
+def test_score_monotone_in_signed_amount(
+    a: Decimal, b: Decimal, billed: Decimal, paid: Decimal, outstanding: Decimal
+) -> None:
     lo, hi = sorted((a, b))
-    card_lo = score_customer(TradingFacts(signed_amount=lo, billed=billed, paid=paid,
-                                          outstanding_at_period_end=outstanding,
-                                          first_trading_date=date(2020, 1, 1), as_of=AS_OF))
+    card_lo = score_customer(
+        TradingFacts(
+            signed_amount=lo,
+            billed=billed,
+            paid=paid,
+            outstanding_at_period_end=outstanding,
+            first_trading_date=date(2020, 1, 1),
+            as_of=AS_OF,
+        )
+    )
     card_hi = score_customer(replace(card_lo.inputs, signed_amount=hi))
     assert card_lo.total is not None and card_hi.total is not None
     assert card_lo.total <= card_hi.total
@@ -345,11 +399,17 @@ def test_score_monotone_in_signed_amount(a: Decimal, b: Decimal, billed: Decimal
 
 @given(a=money, b=money, billed=money.filter(lambda v: v > 0), signed=money)
 def test_score_monotone_in_paid_and_antitone_in_outstanding(
-        a: Decimal, b: Decimal, billed: Decimal, signed: Decimal) -> None:
+    a: Decimal, b: Decimal, billed: Decimal, signed: Decimal
+) -> None:
     lo, hi = sorted((a, b))
-    base = TradingFacts(signed_amount=signed, billed=billed, paid=lo,
-                        outstanding_at_period_end=lo, first_trading_date=date(2020, 1, 1),
-                        as_of=AS_OF)
+    base = TradingFacts(
+        signed_amount=signed,
+        billed=billed,
+        paid=lo,
+        outstanding_at_period_end=lo,
+        first_trading_date=date(2020, 1, 1),
+        as_of=AS_OF,
+    )
 
     def total(f: TradingFacts) -> int:
         card = score_customer(f)
@@ -361,11 +421,17 @@ def test_score_monotone_in_paid_and_antitone_in_outstanding(
 
 
 @given(signed=money, billed=money, paid=money, outstanding=money)
-def test_scores_are_bounded(signed: Decimal, billed: Decimal, paid: Decimal,
-                            outstanding: Decimal) -> None:
-    card = score_customer(TradingFacts(signed_amount=signed, billed=billed, paid=paid,
-                                       outstanding_at_period_end=outstanding,
-                                       first_trading_date=date(2020, 1, 1), as_of=AS_OF))
+def test_scores_are_bounded(signed: Decimal, billed: Decimal, paid: Decimal, outstanding: Decimal) -> None:
+    card = score_customer(
+        TradingFacts(
+            signed_amount=signed,
+            billed=billed,
+            paid=paid,
+            outstanding_at_period_end=outstanding,
+            first_trading_date=date(2020, 1, 1),
+            as_of=AS_OF,
+        )
+    )
     assert all(f.score in (10, 8, 6, 4, 2) for f in card.factors)
     assert card.total == sum(f.score for f in card.factors)
     assert card.grade == grade_for_total(card.total or 0)
@@ -375,15 +441,25 @@ def test_scores_are_bounded(signed: Decimal, billed: Decimal, paid: Decimal,
 
 
 class TestGradeChange:
-    @pytest.mark.parametrize(("old", "new", "change", "drop"), [
-        ("A", "A", "same", False), ("B", "B", "same", False), ("C", "C", "same", False),
-        ("C", "B", "up", False), ("B", "A", "up", False), ("C", "A", "up", False),
-        ("A", "B", "down", True), ("B", "C", "down", True), ("A", "C", "down", True),
-        (None, "A", "new", False), (None, "C", "new", False),
-        (None, None, "same", False), ("B", None, "same", False),
-    ])
-    def test_changes(self, old: str | None, new: str | None, change: str,
-                     drop: bool) -> None:
+    @pytest.mark.parametrize(
+        ("old", "new", "change", "drop"),
+        [
+            ("A", "A", "same", False),
+            ("B", "B", "same", False),
+            ("C", "C", "same", False),
+            ("C", "B", "up", False),
+            ("B", "A", "up", False),
+            ("C", "A", "up", False),
+            ("A", "B", "down", True),
+            ("B", "C", "down", True),
+            ("A", "C", "down", True),
+            (None, "A", "new", False),
+            (None, "C", "new", False),
+            (None, None, "same", False),
+            ("B", None, "same", False),
+        ],
+    )
+    def test_changes(self, old: str | None, new: str | None, change: str, drop: bool) -> None:
         assert grade_change(old, new) == change
         assert is_drop(old, new) is drop
 

@@ -26,10 +26,7 @@ from app.domain.normalize import (
 
 
 def to_full_width(s: str) -> str:
-    return "".join(
-        "\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch
-        for ch in s
-    )
+    return "".join("\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in s)
 
 
 # --------------------------------------------------------------------------------------
@@ -327,11 +324,29 @@ def test_any_single_body_change_fails(body: str, position: int, replacement: str
 @pytest.mark.parametrize(
     "names",
     [
-        ["Acme  Co., Ltd.", "ＡＣＭＥ co ltd", "acme", "ACME CO.,LTD", "Acme Limited",
-         "Acme Inc.", "acme corp", "Acme Corporation", "Acme LLC", "Acme GmbH",
-         "Acme Co. Ltd", "Acme Company Limited", " acme "],
-        ["北京星辰科技有限公司", "北京星辰科技 股份有限公司", "北京星辰科技有限责任公司",
-         "北京星辰科技公司", "北京星辰科技", "北 京 星 辰 科 技"],
+        [
+            "Acme  Co., Ltd.",
+            "ＡＣＭＥ co ltd",
+            "acme",
+            "ACME CO.,LTD",
+            "Acme Limited",
+            "Acme Inc.",
+            "acme corp",
+            "Acme Corporation",
+            "Acme LLC",
+            "Acme GmbH",
+            "Acme Co. Ltd",
+            "Acme Company Limited",
+            " acme ",
+        ],
+        [
+            "北京星辰科技有限公司",
+            "北京星辰科技 股份有限公司",
+            "北京星辰科技有限责任公司",
+            "北京星辰科技公司",
+            "北京星辰科技",
+            "北 京 星 辰 科 技",
+        ],
         ["星辰科技（北京）有限公司", "星辰科技(北京)有限公司", "星辰科技【北京】"],
         ["星辰科技 Co., Ltd.", "星辰科技Co.,Ltd.", "星辰科技有限公司"],
         ["Acme 有限公司", "acme"],
@@ -375,8 +390,27 @@ def test_dedup_name_key_values(name: str, expected: str) -> None:
 
 names = st.lists(
     st.one_of(
-        st.sampled_from(["Acme", "co", "ltd", "Inc.", "有限公司", "公司", "股份", "（北京）",
-                         "(上海)", "星辰", "科技", "集团", "分公司", "Zinc", ".", ",", "&"]),
+        st.sampled_from(
+            [
+                "Acme",
+                "co",
+                "ltd",
+                "Inc.",
+                "有限公司",
+                "公司",
+                "股份",
+                "（北京）",
+                "(上海)",
+                "星辰",
+                "科技",
+                "集团",
+                "分公司",
+                "Zinc",
+                ".",
+                ",",
+                "&",
+            ]
+        ),
         st.text(max_size=6),
     ),
     max_size=6,
@@ -442,8 +476,7 @@ def test_mask_email(email: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("s", "expected"),
-    [("", ""), ("a", "*"), ("ab", "a*"), ("abc", "a*c"), ("wxid_abc9", "w*******9"),
-     ("张三丰", "张*丰")],
+    [("", ""), ("a", "*"), ("ab", "a*"), ("abc", "a*c"), ("wxid_abc9", "w*******9"), ("张三丰", "张*丰")],
 )
 def test_mask_text(s: str, expected: str) -> None:
     assert mask_text(s) == expected

@@ -97,8 +97,7 @@ def test_protection_deadline(
     last_contact_at: datetime | None, claimed_at: datetime | None, deadline: datetime | None
 ) -> None:
     assert (
-        protection_deadline(last_contact_at=last_contact_at, claimed_at=claimed_at, policy=POLICY)
-        == deadline
+        protection_deadline(last_contact_at=last_contact_at, claimed_at=claimed_at, policy=POLICY) == deadline
     )
 
 
@@ -128,9 +127,7 @@ def test_no_clock_never_lapses() -> None:
 def test_lapses_within_custom_window_and_policy() -> None:
     policy = replace(POLICY, protection_days=3)
     contact = NOW - DAY  # deadline in 2 days
-    assert not lapses_within(
-        last_contact_at=contact, claimed_at=None, now=NOW, policy=policy, days=1
-    )
+    assert not lapses_within(last_contact_at=contact, claimed_at=None, now=NOW, policy=policy, days=1)
     assert lapses_within(last_contact_at=contact, claimed_at=None, now=NOW, policy=policy, days=2)
 
 
@@ -185,9 +182,7 @@ def test_owned_customer_is_never_claimable(override: bool) -> None:
         (NOW + 30 * DAY, True, True),
     ],
 )
-def test_check_claimable_cooldown(
-    cooldown_until: datetime | None, override: bool, ok: bool
-) -> None:
+def test_check_claimable_cooldown(cooldown_until: datetime | None, override: bool, ok: bool) -> None:
     kwargs = {"owner_id": None, "cooldown_until": cooldown_until, "now": NOW}
     if ok:
         check_claimable(director_override=override, **kwargs)
@@ -206,10 +201,12 @@ def test_cooldown_end() -> None:
 # --- worklist ------------------------------------------------------------------------------
 
 
-def item(customer_id: str, stage: Stage = Stage.lead, *codes: str,
-         days: Decimal | None = None) -> WorkItemFacts:
-    return WorkItemFacts(customer_id=customer_id, stage=stage, reasons=frozenset(codes),
-                         days_in_previous_stage=days)
+def item(
+    customer_id: str, stage: Stage = Stage.lead, *codes: str, days: Decimal | None = None
+) -> WorkItemFacts:
+    return WorkItemFacts(
+        customer_id=customer_id, stage=stage, reasons=frozenset(codes), days_in_previous_stage=days
+    )
 
 
 def ordered(*items: WorkItemFacts) -> list[str]:
@@ -217,8 +214,15 @@ def ordered(*items: WorkItemFacts) -> list[str]:
 
 
 def test_worklist_stage_order_bottom_up() -> None:
-    stages = [Stage.resource, Stage.graded, Stage.contacted, Stage.lead, Stage.intent,
-              Stage.signed, Stage.implemented]
+    stages = [
+        Stage.resource,
+        Stage.graded,
+        Stage.contacted,
+        Stage.lead,
+        Stage.intent,
+        Stage.signed,
+        Stage.implemented,
+    ]
     items = [item(f"c{i}", stage, "stalled") for i, stage in enumerate(stages)]
     assert ordered(*items) == ["c6", "c5", "c4", "c3", "c2", "c1", "c0"]
 
@@ -250,8 +254,9 @@ def test_fast_movers_break_ties_within_the_same_urgency_not_after_all_flags() ->
 
 
 def test_worklist_ties_broken_by_id() -> None:
-    assert ordered(item("b", Stage.lead, "stalled"), item("a", Stage.lead, "stalled"),
-                   item("c", Stage.lead, "stalled")) == ["a", "b", "c"]
+    assert ordered(
+        item("b", Stage.lead, "stalled"), item("a", Stage.lead, "stalled"), item("c", Stage.lead, "stalled")
+    ) == ["a", "b", "c"]
 
 
 def test_reasons_most_urgent_first() -> None:
@@ -261,9 +266,17 @@ def test_reasons_most_urgent_first() -> None:
 
 
 def facts(**overrides: object) -> frozenset[str]:
-    base: dict[str, object] = dict(stage=Stage.lead, now=NOW, policy=POLICY, last_contact_at=NOW - DAY,
-                                   claimed_at=NOW - 3 * DAY, follow_up_at=None, task_due=False,
-                                   stalled=False, payment_overdue=False)
+    base: dict[str, object] = dict(
+        stage=Stage.lead,
+        now=NOW,
+        policy=POLICY,
+        last_contact_at=NOW - DAY,
+        claimed_at=NOW - 3 * DAY,
+        follow_up_at=None,
+        task_due=False,
+        stalled=False,
+        payment_overdue=False,
+    )
     base.update(overrides)
     return work_reasons(**base)  # type: ignore[arg-type]
 
@@ -272,13 +285,22 @@ def test_work_reasons() -> None:
     assert facts() == frozenset()  # contacted yesterday: nothing to do today
     assert facts(last_contact_at=None) == {"not_contacted"}
     assert facts(last_contact_at=NOW - 6 * DAY, claimed_at=NOW - 9 * DAY) == {"protection_lapsing"}
-    assert facts(last_contact_at=NOW - 6 * DAY, claimed_at=NOW - 9 * DAY,
-                 policy=replace(POLICY, lapse_warning_days=0)) == frozenset()
+    assert (
+        facts(
+            last_contact_at=NOW - 6 * DAY,
+            claimed_at=NOW - 9 * DAY,
+            policy=replace(POLICY, lapse_warning_days=0),
+        )
+        == frozenset()
+    )
     assert facts(follow_up_at=NOW - TICK) == {"follow_up_due"}
     assert facts(follow_up_at=NOW - 2 * DAY) == frozenset()  # contact made since
     assert facts(follow_up_at=NOW + DAY) == frozenset()
     assert facts(task_due=True, stalled=True, payment_overdue=True) == {
-        "task_due", "stalled", "payment_overdue"}
+        "task_due",
+        "stalled",
+        "payment_overdue",
+    }
     # A signed customer has no protection clock and is not a "new claim".
     assert facts(stage=Stage.signed, last_contact_at=None, claimed_at=NOW - 30 * DAY) == frozenset()
 
@@ -290,8 +312,15 @@ work_items = st.builds(
     reasons=st.frozensets(st.sampled_from(WORK_REASONS)),
     days_in_previous_stage=st.one_of(st.none(), st.decimals(min_value=0, max_value=400, places=2)),
 )
-BOTTOM_UP = [Stage.implemented, Stage.signed, Stage.intent, Stage.lead, Stage.contacted,
-             Stage.graded, Stage.resource]
+BOTTOM_UP = [
+    Stage.implemented,
+    Stage.signed,
+    Stage.intent,
+    Stage.lead,
+    Stage.contacted,
+    Stage.graded,
+    Stage.resource,
+]
 
 
 @given(st.lists(work_items, max_size=30))
@@ -306,8 +335,7 @@ def test_worklist_order_properties(items: list[WorkItemFacts]) -> None:
             top = [min((WORK_REASONS.index(c) for c in i.reasons), default=99) for i in (first, second)]
             assert top[0] <= top[1]
             # ... and within the same urgency, the faster mover comes first.
-            if top[0] == top[1] and None not in (first.days_in_previous_stage,
-                                                 second.days_in_previous_stage):
+            if top[0] == top[1] and None not in (first.days_in_previous_stage, second.days_in_previous_stage):
                 assert first.days_in_previous_stage <= second.days_in_previous_stage
 
 
@@ -320,51 +348,82 @@ _OTHER = uuid.UUID(int=3)
 
 def test_a_rep_owns_the_customer_they_create_while_under_the_limit():
     limit = DEFAULT_POOL_POLICY.max_active_customers
-    decision = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
-                                    policy=DEFAULT_POOL_POLICY, creator_active=limit - 1)
+    decision = decide_initial_owner(
+        creator=_REP,
+        requested_owner_id=None,
+        source="self_discovered",
+        policy=DEFAULT_POOL_POLICY,
+        creator_active=limit - 1,
+    )
     assert decision == InitialOwner(owner_id=_REP.user_id, discovered_by=_REP.user_id)
 
 
 def test_a_rep_at_the_limit_leaves_their_find_in_the_pool_marked_as_theirs():
     limit = DEFAULT_POOL_POLICY.max_active_customers
-    decision = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
-                                    policy=DEFAULT_POOL_POLICY, creator_active=limit)
+    decision = decide_initial_owner(
+        creator=_REP,
+        requested_owner_id=None,
+        source="self_discovered",
+        policy=DEFAULT_POOL_POLICY,
+        creator_active=limit,
+    )
     assert decision == InitialOwner(owner_id=None, discovered_by=_REP.user_id)
 
 
 def test_a_rep_names_only_themselves_as_owner():
     with pytest.raises(Forbidden):
-        decide_initial_owner(creator=_REP, requested_owner_id=_OTHER, source="web",
-                             policy=DEFAULT_POOL_POLICY)
-    decision = decide_initial_owner(creator=_REP, requested_owner_id=_REP.user_id, source="web",
-                                    policy=DEFAULT_POOL_POLICY)
+        decide_initial_owner(
+            creator=_REP, requested_owner_id=_OTHER, source="web", policy=DEFAULT_POOL_POLICY
+        )
+    decision = decide_initial_owner(
+        creator=_REP, requested_owner_id=_REP.user_id, source="web", policy=DEFAULT_POOL_POLICY
+    )
     assert decision == InitialOwner(owner_id=_REP.user_id, discovered_by=None)
 
 
 def test_a_rep_naming_no_owner_needs_their_active_count():
     with pytest.raises(ValueError, match="creator_active"):
-        decide_initial_owner(creator=_REP, requested_owner_id=None, source="web",
-                             policy=DEFAULT_POOL_POLICY)
+        decide_initial_owner(creator=_REP, requested_owner_id=None, source="web", policy=DEFAULT_POOL_POLICY)
 
 
 def test_other_roles_leave_the_customer_in_the_pool_unless_they_name_an_owner():
-    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=None, source="web",
-                                policy=DEFAULT_POOL_POLICY) == InitialOwner(owner_id=None,
-                                                                              discovered_by=None)
-    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=_OTHER, source="referral",
-                                policy=DEFAULT_POOL_POLICY) == InitialOwner(owner_id=_OTHER,
-                                                                              discovered_by=None)
+    assert decide_initial_owner(
+        creator=_SUPPORT, requested_owner_id=None, source="web", policy=DEFAULT_POOL_POLICY
+    ) == InitialOwner(owner_id=None, discovered_by=None)
+    assert decide_initial_owner(
+        creator=_SUPPORT, requested_owner_id=_OTHER, source="referral", policy=DEFAULT_POOL_POLICY
+    ) == InitialOwner(owner_id=_OTHER, discovered_by=None)
 
 
 def test_the_finder_of_a_self_discovered_customer():
     # Created in the API: whoever creates it found it.
-    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=_OTHER, source="self_discovered",
-                                policy=DEFAULT_POOL_POLICY).discovered_by == _SUPPORT.user_id
+    assert (
+        decide_initial_owner(
+            creator=_SUPPORT, requested_owner_id=_OTHER, source="self_discovered", policy=DEFAULT_POOL_POLICY
+        ).discovered_by
+        == _SUPPORT.user_id
+    )
     # Imported: the owner the file names found it; with no owner nobody is recorded.
-    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=_OTHER, source="self_discovered",
-                                policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by == _OTHER
-    assert decide_initial_owner(creator=_SUPPORT, requested_owner_id=None, source="self_discovered",
-                                policy=DEFAULT_POOL_POLICY, found_by_owner=True).discovered_by is None
+    assert (
+        decide_initial_owner(
+            creator=_SUPPORT,
+            requested_owner_id=_OTHER,
+            source="self_discovered",
+            policy=DEFAULT_POOL_POLICY,
+            found_by_owner=True,
+        ).discovered_by
+        == _OTHER
+    )
+    assert (
+        decide_initial_owner(
+            creator=_SUPPORT,
+            requested_owner_id=None,
+            source="self_discovered",
+            policy=DEFAULT_POOL_POLICY,
+            found_by_owner=True,
+        ).discovered_by
+        is None
+    )
 
 
 # --- reclaim block ---------------------------------------------------------------------
@@ -392,12 +451,15 @@ def test_check_reclaim_block_raises_with_until_unless_overridden():
     assert check_not_reclaim_blocked(None, now=NOW, policy=policy) is False
 
 
-
 # --- discovery bonus -------------------------------------------------------------------
 
 
-@given(active=st.integers(0, 60), discovered=st.integers(0, 60), limit=st.integers(1, 30),
-       bonus=st.integers(0, 10))
+@given(
+    active=st.integers(0, 60),
+    discovered=st.integers(0, 60),
+    limit=st.integers(1, 30),
+    bonus=st.integers(0, 10),
+)
 def test_the_discovery_bonus_never_exceeds_limit_plus_bonus(active, discovered, limit, bonus):
     policy = PoolPolicy(max_active_customers=limit, discovery_bonus=bonus)
     discovered = min(discovered, active)
@@ -421,12 +483,30 @@ def test_check_discovery_quota_names_the_bonus():
 
 def test_a_reps_own_find_past_the_limit_uses_the_discovery_bonus():
     policy = PoolPolicy(max_active_customers=2, discovery_bonus=1)
-    own = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
-                               policy=policy, creator_active=2, creator_discovered=0)
+    own = decide_initial_owner(
+        creator=_REP,
+        requested_owner_id=None,
+        source="self_discovered",
+        policy=policy,
+        creator_active=2,
+        creator_discovered=0,
+    )
     assert own == InitialOwner(owner_id=_REP.user_id, discovered_by=_REP.user_id)
-    full = decide_initial_owner(creator=_REP, requested_owner_id=None, source="self_discovered",
-                                policy=policy, creator_active=3, creator_discovered=1)
+    full = decide_initial_owner(
+        creator=_REP,
+        requested_owner_id=None,
+        source="self_discovered",
+        policy=policy,
+        creator_active=3,
+        creator_discovered=1,
+    )
     assert full == InitialOwner(owner_id=None, discovered_by=_REP.user_id)
-    bought = decide_initial_owner(creator=_REP, requested_owner_id=None, source="web",
-                                  policy=policy, creator_active=2, creator_discovered=0)
+    bought = decide_initial_owner(
+        creator=_REP,
+        requested_owner_id=None,
+        source="web",
+        policy=policy,
+        creator_active=2,
+        creator_discovered=0,
+    )
     assert bought.owner_id is None

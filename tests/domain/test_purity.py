@@ -13,9 +13,13 @@ DOMAIN = ROOT / "app" / "domain"
 # Deliberate: phone number parsing and formatting is a domain rule, and the library is pure.
 ALLOWED = {"phonenumbers"}
 # Distribution names whose import name differs.
-IMPORT_NAMES = {"python-jose": ["jose"], "argon2-cffi": ["argon2"],
-                "python-multipart": ["multipart", "python_multipart"],
-                "email-validator": ["email_validator"], "pydantic-settings": ["pydantic_settings"]}
+IMPORT_NAMES = {
+    "python-jose": ["jose"],
+    "argon2-cffi": ["argon2"],
+    "python-multipart": ["multipart", "python_multipart"],
+    "email-validator": ["email_validator"],
+    "pydantic-settings": ["pydantic_settings"],
+}
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
@@ -36,11 +40,13 @@ def test_domain_imports_only_the_standard_library_and_the_allow_list() -> None:
 
 
 def test_every_other_runtime_dependency_is_forbidden_by_the_import_contract() -> None:
-    contract = next(c for c in PYPROJECT["tool"]["importlinter"]["contracts"]
-                    if c.get("source_modules") == ["app.domain"])
+    contract = next(
+        c for c in PYPROJECT["tool"]["importlinter"]["contracts"] if c.get("source_modules") == ["app.domain"]
+    )
     for requirement in PYPROJECT["project"]["dependencies"]:
         distribution = re.split(r"[\[<>=!~ ]", requirement, maxsplit=1)[0]
         for module in IMPORT_NAMES.get(distribution, [distribution.replace("-", "_")]):
             if module not in ALLOWED:
                 assert module in contract["forbidden_modules"], (
-                    f"add {module} to the domain's forbidden_modules (or allow it on purpose)")
+                    f"add {module} to the domain's forbidden_modules (or allow it on purpose)"
+                )

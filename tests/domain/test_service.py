@@ -31,8 +31,12 @@ S = ComplaintStatus
 NOW = dt.datetime(2026, 12, 4, 22, 30, tzinfo=dt.UTC)  # a Friday evening
 EARLIER = NOW - dt.timedelta(hours=5)
 
-LEGAL = {(S.open, S.in_progress), (S.in_progress, S.resolved), (S.resolved, S.closed),
-         (S.resolved, S.in_progress)}
+LEGAL = {
+    (S.open, S.in_progress),
+    (S.in_progress, S.resolved),
+    (S.resolved, S.closed),
+    (S.resolved, S.in_progress),
+}
 
 
 def move(current: S, target: S, **stamps):
@@ -45,14 +49,16 @@ def test_each_legal_move(current: S, target: S) -> None:
     assert move(current, target).status is target
 
 
-@pytest.mark.parametrize(("current", "target"),
-                         [p for p in itertools.product(S, S) if p not in LEGAL])
+@pytest.mark.parametrize(("current", "target"), [p for p in itertools.product(S, S) if p not in LEGAL])
 def test_every_other_move_is_refused_with_the_allowed_targets(current: S, target: S) -> None:
     with pytest.raises(ComplaintInvalidTransition) as caught:
         move(current, target)
     assert caught.value.code == "complaint.invalid_transition"
-    assert caught.value.extra == {"from": current.value, "to": target.value,
-                                  "allowed": sorted(t.value for c, t in LEGAL if c is current)}
+    assert caught.value.extra == {
+        "from": current.value,
+        "to": target.value,
+        "allowed": sorted(t.value for c, t in LEGAL if c is current),
+    }
 
 
 def test_closed_is_final() -> None:
@@ -74,12 +80,15 @@ def at(day: int, hour: int = 22, minute: int = 30) -> dt.datetime:
     return dt.datetime(2026, 12, day, hour, minute, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize(("severity", "respond", "resolve"), [
-    (Severity.critical, at(5, 2), at(5)),  # 4 h: past midnight into Saturday
-    (Severity.high, at(5), at(7)),
-    (Severity.medium, at(7), at(11)),  # 72 h over the weekend: Monday evening
-    (Severity.low, at(11), at(18)),
-])
+@pytest.mark.parametrize(
+    ("severity", "respond", "resolve"),
+    [
+        (Severity.critical, at(5, 2), at(5)),  # 4 h: past midnight into Saturday
+        (Severity.high, at(5), at(7)),
+        (Severity.medium, at(7), at(11)),  # 72 h over the weekend: Monday evening
+        (Severity.low, at(11), at(18)),
+    ],
+)
 def test_default_deadlines_run_around_the_clock(severity, respond, resolve) -> None:
     assert deadlines(severity=severity, opened_at=NOW, policy=DEFAULT_SERVICE_POLICY) == (respond, resolve)
 
@@ -92,9 +101,10 @@ def test_deadlines_cross_month_and_year_ends() -> None:
 
 
 def test_deadlines_follow_the_policy() -> None:
-    policy = dataclasses.replace(DEFAULT_SERVICE_POLICY,
-                                 respond_within_hours={**DEFAULT_SERVICE_POLICY.respond_within_hours,
-                                                       Severity.high: 30})
+    policy = dataclasses.replace(
+        DEFAULT_SERVICE_POLICY,
+        respond_within_hours={**DEFAULT_SERVICE_POLICY.respond_within_hours, Severity.high: 30},
+    )
     respond, _ = deadlines(severity=Severity.high, opened_at=NOW, policy=policy)
     assert respond == NOW + dt.timedelta(hours=30)
 
@@ -130,16 +140,21 @@ class TestPolicyValidation:
     def test_defaults_are_valid(self) -> None:
         assert validate_service_policy(DEFAULT_SERVICE_POLICY) is DEFAULT_SERVICE_POLICY
 
-    @pytest.mark.parametrize(("hours", "days", "loc"), [
-        ({Severity.critical: 0}, {}, ["respond_within_hours", "critical"]),
-        ({}, {Severity.low: 366}, ["resolve_within_days", "low"]),
-        ({Severity.critical: 48}, {}, ["respond_within_hours"]),  # more than high's 24
-        ({Severity.critical: 30, Severity.high: 30}, {}, ["respond_within_hours", "critical"]),  # > 1 day
-        ({}, {Severity.low: 5}, ["resolve_within_days"]),  # low shorter than medium
-    ])
+    @pytest.mark.parametrize(
+        ("hours", "days", "loc"),
+        [
+            ({Severity.critical: 0}, {}, ["respond_within_hours", "critical"]),
+            ({}, {Severity.low: 366}, ["resolve_within_days", "low"]),
+            ({Severity.critical: 48}, {}, ["respond_within_hours"]),  # more than high's 24
+            ({Severity.critical: 30, Severity.high: 30}, {}, ["respond_within_hours", "critical"]),  # > 1 day
+            ({}, {Severity.low: 5}, ["resolve_within_days"]),  # low shorter than medium
+        ],
+    )
     def test_refused(self, hours, days, loc) -> None:
-        policy = ServicePolicy(respond_within_hours={**DEFAULT_SERVICE_POLICY.respond_within_hours, **hours},
-                               resolve_within_days={**DEFAULT_SERVICE_POLICY.resolve_within_days, **days})
+        policy = ServicePolicy(
+            respond_within_hours={**DEFAULT_SERVICE_POLICY.respond_within_hours, **hours},
+            resolve_within_days={**DEFAULT_SERVICE_POLICY.resolve_within_days, **days},
+        )
         with pytest.raises(InvalidInput) as caught:
             validate_service_policy(policy)
         assert loc in [e["loc"] for e in caught.value.errors]
@@ -152,11 +167,22 @@ class TestPolicyValidation:
 
 
 class TestSurveys:
-    @pytest.mark.parametrize(("kind", "score", "ok"), [
-        ("csat", 1, True), ("csat", 5, True), ("csat", 0, False), ("csat", 6, False),
-        ("nps", 0, True), ("nps", 10, True), ("nps", 11, False), ("nps", -1, False)])
+    @pytest.mark.parametrize(
+        ("kind", "score", "ok"),
+        [
+            ("csat", 1, True),
+            ("csat", 5, True),
+            ("csat", 0, False),
+            ("csat", 6, False),
+            ("nps", 0, True),
+            ("nps", 10, True),
+            ("nps", 11, False),
+            ("nps", -1, False),
+        ],
+    )
     def test_score_ranges(self, kind, score, ok) -> None:
         from app.domain.service import SurveyKind
+
         if ok:
             assert validate_score(SurveyKind(kind), score) == score
         else:
@@ -175,8 +201,11 @@ class TestSurveys:
         assert csat_average([]) is None
 
     def test_figures(self) -> None:
-        figures = service_figures(complaints=[(NOW, NOW), (NOW + dt.timedelta(hours=1), NOW), (None, NOW)],
-                                  csat_scores=[5, 3], nps_scores=[10])
+        figures = service_figures(
+            complaints=[(NOW, NOW), (NOW + dt.timedelta(hours=1), NOW), (None, NOW)],
+            csat_scores=[5, 3],
+            nps_scores=[10],
+        )
         assert (figures.complaints, figures.responded_on_time) == (3, 1)
         assert figures.complaints_on_time_rate == Decimal("0.33")
         assert (figures.csat_avg, figures.nps) == (Decimal("4.00"), Decimal("100.00"))

@@ -54,8 +54,12 @@ def _sample(schema: dict[str, Any], doc: dict[str, Any]) -> Any:
         return _sample(branches[0], doc)
     kind, fmt = schema.get("type"), schema.get("format")
     if kind == "string":
-        return {"uuid": str(uuid.uuid4()), "date-time": "2026-03-01T09:30:00Z",
-                "date": "2026-03-01", "email": "a@example.com"}.get(fmt, "sample")
+        return {
+            "uuid": str(uuid.uuid4()),
+            "date-time": "2026-03-01T09:30:00Z",
+            "date": "2026-03-01",
+            "email": "a@example.com",
+        }.get(fmt, "sample")
     if kind in ("integer", "number"):
         return max(1, schema.get("minimum", 1))
     if kind == "boolean":
@@ -63,8 +67,11 @@ def _sample(schema: dict[str, Any], doc: dict[str, Any]) -> Any:
     if kind == "array":
         return []
     if kind == "object":
-        return {name: _sample(sub, doc) for name, sub in schema.get("properties", {}).items()
-                if name in schema.get("required", [])}
+        return {
+            name: _sample(sub, doc)
+            for name, sub in schema.get("properties", {}).items()
+            if name in schema.get("required", [])
+        }
     return "sample"
 
 
@@ -76,11 +83,16 @@ def _quoted(value: Any) -> str:
 
 def _encoded(media: str, body: dict[str, Any]) -> dict[str, Any]:
     if media == "application/x-www-form-urlencoded":
-        return {"content": "&".join(f"{k}={_quoted(v)}" for k, v in body.items()),
-                "headers": {"Content-Type": media}}
+        return {
+            "content": "&".join(f"{k}={_quoted(v)}" for k, v in body.items()),
+            "headers": {"Content-Type": media},
+        }
     if media == "multipart/form-data":
-        return {"files": {k: (None, v.encode("utf-8", "surrogatepass"))
-                          for k, v in body.items() if isinstance(v, str)}}
+        return {
+            "files": {
+                k: (None, v.encode("utf-8", "surrogatepass")) for k, v in body.items() if isinstance(v, str)
+            }
+        }
     return {"content": json.dumps(body), "headers": {"Content-Type": "application/json"}}
 
 
@@ -90,8 +102,10 @@ def _cases(doc: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
     for template, item in doc["paths"].items():
         for method, op in item.items():
             path = template
-            params = [doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
-                      for p in op.get("parameters", [])]
+            params = [
+                doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+                for p in op.get("parameters", [])
+            ]
             for param in params:
                 if param["in"] == "path":
                     path = path.replace("{" + param["name"] + "}", str(uuid.uuid4()))
@@ -107,9 +121,11 @@ def _cases(doc: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
                 body_schema = _resolve(spec["schema"], doc)
                 base = _sample(body_schema, doc)
                 fields = [((name,), sub) for name, sub in body_schema.get("properties", {}).items()]
-                fields += [((name, inner), innersub)
-                           for name, sub in body_schema.get("properties", {}).items()
-                           for inner, innersub in _resolve(sub, doc).get("properties", {}).items()]
+                fields += [
+                    ((name, inner), innersub)
+                    for name, sub in body_schema.get("properties", {}).items()
+                    for inner, innersub in _resolve(sub, doc).get("properties", {}).items()
+                ]
                 for where, sub in fields:
                     for value in _variants(sub, doc):
                         body = json.loads(json.dumps(base))
@@ -134,15 +150,20 @@ async def test_no_hostile_value_answers_a_server_error(client, app, uow_factory)
     for role in ("admin", "rep"):
         auth = access_headers(getattr(org, role))
         for method, path, what, kwargs in cases:
-            if role == "rep" and "query" not in what and not path.startswith(("/api/v1/customers",
-                                                                              "/api/v1/activities",
-                                                                              "/api/v1/tasks",
-                                                                              "/api/v1/sync")):
+            if (
+                role == "rep"
+                and "query" not in what
+                and not path.startswith(
+                    ("/api/v1/customers", "/api/v1/activities", "/api/v1/tasks", "/api/v1/sync")
+                )
+            ):
                 continue  # the rep pass covers the routes the admin is refused
             send = {k: v for k, v in kwargs.items() if k != "headers"}
-            response = await client.request(method, path, headers={**auth, **kwargs.get("headers", {})},
-                                            **send)
+            response = await client.request(
+                method, path, headers={**auth, **kwargs.get("headers", {})}, **send
+            )
             if response.status_code >= 500:
-                failures.append(f"{role} {method.upper()} {path} {what}: {response.status_code} "
-                                f"{response.text[:200]}")
+                failures.append(
+                    f"{role} {method.upper()} {path} {what}: {response.status_code} {response.text[:200]}"
+                )
     assert not failures, "\n".join(failures[:40])

@@ -21,14 +21,24 @@ from tests.conftest import ROOT
 
 
 def crm(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, text=True,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    return {**os.environ, "CRM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
-            "CRM_ENV": "development", "CRM_SECRET_KEY": "cli-test-secret-key-0123456789abcdef"}
+    return {
+        **os.environ,
+        "CRM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+        "CRM_ENV": "development",
+        "CRM_SECRET_KEY": "cli-test-secret-key-0123456789abcdef",
+    }
 
 
 def test_serve_on_a_busy_port_exits_at_once_with_a_clear_message(env):
@@ -69,8 +79,11 @@ def test_json_log_lines_carry_no_colour_codes():
     logger = logging.getLogger("test.colours")
     logger.addHandler(handler)
     try:
-        logger.warning("Started server process [\x1b[36m%d\x1b[0m]", 42,
-                       extra={"color_message": "Started [\x1b[36m%d\x1b[0m]", "path": "\x1b[1m/x\x1b[0m"})
+        logger.warning(
+            "Started server process [\x1b[36m%d\x1b[0m]",
+            42,
+            extra={"color_message": "Started [\x1b[36m%d\x1b[0m]", "path": "\x1b[1m/x\x1b[0m"},
+        )
     finally:
         logger.removeHandler(handler)
     line = stream.getvalue()
@@ -81,8 +94,12 @@ def test_json_log_lines_carry_no_colour_codes():
 
 
 async def test_shutdown_waits_for_the_housekeeping_task_it_cancelled(tmp_path):
-    settings = Settings(env="development", database_url=f"sqlite+aiosqlite:///{tmp_path}/l.db",
-                        secret_key="x" * 40, recycle_interval_seconds=3600)
+    settings = Settings(
+        env="development",
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/l.db",
+        secret_key="x" * 40,
+        recycle_interval_seconds=3600,
+    )
     app = create_app(settings)
     before = asyncio.all_tasks()
     async with app.router.lifespan_context(app):

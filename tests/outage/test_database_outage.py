@@ -27,8 +27,11 @@ from tests.conftest import IS_POSTGRES, ROOT
 from tests.support.builders import PASSWORD, access_headers, make_user, walk_pages
 from tests.support.throwaway_pg import ThrowawayCluster, free_port, why_not_available
 
-REASON = why_not_available() or (None if IS_POSTGRES or os.environ.get("CRM_OUTAGE_TESTS") else
-                                 "runs with the PostgreSQL suite (make test-pg, CI) or CRM_OUTAGE_TESTS=1")
+REASON = why_not_available() or (
+    None
+    if IS_POSTGRES or os.environ.get("CRM_OUTAGE_TESTS")
+    else "runs with the PostgreSQL suite (make test-pg, CI) or CRM_OUTAGE_TESTS=1"
+)
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"database outage test: {REASON}")
 
 
@@ -43,8 +46,14 @@ def cluster() -> Iterator[ThrowawayCluster]:
 
 def migrate(url: str) -> None:
     env = {**os.environ, "CRM_DATABASE_URL": url}
-    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def assert_unavailable(response: httpx.Response) -> None:
@@ -73,8 +82,9 @@ async def test_requests_during_an_outage_answer_503_and_no_acknowledged_write_is
             await asyncio.sleep(0.01)
 
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
             writers = [asyncio.create_task(keep_writing(client)) for _ in range(3)]
             await asyncio.sleep(0.5)
             await asyncio.to_thread(cluster.stop)
@@ -85,10 +95,16 @@ async def test_requests_during_an_outage_answer_503_and_no_acknowledged_write_is
             assert_unavailable(await client.get("/api/v1/me", headers=headers))
             assert_unavailable(await client.get("/api/v1/customers", headers=headers))
             assert_unavailable(await client.post("/api/v1/customers", json={"name": "x"}, headers=headers))
-            assert_unavailable(await client.post("/api/v1/customers", json={"name": "y"},
-                                                 headers={**headers, "Idempotency-Key": "k-1"}))
-            assert_unavailable(await client.post("/api/v1/auth/token",
-                                                 data={"username": admin.username, "password": PASSWORD}))
+            assert_unavailable(
+                await client.post(
+                    "/api/v1/customers", json={"name": "y"}, headers={**headers, "Idempotency-Key": "k-1"}
+                )
+            )
+            assert_unavailable(
+                await client.post(
+                    "/api/v1/auth/token", data={"username": admin.username, "password": PASSWORD}
+                )
+            )
             assert (await client.get("/healthz")).status_code == 200  # the process is alive
 
             await asyncio.to_thread(cluster.start)
@@ -100,15 +116,15 @@ async def test_requests_during_an_outage_answer_503_and_no_acknowledged_write_is
             await asyncio.sleep(0.5)
             stop_writing.set()
             await asyncio.gather(*writers)
-            response = await client.post("/api/v1/auth/token",
-                                         data={"username": admin.username, "password": PASSWORD})
+            response = await client.post(
+                "/api/v1/auth/token", data={"username": admin.username, "password": PASSWORD}
+            )
             assert response.status_code == 200, response.text
 
             statuses = {status for _, status in answers}
             assert statuses <= {201, 503}, sorted(statuses)
             assert 503 in statuses and 201 in statuses
-            stored = {c["name"] for c in await walk_pages(client, "/api/v1/customers", headers,
-                                                          limit=200)}
+            stored = {c["name"] for c in await walk_pages(client, "/api/v1/customers", headers, limit=200)}
             acknowledged = {name for name, status in answers if status == 201}
             assert acknowledged <= stored, acknowledged - stored
     finally:
@@ -136,18 +152,44 @@ def _wait_for(check, what: str, timeout: float = 30) -> None:
 def test_a_server_started_while_the_database_is_down_starts_and_serves_once_it_is_up(cluster, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "CRM_DATABASE_URL": cluster.url, "CRM_ENV": "development",
-           "CRM_SECRET_KEY": "outage-test-secret-key-0123456789abcdef", "CRM_RECYCLE_INTERVAL_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": cluster.url,
+        "CRM_ENV": "development",
+        "CRM_SECRET_KEY": "outage-test-secret-key-0123456789abcdef",
+        "CRM_RECYCLE_INTERVAL_SECONDS": "1",
+    }
     # A database that exists (migrated, with a user) but is down when the server starts.
     cluster.start()
     migrate(cluster.url)
-    subprocess.run([sys.executable, "-m", "app.cli", "create-user", "--username", "ops",
-                    "--password", "violet-tractor-sings", "--role", "admin"],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "create-user",
+            "--username",
+            "ops",
+            "--password",
+            "violet-tractor-sings",
+            "--role",
+            "admin",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     cluster.stop()
     log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(lambda: _get(f"{base}/healthz")[0] == 200, "the server to start")
         status, headers, body = _get(f"{base}/readyz")

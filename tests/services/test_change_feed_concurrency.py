@@ -36,8 +36,9 @@ async def _page(committed_uow, cursor):
 
 
 async def _now(committed_uow):
-    page = await changes_service.read(committed_uow(), READER, cursor=None, limit=1, types=None,
-                                      from_now=True)
+    page = await changes_service.read(
+        committed_uow(), READER, cursor=None, limit=1, types=None, from_now=True
+    )
     return page.next_cursor
 
 
@@ -45,8 +46,16 @@ async def _open_writer(committed_uow):
     """A transaction that has written a customer but not committed."""
     writer = committed_uow()
     await writer.__aenter__()
-    customer = _customer_row(name=f"late {uuid.uuid4().hex[:6]}", owner=None, team=None, stage="resource",
-                             kind="company", uscc=None, source="other", fields={})
+    customer = _customer_row(
+        name=f"late {uuid.uuid4().hex[:6]}",
+        owner=None,
+        team=None,
+        stage="resource",
+        kind="company",
+        uscc=None,
+        source="other",
+        fields={},
+    )
     writer.customers.add(customer)
     await writer.flush()
     return writer, customer
@@ -115,6 +124,9 @@ async def test_a_poller_sees_every_commit_of_concurrent_writers_exactly_once(com
     assert len(seen) == writers * commits and {cid for _, cid in seen} == expected
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # in order, no gaps, no repeats
     async with committed_uow() as uow:
-        logged = (await uow.session.scalars(select(ChangeLog.seq).where(ChangeLog.seq >= seqs[0])
-                                            .order_by(ChangeLog.seq))).all()
+        logged = (
+            await uow.session.scalars(
+                select(ChangeLog.seq).where(ChangeLog.seq >= seqs[0]).order_by(ChangeLog.seq)
+            )
+        ).all()
     assert list(logged) == seqs

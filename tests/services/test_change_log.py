@@ -20,8 +20,13 @@ from tests.support.builders import make_activity, make_customer, make_sales_org,
 
 async def rows_after(uow_factory, seq: int) -> list[ChangeLog]:
     async with uow_factory() as uow:
-        return list((await uow.session.scalars(
-            select(ChangeLog).where(ChangeLog.seq > seq).order_by(ChangeLog.seq))).all())
+        return list(
+            (
+                await uow.session.scalars(
+                    select(ChangeLog).where(ChangeLog.seq > seq).order_by(ChangeLog.seq)
+                )
+            ).all()
+        )
 
 
 async def head(uow_factory) -> int:
@@ -96,8 +101,9 @@ async def test_merge_notes_the_moved_children(org, uow_factory):
     moved = await make_activity(uow_factory, customer=duplicate, created_by=org.rep2)
     start = await head(uow_factory)
     support = await principal(uow_factory, org.support)
-    await customers_service.merge_customers(uow_factory(), support, survivor_id=survivor.id,
-                                            duplicate_id=duplicate.id)
+    await customers_service.merge_customers(
+        uow_factory(), support, survivor_id=survivor.id, duplicate_id=duplicate.id
+    )
     rows = {(r.entity, r.entity_id): r for r in await rows_after(uow_factory, start)}
     assert rows[("customer", duplicate.id)].op == "delete"
     assert rows[("customer", survivor.id)].op == "upsert"
@@ -113,8 +119,15 @@ async def test_a_rolled_back_savepoint_is_forgotten(org, uow_factory):
         for activity_id, fail in ((kept, False), (dropped, True)):
             with pytest.raises(NotFound) if fail else contextlib.nullcontext():
                 async with uow.savepoint():
-                    uow.activities.add(Activity(id=activity_id, customer_id=customer.id, type="call",
-                                                occurred_at=dt.datetime.now(dt.UTC), created_by=org.rep.id))
+                    uow.activities.add(
+                        Activity(
+                            id=activity_id,
+                            customer_id=customer.id,
+                            type="call",
+                            occurred_at=dt.datetime.now(dt.UTC),
+                            created_by=org.rep.id,
+                        )
+                    )
                     await uow.flush()
                     await uow.customers.touch_last_contact(customer.id, dt.datetime.now(dt.UTC))
                     if fail:

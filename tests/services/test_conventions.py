@@ -70,8 +70,10 @@ def uow_violations(functions: list[tuple[str, ast.FunctionDef | ast.AsyncFunctio
             if opened:
                 found.append(f"{name} runs in its caller's transaction but opens {opened} unit(s) of work")
         elif opened != 1 or not isinstance(node, ast.AsyncFunctionDef):
-            found.append(f"{name} is a use case but opens {opened} units of work (name it *_in if it "
-                         "runs inside its caller's)")
+            found.append(
+                f"{name} is a use case but opens {opened} units of work (name it *_in if it "
+                "runs inside its caller's)"
+            )
     return found
 
 
@@ -85,27 +87,38 @@ def test_the_batched_exceptions_still_exist() -> None:
 
 
 def _parse(source: str) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    return [(f"m.{n.name}", n) for n in ast.parse(source).body
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return [
+        (f"m.{n.name}", n)
+        for n in ast.parse(source).body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
 
 
-@pytest.mark.parametrize(("source", "complaint"), [
-    ("async def act(uow):\n    return 1\n", "m.act is a use case but opens 0"),
-    ("async def act(uow):\n    async with uow:\n        pass\n    async with uow:\n        pass\n",
-     "m.act is a use case but opens 2"),
-    ("async def act_in(uow):\n    async with uow:\n        pass\n", "m.act_in runs in its caller's"),
-    ("async def _helper(uow):\n    async with uow:\n        pass\n", "m._helper runs in its caller's"),
-])
+@pytest.mark.parametrize(
+    ("source", "complaint"),
+    [
+        ("async def act(uow):\n    return 1\n", "m.act is a use case but opens 0"),
+        (
+            "async def act(uow):\n    async with uow:\n        pass\n    async with uow:\n        pass\n",
+            "m.act is a use case but opens 2",
+        ),
+        ("async def act_in(uow):\n    async with uow:\n        pass\n", "m.act_in runs in its caller's"),
+        ("async def _helper(uow):\n    async with uow:\n        pass\n", "m._helper runs in its caller's"),
+    ],
+)
 def test_the_check_catches_each_kind_of_breach(source: str, complaint: str) -> None:
     [message] = uow_violations(_parse(source))
     assert message.startswith(complaint)
 
 
-@pytest.mark.parametrize("source", [
-    "async def act(uow):\n    async with uow:\n        pass\n",
-    "async def act_in(uow):\n    return 1\n",
-    "def pure(x):\n    return x\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "async def act(uow):\n    async with uow:\n        pass\n",
+        "async def act_in(uow):\n    return 1\n",
+        "def pure(x):\n    return x\n",
+    ],
+)
 def test_the_check_accepts_the_conventions(source: str) -> None:
     assert uow_violations(_parse(source)) == []
 
@@ -114,7 +127,7 @@ def test_no_repository_lookup_takes_an_optional_principal() -> None:
     optional = []
     for name, node in _functions(REPOSITORIES):
         defaults = dict(zip([a.arg for a in node.args.kwonlyargs], node.args.kw_defaults, strict=True))
-        positional = node.args.args[len(node.args.args) - len(node.args.defaults):]
+        positional = node.args.args[len(node.args.args) - len(node.args.defaults) :]
         defaults.update(zip([a.arg for a in positional], node.args.defaults, strict=True))
         if "principal" in defaults and defaults["principal"] is not None:
             optional.append(name)
@@ -122,4 +135,3 @@ def test_no_repository_lookup_takes_an_optional_principal() -> None:
         if annotation is not None and "None" in ast.unparse(annotation):
             optional.append(name)
     assert optional == []
-

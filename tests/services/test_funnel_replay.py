@@ -32,24 +32,32 @@ from tests.support.builders import make_activity, make_funnel_customer, make_sal
 ACTIVE = FUNNEL_ORDER[:5]
 ABANDON_CODES = {"refused", "unreachable", "unsuitable", "bought_competitor", "duplicate", "other"}
 
-attempts = st.lists(st.fixed_dictionaries({
-    # A stage, or a step relative to the current one (so that neighbours are tried often).
-    "target": st.one_of(st.sampled_from(list(Stage)), st.sampled_from([-2, -1, 1, 1, 2])),
-    # Biased towards the owner, so that the funnel is really walked.
-    "actor": st.sampled_from(["owner", "owner", "owner", "manager", "support", "director"]),
-    "reason": st.sampled_from([None, " ", "refused", "other", "budget frozen"]),
-    "note": st.sampled_from([None, "", "spoke to the buyer"]),
-    "grading": st.booleans(),
-    "log_activity": st.booleans(),
-    "override": st.booleans(),
-}), min_size=1, max_size=14)
+attempts = st.lists(
+    st.fixed_dictionaries(
+        {
+            # A stage, or a step relative to the current one (so that neighbours are tried often).
+            "target": st.one_of(st.sampled_from(list(Stage)), st.sampled_from([-2, -1, 1, 1, 2])),
+            # Biased towards the owner, so that the funnel is really walked.
+            "actor": st.sampled_from(["owner", "owner", "owner", "manager", "support", "director"]),
+            "reason": st.sampled_from([None, " ", "refused", "other", "budget frozen"]),
+            "note": st.sampled_from([None, "", "spoke to the buyer"]),
+            "grading": st.booleans(),
+            "log_activity": st.booleans(),
+            "override": st.booleans(),
+        }
+    ),
+    min_size=1,
+    max_size=14,
+)
 
 
 @pytest.fixture
 async def org(uow_factory):
     org = await make_sales_org(uow_factory)
-    org.principals = {name: await principal_of(uow_factory, getattr(org, name))
-                      for name in ("rep", "manager", "support", "director")}
+    org.principals = {
+        name: await principal_of(uow_factory, getattr(org, name))
+        for name in ("rep", "manager", "support", "director")
+    }
     return org
 
 
@@ -72,8 +80,17 @@ class Model:
         index = min(max(FUNNEL_ORDER.index(self.stage) + target, 0), len(FUNNEL_ORDER) - 1)
         return FUNNEL_ORDER[index]
 
-    def expect(self, *, actor: str, actor_id: uuid.UUID, target: Stage, reason: str | None,
-               note: str | None, grading: bool, override: bool) -> type[Exception] | None:
+    def expect(
+        self,
+        *,
+        actor: str,
+        actor_id: uuid.UUID,
+        target: Stage,
+        reason: str | None,
+        note: str | None,
+        grading: bool,
+        override: bool,
+    ) -> type[Exception] | None:
         if override and actor != "director":
             return Forbidden
         if actor == "owner" and (self.stage is Stage.abandoned or self.owner != actor_id):
@@ -97,8 +114,11 @@ class Model:
             if goal in (Stage.signed, Stage.implemented):
                 return RequirementUnmet  # no contracts in this test
             return None
-        if FUNNEL_ORDER.index(goal) == position - 1 and self.stage in (Stage.contacted, Stage.lead,
-                                                                          Stage.intent):
+        if FUNNEL_ORDER.index(goal) == position - 1 and self.stage in (
+            Stage.contacted,
+            Stage.lead,
+            Stage.intent,
+        ):
             return None if reason else RequirementUnmet
         return InvalidTransition
 
@@ -125,16 +145,31 @@ async def test_stored_history_always_replays_to_the_current_stage(uow_factory, o
         if step["log_activity"]:
             await make_activity(uow_factory, customer=customer, created_by=org.rep)
             model.activities += 1
-        grading = ({"grade": "B", "recommended_products": ["ERP"], "target_amount": Decimal("900.00")}
-                   if step["grading"] else None)
-        expected = model.expect(actor=step["actor"], actor_id=principal.user_id, target=step["target"],
-                                reason=step["reason"], note=step["note"], grading=step["grading"],
-                                override=step["override"])
+        grading = (
+            {"grade": "B", "recommended_products": ["ERP"], "target_amount": Decimal("900.00")}
+            if step["grading"]
+            else None
+        )
+        expected = model.expect(
+            actor=step["actor"],
+            actor_id=principal.user_id,
+            target=step["target"],
+            reason=step["reason"],
+            note=step["note"],
+            grading=step["grading"],
+            override=step["override"],
+        )
         try:
             await funnel_service.transition_customer(
-                uow_factory(), principal, customer_id=customer.id, to_stage=step["target"],
-                reason=step["reason"], note=step["note"], grading=grading,
-                director_override=step["override"])
+                uow_factory(),
+                principal,
+                customer_id=customer.id,
+                to_stage=step["target"],
+                reason=step["reason"],
+                note=step["note"],
+                grading=grading,
+                director_override=step["override"],
+            )
             outcome: type[Exception] | None = None
         except (Forbidden, InvalidTransition, RequirementUnmet, CooldownActive) as exc:
             outcome = type(exc)
@@ -144,9 +179,13 @@ async def test_stored_history_always_replays_to_the_current_stage(uow_factory, o
 
         async with uow_factory() as uow:
             stored = await uow.customers.get_unscoped(customer.id)
-            rows = (await uow.session.scalars(select(StageTransition).where(
-                StageTransition.customer_id == customer.id).order_by(StageTransition.at,
-                                                                      StageTransition.id))).all()
+            rows = (
+                await uow.session.scalars(
+                    select(StageTransition)
+                    .where(StageTransition.customer_id == customer.id)
+                    .order_by(StageTransition.at, StageTransition.id)
+                )
+            ).all()
         assert (Stage(stored.stage), stored.owner_id) == (model.stage, model.owner)
         assert rows[0].kind == "created" and rows[0].from_stage is None
         assert replay(rows[1:], start=Stage(rows[0].to_stage)) == Stage(stored.stage)  # type: ignore[arg-type]

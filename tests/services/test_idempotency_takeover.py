@@ -24,13 +24,20 @@ async def test_an_abandoned_key_is_taken_over_once(committed_factory, contenders
     user_id = uuid.uuid4()
 
     async def begin() -> idempotency_service.Begun:
-        return await idempotency_service.begin(UnitOfWork(committed_factory), user_id=user_id,
-                                               key="race", method="POST", path="/x", request_hash="h")
+        return await idempotency_service.begin(
+            UnitOfWork(committed_factory),
+            user_id=user_id,
+            key="race",
+            method="POST",
+            path="/x",
+            request_hash="h",
+        )
 
     first = await begin()
     async with UnitOfWork(committed_factory) as uow:  # its process died an hour ago
-        await uow.session.execute(update(IdempotencyRecord).values(
-            created_at=utcnow() - dt.timedelta(hours=1)))
+        await uow.session.execute(
+            update(IdempotencyRecord).values(created_at=utcnow() - dt.timedelta(hours=1))
+        )
         await uow.commit()
 
     outcomes = await asyncio.gather(*(begin() for _ in range(contenders)), return_exceptions=True)

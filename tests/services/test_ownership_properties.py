@@ -42,16 +42,20 @@ REPS, CUSTOMERS = 3, 6
 # pair meets again often (a release then a re-claim, a lapse then a re-claim).
 rep_index, customer_index = st.integers(0, 1), st.integers(0, 2)
 
-steps = st.lists(st.one_of(
-    st.tuples(st.just("tick"), st.integers(1, int(SWEEP.total_seconds() // 3600))),
-    st.tuples(st.just("claim"), rep_index, customer_index),
-    st.tuples(st.just("claim"), rep_index, customer_index),
-    st.tuples(st.just("release"), rep_index, customer_index),
-    st.tuples(st.just("log"), rep_index, customer_index, st.integers(0, 60)),
-    st.tuples(st.just("delete"), st.integers(0, 20)),
-    st.tuples(st.just("allocate"), st.booleans()),
-    st.tuples(st.just("handover"), st.integers(0, REPS - 1), st.sampled_from(["pool", "fat_man"])),
-), min_size=1, max_size=24)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("tick"), st.integers(1, int(SWEEP.total_seconds() // 3600))),
+        st.tuples(st.just("claim"), rep_index, customer_index),
+        st.tuples(st.just("claim"), rep_index, customer_index),
+        st.tuples(st.just("release"), rep_index, customer_index),
+        st.tuples(st.just("log"), rep_index, customer_index, st.integers(0, 60)),
+        st.tuples(st.just("delete"), st.integers(0, 20)),
+        st.tuples(st.just("allocate"), st.booleans()),
+        st.tuples(st.just("handover"), st.integers(0, REPS - 1), st.sampled_from(["pool", "fat_man"])),
+    ),
+    min_size=1,
+    max_size=24,
+)
 
 
 class Clock:
@@ -67,15 +71,21 @@ async def _world(uow_factory, clock: Clock) -> SimpleNamespace:
     manager = await make_user(uow_factory, role="manager", team=team)
     reps = [await make_user(uow_factory, role="rep", team=team) for _ in range(REPS)]
     stages = ["resource", "graded", "intent", "intent", "lead", "contacted"]
-    customers = [await make_customer(uow_factory, stage=stage, grade="A", claimed_at=None)
-                 for stage in stages]
+    customers = [
+        await make_customer(uow_factory, stage=stage, grade="A", claimed_at=None) for stage in stages
+    ]
     signed = await make_customer(uow_factory, owner=reps[0], stage="signed", claimed_at=clock.now)
     return SimpleNamespace(
-        team=team, manager=manager, reps=reps, customers=customers, signed=signed,
+        team=team,
+        manager=manager,
+        reps=reps,
+        customers=customers,
+        signed=signed,
         rep_principals=[await principal_of(uow_factory, r) for r in reps],
         director=await principal_of(uow_factory, await make_user(uow_factory, role="director")),
         support=await principal_of(uow_factory, await make_user(uow_factory, role="support")),
-        activities=[])
+        activities=[],
+    )
 
 
 async def _run(uow_factory, world: SimpleNamespace, clock: Clock, step: tuple) -> None:
@@ -85,28 +95,40 @@ async def _run(uow_factory, world: SimpleNamespace, clock: Clock, step: tuple) -
         if kind == "tick":
             clock.now += dt.timedelta(hours=args[0])
         elif kind == "claim":
-            await pool_service.claim(uow_factory(), world.rep_principals[args[0]],
-                                     customer_id=world.customers[args[1]].id)
+            await pool_service.claim(
+                uow_factory(), world.rep_principals[args[0]], customer_id=world.customers[args[1]].id
+            )
         elif kind == "release":
-            await pool_service.release(uow_factory(), world.rep_principals[args[0]],
-                                       customer_id=world.customers[args[1]].id)
+            await pool_service.release(
+                uow_factory(), world.rep_principals[args[0]], customer_id=world.customers[args[1]].id
+            )
         elif kind == "log":
             activity = await activities_service.log_activity(
-                uow_factory(), world.rep_principals[args[0]],
-                values={"customer_id": world.customers[args[1]].id, "type": "call",
-                        "occurred_at": clock.now - dt.timedelta(hours=args[2])})
+                uow_factory(),
+                world.rep_principals[args[0]],
+                values={
+                    "customer_id": world.customers[args[1]].id,
+                    "type": "call",
+                    "occurred_at": clock.now - dt.timedelta(hours=args[2]),
+                },
+            )
             world.activities.append((activity.id, args[0]))
         elif kind == "delete" and world.activities:
             activity_id, author = world.activities[args[0] % len(world.activities)]
-            await activities_service.delete_activity(uow_factory(), world.rep_principals[author],
-                                                     activity_id=activity_id, expected_version=None)
+            await activities_service.delete_activity(
+                uow_factory(), world.rep_principals[author], activity_id=activity_id, expected_version=None
+            )
         elif kind == "allocate":
-            await pool_service.allocate(uow_factory(), world.support,
-                                        strategy="fat_man" if args[0] else "round_robin",
-                                        user_ids=[r.id for r in world.reps])
+            await pool_service.allocate(
+                uow_factory(),
+                world.support,
+                strategy="fat_man" if args[0] else "round_robin",
+                user_ids=[r.id for r in world.reps],
+            )
         elif kind == "handover":
-            await pool_service.handover(uow_factory(), world.director, user_id=world.reps[args[0]].id,
-                                        strategy=args[1])
+            await pool_service.handover(
+                uow_factory(), world.director, user_id=world.reps[args[0]].id, strategy=args[1]
+            )
     except DomainError:
         pass  # refused: nothing changed (the invariants below check that too)
     # The sweep runs at least once per interval: after every step.
@@ -117,13 +139,24 @@ async def _check(uow_factory, world: SimpleNamespace, clock: Clock, before: dict
     ids = [c.id for c in world.customers] + [world.signed.id]
     async with uow_factory() as uow:
         rows = list((await uow.session.scalars(select(Customer).where(Customer.id.in_(ids)))).all())
-        latest = dict((await uow.session.execute(
-            select(Activity.customer_id, func.max(Activity.occurred_at))
-            .where(Activity.customer_id.in_(ids), Activity.deleted_at.is_(None))
-            .group_by(Activity.customer_id))).all())
-        events = list((await uow.session.scalars(
-            select(OwnershipEvent).where(OwnershipEvent.customer_id.in_(ids))
-            .order_by(OwnershipEvent.at, OwnershipEvent.id))).all())
+        latest = dict(
+            (
+                await uow.session.execute(
+                    select(Activity.customer_id, func.max(Activity.occurred_at))
+                    .where(Activity.customer_id.in_(ids), Activity.deleted_at.is_(None))
+                    .group_by(Activity.customer_id)
+                )
+            ).all()
+        )
+        events = list(
+            (
+                await uow.session.scalars(
+                    select(OwnershipEvent)
+                    .where(OwnershipEvent.customer_id.in_(ids))
+                    .order_by(OwnershipEvent.at, OwnershipEvent.id)
+                )
+            ).all()
+        )
     active = Counter(c.owner_id for c in rows if c.owner_id and Stage(c.stage) in ACTIVE_STAGES)
     rep_ids = {r.id for r in world.reps}
     for owner, count in active.items():
@@ -135,8 +168,10 @@ async def _check(uow_factory, world: SimpleNamespace, clock: Clock, before: dict
             assert customer.owner_id is not None, "a signed customer entered the pool"
         if customer.owner_id is not None and Stage(customer.stage) in ACTIVE_STAGES:
             deadline = protection_deadline(
-                last_contact_at=customer.last_contact_at, claimed_at=customer.claimed_at,
-                policy=SimpleNamespace(protection_days=PROTECTION_DAYS))  # type: ignore[arg-type]
+                last_contact_at=customer.last_contact_at,
+                claimed_at=customer.claimed_at,
+                policy=SimpleNamespace(protection_days=PROTECTION_DAYS),
+            )  # type: ignore[arg-type]
             assert deadline is not None and deadline + SWEEP >= clock.now
     lost: dict[tuple, dt.datetime] = {}
     for event in events:
@@ -145,7 +180,8 @@ async def _check(uow_factory, world: SimpleNamespace, clock: Clock, before: dict
         elif event.to_owner_id is not None and event.event in ("claim", "allocate", "handover"):
             when = lost.get((event.customer_id, event.to_owner_id))
             assert when is None or event.at >= when + dt.timedelta(days=BLOCK_DAYS), (
-                "a blocked rep regained the customer")
+                "a blocked rep regained the customer"
+            )
     holding = Counter((c.owner_id, Stage(c.stage)) for c in rows if c.owner_id is not None)
     for event in events:
         if event.event == "allocate" and event.id not in before.get("events", set()):
@@ -165,9 +201,15 @@ async def test_ownership_invariants_hold_over_random_sequences(uow_factory, plan
             patches.enter_context(mock.patch.object(module, "utcnow", clock))
         world = await _world(uow_factory, clock)
         director_user = await make_user(uow_factory, role="director")
-        await set_pool_policy(uow_factory, director_user, max_active_customers=LIMIT,
-                              discovery_bonus=BONUS, reclaim_block_days=BLOCK_DAYS,
-                              protection_days=PROTECTION_DAYS, lapse_warning_days=1)
+        await set_pool_policy(
+            uow_factory,
+            director_user,
+            max_active_customers=LIMIT,
+            discovery_bonus=BONUS,
+            reclaim_block_days=BLOCK_DAYS,
+            protection_days=PROTECTION_DAYS,
+            lapse_warning_days=1,
+        )
         seen: dict = {}
         for step in plan:
             await _run(uow_factory, world, clock, step)

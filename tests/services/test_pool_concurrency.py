@@ -82,9 +82,11 @@ async def owner_of(committed_uow, customer_id):
 
 async def event_counts(committed_uow, event: str) -> Counter:
     async with committed_uow() as uow:
-        rows = await uow.session.execute(select(OwnershipEvent.customer_id, func.count())
-                                         .where(OwnershipEvent.event == event)
-                                         .group_by(OwnershipEvent.customer_id))
+        rows = await uow.session.execute(
+            select(OwnershipEvent.customer_id, func.count())
+            .where(OwnershipEvent.event == event)
+            .group_by(OwnershipEvent.customer_id)
+        )
         return Counter({customer_id: n for customer_id, n in rows.all()})
 
 
@@ -94,7 +96,8 @@ async def test_ten_reps_claim_the_same_customer(committed_uow, team):
 
     results = await asyncio.gather(
         *[pool_service.claim(committed_uow(), p, customer_id=customer.id) for p in principals],
-        return_exceptions=True)
+        return_exceptions=True,
+    )
 
     winners, losers = split(results, AlreadyClaimed)
     assert len(winners) == 1 and len(losers) == 9
@@ -111,7 +114,8 @@ async def test_one_rep_claims_five_customers_at_once_at_the_limit(committed_uow,
 
     results = await asyncio.gather(
         *[pool_service.claim(committed_uow(), principal, customer_id=c.id) for c in wanted],
-        return_exceptions=True)
+        return_exceptions=True,
+    )
 
     winners, losers = split(results, QuotaExceeded)
     assert len(winners) == 1 and len(losers) == 4
@@ -129,7 +133,8 @@ async def test_assignments_to_one_rep_at_once_respect_the_limit(committed_uow, t
 
     results = await asyncio.gather(
         *[pool_service.assign(committed_uow(), manager, customer_id=c.id, owner_id=rep.id) for c in wanted],
-        return_exceptions=True)
+        return_exceptions=True,
+    )
 
     winners, losers = split(results, QuotaExceeded)
     assert (len(winners), len(losers)) == (2, 4)
@@ -140,9 +145,12 @@ async def test_assignments_to_one_rep_at_once_respect_the_limit(committed_uow, t
 async def test_over_http_one_claim_wins(committed_client, committed_uow, team):
     customer = await make_customer(committed_uow)
 
-    responses = await asyncio.gather(*[
-        committed_client.post(f"/api/v1/customers/{customer.id}/claim", headers=access_headers(rep))
-        for rep in team.reps])
+    responses = await asyncio.gather(
+        *[
+            committed_client.post(f"/api/v1/customers/{customer.id}/claim", headers=access_headers(rep))
+            for rep in team.reps
+        ]
+    )
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 1, 409: 9}, [r.text for r in responses]
@@ -156,9 +164,12 @@ async def test_over_http_one_rep_cannot_pass_the_limit(committed_client, committ
     await make_customers(committed_uow, LIMIT - 1, owner=rep, stage="graded")
     wanted = await make_customers(committed_uow, 5)
 
-    responses = await asyncio.gather(*[
-        committed_client.post(f"/api/v1/customers/{c.id}/claim", headers=access_headers(rep))
-        for c in wanted])
+    responses = await asyncio.gather(
+        *[
+            committed_client.post(f"/api/v1/customers/{c.id}/claim", headers=access_headers(rep))
+            for c in wanted
+        ]
+    )
 
     assert Counter(r.status_code for r in responses) == {200: 1, 409: 4}
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"pool.quota_exceeded"}
@@ -170,9 +181,14 @@ async def test_concurrent_sweeps_release_each_customer_once(committed_uow, team)
     now = utcnow()
     lapsed = []
     for rep in team.reps[:3]:
-        lapsed += await make_customers(committed_uow, 4, owner=rep, stage="lead",
-                                       last_contact_at=now - dt.timedelta(days=9),
-                                       claimed_at=now - dt.timedelta(days=20))
+        lapsed += await make_customers(
+            committed_uow,
+            4,
+            owner=rep,
+            stage="lead",
+            last_contact_at=now - dt.timedelta(days=9),
+            claimed_at=now - dt.timedelta(days=20),
+        )
     kept = await make_customers(committed_uow, 2, owner=team.reps[3], stage="lead")
     cooled = await make_customer(committed_uow, stage="abandoned", cooldown_until=now - dt.timedelta(days=1))
 
@@ -197,16 +213,26 @@ async def test_concurrent_moves_of_one_customer_store_one_history(committed_uow,
     await record_created(committed_uow, customer)
     principal = await principal_of(committed_uow, rep)
 
-    results = await asyncio.gather(*[
-        funnel_service.transition_customer(committed_uow(), principal, customer_id=customer.id,
-                                           to_stage=Stage.intent) for _ in range(5)],
-        return_exceptions=True)
+    results = await asyncio.gather(
+        *[
+            funnel_service.transition_customer(
+                committed_uow(), principal, customer_id=customer.id, to_stage=Stage.intent
+            )
+            for _ in range(5)
+        ],
+        return_exceptions=True,
+    )
 
     winners, losers = split(results, InvalidTransition)
     assert (len(winners), len(losers)) == (1, 4)
     async with committed_uow() as uow:
-        rows = (await uow.session.scalars(select(StageTransition).where(
-            StageTransition.customer_id == customer.id).order_by(StageTransition.at))).all()
+        rows = (
+            await uow.session.scalars(
+                select(StageTransition)
+                .where(StageTransition.customer_id == customer.id)
+                .order_by(StageTransition.at)
+            )
+        ).all()
         current = (await uow.customers.get_unscoped(customer.id)).stage
     assert [r.kind for r in rows] == ["created", "forward"]
     assert replay(rows[1:], start=Stage(rows[0].to_stage)) == Stage(current) == Stage.intent  # type: ignore[arg-type]

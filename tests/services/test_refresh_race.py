@@ -29,21 +29,23 @@ async def _family_tokens(committed_uow, refresh_token: str) -> list[RefreshToken
         first = await uow.refresh_tokens.get_by_hash(security.hash_refresh_token(refresh_token))
         assert first is not None
         rows = await uow.session.scalars(
-            select(RefreshToken).where(RefreshToken.family_id == first.family_id))
+            select(RefreshToken).where(RefreshToken.family_id == first.family_id)
+        )
         return list(rows.all())
 
 
 @pytest.mark.parametrize("contenders", [2, 6])
 async def test_concurrent_refreshes_of_one_token(committed_uow, contenders):
     user = await make_user(committed_uow, role="rep")
-    pair = await auth_service.login(committed_uow(), username=user.username, password=PASSWORD,
-                                    client_address="127.0.0.1")
-    other_family = await auth_service.login(committed_uow(), username=user.username,
-                                            password=PASSWORD, client_address="127.0.0.1")
+    pair = await auth_service.login(
+        committed_uow(), username=user.username, password=PASSWORD, client_address="127.0.0.1"
+    )
+    other_family = await auth_service.login(
+        committed_uow(), username=user.username, password=PASSWORD, client_address="127.0.0.1"
+    )
 
     results = await asyncio.gather(
-        *[auth_service.refresh(committed_uow(), refresh_token=pair.refresh_token)
-          for _ in range(contenders)],
+        *[auth_service.refresh(committed_uow(), refresh_token=pair.refresh_token) for _ in range(contenders)],
         return_exceptions=True,
     )
 
@@ -76,8 +78,9 @@ async def test_concurrent_refreshes_of_one_token(committed_uow, contenders):
 async def test_sequential_refreshes_rotate_without_revoking(committed_uow):
     # The control: without a race, each refresh hands on a working token.
     user = await make_user(committed_uow, role="rep")
-    pair = await auth_service.login(committed_uow(), username=user.username, password=PASSWORD,
-                                    client_address="127.0.0.1")
+    pair = await auth_service.login(
+        committed_uow(), username=user.username, password=PASSWORD, client_address="127.0.0.1"
+    )
     for _ in range(3):
         pair = await auth_service.refresh(committed_uow(), refresh_token=pair.refresh_token)
     family = await _family_tokens(committed_uow, pair.refresh_token)

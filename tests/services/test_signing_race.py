@@ -61,29 +61,42 @@ async def _customer_with_drafts(committed_uow, owner, *, limit: str, amounts: li
 async def _signed_state(committed_uow, customer) -> tuple[int, str, int]:
     """(signed contracts, customer stage, stored moves into `signed`)."""
     async with committed_uow() as uow:
-        signed = await uow.session.scalar(select(func.count()).select_from(Contract).where(
-            Contract.customer_id == customer.id, Contract.status == "signed"))
+        signed = await uow.session.scalar(
+            select(func.count())
+            .select_from(Contract)
+            .where(Contract.customer_id == customer.id, Contract.status == "signed")
+        )
         stage = await uow.session.scalar(select(Customer.stage).where(Customer.id == customer.id))
-        moves = await uow.session.scalar(select(func.count()).select_from(StageTransition).where(
-            StageTransition.customer_id == customer.id, StageTransition.to_stage == "signed"))
+        moves = await uow.session.scalar(
+            select(func.count())
+            .select_from(StageTransition)
+            .where(StageTransition.customer_id == customer.id, StageTransition.to_stage == "signed")
+        )
         return int(signed or 0), str(stage), int(moves or 0)
 
 
 @pytest.mark.parametrize("role", ["rep", "manager"])
-@pytest.mark.parametrize(("amounts", "winners", "exposure", "available"), [
-    (["60000.00"] * 2, 1, "60000.00", "40000.00"),
-    (["30000.00"] * 5, 3, "90000.00", "10000.00"),
-])
+@pytest.mark.parametrize(
+    ("amounts", "winners", "exposure", "available"),
+    [
+        (["60000.00"] * 2, 1, "60000.00", "40000.00"),
+        (["30000.00"] * 5, 3, "90000.00", "10000.00"),
+    ],
+)
 async def test_concurrent_signings_never_overspend_the_limit(
-        committed_uow, committed_factory, role, amounts, winners, exposure, available):
+    committed_uow, committed_factory, role, amounts, winners, exposure, available
+):
     people = await _sales_team(committed_uow)
-    customer, drafts = await _customer_with_drafts(committed_uow, people["rep"], limit="100000.00",
-                                                   amounts=amounts)
+    customer, drafts = await _customer_with_drafts(
+        committed_uow, people["rep"], limit="100000.00", amounts=amounts
+    )
     actor = await principal_of(committed_uow, people[role])
 
     results = await asyncio.gather(
-        *[contracts_service.sign_contract(UnitOfWork(committed_factory), actor, contract_id=c.id)
-          for c in drafts],
+        *[
+            contracts_service.sign_contract(UnitOfWork(committed_factory), actor, contract_id=c.id)
+            for c in drafts
+        ],
         return_exceptions=True,
     )
 
@@ -93,8 +106,12 @@ async def test_concurrent_signings_never_overspend_the_limit(
     assert all(isinstance(r, CreditLimitExceeded) for r in refused), refused
     for error in refused:
         assert error.code == "credit.limit_exceeded"
-        assert error.extra == {"limit": "100000.00", "exposure": exposure, "available": available,
-                               "shortfall": str(Decimal(amounts[0]) - Decimal(available))}
+        assert error.extra == {
+            "limit": "100000.00",
+            "exposure": exposure,
+            "available": available,
+            "shortfall": str(Decimal(amounts[0]) - Decimal(available)),
+        }
     assert all(c.status == "signed" and c.override_reason is None for c in signed)
     assert await _signed_state(committed_uow, customer) == (winners, "signed", 1)
 
@@ -103,7 +120,8 @@ async def test_sequential_signings_refuse_the_same_way(committed_uow, committed_
     # The control: without a race the second signing meets the same limit.
     people = await _sales_team(committed_uow)
     customer, (first, second) = await _customer_with_drafts(
-        committed_uow, people["rep"], limit="100000.00", amounts=["60000.00", "60000.00"])
+        committed_uow, people["rep"], limit="100000.00", amounts=["60000.00", "60000.00"]
+    )
     actor = await principal_of(committed_uow, people["rep"])
     await contracts_service.sign_contract(UnitOfWork(committed_factory), actor, contract_id=first.id)
     with pytest.raises(CreditLimitExceeded) as refused:
@@ -114,17 +132,22 @@ async def test_sequential_signings_refuse_the_same_way(committed_uow, committed_
 
 async def test_concurrent_signings_over_http(app, committed_uow, committed_factory):
     people = await _sales_team(committed_uow)
-    customer, drafts = await _customer_with_drafts(committed_uow, people["rep"], limit="100000.00",
-                                                   amounts=["60000.00", "60000.00"])
+    customer, drafts = await _customer_with_drafts(
+        committed_uow, people["rep"], limit="100000.00", amounts=["60000.00", "60000.00"]
+    )
     previous = app.state.session_factory
     app.state.session_factory = committed_factory
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            responses = await asyncio.gather(*[
-                client.post(f"/api/v1/contracts/{c.id}/sign", headers=access_headers(people["rep"]),
-                            json={})
-                for c in drafts])
+            responses = await asyncio.gather(
+                *[
+                    client.post(
+                        f"/api/v1/contracts/{c.id}/sign", headers=access_headers(people["rep"]), json={}
+                    )
+                    for c in drafts
+                ]
+            )
     finally:
         app.state.session_factory = previous
 
@@ -134,7 +157,11 @@ async def test_concurrent_signings_over_http(app, committed_uow, committed_facto
     body = refused.json()
     assert body["code"] == "credit.limit_exceeded"
     assert (body["limit"], body["exposure"], body["available"], body["shortfall"]) == (
-        "100000.00", "60000.00", "40000.00", "20000.00")
+        "100000.00",
+        "60000.00",
+        "40000.00",
+        "20000.00",
+    )
     assert await _signed_state(committed_uow, customer) == (1, "signed", 1)
 
 
@@ -143,21 +170,32 @@ async def _billed_customer(committed_uow, owner, amounts: list[str]):
     total = sum((Decimal(a) for a in amounts), Decimal(0))
     contract = await make_contract(committed_uow, customer=customer, amount=total, status="signed")
     now = utcnow()
-    receivables = [await make_receivable(committed_uow, contract=contract, amount=a,
-                                         due_at=now + dt.timedelta(days=i + 1))
-                   for i, a in enumerate(amounts)]
+    receivables = [
+        await make_receivable(
+            committed_uow, contract=contract, amount=a, due_at=now + dt.timedelta(days=i + 1)
+        )
+        for i, a in enumerate(amounts)
+    ]
     return customer, receivables
 
 
 async def _application_facts(committed_uow, customer):
     async with committed_uow() as uow:
-        receivables = list((await uow.session.scalars(
-            select(Receivable).where(Receivable.customer_id == customer.id))).all())
-        payments = list((await uow.session.scalars(
-            select(Payment).where(Payment.customer_id == customer.id))).all())
-        applications = list((await uow.session.scalars(
-            select(PaymentApplication).where(PaymentApplication.payment_id.in_([p.id for p in payments]))
-        )).all())
+        receivables = list(
+            (await uow.session.scalars(select(Receivable).where(Receivable.customer_id == customer.id))).all()
+        )
+        payments = list(
+            (await uow.session.scalars(select(Payment).where(Payment.customer_id == customer.id))).all()
+        )
+        applications = list(
+            (
+                await uow.session.scalars(
+                    select(PaymentApplication).where(
+                        PaymentApplication.payment_id.in_([p.id for p in payments])
+                    )
+                )
+            ).all()
+        )
         return receivables, payments, applications
 
 
@@ -175,10 +213,18 @@ async def test_concurrent_payments_never_over_apply(committed_uow, committed_fac
     actor = await principal_of(committed_uow, people["finance"])
     received = utcnow() - dt.timedelta(minutes=1)
 
-    results = await asyncio.gather(*[
-        receivables_service.record_payment(UnitOfWork(committed_factory), actor, customer_id=customer.id,
-                                           amount=Decimal("45.00"), received_at=received)
-        for _ in range(payers)])
+    results = await asyncio.gather(
+        *[
+            receivables_service.record_payment(
+                UnitOfWork(committed_factory),
+                actor,
+                customer_id=customer.id,
+                amount=Decimal("45.00"),
+                received_at=received,
+            )
+            for _ in range(payers)
+        ]
+    )
 
     assert len(results) == payers
     receivables, payments, applications = await _application_facts(committed_uow, customer)
@@ -202,11 +248,20 @@ async def test_concurrent_explicit_applications_to_one_receivable(committed_uow,
     actor = await principal_of(committed_uow, people["finance"])
     received = utcnow() - dt.timedelta(minutes=1)
 
-    results = await asyncio.gather(*[
-        receivables_service.record_payment(UnitOfWork(committed_factory), actor, customer_id=customer.id,
-                                           amount=Decimal("60.00"), received_at=received,
-                                           apply_to=[(receivable.id, Decimal("60.00"))])
-        for _ in range(2)], return_exceptions=True)
+    results = await asyncio.gather(
+        *[
+            receivables_service.record_payment(
+                UnitOfWork(committed_factory),
+                actor,
+                customer_id=customer.id,
+                amount=Decimal("60.00"),
+                received_at=received,
+                apply_to=[(receivable.id, Decimal("60.00"))],
+            )
+            for _ in range(2)
+        ],
+        return_exceptions=True,
+    )
 
     recorded = [r for r in results if isinstance(r, receivables_service.PaymentView)]
     refused = [r for r in results if not isinstance(r, receivables_service.PaymentView)]

@@ -13,8 +13,7 @@ def _known(cell: str) -> bool:
 
 
 def _read(content: bytes, filename: str = "a.csv", content_type: str = "text/csv"):
-    return spreadsheets.read_sheet(content, filename=filename, content_type=content_type,
-                                   known_header=_known)
+    return spreadsheets.read_sheet(content, filename=filename, content_type=content_type, known_header=_known)
 
 
 def test_the_delimiter_is_the_one_that_finds_the_known_headers():
@@ -36,12 +35,15 @@ def test_gbk_text_and_the_utf8_bom_are_recognised():
     assert sheet.encoding == "utf-8-sig" and sheet.rows[0] == (1, ["name"])
 
 
-@pytest.mark.parametrize(("content", "filename", "code"), [
-    (b"  \n", "a.csv", "import.empty"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "a.xls", "import.unsupported_format"),
-    (b"not a workbook", "a.xlsx", "import.unreadable"),
-    (b"name\n", "a.pdf", "import.unsupported_format"),
-])
+@pytest.mark.parametrize(
+    ("content", "filename", "code"),
+    [
+        (b"  \n", "a.csv", "import.empty"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "a.xls", "import.unsupported_format"),
+        (b"not a workbook", "a.xlsx", "import.unreadable"),
+        (b"name\n", "a.pdf", "import.unsupported_format"),
+    ],
+)
 def test_unusable_files_answer_a_coded_error(content: bytes, filename: str, code: str):
     with pytest.raises(RuleViolation) as caught:
         _read(content, filename=filename, content_type="")

@@ -18,8 +18,12 @@ async def test_workers_claiming_at_once_never_share_a_delivery(committed_factory
     admin = await make_user(lambda: UnitOfWork(committed_factory), role="admin")
     now = utcnow()
     async with UnitOfWork(committed_factory) as uow:
-        endpoint = WebhookEndpoint(url="https://receiver.example/", events=["webhook.test"],
-                                   secret="whsec_dGVzdA==", created_by=admin.id)
+        endpoint = WebhookEndpoint(
+            url="https://receiver.example/",
+            events=["webhook.test"],
+            secret="whsec_dGVzdA==",
+            created_by=admin.id,
+        )
         uow.webhooks.add(endpoint)
         await uow.flush()
         for _ in range(10):

@@ -21,26 +21,44 @@ def _password_hash() -> str:
     return security.hash_password(PASSWORD)
 
 
-async def make_team(uow_factory: Callable[[], UnitOfWork], *, name: str | None = None,
-                    parent: Team | None = None, manager: User | None = None) -> Team:
+async def make_team(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    name: str | None = None,
+    parent: Team | None = None,
+    manager: User | None = None,
+) -> Team:
     async with uow_factory() as uow:
         team_id = uuid.uuid4()
-        team = Team(id=team_id, name=name or f"team-{team_id.hex[:6]}",
-                    parent_id=parent.id if parent else None,
-                    path=f"{parent.path if parent else '/'}{team_id}/",
-                    manager_id=manager.id if manager else None)
+        team = Team(
+            id=team_id,
+            name=name or f"team-{team_id.hex[:6]}",
+            parent_id=parent.id if parent else None,
+            path=f"{parent.path if parent else '/'}{team_id}/",
+            manager_id=manager.id if manager else None,
+        )
         uow.teams.add(team)
         await uow.commit()
         return team
 
 
-async def make_user(uow_factory: Callable[[], UnitOfWork], *, role: str = "rep",
-                    team: Team | None = None, username: str | None = None,
-                    is_active: bool = True) -> User:
+async def make_user(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    role: str = "rep",
+    team: Team | None = None,
+    username: str | None = None,
+    is_active: bool = True,
+) -> User:
     async with uow_factory() as uow:
-        user = User(username=username or f"{role}-{uuid.uuid4().hex[:8]}", role=role,
-                    team_id=team.id if team else None, password_hash=_password_hash(),
-                    full_name=f"Test {role}", is_active=is_active)
+        user = User(
+            username=username or f"{role}-{uuid.uuid4().hex[:8]}",
+            role=role,
+            team_id=team.id if team else None,
+            password_hash=_password_hash(),
+            full_name=f"Test {role}",
+            is_active=is_active,
+        )
         uow.users.add(user)
         await uow.commit()
         return user
@@ -56,8 +74,7 @@ async def set_team_manager(uow_factory: Callable[[], UnitOfWork], team: Team, ma
 
 async def login(client: httpx.AsyncClient, username: str, password: str = PASSWORD) -> dict[str, str]:
     """Log in and answer the token pair."""
-    response = await client.post("/api/v1/auth/token",
-                                 data={"username": username, "password": password})
+    response = await client.post("/api/v1/auth/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -74,22 +91,28 @@ def access_headers(user: User) -> dict[str, str]:
 
     settings = get_settings()
     token, _ = security.issue_access_token(
-        user_id=user.id, role=user.role, secret=settings.effective_secret_key(),
-        minutes=settings.access_token_minutes, now=utcnow())
+        user_id=user.id,
+        role=user.role,
+        secret=settings.effective_secret_key(),
+        minutes=settings.access_token_minutes,
+        now=utcnow(),
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
 PROBLEM_KEYS = frozenset({"type", "title", "status", "detail", "code"})
 
 
-async def walk_pages(client: httpx.AsyncClient, path: str, headers: dict[str, str],
-                     **params: Any) -> list[dict]:
+async def walk_pages(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], **params: Any
+) -> list[dict]:
     """Every item of a cursor-paginated list, following ``next_cursor`` page by page."""
     items: list[dict] = []
     cursor = None
     while True:
-        response = await client.get(path, headers=headers,
-                                    params={**params, **({"cursor": cursor} if cursor else {})})
+        response = await client.get(
+            path, headers=headers, params={**params, **({"cursor": cursor} if cursor else {})}
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         items += body["items"]
@@ -140,7 +163,11 @@ async def make_sales_org(uow_factory: Callable[[], UnitOfWork]) -> Any:
     other_manager = await make_user(uow_factory, role="manager", team=other)
     await set_team_manager(uow_factory, other, other_manager)
     return SimpleNamespace(
-        region=region, group=group, other=other, manager=manager, other_manager=other_manager,
+        region=region,
+        group=group,
+        other=other,
+        manager=manager,
+        other_manager=other_manager,
         rep=await make_user(uow_factory, role="rep", team=group),
         rep2=await make_user(uow_factory, role="rep", team=group),
         other_rep=await make_user(uow_factory, role="rep", team=other),
@@ -151,8 +178,17 @@ async def make_sales_org(uow_factory: Callable[[], UnitOfWork]) -> Any:
     )
 
 
-def _customer_row(*, name: str, owner: User | None, team: Any, stage: str, kind: str,
-                  uscc: str | None, source: str, fields: dict[str, Any]) -> Any:
+def _customer_row(
+    *,
+    name: str,
+    owner: User | None,
+    team: Any,
+    stage: str,
+    kind: str,
+    uscc: str | None,
+    source: str,
+    fields: dict[str, Any],
+) -> Any:
     from app.db.base import utcnow
     from app.db.models import Customer
     from app.domain.normalize import dedup_name_key
@@ -160,43 +196,83 @@ def _customer_row(*, name: str, owner: User | None, team: Any, stage: str, kind:
     now = utcnow()
     team_id = (owner.team_id if owner else None) if team is _OWNER_TEAM else (team.id if team else None)
     values: dict[str, Any] = {
-        "created_at": now, "updated_at": now, "stage_entered_at": now,
-        "claimed_at": now if owner else None, "tags": [], "interests": [],
-        "recommended_products": [], **fields,
+        "created_at": now,
+        "updated_at": now,
+        "stage_entered_at": now,
+        "claimed_at": now if owner else None,
+        "tags": [],
+        "interests": [],
+        "recommended_products": [],
+        **fields,
     }
-    return Customer(id=uuid.uuid4(), name=name, name_key=dedup_name_key(name), kind=kind,
-                    uscc=uscc, stage=stage, source=source, owner_id=owner.id if owner else None,
-                    team_id=team_id, **values)
+    return Customer(
+        id=uuid.uuid4(),
+        name=name,
+        name_key=dedup_name_key(name),
+        kind=kind,
+        uscc=uscc,
+        stage=stage,
+        source=source,
+        owner_id=owner.id if owner else None,
+        team_id=team_id,
+        **values,
+    )
 
 
 _OWNER_TEAM: Any = object()
 
 
-async def make_customer(uow_factory: Callable[[], UnitOfWork], *, name: str | None = None,
-                        owner: User | None = None, team: Any = _OWNER_TEAM, stage: str = "resource",
-                        kind: str = "company", uscc: str | None = None, source: str = "other",
-                        contacts: Sequence[dict[str, Any]] = (), deleted: bool = False,
-                        **fields: Any) -> Any:
+async def make_customer(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    name: str | None = None,
+    owner: User | None = None,
+    team: Any = _OWNER_TEAM,
+    stage: str = "resource",
+    kind: str = "company",
+    uscc: str | None = None,
+    source: str = "other",
+    contacts: Sequence[dict[str, Any]] = (),
+    deleted: bool = False,
+    **fields: Any,
+) -> Any:
     """One customer (team defaults to the owner's); ``contacts`` are dicts of Contact fields,
     their phones/emails normalised like the API does. Extra keyword arguments are columns."""
     from app.db.base import utcnow
     from app.db.models import Contact
     from app.domain import normalize
 
-    customer = _customer_row(name=name or f"Customer {uuid.uuid4().hex[:8]}", owner=owner,
-                             team=team, stage=stage, kind=kind, uscc=uscc, source=source,
-                             fields={**fields, **({"deleted_at": utcnow()} if deleted else {})})
+    customer = _customer_row(
+        name=name or f"Customer {uuid.uuid4().hex[:8]}",
+        owner=owner,
+        team=team,
+        stage=stage,
+        kind=kind,
+        uscc=uscc,
+        source=source,
+        fields={**fields, **({"deleted_at": utcnow()} if deleted else {})},
+    )
     rows = []
     for data in contacts:
         data = dict(data)
         data["phones"] = [normalize.normalize_phone(p) for p in data.get("phones", ())]
         data["emails"] = [normalize.normalize_email(e) for e in data.get("emails", ())]
         rows.append(Contact(id=uuid.uuid4(), customer_id=customer.id, **data))
-    customer.completeness = normalize.completeness(kind=kind, fields={
-        "name": customer.name, "uscc": uscc, "industry": customer.industry,
-        "region": customer.region, "size": customer.size, "address": customer.address,
-        "website": customer.website, "source": source, "has_contact": bool(rows),
-        "has_contact_phone_or_email": any(c.phones or c.emails for c in rows)})
+    customer.completeness = normalize.completeness(
+        kind=kind,
+        fields={
+            "name": customer.name,
+            "uscc": uscc,
+            "industry": customer.industry,
+            "region": customer.region,
+            "size": customer.size,
+            "address": customer.address,
+            "website": customer.website,
+            "source": source,
+            "has_contact": bool(rows),
+            "has_contact_phone_or_email": any(c.phones or c.emails for c in rows),
+        },
+    )
     async with uow_factory() as uow:
         uow.customers.add(customer)
         await uow.flush()
@@ -210,22 +286,45 @@ async def make_customer(uow_factory: Callable[[], UnitOfWork], *, name: str | No
         return customer
 
 
-async def make_customers(uow_factory: Callable[[], UnitOfWork], count: int, *,
-                         owner: User | None = None, stage: str = "resource",
-                         name_prefix: str | None = None, **fields: Any) -> list[Any]:
+async def make_customers(
+    uow_factory: Callable[[], UnitOfWork],
+    count: int,
+    *,
+    owner: User | None = None,
+    stage: str = "resource",
+    name_prefix: str | None = None,
+    **fields: Any,
+) -> list[Any]:
     """``count`` bare customers in one transaction (e.g. to fill a rep's holding limit)."""
     prefix = name_prefix or f"Bulk {uuid.uuid4().hex[:6]}"
-    rows = [_customer_row(name=f"{prefix} {i:04d}", owner=owner, team=_OWNER_TEAM, stage=stage,
-                          kind="company", uscc=None, source="other", fields=dict(fields))
-            for i in range(count)]
+    rows = [
+        _customer_row(
+            name=f"{prefix} {i:04d}",
+            owner=owner,
+            team=_OWNER_TEAM,
+            stage=stage,
+            kind="company",
+            uscc=None,
+            source="other",
+            fields=dict(fields),
+        )
+        for i in range(count)
+    ]
     async with uow_factory() as uow:
         uow.session.add_all(rows)
         await uow.commit()
     return rows
 
 
-async def make_activity(uow_factory: Callable[[], UnitOfWork], *, customer: Any, created_by: User,
-                        type: str = "call", occurred_at: Any = None, **fields: Any) -> Any:
+async def make_activity(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    customer: Any,
+    created_by: User,
+    type: str = "call",
+    occurred_at: Any = None,
+    **fields: Any,
+) -> Any:
     """An activity row (does not move the customer's ``last_contact_at``)."""
     import datetime as dt
 
@@ -233,9 +332,17 @@ async def make_activity(uow_factory: Callable[[], UnitOfWork], *, customer: Any,
     from app.db.models import Activity
 
     now = utcnow()
-    activity = Activity(id=uuid.uuid4(), customer_id=customer.id, created_by=created_by.id, type=type,
-                        occurred_at=occurred_at or now - dt.timedelta(hours=1), received_at=now,
-                        created_at=now, updated_at=now, **fields)
+    activity = Activity(
+        id=uuid.uuid4(),
+        customer_id=customer.id,
+        created_by=created_by.id,
+        type=type,
+        occurred_at=occurred_at or now - dt.timedelta(hours=1),
+        received_at=now,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
     async with uow_factory() as uow:
         uow.activities.add(activity)
         await uow.commit()
@@ -248,17 +355,25 @@ async def make_activity(uow_factory: Callable[[], UnitOfWork], *, customer: Any,
 # ----------------------------------------------------------------------------------------
 
 
-async def record_created(uow_factory: Callable[[], UnitOfWork], customer: Any, *,
-                         at: Any = None) -> None:
+async def record_created(uow_factory: Callable[[], UnitOfWork], customer: Any, *, at: Any = None) -> None:
     """The ``created`` transition row the API writes when a customer is created, so the
     history of a builder-made customer replays from its first stage."""
     from app.db.models import StageTransition
 
     async with uow_factory() as uow:
-        uow.funnel.add_transition(StageTransition(
-            customer_id=customer.id, from_stage=None, to_stage=customer.stage, kind="created",
-            at=at or customer.created_at, actor_id=None, owner_id=customer.owner_id,
-            team_id=customer.team_id, out_of_funnel=customer.out_of_funnel))
+        uow.funnel.add_transition(
+            StageTransition(
+                customer_id=customer.id,
+                from_stage=None,
+                to_stage=customer.stage,
+                kind="created",
+                at=at or customer.created_at,
+                actor_id=None,
+                owner_id=customer.owner_id,
+                team_id=customer.team_id,
+                out_of_funnel=customer.out_of_funnel,
+            )
+        )
         await uow.commit()
 
 
@@ -269,22 +384,37 @@ async def make_funnel_customer(uow_factory: Callable[[], UnitOfWork], **kwargs: 
     return customer
 
 
-async def add_transition_row(uow_factory: Callable[[], UnitOfWork], *, customer: Any, to_stage: str,
-                             at: Any, owner: User | None = None, from_stage: str | None = None,
-                             kind: str = "forward", days_in_from_stage: Any = None) -> None:
+async def add_transition_row(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    customer: Any,
+    to_stage: str,
+    at: Any,
+    owner: User | None = None,
+    from_stage: str | None = None,
+    kind: str = "forward",
+    days_in_from_stage: Any = None,
+) -> None:
     """A stored transition inserted directly (e.g. past signings that rank sellers)."""
     from app.db.models import StageTransition
 
     async with uow_factory() as uow:
-        uow.funnel.add_transition(StageTransition(
-            customer_id=customer.id, from_stage=from_stage, to_stage=to_stage, kind=kind, at=at,
-            owner_id=owner.id if owner else None, team_id=owner.team_id if owner else None,
-            days_in_from_stage=days_in_from_stage))
+        uow.funnel.add_transition(
+            StageTransition(
+                customer_id=customer.id,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                kind=kind,
+                at=at,
+                owner_id=owner.id if owner else None,
+                team_id=owner.team_id if owner else None,
+                days_in_from_stage=days_in_from_stage,
+            )
+        )
         await uow.commit()
 
 
-async def update_customer_row(uow_factory: Callable[[], UnitOfWork], customer_id: Any,
-                              **values: Any) -> None:
+async def update_customer_row(uow_factory: Callable[[], UnitOfWork], customer_id: Any, **values: Any) -> None:
     """Set columns of a customer directly (no rules, no history): clocks, stages, owners."""
     from sqlalchemy import update
 
@@ -307,11 +437,16 @@ async def set_pool_policy(uow_factory: Callable[[], UnitOfWork], actor: User, **
     """Change the pool policy through the settings service (defaults for the rest)."""
     from app.services import settings as settings_service
 
-    current = await settings_service.get_setting(uow_factory(), await principal_of(uow_factory, actor),
-                                                 key="pool")
+    current = await settings_service.get_setting(
+        uow_factory(), await principal_of(uow_factory, actor), key="pool"
+    )
     return await settings_service.put_setting(
-        uow_factory(), await principal_of(uow_factory, actor), key="pool",
-        value={**current.value, **changes}, expected_version=None)
+        uow_factory(),
+        await principal_of(uow_factory, actor),
+        key="pool",
+        value={**current.value, **changes},
+        expected_version=None,
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -321,16 +456,20 @@ async def set_pool_policy(uow_factory: Callable[[], UnitOfWork], actor: User, **
 # ----------------------------------------------------------------------------------------
 
 
-async def set_credit_profile(uow_factory: Callable[[], UnitOfWork], customer_id: Any, *,
-                             credit_limit: Any = None, payment_terms_days: int | None = None,
-                             on_hold: bool | None = None) -> Any:
+async def set_credit_profile(
+    uow_factory: Callable[[], UnitOfWork],
+    customer_id: Any,
+    *,
+    credit_limit: Any = None,
+    payment_terms_days: int | None = None,
+    on_hold: bool | None = None,
+) -> Any:
     """Create (or change) a customer's credit profile directly; unset values stay as they are
     (a new profile starts at limit 0.00, terms 30, no hold)."""
     from decimal import Decimal
 
     async with uow_factory() as uow:
-        profile = await uow.credit.lock_profile(customer_id, default_limit=Decimal("0.00"),
-                                                default_terms=30)
+        profile = await uow.credit.lock_profile(customer_id, default_limit=Decimal("0.00"), default_terms=30)
         if credit_limit is not None:
             profile.credit_limit = Decimal(str(credit_limit))
         if payment_terms_days is not None:
@@ -341,17 +480,24 @@ async def set_credit_profile(uow_factory: Callable[[], UnitOfWork], customer_id:
         return profile
 
 
-async def set_credit_limit(uow_factory: Callable[[], UnitOfWork], customer_id: Any,
-                           amount: Any) -> Any:
+async def set_credit_limit(uow_factory: Callable[[], UnitOfWork], customer_id: Any, amount: Any) -> Any:
     """Set a customer's credit limit directly, as an approved limit request would."""
     return await set_credit_profile(uow_factory, customer_id, credit_limit=amount)
 
 
-async def make_contract(uow_factory: Callable[[], UnitOfWork], *, customer: Any, amount: Any,
-                        status: str = "draft", number: str | None = None,
-                        signed_at: Any = None, payment_terms_days: int = 30,
-                        accepted_at: Any = None, service_start: Any = None,
-                        service_end: Any = None) -> Any:
+async def make_contract(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    customer: Any,
+    amount: Any,
+    status: str = "draft",
+    number: str | None = None,
+    signed_at: Any = None,
+    payment_terms_days: int = 30,
+    accepted_at: Any = None,
+    service_start: Any = None,
+    service_end: Any = None,
+) -> Any:
     """A contract row inserted directly (no credit check, no funnel move)."""
     from decimal import Decimal
 
@@ -360,19 +506,36 @@ async def make_contract(uow_factory: Callable[[], UnitOfWork], *, customer: Any,
 
     now = utcnow()
     contract = Contract(
-        id=uuid.uuid4(), customer_id=customer.id, number=number or f"C-{uuid.uuid4().hex[:10]}",
-        amount=Decimal(str(amount)), payment_terms_days=payment_terms_days, status=status,
-        owner_id=customer.owner_id, team_id=customer.team_id, created_at=now, updated_at=now,
+        id=uuid.uuid4(),
+        customer_id=customer.id,
+        number=number or f"C-{uuid.uuid4().hex[:10]}",
+        amount=Decimal(str(amount)),
+        payment_terms_days=payment_terms_days,
+        status=status,
+        owner_id=customer.owner_id,
+        team_id=customer.team_id,
+        created_at=now,
+        updated_at=now,
         signed_at=signed_at or (now if status in ("signed", "completed") else None),
-        accepted_at=accepted_at, service_start=service_start, service_end=service_end)
+        accepted_at=accepted_at,
+        service_start=service_start,
+        service_end=service_end,
+    )
     async with uow_factory() as uow:
         uow.contracts.add(contract)
         await uow.commit()
     return contract
 
 
-async def make_receivable(uow_factory: Callable[[], UnitOfWork], *, contract: Any, amount: Any,
-                          due_at: Any, issued_at: Any = None, paid_amount: Any = "0.00") -> Any:
+async def make_receivable(
+    uow_factory: Callable[[], UnitOfWork],
+    *,
+    contract: Any,
+    amount: Any,
+    due_at: Any,
+    issued_at: Any = None,
+    paid_amount: Any = "0.00",
+) -> Any:
     """A receivable row inserted directly (no billing checks, no allocations)."""
     import datetime as dt
     from decimal import Decimal
@@ -382,37 +545,57 @@ async def make_receivable(uow_factory: Callable[[], UnitOfWork], *, contract: An
 
     now = utcnow()
     receivable = Receivable(
-        id=uuid.uuid4(), contract_id=contract.id, customer_id=contract.customer_id,
-        amount=Decimal(str(amount)), paid_amount=Decimal(str(paid_amount)),
-        issued_at=issued_at or due_at - dt.timedelta(days=30), due_at=due_at,
-        created_at=now, updated_at=now)
+        id=uuid.uuid4(),
+        contract_id=contract.id,
+        customer_id=contract.customer_id,
+        amount=Decimal(str(amount)),
+        paid_amount=Decimal(str(paid_amount)),
+        issued_at=issued_at or due_at - dt.timedelta(days=30),
+        due_at=due_at,
+        created_at=now,
+        updated_at=now,
+    )
     async with uow_factory() as uow:
         uow.receivables.add(receivable)
         await uow.commit()
     return receivable
 
 
-async def api_draft_contract(client: httpx.AsyncClient, user: User, customer_id: Any, amount: Any,
-                             **body: Any) -> dict[str, Any]:
+async def api_draft_contract(
+    client: httpx.AsyncClient, user: User, customer_id: Any, amount: Any, **body: Any
+) -> dict[str, Any]:
     """``POST /contracts`` as ``user``; asserts 201 and answers the contract."""
-    body = {"customer_id": str(customer_id), "number": f"C-{uuid.uuid4().hex[:10]}",
-            "amount": str(amount), **body}
+    body = {
+        "customer_id": str(customer_id),
+        "number": f"C-{uuid.uuid4().hex[:10]}",
+        "amount": str(amount),
+        **body,
+    }
     response = await client.post("/api/v1/contracts", headers=access_headers(user), json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-async def api_sign_contract(client: httpx.AsyncClient, user: User, contract_id: Any,
-                            **body: Any) -> dict[str, Any]:
+async def api_sign_contract(
+    client: httpx.AsyncClient, user: User, contract_id: Any, **body: Any
+) -> dict[str, Any]:
     """``POST /contracts/{id}/sign`` as ``user``; asserts 200 and answers the contract."""
-    response = await client.post(f"/api/v1/contracts/{contract_id}/sign",
-                                 headers=access_headers(user), json=body)
+    response = await client.post(
+        f"/api/v1/contracts/{contract_id}/sign", headers=access_headers(user), json=body
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def api_bill(client: httpx.AsyncClient, user: User, contract_id: Any, amount: Any, *,
-                   due_at: Any = None, issued_at: Any = None) -> dict[str, Any]:
+async def api_bill(
+    client: httpx.AsyncClient,
+    user: User,
+    contract_id: Any,
+    amount: Any,
+    *,
+    due_at: Any = None,
+    issued_at: Any = None,
+) -> dict[str, Any]:
     """``POST /receivables`` as ``user`` (finance); due in 30 days unless given."""
     import datetime as dt
 
@@ -421,23 +604,39 @@ async def api_bill(client: httpx.AsyncClient, user: User, contract_id: Any, amou
     now = utcnow()
     due_at = due_at or now + dt.timedelta(days=30)
     issued_at = issued_at or min(now, due_at)
-    response = await client.post("/api/v1/receivables", headers=access_headers(user), json={
-        "contract_id": str(contract_id), "amount": str(amount),
-        "issued_at": issued_at.isoformat(), "due_at": due_at.isoformat()})
+    response = await client.post(
+        "/api/v1/receivables",
+        headers=access_headers(user),
+        json={
+            "contract_id": str(contract_id),
+            "amount": str(amount),
+            "issued_at": issued_at.isoformat(),
+            "due_at": due_at.isoformat(),
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-async def api_pay(client: httpx.AsyncClient, user: User, customer_id: Any, amount: Any, *,
-                  received_at: Any = None, allocations: Any = None) -> dict[str, Any]:
+async def api_pay(
+    client: httpx.AsyncClient,
+    user: User,
+    customer_id: Any,
+    amount: Any,
+    *,
+    received_at: Any = None,
+    allocations: Any = None,
+) -> dict[str, Any]:
     """``POST /payments`` as ``user`` (finance); asserts 201 and answers the payment."""
     import datetime as dt
 
     from app.db.base import utcnow
 
     body: dict[str, Any] = {
-        "customer_id": str(customer_id), "amount": str(amount),
-        "received_at": (received_at or utcnow() - dt.timedelta(minutes=1)).isoformat()}
+        "customer_id": str(customer_id),
+        "amount": str(amount),
+        "received_at": (received_at or utcnow() - dt.timedelta(minutes=1)).isoformat(),
+    }
     if allocations is not None:
         body["allocations"] = [{"receivable_id": str(r), "amount": str(a)} for r, a in allocations]
     response = await client.post("/api/v1/payments", headers=access_headers(user), json=body)

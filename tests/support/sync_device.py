@@ -82,12 +82,14 @@ class Device:
                 self.records[entity].pop(rid, None)
                 if entity == "customer":
                     for child in ("contact", "activity", "task"):
-                        self.records[child] = {k: v for k, v in self.records[child].items()
-                                               if v.get("customer_id") != rid}
+                        self.records[child] = {
+                            k: v for k, v in self.records[child].items() if v.get("customer_id") != rid
+                        }
 
     async def push(self, changes: list[dict[str, Any]], *, status: int = 200) -> list[dict[str, Any]]:
-        response = await self.client.post(PUSH, json={"device_id": self.device_id, "changes": changes},
-                                          headers=self.headers)
+        response = await self.client.post(
+            PUSH, json={"device_id": self.device_id, "changes": changes}, headers=self.headers
+        )
         assert response.status_code == status, response.text
         return response.json()["results"] if status == 200 else response.json()
 
@@ -104,10 +106,18 @@ async def server_state(uow_factory: Callable[[], UnitOfWork], user: User) -> Sta
         ids = [c.id for c in customers]
         state: State = {"customer": {str(c.id): _data("customer", c) for c in customers}}
         for entity, model in (("contact", Contact), ("activity", Activity), ("task", Task)):
-            rows = (await uow.session.scalars(select(model).where(
-                model.customer_id.in_(ids), model.deleted_at.is_(None)))).all() if ids else []
+            rows = (
+                (
+                    await uow.session.scalars(
+                        select(model).where(model.customer_id.in_(ids), model.deleted_at.is_(None))
+                    )
+                ).all()
+                if ids
+                else []
+            )
             if entity == "contact":
                 from app.services.customers import contact_view
+
                 rows = [contact_view(r, masked=False) for r in rows]
             state[entity] = {str(r.id): _data(entity, r) for r in rows}
         stmt = select(Task).where(Task.customer_id.is_(None), Task.deleted_at.is_(None))

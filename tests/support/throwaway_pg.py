@@ -12,8 +12,11 @@ from pathlib import Path
 
 
 def _bin_dir() -> Path | None:
-    for candidate in (os.environ.get("CRM_PG_BIN"), "/usr/lib/postgresql/15/bin",
-                      *sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin")), reverse=True)):
+    for candidate in (
+        os.environ.get("CRM_PG_BIN"),
+        "/usr/lib/postgresql/15/bin",
+        *sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin")), reverse=True),
+    ):
         if candidate and (Path(candidate) / "pg_ctl").exists() and (Path(candidate) / "initdb").exists():
             return Path(candidate)
     found = shutil.which("pg_ctl")
@@ -58,14 +61,34 @@ class ThrowawayCluster:
         subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=120)
 
     def init(self) -> ThrowawayCluster:
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         return self
 
     def start(self) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
-                  "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
-                  "start")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")

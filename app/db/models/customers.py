@@ -73,20 +73,28 @@ class Customer(IdMixin, TimestampMixin, VersionedMixin, Base):
         Index("ix_customer_stage_updated", "stage", "updated_at", "id"),
         # Name fragments (q=…) on PostgreSQL: trigrams for 3+ characters, and the 1- and
         # 2-character grams of crm_name_grams() (a migration defines it) for shorter ones.
-        Index("ix_customer_name_trgm", "name", postgresql_using="gin",
-              postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
-        Index("ix_customer_name_grams", text("crm_name_grams(name)"),
-              postgresql_using="gin").ddl_if(dialect="postgresql"),
+        Index(
+            "ix_customer_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
+        Index("ix_customer_name_grams", text("crm_name_grams(name)"), postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
         # ?tag= as JSONB containment on PostgreSQL.
         Index("ix_customer_tags", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
         # The pool recycler's sweeps: owned customers (a few percent of a mature database)
         # and cooldowns in progress, instead of every row.
-        Index("ix_customer_owned_id", "id",
-              postgresql_where=text("owner_id IS NOT NULL AND deleted_at IS NULL"),
-              sqlite_where=text("owner_id IS NOT NULL AND deleted_at IS NULL")),
-        Index("ix_customer_cooldown_until", "cooldown_until",
-              postgresql_where=text("cooldown_until IS NOT NULL"),
-              sqlite_where=text("cooldown_until IS NOT NULL")),
+        Index(
+            "ix_customer_owned_id",
+            "id",
+            postgresql_where=text("owner_id IS NOT NULL AND deleted_at IS NULL"),
+            sqlite_where=text("owner_id IS NOT NULL AND deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_customer_cooldown_until",
+            "cooldown_until",
+            postgresql_where=text("cooldown_until IS NOT NULL"),
+            sqlite_where=text("cooldown_until IS NOT NULL"),
+        ),
     )
 
 
@@ -104,10 +112,12 @@ class Contact(IdMixin, TimestampMixin, VersionedMixin, Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_contact_name_trgm", "name", postgresql_using="gin",
-              postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
-        Index("ix_contact_name_grams", text("crm_name_grams(name)"),
-              postgresql_using="gin").ddl_if(dialect="postgresql"),
+        Index(
+            "ix_contact_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql"),
+        Index("ix_contact_name_grams", text("crm_name_grams(name)"), postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
     )
 
 
@@ -117,7 +127,8 @@ class ContactPoint(Base):
     __tablename__ = "contact_point"
 
     contact_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True)
+        Uuid, ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True
+    )
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # phone | email
     value: Mapped[str] = mapped_column(String(254), primary_key=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)

@@ -47,8 +47,7 @@ class AbandonmentReview(IdMixin, Base):
 
     __tablename__ = "abandonment_review"
 
-    transition_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("stage_transition.id"), unique=True)
+    transition_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("stage_transition.id"), unique=True)
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customer.id"), index=True)
     reviewer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("user_account.id"))
     verdict: Mapped[str] = mapped_column(String(10))

@@ -37,8 +37,6 @@ class ApiKey(IdMixin, Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-
-
 class WebhookEndpoint(IdMixin, TimestampMixin, VersionedMixin, Base):
     """A subscription: where to POST which event types, signed with ``secret``.
 
@@ -76,7 +74,8 @@ class WebhookDelivery(IdMixin, Base):
     __tablename__ = "webhook_delivery"
 
     endpoint_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("webhook_endpoint.id", ondelete="CASCADE"))
+        Uuid, ForeignKey("webhook_endpoint.id", ondelete="CASCADE")
+    )
     event_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("webhook_event.id"))
     event_type: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|succeeded|failed
@@ -101,7 +100,8 @@ class WebhookAttempt(IdMixin, Base):
     __tablename__ = "webhook_attempt"
 
     delivery_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True)
+        Uuid, ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True
+    )
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))

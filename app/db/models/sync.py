@@ -42,12 +42,20 @@ class ChangeLog(Base):
         # A rep's or a manager's pull: "routed to me now or before", each arm by index.
         Index("ix_change_log_owner_id_seq", "owner_id", "seq"),
         Index("ix_change_log_team_id_seq", "team_id", "seq"),
-        Index("ix_change_log_prev_owner_id_seq", "prev_owner_id", "seq",
-              postgresql_where=text("prev_owner_id IS NOT NULL"),
-              sqlite_where=text("prev_owner_id IS NOT NULL")),
-        Index("ix_change_log_prev_team_id_seq", "prev_team_id", "seq",
-              postgresql_where=text("prev_team_id IS NOT NULL"),
-              sqlite_where=text("prev_team_id IS NOT NULL")),
+        Index(
+            "ix_change_log_prev_owner_id_seq",
+            "prev_owner_id",
+            "seq",
+            postgresql_where=text("prev_owner_id IS NOT NULL"),
+            sqlite_where=text("prev_owner_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_change_log_prev_team_id_seq",
+            "prev_team_id",
+            "seq",
+            postgresql_where=text("prev_team_id IS NOT NULL"),
+            sqlite_where=text("prev_team_id IS NOT NULL"),
+        ),
     )
 
 

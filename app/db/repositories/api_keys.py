@@ -35,13 +35,21 @@ class ApiKeyRepository:
         stmt = sql_select(ApiKey)
         if not include_revoked:
             stmt = stmt.where(ApiKey.revoked_at.is_(None))
-        return await paginate(self.session, stmt, sort="created_at", keys=[ApiKey.created_at, ApiKey.id],
-                              key_of=lambda k: (k.created_at, k.id), cursor=cursor, limit=limit)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="created_at",
+            keys=[ApiKey.created_at, ApiKey.id],
+            key_of=lambda k: (k.created_at, k.id),
+            cursor=cursor,
+            limit=limit,
+        )
 
     async def touch(self, key_id: uuid.UUID, *, now: dt.datetime, older_than: dt.datetime) -> bool:
         """Stamp ``last_used_at`` unless another request did so after ``older_than``."""
         result = await self.session.execute(
-            update(ApiKey).where(ApiKey.id == key_id,
-                                 or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < older_than))
-            .values(last_used_at=now))
+            update(ApiKey)
+            .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < older_than))
+            .values(last_used_at=now)
+        )
         return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -26,8 +26,11 @@ class RefreshTokenRepository:
         """Rotate a live token; false when another request rotated or revoked it first."""
         result = await self.session.execute(
             update(RefreshToken)
-            .where(RefreshToken.id == token_id, RefreshToken.rotated_at.is_(None),
-                   RefreshToken.revoked_at.is_(None))
+            .where(
+                RefreshToken.id == token_id,
+                RefreshToken.rotated_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
             .values(rotated_at=now)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
@@ -53,8 +56,9 @@ class IdempotencyRepository:
 
     async def get(self, user_id: uuid.UUID, key: str) -> IdempotencyRecord | None:
         return await self.session.scalar(
-            select(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id,
-                                            IdempotencyRecord.key == key)
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+            )
         )
 
     async def get_by_id(self, record_id: uuid.UUID) -> IdempotencyRecord | None:
@@ -66,14 +70,19 @@ class IdempotencyRepository:
     async def delete(self, record_id: uuid.UUID) -> None:
         await self.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
 
-    async def take_over(self, record_id: uuid.UUID, *, attempt: int, now: dt.datetime,
-                        expires_at: dt.datetime) -> bool:
+    async def take_over(
+        self, record_id: uuid.UUID, *, attempt: int, now: dt.datetime, expires_at: dt.datetime
+    ) -> bool:
         """Start attempt ``attempt + 1`` of an abandoned, uncommitted key; False if another
         retry got there first or the first run committed after all."""
         result = await self.session.execute(
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id, IdempotencyRecord.attempt == attempt,
-                   IdempotencyRecord.committed_at.is_(None), IdempotencyRecord.status_code.is_(None))
+            .where(
+                IdempotencyRecord.id == record_id,
+                IdempotencyRecord.attempt == attempt,
+                IdempotencyRecord.committed_at.is_(None),
+                IdempotencyRecord.status_code.is_(None),
+            )
             .values(attempt=attempt + 1, created_at=now, expires_at=expires_at)
         )
         return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
@@ -83,8 +92,11 @@ class IdempotencyRepository:
         False if this run no longer holds the key (a retry took it over)."""
         result = await self.session.execute(
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == record_id, IdempotencyRecord.attempt == attempt,
-                   IdempotencyRecord.committed_at.is_(None))
+            .where(
+                IdempotencyRecord.id == record_id,
+                IdempotencyRecord.attempt == attempt,
+                IdempotencyRecord.committed_at.is_(None),
+            )
             .values(committed_at=now)
         )
         return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
@@ -110,16 +122,20 @@ class LoginThrottleRepository:
         dialect = postgresql if self.session.bind.dialect.name == "postgresql" else sqlite
         stale = LoginThrottle.expires_at < now
         stmt = dialect.insert(LoginThrottle).values(key=key, failures=1, expires_at=forget_at)
-        stmt = stmt.on_conflict_do_update(index_elements=[LoginThrottle.key], set_={
-            "failures": case((stale, 1), else_=LoginThrottle.failures + 1),
-            "locked_until": case((stale, None), else_=LoginThrottle.locked_until),
-            "expires_at": forget_at,
-        }).returning(LoginThrottle.failures)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LoginThrottle.key],
+            set_={
+                "failures": case((stale, 1), else_=LoginThrottle.failures + 1),
+                "locked_until": case((stale, None), else_=LoginThrottle.locked_until),
+                "expires_at": forget_at,
+            },
+        ).returning(LoginThrottle.failures)
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def lock(self, key: str, *, until: dt.datetime) -> None:
-        await self.session.execute(update(LoginThrottle).where(LoginThrottle.key == key)
-                                   .values(locked_until=until))
+        await self.session.execute(
+            update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=until)
+        )
 
     async def clear(self, key: str) -> None:
         await self.session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))

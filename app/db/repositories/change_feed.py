@@ -24,9 +24,15 @@ from app.db.models import (
     Task,
 )
 
-FEED_MODELS: dict[str, Any] = {"customer": Customer, "contact": Contact, "activity": Activity,
-                               "task": Task, "contract": Contract, "receivable": Receivable,
-                               "payment": Payment}
+FEED_MODELS: dict[str, Any] = {
+    "customer": Customer,
+    "contact": Contact,
+    "activity": Activity,
+    "task": Task,
+    "contract": Contract,
+    "receivable": Receivable,
+    "payment": Payment,
+}
 # change_counter row 1 hands out sequence numbers (ChangeLogRepository); row 2 remembers the
 # highest sequence number retention has deleted, so a cursor older than it is recognised.
 _PURGED_ID = 2
@@ -41,8 +47,9 @@ class ChangeFeedRepository:
         value = await self.session.scalar(select(ChangeCounter.value).where(ChangeCounter.id == _PURGED_ID))
         return int(value or 0)
 
-    async def entries(self, *, after: int, upto: int, types: Sequence[str] | None,
-                      limit: int) -> list[ChangeLog]:
+    async def entries(
+        self, *, after: int, upto: int, types: Sequence[str] | None, limit: int
+    ) -> list[ChangeLog]:
         stmt = select(ChangeLog).where(ChangeLog.seq > after, ChangeLog.seq <= upto)
         if types is not None:
             stmt = stmt.where(ChangeLog.entity.in_(list(types)))
@@ -54,7 +61,7 @@ class ChangeFeedRepository:
         wanted = list(dict.fromkeys(ids))
         out: dict[uuid.UUID, Any] = {}
         for start in range(0, len(wanted), _IN_BATCH):
-            stmt = select(model).where(model.id.in_(wanted[start:start + _IN_BATCH]))
+            stmt = select(model).where(model.id.in_(wanted[start : start + _IN_BATCH]))
             for record in (await self.session.scalars(stmt)).all():
                 out[record.id] = record
         return out
@@ -71,6 +78,8 @@ class ChangeFeedRepository:
         dialect = self.session.bind.dialect.name  # type: ignore[union-attr]
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         await self.session.execute(
-            insert(ChangeCounter).values(id=_PURGED_ID, value=last)
-            .on_conflict_do_update(index_elements=[ChangeCounter.id], set_={"value": last}))
+            insert(ChangeCounter)
+            .values(id=_PURGED_ID, value=last)
+            .on_conflict_do_update(index_elements=[ChangeCounter.id], set_={"value": last})
+        )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -38,8 +38,9 @@ class ContractRepository:
 
     async def get(self, contract_id: uuid.UUID, *, principal: Principal) -> Contract | None:
         """The contract, if its customer is in the caller's scope."""
-        stmt = scoped_by_customer(select(Contract).where(Contract.id == contract_id), principal,
-                                  Contract.customer_id)
+        stmt = scoped_by_customer(
+            select(Contract).where(Contract.id == contract_id), principal, Contract.customer_id
+        )
         return await self.session.scalar(stmt)
 
     async def get_unscoped(self, contract_id: uuid.UUID, *, for_update: bool = False) -> Contract | None:
@@ -69,8 +70,14 @@ class ContractRepository:
         stmt = self.filtered(principal, customer_id=customer_id, status=status, updated_since=updated_since)
         return await newest_first(self.session, stmt, Contract, cursor=cursor, limit=limit)
 
-    def filtered(self, principal: Principal, *, customer_id: uuid.UUID | None,
-                 status: ContractStatus | None, updated_since: dt.datetime | None) -> Select[tuple[Contract]]:
+    def filtered(
+        self,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID | None,
+        status: ContractStatus | None,
+        updated_since: dt.datetime | None,
+    ) -> Select[tuple[Contract]]:
         """Contracts in the caller's scope matching the list filters (the list and the export)."""
         stmt = scoped_by_customer(select(Contract), principal, Contract.customer_id)
         if customer_id is not None:
@@ -143,15 +150,18 @@ class ContractRepository:
         )
         return {owner: Decimal(total or 0) for owner, total in (await self.session.execute(stmt)).all()}
 
-
     def _with_service_periods(self) -> Select[Any]:
         with_period = select(Contract.customer_id).where(
-            Contract.service_end.is_not(None), Contract.status.in_(list(TRADING_STATUSES)))
+            Contract.service_end.is_not(None), Contract.status.in_(list(TRADING_STATUSES))
+        )
         return (
             select(Contract, Customer)
             .join(Customer, Customer.id == Contract.customer_id)
-            .where(Contract.status.in_(list(TRADING_STATUSES)), Contract.customer_id.in_(with_period),
-                   Customer.deleted_at.is_(None))
+            .where(
+                Contract.status.in_(list(TRADING_STATUSES)),
+                Contract.customer_id.in_(with_period),
+                Customer.deleted_at.is_(None),
+            )
         )
 
     async def with_service_periods(self, principal: Principal) -> list[tuple[Contract, Customer]]:
@@ -169,7 +179,6 @@ class ContractRepository:
         """The same for the given customers, whoever may see them (a handover)."""
         stmt = self._with_service_periods().where(Contract.customer_id.in_(list(customer_ids)))
         return [(c, cu) for c, cu in (await self.session.execute(stmt)).all()]
-
 
     async def with_service_periods_owned_by(
         self, owner_ids: Sequence[uuid.UUID]

@@ -147,31 +147,50 @@ class CreditRepository:
         return await self._request(CreditLimitRequest, request_id, principal=principal, for_update=for_update)
 
     async def limit_requests(
-        self, principal: Principal, *, status: str | None, customer_id: uuid.UUID | None,
-        cursor: str | None, limit: int,
+        self,
+        principal: Principal,
+        *,
+        status: str | None,
+        customer_id: uuid.UUID | None,
+        cursor: str | None,
+        limit: int,
     ) -> Page[CreditLimitRequest]:
-        return await self._requests(CreditLimitRequest, principal, status=status, customer_id=customer_id,
-                                    cursor=cursor, limit=limit)
+        return await self._requests(
+            CreditLimitRequest, principal, status=status, customer_id=customer_id, cursor=cursor, limit=limit
+        )
 
     async def override_request(
         self, request_id: uuid.UUID, *, principal: Principal, for_update: bool = False
     ) -> CreditOverrideRequest | None:
-        return await self._request(CreditOverrideRequest, request_id, principal=principal,
-                                   for_update=for_update)
+        return await self._request(
+            CreditOverrideRequest, request_id, principal=principal, for_update=for_update
+        )
 
     async def override_requests(
-        self, principal: Principal, *, status: str | None, customer_id: uuid.UUID | None,
-        cursor: str | None, limit: int,
+        self,
+        principal: Principal,
+        *,
+        status: str | None,
+        customer_id: uuid.UUID | None,
+        cursor: str | None,
+        limit: int,
     ) -> Page[CreditOverrideRequest]:
-        return await self._requests(CreditOverrideRequest, principal, status=status,
-                                    customer_id=customer_id, cursor=cursor, limit=limit)
+        return await self._requests(
+            CreditOverrideRequest,
+            principal,
+            status=status,
+            customer_id=customer_id,
+            cursor=cursor,
+            limit=limit,
+        )
 
     async def approved_override_for(self, contract_id: uuid.UUID) -> CreditOverrideRequest | None:
         """The contract's approved, unused override request (the newest), locked to be used."""
         stmt = (
             select(CreditOverrideRequest)
-            .where(CreditOverrideRequest.contract_id == contract_id,
-                   CreditOverrideRequest.status == "approved")
+            .where(
+                CreditOverrideRequest.contract_id == contract_id, CreditOverrideRequest.status == "approved"
+            )
             .order_by(CreditOverrideRequest.decided_at.desc(), CreditOverrideRequest.id)
             .limit(1)
             .with_for_update(key_share=True)

@@ -49,8 +49,11 @@ _SEARCH_MATCH_CAP = 5000
 def customer_scope(principal: Principal) -> ColumnElement[bool] | None:
     """The rows a caller may see: all, their teams' plus the pool, or their own plus the pool."""
     if principal.scope is Scope.team:
-        return or_(Customer.team_id.in_(principal.team_ids), Customer.owner_id == principal.user_id,
-                   Customer.owner_id.is_(None))
+        return or_(
+            Customer.team_id.in_(principal.team_ids),
+            Customer.owner_id == principal.user_id,
+            Customer.owner_id.is_(None),
+        )
     if principal.scope is Scope.own:
         return or_(Customer.owner_id == principal.user_id, Customer.owner_id.is_(None))
     return None
@@ -129,14 +132,21 @@ class CustomerRepository:
             stmt = stmt.where(Customer.deleted_at.is_(None))
         return stmt
 
-    async def get(self, customer_id: uuid.UUID, *, principal: Principal, for_update: bool = False,
-                  include_deleted: bool = False) -> Customer | None:
+    async def get(
+        self,
+        customer_id: uuid.UUID,
+        *,
+        principal: Principal,
+        for_update: bool = False,
+        include_deleted: bool = False,
+    ) -> Customer | None:
         """The customer, if the caller may see it."""
         stmt = self.visible_to(principal, include_deleted=include_deleted)
         return await by_id(self.session, stmt, Customer, customer_id, for_update=for_update)
 
-    async def get_unscoped(self, customer_id: uuid.UUID, *, for_update: bool = False,
-                           include_deleted: bool = False) -> Customer | None:
+    async def get_unscoped(
+        self, customer_id: uuid.UUID, *, for_update: bool = False, include_deleted: bool = False
+    ) -> Customer | None:
         """The customer whoever may see it: for system work (sweeps, imports) and for a
         service that has already checked the caller's scope."""
         stmt = select(Customer)
@@ -152,27 +162,38 @@ class CustomerRepository:
 
     def _filtered(self, principal: Principal, f: CustomerFilters) -> Select[tuple[Customer]]:
         stmt = self.visible_to(principal, include_deleted=f.include_deleted)
-        for column, value in ((Customer.stage, f.stage), (Customer.grade, f.grade),
-                              (Customer.owner_id, f.owner_id), (Customer.team_id, f.team_id),
-                              (Customer.region, f.region), (Customer.industry, f.industry),
-                              (Customer.source, f.source)):
+        for column, value in (
+            (Customer.stage, f.stage),
+            (Customer.grade, f.grade),
+            (Customer.owner_id, f.owner_id),
+            (Customer.team_id, f.team_id),
+            (Customer.region, f.region),
+            (Customer.industry, f.industry),
+            (Customer.source, f.source),
+        ):
             if value is not None:
                 stmt = stmt.where(column == value)
         if f.pool is not None:
             stmt = stmt.where(Customer.owner_id.is_(None) if f.pool else Customer.owner_id.is_not(None))
         if f.claimable_at is not None:
-            stmt = stmt.where(Customer.owner_id.is_(None), Customer.stage != "abandoned",
-                              or_(Customer.cooldown_until.is_(None),
-                                  Customer.cooldown_until <= f.claimable_at))
+            stmt = stmt.where(
+                Customer.owner_id.is_(None),
+                Customer.stage != "abandoned",
+                or_(Customer.cooldown_until.is_(None), Customer.cooldown_until <= f.claimable_at),
+            )
         if f.tag is not None:
             stmt = stmt.where(self._tag_clause(f.tag))
         if f.updated_since is not None:
             stmt = stmt.where(Customer.updated_at >= f.updated_since)
         if f.q_phone is not None or f.q_email is not None:
             kind, value = ("phone", f.q_phone) if f.q_phone is not None else ("email", f.q_email)
-            stmt = stmt.where(Customer.id.in_(
-                select(ContactPoint.customer_id).where(ContactPoint.kind == kind,
-                                                       ContactPoint.value == value)))
+            stmt = stmt.where(
+                Customer.id.in_(
+                    select(ContactPoint.customer_id).where(
+                        ContactPoint.kind == kind, ContactPoint.value == value
+                    )
+                )
+            )
             if f.contact_owned_only:
                 stmt = stmt.where(Customer.owner_id.is_not(None))
         if f.q_uscc is not None:
@@ -183,7 +204,9 @@ class CustomerRepository:
             matches = union(
                 select(Customer.id).where(self._name_contains(Customer.name, f.q_text)),
                 select(Contact.customer_id).where(
-                    self._name_contains(Contact.name, f.q_text), Contact.deleted_at.is_(None)))
+                    self._name_contains(Contact.name, f.q_text), Contact.deleted_at.is_(None)
+                ),
+            )
             if self._on_postgres:
                 # = ANY(ARRAY(...)): collect the ids first, then fetch them by primary key;
                 # with IN (...) a LIKE misestimate can make the planner hash-join a full scan.
@@ -192,16 +215,29 @@ class CustomerRepository:
                 stmt = stmt.where(Customer.id.in_(matches))
         return stmt
 
-    async def list(self, principal: Principal, filters: CustomerFilters, *, sort: CustomerSort,
-                   cursor: str | None, limit: int) -> Page[Customer]:
+    async def list(
+        self,
+        principal: Principal,
+        filters: CustomerFilters,
+        *,
+        sort: CustomerSort,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Customer]:
         field = sort.lstrip("-")
         direction: Literal["asc", "desc"] = "desc" if sort.startswith("-") else "asc"
         key = Customer.updated_at if field == "updated_at" else Customer.name
         key_of = lambda c: [getattr(c, field), c.id]  # noqa: E731
         if filters.q_text is None or not self._on_postgres:
             return await paginate(
-                self.session, self._filtered(principal, filters), sort=sort, keys=[key, Customer.id],
-                key_of=key_of, cursor=cursor, limit=limit, direction=direction,
+                self.session,
+                self._filtered(principal, filters),
+                sort=sort,
+                keys=[key, Customer.id],
+                key_of=key_of,
+                cursor=cursor,
+                limit=limit,
+                direction=direction,
             )
         # Name search on PostgreSQL. Either way the page's ids come first, from narrow
         # (id, sort key) pairs, and then only those rows in full.
@@ -229,13 +265,16 @@ class CustomerRepository:
         if len(fragment) >= 3 or not self._on_postgres:
             return name.ilike(_like_fragment(fragment), escape="\\")  # type: ignore[no-any-return]
         grams = func.crm_name_grams(name, type_=postgresql.ARRAY(Text))
-        return and_(grams.contains(postgresql.array([func.lower(fragment)], type_=Text)),
-                    func.strpos(func.lower(name), func.lower(fragment)) > 0)
+        return and_(
+            grams.contains(postgresql.array([func.lower(fragment)], type_=Text)),
+            func.strpos(func.lower(name), func.lower(fragment)) > 0,
+        )
 
     async def _plan_locally(self, **settings: str) -> None:
         """Planner settings for the rest of this transaction only (one round trip)."""
-        await self.session.execute(select(*(func.set_config(name, value, True)
-                                            for name, value in settings.items())))
+        await self.session.execute(
+            select(*(func.set_config(name, value, True) for name, value in settings.items()))
+        )
 
     @staticmethod
     def _page_of(hits: Any, *, key: Any, window: dict[str, Any]) -> ColumnElement[bool]:
@@ -243,8 +282,9 @@ class CustomerRepository:
         page_ids = page_window(select(hits.c.id), keys=[hits.c[key.key], hits.c.id], **window)
         return Customer.id == any_(func.array(page_ids.scalar_subquery()))
 
-    async def _search_every_match(self, base: Select[Any], fragment: str, *, key: Any,
-                                  window: dict[str, Any]) -> list[Customer] | None:
+    async def _search_every_match(
+        self, base: Select[Any], fragment: str, *, key: Any, window: dict[str, Any]
+    ) -> list[Customer] | None:
         """A page of customers whose or whose contact's name contains ``fragment`` (3+
         characters), chosen among all the matches; None if there are more than
         _SEARCH_MATCH_CAP of them.
@@ -254,12 +294,15 @@ class CustomerRepository:
         names contain (有限公司) would read much of the table; the cap stops that early, and
         the caller walks the listing order instead.
         """
-        contact_hits = (select(Contact.customer_id)
-                        .where(self._name_contains(Contact.name, fragment), Contact.deleted_at.is_(None))
-                        .limit(_SEARCH_MATCH_CAP)).cte("contact_hits")
+        contact_hits = (
+            select(Contact.customer_id)
+            .where(self._name_contains(Contact.name, fragment), Contact.deleted_at.is_(None))
+            .limit(_SEARCH_MATCH_CAP)
+        ).cte("contact_hits")
         by_contact = func.array(select(contact_hits.c.customer_id).scalar_subquery())
         hits = union(
-            base.where(self._name_contains(Customer.name, fragment)).with_only_columns(Customer.id, key)
+            base.where(self._name_contains(Customer.name, fragment))
+            .with_only_columns(Customer.id, key)
             .limit(_SEARCH_MATCH_CAP),
             base.where(Customer.id == any_(by_contact)).with_only_columns(Customer.id, key),
         ).cte("hits")
@@ -269,16 +312,20 @@ class CustomerRepository:
             select(func.count()).select_from(hits).scalar_subquery().label("matches"),
             select(func.count()).select_from(contact_hits).scalar_subquery().label("contact_matches"),
         ).subquery("counted")
-        stmt = (select(counted.c.matches, counted.c.contact_matches, Customer).select_from(counted)
-                .outerjoin(Customer, self._page_of(hits, key=key, window=window))
-                .order_by(*ordered([key, Customer.id], window["direction"])))
+        stmt = (
+            select(counted.c.matches, counted.c.contact_matches, Customer)
+            .select_from(counted)
+            .outerjoin(Customer, self._page_of(hits, key=key, window=window))
+            .order_by(*ordered([key, Customer.id], window["direction"]))
+        )
         rows = (await self.session.execute(stmt)).all()
         if max(rows[0].matches, rows[0].contact_matches) >= _SEARCH_MATCH_CAP:
             return None
         return [row.Customer for row in rows if row.Customer is not None]
 
-    async def _search_by_walking(self, base: Select[Any], fragment: str, *, key: Any,
-                                 window: dict[str, Any]) -> list[Customer]:
+    async def _search_by_walking(
+        self, base: Select[Any], fragment: str, *, key: Any, window: dict[str, Any]
+    ) -> list[Customer]:
         """A page of customers whose or whose contact's name contains ``fragment``, from at
         most a page of candidates per side (own name, a contact's), each past the cursor.
 
@@ -289,23 +336,40 @@ class CustomerRepository:
         """
         keys = [key, Customer.id]
         by_name = base.where(self._name_contains(Customer.name, fragment))
-        by_contact = base.where(exists().where(
-            Contact.customer_id == Customer.id, Contact.deleted_at.is_(None),
-            self._name_contains(Contact.name, fragment)))
-        hits = union(*(page_window(branch.with_only_columns(*keys), keys=keys, **window)
-                       for branch in (by_name, by_contact))).subquery("hits")
-        stmt = (select(Customer).where(self._page_of(hits, key=key, window=window))
-                .order_by(*ordered(keys, window["direction"])))
+        by_contact = base.where(
+            exists().where(
+                Contact.customer_id == Customer.id,
+                Contact.deleted_at.is_(None),
+                self._name_contains(Contact.name, fragment),
+            )
+        )
+        hits = union(
+            *(
+                page_window(branch.with_only_columns(*keys), keys=keys, **window)
+                for branch in (by_name, by_contact)
+            )
+        ).subquery("hits")
+        stmt = (
+            select(Customer)
+            .where(self._page_of(hits, key=key, window=window))
+            .order_by(*ordered(keys, window["direction"]))
+        )
         return list((await self.session.scalars(stmt)).all())
 
     def stream(self, principal: Principal, filters: CustomerFilters) -> Select[tuple[Customer]]:
         """The export query, in a stable order; the caller streams it in chunks."""
         return self._filtered(principal, filters).order_by(Customer.id)
 
-    async def find_duplicates(self, *, uscc: str | None, name_key: str | None,
-                              phones: Iterable[str], emails: Iterable[str],
-                              exclude_id: uuid.UUID | None = None,
-                              limit: int = 20) -> list[DuplicateMatch]:
+    async def find_duplicates(
+        self,
+        *,
+        uscc: str | None,
+        name_key: str | None,
+        phones: Iterable[str],
+        emails: Iterable[str],
+        exclude_id: uuid.UUID | None = None,
+        limit: int = 20,
+    ) -> list[DuplicateMatch]:
         reasons: dict[uuid.UUID, set[str]] = {}
 
         async def collect(reason: str, stmt: Select[tuple[uuid.UUID]]) -> None:
@@ -320,40 +384,63 @@ class CustomerRepository:
             await collect("name", select(Customer.id).where(Customer.name_key == name_key, live))
         for kind, values in (("phone", sorted(set(phones))), ("email", sorted(set(emails)))):
             if values:
-                await collect(kind, select(ContactPoint.customer_id).join(
-                    Customer, Customer.id == ContactPoint.customer_id).where(
-                    ContactPoint.kind == kind, ContactPoint.value.in_(values), live))
+                await collect(
+                    kind,
+                    select(ContactPoint.customer_id)
+                    .join(Customer, Customer.id == ContactPoint.customer_id)
+                    .where(ContactPoint.kind == kind, ContactPoint.value.in_(values), live),
+                )
         if not reasons:
             return []
-        rows = (await self.session.scalars(
-            select(Customer).where(Customer.id.in_(list(reasons))).order_by(Customer.created_at)
-        )).all()
+        rows = (
+            await self.session.scalars(
+                select(Customer).where(Customer.id.in_(list(reasons))).order_by(Customer.created_at)
+            )
+        ).all()
         return [DuplicateMatch(c, tuple(sorted(reasons[c.id]))) for c in rows][:limit]
 
     async def count_owned(self, user_id: uuid.UUID) -> int:
-        stmt = select(func.count()).select_from(Customer).where(
-            Customer.owner_id == user_id, Customer.deleted_at.is_(None))
+        stmt = (
+            select(func.count())
+            .select_from(Customer)
+            .where(Customer.owner_id == user_id, Customer.deleted_at.is_(None))
+        )
         return int(await self.session.scalar(stmt) or 0)
 
     async def count_active_owned(self, user_id: uuid.UUID) -> int:
-        stmt = select(func.count()).select_from(Customer).where(
-            Customer.owner_id == user_id, Customer.deleted_at.is_(None),
-            Customer.stage.in_([s.value for s in ACTIVE_STAGES]))
+        stmt = (
+            select(func.count())
+            .select_from(Customer)
+            .where(
+                Customer.owner_id == user_id,
+                Customer.deleted_at.is_(None),
+                Customer.stage.in_([s.value for s in ACTIVE_STAGES]),
+            )
+        )
         return int(await self.session.scalar(stmt) or 0)
 
     async def count_active_discovered(self, user_id: uuid.UUID) -> int:
         """Active customers the user owns and discovered themselves (the discovery bonus)."""
-        stmt = select(func.count()).select_from(Customer).where(
-            Customer.owner_id == user_id, Customer.discovered_by == user_id,
-            Customer.deleted_at.is_(None), Customer.stage.in_([s.value for s in ACTIVE_STAGES]))
+        stmt = (
+            select(func.count())
+            .select_from(Customer)
+            .where(
+                Customer.owner_id == user_id,
+                Customer.discovered_by == user_id,
+                Customer.deleted_at.is_(None),
+                Customer.stage.in_([s.value for s in ACTIVE_STAGES]),
+            )
+        )
         return int(await self.session.scalar(stmt) or 0)
 
     async def touch_last_contact(self, customer_id: uuid.UUID, at: dt.datetime) -> None:
         """Move ``last_contact_at`` forward only (never back), atomically."""
         result = await self.session.execute(
             update(Customer)
-            .where(Customer.id == customer_id,
-                   or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < at))
+            .where(
+                Customer.id == customer_id,
+                or_(Customer.last_contact_at.is_(None), Customer.last_contact_at < at),
+            )
             .values(last_contact_at=at)
             .execution_options(synchronize_session=False)
         )
@@ -363,12 +450,17 @@ class CustomerRepository:
     async def recompute_last_contact(self, customer_id: uuid.UUID) -> None:
         """Derive ``last_contact_at`` from the customer's live activities again (after one
         was deleted or back-dated), so the protection period cannot be kept alive by them."""
-        latest = (select(func.max(Activity.occurred_at))
-                  .where(Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
-                  .scalar_subquery())
+        latest = (
+            select(func.max(Activity.occurred_at))
+            .where(Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+            .scalar_subquery()
+        )
         await self.session.execute(
-            update(Customer).where(Customer.id == customer_id).values(last_contact_at=latest)
-            .execution_options(synchronize_session=False))
+            update(Customer)
+            .where(Customer.id == customer_id)
+            .values(last_contact_at=latest)
+            .execution_options(synchronize_session=False)
+        )
         note_changed(self.session, "customer", [customer_id])
 
     async def reload(self, customer_id: uuid.UUID) -> Customer:
@@ -388,36 +480,59 @@ class CustomerRepository:
     def add(self, customer: Customer) -> None:
         self.session.add(customer)
 
-    async def find_key_matches(self, *, usccs: Iterable[str], name_keys: Iterable[str],
-                               phones: Iterable[str], emails: Iterable[str],
-                               batch: int = 500) -> list[KeyMatch]:
+    async def find_key_matches(
+        self,
+        *,
+        usccs: Iterable[str],
+        name_keys: Iterable[str],
+        phones: Iterable[str],
+        emails: Iterable[str],
+        batch: int = 500,
+    ) -> list[KeyMatch]:
         """``find_duplicates`` for many candidate rows at once: every live customer holding any
         of the keys, a few IN-queries in all instead of several queries per row."""
         live = Customer.deleted_at.is_(None)
         found: list[KeyMatch] = []
         queries: list[tuple[str, Iterable[str], Any]] = [
-            ("uscc", usccs, lambda chunk: select(Customer.uscc, Customer.id, Customer.name,
-                                                 Customer.created_at)
-             .where(Customer.uscc.in_(chunk), live)),
-            ("name", name_keys, lambda chunk: select(Customer.name_key, Customer.id, Customer.name,
-                                                     Customer.created_at)
-             .where(Customer.name_key.in_(chunk), live)),
+            (
+                "uscc",
+                usccs,
+                lambda chunk: select(Customer.uscc, Customer.id, Customer.name, Customer.created_at).where(
+                    Customer.uscc.in_(chunk), live
+                ),
+            ),
+            (
+                "name",
+                name_keys,
+                lambda chunk: select(
+                    Customer.name_key, Customer.id, Customer.name, Customer.created_at
+                ).where(Customer.name_key.in_(chunk), live),
+            ),
         ]
         for kind, values in (("phone", phones), ("email", emails)):
-            queries.append((kind, values, lambda chunk, kind=kind: select(
-                ContactPoint.value, Customer.id, Customer.name, Customer.created_at)
-                .join(Customer, Customer.id == ContactPoint.customer_id)
-                .where(ContactPoint.kind == kind, ContactPoint.value.in_(chunk), live)))
+            queries.append(
+                (
+                    kind,
+                    values,
+                    lambda chunk, kind=kind: (
+                        select(ContactPoint.value, Customer.id, Customer.name, Customer.created_at)
+                        .join(Customer, Customer.id == ContactPoint.customer_id)
+                        .where(ContactPoint.kind == kind, ContactPoint.value.in_(chunk), live)
+                    ),
+                )
+            )
         for reason, values, build in queries:
             keys = sorted(set(values))
             for start in range(0, len(keys), batch):
-                rows = (await self.session.execute(build(keys[start:start + batch]))).all()
-                found.extend(KeyMatch(reason, key, cid, name, created_at)
-                             for key, cid, name, created_at in rows)
+                rows = (await self.session.execute(build(keys[start : start + batch]))).all()
+                found.extend(
+                    KeyMatch(reason, key, cid, name, created_at) for key, cid, name, created_at in rows
+                )
         return found
 
-    async def chunk_after(self, principal: Principal, filters: CustomerFilters, *,
-                          after_id: uuid.UUID | None, limit: int) -> list[Customer]:
+    async def chunk_after(
+        self, principal: Principal, filters: CustomerFilters, *, after_id: uuid.UUID | None, limit: int
+    ) -> list[Customer]:
         """The next ``limit`` rows of ``stream`` after ``after_id``: keyset chunks for exports."""
         stmt = self.stream(principal, filters)
         if after_id is not None:
@@ -436,27 +551,37 @@ class ContactRepository:
     async def for_customer(self, customer_id: uuid.UUID) -> list[Contact]:
         return await self.for_customers([customer_id])
 
-    async def page_for_customer(self, customer_id: uuid.UUID, *, cursor: str | None,
-                                limit: int) -> Page[Contact]:
+    async def page_for_customer(
+        self, customer_id: uuid.UUID, *, cursor: str | None, limit: int
+    ) -> Page[Contact]:
         """One page of a customer's contacts: the primary one first, then oldest first."""
         stmt = select(Contact).where(Contact.customer_id == customer_id, Contact.deleted_at.is_(None))
-        return await paginate(self.session, stmt, sort="primary,created_at",
-                              keys=[_NOT_PRIMARY, Contact.created_at, Contact.id],
-                              key_of=lambda c: [0 if c.is_primary else 1, c.created_at, c.id],
-                              cursor=cursor, limit=limit)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="primary,created_at",
+            keys=[_NOT_PRIMARY, Contact.created_at, Contact.id],
+            key_of=lambda c: [0 if c.is_primary else 1, c.created_at, c.id],
+            cursor=cursor,
+            limit=limit,
+        )
 
     async def for_customers(self, customer_ids: Sequence[uuid.UUID]) -> list[Contact]:
         if not customer_ids:
             return []
-        stmt = (select(Contact)
-                .where(Contact.customer_id.in_(list(customer_ids)), Contact.deleted_at.is_(None))
-                .order_by(Contact.customer_id, Contact.is_primary.desc(), Contact.created_at, Contact.id))
+        stmt = (
+            select(Contact)
+            .where(Contact.customer_id.in_(list(customer_ids)), Contact.deleted_at.is_(None))
+            .order_by(Contact.customer_id, Contact.is_primary.desc(), Contact.created_at, Contact.id)
+        )
         return list((await self.session.scalars(stmt)).all())
 
-    async def get(self, customer_id: uuid.UUID, contact_id: uuid.UUID, *,
-                  for_update: bool = False) -> Contact | None:
-        stmt = select(Contact).where(Contact.id == contact_id, Contact.customer_id == customer_id,
-                                     Contact.deleted_at.is_(None))
+    async def get(
+        self, customer_id: uuid.UUID, contact_id: uuid.UUID, *, for_update: bool = False
+    ) -> Contact | None:
+        stmt = select(Contact).where(
+            Contact.id == contact_id, Contact.customer_id == customer_id, Contact.deleted_at.is_(None)
+        )
         if for_update:
             stmt = stmt.with_for_update(key_share=True)
         return await self.session.scalar(stmt)
@@ -467,35 +592,48 @@ class ContactRepository:
     async def replace_points(self, contact: Contact) -> None:
         """Keep the searchable phone/email rows of a contact equal to its current values."""
         await self.session.execute(
-            ContactPoint.__table__.delete().where(ContactPoint.contact_id == contact.id))
+            ContactPoint.__table__.delete().where(ContactPoint.contact_id == contact.id)
+        )
         if contact.deleted_at is not None:
             return
-        rows = [{"contact_id": contact.id, "customer_id": contact.customer_id, "kind": kind,
-                 "value": value}
-                for kind, values in (("phone", contact.phones), ("email", contact.emails))
-                for value in dict.fromkeys(values)]
+        rows = [
+            {"contact_id": contact.id, "customer_id": contact.customer_id, "kind": kind, "value": value}
+            for kind, values in (("phone", contact.phones), ("email", contact.emails))
+            for value in dict.fromkeys(values)
+        ]
         if rows:
             await self.session.execute(ContactPoint.__table__.insert(), rows)
 
     async def add_points(self, contacts: Sequence[Contact]) -> None:
         """The searchable phone/email rows of newly created contacts, in one batch."""
-        rows = [{"contact_id": contact.id, "customer_id": contact.customer_id, "kind": kind,
-                 "value": value}
-                for contact in contacts
-                for kind, values in (("phone", contact.phones), ("email", contact.emails))
-                for value in dict.fromkeys(values)]
+        rows = [
+            {"contact_id": contact.id, "customer_id": contact.customer_id, "kind": kind, "value": value}
+            for contact in contacts
+            for kind, values in (("phone", contact.phones), ("email", contact.emails))
+            for value in dict.fromkeys(values)
+        ]
         if rows:
             await self.session.execute(ContactPoint.__table__.insert(), rows)
 
     async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
-        moved = list((await self.session.scalars(
-            update(Contact).where(Contact.customer_id == from_customer)
-            .values(customer_id=to_customer, version=Contact.version + 1)
-            .returning(Contact.id).execution_options(synchronize_session=False))).all())
+        moved = list(
+            (
+                await self.session.scalars(
+                    update(Contact)
+                    .where(Contact.customer_id == from_customer)
+                    .values(customer_id=to_customer, version=Contact.version + 1)
+                    .returning(Contact.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+        )
         note_changed(self.session, "contact", moved)
         await self.session.execute(
-            update(ContactPoint).where(ContactPoint.customer_id == from_customer)
-            .values(customer_id=to_customer).execution_options(synchronize_session=False))
+            update(ContactPoint)
+            .where(ContactPoint.customer_id == from_customer)
+            .values(customer_id=to_customer)
+            .execution_options(synchronize_session=False)
+        )
         return len(moved)
 
 
@@ -505,21 +643,26 @@ class ActivityRepository:
 
     def visible_to(self, principal: Principal) -> Select[tuple[Activity]]:
         # A deleted (or merged-away) customer takes its activities out of view with it.
-        stmt = (select(Activity).join(Customer, Customer.id == Activity.customer_id)
-                .where(Activity.deleted_at.is_(None), Customer.deleted_at.is_(None)))
+        stmt = (
+            select(Activity)
+            .join(Customer, Customer.id == Activity.customer_id)
+            .where(Activity.deleted_at.is_(None), Customer.deleted_at.is_(None))
+        )
         scope = customer_scope(principal)
         if scope is not None:
             stmt = stmt.where(scope)
         return stmt
 
-    async def get(self, activity_id: uuid.UUID, *, principal: Principal,
-                  for_update: bool = False) -> Activity | None:
+    async def get(
+        self, activity_id: uuid.UUID, *, principal: Principal, for_update: bool = False
+    ) -> Activity | None:
         """The activity, if the caller may see its customer."""
         stmt = self.visible_to(principal)
         return await by_id(self.session, stmt, Activity, activity_id, for_update=for_update)
 
-    async def get_unscoped(self, activity_id: uuid.UUID, *, for_update: bool = False,
-                           include_deleted: bool = False) -> Activity | None:
+    async def get_unscoped(
+        self, activity_id: uuid.UUID, *, for_update: bool = False, include_deleted: bool = False
+    ) -> Activity | None:
         """The activity whoever may see it: for a service that has already checked scope."""
         stmt = select(Activity)
         if not include_deleted:
@@ -529,11 +672,19 @@ class ActivityRepository:
     async def exists_any(self, activity_id: uuid.UUID) -> bool:
         return await self.session.scalar(select(Activity.id).where(Activity.id == activity_id)) is not None
 
-    async def list(self, principal: Principal, *, customer_id: uuid.UUID | None,
-                   type_: str | None, created_by: uuid.UUID | None,
-                   occurred_from: dt.datetime | None, occurred_to: dt.datetime | None,
-                   updated_since: dt.datetime | None = None,
-                   cursor: str | None, limit: int) -> Page[Activity]:
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID | None,
+        type_: str | None,
+        created_by: uuid.UUID | None,
+        occurred_from: dt.datetime | None,
+        occurred_to: dt.datetime | None,
+        updated_since: dt.datetime | None = None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Activity]:
         stmt = self.visible_to(principal)
         if customer_id is not None:
             stmt = stmt.where(Activity.customer_id == customer_id)
@@ -547,26 +698,43 @@ class ActivityRepository:
             stmt = stmt.where(Activity.occurred_at < occurred_to)
         if updated_since is not None:
             stmt = stmt.where(Activity.updated_at >= updated_since)
-        return await paginate(self.session, stmt, sort="-occurred_at",
-                              keys=[Activity.occurred_at, Activity.id],
-                              key_of=lambda a: [a.occurred_at, a.id], cursor=cursor, limit=limit,
-                              direction="desc")
+        return await paginate(
+            self.session,
+            stmt,
+            sort="-occurred_at",
+            keys=[Activity.occurred_at, Activity.id],
+            key_of=lambda a: [a.occurred_at, a.id],
+            cursor=cursor,
+            limit=limit,
+            direction="desc",
+        )
 
     async def count_for_customer(self, customer_id: uuid.UUID) -> int:
-        stmt = select(func.count()).select_from(Activity).where(
-            Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+        stmt = (
+            select(func.count())
+            .select_from(Activity)
+            .where(Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+        )
         return int(await self.session.scalar(stmt) or 0)
 
     async def latest_occurred_at(self, customer_id: uuid.UUID) -> dt.datetime | None:
         stmt = select(func.max(Activity.occurred_at)).where(
-            Activity.customer_id == customer_id, Activity.deleted_at.is_(None))
+            Activity.customer_id == customer_id, Activity.deleted_at.is_(None)
+        )
         return await self.session.scalar(stmt)
 
     async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
-        moved = list((await self.session.scalars(
-            update(Activity).where(Activity.customer_id == from_customer)
-            .values(customer_id=to_customer, version=Activity.version + 1)
-            .returning(Activity.id).execution_options(synchronize_session=False))).all())
+        moved = list(
+            (
+                await self.session.scalars(
+                    update(Activity)
+                    .where(Activity.customer_id == from_customer)
+                    .values(customer_id=to_customer, version=Activity.version + 1)
+                    .returning(Activity.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+        )
         note_changed(self.session, "activity", moved)
         return len(moved)
 
@@ -578,28 +746,57 @@ class HistoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def record(self, *, customer_id: uuid.UUID, actor_id: uuid.UUID | None, action: str,
-               changes: dict[str, Any], entity: str = "customer",
-               entity_id: uuid.UUID | None = None, at: dt.datetime | None = None) -> None:
-        self.session.add(CustomerHistory(
-            customer_id=customer_id, actor_id=actor_id, action=action, entity=entity,
-            entity_id=entity_id or customer_id, changes=changes,
-            **({"at": at} if at is not None else {}),
-        ))
+    def record(
+        self,
+        *,
+        customer_id: uuid.UUID,
+        actor_id: uuid.UUID | None,
+        action: str,
+        changes: dict[str, Any],
+        entity: str = "customer",
+        entity_id: uuid.UUID | None = None,
+        at: dt.datetime | None = None,
+    ) -> None:
+        self.session.add(
+            CustomerHistory(
+                customer_id=customer_id,
+                actor_id=actor_id,
+                action=action,
+                entity=entity,
+                entity_id=entity_id or customer_id,
+                changes=changes,
+                **({"at": at} if at is not None else {}),
+            )
+        )
 
-    async def list(self, customer_id: uuid.UUID, *, cursor: str | None,
-                   limit: int) -> Page[CustomerHistory]:
+    async def list(self, customer_id: uuid.UUID, *, cursor: str | None, limit: int) -> Page[CustomerHistory]:
         stmt = select(CustomerHistory).where(CustomerHistory.customer_id == customer_id)
-        return await paginate(self.session, stmt, sort="-at", keys=[CustomerHistory.at, CustomerHistory.id],
-                              key_of=lambda h: [h.at, h.id], cursor=cursor, limit=limit,
-                              direction="desc")
+        return await paginate(
+            self.session,
+            stmt,
+            sort="-at",
+            keys=[CustomerHistory.at, CustomerHistory.id],
+            key_of=lambda h: [h.at, h.id],
+            cursor=cursor,
+            limit=limit,
+            direction="desc",
+        )
 
     async def move_all(self, *, from_customer: uuid.UUID, to_customer: uuid.UUID) -> int:
         result = await self.session.execute(
-            update(CustomerHistory).where(CustomerHistory.customer_id == from_customer)
-            .values(customer_id=to_customer).execution_options(synchronize_session=False))
+            update(CustomerHistory)
+            .where(CustomerHistory.customer_id == from_customer)
+            .values(customer_id=to_customer)
+            .execution_options(synchronize_session=False)
+        )
         return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
-__all__ = ["ActivityRepository", "ContactRepository", "CustomerFilters", "CustomerRepository",
-           "DuplicateMatch", "HistoryRepository"]
+__all__ = [
+    "ActivityRepository",
+    "ContactRepository",
+    "CustomerFilters",
+    "CustomerRepository",
+    "DuplicateMatch",
+    "HistoryRepository",
+]

@@ -17,8 +17,9 @@ class ExportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def chunk_after(self, stmt: Select[Any], *, id_column: Any, after_id: uuid.UUID | None,
-                          limit: int) -> list[Any]:
+    async def chunk_after(
+        self, stmt: Select[Any], *, id_column: Any, after_id: uuid.UUID | None, limit: int
+    ) -> list[Any]:
         if after_id is not None:
             stmt = stmt.where(id_column > after_id)
         return list((await self.session.scalars(stmt.order_by(id_column).limit(limit))).all())

@@ -19,14 +19,23 @@ class FunnelRepository:
     def add_transition(self, transition: StageTransition) -> None:
         self.session.add(transition)
 
-    async def transitions(self, customer_id: uuid.UUID, *, cursor: str | None,
-                          limit: int) -> Page[StageTransition]:
+    async def transitions(
+        self, customer_id: uuid.UUID, *, cursor: str | None, limit: int
+    ) -> Page[StageTransition]:
         stmt = select(StageTransition).where(StageTransition.customer_id == customer_id)
-        return await paginate(self.session, stmt, sort="at", keys=[StageTransition.at, StageTransition.id],
-                              key_of=lambda t: [t.at, t.id], cursor=cursor, limit=limit)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="at",
+            keys=[StageTransition.at, StageTransition.id],
+            key_of=lambda t: [t.at, t.id],
+            cursor=cursor,
+            limit=limit,
+        )
 
-    async def last_transition(self, customer_id: uuid.UUID, *,
-                              to_stage: str | None = None) -> StageTransition | None:
+    async def last_transition(
+        self, customer_id: uuid.UUID, *, to_stage: str | None = None
+    ) -> StageTransition | None:
         stmt = select(StageTransition).where(StageTransition.customer_id == customer_id)
         if to_stage is not None:
             stmt = stmt.where(StageTransition.to_stage == to_stage)
@@ -37,7 +46,8 @@ class FunnelRepository:
         if not transition_ids:
             return {}
         rows = await self.session.scalars(
-            select(AbandonmentReview).where(AbandonmentReview.transition_id.in_(list(transition_ids))))
+            select(AbandonmentReview).where(AbandonmentReview.transition_id.in_(list(transition_ids)))
+        )
         return {r.transition_id: r for r in rows}
 
     def add_review(self, review: AbandonmentReview) -> None:
@@ -48,8 +58,11 @@ class FunnelRepository:
         moved = 0
         for model in (StageTransition, AbandonmentReview):
             result = await self.session.execute(
-                update(model).where(model.customer_id == from_customer)
-                .values(customer_id=to_customer).execution_options(synchronize_session=False))
+                update(model)
+                .where(model.customer_id == from_customer)
+                .values(customer_id=to_customer)
+                .execution_options(synchronize_session=False)
+            )
             moved += result.rowcount  # type: ignore[attr-defined]
         return moved
 

@@ -34,13 +34,21 @@ class TeamRepository:
         """The team whoever may see it: for system work and already-checked references."""
         return await by_id(self.session, select(Team), Team, team_id, for_update=for_update)
 
-    async def list(self, principal: Principal, *, parent_id: uuid.UUID | None,
-                   cursor: str | None, limit: int) -> Page[Team]:
+    async def list(
+        self, principal: Principal, *, parent_id: uuid.UUID | None, cursor: str | None, limit: int
+    ) -> Page[Team]:
         stmt = self.visible_to(principal)
         if parent_id is not None:
             stmt = stmt.where(Team.parent_id == parent_id)
-        return await paginate(self.session, stmt, sort="name", keys=[Team.name, Team.id],
-                              key_of=lambda t: [t.name, t.id], cursor=cursor, limit=limit)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="name",
+            keys=[Team.name, Team.id],
+            key_of=lambda t: [t.name, t.id],
+            cursor=cursor,
+            limit=limit,
+        )
 
     async def subtree_ids(self, roots: Iterable[uuid.UUID]) -> frozenset[uuid.UUID]:
         """Ids of the given teams and all their descendants."""
@@ -54,8 +62,9 @@ class TeamRepository:
         stmt = select(Team.id).where(Team.manager_id == user_id)
         return list((await self.session.scalars(stmt)).all())
 
-    async def manager_above(self, team_id: uuid.UUID | None, *,
-                            exclude: uuid.UUID | None = None) -> User | None:
+    async def manager_above(
+        self, team_id: uuid.UUID | None, *, exclude: uuid.UUID | None = None
+    ) -> User | None:
         """The active manager of ``team_id`` or, failing that, of the nearest ancestor team
         (``exclude``: someone who does not count, e.g. a departing manager)."""
         while team_id is not None:
@@ -101,8 +110,16 @@ class UserRepository:
     async def get_by_username(self, username: str) -> User | None:
         return await self.session.scalar(select(User).where(User.username == username))
 
-    async def list(self, principal: Principal, *, role: str | None, team_id: uuid.UUID | None,
-                   is_active: bool | None, cursor: str | None, limit: int) -> Page[User]:
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        role: str | None,
+        team_id: uuid.UUID | None,
+        is_active: bool | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[User]:
         stmt = self.visible_to(principal)
         if role is not None:
             stmt = stmt.where(User.role == role)
@@ -110,8 +127,15 @@ class UserRepository:
             stmt = stmt.where(User.team_id == team_id)
         if is_active is not None:
             stmt = stmt.where(User.is_active.is_(is_active))
-        return await paginate(self.session, stmt, sort="username", keys=[User.username, User.id],
-                              key_of=lambda u: [u.username, u.id], cursor=cursor, limit=limit)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="username",
+            keys=[User.username, User.id],
+            key_of=lambda u: [u.username, u.id],
+            cursor=cursor,
+            limit=limit,
+        )
 
     async def any_exists(self) -> bool:
         return await self.session.scalar(select(User.id).limit(1)) is not None

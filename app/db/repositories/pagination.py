@@ -67,9 +67,7 @@ def decode_cursor(cursor: str, sort: str, width: int) -> list[Any]:
             raise ValueError("cursor belongs to another ordering")
         return [_untag(item) for item in data["k"]]
     except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidCursor(
-            "The cursor is malformed or belongs to another query"
-        ) from exc
+        raise InvalidCursor("The cursor is malformed or belongs to another query") from exc
 
 
 def _check_types(keys: Sequence[ColumnElement[Any]], values: Sequence[Any]) -> None:
@@ -83,13 +81,12 @@ def _check_types(keys: Sequence[ColumnElement[Any]], values: Sequence[Any]) -> N
         if value is None:
             continue
         if not isinstance(value, expected) or (isinstance(value, dt.datetime) and value.tzinfo is None):
-            raise InvalidCursor(
-                "The cursor is malformed or belongs to another query"
-            )
+            raise InvalidCursor("The cursor is malformed or belongs to another query")
 
 
-def _after(columns: Sequence[ColumnElement[Any]], values: Sequence[Any],
-           direction: Literal["asc", "desc"]) -> ColumnElement[bool]:
+def _after(
+    columns: Sequence[ColumnElement[Any]], values: Sequence[Any], direction: Literal["asc", "desc"]
+) -> ColumnElement[bool]:
     # (a, b, c) > (x, y, z) spelled out, so it works the same on every database. The extra
     # bound on the leading key lets the index seek to the page instead of filtering up to
     # it: page 200 costs what page 1 costs.
@@ -151,9 +148,17 @@ async def paginate(
     return to_page(rows, sort=sort, key_of=key_of, limit=limit)
 
 
-async def newest_first(session: AsyncSession, stmt: Select[Any], model: Any, *, cursor: str | None,
-                       limit: int) -> Page[Any]:
+async def newest_first(
+    session: AsyncSession, stmt: Select[Any], model: Any, *, cursor: str | None, limit: int
+) -> Page[Any]:
     """A page of ``model`` rows by ``created_at`` descending (ties by id)."""
-    return await paginate(session, stmt, sort="-created_at", keys=[model.created_at, model.id],
-                          key_of=lambda row: [row.created_at, row.id], cursor=cursor, limit=limit,
-                          direction="desc")
+    return await paginate(
+        session,
+        stmt,
+        sort="-created_at",
+        keys=[model.created_at, model.id],
+        key_of=lambda row: [row.created_at, row.id],
+        cursor=cursor,
+        limit=limit,
+        direction="desc",
+    )

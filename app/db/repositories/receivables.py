@@ -39,8 +39,9 @@ class ReceivableRepository:
 
     async def get(self, receivable_id: uuid.UUID, *, principal: Principal) -> Receivable | None:
         """The receivable, if its customer is in the caller's scope."""
-        stmt = scoped_by_customer(select(Receivable).where(Receivable.id == receivable_id), principal,
-                                  Receivable.customer_id)
+        stmt = scoped_by_customer(
+            select(Receivable).where(Receivable.id == receivable_id), principal, Receivable.customer_id
+        )
         return await self.session.scalar(stmt)
 
     async def get_unscoped(self, receivable_id: uuid.UUID, *, for_update: bool = False) -> Receivable | None:
@@ -62,8 +63,14 @@ class ReceivableRepository:
         cursor: str | None,
         limit: int,
     ) -> Page[Receivable]:
-        stmt = self.filtered(principal, customer_id=customer_id, contract_id=contract_id, status=status,
-                             overdue_at=overdue_at, updated_since=updated_since)
+        stmt = self.filtered(
+            principal,
+            customer_id=customer_id,
+            contract_id=contract_id,
+            status=status,
+            overdue_at=overdue_at,
+            updated_since=updated_since,
+        )
         return await paginate(
             self.session,
             stmt,
@@ -74,10 +81,16 @@ class ReceivableRepository:
             limit=limit,
         )
 
-    def filtered(self, principal: Principal, *, customer_id: uuid.UUID | None,
-                 contract_id: uuid.UUID | None, status: Literal["open", "paid", "written_off"] | None,
-                 overdue_at: dt.datetime | None,
-                 updated_since: dt.datetime | None) -> Select[tuple[Receivable]]:
+    def filtered(
+        self,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID | None,
+        contract_id: uuid.UUID | None,
+        status: Literal["open", "paid", "written_off"] | None,
+        overdue_at: dt.datetime | None,
+        updated_since: dt.datetime | None,
+    ) -> Select[tuple[Receivable]]:
         """Receivables in the caller's scope matching the list filters (the list and the export)."""
         stmt = scoped_by_customer(select(Receivable), principal, Receivable.customer_id)
         if customer_id is not None:
@@ -144,8 +157,12 @@ class ReceivableRepository:
             select(PaymentApplication)
             .join(Payment, Payment.id == PaymentApplication.payment_id)
             .where(PaymentApplication.receivable_id.in_(list(receivable_ids)))
-            .order_by(PaymentApplication.receivable_id, PaymentApplication.applied_at, Payment.received_at,
-                      Payment.id)
+            .order_by(
+                PaymentApplication.receivable_id,
+                PaymentApplication.applied_at,
+                Payment.received_at,
+                Payment.id,
+            )
         )
         return list((await self.session.scalars(stmt)).all())
 
@@ -158,8 +175,13 @@ class ReceivableRepository:
         return list((await self.session.scalars(stmt)).all())
 
     async def list_payments(
-        self, principal: Principal, *, customer_id: uuid.UUID | None,
-        updated_since: dt.datetime | None = None, cursor: str | None, limit: int
+        self,
+        principal: Principal,
+        *,
+        customer_id: uuid.UUID | None,
+        updated_since: dt.datetime | None = None,
+        cursor: str | None,
+        limit: int,
     ) -> Page[Payment]:
         stmt = self.payments_filtered(principal, customer_id=customer_id, updated_since=updated_since)
         return await paginate(
@@ -173,8 +195,9 @@ class ReceivableRepository:
             direction="desc",
         )
 
-    def payments_filtered(self, principal: Principal, *, customer_id: uuid.UUID | None,
-                          updated_since: dt.datetime | None) -> Select[tuple[Payment]]:
+    def payments_filtered(
+        self, principal: Principal, *, customer_id: uuid.UUID | None, updated_since: dt.datetime | None
+    ) -> Select[tuple[Payment]]:
         """Payments in the caller's scope matching the list filters (the list and the export).
         A payment never changes once recorded, so "changed since" is "recorded since"."""
         stmt = scoped_by_customer(select(Payment), principal, Payment.customer_id)
@@ -185,8 +208,9 @@ class ReceivableRepository:
         return stmt
 
     async def get_payment(self, payment_id: uuid.UUID, *, principal: Principal) -> Payment | None:
-        stmt = scoped_by_customer(select(Payment).where(Payment.id == payment_id), principal,
-                                  Payment.customer_id)
+        stmt = scoped_by_customer(
+            select(Payment).where(Payment.id == payment_id), principal, Payment.customer_id
+        )
         return await self.session.scalar(stmt)
 
     async def applications_of(self, payment_ids: Sequence[uuid.UUID]) -> list[PaymentApplication]:
@@ -307,24 +331,33 @@ class ReceivableRepository:
     ) -> Decimal:
         """What the customer owed at ``as_of``, exactly as AR aging counts it."""
         base, outstanding, _ = self._open_at(principal, as_of=as_of, bucket_edges=[("all", None)])
-        rows = base.add_columns(outstanding.label("outstanding")).where(
-            Receivable.customer_id == customer_id).subquery()
+        rows = (
+            base.add_columns(outstanding.label("outstanding"))
+            .where(Receivable.customer_id == customer_id)
+            .subquery()
+        )
         total = await self.session.scalar(
-            select(func.coalesce(func.sum(rows.c.outstanding), literal(0, Money))))
+            select(func.coalesce(func.sum(rows.c.outstanding), literal(0, Money)))
+        )
         return Decimal(total or 0)
 
     async def credit_balance_at(self, customer_id: uuid.UUID, *, as_of: dt.datetime) -> Decimal:
         """The customer's credit balance at ``as_of``: received − applied − refunded by then."""
         received = await self.session.scalar(
             select(func.coalesce(func.sum(Payment.amount), literal(0, Money))).where(
-                Payment.customer_id == customer_id, Payment.received_at <= as_of))
+                Payment.customer_id == customer_id, Payment.received_at <= as_of
+            )
+        )
         applied = await self.session.scalar(
             select(func.coalesce(func.sum(PaymentApplication.amount), literal(0, Money)))
             .join(Payment, Payment.id == PaymentApplication.payment_id)
-            .where(Payment.customer_id == customer_id, PaymentApplication.applied_at <= as_of))
+            .where(Payment.customer_id == customer_id, PaymentApplication.applied_at <= as_of)
+        )
         refunded = await self.session.scalar(
             select(func.coalesce(func.sum(CreditRefund.amount), literal(0, Money))).where(
-                CreditRefund.customer_id == customer_id, CreditRefund.refunded_at <= as_of))
+                CreditRefund.customer_id == customer_id, CreditRefund.refunded_at <= as_of
+            )
+        )
         return Decimal(received or 0) - Decimal(applied or 0) - Decimal(refunded or 0)
 
     async def statement_facts(
@@ -333,24 +366,39 @@ class ReceivableRepository:
         """For a statement: receivables issued or written off in [start, end] with their
         contract number, payments received in it, and money applied in it (with its payment
         and the receivable's contract number)."""
-        receivables = (await self.session.execute(
-            select(Receivable, Contract.number)
-            .join(Contract, Contract.id == Receivable.contract_id)
-            .where(
-                Receivable.customer_id == customer_id,
-                ((Receivable.issued_at >= start) & (Receivable.issued_at <= end))
-                | ((Receivable.written_off_at >= start) & (Receivable.written_off_at <= end)),
-            ))).all()
-        payments = (await self.session.scalars(select(Payment).where(
-            Payment.customer_id == customer_id, Payment.received_at >= start, Payment.received_at <= end,
-        ))).all()
-        applications = (await self.session.execute(
-            select(PaymentApplication, Payment, Contract.number)
-            .join(Payment, Payment.id == PaymentApplication.payment_id)
-            .join(Receivable, Receivable.id == PaymentApplication.receivable_id)
-            .join(Contract, Contract.id == Receivable.contract_id)
-            .where(Payment.customer_id == customer_id, PaymentApplication.applied_at >= start,
-                   PaymentApplication.applied_at <= end))).all()
+        receivables = (
+            await self.session.execute(
+                select(Receivable, Contract.number)
+                .join(Contract, Contract.id == Receivable.contract_id)
+                .where(
+                    Receivable.customer_id == customer_id,
+                    ((Receivable.issued_at >= start) & (Receivable.issued_at <= end))
+                    | ((Receivable.written_off_at >= start) & (Receivable.written_off_at <= end)),
+                )
+            )
+        ).all()
+        payments = (
+            await self.session.scalars(
+                select(Payment).where(
+                    Payment.customer_id == customer_id,
+                    Payment.received_at >= start,
+                    Payment.received_at <= end,
+                )
+            )
+        ).all()
+        applications = (
+            await self.session.execute(
+                select(PaymentApplication, Payment, Contract.number)
+                .join(Payment, Payment.id == PaymentApplication.payment_id)
+                .join(Receivable, Receivable.id == PaymentApplication.receivable_id)
+                .join(Contract, Contract.id == Receivable.contract_id)
+                .where(
+                    Payment.customer_id == customer_id,
+                    PaymentApplication.applied_at >= start,
+                    PaymentApplication.applied_at <= end,
+                )
+            )
+        ).all()
         return ([(r, n) for r, n in receivables], list(payments), [(a, p, n) for a, p, n in applications])
 
     async def written_off_total(self, principal: Principal, *, as_of: dt.datetime) -> Decimal:

@@ -34,8 +34,10 @@ def service_scope(principal: Principal) -> ColumnElement[bool] | None:
 
 def overdue_clause(now: dt.datetime) -> ColumnElement[bool]:
     """SQL twin of ``domain.service.is_overdue``."""
-    return or_(and_(Complaint.status == "open", Complaint.respond_by < now),
-               and_(Complaint.status.in_(("open", "in_progress")), Complaint.resolve_by < now))
+    return or_(
+        and_(Complaint.status == "open", Complaint.respond_by < now),
+        and_(Complaint.status.in_(("open", "in_progress")), Complaint.resolve_by < now),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +62,9 @@ class SurveyFilters:
     created_to: dt.datetime | None = None
 
 
-def _created_between(stmt: Select[Any], column: Any, start: dt.datetime | None,
-                     end: dt.datetime | None) -> Select[Any]:
+def _created_between(
+    stmt: Select[Any], column: Any, start: dt.datetime | None, end: dt.datetime | None
+) -> Select[Any]:
     if start is not None:
         stmt = stmt.where(column >= start)
     if end is not None:
@@ -74,53 +77,88 @@ class ComplaintRepository:
         self.session = session
 
     def visible_to(self, principal: Principal) -> Select[tuple[Complaint]]:
-        stmt = (select(Complaint).join(Customer, Customer.id == Complaint.customer_id)
-                .where(Customer.deleted_at.is_(None)))
+        stmt = (
+            select(Complaint)
+            .join(Customer, Customer.id == Complaint.customer_id)
+            .where(Customer.deleted_at.is_(None))
+        )
         scope = service_scope(principal)
         if scope is not None:
             stmt = stmt.where(or_(scope, Complaint.handler_id == principal.user_id))
         return stmt
 
-    async def get(self, complaint_id: uuid.UUID, *, principal: Principal,
-                  for_update: bool = False) -> Complaint | None:
+    async def get(
+        self, complaint_id: uuid.UUID, *, principal: Principal, for_update: bool = False
+    ) -> Complaint | None:
         """The complaint, if the caller may see it."""
-        return await by_id(self.session, self.visible_to(principal), Complaint, complaint_id,
-                           for_update=for_update)
+        return await by_id(
+            self.session, self.visible_to(principal), Complaint, complaint_id, for_update=for_update
+        )
 
-    async def list(self, principal: Principal, filters: ComplaintFilters, *, now: dt.datetime,
-                   sort: ComplaintSort, cursor: str | None, limit: int) -> Page[Complaint]:
+    async def list(
+        self,
+        principal: Principal,
+        filters: ComplaintFilters,
+        *,
+        now: dt.datetime,
+        sort: ComplaintSort,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Complaint]:
         stmt = self.visible_to(principal)
-        for column, value in ((Complaint.customer_id, filters.customer_id),
-                              (Complaint.handler_id, filters.handler_id),
-                              (Complaint.status, filters.status), (Complaint.severity, filters.severity),
-                              (Complaint.category, filters.category)):
+        for column, value in (
+            (Complaint.customer_id, filters.customer_id),
+            (Complaint.handler_id, filters.handler_id),
+            (Complaint.status, filters.status),
+            (Complaint.severity, filters.severity),
+            (Complaint.category, filters.category),
+        ):
             if value is not None:
                 stmt = stmt.where(column == value)
         if filters.overdue is not None:
             stmt = stmt.where(overdue_clause(now) if filters.overdue else ~overdue_clause(now))
         stmt = _created_between(stmt, Complaint.created_at, filters.created_from, filters.created_to)
         direction: Literal["asc", "desc"] = "desc" if sort.startswith("-") else "asc"
-        return await paginate(self.session, stmt, sort=sort, keys=[Complaint.created_at, Complaint.id],
-                              key_of=lambda c: [c.created_at, c.id], cursor=cursor, limit=limit,
-                              direction=direction)
+        return await paginate(
+            self.session,
+            stmt,
+            sort=sort,
+            keys=[Complaint.created_at, Complaint.id],
+            key_of=lambda c: [c.created_at, c.id],
+            cursor=cursor,
+            limit=limit,
+            direction=direction,
+        )
 
     async def overdue_for(self, user_id: uuid.UUID, *, now: dt.datetime) -> list[tuple[uuid.UUID, bool]]:
         """Customers with an overdue complaint that ``user_id`` handles or whose customer they
         own, each with whether they own that customer."""
-        stmt = (select(Complaint.customer_id, Customer.owner_id == user_id)
-                .join(Customer, Customer.id == Complaint.customer_id)
-                .where(Customer.deleted_at.is_(None), overdue_clause(now),
-                       or_(Complaint.handler_id == user_id, Customer.owner_id == user_id))
-                .distinct())
+        stmt = (
+            select(Complaint.customer_id, Customer.owner_id == user_id)
+            .join(Customer, Customer.id == Complaint.customer_id)
+            .where(
+                Customer.deleted_at.is_(None),
+                overdue_clause(now),
+                or_(Complaint.handler_id == user_id, Customer.owner_id == user_id),
+            )
+            .distinct()
+        )
         return [(row[0], bool(row[1])) for row in (await self.session.execute(stmt)).all()]
 
-    async def opened_between(self, *, start: dt.datetime, end: dt.datetime, group_by: GroupBy,
-                             ) -> list[tuple[uuid.UUID | None, dt.datetime | None, dt.datetime]]:
+    async def opened_between(
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        group_by: GroupBy,
+    ) -> list[tuple[uuid.UUID | None, dt.datetime | None, dt.datetime]]:
         """``(owner or team, responded_at, respond_by)`` of every complaint opened in the period."""
         key = Customer.owner_id if group_by == "owner" else Customer.team_id
-        stmt = (select(key, Complaint.responded_at, Complaint.respond_by)
-                .join(Customer, Customer.id == Complaint.customer_id)
-                .where(Complaint.created_at >= start, Complaint.created_at < end))
+        stmt = (
+            select(key, Complaint.responded_at, Complaint.respond_by)
+            .join(Customer, Customer.id == Complaint.customer_id)
+            .where(Complaint.created_at >= start, Complaint.created_at < end)
+        )
         return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
 
     def add(self, complaint: Complaint) -> None:
@@ -132,37 +170,73 @@ class SurveyRepository:
         self.session = session
 
     def visible_to(self, principal: Principal) -> Select[tuple[Survey]]:
-        stmt = (select(Survey).join(Customer, Customer.id == Survey.customer_id)
-                .where(Customer.deleted_at.is_(None)))
+        stmt = (
+            select(Survey)
+            .join(Customer, Customer.id == Survey.customer_id)
+            .where(Customer.deleted_at.is_(None))
+        )
         scope = service_scope(principal)
         return stmt if scope is None else stmt.where(scope)
 
-    async def list(self, principal: Principal, filters: SurveyFilters, *, sort: SurveySort,
-                   cursor: str | None, limit: int) -> Page[Survey]:
+    async def list(
+        self,
+        principal: Principal,
+        filters: SurveyFilters,
+        *,
+        sort: SurveySort,
+        cursor: str | None,
+        limit: int,
+    ) -> Page[Survey]:
         stmt = self.visible_to(principal)
-        for column, value in ((Survey.customer_id, filters.customer_id), (Survey.kind, filters.kind),
-                              (Survey.complaint_id, filters.complaint_id),
-                              (Survey.contract_id, filters.contract_id)):
+        for column, value in (
+            (Survey.customer_id, filters.customer_id),
+            (Survey.kind, filters.kind),
+            (Survey.complaint_id, filters.complaint_id),
+            (Survey.contract_id, filters.contract_id),
+        ):
             if value is not None:
                 stmt = stmt.where(column == value)
         stmt = _created_between(stmt, Survey.created_at, filters.created_from, filters.created_to)
         direction: Literal["asc", "desc"] = "desc" if sort.startswith("-") else "asc"
-        return await paginate(self.session, stmt, sort=sort, keys=[Survey.created_at, Survey.id],
-                              key_of=lambda s: [s.created_at, s.id], cursor=cursor, limit=limit,
-                              direction=direction)
+        return await paginate(
+            self.session,
+            stmt,
+            sort=sort,
+            keys=[Survey.created_at, Survey.id],
+            key_of=lambda s: [s.created_at, s.id],
+            cursor=cursor,
+            limit=limit,
+            direction=direction,
+        )
 
-    async def answered_between(self, *, start: dt.datetime, end: dt.datetime, group_by: GroupBy,
-                               ) -> list[tuple[uuid.UUID | None, str, int]]:
+    async def answered_between(
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        group_by: GroupBy,
+    ) -> list[tuple[uuid.UUID | None, str, int]]:
         """``(owner or team, kind, score)`` of every survey answer of the period."""
         key = Customer.owner_id if group_by == "owner" else Customer.team_id
-        stmt = (select(key, Survey.kind, Survey.score)
-                .join(Customer, Customer.id == Survey.customer_id)
-                .where(Survey.created_at >= start, Survey.created_at < end))
+        stmt = (
+            select(key, Survey.kind, Survey.score)
+            .join(Customer, Customer.id == Survey.customer_id)
+            .where(Survey.created_at >= start, Survey.created_at < end)
+        )
         return [tuple(row) for row in (await self.session.execute(stmt)).all()]  # type: ignore[misc]
 
     def add(self, survey: Survey) -> None:
         self.session.add(survey)
 
 
-__all__ = ["ComplaintFilters", "ComplaintRepository", "ComplaintSort", "GroupBy", "SurveyFilters",
-           "SurveyRepository", "SurveySort", "overdue_clause", "service_scope"]
+__all__ = [
+    "ComplaintFilters",
+    "ComplaintRepository",
+    "ComplaintSort",
+    "GroupBy",
+    "SurveyFilters",
+    "SurveyRepository",
+    "SurveySort",
+    "overdue_clause",
+    "service_scope",
+]

@@ -29,8 +29,9 @@ class TargetRepository:
             stmt = stmt.where(Target.owner_id == principal.user_id)
         return stmt
 
-    async def get(self, target_id: uuid.UUID, *, principal: Principal,
-                  for_update: bool = False) -> Target | None:
+    async def get(
+        self, target_id: uuid.UUID, *, principal: Principal, for_update: bool = False
+    ) -> Target | None:
         stmt = self.visible_to(principal).where(Target.id == target_id)
         if for_update:
             stmt = stmt.with_for_update()
@@ -39,30 +40,48 @@ class TargetRepository:
     async def by_key(self, key: str) -> Target | None:
         return await self.session.scalar(select(Target).where(Target.subject_key == key))
 
-    async def list(self, principal: Principal, *, period: str | None, level: str | None,
-                   cursor: str | None, limit: int) -> Page[Target]:
+    async def list(
+        self, principal: Principal, *, period: str | None, level: str | None, cursor: str | None, limit: int
+    ) -> Page[Target]:
         stmt = self.visible_to(principal)
         if period is not None:
             stmt = stmt.where(Target.period == period)
         if level is not None:
             stmt = stmt.where(Target.level == level)
-        return await paginate(self.session, stmt, sort="id", keys=[Target.id],
-                              key_of=lambda t: [t.id], cursor=cursor, limit=limit)
+        return await paginate(
+            self.session,
+            stmt,
+            sort="id",
+            keys=[Target.id],
+            key_of=lambda t: [t.id],
+            cursor=cursor,
+            limit=limit,
+        )
 
     async def in_period(self, principal: Principal, period: str) -> list[Target]:
         stmt = self.visible_to(principal).where(Target.period == period).order_by(Target.id)
         return list((await self.session.scalars(stmt)).all())
 
-    async def children_sums(self, parent_ids: Sequence[uuid.UUID]
-                            ) -> dict[uuid.UUID, tuple[Decimal, Decimal, int]]:
+    async def children_sums(
+        self, parent_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[Decimal, Decimal, int]]:
         """Per parent: the children's signed and collected amounts and how many they are."""
         if not parent_ids:
             return {}
-        stmt = (select(Target.parent_id, func.sum(Target.signed_amount),
-                       func.sum(Target.collected_amount), func.count())
-                .where(Target.parent_id.in_(list(parent_ids))).group_by(Target.parent_id))
-        return {parent: (Decimal(signed or 0), Decimal(collected or 0), int(n))
-                for parent, signed, collected, n in await self.session.execute(stmt)}
+        stmt = (
+            select(
+                Target.parent_id,
+                func.sum(Target.signed_amount),
+                func.sum(Target.collected_amount),
+                func.count(),
+            )
+            .where(Target.parent_id.in_(list(parent_ids)))
+            .group_by(Target.parent_id)
+        )
+        return {
+            parent: (Decimal(signed or 0), Decimal(collected or 0), int(n))
+            for parent, signed, collected, n in await self.session.execute(stmt)
+        }
 
     def add(self, target: Target) -> None:
         self.session.add(target)
@@ -70,29 +89,43 @@ class TargetRepository:
     async def delete(self, target: Target) -> None:
         await self.session.delete(target)
 
-    async def actual_signed(self, start: dt.datetime, end: dt.datetime, *,
-                            owner_id: uuid.UUID | None, team_ids: Collection[uuid.UUID] | None,
-                            region: str | None) -> Decimal:
+    async def actual_signed(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        owner_id: uuid.UUID | None,
+        team_ids: Collection[uuid.UUID] | None,
+        region: str | None,
+    ) -> Decimal:
         """Contracts signed in ``[start, end)`` (not cancelled), credited to the owner and
         team of the customer when it was signed (stored on the contract)."""
-        stmt = (select(func.sum(Contract.amount))
-                .where(Contract.status.in_(SIGNED_BUSINESS), Contract.signed_at >= start,
-                       Contract.signed_at < end))
+        stmt = select(func.sum(Contract.amount)).where(
+            Contract.status.in_(SIGNED_BUSINESS), Contract.signed_at >= start, Contract.signed_at < end
+        )
         if owner_id is not None:
             stmt = stmt.where(Contract.owner_id == owner_id)
         if team_ids is not None:
             stmt = stmt.where(Contract.team_id.in_(list(team_ids)))
         if region is not None:
-            stmt = stmt.join(Customer, Customer.id == Contract.customer_id).where(
-                Customer.region == region)
+            stmt = stmt.join(Customer, Customer.id == Contract.customer_id).where(Customer.region == region)
         return Decimal(await self.session.scalar(stmt) or 0).quantize(Decimal("0.01"))
 
-    async def actual_collected(self, start: dt.datetime, end: dt.datetime, *,
-                               owner_id: uuid.UUID | None, team_ids: Collection[uuid.UUID] | None,
-                               region: str | None) -> Decimal:
+    async def actual_collected(
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        owner_id: uuid.UUID | None,
+        team_ids: Collection[uuid.UUID] | None,
+        region: str | None,
+    ) -> Decimal:
         """Payments received in ``[start, end)``, credited to the customer's owner and team."""
-        stmt = (select(func.sum(Payment.amount)).join(Customer, Customer.id == Payment.customer_id)
-                .where(Payment.received_at >= start, Payment.received_at < end))
+        stmt = (
+            select(func.sum(Payment.amount))
+            .join(Customer, Customer.id == Payment.customer_id)
+            .where(Payment.received_at >= start, Payment.received_at < end)
+        )
         if owner_id is not None:
             stmt = stmt.where(Customer.owner_id == owner_id)
         if team_ids is not None:

@@ -21,8 +21,10 @@ class ChangeRead(Schema):
     at: dt.datetime = Field(description="When the change was committed")
     version: int | None = Field(default=None, description="The record's version now (upserts)")
     data: dict[str, Any] | None = Field(
-        default=None, description="The record as its GET answers it now (upserts only); it may be "
-                                  "newer than this entry, whose later entries then follow")
+        default=None,
+        description="The record as its GET answers it now (upserts only); it may be "
+        "newer than this entry, whose later entries then follow",
+    )
     merged_into: uuid.UUID | None = Field(default=None, description="For merge: the surviving customer")
 
 

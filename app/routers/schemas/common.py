@@ -33,8 +33,7 @@ T = TypeVar("T")
 _TEXT_CONTROLS_ALLOWED: Final = frozenset("\t\n\r")
 # Characters that reorder how text is displayed (bidi embeddings, overrides and isolates, and
 # the direction marks): in a name they can make "evil.exe" read as "exe.live".
-BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                                 "\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def text_fault(value: str, *, name: bool = False) -> str | None:
@@ -94,14 +93,18 @@ class Schema(BaseModel):
     def _text_rule(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        checked = ({k: v for k, v in data.items() if k not in cls.text_checked_later}
-                   if cls.text_checked_later else data)
+        checked = (
+            {k: v for k, v in data.items() if k not in cls.text_checked_later}
+            if cls.text_checked_later
+            else data
+        )
         if found := _first_fault(checked, ()):
             path, fault = found
             where = ".".join(str(p) for p in path)
             # ``path`` lets the error answer point at the field itself (problems.py).
-            raise PydanticCustomError("text_character", "{where}: {fault}",
-                                      {"where": where, "fault": fault, "path": list(path)})
+            raise PydanticCustomError(
+                "text_character", "{where}: {fault}", {"where": where, "fault": fault, "path": list(path)}
+            )
         return data
 
 
@@ -112,8 +115,7 @@ class PatchSchema(Schema):
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> PatchSchema:
-        nulled = sorted(n for n in self.model_fields_set & self.not_nullable
-                        if getattr(self, n) is None)
+        nulled = sorted(n for n in self.model_fields_set & self.not_nullable if getattr(self, n) is None)
         if nulled:
             raise ValueError(f"cannot be null: {', '.join(nulled)}")
         return self
@@ -141,7 +143,7 @@ def _money(value: Any) -> Decimal:
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
-        raise ValueError("must be a decimal amount like \"12500.00\"") from exc
+        raise ValueError('must be a decimal amount like "12500.00"') from exc
     if not amount.is_finite():
         raise ValueError("must be a finite amount")
     # Size first: quantizing a huge number overflows the decimal context.
@@ -160,8 +162,9 @@ Money = Annotated[
     Decimal,
     BeforeValidator(_money),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN,
-                    "examples": ["12500.00"]}),
+    WithJsonSchema(
+        {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "examples": ["12500.00"]}
+    ),
 ]
 # Any other exact number (rates, factors, thresholds, days) travels as a decimal string too.
 DECIMAL_PATTERN = r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$"
@@ -205,13 +208,16 @@ LATEST_RECORD_TIME: Final = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 def _in_record_window(value: dt.datetime) -> dt.datetime:
     if not EARLIEST_RECORD_TIME <= value < LATEST_RECORD_TIME:
-        raise ValueError(f"must be between {EARLIEST_RECORD_TIME:%Y-%m-%d} and "
-                         f"{LATEST_RECORD_TIME:%Y-%m-%d} (UTC)")
+        raise ValueError(
+            f"must be between {EARLIEST_RECORD_TIME:%Y-%m-%d} and {LATEST_RECORD_TIME:%Y-%m-%d} (UTC)"
+        )
     return value
 
 
 # A stored timestamp (an activity, a due date, a signing, a payment), within the window above.
 RecordDateTime = Annotated[UtcDateTime, AfterValidator(_in_record_window)]
 # The incremental-pull filter's meaning, wherever a list takes ``updated_since``.
-UPDATED_SINCE = ("Only records created or changed at or after this time (incremental pull; "
-                 "see docs/integration.md for the overlap to allow)")
+UPDATED_SINCE = (
+    "Only records created or changed at or after this time (incremental pull; "
+    "see docs/integration.md for the overlap to allow)"
+)

@@ -20,8 +20,9 @@ from app.routers.schemas.common import (
     UtcDateTime,
 )
 
-ContractNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-                           NameRule]
+ContractNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), NameRule
+]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 Terms = Annotated[int, Field(ge=0, le=3650)]
 
@@ -76,10 +77,13 @@ class CreditOverride(Schema):
 
 
 class SignRequest(Schema):
-    signed_at: RecordDateTime | None = Field(default=None, description="Past dates record history; "
-                                            "future ones are refused. Default: now")
-    override: CreditOverride | None = Field(default=None, description="Sign despite a credit block "
-                                            "(finance, director; a manager within the threshold)")
+    signed_at: RecordDateTime | None = Field(
+        default=None, description="Past dates record history; future ones are refused. Default: now"
+    )
+    override: CreditOverride | None = Field(
+        default=None,
+        description="Sign despite a credit block (finance, director; a manager within the threshold)",
+    )
 
 
 class CancelRequest(Schema):
@@ -116,7 +120,8 @@ class ReceivableCreate(Schema):
     amount: PositiveMoney
     issued_at: RecordDateTime
     due_at: RecordDateTime | None = Field(
-        default=None, description="Default: the issue date plus the contract's payment terms")
+        default=None, description="Default: the issue date plus the contract's payment terms"
+    )
 
 
 class WriteOffRequest(Schema):
@@ -150,7 +155,8 @@ class ReceivableRead(Schema):
     updated_at: dt.datetime
     version: int
     applications: list[PaymentApplicationRead] = Field(
-        description="The money applied to it: payments and credit balance, in order")
+        description="The money applied to it: payments and credit balance, in order"
+    )
 
 
 class PaymentApplicationIn(Schema):
@@ -166,7 +172,8 @@ class PaymentCreate(Schema):
     received_at: RecordDateTime
     reference: Annotated[str, StringConstraints(max_length=100)] | None = None
     allocations: Annotated[list[PaymentApplicationIn], Field(max_length=200)] | None = Field(
-        default=None, description="Where the payment goes (payment application); default: oldest due first")
+        default=None, description="Where the payment goes (payment application); default: oldest due first"
+    )
 
 
 class PaymentRead(Schema):
@@ -174,7 +181,8 @@ class PaymentRead(Schema):
     customer_id: uuid.UUID
     amount: Money
     unallocated_amount: Money = Field(
-        description="Still kept as the customer's credit balance (later bills and refunds take from it)")
+        description="Still kept as the customer's credit balance (later bills and refunds take from it)"
+    )
     refunded_amount: Money = Field(description="Credit balance from this payment paid back to the customer")
     received_at: dt.datetime
     reference: str | None
@@ -190,18 +198,25 @@ def receivable_read(view: object) -> ReceivableRead:
     written_off = receivable.written_off_at is not None  # type: ignore[attr-defined]
     outstanding = max(amount - paid, 0)
     status = "written_off" if written_off else ("paid" if outstanding == 0 else "open")
-    data = {name: getattr(receivable, name) for name in ReceivableRead.model_fields
-            if name not in ("outstanding", "status", "applications")}
-    return ReceivableRead(**data, outstanding=outstanding, status=status,
-                          applications=[PaymentApplicationRead.model_validate(a)
-                                        for a in view.applications])  # type: ignore[attr-defined]
+    data = {
+        name: getattr(receivable, name)
+        for name in ReceivableRead.model_fields
+        if name not in ("outstanding", "status", "applications")
+    }
+    return ReceivableRead(
+        **data,
+        outstanding=outstanding,
+        status=status,
+        applications=[PaymentApplicationRead.model_validate(a) for a in view.applications],
+    )  # type: ignore[attr-defined]
 
 
 def payment_read(view: object) -> PaymentRead:
     payment = view.payment  # type: ignore[attr-defined]
     data = {name: getattr(payment, name) for name in PaymentRead.model_fields if name != "allocations"}
-    return PaymentRead(**data, allocations=[PaymentApplicationRead.model_validate(a)
-                                            for a in view.applications])  # type: ignore[attr-defined]
+    return PaymentRead(
+        **data, allocations=[PaymentApplicationRead.model_validate(a) for a in view.applications]
+    )  # type: ignore[attr-defined]
 
 
 class CreditRefundCreate(Schema):

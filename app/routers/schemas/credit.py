@@ -31,8 +31,9 @@ Role = Literal["manager", "finance", "director"]
 
 
 class CreditWarningRead(Schema):
-    code: str = Field(description="credit.on_hold, credit.overdue, credit.exposure_high, "
-                      "credit.grade_dropped")
+    code: str = Field(
+        description="credit.on_hold, credit.overdue, credit.exposure_high, credit.grade_dropped"
+    )
     message: str
 
 
@@ -43,8 +44,9 @@ class SuggestedLimitRead(Schema):
     grade_factor: DecimalString
     average_monthly_billed: Money
     payment_terms_days: int
-    repayment_rate: DecimalString | None = Field(description="Paid / billed over the 12 months; "
-                                           "null when nothing was billed")
+    repayment_rate: DecimalString | None = Field(
+        description="Paid / billed over the 12 months; null when nothing was billed"
+    )
 
 
 class CreditRead(Schema):
@@ -52,8 +54,9 @@ class CreditRead(Schema):
     credit_limit: Money
     exposure: Money = Field(description="Open receivables + signed-but-unbilled contract amounts")
     available: Money = Field(description="credit_limit - exposure; negative when over the limit")
-    on_hold: bool = Field(description="Manual hold, or a receivable overdue more than "
-                          "hold_after_overdue_days")
+    on_hold: bool = Field(
+        description="Manual hold, or a receivable overdue more than hold_after_overdue_days"
+    )
     manual_hold: bool = Field(description="The hold was set by finance (PATCH)")
     hold_reason: str | None
     payment_terms_days: int
@@ -62,11 +65,13 @@ class CreditRead(Schema):
     overdue_count: int
     max_days_overdue: int
     credit_balance: Money = Field(
-        description="Deposits, prepayments and overpayments not yet applied; deducted from exposure")
+        description="Deposits, prepayments and overpayments not yet applied; deducted from exposure"
+    )
     warnings: list[CreditWarningRead]
     suggested_limit: SuggestedLimitRead
-    version: int = Field(description="Version of the credit terms (0: never changed); send it "
-                         "as If-Match when patching")
+    version: int = Field(
+        description="Version of the credit terms (0: never changed); send it as If-Match when patching"
+    )
 
 
 class CreditUpdate(PatchSchema):
@@ -75,8 +80,9 @@ class CreditUpdate(PatchSchema):
     not_nullable: ClassVar[frozenset[str]] = frozenset({"payment_terms_days", "on_hold"})
 
     payment_terms_days: int | None = Field(default=None, ge=0, le=3650)
-    on_hold: bool | None = Field(default=None, description="Manual credit hold; putting a "
-                                 "customer on hold needs a hold_reason")
+    on_hold: bool | None = Field(
+        default=None, description="Manual credit hold; putting a customer on hold needs a hold_reason"
+    )
     hold_reason: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
@@ -135,7 +141,8 @@ class CreditOverrideRequestRead(Schema):
     customer_id: uuid.UUID
     reason: str
     status: Literal["pending", "approved", "rejected", "used"] = Field(
-        description="`used` once the contract was signed with it")
+        description="`used` once the contract was signed with it"
+    )
     exposure_after: Money = Field(description="The exposure after signing when it was requested")
     requested_by: uuid.UUID
     decided_by: uuid.UUID | None
@@ -180,8 +187,9 @@ class AgingBucketRead(Schema):
 
 
 class AgingRowRead(Schema):
-    key: uuid.UUID | None = Field(description="Customer, owner or team id; null for customers "
-                                  "without an owner or team")
+    key: uuid.UUID | None = Field(
+        description="Customer, owner or team id; null for customers without an owner or team"
+    )
     name: str | None
     amounts: BucketAmounts
     total: Money
@@ -248,40 +256,56 @@ class BucketActionSettings(Schema):
 GradeCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]$")]
 # Said with additionalProperties (not patternProperties), which client generators understand.
 GRADE_FACTORS_SCHEMA = {
-    "type": "object", "propertyNames": {"pattern": r"^[A-Z]$"}, "minProperties": 1, "maxProperties": 26,
+    "type": "object",
+    "propertyNames": {"pattern": r"^[A-Z]$"},
+    "minProperties": 1,
+    "maxProperties": 26,
     "additionalProperties": {**DECIMAL_SCHEMA, "description": "0 to 100", "examples": ["1.2"]},
-    "description": "The suggested-limit factor per grade", "examples": [{"A": "1.5", "B": "1.0", "C": "0.5"}],
+    "description": "The suggested-limit factor per grade",
+    "examples": [{"A": "1.5", "B": "1.0", "C": "0.5"}],
 }
 
 DEFAULT_LIMITS_SCHEMA = {
-    "type": "object", "propertyNames": {"pattern": r"^[A-Z]$"}, "maxProperties": 26,
-    "additionalProperties": {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN,
-                             "description": "A non-negative amount", "examples": ["50000.00"]},
+    "type": "object",
+    "propertyNames": {"pattern": r"^[A-Z]$"},
+    "maxProperties": 26,
+    "additionalProperties": {
+        "type": "string",
+        "format": "decimal",
+        "pattern": MONEY_PATTERN,
+        "description": "A non-negative amount",
+        "examples": ["50000.00"],
+    },
     "description": "The limit of a customer with no credit profile of its own, by grade (cash first by "
-                   "default); an ungraded customer, or a grade not listed, gets default_credit_limit",
+    "default); an ungraded customer, or a grade not listed, gets default_credit_limit",
     "examples": [{"A": "0.00", "B": "0.00", "C": "0.00"}],
 }
 
 
 class CreditSettings(Schema):
     manager_limit_max: NonNegativeMoney = Field(description="Managers approve limits up to this")
-    finance_limit_max: NonNegativeMoney = Field(description="Finance approves up to this; "
-                                                "directors above")
+    finance_limit_max: NonNegativeMoney = Field(description="Finance approves up to this; directors above")
     hold_after_overdue_days: int = Field(ge=0, le=3650)
     warn_ratio: DecimalString = Field(gt=0, le=1, max_digits=6, decimal_places=4)
     default_payment_terms_days: int = Field(ge=0, le=3650)
     renewal_notice_days: int = Field(
-        default=60, ge=0, le=3650,
-        description="Days before a service period ends that its customer is renewal-due")
+        default=60,
+        ge=0,
+        le=3650,
+        description="Days before a service period ends that its customer is renewal-due",
+    )
     default_credit_limit: NonNegativeMoney = Field(description="The limit a customer starts with")
     min_repayment_rate: Rate = Field(description="Below it the suggested limit is 0")
     provision_rates: BucketRates
     collection_actions: BucketActionSettings
-    grade_factors: Annotated[dict[GradeCode, Annotated[DecimalString, Field(ge=0, le=100)]],
-                             Field(min_length=1, max_length=26), WithJsonSchema(GRADE_FACTORS_SCHEMA)]
-    default_limits_by_grade: Annotated[dict[GradeCode, NonNegativeMoney], Field(max_length=26),
-                                       WithJsonSchema(DEFAULT_LIMITS_SCHEMA)] = Field(
-        default_factory=lambda: {"A": Decimal("0.00"), "B": Decimal("0.00"), "C": Decimal("0.00")})
+    grade_factors: Annotated[
+        dict[GradeCode, Annotated[DecimalString, Field(ge=0, le=100)]],
+        Field(min_length=1, max_length=26),
+        WithJsonSchema(GRADE_FACTORS_SCHEMA),
+    ]
+    default_limits_by_grade: Annotated[
+        dict[GradeCode, NonNegativeMoney], Field(max_length=26), WithJsonSchema(DEFAULT_LIMITS_SCHEMA)
+    ] = Field(default_factory=lambda: {"A": Decimal("0.00"), "B": Decimal("0.00"), "C": Decimal("0.00")})
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
 
 
@@ -292,8 +316,10 @@ class StatementLineRead(Schema):
     reference: str = Field(description="Contract number; for a payment its reference")
     debit: Money
     credit: Money = Field(description="What reduced the debt: money applied to bills, a write-off")
-    amount: Money = Field(description="The document's own amount (a payment's full amount, part "
-                                      "of which may have gone to the credit balance)")
+    amount: Money = Field(
+        description="The document's own amount (a payment's full amount, part "
+        "of which may have gone to the credit balance)"
+    )
     balance: Money
 
 
@@ -305,8 +331,9 @@ class StatementRead(Schema):
     date_to: dt.date = Field(serialization_alias="to")
     opening_balance: Money = Field(description="Owed on receivables at the start of the period")
     lines: list[StatementLineRead]
-    closing_balance: Money = Field(description="Owed at the end: equals /reports/ar-aging for the "
-                                               "customer as of the last day")
+    closing_balance: Money = Field(
+        description="Owed at the end: equals /reports/ar-aging for the customer as of the last day"
+    )
     opening_credit_balance: Money
     credit_balance: Money = Field(description="Credit balance at the end of the period")
 

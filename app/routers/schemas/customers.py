@@ -59,12 +59,17 @@ class CustomerFilterParams(BaseModel):
     tag: Annotated[str, StringConstraints(max_length=50)] | None = None
     source: Source | None = None
     pool: bool | None = Field(default=None, description="true: only unowned; false: only owned")
-    q: Text200 | None = Field(default=None, description=(
-        "Search: a phone (any format), an email, a USCC, or a fragment of the customer's or a "
-        "contact's name"))
+    q: Text200 | None = Field(
+        default=None,
+        description=(
+            "Search: a phone (any format), an email, a USCC, or a fragment of the customer's or a "
+            "contact's name"
+        ),
+    )
     updated_since: UtcDateTime | None = Field(default=None, description=UPDATED_SINCE)
-    include_deleted: bool = Field(default=False, description="Include soft-deleted and merged "
-                                  "customers (tombstones)")
+    include_deleted: bool = Field(
+        default=False, description="Include soft-deleted and merged customers (tombstones)"
+    )
 
 
 class ContactIn(Schema):
@@ -124,11 +129,13 @@ class CustomerCreate(_CustomerFields):
     kind: CustomerKind = CustomerKind.company
     uscc: Annotated[str, StringConstraints(max_length=40)] | None = None
     source: Source | None = Field(default=None, description="Defaults to self_discovered for reps")
-    stage: Stage = Field(default=Stage.resource, description="resource…intent; beyond graded is "
-                         "recorded as out of funnel")
+    stage: Stage = Field(
+        default=Stage.resource, description="resource…intent; beyond graded is recorded as out of funnel"
+    )
     grade: Grade | None = None
-    owner_id: uuid.UUID | None = Field(default=None, description="Support/manager/director may "
-                                       "assign an owner; reps own what they create")
+    owner_id: uuid.UUID | None = Field(
+        default=None, description="Support/manager/director may assign an owner; reps own what they create"
+    )
     contacts: Annotated[list[ContactIn], Field(max_length=20)] = []
 
 
@@ -197,8 +204,10 @@ class DuplicateRead(Schema):
     uscc: str | None
     owner_id: uuid.UUID | None
     matched_on: list[str]
-    visible: bool = Field(description="False: a customer exists that you may not see (outside your "
-                          "scope, or found through contact details masked for you)")
+    visible: bool = Field(
+        description="False: a customer exists that you may not see (outside your "
+        "scope, or found through contact details masked for you)"
+    )
 
 
 class DuplicateList(Schema):
@@ -210,9 +219,19 @@ class MergeRequest(Schema):
 
 
 # One field's change in the history: its old and its new value (any JSON value, null for none).
-FieldChange = Annotated[list[Any], WithJsonSchema({
-    "type": "array", "minItems": 2, "maxItems": 2, "items": {},
-    "description": "[old, new]", "examples": [[None, "13800138000"]]})]
+FieldChange = Annotated[
+    list[Any],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": {},
+            "description": "[old, new]",
+            "examples": [[None, "13800138000"]],
+        }
+    ),
+]
 
 
 class HistoryRead(Schema):
@@ -299,17 +318,24 @@ def activity_values(data: dict[str, Any]) -> dict[str, Any]:
     values = dict(data)
     if "location" in values:
         location = values.pop("location") or {}
-        values.update(location_lat=location.get("lat"), location_lng=location.get("lng"),
-                      location_accuracy_m=location.get("accuracy"),
-                      location_address=location.get("address"))
+        values.update(
+            location_lat=location.get("lat"),
+            location_lng=location.get("lng"),
+            location_accuracy_m=location.get("accuracy"),
+            location_address=location.get("address"),
+        )
     return values
 
 
 def activity_read(activity: Any) -> ActivityRead:
     location = None
     if activity.location_lat is not None and activity.location_lng is not None:
-        location = Location(lat=activity.location_lat, lng=activity.location_lng,
-                            accuracy=activity.location_accuracy_m, address=activity.location_address)
+        location = Location(
+            lat=activity.location_lat,
+            lng=activity.location_lng,
+            accuracy=activity.location_accuracy_m,
+            address=activity.location_address,
+        )
     data = {name: getattr(activity, name) for name in ActivityRead.model_fields if name != "location"}
     return ActivityRead(**data, location=location)
 
@@ -330,8 +356,10 @@ class ImportFormat(StrEnum):
 
 
 class ImportRowError(Schema):
-    loc: list[str | int] = Field(description="The column (canonical field name) and, for "
-                                 "multi-valued cells, the value's position: [\"phone\", 1]")
+    loc: list[str | int] = Field(
+        description="The column (canonical field name) and, for "
+        'multi-valued cells, the value\'s position: ["phone", 1]'
+    )
     msg: str
     type: str
 
@@ -364,13 +392,13 @@ class ImportReport(Schema):
     mode: ImportMode
     committed: bool = Field(description="Whether the import's transaction was committed")
     format: ImportFormat
-    encoding: str | None = Field(description="Detected CSV encoding: utf-8, utf-8-sig, gb18030 or "
-                                 "utf-16; null for XLSX")
+    encoding: str | None = Field(
+        description="Detected CSV encoding: utf-8, utf-8-sig, gb18030 or utf-16; null for XLSX"
+    )
     total_rows: int = Field(description="Non-blank rows after the header")
     created: int
     created_ids: list[uuid.UUID]
     duplicates: list[ImportDuplicateRead]
     rejected: list[ImportRejectedRead]
     unknown_columns: list[str] = Field(description="Header cells that name no known field (ignored)")
-    ignored_columns: list[str] = Field(description="Repeats of a single-valued column (the first "
-                                       "one counts)")
+    ignored_columns: list[str] = Field(description="Repeats of a single-valued column (the first one counts)")

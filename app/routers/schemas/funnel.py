@@ -18,15 +18,19 @@ Note = Annotated[str, StringConstraints(max_length=2000)]
 class TransitionCreate(Schema):
     to_stage: Stage
     reason: Annotated[str, StringConstraints(max_length=50)] | None = Field(
-        default=None, description="Required going back; an abandon reason code when abandoning: "
-        + ", ".join(r.value for r in AbandonReason))
+        default=None,
+        description="Required going back; an abandon reason code when abandoning: "
+        + ", ".join(r.value for r in AbandonReason),
+    )
     note: Note | None = Field(default=None, description="Required when abandoning")
     grade: Grade | None = Field(default=None, description="Set when entering graded")
-    recommended_products: Annotated[list[Annotated[str, StringConstraints(max_length=100)]],
-                                    Field(max_length=30)] | None = None
+    recommended_products: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=30)] | None
+    ) = None
     target_amount: PositiveMoney | None = None
-    director_override: bool = Field(default=False, description="Reactivate before the cooldown "
-                                    "ends (directors only)")
+    director_override: bool = Field(
+        default=False, description="Reactivate before the cooldown ends (directors only)"
+    )
 
 
 class AbandonmentReviewRead(Schema):
@@ -82,10 +86,12 @@ class ManualAssignment(Schema):
 class AllocateRequest(Schema):
     strategy: Literal["fat_man", "round_robin", "manual"]
     customer_ids: Annotated[list[uuid.UUID], Field(max_length=500)] | None = Field(
-        default=None, description="Customers to allocate; default: the claimable pool, best first")
+        default=None, description="Customers to allocate; default: the claimable pool, best first"
+    )
     assignments: Annotated[list[ManualAssignment], Field(max_length=500)] = []
     user_ids: Annotated[list[uuid.UUID], Field(max_length=200)] | None = Field(
-        default=None, description="Reps to allocate to; default: every active rep in scope")
+        default=None, description="Reps to allocate to; default: every active rep in scope"
+    )
     by_team: bool = Field(default=False, description="Fat-man ranks teams first, then reps")
     dry_run: bool = False
     limit: int = Field(default=500, ge=1, le=500)
@@ -108,7 +114,8 @@ class PoolAssignmentRead(Schema):
     reason: str
     applied: bool
     explanation: PoolAssignmentExplanationRead | None = Field(
-        default=None, description="Why this user (fat-man and round robin); null for manual lines")
+        default=None, description="Why this user (fat-man and round robin); null for manual lines"
+    )
 
 
 class PoolSkippedRead(Schema):
@@ -173,10 +180,13 @@ class HandoverRead(Schema):
 
 class WorkItemRead(Schema):
     customer: CustomerRead
-    reasons: list[str] = Field(description=(
-        "Why the customer needs an action today, most urgent first: payment_overdue, "
-        "complaint_overdue (an overdue complaint you handle or on your customer), "
-        "protection_lapsing, follow_up_due, task_due, stalled, not_contacted"))
+    reasons: list[str] = Field(
+        description=(
+            "Why the customer needs an action today, most urgent first: payment_overdue, "
+            "complaint_overdue (an overdue complaint you handle or on your customer), "
+            "protection_lapsing, follow_up_due, task_due, stalled, not_contacted"
+        )
+    )
     protection_deadline: dt.datetime | None
     follow_up_at: dt.datetime | None
 
@@ -206,14 +216,20 @@ class PoolSettings(Schema):
     cooldown_days: int = Field(ge=0, le=3650)
     ranking_days: int = Field(ge=1, le=3650)
     reclaim_block_days: int = Field(
-        default=7, ge=0, le=365,
-        description="Days a rep who released a customer or lost it to lapse cannot take it back")
+        default=7,
+        ge=0,
+        le=365,
+        description="Days a rep who released a customer or lost it to lapse cannot take it back",
+    )
     discovery_bonus: int = Field(
-        default=5, ge=0, le=1000,
-        description="Self-discovered customers a rep may hold beyond max_active_customers")
+        default=5,
+        ge=0,
+        le=1000,
+        description="Self-discovered customers a rep may hold beyond max_active_customers",
+    )
     lapse_warning_days: int = Field(
-        default=2, ge=0, le=364,
-        description="The worklist flags protection lapsing within this many days")
+        default=2, ge=0, le=364, description="The worklist flags protection lapsing within this many days"
+    )
     version: int = Field(default=0, description="Read-only: the settings version", ge=0)
 
 

@@ -86,8 +86,10 @@ class GradingSettings(Schema):
 
 def grade_read(view: Any) -> GradeRead:
     return GradeRead(
-        customer_id=view.customer_id, grade=view.grade,
+        customer_id=view.customer_id,
+        grade=view.grade,
         current=None if view.current is None else GradingRead.model_validate(view.current),
         history=[GradingRead.model_validate(g) for g in view.history],
         suggestion=SuggestionRead(grade=view.suggestion.grade, reasons=list(view.suggestion.reasons)),
-        policy_version=view.policy_version)
+        policy_version=view.policy_version,
+    )

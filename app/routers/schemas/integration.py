@@ -18,7 +18,8 @@ class ApiKeyCreate(Schema):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scopes: Annotated[list[ApiScope], Field(min_length=1, max_length=len(apikeys.SCOPES))]
     team_id: uuid.UUID | None = Field(
-        default=None, description="Restrict the key to this team (and its sub-teams) and the pool")
+        default=None, description="Restrict the key to this team (and its sub-teams) and the pool"
+    )
     expires_at: AwareDatetime | None = None
 
 
@@ -34,7 +35,8 @@ class ApiKeyRead(Schema):
     rotated_at: dt.datetime | None
     revoked_at: dt.datetime | None
     last_used_at: dt.datetime | None = Field(
-        description="When the key was last used, to within CRM_API_KEY_TOUCH_SECONDS")
+        description="When the key was last used, to within CRM_API_KEY_TOUCH_SECONDS"
+    )
 
 
 class ApiKeyIssued(ApiKeyRead):
@@ -55,8 +57,9 @@ class WebhookUpdate(PatchSchema):
     not_nullable = frozenset({"url", "events", "is_active"})
 
     url: WebhookUrl | None = None
-    events: Annotated[list[WebhookEventType], Field(min_length=1,
-                                                    max_length=len(webhooks.EVENT_TYPES))] | None = None
+    events: (
+        Annotated[list[WebhookEventType], Field(min_length=1, max_length=len(webhooks.EVENT_TYPES))] | None
+    ) = None
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
     is_active: bool | None = Field(default=None, description="Switch deliveries off or back on")
 

@@ -11,8 +11,9 @@ from pydantic import BaseModel, EmailStr, Field, StringConstraints
 from app.domain.roles import Role
 from app.routers.schemas.common import NameRule, PatchSchema, Schema
 
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64,
-                                            pattern=r"^[A-Za-z0-9_.@-]+$")]
+Username = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+]
 Password = Annotated[str, Field(min_length=8, max_length=128)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NameRule]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), NameRule]

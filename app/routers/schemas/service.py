@@ -26,9 +26,11 @@ class PerSeverity(Schema):
 
 class ServiceSettings(Schema):
     respond_within_hours: PerSeverity = Field(
-        description="Hours from opening to respond_by (defaults critical 4, high 24, medium 72, low 168)")
+        description="Hours from opening to respond_by (defaults critical 4, high 24, medium 72, low 168)"
+    )
     resolve_within_days: PerSeverity = Field(
-        description="Days from opening to resolve_by (defaults critical 1, high 3, medium 7, low 14)")
+        description="Days from opening to resolve_by (defaults critical 1, high 3, medium 7, low 14)"
+    )
     version: int = Field(default=0, ge=0, description="Read-only: the settings version")
 
 
@@ -38,21 +40,27 @@ class ComplaintCreate(Schema):
     severity: Severity
     subject: Subject
     description: LongText | None = None
-    handler_id: uuid.UUID | None = Field(default=None, description="The user who handles it; "
-                                         "an active rep, manager, director, support or admin")
+    handler_id: uuid.UUID | None = Field(
+        default=None,
+        description="The user who handles it; an active rep, manager, director, support or admin",
+    )
 
 
 class ComplaintUpdate(PatchSchema):
     not_nullable = frozenset({"category", "severity", "subject", "status"})
 
     category: ComplaintCategory | None = None
-    severity: Severity | None = Field(default=None, description="A new severity recomputes "
-                                      "respond_by and resolve_by from the opening time")
+    severity: Severity | None = Field(
+        default=None, description="A new severity recomputes respond_by and resolve_by from the opening time"
+    )
     subject: Subject | None = None
     description: LongText | None = None
     handler_id: uuid.UUID | None = None
-    status: ComplaintStatus | None = Field(default=None, description="open → in_progress → resolved → "
-                                           "closed; resolved → in_progress reopens. Other moves: 409")
+    status: ComplaintStatus | None = Field(
+        default=None,
+        description="open → in_progress → resolved → "
+        "closed; resolved → in_progress reopens. Other moves: 409",
+    )
     resolution: LongText | None = None
 
 

@@ -34,8 +34,12 @@ from app.services.sync import PushItem
 def _record(*models: str, description: str) -> Any:
     # The record travels as the dict its own GET answers (so ``exclude_none`` on the route
     # leaves its nulls alone); the schema names that model.
-    return WithJsonSchema({"anyOf": [*({"$ref": f"#/components/schemas/{m}"} for m in models),
-                                     {"type": "null"}], "description": description})
+    return WithJsonSchema(
+        {
+            "anyOf": [*({"$ref": f"#/components/schemas/{m}"} for m in models), {"type": "null"}],
+            "description": description,
+        }
+    )
 
 
 class SyncChangeIn(BaseModel):
@@ -52,8 +56,9 @@ class SyncChangeIn(BaseModel):
     data: Any = None
 
     @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
-                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         return handler(TypeAdapter(DocumentedChange).core_schema)
 
 
@@ -61,14 +66,17 @@ class SyncPushRequest(Schema):
     text_checked_later: ClassVar[frozenset[str]] = frozenset({"changes"})  # per change
 
     device_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
-        description="A stable id of the device (installation); re-sends are recognised per device")
-    changes: list[SyncChangeIn] = Field(description=f"At most {MAX_PUSH_CHANGES}; a larger batch "
-                                        "answers 413 `sync.batch_too_large`")
+        description="A stable id of the device (installation); re-sends are recognised per device"
+    )
+    changes: list[SyncChangeIn] = Field(
+        description=f"At most {MAX_PUSH_CHANGES}; a larger batch answers 413 `sync.batch_too_large`"
+    )
 
 
 # Fields a pulled record carries that a device may send back; they are ignored.
-_READ_ONLY = frozenset({"id", "version", "created_by", "created_at", "updated_at", "received_at",
-                        "completed_at", "source"})
+_READ_ONLY = frozenset(
+    {"id", "version", "created_by", "created_at", "updated_at", "received_at", "completed_at", "source"}
+)
 
 
 def _ignored(schema: dict[str, Any]) -> Any:
@@ -121,8 +129,9 @@ class TaskSyncData(_ReadOnlyFields):
 class _ChangeInFields(Schema):
     op: Literal[PUSH_OPS]  # type: ignore[valid-type]
     id: uuid.UUID = Field(description="The record's id (client-generated on create)")
-    base_version: int | None = Field(default=None, ge=0, description="The version the device "
-                                     "edited; null or 0 to create")
+    base_version: int | None = Field(
+        default=None, ge=0, description="The version the device edited; null or 0 to create"
+    )
 
 
 class ActivityChangeIn(_ChangeInFields):
@@ -147,8 +156,14 @@ _DATA_SCHEMAS: dict[str, type[PatchSchema]] = {"activity": ActivitySyncData, "ta
 
 
 def _rejected(change: SyncChangeIn, code: str, detail: str, errors: list[dict[str, Any]]) -> PushItem:
-    return PushItem(entity=str(change.entity), op=str(change.op), raw_id=change.id, errors=errors,
-                    code=code, detail=detail)
+    return PushItem(
+        entity=str(change.entity),
+        op=str(change.op),
+        raw_id=change.id,
+        errors=errors,
+        code=code,
+        detail=detail,
+    )
 
 
 def _error(loc: list[str | int], msg: str, type_: str) -> dict[str, Any]:
@@ -159,15 +174,26 @@ def parse_change(change: SyncChangeIn) -> PushItem:
     """One change of a push as the service takes it, or rejected with problem-style reasons."""
     extra = sorted(change.model_extra or {})
     if extra:
-        return _rejected(change, "validation_error", "The change has unknown fields",
-                         [_error([name], "Extra inputs are not permitted", "extra_forbidden")
-                          for name in extra])
+        return _rejected(
+            change,
+            "validation_error",
+            "The change has unknown fields",
+            [_error([name], "Extra inputs are not permitted", "extra_forbidden") for name in extra],
+        )
     if change.entity not in PUSHABLE:
-        return _rejected(change, "sync.unknown_entity", f"Devices push {' and '.join(PUSHABLE)} changes",
-                         [_error(["entity"], f"must be one of: {', '.join(PUSHABLE)}", "enum")])
+        return _rejected(
+            change,
+            "sync.unknown_entity",
+            f"Devices push {' and '.join(PUSHABLE)} changes",
+            [_error(["entity"], f"must be one of: {', '.join(PUSHABLE)}", "enum")],
+        )
     if change.op not in PUSH_OPS:
-        return _rejected(change, "sync.unknown_op", f"op must be one of: {', '.join(PUSH_OPS)}",
-                         [_error(["op"], f"must be one of: {', '.join(PUSH_OPS)}", "enum")])
+        return _rejected(
+            change,
+            "sync.unknown_op",
+            f"op must be one of: {', '.join(PUSH_OPS)}",
+            [_error(["op"], f"must be one of: {', '.join(PUSH_OPS)}", "enum")],
+        )
     errors: list[dict[str, Any]] = []
     try:
         entity_id = uuid.UUID(change.id) if isinstance(change.id, str) else None
@@ -186,17 +212,16 @@ def parse_change(change: SyncChangeIn) -> PushItem:
             try:
                 data = _DATA_SCHEMAS[change.entity].model_validate(change.data)
             except ValidationError as exc:
-                errors.extend(_error(["data", *error_loc(e)], e["msg"], e["type"])
-                              for e in exc.errors())
+                errors.extend(_error(["data", *error_loc(e)], e["msg"], e["type"]) for e in exc.errors())
             else:
-                values = {k: v for k, v in data.model_dump(exclude_unset=True).items()
-                          if k not in _READ_ONLY}
+                values = {k: v for k, v in data.model_dump(exclude_unset=True).items() if k not in _READ_ONLY}
                 if change.entity == "activity":
                     values = activity_values(values)
     if errors:
         return _rejected(change, "validation_error", "The change is not valid; see errors", errors)
-    return PushItem(entity=change.entity, op=change.op, raw_id=change.id, id=entity_id,
-                    base_version=base, values=values)
+    return PushItem(
+        entity=change.entity, op=change.op, raw_id=change.id, id=entity_id, base_version=base, values=values
+    )
 
 
 class SyncPushResult(BaseModel):
@@ -204,11 +229,18 @@ class SyncPushResult(BaseModel):
 
     id: str | None = Field(default=None, description="The change's id, as sent (absent if none)")
     status: Literal["applied", "conflict", "rejected"]
-    version: int | None = Field(default=None, description="applied: the record's version now; "
-                                "conflict: the server's version")
-    server: Annotated[dict[str, Any] | None, _record(
-        "ActivityRead", "TaskRead", description="conflict: the server's copy, as its GET answers it "
-        "(an activity or a task, as the change was)")] = None
+    version: int | None = Field(
+        default=None, description="applied: the record's version now; conflict: the server's version"
+    )
+    server: Annotated[
+        dict[str, Any] | None,
+        _record(
+            "ActivityRead",
+            "TaskRead",
+            description="conflict: the server's copy, as its GET answers it "
+            "(an activity or a task, as the change was)",
+        ),
+    ] = None
     code: str | None = Field(default=None, description="rejected: why, as a stable code")
     detail: str | None = None
     errors: list[ValidationItem] | None = Field(default=None, description="rejected: the problems")
@@ -226,27 +258,39 @@ class SyncPushResponse(BaseModel):
 class _ChangeOut(BaseModel):
     op: Literal["upsert", "delete", "scope_exit"] = Field(
         description="scope_exit: the record (for a customer: with its contacts, activities and tasks) "
-        "left the caller's scope; drop it")
+        "left the caller's scope; drop it"
+    )
     id: uuid.UUID
     version: int | None = None
 
 
 def _change_out(entity: str, read_model: str) -> type[_ChangeOut]:
     """``CustomerChangeOut`` and its kind: a pulled change of one entity, `data` its GET model."""
-    data = Annotated[dict[str, Any] | None,
-                     _record(read_model, description="upsert: the record as its own GET answers it")]
-    return create_model(f"{entity.title()}ChangeOut", __base__=_ChangeOut,  # type: ignore[call-overload, no-any-return]
-                        entity=(Literal[entity], ...), data=(data, None))
+    data = Annotated[
+        dict[str, Any] | None, _record(read_model, description="upsert: the record as its own GET answers it")
+    ]
+    return create_model(
+        f"{entity.title()}ChangeOut",
+        __base__=_ChangeOut,  # type: ignore[call-overload, no-any-return]
+        entity=(Literal[entity], ...),
+        data=(data, None),
+    )
 
 
 CHANGE_OUT: dict[str, type[_ChangeOut]] = {
-    entity: _change_out(entity, model) for entity, model in (
-        ("customer", "CustomerRead"), ("contact", "ContactRead"), ("activity", "ActivityRead"),
-        ("task", "TaskRead"))
+    entity: _change_out(entity, model)
+    for entity, model in (
+        ("customer", "CustomerRead"),
+        ("contact", "ContactRead"),
+        ("activity", "ActivityRead"),
+        ("task", "TaskRead"),
+    )
 }
 # One pulled change; `entity` says which record `data` is.
-SyncChangeOut = Annotated[Union[tuple(CHANGE_OUT.values())],  # type: ignore[valid-type]  # noqa: UP007
-                          Field(discriminator="entity")]
+SyncChangeOut = Annotated[
+    Union[tuple(CHANGE_OUT.values())],  # type: ignore[valid-type]  # noqa: UP007
+    Field(discriminator="entity"),
+]
 
 
 class SyncPullResponse(BaseModel):

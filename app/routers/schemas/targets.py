@@ -12,8 +12,9 @@ from pydantic import Field, StringConstraints
 from app.routers.schemas.common import Money, PatchSchema, Schema
 
 Level = Literal["company", "team", "rep"]
-PeriodText = Annotated[str, Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$",
-                                  examples=["2026-12", "2026-Q4", "2026"])]
+PeriodText = Annotated[
+    str, Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$", examples=["2026-12", "2026-Q4", "2026"])
+]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Amount = Annotated[Money, Field(ge=0)]
 
@@ -23,8 +24,9 @@ class TargetCreate(Schema):
     level: Level
     team_id: uuid.UUID | None = Field(default=None, description="A team target's team")
     owner_id: uuid.UUID | None = Field(default=None, description="A rep target's rep")
-    parent_id: uuid.UUID | None = Field(default=None, description="The target this one "
-                                        "decomposes (one level up, same period)")
+    parent_id: uuid.UUID | None = Field(
+        default=None, description="The target this one decomposes (one level up, same period)"
+    )
     signed_amount: Amount
     collected_amount: Amount
     product: Label | None = None
@@ -73,17 +75,20 @@ class TargetLineRead(Schema):
     region: str | None
     parent_id: uuid.UUID | None
     target_signed: Money
-    actual_signed: Money | None = Field(description="Contracts signed in the period (null for a "
-                                        "product target: contracts name no product)")
+    actual_signed: Money | None = Field(
+        description="Contracts signed in the period (null for a product target: contracts name no product)"
+    )
     target_collected: Money
     actual_collected: Money | None = Field(description="Payments received in the period")
     completion_signed: Decimal | None
     completion_collected: Decimal | None
-    expected_to_date: Money = Field(description="The signed target × the share of the period "
-                                    "gone by the end of today (an even pace)")
+    expected_to_date: Money = Field(
+        description="The signed target × the share of the period gone by the end of today (an even pace)"
+    )
     expected_collected_to_date: Money
-    unallocated_signed: Money | None = Field(description="Target minus its children's; negative "
-                                             "when over-allocated; null for a rep")
+    unallocated_signed: Money | None = Field(
+        description="Target minus its children's; negative when over-allocated; null for a rep"
+    )
     unallocated_collected: Money | None
     children: int
 

@@ -39,11 +39,14 @@ class TaskCreate(Schema):
     title: Title
     notes: Notes | None = None
     due_at: RecordDateTime
-    assignee_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller; reps "
-                                          "assign to themselves, managers within their teams")
+    assignee_id: uuid.UUID | None = Field(
+        default=None,
+        description="Defaults to the caller; reps assign to themselves, managers within their teams",
+    )
     customer_id: uuid.UUID | None = None
-    activity_id: uuid.UUID | None = Field(default=None, description="The activity it follows up; "
-                                          "the task is then on that activity's customer")
+    activity_id: uuid.UUID | None = Field(
+        default=None, description="The activity it follows up; the task is then on that activity's customer"
+    )
     status: TaskStatus = TaskStatus.open
 
 
@@ -53,8 +56,9 @@ class TaskUpdate(PatchSchema):
     title: Title | None = None
     notes: Notes | None = None
     due_at: RecordDateTime | None = None
-    status: TaskStatus | None = Field(default=None, description="done/cancelled set completed_at; "
-                                      "open clears it")
+    status: TaskStatus | None = Field(
+        default=None, description="done/cancelled set completed_at; open clears it"
+    )
     assignee_id: uuid.UUID | None = None
 
 
